@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with only Python 3.11:  `make run`  and  `make test`.
+# The Makefile bootstraps its own tools: uv (from PyPI, into .tools/) and a locked .venv.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# Use the machine's Python; never download an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= $(PYTHON)
+
+VENV_STAMP := .venv/.vigil-synced
+
+.PHONY: run test lint bench migrate clean
+
+run: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync vigil serve
+
+test: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+lint: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync ruff check .
+
+bench: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python bench/ingest.py $(BENCH_ARGS)
+
+migrate: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync vigil migrate
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV_STAMP): uv.lock pyproject.toml sdk/pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-packages
+	touch $@
+
+clean:
+	rm -rf .venv .tools .vigil-data

@@ -1,0 +1,160 @@
+"""Ingest benchmark: end-to-end OTLP/gRPC → ClickHouse spans/s, next to a direct insert of
+the same spans into the same ClickHouse in the same run (the ceiling), and their ratio.
+
+    make bench                      # defaults below
+    make bench BENCH_ARGS="--requests 400 --clients 16"
+
+What it does:
+1. builds the reference payload (bench/reference_payload.py): N requests of 512 spans,
+   serialised before timing;
+2. starts ``vigil serve`` as a subprocess on embedded chDB in a fresh directory, on loopback;
+3. several concurrent gRPC clients send the requests (each waits for its ack, as OTLP
+   exporters do; a retryable refusal is retried after a short pause) and the clock stops at
+   the last ack;
+4. stops the server (SIGTERM), opens the same chDB directory and counts the stored spans:
+   the count must equal what was acknowledged;
+5. inserts the same spans, already decoded to Arrow (untimed), straight into a copy of
+   ``otel_traces`` in batches of the server's batch size: ClickHouse's own ingest rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_payload import SPANS_PER_REQUEST, build_request  # noqa: E402
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(http_port: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/ready", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("vigil serve did not become ready")
+
+
+async def send_all(port: int, bodies: list[bytes], clients: int) -> tuple[float, int, int]:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    retries = 0
+    acked = 0
+
+    async def client() -> None:
+        nonlocal retries, acked
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                while True:
+                    try:
+                        await export(body, timeout=60)
+                        acked += SPANS_PER_REQUEST
+                        break
+                    except grpc.aio.AioRpcError as exc:
+                        if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                            raise
+                        retries += 1
+                        await asyncio.sleep(0.05)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return time.perf_counter() - started, acked, retries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300, help="requests of 512 spans (default 300)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent gRPC clients (default 16)")
+    parser.add_argument("--batch-max-spans", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    from vigil_collector.decode import DecodeLimits, decode_spans
+    from vigil_storage import connect
+
+    rng = random.Random(args.seed)
+    base = 1_700_000_000_000_000_000
+    requests = [build_request(rng, base + i * 10_000_000_000) for i in range(args.requests + 4)]
+    bodies = [r.SerializeToString() for r in requests]
+    warmup, measured = bodies[:4], bodies[4:]
+    span_bytes = sum(map(len, measured)) / (len(measured) * SPANS_PER_REQUEST)
+    print(f"payload: {len(measured)} requests x {SPANS_PER_REQUEST} spans, {span_bytes:.0f} B/span (protobuf)")
+
+    work = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
+    grpc_port, http_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        VIGIL_DATA_DIR=str(work),
+        VIGIL_OTLP_GRPC_PORT=str(grpc_port),
+        VIGIL_OTLP_HTTP_PORT=str(http_port),
+        VIGIL_LOG_LEVEL="WARNING",
+        VIGIL_BATCH_MAX_SPANS=str(args.batch_max_spans),
+    )
+    server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
+    try:
+        wait_ready(http_port)
+        asyncio.run(send_all(grpc_port, warmup, 4))
+        elapsed, acked, retries = asyncio.run(send_all(grpc_port, measured, args.clients))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=120)
+    if code != 0:
+        raise SystemExit(f"vigil serve exited with {code}")
+
+    e2e = acked / elapsed
+    client = connect(f"chdb://{work / 'clickhouse'}")
+    stored = int(client.command("SELECT count() FROM otel.otel_traces"))
+    expected = acked + len(warmup) * SPANS_PER_REQUEST
+    print(f"end to end: {acked} spans acknowledged in {elapsed:.2f} s = {e2e:,.0f} spans/s "
+          f"({args.clients} clients, {retries} retried requests); stored {stored} of {expected}")
+    if stored != expected:
+        raise SystemExit(f"LOST SPANS: stored {stored}, expected {expected}")
+
+    # The ceiling: the same spans, already columnar, straight into the same ClickHouse.
+    tables = [decode_spans(r, DecodeLimits()).table for r in requests[4:]]
+    everything = pa.concat_tables(tables)
+    client.command("CREATE TABLE otel.bench_direct AS otel.otel_traces")
+    started = time.perf_counter()
+    for offset in range(0, everything.num_rows, args.batch_max_spans):
+        client.insert_arrow(
+            "otel.bench_direct", everything.slice(offset, args.batch_max_spans), settings={"async_insert": 0}
+        )
+    direct_s = time.perf_counter() - started
+    direct = everything.num_rows / direct_s
+    print(f"direct insert (Arrow, no decode): {everything.num_rows} spans in {direct_s:.2f} s = {direct:,.0f} spans/s")
+    print(f"RESULT end_to_end={e2e:,.0f} spans/s direct={direct:,.0f} spans/s ratio={e2e / direct:.2f}")
+
+
+if __name__ == "__main__":
+    main()

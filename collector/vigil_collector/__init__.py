@@ -1,0 +1,1 @@
+"""The OTLP collector, laid out as its pipeline: receive → decode → batch → write."""

@@ -1,0 +1,78 @@
+"""OTLP/JSON bytes → ExportTraceServiceRequest.
+
+OTLP/JSON is the protobuf JSON mapping with one exception: trace and span ids are hex, not
+base64. So the ids are rewritten to base64 and protobuf's own ``json_format`` does the rest
+(lowerCamelCase or original field names, enums as integers or names, 64-bit integers as
+strings or numbers, unknown fields ignored as the spec requires).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from vigil_collector.errors import MalformedRequest
+
+_SPAN_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+_LINK_ID_FIELDS = ("traceId", "spanId", "trace_id", "span_id")
+
+
+def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedRequest(f"malformed OTLP JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise MalformedRequest("malformed OTLP JSON: the body must be a JSON object")
+    _hex_ids_to_base64(document)
+    request = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise MalformedRequest(f"malformed OTLP JSON: {exc}") from exc
+    return request
+
+
+def _hex_ids_to_base64(document: dict[str, Any]) -> None:
+    for ri, resource_spans in enumerate(_list(document, "resourceSpans", "resource_spans")):
+        for si, scope_spans in enumerate(_list(resource_spans, "scopeSpans", "scope_spans")):
+            for pi, span in enumerate(_list(scope_spans, "spans")):
+                where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
+                _convert(span, _SPAN_ID_FIELDS, where)
+                for li, link in enumerate(_list(span, "links")):
+                    _convert(link, _LINK_ID_FIELDS, f"{where}.links[{li}]")
+
+
+def _list(node: Any, *names: str) -> list[Any]:
+    if not isinstance(node, dict):
+        return []
+    for name in names:
+        value = node.get(name)
+        if isinstance(value, list):
+            return value
+    return []
+
+
+def _convert(node: Any, fields: tuple[str, ...], where: str) -> None:
+    if not isinstance(node, dict):
+        return
+    for name in fields:
+        value = node.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise MalformedRequest(f"malformed OTLP JSON: {where}.{name} must be a hex string")
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            raise MalformedRequest(
+                f"malformed OTLP JSON: {where}.{name} is not a hex string: {value[:64]!r}"
+            ) from None
+        node[name] = base64.b64encode(raw).decode("ascii")
+
+
+__all__ = ["parse_json_traces"]

@@ -1,0 +1,67 @@
+"""The trace pipeline shared by both receivers: decode → validate → batch → (writer).
+
+Receivers hand it raw bytes and get back an ExportResult or a typed IngestError; they only
+translate those to their protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from vigil_collector.batch import Batcher
+from vigil_collector.decode import DecodeLimits, decode_spans, parse_json_traces, parse_proto_traces
+from vigil_collector.errors import IngestError, RetryableError, StorageDown
+from vigil_collector.metrics import CollectorMetrics
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    accepted: int
+    rejected: int
+    message: str
+
+
+class TracePipeline:
+    def __init__(
+        self,
+        batcher: Batcher,
+        limits: DecodeLimits,
+        metrics: CollectorMetrics,
+        storage_ready: Callable[[], tuple[bool, str]],
+    ) -> None:
+        self._batcher = batcher
+        self._limits = limits
+        self._metrics = metrics
+        self._storage_ready = storage_ready
+
+    async def export_proto(self, body: bytes, transport: str) -> ExportResult:
+        return await self._export(lambda: parse_proto_traces(body), transport)
+
+    async def export_json(self, body: bytes, transport: str) -> ExportResult:
+        return await self._export(lambda: parse_json_traces(body), transport)
+
+    async def _export(self, parse: Callable[[], ExportTraceServiceRequest], transport: str) -> ExportResult:
+        m = self._metrics
+        try:
+            decoded = decode_spans(parse(), self._limits)
+        except IngestError:
+            m.requests.labels(transport, "malformed").inc()
+            raise
+        m.spans_received.labels(transport).inc(decoded.accepted + decoded.rejected)
+        m.spans_rejected.labels(transport).inc(decoded.rejected)
+        try:
+            if decoded.accepted:
+                ready, reason = self._storage_ready()
+                if not ready:
+                    raise StorageDown(f"storage not ready, retry later: {reason}")
+                await self._batcher.submit(decoded.table)
+        except RetryableError as exc:
+            m.spans_refused.labels(transport, type(exc).__name__).inc(decoded.accepted)
+            m.requests.labels(transport, "retryable_error").inc()
+            raise
+        m.spans_accepted.labels(transport).inc(decoded.accepted)
+        m.requests.labels(transport, "partial" if decoded.rejected else "ok").inc()
+        return ExportResult(decoded.accepted, decoded.rejected, decoded.message)

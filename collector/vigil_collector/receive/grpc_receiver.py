@@ -1,0 +1,81 @@
+"""OTLP/gRPC: ``opentelemetry.proto.collector.trace.v1.TraceService/Export`` (port 4317).
+
+The request is taken as raw bytes and parsed by the pipeline, so that a malformed message
+gets INVALID_ARGUMENT with the parser's reason instead of gRPC's generic INTERNAL. gzip
+(``grpc-encoding``) is handled by gRPC itself; ``max_receive_message_length`` caps the
+decompressed message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceResponse,
+)
+
+from vigil_collector.errors import IngestError
+from vigil_collector.pipeline import TracePipeline
+from vigil_collector.receive.status_map import grpc_status
+
+log = logging.getLogger(__name__)
+
+TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+class OtlpGrpcReceiver:
+    def __init__(self, pipeline: TracePipeline, *, max_message_bytes: int) -> None:
+        self._pipeline = pipeline
+        self._health = health.aio.HealthServicer()
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", 4 * 1024 * 1024),
+            ]
+        )
+        handler = grpc.method_handlers_generic_handler(
+            TRACE_SERVICE,
+            {
+                "Export": grpc.unary_unary_rpc_method_handler(
+                    self._export,
+                    request_deserializer=None,  # raw bytes: we parse and report errors ourselves
+                    response_serializer=ExportTraceServiceResponse.SerializeToString,
+                )
+            },
+        )
+        self._server.add_generic_rpc_handlers((handler,))
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise OSError(f"could not bind OTLP gRPC on {host}:{port}")
+        await self._server.start()
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace_s: float) -> None:
+        """Refuse new RPCs; in-flight ones have ``grace_s`` to get their commit."""
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._server.stop(grace_s)
+
+    async def _set_health(self, status: int) -> None:
+        for service in ("", TRACE_SERVICE):
+            await self._health.set(service, status)
+
+    async def _export(self, body: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
+        try:
+            result = await self._pipeline.export_proto(body, "grpc")
+        except IngestError as exc:
+            await context.abort(grpc_status(exc), exc.reason)
+            raise  # unreachable: abort raises
+        response = ExportTraceServiceResponse()
+        if result.rejected or result.message:
+            response.partial_success.CopyFrom(
+                ExportTracePartialSuccess(rejected_spans=result.rejected, error_message=result.message)
+            )
+        return response

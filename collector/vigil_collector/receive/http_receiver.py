@@ -1,0 +1,100 @@
+"""OTLP/HTTP: ``POST /v1/traces`` (port 4318), protobuf or JSON, identity or gzip.
+
+Responses use the request's content type (OTLP spec): ExportTraceServiceResponse on
+success, a google.rpc.Status with the reason on failure. aiohttp's own request
+decompression is off (see ``build_runner``): the body is inflated by ``decode_body`` so the
+size cap holds while inflating.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceResponse,
+)
+
+from vigil_collector.errors import BodyTooLarge, IngestError, RetryableError, UnsupportedMedia
+from vigil_collector.pipeline import ExportResult, TracePipeline
+from vigil_collector.receive.body import decode_body
+from vigil_collector.receive.status_map import grpc_status, http_status
+
+log = logging.getLogger(__name__)
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_PROTOBUF_ALIASES = {PROTOBUF, "application/protobuf"}
+
+
+class OtlpHttpReceiver:
+    def __init__(self, pipeline: TracePipeline, *, max_body_bytes: int, retry_after_s: int) -> None:
+        self._pipeline = pipeline
+        self._max_body_bytes = max_body_bytes
+        self._retry_after_s = retry_after_s
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/traces", self.export_traces)
+
+    async def export_traces(self, request: web.Request) -> web.Response:
+        request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        mime = request.content_type
+        as_json = mime == JSON
+        try:
+            if not as_json and mime not in _PROTOBUF_ALIASES:
+                raise UnsupportedMedia(
+                    f"unsupported Content-Type {mime!r}; use {PROTOBUF} or {JSON}"
+                )
+            body = await self._read(request)
+            if as_json:
+                result = await self._pipeline.export_json(body, "http")
+            else:
+                result = await self._pipeline.export_proto(body, "http")
+        except IngestError as exc:
+            level = logging.WARNING if isinstance(exc, RetryableError) else logging.INFO
+            log.log(level, "OTLP/HTTP export refused: %s", exc.reason, extra={"request_id": request_id})
+            return self._error(exc, as_json, request_id)
+        return self._success(result, as_json, request_id)
+
+    async def _read(self, request: web.Request) -> bytes:
+        length = request.content_length
+        if length is not None and length > self._max_body_bytes:
+            raise BodyTooLarge(
+                f"request body of {length} bytes exceeds the limit of {self._max_body_bytes} bytes"
+            )
+        try:
+            raw = await request.read()  # client_max_size caps chunked bodies too
+        except web.HTTPRequestEntityTooLarge:
+            raise BodyTooLarge(
+                f"request body exceeds the limit of {self._max_body_bytes} bytes"
+            ) from None
+        return decode_body(raw, request.headers.get("Content-Encoding"), self._max_body_bytes)
+
+    def _success(self, result: ExportResult, as_json: bool, request_id: str) -> web.Response:
+        response = ExportTraceServiceResponse()
+        if result.rejected or result.message:
+            response.partial_success.CopyFrom(
+                ExportTracePartialSuccess(rejected_spans=result.rejected, error_message=result.message)
+            )
+        return self._message(200, response, as_json, request_id)
+
+    def _error(self, exc: IngestError, as_json: bool, request_id: str) -> web.Response:
+        status = status_pb2.Status(code=grpc_status(exc).value[0], message=exc.reason)
+        response = self._message(http_status(exc), status, as_json, request_id)
+        if isinstance(exc, RetryableError):
+            response.headers["Retry-After"] = str(self._retry_after_s)
+        return response
+
+    @staticmethod
+    def _message(status: int, message, as_json: bool, request_id: str) -> web.Response:  # noqa: ANN001
+        headers = {"X-Request-Id": request_id}
+        if as_json:
+            body = json_format.MessageToJson(message, indent=None).encode()
+            return web.Response(status=status, body=body, content_type=JSON, headers=headers)
+        return web.Response(
+            status=status, body=message.SerializeToString(), content_type=PROTOBUF, headers=headers
+        )

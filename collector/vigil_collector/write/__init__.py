@@ -1,0 +1,5 @@
+"""Write: the only part of the collector that talks to ClickHouse."""
+
+from vigil_collector.write.trace_writer import TraceWriter
+
+__all__ = ["TraceWriter"]

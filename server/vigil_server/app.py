@@ -1,0 +1,151 @@
+"""The all-in-one Vigil process: OTLP receivers → pipeline → batcher → writer, plus the
+storage gate (migrations, readiness) and the ops endpoints.
+
+Lifecycle: ``start`` binds everything and applies migrations (retrying in the background
+if ClickHouse is not there yet); ``stop`` shuts down in order within a deadline: health
+NOT_SERVING, stop accepting, let in-flight requests get their commit, drain the queue,
+close the clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+from aiohttp import web
+from vigil_collector.batch import Batcher
+from vigil_collector.decode import DecodeLimits
+from vigil_collector.metrics import CollectorMetrics
+from vigil_collector.pipeline import TracePipeline
+from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
+from vigil_collector.receive.http_receiver import OtlpHttpReceiver
+from vigil_collector.write import TraceWriter
+from vigil_storage.readiness import StorageGate
+
+from vigil_server.ops_routes import add_ops_routes
+from vigil_server.settings import VigilSettings
+
+log = logging.getLogger(__name__)
+
+_SCHEMA_RETRY_S = 2.0
+
+
+@dataclass(frozen=True)
+class BoundPorts:
+    otlp_grpc: int
+    otlp_http: int
+
+
+class VigilApp:
+    def __init__(self, settings: VigilSettings) -> None:
+        self.settings = settings
+        self.metrics = CollectorMetrics()
+        self.gate = StorageGate(
+            settings.dsn,
+            settings.database,
+            ttl_days=settings.traces_ttl_days,
+            connect_timeout_s=settings.storage_connect_timeout_s,
+        )
+        self.writer = TraceWriter(
+            settings.dsn,
+            settings.database,
+            connect_timeout_s=settings.storage_connect_timeout_s,
+            insert_timeout_s=settings.insert_timeout_s,
+        )
+        self._schema_task: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self.batcher: Batcher | None = None
+        self.grpc: OtlpGrpcReceiver | None = None
+        self.ports: BoundPorts | None = None
+
+    async def start(self) -> BoundPorts:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, self.gate.ensure_schema):
+            log.warning("storage not ready at start-up, will keep trying: %s", self.gate.last_error)
+            self._schema_task = loop.create_task(self._retry_schema(), name="vigil-schema")
+
+        self.batcher = Batcher(
+            self.writer.write,
+            max_spans=s.batch_max_spans,
+            max_wait_s=s.batch_max_wait_s,
+            queue_max_spans=s.queue_max_spans,
+            metrics=self.metrics,
+        )
+        self.batcher.start()
+        pipeline = TracePipeline(
+            self.batcher,
+            DecodeLimits(s.max_attributes_per_span, s.max_attribute_value_bytes),
+            self.metrics,
+            storage_ready=lambda: (self.gate.schema_ready, self.gate.last_error),
+        )
+
+        self.grpc = OtlpGrpcReceiver(pipeline, max_message_bytes=s.max_body_bytes)
+        grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port)
+
+        app = web.Application(client_max_size=s.max_body_bytes)
+        OtlpHttpReceiver(pipeline, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s).add_routes(app)
+        add_ops_routes(app, self.gate, self.metrics.registry)
+        # auto_decompress off: bodies are inflated by our size-capped decoder.
+        self._runner = web.AppRunner(
+            app,
+            auto_decompress=False,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=s.shutdown_timeout_s,
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.listen_host, s.otlp_http_port)
+        await site.start()
+        http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+        self.ports = BoundPorts(grpc_port, http_port)
+        log.info(
+            "vigil serving",
+            extra={
+                "otlp_grpc": f"{s.listen_host}:{grpc_port}",
+                "otlp_http": f"{s.listen_host}:{http_port}",
+                "storage": "embedded chDB" if s.embedded else "ClickHouse server",
+                "database": s.database,
+            },
+        )
+        return self.ports
+
+    async def stop(self) -> None:
+        deadline = self.settings.shutdown_timeout_s
+        log.info("vigil shutting down", extra={"deadline_s": deadline})
+        if self._schema_task is not None:
+            self._schema_task.cancel()
+        stops = []
+        if self.grpc is not None:
+            stops.append(self.grpc.stop(grace_s=deadline))
+        if self._runner is not None:
+            # Waits for running handlers (they wait for their commit) before returning.
+            stops.append(self._runner.cleanup())
+        await asyncio.gather(*stops, return_exceptions=True)
+        if self.batcher is not None:
+            await self.batcher.drain()
+            self.batcher.close()
+        self.writer.close()
+        self.gate.close()
+        log.info("vigil stopped")
+
+    async def _retry_schema(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not await loop.run_in_executor(None, self.gate.ensure_schema):
+            await asyncio.sleep(_SCHEMA_RETRY_S)
+        log.info("storage ready: migrations applied")
+
+
+async def serve(settings: VigilSettings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    app = VigilApp(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    await stop.wait()
+    await app.stop()

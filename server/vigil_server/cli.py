@@ -1,0 +1,50 @@
+"""``vigil`` command line: ``serve`` (all-in-one) and ``migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+from vigil_storage import StorageError, apply_migrations, connect
+
+from vigil_server.app import serve
+from vigil_server.logs import configure_logging
+from vigil_server.settings import VigilSettings
+
+log = logging.getLogger("vigil")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vigil", description="OpenTelemetry tracing backend on ClickHouse.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the all-in-one server (OTLP gRPC + HTTP, embedded chDB by default)")
+    sub.add_parser("migrate", help="apply schema migrations and exit")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = VigilSettings()
+    except ValidationError as exc:
+        print(f"vigil: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+
+    if args.command == "serve":
+        asyncio.run(serve(settings))
+        return 0
+    if args.command == "migrate":
+        try:
+            client = connect(settings.dsn, connect_timeout_s=settings.storage_connect_timeout_s)
+            applied = apply_migrations(client, settings.database, settings.traces_ttl_days)
+        except StorageError as exc:
+            log.error("migration failed: %s", exc.reason)
+            return 1
+        log.info("migrations applied", extra={"applied": applied, "database": settings.database})
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The one settings object of the Vigil server.
+
+Built once at start-up (``VigilSettings()``: environment variables prefixed ``VIGIL_`` and an
+optional ``.env`` file) and passed down; no other module reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class VigilSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", env_file=".env", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".vigil-data"),
+        description="Directory of the embedded ClickHouse (chDB) when storage_dsn is not set.",
+    )
+    storage_dsn: str = Field(
+        default="",
+        description=(
+            "Where ClickHouse is: 'chdb:///abs/dir' for embedded chDB (the default, under data_dir) "
+            "or 'http(s)://user:pass@host:8123' for a ClickHouse server."
+        ),
+    )
+    database: str = Field(default="otel", description="Database holding otel_traces and vigil_* tables.")
+    traces_ttl_days: int = Field(default=0, ge=0, description="Drop trace partitions older than this; 0 keeps all.")
+    storage_connect_timeout_s: float = Field(default=5.0, gt=0)
+    insert_timeout_s: float = Field(default=30.0, gt=0)
+
+    # --- network -------------------------------------------------------------------------
+    listen_host: str = Field(default="127.0.0.1", description="Address the servers bind; 0.0.0.0 for all.")
+    otlp_grpc_port: int = Field(default=4317, ge=0, le=65535)
+    otlp_http_port: int = Field(default=4318, ge=0, le=65535)
+
+    # --- ingest limits and batching --------------------------------------------------------
+    max_body_bytes: int = Field(
+        default=64 * MIB, gt=0, description="Cap on a request body after decompression."
+    )
+    max_attributes_per_span: int = Field(default=1024, gt=0)
+    max_attribute_value_bytes: int = Field(
+        default=1 * MIB, gt=0, description="Longer attribute values are truncated (and reported)."
+    )
+    batch_max_spans: int = Field(default=20_000, gt=0, description="An INSERT is sent at this many spans...")
+    batch_max_wait_s: float = Field(
+        default=0.1, ge=0, description="...or when the oldest waiting request is this old."
+    )
+    queue_max_spans: int = Field(
+        default=200_000, gt=0, description="Spans waiting or being written; beyond it ingest answers 'retry'."
+    )
+    retry_after_s: int = Field(default=1, ge=1, description="Retry-After sent with 503/429 answers.")
+    shutdown_timeout_s: float = Field(default=30.0, gt=0)
+
+    # --- logging -------------------------------------------------------------------------
+    log_level: str = Field(default="INFO")
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+
+    @field_validator("storage_dsn")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("chdb:", "http://", "https://")):
+            raise ValueError(f"storage_dsn must start with chdb:, http:// or https://, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _queue_holds_a_batch(self) -> VigilSettings:
+        if self.queue_max_spans < self.batch_max_spans:
+            raise ValueError(
+                f"queue_max_spans ({self.queue_max_spans}) must be >= batch_max_spans ({self.batch_max_spans})"
+            )
+        return self
+
+    @property
+    def dsn(self) -> str:
+        """The storage DSN, defaulting to embedded chDB inside data_dir."""
+        if self.storage_dsn:
+            return self.storage_dsn
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.dsn.startswith("chdb:")

@@ -1,0 +1,43 @@
+"""Client factory: one DSN, two deployments.
+
+``chdb:///abs/dir`` opens the embedded engine (one data directory per process, see
+DESIGN.md); ``http(s)://user:pass@host:port`` talks to a ClickHouse server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from vigil_storage.errors import translate_errors
+
+
+def connect(dsn: str, *, connect_timeout_s: float = 5.0, query_timeout_s: float = 30.0) -> Client:
+    """Open a clickhouse-connect client for ``dsn``; raises StorageUnavailable if unreachable.
+
+    Every caller that runs in its own thread gets its own client: clients are not shared
+    across threads (the chDB backend serialises calls per client anyway).
+    """
+    with translate_errors(f"connecting to {_redacted(dsn)}"):
+        if dsn.startswith("chdb:"):
+            path = urlparse(dsn).path
+            if path:
+                Path(path).mkdir(parents=True, exist_ok=True)
+            return clickhouse_connect.get_client(dsn=dsn)
+        return clickhouse_connect.get_client(
+            dsn=dsn,
+            connect_timeout=connect_timeout_s,
+            send_receive_timeout=query_timeout_s,
+            # Session ids make concurrent queries on one client fail; we need none.
+            autogenerate_session_id=False,
+        )
+
+
+def _redacted(dsn: str) -> str:
+    parsed = urlparse(dsn)
+    if parsed.password:
+        return dsn.replace(f":{parsed.password}@", ":***@")
+    return dsn

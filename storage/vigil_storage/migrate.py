@@ -1,0 +1,98 @@
+"""Versioned, idempotent schema migrations, applied at start-up and by ``vigil migrate``.
+
+Each migration is a .sql file beside this module (``NNNN_name.sql``), statements separated
+by ``;`` at line end, written with ``IF NOT EXISTS`` so that re-running a half-applied
+migration is harmless (ClickHouse DDL is not transactional). Applied versions are recorded
+in ``vigil_schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from string import Template
+
+from clickhouse_connect.driver.client import Client
+
+from vigil_storage.errors import translate_errors
+
+MIGRATIONS_TABLE = "vigil_schema_migrations"
+_FILE_RE = re.compile(r"^(\d{4})_(\w+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def statements(self, database: str, ttl_days: int) -> list[str]:
+        ttl = f"TTL toDateTime(Timestamp) + toIntervalDay({ttl_days})" if ttl_days else ""
+        ttl_start = f"TTL Start + toIntervalDay({ttl_days})" if ttl_days else ""
+        text = Template(self.sql).substitute(db=quote_identifier(database), ttl=ttl, ttl_start=ttl_start)
+        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+        return [stmt.strip() for stmt in re.split(r";\s*(?:\n|$)", text) if stmt.strip()]
+
+
+def quote_identifier(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"database name must be a plain identifier, got {name!r}")
+    return f"`{name}`"
+
+
+def _load() -> tuple[Migration, ...]:
+    found = []
+    for entry in resources.files("vigil_storage.migrations").iterdir():
+        match = _FILE_RE.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text()))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions: {versions}")
+    return tuple(found)
+
+
+MIGRATIONS: tuple[Migration, ...] = _load()
+LATEST_VERSION: int = MIGRATIONS[-1].version if MIGRATIONS else 0
+
+
+def applied_versions(client: Client, database: str) -> set[int]:
+    """Versions recorded as applied; empty if the database or table does not exist yet."""
+    db = quote_identifier(database)
+    with translate_errors("reading applied migrations"):
+        exists = client.command(
+            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            parameters={"db": database, "t": MIGRATIONS_TABLE},
+        )
+        if not int(exists):
+            return set()
+        rows = client.query(f"SELECT version FROM {db}.{MIGRATIONS_TABLE}").result_rows
+    return {int(r[0]) for r in rows}
+
+
+def apply_migrations(client: Client, database: str, ttl_days: int = 0) -> list[int]:
+    """Apply every migration not yet recorded; returns the versions applied now."""
+    db = quote_identifier(database)
+    with translate_errors("applying migrations"):
+        client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+        client.command(
+            f"CREATE TABLE IF NOT EXISTS {db}.{MIGRATIONS_TABLE} "
+            "(version UInt32, name String, applied_at DateTime64(3) DEFAULT now64(3)) "
+            "ENGINE = ReplacingMergeTree ORDER BY version"
+        )
+    done = applied_versions(client, database)
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        with translate_errors(f"applying migration {migration.version:04d}_{migration.name}"):
+            for statement in migration.statements(database, ttl_days):
+                client.command(statement)
+            client.command(
+                f"INSERT INTO {db}.{MIGRATIONS_TABLE} (version, name) VALUES ({{v:UInt32}}, {{n:String}})",
+                parameters={"v": migration.version, "n": migration.name},
+            )
+        applied.append(migration.version)
+    return applied
