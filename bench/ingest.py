@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -39,6 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_payload import SPANS_PER_REQUEST, build_request  # noqa: E402
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -60,32 +66,37 @@ def wait_ready(http_port: int, timeout_s: float = 60) -> None:
     raise RuntimeError("vigil serve did not become ready")
 
 
-async def send_all(port: int, bodies: list[bytes], clients: int) -> tuple[float, int, int]:
+async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) -> tuple[float, int, int]:
+    """``clients`` channels, each with up to ``inflight`` export calls outstanding (as the OTel
+    Collector's exporter does with its sending queue consumers); each call waits for its ack."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
     retries = 0
     acked = 0
 
-    async def client() -> None:
+    async def caller(export: grpc.aio.UnaryUnaryMultiCallable) -> None:
         nonlocal retries, acked
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+        while True:
+            try:
+                body = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
             while True:
                 try:
-                    body = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                while True:
-                    try:
-                        await export(body, timeout=60)
-                        acked += SPANS_PER_REQUEST
-                        break
-                    except grpc.aio.AioRpcError as exc:
-                        if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                            raise
-                        retries += 1
-                        await asyncio.sleep(0.05)
+                    await export(body, timeout=60)
+                    acked += SPANS_PER_REQUEST
+                    break
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    retries += 1
+                    await asyncio.sleep(0.05)
+
+    async def client() -> None:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+            await asyncio.gather(*(caller(export) for _ in range(inflight)))
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
@@ -95,12 +106,13 @@ async def send_all(port: int, bodies: list[bytes], clients: int) -> tuple[float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300, help="requests of 512 spans (default 300)")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent gRPC clients (default 16)")
-    parser.add_argument("--batch-max-spans", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC clients (default 8)")
+    parser.add_argument("--inflight", type=int, default=8, help="outstanding requests per client (default 8)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
     from vigil_collector.decode import DecodeLimits, decode_spans
+    from vigil_server.settings import VigilSettings
     from vigil_storage import connect
 
     rng = random.Random(args.seed)
@@ -119,25 +131,31 @@ def main() -> None:
         VIGIL_OTLP_GRPC_PORT=str(grpc_port),
         VIGIL_OTLP_HTTP_PORT=str(http_port),
         VIGIL_LOG_LEVEL="WARNING",
-        VIGIL_BATCH_MAX_SPANS=str(args.batch_max_spans),
     )
+    children_cpu_before = _cpu(resource.RUSAGE_CHILDREN)
     server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
     try:
         wait_ready(http_port)
-        asyncio.run(send_all(grpc_port, warmup, 4))
-        elapsed, acked, retries = asyncio.run(send_all(grpc_port, measured, args.clients))
+        asyncio.run(send_all(grpc_port, warmup, 4, 1))
+        client_cpu = _cpu(resource.RUSAGE_SELF)
+        elapsed, acked, retries = asyncio.run(send_all(grpc_port, measured, args.clients, args.inflight))
+        client_cpu = _cpu(resource.RUSAGE_SELF) - client_cpu
     finally:
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=120)
     if code != 0:
         raise SystemExit(f"vigil serve exited with {code}")
 
+    server_cpu = _cpu(resource.RUSAGE_CHILDREN) - children_cpu_before
     e2e = acked / elapsed
     client = connect(f"chdb://{work / 'clickhouse'}")
     stored = int(client.command("SELECT count() FROM otel.otel_traces"))
     expected = acked + len(warmup) * SPANS_PER_REQUEST
     print(f"end to end: {acked} spans acknowledged in {elapsed:.2f} s = {e2e:,.0f} spans/s "
-          f"({args.clients} clients, {retries} retried requests); stored {stored} of {expected}")
+          f"({args.clients} clients x {args.inflight} in flight, {retries} retried requests); stored {stored} of {expected}")
+    total = acked + len(warmup) * SPANS_PER_REQUEST
+    print(f"cpu: server (incl. decode workers, ClickHouse, start-up) {server_cpu / total * 1e6:.1f} us/span, "
+          f"load clients {client_cpu / acked * 1e6:.1f} us/span")
     if stored != expected:
         raise SystemExit(f"LOST SPANS: stored {stored}, expected {expected}")
 
@@ -146,10 +164,9 @@ def main() -> None:
     everything = pa.concat_tables(tables)
     client.command("CREATE TABLE otel.bench_direct AS otel.otel_traces")
     started = time.perf_counter()
-    for offset in range(0, everything.num_rows, args.batch_max_spans):
-        client.insert_arrow(
-            "otel.bench_direct", everything.slice(offset, args.batch_max_spans), settings={"async_insert": 0}
-        )
+    batch = VigilSettings().batch_max_spans  # the same batch size as the server's
+    for offset in range(0, everything.num_rows, batch):
+        client.insert_arrow("otel.bench_direct", everything.slice(offset, batch), settings={"async_insert": 0})
     direct_s = time.perf_counter() - started
     direct = everything.num_rows / direct_s
     print(f"direct insert (Arrow, no decode): {everything.num_rows} spans in {direct_s:.2f} s = {direct:,.0f} spans/s")

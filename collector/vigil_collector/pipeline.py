@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from vigil_collector.batch import Batcher
-from vigil_collector.decode import DecodeLimits, decode_spans, parse_json_traces, parse_proto_traces
+from vigil_collector.decode.pool import DecodePool
 from vigil_collector.errors import IngestError, RetryableError, StorageDown
 from vigil_collector.metrics import CollectorMetrics
 
@@ -28,25 +26,25 @@ class TracePipeline:
     def __init__(
         self,
         batcher: Batcher,
-        limits: DecodeLimits,
+        decoder: DecodePool,
         metrics: CollectorMetrics,
         storage_ready: Callable[[], tuple[bool, str]],
     ) -> None:
         self._batcher = batcher
-        self._limits = limits
+        self._decoder = decoder
         self._metrics = metrics
         self._storage_ready = storage_ready
 
     async def export_proto(self, body: bytes, transport: str) -> ExportResult:
-        return await self._export(lambda: parse_proto_traces(body), transport)
+        return await self._export(body, False, transport)
 
     async def export_json(self, body: bytes, transport: str) -> ExportResult:
-        return await self._export(lambda: parse_json_traces(body), transport)
+        return await self._export(body, True, transport)
 
-    async def _export(self, parse: Callable[[], ExportTraceServiceRequest], transport: str) -> ExportResult:
+    async def _export(self, body: bytes, is_json: bool, transport: str) -> ExportResult:
         m = self._metrics
         try:
-            decoded = decode_spans(parse(), self._limits)
+            decoded = await self._decoder.decode(body, is_json)
         except IngestError:
             m.requests.labels(transport, "malformed").inc()
             raise

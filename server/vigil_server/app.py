@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
+from vigil_collector.decode.pool import DecodePool
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.pipeline import TracePipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
@@ -57,6 +58,7 @@ class VigilApp:
         self._schema_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.batcher: Batcher | None = None
+        self.decoder: DecodePool | None = None
         self.grpc: OtlpGrpcReceiver | None = None
         self.ports: BoundPorts | None = None
 
@@ -75,9 +77,13 @@ class VigilApp:
             metrics=self.metrics,
         )
         self.batcher.start()
+        self.decoder = DecodePool(
+            s.resolved_decode_workers, DecodeLimits(s.max_attributes_per_span, s.max_attribute_value_length)
+        )
+        self.decoder.start()
         pipeline = TracePipeline(
             self.batcher,
-            DecodeLimits(s.max_attributes_per_span, s.max_attribute_value_bytes),
+            self.decoder,
             self.metrics,
             storage_ready=lambda: (self.gate.schema_ready, self.gate.last_error),
         )
@@ -128,6 +134,8 @@ class VigilApp:
         if self.batcher is not None:
             await self.batcher.drain()
             self.batcher.close()
+        if self.decoder is not None:
+            self.decoder.close()
         self.writer.close()
         self.gate.close()
         log.info("vigil stopped")

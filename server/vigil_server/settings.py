@@ -6,6 +6,7 @@ optional ``.env`` file) and passed down; no other module reads the environment.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -44,15 +45,20 @@ class VigilSettings(BaseSettings):
         default=64 * MIB, gt=0, description="Cap on a request body after decompression."
     )
     max_attributes_per_span: int = Field(default=1024, gt=0)
-    max_attribute_value_bytes: int = Field(
-        default=1 * MIB, gt=0, description="Longer attribute values are truncated (and reported)."
+    max_attribute_value_length: int = Field(
+        default=1 * MIB, gt=0, description="Longer attribute values (in characters) are truncated and reported."
     )
-    batch_max_spans: int = Field(default=20_000, gt=0, description="An INSERT is sent at this many spans...")
+    decode_workers: int = Field(
+        default=-1,
+        ge=-1,
+        description="Processes that decode OTLP bodies: -1 = one per CPU core, 0 = in the event loop.",
+    )
+    batch_max_spans: int = Field(default=50_000, gt=0, description="An INSERT is sent at this many spans...")
     batch_max_wait_s: float = Field(
-        default=0.1, ge=0, description="...or when the oldest waiting request is this old."
+        default=0.25, ge=0, description="...or when the oldest waiting request is this old."
     )
     queue_max_spans: int = Field(
-        default=200_000, gt=0, description="Spans waiting or being written; beyond it ingest answers 'retry'."
+        default=400_000, gt=0, description="Spans waiting or being written; beyond it ingest answers 'retry'."
     )
     retry_after_s: int = Field(default=1, ge=1, description="Retry-After sent with 503/429 answers.")
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
@@ -82,6 +88,12 @@ class VigilSettings(BaseSettings):
         if self.storage_dsn:
             return self.storage_dsn
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def resolved_decode_workers(self) -> int:
+        if self.decode_workers >= 0:
+            return self.decode_workers
+        return max(1, min(os.cpu_count() or 1, 8))
 
     @property
     def embedded(self) -> bool:

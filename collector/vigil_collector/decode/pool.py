@@ -1,0 +1,67 @@
+"""Where decoding runs: in worker processes, so that it uses every core.
+
+Decoding is pure-Python work per span (the ingest's bottleneck, DESIGN.md), and one process
+has one GIL: with the decode in the event loop, one core is saturated while ClickHouse
+waits. A pool of ``workers`` spawned processes decodes request bodies in parallel and sends
+back the Arrow table (pickled as Arrow IPC buffers, no per-span cost). ``workers = 0``
+decodes inline in the event loop (tests, tiny deployments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from vigil_collector.decode.otlp_json import parse_json_traces
+from vigil_collector.decode.otlp_proto import parse_proto_traces
+from vigil_collector.decode.spans import DecodedSpans, DecodeLimits, decode_spans
+from vigil_collector.errors import StorageDown
+
+log = logging.getLogger(__name__)
+
+
+def decode_body(body: bytes, is_json: bool, limits: DecodeLimits) -> DecodedSpans:
+    """Parse one OTLP request body and flatten its spans (runs in a worker)."""
+    request = parse_json_traces(body) if is_json else parse_proto_traces(body)
+    return decode_spans(request, limits)
+
+
+def _warm_up() -> None:
+    import pyarrow  # noqa: F401  - pay the import before the first request
+
+
+class DecodePool:
+    def __init__(self, workers: int, limits: DecodeLimits) -> None:
+        self._workers = workers
+        self._limits = limits
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        if self._workers > 0:
+            # spawn, never fork: the parent holds an embedded ClickHouse engine and threads.
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
+            )
+            for _ in range(self._workers):
+                self._pool.submit(_warm_up)
+
+    async def decode(self, body: bytes, is_json: bool) -> DecodedSpans:
+        if self._pool is None:
+            return decode_body(body, is_json, self._limits)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, decode_body, body, is_json, self._limits
+            )
+        except BrokenProcessPool:
+            log.error("a decode worker died; restarting the pool")
+            self.close()
+            self.start()
+            raise StorageDown("decode worker restarted, retry the request") from None
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
