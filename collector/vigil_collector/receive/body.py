@@ -29,18 +29,22 @@ def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
 
 
 def _inflate(body: bytes, wbits: int, limit: int, name: str) -> bytes:
-    inflater = zlib.decompressobj(wbits=wbits)
+    out = bytearray()
+    data = body
     try:
-        out = inflater.decompress(body, limit + 1)
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise BodyTooLarge(
-                f"{name} body inflates to more than the limit of {limit} bytes; refused without inflating it"
-            )
-        out += inflater.flush()
+        # A gzip body may hold several members back to back; inflate each, sharing one cap.
+        while True:
+            inflater = zlib.decompressobj(wbits=wbits)
+            room = limit - len(out)
+            out += inflater.decompress(data, room + 1)
+            if len(out) > limit or inflater.unconsumed_tail:
+                raise BodyTooLarge(
+                    f"{name} body inflates to more than the limit of {limit} bytes; refused without inflating it"
+                )
+            if not inflater.eof:
+                raise MalformedRequest(f"malformed {name} body: truncated stream")
+            data = inflater.unused_data
+            if not data:
+                return bytes(out)
     except zlib.error as exc:
         raise MalformedRequest(f"malformed {name} body: {exc}") from exc
-    if len(out) > limit:
-        raise BodyTooLarge(f"{name} body inflates to more than the limit of {limit} bytes")
-    if not inflater.eof:
-        raise MalformedRequest(f"malformed {name} body: truncated stream")
-    return out

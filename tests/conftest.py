@@ -1,0 +1,36 @@
+"""Shared fixtures: a real Vigil app on loopback ports over a real embedded ClickHouse.
+
+chDB can open one data directory per process, so the in-process app, and every client the
+tests use to read back, share one directory for the whole session. Tests that need a
+fresh server run ``vigil serve`` as a subprocess (see ``support.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+from vigil_storage import connect
+
+from support import RunningApp, make_settings
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("vigil-data")
+
+
+@pytest.fixture(scope="session")
+def app(chdb_dir: Path) -> Iterator[RunningApp]:
+    """One collector for the session: OTLP gRPC + HTTP on ephemeral loopback ports."""
+    running = RunningApp(make_settings(chdb_dir, max_body_bytes=8 * 1024 * 1024, decode_workers=1))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def ch(app: RunningApp) -> Client:
+    """A ClickHouse client on the app's own embedded storage, for reading back."""
+    return connect(app.settings.dsn)

@@ -1,0 +1,201 @@
+"""Test helpers: run the app in a thread or as a process, build OTLP requests, read back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from vigil_server.app import BoundPorts, VigilApp
+from vigil_server.settings import VigilSettings
+
+EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "otlp_grpc_port": 0,
+        "otlp_http_port": 0,
+        "batch_max_wait_s": 0.02,
+        "decode_workers": 0,
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return VigilSettings(_env_file=None, **values)
+
+
+class RunningApp:
+    """A VigilApp on its own event loop thread, as a real server on loopback."""
+
+    def __init__(self, settings: VigilSettings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="vigil-app", daemon=True)
+        self._thread.start()
+        self.app = VigilApp(settings)
+        self.ports: BoundPorts = self.run(self.app.start())
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 120) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.ports.otlp_grpc}"
+
+    @property
+    def http_base(self) -> str:
+        return f"http://127.0.0.1:{self.ports.otlp_http}"
+
+    def stop(self) -> None:
+        self.run(self.app.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def http_request(
+    url: str, body: bytes | None = None, headers: dict[str, str] | None = None, method: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def kv(key: str, value: Any) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=value))
+
+
+def make_request(
+    n_spans: int, service: str, rng: random.Random | None = None, start_ns: int | None = None
+) -> ExportTraceServiceRequest:
+    """A request of ``n_spans`` valid spans (one trace per span) from ``service``."""
+    rng = rng or random.Random()
+    start_ns = start_ns or time.time_ns()
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", service))
+    ss = rs.scope_spans.add()
+    ss.scope.name = "tests"
+    for i in range(n_spans):
+        ss.spans.append(
+            Span(
+                trace_id=rng.randbytes(16),
+                span_id=rng.randbytes(8),
+                name=f"op-{i % 3}",
+                kind=Span.SPAN_KIND_INTERNAL,
+                start_time_unix_nano=start_ns + i,
+                end_time_unix_nano=start_ns + i + 1000,
+                attributes=[kv("i", i)],
+            )
+        )
+    return request
+
+
+def wait_ready(http_base: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            status, _, _ = http_request(f"{http_base}/ready")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{http_base} not ready after {timeout_s}s")
+
+
+class ServerProcess:
+    """``vigil serve`` (or any command running it) as a child process in its own session."""
+
+    def __init__(self, data_dir: Path, command: list[str] | None = None, **env: str) -> None:
+        self.data_dir = data_dir
+        self.grpc_port = free_port()
+        self.http_port = free_port()
+        self.env = dict(
+            os.environ,
+            VIGIL_DATA_DIR=str(data_dir),
+            VIGIL_OTLP_GRPC_PORT=str(self.grpc_port),
+            VIGIL_OTLP_HTTP_PORT=str(self.http_port),
+            VIGIL_BATCH_MAX_WAIT_S="0.05",
+            VIGIL_DECODE_WORKERS="1",
+            **env,
+        )
+        self.command = command or [sys.executable, "-m", "vigil_server.cli", "serve"]
+        self.log_path = data_dir.parent / f"{data_dir.name}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in wait()
+        self.proc = subprocess.Popen(
+            self.command, env=self.env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.http_base = f"http://127.0.0.1:{self.http_port}"
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
+
+    def wait_ready(self) -> None:
+        try:
+            wait_ready(self.http_base)
+        except TimeoutError:
+            self.terminate()
+            raise AssertionError(f"server not ready; log:\n{self.log_path.read_text()[-4000:]}") from None
+
+    def terminate(self, whole_group: bool = False) -> None:
+        if self.proc.poll() is None:
+            if whole_group:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = 120) -> int:
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def query_stopped_storage(data_dir: Path, sql: str) -> list[list[Any]]:
+    """Run ``sql`` on the chDB directory of a stopped server, in a fresh process (one chDB
+    directory per process)."""
+    code = (
+        "import json, sys; from vigil_storage import connect; "
+        f"c = connect('chdb://' + sys.argv[1]); print(json.dumps(c.query(sys.argv[2]).result_rows, default=str))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str((data_dir / "clickhouse").resolve()), sql],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
