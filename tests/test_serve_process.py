@@ -1,0 +1,99 @@
+"""``vigil serve`` as users run it: started by ``make run``, fed by the stock exporters,
+and stopped by SIGTERM in the middle of a load run without losing an acknowledged span."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from support import EXPORT_METHOD, REPO, ServerProcess, make_request, query_stopped_storage
+from test_otlp_roundtrip import record_spans
+
+
+def _wait_group_gone(pgid: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise TimeoutError("server processes still running")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_serves_both_stock_exporters(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", command=["make", "--no-print-directory", "-C", str(REPO), "run"])
+    try:
+        server.wait_ready()
+        grpc_spans = record_spans("make-run-grpc")
+        http_spans = record_spans("make-run-http")
+        grpc_exporter = GrpcExporter(endpoint=server.grpc_target, insecure=True)
+        http_exporter = HttpExporter(endpoint=f"{server.http_base}/v1/traces")
+        assert grpc_exporter.export(grpc_spans) == SpanExportResult.SUCCESS
+        assert http_exporter.export(http_spans) == SpanExportResult.SUCCESS
+        grpc_exporter.shutdown()
+        http_exporter.shutdown()
+    finally:
+        server.terminate(whole_group=True)
+        server.wait()
+        _wait_group_gone(server.proc.pid)
+    rows = query_stopped_storage(
+        server.data_dir,
+        "SELECT ServiceName, count() FROM otel.otel_traces GROUP BY ServiceName ORDER BY ServiceName",
+    )
+    assert rows == [["make-run-grpc", 5], ["make-run-http", 5]]
+    assert "vigil stopped" in server.log()
+
+
+def test_sigterm_during_load_loses_no_acknowledged_span(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data")
+    server.wait_ready()
+    acknowledged: list[str] = []
+    failures: list[str] = []
+    terminated = threading.Event()
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            export = channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)
+            for _ in range(10_000):
+                request = make_request(200, "sigterm", rng)
+                ids = [s.trace_id.hex() for s in request.resource_spans[0].scope_spans[0].spans]
+                try:
+                    export(request.SerializeToString(), timeout=60)
+                except grpc.RpcError as exc:
+                    if not terminated.is_set():
+                        failures.append(f"{exc.code()}: {exc.details()}")
+                    return
+                with lock:
+                    acknowledged.extend(ids)
+
+    threads = [threading.Thread(target=client, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 5_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    terminated.set()
+    server.terminate()
+    for t in threads:
+        t.join(120)
+    assert server.wait() == 0, server.log()[-3000:]
+    assert not failures, failures[:3]
+
+    stored = {row[0] for row in query_stopped_storage(server.data_dir, "SELECT TraceId FROM otel.otel_traces")}
+    assert len(acknowledged) >= 5_000
+    lost = set(acknowledged) - stored
+    assert not lost, f"{len(lost)} acknowledged spans lost of {len(acknowledged)}"
