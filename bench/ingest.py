@@ -37,7 +37,7 @@ import grpc
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_payload import SPANS_PER_REQUEST, build_request  # noqa: E402
+from reference_payload import SPANS_PER_REQUEST, build_request
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -104,7 +104,9 @@ async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=300, help="requests of 512 spans (default 300)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC clients (default 8)")
     parser.add_argument("--inflight", type=int, default=8, help="outstanding requests per client (default 8)")
@@ -121,7 +123,9 @@ def main() -> None:
     bodies = [r.SerializeToString() for r in requests]
     warmup, measured = bodies[:4], bodies[4:]
     span_bytes = sum(map(len, measured)) / (len(measured) * SPANS_PER_REQUEST)
-    print(f"payload: {len(measured)} requests x {SPANS_PER_REQUEST} spans, {span_bytes:.0f} B/span (protobuf)")
+    print(
+        f"payload: {len(measured)} requests x {SPANS_PER_REQUEST} spans, {span_bytes:.0f} B/span (protobuf)"
+    )
 
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     grpc_port, http_port = free_port(), free_port()
@@ -151,11 +155,15 @@ def main() -> None:
     client = connect(f"chdb://{work / 'clickhouse'}")
     stored = int(client.command("SELECT count() FROM otel.otel_traces"))
     expected = acked + len(warmup) * SPANS_PER_REQUEST
-    print(f"end to end: {acked} spans acknowledged in {elapsed:.2f} s = {e2e:,.0f} spans/s "
-          f"({args.clients} clients x {args.inflight} in flight, {retries} retried requests); stored {stored} of {expected}")
+    print(
+        f"end to end: {acked} spans acknowledged in {elapsed:.2f} s = {e2e:,.0f} spans/s "
+        f"({args.clients} clients x {args.inflight} in flight, {retries} retried requests); stored {stored} of {expected}"
+    )
     total = acked + len(warmup) * SPANS_PER_REQUEST
-    print(f"cpu: server (incl. decode workers, ClickHouse, start-up) {server_cpu / total * 1e6:.1f} us/span, "
-          f"load clients {client_cpu / acked * 1e6:.1f} us/span")
+    print(
+        f"cpu: server (incl. decode workers, ClickHouse, start-up) {server_cpu / total * 1e6:.1f} us/span, "
+        f"load clients {client_cpu / acked * 1e6:.1f} us/span"
+    )
     if stored != expected:
         raise SystemExit(f"LOST SPANS: stored {stored}, expected {expected}")
 
@@ -166,10 +174,14 @@ def main() -> None:
     started = time.perf_counter()
     batch = VigilSettings().batch_max_spans  # the same batch size as the server's
     for offset in range(0, everything.num_rows, batch):
-        client.insert_arrow("otel.bench_direct", everything.slice(offset, batch), settings={"async_insert": 0})
+        client.insert_arrow(
+            "otel.bench_direct", everything.slice(offset, batch), settings={"async_insert": 0}
+        )
     direct_s = time.perf_counter() - started
     direct = everything.num_rows / direct_s
-    print(f"direct insert (Arrow, no decode): {everything.num_rows} spans in {direct_s:.2f} s = {direct:,.0f} spans/s")
+    print(
+        f"direct insert (Arrow, no decode): {everything.num_rows} spans in {direct_s:.2f} s = {direct:,.0f} spans/s"
+    )
     print(f"RESULT end_to_end={e2e:,.0f} spans/s direct={direct:,.0f} spans/s ratio={e2e / direct:.2f}")
 
 

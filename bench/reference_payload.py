@@ -21,11 +21,12 @@ SPANS_PER_TRACE = 8
 SERVICES = ("agent-api", "retriever", "planner", "tool-runner")
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "llama-3.1-70b")
 OPERATIONS = ("chat", "text_completion", "embeddings", "execute_tool")
-WORDS = (
+PROMPT_TEXT = (
     "summarise the following customer conversation and list the open questions the agent "
     "must answer before the ticket can be closed include product names order numbers and "
     "any promised delivery dates keep the tone friendly and concise"
-).split()
+)
+WORDS = PROMPT_TEXT.split()
 
 
 def _kv(key: str, value: object) -> KeyValue:
@@ -49,7 +50,11 @@ def build_request(rng: random.Random, start_ns: int | None = None) -> ExportTrac
     service = rng.choice(SERVICES)
     rs = request.resource_spans.add()
     rs.resource.attributes.extend(
-        [_kv("service.name", service), _kv("service.version", "1.4.2"), _kv("deployment.environment", "bench")]
+        [
+            _kv("service.name", service),
+            _kv("service.version", "1.4.2"),
+            _kv("deployment.environment", "bench"),
+        ]
     )
     ss = rs.scope_spans.add()
     ss.scope.name = "vigil.bench"
@@ -82,12 +87,16 @@ def build_request(rng: random.Random, start_ns: int | None = None) -> ExportTrac
                     _kv("gen_ai.response.finish_reasons", ["stop"]),
                     _kv("gen_ai.prompt", prompt),
                 ],
-                status=Status(code=Status.STATUS_CODE_ERROR if rng.random() < 0.02 else Status.STATUS_CODE_OK),
+                status=Status(
+                    code=Status.STATUS_CODE_ERROR if rng.random() < 0.02 else Status.STATUS_CODE_OK
+                ),
             )
             event = span.events.add()
             event.time_unix_nano = begin + duration // 2
             event.name = "gen_ai.choice"
-            event.attributes.append(_kv("gen_ai.completion", " ".join(rng.choice(WORDS) for _ in range(14))[:80]))
+            event.attributes.append(
+                _kv("gen_ai.completion", " ".join(rng.choice(WORDS) for _ in range(14))[:80])
+            )
             ss.spans.append(span)
     return request
 

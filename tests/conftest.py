@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from vigil_storage import connect
-
 from support import RunningApp, make_settings
+from vigil_storage import connect
 
 
 @pytest.fixture(scope="session")

@@ -155,7 +155,12 @@ class ServerProcess:
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in wait()
         self.proc = subprocess.Popen(
-            self.command, env=self.env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command,
+            env=self.env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.http_base = f"http://127.0.0.1:{self.http_port}"
         self.grpc_target = f"127.0.0.1:{self.grpc_port}"
@@ -189,7 +194,7 @@ def query_stopped_storage(data_dir: Path, sql: str) -> list[list[Any]]:
     directory per process)."""
     code = (
         "import json, sys; from vigil_storage import connect; "
-        f"c = connect('chdb://' + sys.argv[1]); print(json.dumps(c.query(sys.argv[2]).result_rows, default=str))"
+        "c = connect('chdb://' + sys.argv[1]); print(json.dumps(c.query(sys.argv[2]).result_rows, default=str))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str((data_dir / "clickhouse").resolve()), sql],

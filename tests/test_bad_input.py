@@ -13,16 +13,19 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
 from support import EXPORT_METHOD, RunningApp, http_request, make_request
 
 GIB = 1024**3
 
 
-def grpc_export(app: RunningApp, body: bytes, compression: grpc.Compression | None = None) -> ExportTraceServiceResponse:
+def grpc_export(
+    app: RunningApp, body: bytes, compression: grpc.Compression | None = None
+) -> ExportTraceServiceResponse:
     with grpc.insecure_channel(app.grpc_target) as channel:
         call = channel.unary_unary(
-            EXPORT_METHOD, request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString
+            EXPORT_METHOD,
+            request_serializer=None,
+            response_deserializer=ExportTraceServiceResponse.FromString,
         )
         return call(body, timeout=30, compression=compression)
 
@@ -38,7 +41,8 @@ def assert_still_serving(app: RunningApp, ch: Client) -> None:
     response = grpc_export(app, request.SerializeToString())
     assert not response.HasField("partial_success")
     stored = ch.command(
-        "SELECT count() FROM otel.otel_traces WHERE TraceId IN {ids:Array(String)}", parameters={"ids": trace_ids}
+        "SELECT count() FROM otel.otel_traces WHERE TraceId IN {ids:Array(String)}",
+        parameters={"ids": trace_ids},
     )
     assert int(stored) == 3
 
@@ -69,8 +73,14 @@ def test_malformed_protobuf_http(app: RunningApp, ch: Client) -> None:
     [
         (b"{not json", "malformed OTLP JSON"),
         (b"[1, 2]", "must be a JSON object"),
-        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}', "traceId is not a hex string"),
-        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}', "startTimeUnixNano"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}',
+            "traceId is not a hex string",
+        ),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
+            "startTimeUnixNano",
+        ),
     ],
 )
 def test_bad_json_http(app: RunningApp, ch: Client, body: bytes, reason: str) -> None:

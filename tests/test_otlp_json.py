@@ -8,7 +8,6 @@ import json
 import time
 
 from clickhouse_connect.driver.client import Client
-
 from support import RunningApp, http_request
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
@@ -46,7 +45,11 @@ def otlp_json(trace_id: str, start_ns: int) -> dict:
                                     {"key": "raw", "value": {"bytesValue": "AAEC"}},
                                     {
                                         "key": "tags",
-                                        "value": {"arrayValue": {"values": [{"stringValue": "x"}, {"intValue": "7"}]}},
+                                        "value": {
+                                            "arrayValue": {
+                                                "values": [{"stringValue": "x"}, {"intValue": "7"}]
+                                            }
+                                        },
                                     },
                                     {
                                         "key": "nested",
@@ -144,7 +147,9 @@ def test_gzip_json_body(app: RunningApp, ch: Client) -> None:
         {"Content-Type": "application/json", "Content-Encoding": "gzip"},
     )
     assert status == 200, body
-    count = ch.command("SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id})
+    count = ch.command(
+        "SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id}
+    )
     assert int(count) == 1
 
 
@@ -162,5 +167,7 @@ def test_partial_success_in_json(app: RunningApp, ch: Client) -> None:
     answer = json.loads(body)
     assert answer["partialSuccess"]["rejectedSpans"] == "1"
     assert "spans[1]: span_id must be 8 bytes, got 4" in answer["partialSuccess"]["errorMessage"]
-    count = ch.command("SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id})
+    count = ch.command(
+        "SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id}
+    )
     assert int(count) == 1

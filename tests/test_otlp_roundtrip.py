@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import grpc
 import pytest
 from clickhouse_connect.driver.client import Client
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
@@ -26,10 +27,7 @@ from opentelemetry.trace import (
     TraceState,
     set_span_in_context,
 )
-
 from support import RunningApp
-
-import grpc  # noqa: I001  (after the exporters, which configure it)
 
 KIND_NAMES = {
     SpanKind.INTERNAL: "Internal",
@@ -42,28 +40,28 @@ STATUS_NAMES = {StatusCode.UNSET: "Unset", StatusCode.OK: "Ok", StatusCode.ERROR
 
 # Attribute values of every type, and how the exporter's schema stores them (as strings).
 ATTRIBUTES = {
-    "str": "héllo \"world\"",
+    "str": 'héllo "world"',
     "bool.true": True,
     "bool.false": False,
     "int": -42,
     "int.big": 2**62,
     "float": 2.5,
     "float.whole": 3.0,
-    "list.str": ["a", "b\"c"],
+    "list.str": ["a", 'b"c'],
     "list.bool": [True, False],
     "list.int": [1, 2, 3],
     "list.float": [1.5, -0.25],
     "gen_ai.usage.input_tokens": 1234,
 }
 STORED = {
-    "str": "héllo \"world\"",
+    "str": 'héllo "world"',
     "bool.true": "true",
     "bool.false": "false",
     "int": "-42",
     "int.big": str(2**62),
     "float": "2.5",
     "float.whole": "3",
-    "list.str": json.dumps(["a", "b\"c"], separators=(",", ":")),
+    "list.str": json.dumps(["a", 'b"c'], separators=(",", ":")),
     "list.bool": "[true,false]",
     "list.int": "[1,2,3]",
     "list.float": "[1.5,-0.25]",
@@ -71,7 +69,7 @@ STORED = {
 }
 
 
-def make_exporter(app: RunningApp, transport: str, gzip: bool):  # noqa: ANN201
+def make_exporter(app: RunningApp, transport: str, gzip: bool):
     if transport == "grpc":
         return GrpcExporter(
             endpoint=app.grpc_target, insecure=True, compression=grpc.Compression.Gzip if gzip else None
@@ -105,7 +103,9 @@ def record_spans(service: str) -> list[ReadableSpan]:
         trace_state=TraceState([("l", "1")]),
     )
     ctx = set_span_in_context(NonRecordingSpan(remote_parent))
-    with tracer.start_as_current_span("agent.run", context=ctx, kind=SpanKind.SERVER, attributes=ATTRIBUTES) as root:
+    with tracer.start_as_current_span(
+        "agent.run", context=ctx, kind=SpanKind.SERVER, attributes=ATTRIBUTES
+    ) as root:
         root.set_status(Status(StatusCode.OK))
         with tracer.start_as_current_span(
             "chat gpt-4o",

@@ -15,7 +15,6 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
-
 from support import EXPORT_METHOD, REPO, ServerProcess, make_request, query_stopped_storage
 from test_otlp_roundtrip import record_spans
 
@@ -33,7 +32,9 @@ def _wait_group_gone(pgid: int, timeout_s: float = 120) -> None:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_run_serves_both_stock_exporters(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", command=["make", "--no-print-directory", "-C", str(REPO), "run"])
+    server = ServerProcess(
+        tmp_path / "data", command=["make", "--no-print-directory", "-C", str(REPO), "run"]
+    )
     try:
         server.wait_ready()
         grpc_spans = record_spans("make-run-grpc")
@@ -93,7 +94,9 @@ def test_sigterm_during_load_loses_no_acknowledged_span(tmp_path: Path) -> None:
     assert server.wait() == 0, server.log()[-3000:]
     assert not failures, failures[:3]
 
-    stored = {row[0] for row in query_stopped_storage(server.data_dir, "SELECT TraceId FROM otel.otel_traces")}
+    stored = {
+        row[0] for row in query_stopped_storage(server.data_dir, "SELECT TraceId FROM otel.otel_traces")
+    }
     assert len(acknowledged) >= 5_000
     lost = set(acknowledged) - stored
     assert not lost, f"{len(lost)} acknowledged spans lost of {len(acknowledged)}"

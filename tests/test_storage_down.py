@@ -11,17 +11,18 @@ from pathlib import Path
 import grpc
 import pytest
 from clickhouse_connect.driver.client import Client
-
 from support import EXPORT_METHOD, RunningApp, free_port, http_request, make_request, make_settings
 
 
 def grpc_export(target: str, body: bytes) -> None:
     with grpc.insecure_channel(target) as channel:
-        channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)(body, timeout=30)
+        channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)(
+            body, timeout=30
+        )
 
 
 @pytest.fixture
-def app_without_clickhouse(tmp_path: Path):  # noqa: ANN201
+def app_without_clickhouse(tmp_path: Path):
     closed_port = free_port()  # nothing listens there: connections are refused
     running = RunningApp(
         make_settings(
@@ -104,7 +105,9 @@ def test_clickhouse_server_outage_and_recovery(tmp_path: Path) -> None:
     with container:
         wait_for_logs(container, "Ready for connections", timeout=120)
         dsn = f"http://default:@{container.get_container_host_ip()}:{container.get_exposed_port(8123)}"
-        running = RunningApp(make_settings(tmp_path, storage_dsn=dsn, storage_connect_timeout_s=2, insert_timeout_s=3))
+        running = RunningApp(
+            make_settings(tmp_path, storage_dsn=dsn, storage_connect_timeout_s=2, insert_timeout_s=3)
+        )
         try:
             body = make_request(3, "server").SerializeToString()
             grpc_export(running.grpc_target, body)

@@ -20,16 +20,22 @@ class CollectorMetrics:
             "vigil_receiver_received_spans", "Spans in requests that decoded.", ["transport"], registry=r
         )
         self.spans_accepted = Counter(
-            "vigil_receiver_accepted_spans", "Spans committed to ClickHouse and acknowledged.",
-            ["transport"], registry=r,
+            "vigil_receiver_accepted_spans",
+            "Spans committed to ClickHouse and acknowledged.",
+            ["transport"],
+            registry=r,
         )
         self.spans_rejected = Counter(
-            "vigil_receiver_rejected_spans", "Invalid spans dropped (reported as partial success).",
-            ["transport"], registry=r,
+            "vigil_receiver_rejected_spans",
+            "Invalid spans dropped (reported as partial success).",
+            ["transport"],
+            registry=r,
         )
         self.spans_refused = Counter(
-            "vigil_receiver_refused_spans", "Valid spans answered with a retryable error.",
-            ["transport", "reason"], registry=r,
+            "vigil_receiver_refused_spans",
+            "Valid spans answered with a retryable error.",
+            ["transport", "reason"],
+            registry=r,
         )
         self.requests = Counter(
             "vigil_receiver_requests", "Export requests by outcome.", ["transport", "outcome"], registry=r
@@ -43,6 +49,4 @@ class CollectorMetrics:
         self.insert_seconds = Histogram(
             "vigil_writer_insert_seconds", "Duration of one INSERT.", buckets=_LATENCY_BUCKETS, registry=r
         )
-        self.insert_failures = Counter(
-            "vigil_writer_failed_inserts", "INSERTs that failed.", registry=r
-        )
+        self.insert_failures = Counter("vigil_writer_failed_inserts", "INSERTs that failed.", registry=r)

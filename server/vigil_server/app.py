@@ -92,7 +92,9 @@ class VigilApp:
         grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port)
 
         app = web.Application(client_max_size=s.max_body_bytes)
-        OtlpHttpReceiver(pipeline, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s).add_routes(app)
+        OtlpHttpReceiver(pipeline, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s).add_routes(
+            app
+        )
         add_ops_routes(app, self.gate, self.metrics.registry)
         # auto_decompress off: bodies are inflated by our size-capped decoder.
         self._runner = web.AppRunner(

@@ -31,7 +31,9 @@ class VigilSettings(BaseSettings):
         ),
     )
     database: str = Field(default="otel", description="Database holding otel_traces and vigil_* tables.")
-    traces_ttl_days: int = Field(default=0, ge=0, description="Drop trace partitions older than this; 0 keeps all.")
+    traces_ttl_days: int = Field(
+        default=0, ge=0, description="Drop trace partitions older than this; 0 keeps all."
+    )
     storage_connect_timeout_s: float = Field(default=5.0, gt=0)
     insert_timeout_s: float = Field(default=30.0, gt=0)
 
@@ -46,7 +48,9 @@ class VigilSettings(BaseSettings):
     )
     max_attributes_per_span: int = Field(default=1024, gt=0)
     max_attribute_value_length: int = Field(
-        default=1 * MIB, gt=0, description="Longer attribute values (in characters) are truncated and reported."
+        default=1 * MIB,
+        gt=0,
+        description="Longer attribute values (in characters) are truncated and reported.",
     )
     decode_workers: int = Field(
         default=-1,

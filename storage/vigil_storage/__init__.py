@@ -6,7 +6,7 @@ The collector writes through it and the query service reads through it; both dep
 
 from vigil_storage.client import connect
 from vigil_storage.errors import StorageError, StorageQueryError, StorageUnavailable
-from vigil_storage.migrate import MIGRATIONS, apply_migrations, applied_versions
+from vigil_storage.migrate import MIGRATIONS, applied_versions, apply_migrations
 
 __all__ = [
     "MIGRATIONS",

@@ -1,8 +1,8 @@
 """One error tree for storage, translated once from clickhouse-connect's exceptions.
 
-    StorageError            anything that went wrong talking to ClickHouse
-    ├── StorageUnavailable  could not reach it, or it timed out: retry later
-    └── StorageQueryError   it answered with an error for this statement
+StorageError            anything that went wrong talking to ClickHouse
+├── StorageUnavailable  could not reach it, or it timed out: retry later
+└── StorageQueryError   it answered with an error for this statement
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ migrations are in, and ``check`` backs the ``/ready`` endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from clickhouse_connect.driver.client import Client
@@ -16,9 +17,7 @@ from vigil_storage.migrate import LATEST_VERSION, applied_versions, apply_migrat
 
 
 class StorageGate:
-    def __init__(
-        self, dsn: str, database: str, *, ttl_days: int = 0, connect_timeout_s: float = 5.0
-    ) -> None:
+    def __init__(self, dsn: str, database: str, *, ttl_days: int = 0, connect_timeout_s: float = 5.0) -> None:
         self._dsn = dsn
         self._database = database
         self._ttl_days = ttl_days
@@ -74,7 +73,5 @@ class StorageGate:
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 client.close()
-            except Exception:
-                pass

@@ -145,7 +145,7 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
     errors: list[str] = []
     truncated = 0
 
-    def add_attributes(column: _MapColumn, attributes) -> None:  # noqa: ANN001 - repeated KeyValue
+    def add_attributes(column: _MapColumn, attributes) -> None:
         nonlocal truncated
         keys_append = column.keys.append
         values_append = column.values.append

@@ -46,9 +46,7 @@ class OtlpHttpReceiver:
         as_json = mime == JSON
         try:
             if not as_json and mime not in _PROTOBUF_ALIASES:
-                raise UnsupportedMedia(
-                    f"unsupported Content-Type {mime!r}; use {PROTOBUF} or {JSON}"
-                )
+                raise UnsupportedMedia(f"unsupported Content-Type {mime!r}; use {PROTOBUF} or {JSON}")
             body = await self._read(request)
             if as_json:
                 result = await self._pipeline.export_json(body, "http")
@@ -69,9 +67,7 @@ class OtlpHttpReceiver:
         try:
             raw = await request.read()  # client_max_size caps chunked bodies too
         except web.HTTPRequestEntityTooLarge:
-            raise BodyTooLarge(
-                f"request body exceeds the limit of {self._max_body_bytes} bytes"
-            ) from None
+            raise BodyTooLarge(f"request body exceeds the limit of {self._max_body_bytes} bytes") from None
         return decode_body(raw, request.headers.get("Content-Encoding"), self._max_body_bytes)
 
     def _success(self, result: ExportResult, as_json: bool, request_id: str) -> web.Response:
@@ -90,7 +86,7 @@ class OtlpHttpReceiver:
         return response
 
     @staticmethod
-    def _message(status: int, message, as_json: bool, request_id: str) -> web.Response:  # noqa: ANN001
+    def _message(status: int, message, as_json: bool, request_id: str) -> web.Response:
         headers = {"X-Request-Id": request_id}
         if as_json:
             body = json_format.MessageToJson(message, indent=None).encode()

@@ -6,6 +6,8 @@ a connection failure, so the collector recovers by itself when ClickHouse comes 
 
 from __future__ import annotations
 
+import contextlib
+
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from vigil_storage import StorageUnavailable, connect
@@ -42,7 +44,6 @@ class TraceWriter:
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            # Closing a broken connection must not mask the error that broke it.
+            with contextlib.suppress(Exception):
                 client.close()
-            except Exception:  # closing a broken connection must not mask the real error
-                pass
