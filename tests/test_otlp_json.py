@@ -4,6 +4,7 @@ unknown fields ignored; gzip bodies; responses in JSON."""
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import time
 
@@ -167,6 +168,27 @@ def test_partial_success_in_json(app: RunningApp, ch: Client) -> None:
     answer = json.loads(body)
     assert answer["partialSuccess"]["rejectedSpans"] == "1"
     assert "spans[1]: span_id must be 8 bytes, got 4" in answer["partialSuccess"]["errorMessage"]
+    count = ch.command(
+        "SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id}
+    )
+    assert int(count) == 1
+
+
+def test_chunked_body_without_content_length(app: RunningApp, ch: Client) -> None:
+    """As the OpenTelemetry JS HTTP exporter sends it: Transfer-Encoding: chunked."""
+    trace_id = "8b8efff798038103d269b633813fc60c"
+    payload = json.dumps(otlp_json(trace_id, time.time_ns())).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", app.ports.otlp_http, timeout=30)
+    conn.request(
+        "POST",
+        "/v1/traces",
+        body=iter([payload[:100], payload[100:]]),
+        headers={"Content-Type": "application/json"},
+        encode_chunked=True,
+    )
+    response = conn.getresponse()
+    assert response.status == 200, response.read()
+    conn.close()
     count = ch.command(
         "SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id}
     )
