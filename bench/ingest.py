@@ -111,6 +111,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC clients (default 8)")
     parser.add_argument("--inflight", type=int, default=8, help="outstanding requests per client (default 8)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=0.0,
+        help="idle seconds between server start and the run (default 0)",
+    )
     args = parser.parse_args()
 
     from vigil_collector.decode import DecodeLimits, decode_spans
@@ -140,6 +146,7 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
     try:
         wait_ready(http_port)
+        time.sleep(args.settle_s)
         asyncio.run(send_all(grpc_port, warmup, 4, 1))
         client_cpu = _cpu(resource.RUSAGE_SELF)
         elapsed, acked, retries = asyncio.run(send_all(grpc_port, measured, args.clients, args.inflight))

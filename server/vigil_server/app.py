@@ -80,7 +80,7 @@ class VigilApp:
         self.decoder = DecodePool(
             s.resolved_decode_workers, DecodeLimits(s.max_attributes_per_span, s.max_attribute_value_length)
         )
-        self.decoder.start()
+        await self.decoder.start()
         pipeline = TracePipeline(
             self.batcher,
             self.decoder,

@@ -30,7 +30,18 @@ def decode_body(body: bytes, is_json: bool, limits: DecodeLimits) -> DecodedSpan
 
 
 def _warm_up() -> None:
-    import pyarrow  # noqa: F401  - pay the import before the first request
+    """Decode a tiny request once, so that first-call costs (pyarrow initialises lazily, over a
+    second of CPU) are paid at start-up rather than by the first client."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id = b"\x01" * 16, b"\x01" * 8
+    decode_spans(request, DecodeLimits())
+
+
+def _noop() -> None:
+    pass
 
 
 class DecodePool:
@@ -39,14 +50,17 @@ class DecodePool:
         self._limits = limits
         self._pool: ProcessPoolExecutor | None = None
 
-    def start(self) -> None:
-        if self._workers > 0:
-            # spawn, never fork: the parent holds an embedded ClickHouse engine and threads.
-            self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
-            )
-            for _ in range(self._workers):
-                self._pool.submit(_warm_up)
+    async def start(self) -> None:
+        """Start the workers and wait until each has warmed up."""
+        _warm_up()  # the parent too: it concatenates and serialises the tables it receives
+        if self._workers == 0:
+            return
+        # spawn, never fork: the parent holds an embedded ClickHouse engine and threads.
+        self._pool = ProcessPoolExecutor(
+            self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
+        )
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._pool, _noop) for _ in range(self._workers)))
 
     async def decode(self, body: bytes, is_json: bool) -> DecodedSpans:
         if self._pool is None:
@@ -58,7 +72,7 @@ class DecodePool:
         except BrokenProcessPool:
             log.error("a decode worker died; restarting the pool")
             self.close()
-            self.start()
+            await self.start()
             raise StorageDown("decode worker restarted, retry the request") from None
 
     def close(self) -> None:
