@@ -29,7 +29,8 @@ PROMPT_TEXT = (
 WORDS = PROMPT_TEXT.split()
 
 
-def _kv(key: str, value: object) -> KeyValue:
+def kv(key: str, value: object) -> KeyValue:
+    """An OTLP attribute from a Python value (bool, int, float, list of str, or str)."""
     if isinstance(value, bool):
         return KeyValue(key=key, value=AnyValue(bool_value=value))
     if isinstance(value, int):
@@ -51,9 +52,9 @@ def build_request(rng: random.Random, start_ns: int | None = None) -> ExportTrac
     rs = request.resource_spans.add()
     rs.resource.attributes.extend(
         [
-            _kv("service.name", service),
-            _kv("service.version", "1.4.2"),
-            _kv("deployment.environment", "bench"),
+            kv("service.name", service),
+            kv("service.version", "1.4.2"),
+            kv("deployment.environment", "bench"),
         ]
     )
     ss = rs.scope_spans.add()
@@ -77,15 +78,15 @@ def build_request(rng: random.Random, start_ns: int | None = None) -> ExportTrac
                 start_time_unix_nano=begin,
                 end_time_unix_nano=begin + duration,
                 attributes=[
-                    _kv("gen_ai.system", "openai" if model.startswith("gpt") else "anthropic"),
-                    _kv("gen_ai.operation.name", operation),
-                    _kv("gen_ai.request.model", model),
-                    _kv("gen_ai.usage.input_tokens", rng.randint(50, 4000)),
-                    _kv("gen_ai.usage.output_tokens", rng.randint(10, 1000)),
-                    _kv("gen_ai.request.temperature", round(rng.random(), 2)),
-                    _kv("gen_ai.request.stream", rng.random() < 0.3),
-                    _kv("gen_ai.response.finish_reasons", ["stop"]),
-                    _kv("gen_ai.prompt", prompt),
+                    kv("gen_ai.system", "openai" if model.startswith("gpt") else "anthropic"),
+                    kv("gen_ai.operation.name", operation),
+                    kv("gen_ai.request.model", model),
+                    kv("gen_ai.usage.input_tokens", rng.randint(50, 4000)),
+                    kv("gen_ai.usage.output_tokens", rng.randint(10, 1000)),
+                    kv("gen_ai.request.temperature", round(rng.random(), 2)),
+                    kv("gen_ai.request.stream", rng.random() < 0.3),
+                    kv("gen_ai.response.finish_reasons", ["stop"]),
+                    kv("gen_ai.prompt", prompt),
                 ],
                 status=Status(
                     code=Status.STATUS_CODE_ERROR if rng.random() < 0.02 else Status.STATUS_CODE_OK
@@ -95,7 +96,7 @@ def build_request(rng: random.Random, start_ns: int | None = None) -> ExportTrac
             event.time_unix_nano = begin + duration // 2
             event.name = "gen_ai.choice"
             event.attributes.append(
-                _kv("gen_ai.completion", " ".join(rng.choice(WORDS) for _ in range(14))[:80])
+                kv("gen_ai.completion", " ".join(rng.choice(WORDS) for _ in range(14))[:80])
             )
             ss.spans.append(span)
     return request

@@ -83,6 +83,8 @@ class Batcher:
                 f"ingest queue is full ({self._queued_spans} spans queued, limit {self._queue_max}); retry later"
             )
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # If the caller went away, nobody awaits `done`: mark its outcome as seen.
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._waiting.append(_Waiting(table, spans, time.monotonic(), done))
         self._waiting_spans += spans
         self._queued_spans += spans
