@@ -156,6 +156,7 @@ def main() -> None:
         VIGIL_DATA_DIR=str(work),
         VIGIL_OTLP_GRPC_PORT=str(grpc_port),
         VIGIL_OTLP_HTTP_PORT=str(http_port),
+        VIGIL_QUERY_PORT=str(free_port()),
         VIGIL_LOG_LEVEL="WARNING",
     )
     server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)

@@ -39,6 +39,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         "data_dir": data_dir,
         "otlp_grpc_port": 0,
         "otlp_http_port": 0,
+        "query_port": 0,
         "batch_max_wait_s": 0.02,
         "decode_workers": 0,
         "log_format": "text",
@@ -64,6 +65,10 @@ class RunningApp:
     @property
     def grpc_target(self) -> str:
         return f"127.0.0.1:{self.ports.otlp_grpc}"
+
+    @property
+    def query_target(self) -> str:
+        return f"127.0.0.1:{self.ports.query}"
 
     @property
     def http_base(self) -> str:
@@ -132,11 +137,13 @@ class ServerProcess:
         self.data_dir = data_dir
         self.grpc_port = free_port()
         self.http_port = free_port()
+        self.query_port = free_port()
         self.env = dict(
             os.environ,
             VIGIL_DATA_DIR=str(data_dir),
             VIGIL_OTLP_GRPC_PORT=str(self.grpc_port),
             VIGIL_OTLP_HTTP_PORT=str(self.http_port),
+            VIGIL_QUERY_PORT=str(self.query_port),
             VIGIL_BATCH_MAX_WAIT_S="0.05",
             VIGIL_DECODE_WORKERS="1",
             **env,

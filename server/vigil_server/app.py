@@ -23,6 +23,8 @@ from vigil_collector.pipeline import TracePipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.write import TraceWriter
+from vigil_query.reader import Reader
+from vigil_query.server import QueryServer
 from vigil_storage.readiness import StorageGate
 
 from vigil_server.ops_routes import add_ops_routes
@@ -37,6 +39,7 @@ _SCHEMA_RETRY_S = 2.0
 class BoundPorts:
     otlp_grpc: int
     otlp_http: int
+    query: int
 
 
 class VigilApp:
@@ -60,6 +63,7 @@ class VigilApp:
         self.batcher: Batcher | None = None
         self.decoder: DecodePool | None = None
         self.grpc: OtlpGrpcReceiver | None = None
+        self.query: QueryServer | None = None
         self.ports: BoundPorts | None = None
 
     async def start(self) -> BoundPorts:
@@ -109,12 +113,16 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.ports = BoundPorts(grpc_port, http_port)
+        self.query = QueryServer(make_reader(s))
+        query_port = await self.query.start(s.listen_host, s.query_port)
+
+        self.ports = BoundPorts(grpc_port, http_port, query_port)
         log.info(
             "vigil serving",
             extra={
                 "otlp_grpc": f"{s.listen_host}:{grpc_port}",
                 "otlp_http": f"{s.listen_host}:{http_port}",
+                "query": f"{s.listen_host}:{query_port}",
                 "storage": "embedded chDB" if s.embedded else "ClickHouse server",
                 "database": s.database,
             },
@@ -129,6 +137,8 @@ class VigilApp:
         stops = []
         if self.grpc is not None:
             stops.append(self.grpc.stop(grace_s=deadline))
+        if self.query is not None:
+            stops.append(self.query.stop(grace_s=deadline))
         if self._runner is not None:
             # Waits for running handlers (they wait for their commit) before returning.
             stops.append(self._runner.cleanup())
@@ -147,6 +157,33 @@ class VigilApp:
         while not await loop.run_in_executor(None, self.gate.ensure_schema):
             await asyncio.sleep(_SCHEMA_RETRY_S)
         log.info("storage ready: migrations applied")
+
+
+def make_reader(s: VigilSettings) -> Reader:
+    return Reader(
+        s.dsn,
+        s.database,
+        timeout_s=s.query_timeout_s,
+        max_rows=s.query_max_rows,
+        threads=s.query_threads,
+        connect_timeout_s=s.storage_connect_timeout_s,
+    )
+
+
+async def serve_query(settings: VigilSettings) -> None:
+    """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
+    server = QueryServer(make_reader(settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    port = await server.start(settings.listen_host, settings.query_port)
+    log.info(
+        "vigil query serving",
+        extra={"query": f"{settings.listen_host}:{port}", "database": settings.database},
+    )
+    await stop.wait()
+    await server.stop(grace_s=settings.shutdown_timeout_s)
 
 
 async def serve(settings: VigilSettings) -> None:

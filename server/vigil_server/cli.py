@@ -10,7 +10,7 @@ import sys
 from pydantic import ValidationError
 from vigil_storage import StorageError, apply_migrations, connect
 
-from vigil_server.app import serve
+from vigil_server.app import serve, serve_query
 from vigil_server.logs import configure_logging
 from vigil_server.settings import VigilSettings
 
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vigil", description="OpenTelemetry tracing backend on ClickHouse.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the all-in-one server (OTLP gRPC + HTTP, embedded chDB by default)")
+    sub.add_parser("query", help="run only the query service (gRPC :4319), e.g. against a ClickHouse server")
     sub.add_parser("migrate", help="apply schema migrations and exit")
     args = parser.parse_args(argv)
 
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         asyncio.run(serve(settings))
+        return 0
+    if args.command == "query":
+        asyncio.run(serve_query(settings))
         return 0
     if args.command == "migrate":
         try:

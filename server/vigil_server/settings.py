@@ -41,6 +41,12 @@ class VigilSettings(BaseSettings):
     listen_host: str = Field(default="127.0.0.1", description="Address the servers bind; 0.0.0.0 for all.")
     otlp_grpc_port: int = Field(default=4317, ge=0, le=65535)
     otlp_http_port: int = Field(default=4318, ge=0, le=65535)
+    query_port: int = Field(default=4319, ge=0, le=65535)
+
+    # --- query service -------------------------------------------------------------------
+    query_timeout_s: float = Field(default=10.0, gt=0, description="ClickHouse time limit of one query.")
+    query_max_rows: int = Field(default=1_000_000, gt=0, description="Row limit of one query's result.")
+    query_threads: int = Field(default=4, gt=0, description="Queries that run at the same time.")
 
     # --- ingest limits and batching --------------------------------------------------------
     max_body_bytes: int = Field(

@@ -1,0 +1,49 @@
+"""Opaque page tokens for newest-first paging.
+
+A token holds the sort key of the last row returned (start time, trace id, span id) and a
+fingerprint of the filter it was issued for. The next page continues strictly below that
+key, so spans that arrive meanwhile (newer, above the key) never shift the pages: every
+span that was there when paging started is returned exactly once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from vigil_query.errors import InvalidQuery
+
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PageKey:
+    timestamp_ns: int
+    trace_id: str
+    span_id: str
+
+
+def fingerprint(request_filter: Message) -> str:
+    return hashlib.sha256(request_filter.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
+def encode(key: PageKey, filter_fingerprint: str) -> str:
+    raw = json.dumps([_VERSION, filter_fingerprint, key.timestamp_ns, key.trace_id, key.span_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode(token: str, filter_fingerprint: str) -> PageKey:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        version, fp, ts, trace_id, span_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if version != _VERSION or not isinstance(ts, int) or not isinstance(trace_id, str):
+            raise ValueError("unknown token layout")
+    except (ValueError, TypeError) as exc:
+        raise InvalidQuery(f"page_token is not a token issued by this service: {token[:40]!r}") from exc
+    if fp != filter_fingerprint:
+        raise InvalidQuery("page_token was issued for a different filter; start again without a token")
+    return PageKey(ts, trace_id, str(span_id))

@@ -1,0 +1,70 @@
+"""Runs read queries on ClickHouse from a small thread pool, one client per thread, with a
+time limit and a row limit on every query so one request cannot take the server down."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from clickhouse_connect.driver.client import Client
+from vigil_storage import StorageUnavailable, connect
+from vigil_storage.errors import translate_errors
+from vigil_storage.migrate import quote_identifier
+
+T = TypeVar("T")
+
+
+class Reader:
+    def __init__(
+        self,
+        dsn: str,
+        database: str,
+        *,
+        timeout_s: float,
+        max_rows: int,
+        threads: int = 4,
+        connect_timeout_s: float = 5,
+    ) -> None:
+        self._dsn = dsn
+        self.db = quote_identifier(database)
+        self._timeout_s = timeout_s
+        self._max_rows = max_rows
+        self._connect_timeout_s = connect_timeout_s
+        self._local = threading.local()
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vigil-query")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {
+            "max_execution_time": self._timeout_s,
+            "max_result_rows": self._max_rows,
+            "result_overflow_mode": "throw",
+        }
+
+    async def run(self, fn: Callable[[Reader], T]) -> T:
+        """Run ``fn(self)`` on a query thread (it may call ``rows`` several times)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self)
+
+    def rows(self, sql: str, params: dict[str, Any], what: str) -> Sequence[Sequence[Any]]:
+        client = self._client()
+        try:
+            with translate_errors(what):
+                return client.query(sql, parameters=params, settings=self.settings).result_rows
+        except StorageUnavailable:
+            self._local.client = None
+            raise
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _client(self) -> Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = connect(
+                self._dsn, connect_timeout_s=self._connect_timeout_s, query_timeout_s=self._timeout_s + 5
+            )
+            self._local.client = client
+        return client

@@ -1,0 +1,47 @@
+"""The query gRPC server (port 4319): QueryService with server reflection and grpc.health.v1,
+so that ``grpcurl -plaintext localhost:4319 list`` works without any .proto file."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from vigil.query.v1 import query_pb2, query_pb2_grpc
+
+from vigil_query.reader import Reader
+from vigil_query.service import QueryService
+
+SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
+
+
+class QueryServer:
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self._health = health.aio.HealthServicer()
+        self._server = grpc.aio.server()
+        query_pb2_grpc.add_QueryServiceServicer_to_server(QueryService(reader), self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        reflection.enable_server_reflection(
+            (
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            self._server,
+        )
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise OSError(f"could not bind the query service on {host}:{port}")
+        await self._server.start()
+        for service in ("", SERVICE_NAME):
+            await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace_s: float) -> None:
+        for service in ("", SERVICE_NAME):
+            await self._health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._server.stop(grace_s)
+        self.reader.close()

@@ -1,0 +1,76 @@
+"""The QueryService RPCs. Each validates, runs its SQL on a reader thread, and maps errors to
+gRPC status codes here, once."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from vigil.query.v1 import query_pb2, query_pb2_grpc
+from vigil_storage import StorageError, StorageUnavailable
+
+from vigil_query.catalog_sql import get_operations, get_services
+from vigil_query.errors import InvalidQuery, NotFound, QueryError
+from vigil_query.reader import Reader
+from vigil_query.spans_sql import search_spans, search_traces
+from vigil_query.trace_sql import get_trace
+
+log = logging.getLogger(__name__)
+
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+
+
+def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
+    if isinstance(error, InvalidQuery):
+        return grpc.StatusCode.INVALID_ARGUMENT, error.reason
+    if isinstance(error, NotFound):
+        return grpc.StatusCode.NOT_FOUND, error.reason
+    if isinstance(error, StorageUnavailable):
+        return grpc.StatusCode.UNAVAILABLE, error.reason
+    if isinstance(error, StorageError):
+        if "TIMEOUT_EXCEEDED" in error.reason:
+            return grpc.StatusCode.DEADLINE_EXCEEDED, f"query time limit reached: {error.reason}"
+        if "TOO_MANY_ROWS" in error.reason:
+            return (
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"query row limit reached, narrow the filter: {error.reason}",
+            )
+        return grpc.StatusCode.INTERNAL, error.reason
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}"
+
+
+def _rpc(
+    fn: Callable[[Reader, Any], Resp],
+) -> Callable[[QueryService, Any, grpc.aio.ServicerContext], Awaitable[Resp]]:
+    @functools.wraps(fn)
+    async def handler(self: QueryService, request: Any, context: grpc.aio.ServicerContext) -> Resp:
+        try:
+            return await self.reader.run(lambda reader: fn(reader, request))
+        except (QueryError, StorageError) as exc:
+            code, message = status_for(exc)
+        except Exception as exc:
+            log.exception("%s failed", fn.__name__)
+            code, message = status_for(exc)
+        await context.abort(code, message)
+        raise AssertionError("unreachable: abort raises")
+
+    return handler
+
+
+class QueryService(query_pb2_grpc.QueryServiceServicer):
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    GetTrace = _rpc(get_trace)
+    SearchSpans = _rpc(search_spans)
+    SearchTraces = _rpc(search_traces)
+    GetServices = _rpc(get_services)
+    GetOperations = _rpc(get_operations)
+
+
+__all__ = ["QueryService", "query_pb2", "status_for"]

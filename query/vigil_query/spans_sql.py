@@ -1,0 +1,128 @@
+"""SearchSpans and SearchTraces: filtered, newest first, paged with stable tokens."""
+
+from __future__ import annotations
+
+from vigil.query.v1 import query_pb2
+
+from vigil_query import page_token
+from vigil_query.errors import InvalidQuery
+from vigil_query.filters import span_where
+from vigil_query.reader import Reader
+from vigil_query.rows import SPAN_COLUMNS, to_span
+
+MAX_PAGE_SIZE = 1000
+# Token usage: the current GenAI names first, then older ones (REFERENCE.md §4).
+_INPUT_TOKENS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+_OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+
+
+def check_page_size(size: int) -> int:
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidQuery(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+    return size
+
+
+def search_spans(reader: Reader, request: query_pb2.SearchSpansRequest) -> query_pb2.SearchSpansResponse:
+    size = check_page_size(request.page_size)
+    where = span_where(request.filter)
+    fp = page_token.fingerprint(request.filter)
+    if request.page_token:
+        key = page_token.decode(request.page_token, fp)
+        where.add(
+            "(Timestamp, TraceId, SpanId) < (fromUnixTimestamp64Nano({c_ts:Int64}), {c_trace:String}, {c_span:String})",
+            c_ts=key.timestamp_ns,
+            c_trace=key.trace_id,
+            c_span=key.span_id,
+        )
+    rows = reader.rows(
+        f"SELECT {SPAN_COLUMNS} FROM {reader.db}.otel_traces WHERE {where.sql}"
+        " ORDER BY Timestamp DESC, TraceId DESC, SpanId DESC"
+        f" LIMIT 1 BY Timestamp, TraceId, SpanId LIMIT {size + 1}",
+        where.params,
+        "searching spans",
+    )
+    spans = [to_span(r) for r in rows[:size]]
+    response = query_pb2.SearchSpansResponse(spans=spans)
+    if len(rows) > size:
+        last = spans[-1]
+        response.next_page_token = page_token.encode(
+            page_token.PageKey(last.start_time_unix_nano, last.trace_id, last.span_id), fp
+        )
+    return response
+
+
+def _first_present(keys: tuple[str, ...]) -> str:
+    expr = "0"
+    for key in reversed(keys):
+        expr = f"if(mapContains(SpanAttributes, '{key}'), toInt64OrZero(SpanAttributes['{key}']), {expr})"
+    return expr
+
+
+def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> query_pb2.SearchTracesResponse:
+    size = check_page_size(request.page_size)
+    where = span_where(request.filter)
+    fp = page_token.fingerprint(request.filter)
+    having = "1"
+    params = dict(where.params)
+    if request.page_token:
+        key = page_token.decode(request.page_token, fp)
+        having = "(start_ns, TraceId) < ({c_ts:Int64}, {c_trace:String})"
+        params.update(c_ts=key.timestamp_ns, c_trace=key.trace_id)
+    # Spans of a matching trace may lie outside the filter's window: look an hour around it.
+    sql = f"""
+        SELECT TraceId,
+            if(countIf(ParentSpanId = '') > 0, argMinIf(ServiceName, ts, ParentSpanId = ''), argMin(ServiceName, ts)),
+            if(countIf(ParentSpanId = '') > 0, argMinIf(SpanName, ts, ParentSpanId = ''), argMin(SpanName, ts)),
+            min(ts) AS start_ns,
+            max(ts + Duration) - min(ts),
+            count(),
+            countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')),
+            sum(input_tokens),
+            sum(output_tokens)
+        FROM (
+            SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, StatusCode, Duration,
+                toUnixTimestamp64Nano(Timestamp) AS ts,
+                {_first_present(_INPUT_TOKENS)} AS input_tokens,
+                {_first_present(_OUTPUT_TOKENS)} AS output_tokens
+            FROM {reader.db}.otel_traces
+            WHERE TraceId IN (SELECT DISTINCT TraceId FROM {reader.db}.otel_traces WHERE {where.sql})
+              AND Timestamp >= fromUnixTimestamp64Nano({{t_lo:Int64}}) - INTERVAL 1 HOUR
+              AND Timestamp <= fromUnixTimestamp64Nano({{t_hi:Int64}}) + INTERVAL 1 HOUR
+            LIMIT 1 BY TraceId, SpanId
+        )
+        GROUP BY TraceId
+        HAVING {having}
+        ORDER BY start_ns DESC, TraceId DESC
+        LIMIT {size + 1}
+    """
+    rows = reader.rows(sql, params, "searching traces")
+    response = query_pb2.SearchTracesResponse(
+        traces=[
+            query_pb2.TraceSummary(
+                trace_id=r[0],
+                root_service_name=r[1],
+                root_span_name=r[2],
+                start_time_unix_nano=r[3],
+                duration_nano=r[4],
+                span_count=r[5],
+                error_count=r[6],
+                input_tokens=r[7],
+                output_tokens=r[8],
+            )
+            for r in rows[:size]
+        ]
+    )
+    if len(rows) > size:
+        last = response.traces[-1]
+        response.next_page_token = page_token.encode(
+            page_token.PageKey(last.start_time_unix_nano, last.trace_id, ""), fp
+        )
+    return response

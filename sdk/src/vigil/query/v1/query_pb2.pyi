@@ -1,0 +1,256 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Span(_message.Message):
+    __slots__ = ("trace_id", "span_id", "parent_span_id", "trace_state", "name", "kind", "service_name", "start_time_unix_nano", "duration_nano", "status_code", "status_message", "attributes", "resource_attributes", "scope_name", "scope_version", "events", "links")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ResourceAttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACE_STATE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    DURATION_NANO_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    trace_state: str
+    name: str
+    kind: str
+    service_name: str
+    start_time_unix_nano: int
+    duration_nano: int
+    status_code: str
+    status_message: str
+    attributes: _containers.ScalarMap[str, str]
+    resource_attributes: _containers.ScalarMap[str, str]
+    scope_name: str
+    scope_version: str
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    links: _containers.RepeatedCompositeFieldContainer[Link]
+    def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., parent_span_id: _Optional[str] = ..., trace_state: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., service_name: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., duration_nano: _Optional[int] = ..., status_code: _Optional[str] = ..., status_message: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., resource_attributes: _Optional[_Mapping[str, str]] = ..., scope_name: _Optional[str] = ..., scope_version: _Optional[str] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., links: _Optional[_Iterable[_Union[Link, _Mapping]]] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("time_unix_nano", "name", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    name: str
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, time_unix_nano: _Optional[int] = ..., name: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Link(_message.Message):
+    __slots__ = ("trace_id", "span_id", "trace_state", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACE_STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    span_id: str
+    trace_state: str
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., trace_state: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class GetTraceRequest(_message.Message):
+    __slots__ = ("trace_id", "start_time_min_unix_nano", "start_time_max_unix_nano")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    def __init__(self, trace_id: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ...) -> None: ...
+
+class SpanNode(_message.Message):
+    __slots__ = ("span", "child_span_ids", "depth", "orphan", "duplicates")
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    CHILD_SPAN_IDS_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    ORPHAN_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    span: Span
+    child_span_ids: _containers.RepeatedScalarFieldContainer[str]
+    depth: int
+    orphan: bool
+    duplicates: int
+    def __init__(self, span: _Optional[_Union[Span, _Mapping]] = ..., child_span_ids: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ..., orphan: _Optional[bool] = ..., duplicates: _Optional[int] = ...) -> None: ...
+
+class GetTraceResponse(_message.Message):
+    __slots__ = ("trace_id", "spans", "root_span_ids")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    ROOT_SPAN_IDS_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    spans: _containers.RepeatedCompositeFieldContainer[SpanNode]
+    root_span_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SpanFilter(_message.Message):
+    __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "service_name", "span_name", "span_kind", "status_code", "attributes", "duration_min_nano", "duration_max_nano", "trace_id")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SPAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    SPAN_KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MIN_NANO_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MAX_NANO_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    service_name: str
+    span_name: str
+    span_kind: str
+    status_code: str
+    attributes: _containers.ScalarMap[str, str]
+    duration_min_nano: int
+    duration_max_nano: int
+    trace_id: str
+    def __init__(self, start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., service_name: _Optional[str] = ..., span_name: _Optional[str] = ..., span_kind: _Optional[str] = ..., status_code: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., duration_min_nano: _Optional[int] = ..., duration_max_nano: _Optional[int] = ..., trace_id: _Optional[str] = ...) -> None: ...
+
+class SearchSpansRequest(_message.Message):
+    __slots__ = ("filter", "page_size", "page_token")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    filter: SpanFilter
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[SpanFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchSpansResponse(_message.Message):
+    __slots__ = ("spans", "next_page_token")
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    spans: _containers.RepeatedCompositeFieldContainer[Span]
+    next_page_token: str
+    def __init__(self, spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class TraceSummary(_message.Message):
+    __slots__ = ("trace_id", "root_service_name", "root_span_name", "start_time_unix_nano", "duration_nano", "span_count", "error_count", "input_tokens", "output_tokens")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOT_SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ROOT_SPAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    DURATION_NANO_FIELD_NUMBER: _ClassVar[int]
+    SPAN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    root_service_name: str
+    root_span_name: str
+    start_time_unix_nano: int
+    duration_nano: int
+    span_count: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    def __init__(self, trace_id: _Optional[str] = ..., root_service_name: _Optional[str] = ..., root_span_name: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., duration_nano: _Optional[int] = ..., span_count: _Optional[int] = ..., error_count: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
+
+class SearchTracesRequest(_message.Message):
+    __slots__ = ("filter", "page_size", "page_token")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    filter: SpanFilter
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[SpanFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchTracesResponse(_message.Message):
+    __slots__ = ("traces", "next_page_token")
+    TRACES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    traces: _containers.RepeatedCompositeFieldContainer[TraceSummary]
+    next_page_token: str
+    def __init__(self, traces: _Optional[_Iterable[_Union[TraceSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetServicesRequest(_message.Message):
+    __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano")
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    def __init__(self, start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ...) -> None: ...
+
+class GetServicesResponse(_message.Message):
+    __slots__ = ("services",)
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, services: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetOperationsRequest(_message.Message):
+    __slots__ = ("service_name", "start_time_min_unix_nano", "start_time_max_unix_nano")
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    service_name: str
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    def __init__(self, service_name: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ...) -> None: ...
+
+class Operation(_message.Message):
+    __slots__ = ("name", "span_kind")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPAN_KIND_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    span_kind: str
+    def __init__(self, name: _Optional[str] = ..., span_kind: _Optional[str] = ...) -> None: ...
+
+class GetOperationsResponse(_message.Message):
+    __slots__ = ("operations",)
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    operations: _containers.RepeatedCompositeFieldContainer[Operation]
+    def __init__(self, operations: _Optional[_Iterable[_Union[Operation, _Mapping]]] = ...) -> None: ...
