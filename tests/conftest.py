@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from support import RunningApp, make_settings
+
 from vigil_storage import connect
+
+from support import RunningApp, make_settings
 
 
 @pytest.fixture(scope="session")

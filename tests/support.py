@@ -20,9 +20,11 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from reference_payload import kv
+
 from vigil_server.app import BoundPorts, VigilApp
 from vigil_server.settings import VigilSettings
+
+from reference_payload import kv
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 REPO = Path(__file__).resolve().parent.parent

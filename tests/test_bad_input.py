@@ -13,6 +13,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
 from support import EXPORT_METHOD, RunningApp, http_request, make_request
 
 GIB = 1024**3

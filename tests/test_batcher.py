@@ -9,12 +9,14 @@ import threading
 
 import pyarrow as pa
 import pytest
-from support import make_request
+
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits, decode_spans
 from vigil_collector.errors import Overloaded, ShuttingDown, StorageDown
 from vigil_collector.metrics import CollectorMetrics
 from vigil_storage import StorageUnavailable
+
+from support import make_request
 
 
 def table(n: int) -> pa.Table:

@@ -12,11 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
-from support import make_request
+
 from vigil_collector.decode import DecodeLimits, decode_spans, parse_json_traces
 from vigil_collector.decode.anyvalue import format_double, to_str
 from vigil_collector.errors import BodyTooLarge, MalformedRequest, UnsupportedMedia
 from vigil_collector.receive.body import decode_body
+
+from support import make_request
 
 
 def stored(value: AnyValue) -> str:

@@ -9,6 +9,7 @@ import json
 import time
 
 from clickhouse_connect.driver.client import Client
+
 from support import RunningApp, http_request
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"

@@ -27,6 +27,7 @@ from opentelemetry.trace import (
     TraceState,
     set_span_in_context,
 )
+
 from support import RunningApp
 
 KIND_NAMES = {

@@ -11,9 +11,10 @@ import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-from reference_payload import kv
+
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 
+from reference_payload import kv
 from support import EXPORT_METHOD, RunningApp, make_request
 
 T0 = 1_750_000_000_000_000_000  # a fixed window, far from the other tests' spans
@@ -281,7 +282,7 @@ def test_paging_10k_spans_while_ingesting(app: RunningApp, query: query_pb2_grpc
         (lambda q: q.GetOperations(query_pb2.GetOperationsRequest()), "service_name is required"),
     ],
 )
-def test_bad_input_is_invalid_argument(query: query_pb2_grpc.QueryServiceStub, call, message: str) -> None:  # noqa: ANN001
+def test_bad_input_is_invalid_argument(query: query_pb2_grpc.QueryServiceStub, call, message: str) -> None:
     with pytest.raises(grpc.RpcError) as err:
         call(query)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

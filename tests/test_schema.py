@@ -8,9 +8,11 @@ import random
 
 import grpc
 from clickhouse_connect.driver.client import Client
-from support import EXPORT_METHOD, RunningApp, make_request
+
 from vigil_storage import applied_versions, apply_migrations
 from vigil_storage.migrate import LATEST_VERSION, MIGRATIONS
+
+from support import EXPORT_METHOD, RunningApp, make_request
 
 MAP = "Map(LowCardinality(String), String)"
 EXPECTED_COLUMNS = [

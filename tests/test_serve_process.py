@@ -15,6 +15,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
+
 from support import EXPORT_METHOD, REPO, ServerProcess, make_request, query_stopped_storage
 from test_otlp_roundtrip import record_spans
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 from clickhouse_connect.driver.client import Client
+
 from support import EXPORT_METHOD, RunningApp, free_port, http_request, make_request, make_settings
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
+
 from vigil_storage import StorageUnavailable, connect
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier

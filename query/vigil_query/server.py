@@ -6,8 +6,8 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from vigil.query.v1 import query_pb2, query_pb2_grpc
 
+from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.reader import Reader
 from vigil_query.service import QueryService
 

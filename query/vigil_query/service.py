@@ -10,14 +10,14 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from vigil.query.v1 import query_pb2, query_pb2_grpc
-from vigil_storage import StorageError, StorageUnavailable
 
+from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.errors import InvalidQuery, NotFound, QueryError
 from vigil_query.reader import Reader
 from vigil_query.spans_sql import search_spans, search_traces
 from vigil_query.trace_sql import get_trace
+from vigil_storage import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 

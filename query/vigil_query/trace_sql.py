@@ -4,7 +4,6 @@ only the partitions and granules of that range."""
 from __future__ import annotations
 
 from vigil.query.v1 import query_pb2
-
 from vigil_query.errors import NotFound
 from vigil_query.filters import check_trace_id, time_range
 from vigil_query.reader import Reader

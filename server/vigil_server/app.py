@@ -15,6 +15,7 @@ import signal
 from dataclasses import dataclass
 
 from aiohttp import web
+
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.pool import DecodePool
@@ -25,10 +26,9 @@ from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.write import TraceWriter
 from vigil_query.reader import Reader
 from vigil_query.server import QueryServer
-from vigil_storage.readiness import StorageGate
-
 from vigil_server.ops_routes import add_ops_routes
 from vigil_server.settings import VigilSettings
+from vigil_storage.readiness import StorageGate
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ import logging
 import sys
 
 from pydantic import ValidationError
-from vigil_storage import StorageError, apply_migrations, connect
 
 from vigil_server.app import serve, serve_query
 from vigil_server.logs import configure_logging
 from vigil_server.settings import VigilSettings
+from vigil_storage import StorageError, apply_migrations, connect
 
 log = logging.getLogger("vigil")
 

@@ -7,6 +7,7 @@ import asyncio
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
 from vigil_storage.readiness import StorageGate
 
 

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
-from vigil_storage import StorageError
 
 from vigil_collector.errors import Overloaded, ShuttingDown, StorageDown
 from vigil_collector.metrics import CollectorMetrics
+from vigil_storage import StorageError
 
 log = logging.getLogger(__name__)
 

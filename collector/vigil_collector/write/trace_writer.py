@@ -10,6 +10,7 @@ import contextlib
 
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
+
 from vigil_storage import StorageUnavailable, connect
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
