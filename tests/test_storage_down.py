@@ -12,6 +12,8 @@ import grpc
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from vigil import QueryClient, QueryError
+
 from support import EXPORT_METHOD, RunningApp, free_port, http_request, make_request, make_settings
 
 
@@ -56,6 +58,11 @@ def test_unreachable_clickhouse_gives_retryable_errors(app_without_clickhouse: R
     assert "ClickHouse unavailable" in json.loads(answer)["reason"]
     status, _, _ = http_request(f"{app.http_base}/health")
     assert status == 200
+
+    with QueryClient(app.query_target) as client, pytest.raises(QueryError) as query_err:
+        client.services()
+    assert query_err.value.code == grpc.StatusCode.UNAVAILABLE
+    assert "ClickHouse unavailable" in query_err.value.message
 
 
 def test_ingest_recovers_when_the_table_comes_back(chdb_dir: Path, app: RunningApp, ch: Client) -> None:

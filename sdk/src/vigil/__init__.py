@@ -1,8 +1,10 @@
 """Vigil Python SDK.
 
-The tracing decorators, LLM client instrumentation and query client are planned (issue 5);
-for now this package only marks the SDK's place in the workspace and its version.
+Today: a typed client for the query service (``QueryClient``). The tracing decorators and
+the OpenAI/Anthropic instrumentation are planned (issue 5).
 """
 
+from vigil.query_client import QueryClient, QueryError, span_filter
+
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = ["QueryClient", "QueryError", "__version__", "span_filter"]

@@ -1,0 +1,148 @@
+"""A small typed client for Vigil's query service (gRPC, port 4319).
+
+    from vigil import QueryClient
+
+    with QueryClient("localhost:4319") as client:
+        trace = client.get_trace("5b8efff798038103d269b633813fc60c")
+        for span in client.iter_spans(service="checkout", attributes={"gen_ai.request.model": "gpt-4o"}):
+            print(span.name, span.duration_nano)
+
+Times are Unix nanoseconds (int) or timezone-aware ``datetime``; results are the protobuf
+messages of ``vigil.query.v1`` (documented in proto/vigil/query/v1/query.proto).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+
+import grpc
+
+from vigil.query.v1 import query_pb2, query_pb2_grpc
+
+TimeLike = int | datetime | None
+
+
+class QueryError(Exception):
+    """The query service refused or failed a call; ``code`` is the gRPC status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _ns(value: TimeLike) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("datetime values must be timezone-aware")
+        return int(value.timestamp()) * 10**9 + value.microsecond * 1000
+    return int(value)
+
+
+class QueryClient:
+    def __init__(self, target: str = "localhost:4319", *, timeout_s: float = 30.0) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._stub = query_pb2_grpc.QueryServiceStub(self._channel)
+        self._timeout_s = timeout_s
+
+    def __enter__(self) -> QueryClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def get_trace(
+        self, trace_id: str, *, start: TimeLike = None, end: TimeLike = None
+    ) -> query_pb2.GetTraceResponse:
+        request = query_pb2.GetTraceRequest(
+            trace_id=trace_id, start_time_min_unix_nano=_ns(start), start_time_max_unix_nano=_ns(end)
+        )
+        return self._call(self._stub.GetTrace, request)
+
+    def search_spans(
+        self, *, page_size: int = 100, page_token: str = "", **filters: object
+    ) -> query_pb2.SearchSpansResponse:
+        """One page of spans, newest first. Filters: see ``span_filter``."""
+        request = query_pb2.SearchSpansRequest(
+            filter=span_filter(**filters),
+            page_size=page_size,
+            page_token=page_token,  # type: ignore[arg-type]
+        )
+        return self._call(self._stub.SearchSpans, request)
+
+    def iter_spans(self, *, page_size: int = 500, **filters: object) -> Iterator[query_pb2.Span]:
+        """Every matching span, newest first, following the pages."""
+        token = ""
+        while True:
+            page = self.search_spans(page_size=page_size, page_token=token, **filters)
+            yield from page.spans
+            token = page.next_page_token
+            if not token:
+                return
+
+    def search_traces(
+        self, *, page_size: int = 100, page_token: str = "", **filters: object
+    ) -> query_pb2.SearchTracesResponse:
+        request = query_pb2.SearchTracesRequest(
+            filter=span_filter(**filters),
+            page_size=page_size,
+            page_token=page_token,  # type: ignore[arg-type]
+        )
+        return self._call(self._stub.SearchTraces, request)
+
+    def services(self, *, start: TimeLike = None, end: TimeLike = None) -> list[str]:
+        request = query_pb2.GetServicesRequest(
+            start_time_min_unix_nano=_ns(start), start_time_max_unix_nano=_ns(end)
+        )
+        return list(self._call(self._stub.GetServices, request).services)
+
+    def operations(
+        self, service: str, *, start: TimeLike = None, end: TimeLike = None
+    ) -> list[query_pb2.Operation]:
+        request = query_pb2.GetOperationsRequest(
+            service_name=service, start_time_min_unix_nano=_ns(start), start_time_max_unix_nano=_ns(end)
+        )
+        return list(self._call(self._stub.GetOperations, request).operations)
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self._timeout_s)
+        except grpc.RpcError as exc:
+            raise QueryError(exc.code(), exc.details() or "") from None
+
+
+def span_filter(
+    *,
+    service: str = "",
+    span_name: str = "",
+    kind: str = "",
+    status: str = "",
+    attributes: Mapping[str, str] | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    min_duration_ns: int = 0,
+    max_duration_ns: int = 0,
+    trace_id: str = "",
+) -> query_pb2.SpanFilter:
+    """Build a SpanFilter; empty values do not filter. Without start/end: the last 24 hours."""
+    return query_pb2.SpanFilter(
+        service_name=service,
+        span_name=span_name,
+        span_kind=kind,
+        status_code=status,
+        attributes=dict(attributes or {}),
+        start_time_min_unix_nano=_ns(start),
+        start_time_max_unix_nano=_ns(end),
+        duration_min_nano=min_duration_ns,
+        duration_max_nano=max_duration_ns,
+        trace_id=trace_id,
+    )

@@ -1,0 +1,61 @@
+"""The SDK's query client against the running query service; and the SDK stays light."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+import tomllib
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+
+import vigil
+from vigil import QueryClient, QueryError
+
+from support import EXPORT_METHOD, REPO, RunningApp, make_request
+
+
+def test_client_reads_what_was_sent(app: RunningApp) -> None:
+    rng = random.Random(77)
+    start = time.time_ns()
+    request = make_request(30, "sdk-client", rng, start_ns=start)
+    with grpc.insecure_channel(app.grpc_target) as channel:
+        channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)(
+            request.SerializeToString(), timeout=30
+        )
+    sent = request.resource_spans[0].scope_spans[0].spans
+
+    with QueryClient(app.query_target) as client:
+        assert "sdk-client" in client.services()
+        assert {op.name for op in client.operations("sdk-client")} == {"op-0", "op-1", "op-2"}
+        spans = list(
+            client.iter_spans(
+                service="sdk-client", page_size=7, start=datetime.fromtimestamp(start // 10**9 - 1, UTC)
+            )
+        )
+        assert sorted(s.span_id for s in spans) == sorted(s.span_id.hex() for s in sent)
+        assert len(list(client.iter_spans(service="sdk-client", span_name="op-1"))) == 10
+        trace = client.get_trace(sent[0].trace_id.hex())
+        assert trace.spans[0].span.span_id == sent[0].span_id.hex()
+        with pytest.raises(QueryError) as err:
+            client.get_trace("nope")
+        assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "32 hex characters" in err.value.message
+
+
+def test_public_names() -> None:
+    assert sorted(vigil.__all__) == sorted(n for n in dir(vigil) if n in vigil.__all__)
+    for name in vigil.__all__:
+        assert getattr(vigil, name) is not None
+
+
+def test_sdk_stays_light() -> None:
+    declared = tomllib.loads((REPO / "sdk" / "pyproject.toml").read_text())["project"]["dependencies"]
+    heavy = ("chdb", "clickhouse", "numpy", "pyarrow")
+    assert not [d for d in declared if d.lower().startswith(heavy)]
+    code = "import sys, vigil; print(','.join(m for m in ('chdb', 'clickhouse_connect', 'numpy', 'pyarrow') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
