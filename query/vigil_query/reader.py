@@ -43,6 +43,8 @@ class Reader:
             "max_execution_time": self._timeout_s,
             "max_result_rows": self._max_rows,
             "result_overflow_mode": "throw",
+            # Point reads of a few granules: plain pread beats the thread-pool reader (~20%).
+            "local_filesystem_read_method": "pread",
         }
 
     async def run(self, fn: Callable[[Reader], T]) -> T:
