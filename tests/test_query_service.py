@@ -310,3 +310,22 @@ def test_unknown_trace_is_not_found(query: query_pb2_grpc.QueryServiceStub) -> N
         query.GetTrace(query_pb2.GetTraceRequest(trace_id="ab" * 16))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     assert "not found" in err.value.details()
+
+
+def test_get_trace_with_a_time_hint(query: query_pb2_grpc.QueryServiceStub, dataset: None) -> None:
+    trace_id = f"{1:032x}"
+    hinted = query.GetTrace(
+        query_pb2.GetTraceRequest(
+            trace_id=trace_id, start_time_min_unix_nano=T0 - MS, start_time_max_unix_nano=T0 + 1000 * MS
+        )
+    )
+    assert len(hinted.spans) == 4
+    with pytest.raises(grpc.RpcError) as err:
+        query.GetTrace(
+            query_pb2.GetTraceRequest(
+                trace_id=trace_id,
+                start_time_min_unix_nano=T0 + 3600 * 10**9,
+                start_time_max_unix_nano=T0 + 7200 * 10**9,
+            )
+        )
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -1,7 +1,8 @@
 """GetTrace without a scan, in one query.
 
-``vigil_trace_index`` (ordered by TraceId) tells where the trace's spans sit in otel_traces'
-primary key: their (ServiceName, SpanName, second). ClickHouse builds that set first and
+The trace-id lookup table (ordered by TraceId) keeps, in Vigil's extra column SpanKeys,
+where the trace's spans sit in otel_traces' primary key: their (ServiceName, SpanName,
+second). ClickHouse builds that set first and
 uses it for primary-key and min-max pruning, so only the few granules holding the trace are
 read, instead of checking the TraceId bloom filter of every granule in the time range (which
 grows with the data). On 10M reference spans: ~23 ms vs ~50 ms.
@@ -20,17 +21,22 @@ from vigil_query.tree import build_trace
 def get_trace(reader: Reader, request: query_pb2.GetTraceRequest) -> query_pb2.GetTraceResponse:
     trace_id = check_trace_id(request.trace_id)
     params: dict[str, object] = {"t": trace_id}
-    hint = ""
+    hint = lookup_hint = ""
     if request.start_time_min_unix_nano or request.start_time_max_unix_nano:
         lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
         hint = " AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+        lookup_hint = (
+            " AND End >= toDateTime(intDiv({lo:Int64}, 1000000000))"
+            " AND Start <= toDateTime(intDiv({hi:Int64}, 1000000000))"
+        )
         params.update(lo=lo, hi=hi)
     rows = reader.rows(
         f"SELECT {SPAN_COLUMNS} FROM {reader.db}.otel_traces"
         f" WHERE TraceId = {{t:String}}{hint}"
         " AND (ServiceName, SpanName, toDateTime(Timestamp)) IN ("
-        f"   SELECT ServiceName, SpanName, toDateTime(Timestamp) FROM {reader.db}.vigil_trace_index"
-        f"   WHERE TraceId = {{t:String}}{hint})"
+        "   SELECT k.1, k.2, k.3 FROM ("
+        f"     SELECT arrayJoin(SpanKeys) AS k FROM {reader.db}.otel_traces_trace_id_ts"
+        f"     WHERE TraceId = {{t:String}}{lookup_hint}))"
         " ORDER BY Timestamp",
         params,
         "reading the trace",

@@ -40,15 +40,21 @@ ${ttl}
 -- Storage settings beyond the exporter's (not part of its schema): LLM spans are wide
 -- (~1 KB), so granules of at most 256 KiB and compressed blocks of 16-256 KiB keep a trace
 -- lookup from decompressing megabytes of attribute maps per span (GetTrace: 30 -> 18 ms on
--- 10M spans; +9% on disk). See vigil_trace_index in 0002.
+-- 10M spans; +9% on disk). See SpanKeys below.
 SETTINGS index_granularity = 8192, index_granularity_bytes = 262144,
     min_compress_block_size = 16384, max_compress_block_size = 262144, ttl_only_drop_parts = 1;
 
--- Trace id -> time range, so a trace lookup reads one small table instead of scanning.
+-- Trace id -> time range, so a trace lookup reads one small table instead of scanning
+-- (Grafana's trace view uses TraceId, Start, End). SpanKeys is Vigil's own extra column:
+-- where the trace's spans sit in otel_traces' primary key (ServiceName, SpanName, second),
+-- so GetTrace reads exactly those granules instead of checking the TraceId bloom filter of
+-- every granule in the time range.
 CREATE TABLE IF NOT EXISTS ${db}.otel_traces_trace_id_ts (
     TraceId String CODEC(ZSTD(1)),
     Start DateTime CODEC(Delta(4), ZSTD(1)),
     End DateTime CODEC(Delta(4), ZSTD(1)),
+    SpanKeys Array(Tuple(ServiceName LowCardinality(String), SpanName LowCardinality(String), Second DateTime))
+        CODEC(ZSTD(1)),
     INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
 ) ENGINE = MergeTree
 PARTITION BY toDate(Start)
@@ -61,7 +67,8 @@ TO ${db}.otel_traces_trace_id_ts
 AS SELECT
     TraceId,
     min(Timestamp) AS Start,
-    max(Timestamp) AS End
+    max(Timestamp) AS End,
+    groupUniqArray((ServiceName, SpanName, toDateTime(Timestamp))) AS SpanKeys
 FROM ${db}.otel_traces
 WHERE TraceId != ''
 GROUP BY TraceId;
