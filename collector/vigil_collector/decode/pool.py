@@ -23,7 +23,7 @@ from vigil_collector.errors import StorageDown
 log = logging.getLogger(__name__)
 
 
-def decode_body(body: bytes, is_json: bool, limits: DecodeLimits) -> DecodedSpans:
+def decode_request(body: bytes, is_json: bool, limits: DecodeLimits) -> DecodedSpans:
     """Parse one OTLP request body and flatten its spans (runs in a worker)."""
     request = parse_json_traces(body) if is_json else parse_proto_traces(body)
     return decode_spans(request, limits)
@@ -64,10 +64,10 @@ class DecodePool:
 
     async def decode(self, body: bytes, is_json: bool) -> DecodedSpans:
         if self._pool is None:
-            return decode_body(body, is_json, self._limits)
+            return decode_request(body, is_json, self._limits)
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._pool, decode_body, body, is_json, self._limits
+                self._pool, decode_request, body, is_json, self._limits
             )
         except BrokenProcessPool:
             log.error("a decode worker died; restarting the pool")

@@ -2,8 +2,8 @@
 
 Responses use the request's content type (OTLP spec): ExportTraceServiceResponse on
 success, a google.rpc.Status with the reason on failure. aiohttp's own request
-decompression is off (see ``build_runner``): the body is inflated by ``decode_body`` so the
-size cap holds while inflating.
+decompression is off (``auto_decompress=False`` in vigil_server.app): ``decode_body``
+inflates instead, so the size cap holds while inflating.
 """
 
 from __future__ import annotations
