@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,6 +17,8 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
+
+from vigil import QueryClient, QueryError
 
 from support import EXPORT_METHOD, REPO, ServerProcess, make_request, query_stopped_storage
 from test_otlp_roundtrip import record_spans
@@ -101,3 +105,52 @@ def test_sigterm_during_load_loses_no_acknowledged_span(tmp_path: Path) -> None:
     assert len(acknowledged) >= 5_000
     lost = set(acknowledged) - stored
     assert not lost, f"{len(lost)} acknowledged spans lost of {len(acknowledged)}"
+
+
+def test_migrate_then_query_service_alone(tmp_path: Path) -> None:
+    """`vigil migrate` creates the schema; `vigil query` serves it without the collector."""
+    data_dir = tmp_path / "data"
+    env = dict(os.environ, VIGIL_DATA_DIR=str(data_dir), VIGIL_LOG_FORMAT="text")
+    migrate = subprocess.run(
+        [sys.executable, "-m", "vigil_server.cli", "migrate"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    assert "migrations applied" in migrate.stderr
+
+    server = ServerProcess(data_dir, command=[sys.executable, "-m", "vigil_server.cli", "query"])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with QueryClient(f"127.0.0.1:{server.query_port}", timeout_s=5) as client:
+                    assert client.services() == []
+                break
+            except QueryError:
+                if time.monotonic() > deadline or server.proc.poll() is not None:
+                    raise AssertionError(server.log()) from None
+                time.sleep(0.3)
+        with QueryClient(f"127.0.0.1:{server.query_port}") as client, pytest.raises(QueryError) as err:
+            client.get_trace("ab" * 16)
+        assert err.value.code == grpc.StatusCode.NOT_FOUND
+    finally:
+        server.terminate()
+    assert server.wait() == 0, server.log()
+
+
+def test_invalid_settings_are_reported(tmp_path: Path) -> None:
+    env = dict(os.environ, VIGIL_STORAGE_DSN="mysql://nope", VIGIL_DATA_DIR=str(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-m", "vigil_server.cli", "serve"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "storage_dsn must start with chdb:, http:// or https://" in out.stderr
