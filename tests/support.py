@@ -18,7 +18,11 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from vigil_server.app import BoundPorts, VigilApp
@@ -34,6 +38,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def export_otlp(
+    target: str, body: bytes, *, compression: grpc.Compression | None = None, timeout: float = 30
+) -> ExportTraceServiceResponse:
+    """One raw OTLP/gRPC Export call (the body is sent as given, parsed or not)."""
+    with grpc.insecure_channel(target) as channel:
+        call = channel.unary_unary(
+            EXPORT_METHOD,
+            request_serializer=None,
+            response_deserializer=ExportTraceServiceResponse.FromString,
+        )
+        return call(body, timeout=timeout, compression=compression)
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run the ``vigil`` command line (as ``python -m vigil_server.cli``) to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "vigil_server.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:

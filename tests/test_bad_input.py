@@ -14,7 +14,7 @@ from clickhouse_connect.driver.client import Client
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from support import EXPORT_METHOD, RunningApp, http_request, make_request
+from support import EXPORT_METHOD, RunningApp, export_otlp, http_request, make_request
 
 GIB = 1024**3
 
@@ -22,13 +22,7 @@ GIB = 1024**3
 def grpc_export(
     app: RunningApp, body: bytes, compression: grpc.Compression | None = None
 ) -> ExportTraceServiceResponse:
-    with grpc.insecure_channel(app.grpc_target) as channel:
-        call = channel.unary_unary(
-            EXPORT_METHOD,
-            request_serializer=None,
-            response_deserializer=ExportTraceServiceResponse.FromString,
-        )
-        return call(body, timeout=30, compression=compression)
+    return export_otlp(app.grpc_target, body, compression=compression)
 
 
 def http_export(app: RunningApp, body: bytes, **headers: str) -> tuple[int, dict[str, str], bytes]:

@@ -15,17 +15,14 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 
 from reference_payload import kv
-from support import EXPORT_METHOD, RunningApp, make_request
+from support import RunningApp, export_otlp, make_request
 
 T0 = 1_750_000_000_000_000_000  # a fixed window, far from the other tests' spans
 MS = 1_000_000
 
 
 def export(app: RunningApp, request: ExportTraceServiceRequest) -> None:
-    with grpc.insecure_channel(app.grpc_target) as channel:
-        channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)(
-            request.SerializeToString(), timeout=60
-        )
+    export_otlp(app.grpc_target, request.SerializeToString(), timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import random
 
-import grpc
 from clickhouse_connect.driver.client import Client
 
 from vigil_storage import applied_versions, apply_migrations
 from vigil_storage.migrate import LATEST_VERSION, MIGRATIONS
 
-from support import EXPORT_METHOD, RunningApp, make_request
+from support import RunningApp, export_otlp, make_request
 
 MAP = "Map(LowCardinality(String), String)"
 EXPECTED_COLUMNS = [
@@ -100,10 +99,7 @@ def test_grafana_trace_view_and_search_sql_run_on_our_tables(app: RunningApp, ch
         span.trace_id = spans[0].trace_id
         span.parent_span_id = spans[0].span_id
     trace_id = spans[0].trace_id.hex()
-    with grpc.insecure_channel(app.grpc_target) as channel:
-        channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)(
-            request.SerializeToString(), timeout=30
-        )
+    export_otlp(app.grpc_target, request.SerializeToString())
 
     trace_view = f"""
         WITH '{trace_id}' AS __gf_trace_id,

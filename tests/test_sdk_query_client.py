@@ -15,17 +15,14 @@ import pytest
 import vigil
 from vigil import QueryClient, QueryError
 
-from support import EXPORT_METHOD, REPO, RunningApp, make_request
+from support import REPO, RunningApp, export_otlp, make_request
 
 
 def test_client_reads_what_was_sent(app: RunningApp) -> None:
     rng = random.Random(77)
     start = time.time_ns()
     request = make_request(30, "sdk-client", rng, start_ns=start)
-    with grpc.insecure_channel(app.grpc_target) as channel:
-        channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)(
-            request.SerializeToString(), timeout=30
-        )
+    export_otlp(app.grpc_target, request.SerializeToString())
     sent = request.resource_spans[0].scope_spans[0].spans
 
     with QueryClient(app.query_target) as client:

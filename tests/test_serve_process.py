@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +19,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from vigil import QueryClient, QueryError
 
-from support import EXPORT_METHOD, REPO, ServerProcess, make_request, query_stopped_storage
+from support import EXPORT_METHOD, REPO, ServerProcess, make_request, query_stopped_storage, run_cli
 from test_otlp_roundtrip import record_spans
 
 
@@ -111,14 +110,7 @@ def test_migrate_then_query_service_alone(tmp_path: Path) -> None:
     """`vigil migrate` creates the schema; `vigil query` serves it without the collector."""
     data_dir = tmp_path / "data"
     env = dict(os.environ, VIGIL_DATA_DIR=str(data_dir), VIGIL_LOG_FORMAT="text")
-    migrate = subprocess.run(
-        [sys.executable, "-m", "vigil_server.cli", "migrate"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    migrate = run_cli("migrate", env=env, timeout=120)
     assert migrate.returncode == 0, migrate.stderr
     assert "migrations applied" in migrate.stderr
 
@@ -144,13 +136,6 @@ def test_migrate_then_query_service_alone(tmp_path: Path) -> None:
 
 def test_invalid_settings_are_reported(tmp_path: Path) -> None:
     env = dict(os.environ, VIGIL_STORAGE_DSN="mysql://nope", VIGIL_DATA_DIR=str(tmp_path))
-    out = subprocess.run(
-        [sys.executable, "-m", "vigil_server.cli", "serve"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_cli("serve", env=env, timeout=60)
     assert out.returncode == 2
     assert "storage_dsn must start with chdb:, http:// or https://" in out.stderr

@@ -14,14 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from vigil import QueryClient, QueryError
 
-from support import EXPORT_METHOD, RunningApp, free_port, http_request, make_request, make_settings
-
-
-def grpc_export(target: str, body: bytes) -> None:
-    with grpc.insecure_channel(target) as channel:
-        channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)(
-            body, timeout=30
-        )
+from support import RunningApp, export_otlp, free_port, http_request, make_request, make_settings
 
 
 @pytest.fixture
@@ -43,7 +36,7 @@ def test_unreachable_clickhouse_gives_retryable_errors(app_without_clickhouse: R
     body = make_request(4, "no-storage").SerializeToString()
 
     with pytest.raises(grpc.RpcError) as err:
-        grpc_export(app.grpc_target, body)
+        export_otlp(app.grpc_target, body)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "ClickHouse unavailable" in err.value.details()
 
@@ -73,18 +66,18 @@ def test_ingest_recovers_when_the_table_comes_back(chdb_dir: Path, app: RunningA
     try:
         request = make_request(5, "recovery", random.Random(9))
         body = request.SerializeToString()
-        grpc_export(other.grpc_target, body)
+        export_otlp(other.grpc_target, body)
 
         ch.command(f"DETACH TABLE {db}.otel_traces")
         try:
             with pytest.raises(grpc.RpcError) as err:
-                grpc_export(other.grpc_target, body)
+                export_otlp(other.grpc_target, body)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
             assert "spans not stored, retry" in err.value.details()
         finally:
             ch.command(f"ATTACH TABLE {db}.otel_traces")
 
-        grpc_export(other.grpc_target, body)  # the client's retry
+        export_otlp(other.grpc_target, body)  # the client's retry
         count = ch.command(f"SELECT count() FROM {db}.otel_traces WHERE ServiceName = 'recovery'")
         assert int(count) == 10  # the first export and the retry; the failed one stored nothing
     finally:
@@ -118,16 +111,16 @@ def test_clickhouse_server_outage_and_recovery(tmp_path: Path) -> None:
         )
         try:
             body = make_request(3, "server").SerializeToString()
-            grpc_export(running.grpc_target, body)
+            export_otlp(running.grpc_target, body)
             container.get_wrapped_container().pause()
             with pytest.raises(grpc.RpcError) as err:
-                grpc_export(running.grpc_target, body)
+                export_otlp(running.grpc_target, body)
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
             container.get_wrapped_container().unpause()
             deadline = time.monotonic() + 30
             while True:
                 try:
-                    grpc_export(running.grpc_target, body)
+                    export_otlp(running.grpc_target, body)
                     break
                 except grpc.RpcError:
                     if time.monotonic() > deadline:
