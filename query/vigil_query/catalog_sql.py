@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vigil.query.v1 import query_pb2
 from vigil_query.errors import InvalidQuery
-from vigil_query.filters import LEGACY_KIND, time_range
+from vigil_query.filters import LEGACY_KIND, TIMESTAMP_BETWEEN, time_range
 from vigil_query.reader import Reader
 
 _KIND_NAMES = {legacy: name for name, legacy in LEGACY_KIND.items()}
@@ -15,7 +15,7 @@ def get_services(reader: Reader, request: query_pb2.GetServicesRequest) -> query
     lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
     rows = reader.rows(
         f"SELECT DISTINCT ServiceName FROM {reader.db}.otel_traces"
-        " WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+        f" WHERE {TIMESTAMP_BETWEEN}"
         f" ORDER BY ServiceName LIMIT {_LIMIT}",
         {"lo": lo, "hi": hi},
         "listing services",
@@ -32,7 +32,7 @@ def get_operations(
     rows = reader.rows(
         f"SELECT DISTINCT SpanName, SpanKind FROM {reader.db}.otel_traces"
         " WHERE ServiceName = {service:String}"
-        " AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+        f" AND {TIMESTAMP_BETWEEN}"
         f" ORDER BY SpanName, SpanKind LIMIT {_LIMIT}",
         {"service": request.service_name, "lo": lo, "hi": hi},
         "listing operations",

@@ -18,6 +18,10 @@ LEGACY_KIND = {k: f"SPAN_KIND_{k.upper()}" for k in KINDS.values()}
 LEGACY_STATUS = {s: f"STATUS_CODE_{s.upper()}" for s in STATUSES.values()}
 
 DEFAULT_WINDOW_NS = 24 * 3600 * 10**9
+# Span start time within [lo, hi] nanoseconds, with parameters named lo and hi.
+TIMESTAMP_BETWEEN = (
+    "Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+)
 _CLOCK_SKEW_NS = 5 * 60 * 10**9
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -60,11 +64,7 @@ class Where:
 def span_where(f: query_pb2.SpanFilter) -> Where:
     where = Where()
     lo, hi = time_range(f.start_time_min_unix_nano, f.start_time_max_unix_nano)
-    where.add(
-        "Timestamp >= fromUnixTimestamp64Nano({t_lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({t_hi:Int64})",
-        t_lo=lo,
-        t_hi=hi,
-    )
+    where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
     if f.service_name:
         where.add("ServiceName = {service:String}", service=f.service_name)
     if f.span_name:

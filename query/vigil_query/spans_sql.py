@@ -56,6 +56,8 @@ def search_spans(reader: Reader, request: query_pb2.SearchSpansRequest) -> query
     for row in rows:
         key = (row[7], row[0], row[1])  # start_ns, TraceId, SpanId
         if key != previous:
+            if len(spans) > size:  # one beyond the page proves there is more; convert no further
+                break
             spans.append(to_span(row))
             previous = key
     more = len(spans) > size or len(rows) == limit
@@ -103,8 +105,8 @@ def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> que
                 {_first_present(_OUTPUT_TOKENS)} AS output_tokens
             FROM {reader.db}.otel_traces
             WHERE TraceId IN (SELECT DISTINCT TraceId FROM {reader.db}.otel_traces WHERE {where.sql})
-              AND Timestamp >= fromUnixTimestamp64Nano({{t_lo:Int64}}) - INTERVAL 1 HOUR
-              AND Timestamp <= fromUnixTimestamp64Nano({{t_hi:Int64}}) + INTERVAL 1 HOUR
+              AND Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) - INTERVAL 1 HOUR
+              AND Timestamp <= fromUnixTimestamp64Nano({{hi:Int64}}) + INTERVAL 1 HOUR
             LIMIT 1 BY TraceId, SpanId
         )
         GROUP BY TraceId

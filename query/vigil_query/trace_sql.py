@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from vigil.query.v1 import query_pb2
 from vigil_query.errors import NotFound
-from vigil_query.filters import check_trace_id, time_range
+from vigil_query.filters import TIMESTAMP_BETWEEN, check_trace_id, time_range
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
 from vigil_query.tree import build_trace
@@ -24,7 +24,7 @@ def get_trace(reader: Reader, request: query_pb2.GetTraceRequest) -> query_pb2.G
     hint = lookup_hint = ""
     if request.start_time_min_unix_nano or request.start_time_max_unix_nano:
         lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
-        hint = " AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+        hint = f" AND {TIMESTAMP_BETWEEN}"
         lookup_hint = (
             " AND End >= toDateTime(intDiv({lo:Int64}, 1000000000))"
             " AND Start <= toDateTime(intDiv({hi:Int64}, 1000000000))"

@@ -6,6 +6,7 @@ DESIGN.md); ``http(s)://user:pass@host:port`` talks to a ClickHouse server.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -34,6 +35,14 @@ def connect(dsn: str, *, connect_timeout_s: float = 5.0, query_timeout_s: float 
             # Session ids make concurrent queries on one client fail; we need none.
             autogenerate_session_id=False,
         )
+
+
+def close_quietly(client: Client | None) -> None:
+    """Close ``client`` if there is one; closing a broken connection must not mask the error
+    that broke it, so errors from close itself are swallowed."""
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 def _redacted(dsn: str) -> str:

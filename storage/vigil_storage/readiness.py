@@ -6,12 +6,11 @@ migrations are in, and ``check`` backs the ``/ready`` endpoint.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 
 from clickhouse_connect.driver.client import Client
 
-from vigil_storage.client import connect
+from vigil_storage.client import close_quietly, connect
 from vigil_storage.errors import StorageError, StorageUnavailable, translate_errors
 from vigil_storage.migrate import LATEST_VERSION, applied_versions, apply_migrations
 
@@ -72,6 +71,4 @@ class StorageGate:
 
     def _drop(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
+        close_quietly(client)

@@ -6,12 +6,11 @@ a connection failure, so the collector recovers by itself when ClickHouse comes 
 
 from __future__ import annotations
 
-import contextlib
-
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from vigil_storage import StorageUnavailable, connect
+from vigil_storage.client import close_quietly
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 
@@ -44,7 +43,4 @@ class TraceWriter:
 
     def close(self) -> None:
         client, self._client = self._client, None
-        if client is not None:
-            # Closing a broken connection must not mask the error that broke it.
-            with contextlib.suppress(Exception):
-                client.close()
+        close_quietly(client)
