@@ -170,13 +170,19 @@ def make_reader(s: VigilSettings) -> Reader:
     )
 
 
-async def serve_query(settings: VigilSettings) -> None:
-    """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
-    server = QueryServer(make_reader(settings))
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, for a graceful shutdown."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve_query(settings: VigilSettings) -> None:
+    """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
+    server = QueryServer(make_reader(settings))
+    stop = stop_on_signals()
     port = await server.start(settings.listen_host, settings.query_port)
     log.info(
         "vigil query serving",
@@ -189,10 +195,7 @@ async def serve_query(settings: VigilSettings) -> None:
 async def serve(settings: VigilSettings) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     app = VigilApp(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await app.start()
     await stop.wait()
     await app.stop()
