@@ -1,10 +1,38 @@
 """Vigil Python SDK.
 
-Today: a typed client for the query service (``QueryClient``). The tracing decorators and
-the OpenAI/Anthropic instrumentation are planned (issue 5).
+- ``vigil.init(...)`` sends this process's OpenTelemetry spans to a Vigil collector.
+- ``@vigil.trace`` / ``@vigil.span`` trace functions, capturing inputs and outputs.
+- ``vigil.instrument_openai()`` / ``vigil.instrument_anthropic()`` trace LLM calls with the
+  OpenTelemetry GenAI semantic conventions.
+- ``vigil.QueryClient`` reads traces back from the query service.
 """
 
+from vigil.decorators import span
+from vigil.decorators import trace_ as trace
+from vigil.instrumentation import (
+    InstrumentationError,
+    instrument_anthropic,
+    instrument_openai,
+    uninstrument_anthropic,
+    uninstrument_openai,
+)
+from vigil.provider import flush, init, shutdown
 from vigil.query_client import QueryClient, QueryError, span_filter
 
 __version__ = "0.1.0"
-__all__ = ["QueryClient", "QueryError", "__version__", "span_filter"]
+__all__ = [
+    "InstrumentationError",
+    "QueryClient",
+    "QueryError",
+    "__version__",
+    "flush",
+    "init",
+    "instrument_anthropic",
+    "instrument_openai",
+    "shutdown",
+    "span",
+    "span_filter",
+    "trace",
+    "uninstrument_anthropic",
+    "uninstrument_openai",
+]
