@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+import vigil
 from vigil_storage import connect
 
 from support import RunningApp, make_settings
@@ -35,3 +38,20 @@ def app(chdb_dir: Path) -> Iterator[RunningApp]:
 def ch(app: RunningApp) -> Client:
     """A ClickHouse client on the app's own embedded storage, for reading back."""
     return connect(app.settings.dsn)
+
+
+@pytest.fixture(scope="session")
+def sdk_memory(app: RunningApp) -> Iterator[InMemorySpanExporter]:
+    """``vigil.init`` once for the session, exporting to the session app, plus an in-memory
+    copy of every finished span so tests can inspect span structure without a round trip."""
+    provider = vigil.init(endpoint=f"http://{app.grpc_target}", service_name="vigil-sdk-tests")
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    yield memory
+    vigil.shutdown()
+
+
+@pytest.fixture
+def spans(sdk_memory: InMemorySpanExporter) -> InMemorySpanExporter:
+    sdk_memory.clear()
+    return sdk_memory

@@ -278,6 +278,7 @@ def _decorator(
 ) -> Any:
     if isinstance(fn, str):  # @vigil.span("name")
         fn, name = None, fn
+    kind = _span_kind(kind)  # a bad kind fails where the decorator is written, not at first call
 
     def apply(target: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(target):
