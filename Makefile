@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test lint bench bench-query migrate clean
+.PHONY: run test lint bench bench-query bench-sdk migrate clean
 
 run: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync vigil serve
@@ -26,6 +26,9 @@ bench: $(VENV_STAMP)
 
 bench-query: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/query.py $(BENCH_ARGS)
+
+bench-sdk: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python bench/sdk_overhead.py $(BENCH_ARGS)
 
 migrate: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync vigil migrate
