@@ -38,6 +38,7 @@ class _Installed:
 
 _lock = threading.Lock()
 _installed: _Installed | None = None
+_own_provider: TracerProvider | None = None  # the provider init() created and set globally, if any
 _atexit_registered = False
 
 
@@ -93,7 +94,7 @@ def init(
 
     Calling it again while initialised changes nothing and returns the same provider.
     """
-    global _installed, _atexit_registered
+    global _installed, _atexit_registered, _own_provider
     with _lock:
         if _installed is not None:
             logger.warning("vigil.init() was already called; the new arguments are ignored")
@@ -111,7 +112,8 @@ def init(
                 attributes[SERVICE_NAME] = service_name
             provider = TracerProvider(resource=Resource.create(attributes))
             trace.set_tracer_provider(provider)
-        elif service_name or resource_attributes:
+            _own_provider = provider
+        elif provider is not _own_provider and (service_name or resource_attributes):
             logger.warning(
                 "an OpenTelemetry TracerProvider was already set up; vigil.init() adds its exporter to it "
                 "and keeps that provider's resource (service_name and resource_attributes are ignored)"
