@@ -74,6 +74,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         "batch_max_wait_s": 0.02,
         "decode_workers": 0,
         "log_format": "text",
+        # Tests that want the drift detector turn it on; elsewhere it would write alerts
+        # into the shared session database.
+        "drift_interval_s": 0,
     }
     values.update(overrides)
     return VigilSettings(_env_file=None, **values)

@@ -31,19 +31,32 @@ def fingerprint(request_filter: Message) -> str:
     return hashlib.sha256(request_filter.SerializeToString(deterministic=True)).hexdigest()[:16]
 
 
-def encode(key: PageKey, filter_fingerprint: str) -> str:
-    raw = json.dumps([_VERSION, filter_fingerprint, key.timestamp_ns, key.trace_id, key.span_id])
+def encode_parts(parts: list[object], filter_fingerprint: str) -> str:
+    """A token holding ``parts`` (JSON values) for the filter with this fingerprint."""
+    raw = json.dumps([_VERSION, filter_fingerprint, *parts])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode(token: str, filter_fingerprint: str) -> PageKey:
+def decode_parts(token: str, filter_fingerprint: str, count: int) -> list[object]:
+    """The ``count`` parts of a token from ``encode_parts``; InvalidQuery if it is not one."""
     try:
         padded = token + "=" * (-len(token) % 4)
-        version, fp, ts, trace_id, span_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if version != _VERSION or not isinstance(ts, int) or not isinstance(trace_id, str):
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(decoded, list) or len(decoded) != count + 2 or decoded[0] != _VERSION:
             raise ValueError("unknown token layout")
     except (ValueError, TypeError) as exc:
         raise InvalidQuery(f"page_token is not a token issued by this service: {token[:40]!r}") from exc
-    if fp != filter_fingerprint:
+    if decoded[1] != filter_fingerprint:
         raise InvalidQuery("page_token was issued for a different filter; start again without a token")
+    return decoded[2:]
+
+
+def encode(key: PageKey, filter_fingerprint: str) -> str:
+    return encode_parts([key.timestamp_ns, key.trace_id, key.span_id], filter_fingerprint)
+
+
+def decode(token: str, filter_fingerprint: str) -> PageKey:
+    ts, trace_id, span_id = decode_parts(token, filter_fingerprint, 3)
+    if not isinstance(ts, int) or not isinstance(trace_id, str):
+        raise InvalidQuery(f"page_token is not a token issued by this service: {token[:40]!r}")
     return PageKey(ts, trace_id, str(span_id))

@@ -1,4 +1,4 @@
-"""Runs read queries on ClickHouse from a small thread pool, one client per thread, with a
+"""Runs read queries (and the small writes of the query API) on ClickHouse from a small thread pool, one client per thread, with a
 time limit and a row limit on every query so one request cannot take the server down."""
 
 from __future__ import annotations
@@ -56,6 +56,16 @@ class Reader:
         try:
             with translate_errors(what):
                 return client.query(sql, parameters=params, settings=self.settings).result_rows
+        except StorageUnavailable:
+            self._local.client = None
+            raise
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], what: str) -> None:
+        """A small INSERT into one of Vigil's own tables (``table`` without the database)."""
+        client = self._client()
+        try:
+            with translate_errors(what):
+                client.insert(f"{self.db}.{table}", rows, column_names=list(columns))
         except StorageUnavailable:
             self._local.client = None
             raise

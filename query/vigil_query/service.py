@@ -12,8 +12,11 @@ import grpc
 from google.protobuf.message import Message
 
 from vigil.query.v1 import query_pb2, query_pb2_grpc
+from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
+from vigil_query.drift_sql import get_drift
 from vigil_query.errors import InvalidQuery, NotFound, QueryError
+from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
 from vigil_query.spans_sql import search_spans, search_traces
 from vigil_query.trace_sql import get_trace
@@ -44,33 +47,49 @@ def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}"
 
 
+async def _call(
+    reader: Reader, fn: Callable[[Reader, Any], Resp], request: Any, context: grpc.aio.ServicerContext
+) -> Resp:
+    try:
+        return await reader.run(lambda r: fn(r, request))
+    except (QueryError, StorageError) as exc:
+        code, message = status_for(exc)
+    except Exception as exc:
+        log.exception("%s failed", getattr(fn, "__name__", "query"))
+        code, message = status_for(exc)
+    await context.abort(code, message)
+    raise AssertionError("unreachable: abort raises")
+
+
 def _rpc(
     fn: Callable[[Reader, Any], Resp],
 ) -> Callable[[QueryService, Any, grpc.aio.ServicerContext], Awaitable[Resp]]:
     @functools.wraps(fn)
     async def handler(self: QueryService, request: Any, context: grpc.aio.ServicerContext) -> Resp:
-        try:
-            return await self.reader.run(lambda reader: fn(reader, request))
-        except (QueryError, StorageError) as exc:
-            code, message = status_for(exc)
-        except Exception as exc:
-            log.exception("%s failed", fn.__name__)
-            code, message = status_for(exc)
-        await context.abort(code, message)
-        raise AssertionError("unreachable: abort raises")
+        return await _call(self.reader, fn, request, context)
 
     return handler
 
 
 class QueryService(query_pb2_grpc.QueryServiceServicer):
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, thresholds: Thresholds | None = None) -> None:
         self.reader = reader
+        self.thresholds = thresholds or Thresholds()
 
     GetTrace = _rpc(get_trace)
     SearchSpans = _rpc(search_spans)
     SearchTraces = _rpc(search_traces)
     GetServices = _rpc(get_services)
     GetOperations = _rpc(get_operations)
+    ListDriftAlerts = _rpc(list_alerts)
+    ResolveDriftAlert = _rpc(resolve_alert)
+
+    async def GetDrift(
+        self, request: query_pb2.GetDriftRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.GetDriftResponse:
+        return await _call(
+            self.reader, functools.partial(get_drift, thresholds=self.thresholds), request, context
+        )
 
 
 __all__ = ["QueryService", "query_pb2", "status_for"]

@@ -6,21 +6,11 @@ from vigil.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import span_where
+from vigil_query.genai_fields import INPUT_TOKENS, OUTPUT_TOKENS, first_present
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
 
 MAX_PAGE_SIZE = 1000
-# Token usage: the current GenAI names first, then older ones (REFERENCE.md §4).
-_INPUT_TOKENS = (
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.prompt_tokens",
-    "llm.token_count.prompt",
-)
-_OUTPUT_TOKENS = (
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.completion_tokens",
-    "llm.token_count.completion",
-)
 
 
 def check_page_size(size: int) -> int:
@@ -70,13 +60,6 @@ def search_spans(reader: Reader, request: query_pb2.SearchSpansRequest) -> query
     return response
 
 
-def _first_present(keys: tuple[str, ...]) -> str:
-    expr = "0"
-    for key in reversed(keys):
-        expr = f"if(mapContains(SpanAttributes, '{key}'), toInt64OrZero(SpanAttributes['{key}']), {expr})"
-    return expr
-
-
 def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> query_pb2.SearchTracesResponse:
     size = check_page_size(request.page_size)
     where = span_where(request.filter)
@@ -101,8 +84,8 @@ def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> que
         FROM (
             SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, StatusCode, Duration,
                 toUnixTimestamp64Nano(Timestamp) AS ts,
-                {_first_present(_INPUT_TOKENS)} AS input_tokens,
-                {_first_present(_OUTPUT_TOKENS)} AS output_tokens
+                {first_present(INPUT_TOKENS, "toInt64OrZero", "0")} AS input_tokens,
+                {first_present(OUTPUT_TOKENS, "toInt64OrZero", "0")} AS output_tokens
             FROM {reader.db}.otel_traces
             WHERE TraceId IN (SELECT DISTINCT TraceId FROM {reader.db}.otel_traces WHERE {where.sql})
               AND Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) - INTERVAL 1 HOUR

@@ -24,6 +24,7 @@ from vigil_collector.pipeline import TracePipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.write import TraceWriter
+from vigil_query.drift_detector import run_detector
 from vigil_query.reader import Reader
 from vigil_query.server import QueryServer
 from vigil_server.ops_routes import add_ops_routes
@@ -65,6 +66,8 @@ class VigilApp:
         self.grpc: OtlpGrpcReceiver | None = None
         self.query: QueryServer | None = None
         self.ports: BoundPorts | None = None
+        self._detector_stop = asyncio.Event()
+        self._detector_task: asyncio.Task[None] | None = None
 
     async def start(self) -> BoundPorts:
         s = self.settings
@@ -113,8 +116,13 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = QueryServer(make_reader(s))
+        self.query = QueryServer(make_reader(s), s.drift_thresholds())
         query_port = await self.query.start(s.listen_host, s.query_port)
+        if s.drift_interval_s > 0:
+            self._detector_task = loop.create_task(
+                run_detector(self.query.reader, s.drift_detector_config(), self._detector_stop),
+                name="vigil-drift",
+            )
 
         self.ports = BoundPorts(grpc_port, http_port, query_port)
         log.info(
@@ -134,6 +142,9 @@ class VigilApp:
         log.info("vigil shutting down", extra={"deadline_s": deadline})
         if self._schema_task is not None:
             self._schema_task.cancel()
+        self._detector_stop.set()
+        if self._detector_task is not None:
+            await asyncio.gather(self._detector_task, return_exceptions=True)
         stops = []
         if self.grpc is not None:
             stops.append(self.grpc.stop(grace_s=deadline))
@@ -181,7 +192,7 @@ def stop_on_signals() -> asyncio.Event:
 
 async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
-    server = QueryServer(make_reader(settings))
+    server = QueryServer(make_reader(settings), settings.drift_thresholds())
     stop = stop_on_signals()
     port = await server.start(settings.listen_host, settings.query_port)
     log.info(
@@ -190,6 +201,16 @@ async def serve_query(settings: VigilSettings) -> None:
     )
     await stop.wait()
     await server.stop(grace_s=settings.shutdown_timeout_s)
+
+
+async def detect_drift(settings: VigilSettings) -> None:
+    """The drift detector alone (``vigil drift-detect``), every ``drift_interval_s`` until a signal."""
+    reader = make_reader(settings)
+    stop = stop_on_signals()
+    try:
+        await run_detector(reader, settings.drift_detector_config(), stop)
+    finally:
+        reader.close()
 
 
 async def serve(settings: VigilSettings) -> None:

@@ -1,15 +1,18 @@
-"""``vigil`` command line: ``serve`` (all-in-one) and ``migrate``."""
+"""``vigil`` command line: ``serve`` (all-in-one), ``query``, ``drift-detect`` and ``migrate``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import sys
 
 from pydantic import ValidationError
 
-from vigil_server.app import serve, serve_query
+from vigil_query.drift_detector import evaluate_once
+from vigil_server.app import detect_drift, make_reader, serve, serve_query
 from vigil_server.logs import configure_logging
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, apply_migrations, connect
@@ -22,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the all-in-one server (OTLP gRPC + HTTP, embedded chDB by default)")
     sub.add_parser("query", help="run only the query service (gRPC :4319), e.g. against a ClickHouse server")
+    drift = sub.add_parser(
+        "drift-detect",
+        help="run only the drift detector (every VIGIL_DRIFT_INTERVAL_S), or one pass with --once",
+    )
+    drift.add_argument("--once", action="store_true", help="evaluate once, print a JSON report, and exit")
     sub.add_parser("migrate", help="apply schema migrations and exit")
     args = parser.parse_args(argv)
 
@@ -37,6 +45,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "query":
         asyncio.run(serve_query(settings))
+        return 0
+    if args.command == "drift-detect":
+        if not args.once:
+            asyncio.run(detect_drift(settings))
+            return 0
+        reader = make_reader(settings)
+        try:
+            report = evaluate_once(reader, settings.drift_detector_config())
+        except StorageError as exc:
+            log.error("drift evaluation failed: %s", exc.reason)
+            return 1
+        finally:
+            reader.close()
+        print(json.dumps(dataclasses.asdict(report)))
         return 0
     if args.command == "migrate":
         try:

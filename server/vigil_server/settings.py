@@ -12,6 +12,9 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigil_query.drift_detector import DetectorConfig
+from vigil_query.psi import Thresholds
+
 MIB = 1024 * 1024
 
 
@@ -48,6 +51,28 @@ class VigilSettings(BaseSettings):
     query_max_rows: int = Field(default=1_000_000, gt=0, description="Row limit of one query's result.")
     query_threads: int = Field(default=4, gt=0, description="Queries that run at the same time.")
 
+    # --- drift detection (PSI) -------------------------------------------------------------
+    drift_interval_s: float = Field(
+        default=300.0, ge=0, description="How often `vigil serve` evaluates drift; 0 = no detector."
+    )
+    drift_metrics: list[str] = Field(
+        default=["duration", "input_tokens", "output_tokens"], description="Metrics the detector evaluates."
+    )
+    drift_group_by: list[str] = Field(
+        default=["service.name", "span.name"],
+        description="Group keys: service.name, span.name, or attribute keys such as gen_ai.request.model.",
+    )
+    drift_bins: int = Field(default=10, ge=2, le=100)
+    drift_min_samples: int = Field(default=0, ge=0, description="Per window; 0 = 10 x drift_bins.")
+    drift_current_s: float = Field(
+        default=3600.0, gt=0, description="Current window: the last this many seconds."
+    )
+    drift_baseline_s: float = Field(
+        default=86400.0, gt=0, description="Baseline window: this many seconds before the current one."
+    )
+    drift_medium: float = Field(default=0.1, gt=0, description="PSI from which drift is 'medium'.")
+    drift_high: float = Field(default=0.2, gt=0, description="PSI from which drift is 'high'.")
+
     # --- ingest limits and batching --------------------------------------------------------
     max_body_bytes: int = Field(
         default=64 * MIB, gt=0, description="Cap on a request body after decompression."
@@ -83,6 +108,26 @@ class VigilSettings(BaseSettings):
         if value and not value.startswith(("chdb:", "http://", "https://")):
             raise ValueError(f"storage_dsn must start with chdb:, http:// or https://, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _drift_consistent(self) -> VigilSettings:
+        self.drift_detector_config()  # raises ValueError with the reason
+        return self
+
+    def drift_thresholds(self) -> Thresholds:
+        return Thresholds(medium=self.drift_medium, high=self.drift_high)
+
+    def drift_detector_config(self) -> DetectorConfig:
+        return DetectorConfig(
+            metrics=tuple(self.drift_metrics),
+            group_by=tuple(self.drift_group_by),
+            bins=self.drift_bins,
+            min_samples=self.drift_min_samples,
+            current_s=self.drift_current_s,
+            baseline_s=self.drift_baseline_s,
+            interval_s=self.drift_interval_s,
+            thresholds=self.drift_thresholds(),
+        )
 
     @model_validator(mode="after")
     def _queue_holds_a_batch(self) -> VigilSettings:

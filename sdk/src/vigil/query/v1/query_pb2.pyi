@@ -1,4 +1,5 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -254,3 +255,167 @@ class GetOperationsResponse(_message.Message):
     OPERATIONS_FIELD_NUMBER: _ClassVar[int]
     operations: _containers.RepeatedCompositeFieldContainer[Operation]
     def __init__(self, operations: _Optional[_Iterable[_Union[Operation, _Mapping]]] = ...) -> None: ...
+
+class TimeWindow(_message.Message):
+    __slots__ = ("start_time_unix_nano", "end_time_unix_nano")
+    START_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    def __init__(self, start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ...) -> None: ...
+
+class GetDriftRequest(_message.Message):
+    __slots__ = ("metric", "group_by", "current", "baseline", "bins", "min_samples", "service_name", "span_name")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    BINS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SPAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    group_by: _containers.RepeatedScalarFieldContainer[str]
+    current: TimeWindow
+    baseline: TimeWindow
+    bins: int
+    min_samples: int
+    service_name: str
+    span_name: str
+    def __init__(self, metric: _Optional[str] = ..., group_by: _Optional[_Iterable[str]] = ..., current: _Optional[_Union[TimeWindow, _Mapping]] = ..., baseline: _Optional[_Union[TimeWindow, _Mapping]] = ..., bins: _Optional[int] = ..., min_samples: _Optional[int] = ..., service_name: _Optional[str] = ..., span_name: _Optional[str] = ...) -> None: ...
+
+class DriftGroup(_message.Message):
+    __slots__ = ("group", "psi", "severity", "baseline_count", "current_count", "bin_edges", "baseline_proportions", "current_proportions", "baseline_p50", "baseline_p95", "current_p50", "current_p95")
+    class GroupEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BIN_EDGES_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_PROPORTIONS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_PROPORTIONS_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_P50_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_P95_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_P50_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_P95_FIELD_NUMBER: _ClassVar[int]
+    group: _containers.ScalarMap[str, str]
+    psi: float
+    severity: str
+    baseline_count: int
+    current_count: int
+    bin_edges: _containers.RepeatedScalarFieldContainer[float]
+    baseline_proportions: _containers.RepeatedScalarFieldContainer[float]
+    current_proportions: _containers.RepeatedScalarFieldContainer[float]
+    baseline_p50: float
+    baseline_p95: float
+    current_p50: float
+    current_p95: float
+    def __init__(self, group: _Optional[_Mapping[str, str]] = ..., psi: _Optional[float] = ..., severity: _Optional[str] = ..., baseline_count: _Optional[int] = ..., current_count: _Optional[int] = ..., bin_edges: _Optional[_Iterable[float]] = ..., baseline_proportions: _Optional[_Iterable[float]] = ..., current_proportions: _Optional[_Iterable[float]] = ..., baseline_p50: _Optional[float] = ..., baseline_p95: _Optional[float] = ..., current_p50: _Optional[float] = ..., current_p95: _Optional[float] = ...) -> None: ...
+
+class GetDriftResponse(_message.Message):
+    __slots__ = ("metric", "unit", "current", "baseline", "group_by", "groups")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    unit: str
+    current: TimeWindow
+    baseline: TimeWindow
+    group_by: _containers.RepeatedScalarFieldContainer[str]
+    groups: _containers.RepeatedCompositeFieldContainer[DriftGroup]
+    def __init__(self, metric: _Optional[str] = ..., unit: _Optional[str] = ..., current: _Optional[_Union[TimeWindow, _Mapping]] = ..., baseline: _Optional[_Union[TimeWindow, _Mapping]] = ..., group_by: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[_Union[DriftGroup, _Mapping]]] = ...) -> None: ...
+
+class DriftAlert(_message.Message):
+    __slots__ = ("alert_id", "metric", "group", "psi", "severity", "latest", "current", "baseline", "created_time_unix_nano", "updated_time_unix_nano", "resolved", "resolved_time_unix_nano", "resolved_by")
+    class GroupEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    LATEST_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    alert_id: str
+    metric: str
+    group: _containers.ScalarMap[str, str]
+    psi: float
+    severity: str
+    latest: DriftGroup
+    current: TimeWindow
+    baseline: TimeWindow
+    created_time_unix_nano: int
+    updated_time_unix_nano: int
+    resolved: bool
+    resolved_time_unix_nano: int
+    resolved_by: str
+    def __init__(self, alert_id: _Optional[str] = ..., metric: _Optional[str] = ..., group: _Optional[_Mapping[str, str]] = ..., psi: _Optional[float] = ..., severity: _Optional[str] = ..., latest: _Optional[_Union[DriftGroup, _Mapping]] = ..., current: _Optional[_Union[TimeWindow, _Mapping]] = ..., baseline: _Optional[_Union[TimeWindow, _Mapping]] = ..., created_time_unix_nano: _Optional[int] = ..., updated_time_unix_nano: _Optional[int] = ..., resolved: _Optional[bool] = ..., resolved_time_unix_nano: _Optional[int] = ..., resolved_by: _Optional[str] = ...) -> None: ...
+
+class ListDriftAlertsRequest(_message.Message):
+    __slots__ = ("severity", "metric", "resolved", "updated_time_min_unix_nano", "updated_time_max_unix_nano", "page_size", "page_token")
+    class ResolvedFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        RESOLVED_FILTER_UNSPECIFIED: _ClassVar[ListDriftAlertsRequest.ResolvedFilter]
+        RESOLVED_FILTER_UNRESOLVED_ONLY: _ClassVar[ListDriftAlertsRequest.ResolvedFilter]
+        RESOLVED_FILTER_RESOLVED_ONLY: _ClassVar[ListDriftAlertsRequest.ResolvedFilter]
+        RESOLVED_FILTER_ALL: _ClassVar[ListDriftAlertsRequest.ResolvedFilter]
+    RESOLVED_FILTER_UNSPECIFIED: ListDriftAlertsRequest.ResolvedFilter
+    RESOLVED_FILTER_UNRESOLVED_ONLY: ListDriftAlertsRequest.ResolvedFilter
+    RESOLVED_FILTER_RESOLVED_ONLY: ListDriftAlertsRequest.ResolvedFilter
+    RESOLVED_FILTER_ALL: ListDriftAlertsRequest.ResolvedFilter
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    severity: str
+    metric: str
+    resolved: ListDriftAlertsRequest.ResolvedFilter
+    updated_time_min_unix_nano: int
+    updated_time_max_unix_nano: int
+    page_size: int
+    page_token: str
+    def __init__(self, severity: _Optional[str] = ..., metric: _Optional[str] = ..., resolved: _Optional[_Union[ListDriftAlertsRequest.ResolvedFilter, str]] = ..., updated_time_min_unix_nano: _Optional[int] = ..., updated_time_max_unix_nano: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDriftAlertsResponse(_message.Message):
+    __slots__ = ("alerts", "next_page_token")
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[DriftAlert]
+    next_page_token: str
+    def __init__(self, alerts: _Optional[_Iterable[_Union[DriftAlert, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ResolveDriftAlertRequest(_message.Message):
+    __slots__ = ("alert_id",)
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    alert_id: str
+    def __init__(self, alert_id: _Optional[str] = ...) -> None: ...
+
+class ResolveDriftAlertResponse(_message.Message):
+    __slots__ = ("alert",)
+    ALERT_FIELD_NUMBER: _ClassVar[int]
+    alert: DriftAlert
+    def __init__(self, alert: _Optional[_Union[DriftAlert, _Mapping]] = ...) -> None: ...

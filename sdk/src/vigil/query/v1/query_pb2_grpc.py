@@ -59,6 +59,21 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetOperationsRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetOperationsResponse.FromString,
                 _registered_method=True)
+        self.GetDrift = channel.unary_unary(
+                '/vigil.query.v1.QueryService/GetDrift',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetDriftRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetDriftResponse.FromString,
+                _registered_method=True)
+        self.ListDriftAlerts = channel.unary_unary(
+                '/vigil.query.v1.QueryService/ListDriftAlerts',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ListDriftAlertsRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ListDriftAlertsResponse.FromString,
+                _registered_method=True)
+        self.ResolveDriftAlert = channel.unary_unary(
+                '/vigil.query.v1.QueryService/ResolveDriftAlert',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -99,6 +114,27 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDrift(self, request, context):
+        """Population Stability Index of a metric per group, current window against a baseline window.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDriftAlerts(self, request, context):
+        """Alerts stored by the drift detector, most recently updated first, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveDriftAlert(self, request, context):
+        """Mark an alert handled. If the drift is still measured later, a new alert opens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +162,21 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.GetOperations,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetOperationsRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetOperationsResponse.SerializeToString,
+            ),
+            'GetDrift': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDrift,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetDriftRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetDriftResponse.SerializeToString,
+            ),
+            'ListDriftAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDriftAlerts,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ListDriftAlertsRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ListDriftAlertsResponse.SerializeToString,
+            ),
+            'ResolveDriftAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDriftAlert,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -263,6 +314,87 @@ class QueryService:
             '/vigil.query.v1.QueryService/GetOperations',
             vigil_dot_query_dot_v1_dot_query__pb2.GetOperationsRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.GetOperationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDrift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/GetDrift',
+            vigil_dot_query_dot_v1_dot_query__pb2.GetDriftRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.GetDriftResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDriftAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/ListDriftAlerts',
+            vigil_dot_query_dot_v1_dot_query__pb2.ListDriftAlertsRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.ListDriftAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDriftAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/ResolveDriftAlert',
+            vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertResponse.FromString,
             options,
             channel_credentials,
             insecure,
