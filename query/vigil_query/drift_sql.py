@@ -1,7 +1,9 @@
 """GetDrift: PSI of a metric per group, with every group's bins computed in one ClickHouse query.
 
 The query reads the two windows once for counting and the baseline once more for the bin
-edges (``quantilesDeterministic`` at i/bins, so the same data gives the same edges), joins
+edges (``quantilesDeterministic`` at i/bins, so the same data gives the same edges; rounded
+to 1e-6, so that interpolation noise cannot split one tied value into two edges; then
+sorted and deduplicated), joins
 each span to its group's edges, and counts spans per bin and window with ``countIf``; only
 the per-group vectors (edges, counts, p50/p95) come back. PSI itself is a few floating-point
 operations per group (``psi.py``).
@@ -190,7 +192,7 @@ def drift_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
                 WHERE (({in_baseline}) OR ({in_current})){filters} AND v IS NOT NULL
             ) AS s
             LEFT JOIN (
-                SELECT {names}, arrayDistinct(quantilesDeterministic({levels})(v, det)) AS edges
+                SELECT {names}, arrayDistinct(arraySort(arrayMap(x -> round(x, 6), quantilesDeterministic({levels})(v, det)))) AS edges
                 FROM (
                     SELECT {select_groups}, {q.metric.value_sql} AS v,
                            toUInt64(toUnixTimestamp64Nano(Timestamp)) AS det

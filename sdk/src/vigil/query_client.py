@@ -13,7 +13,7 @@ messages of ``vigil.query.v1`` (documented in proto/vigil/query/v1/query.proto).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -41,6 +41,12 @@ def _ns(value: TimeLike) -> int:
             raise ValueError("datetime values must be timezone-aware")
         return int(value.timestamp()) * 10**9 + value.microsecond * 1000
     return int(value)
+
+
+def _window(bounds: tuple[TimeLike, TimeLike] | None) -> query_pb2.TimeWindow | None:
+    if bounds is None:
+        return None
+    return query_pb2.TimeWindow(start_time_unix_nano=_ns(bounds[0]), end_time_unix_nano=_ns(bounds[1]))
 
 
 class QueryClient:
@@ -112,6 +118,65 @@ class QueryClient:
             service_name=service, start_time_min_unix_nano=_ns(start), start_time_max_unix_nano=_ns(end)
         )
         return list(self._call(self._stub.GetOperations, request).operations)
+
+    def drift(
+        self,
+        metric: str = "duration",
+        *,
+        group_by: Sequence[str] = (),
+        current: tuple[TimeLike, TimeLike] | None = None,
+        baseline: tuple[TimeLike, TimeLike] | None = None,
+        bins: int = 0,
+        min_samples: int = 0,
+        service: str = "",
+        span_name: str = "",
+    ) -> query_pb2.GetDriftResponse:
+        """PSI per group of ``metric`` ("duration", "input_tokens" or "output_tokens").
+
+        Default windows: the last hour against the 24 hours before it.
+        """
+        request = query_pb2.GetDriftRequest(
+            metric=metric,
+            group_by=list(group_by),
+            current=_window(current),
+            baseline=_window(baseline),
+            bins=bins,
+            min_samples=min_samples,
+            service_name=service,
+            span_name=span_name,
+        )
+        return self._call(self._stub.GetDrift, request)
+
+    def drift_alerts(
+        self,
+        *,
+        severity: str = "",
+        metric: str = "",
+        resolved: bool | None = False,
+        page_size: int = 100,
+        page_token: str = "",
+    ) -> query_pb2.ListDriftAlertsResponse:
+        """One page of drift alerts, most recently updated first.
+
+        ``resolved``: False (default) open alerts only, True resolved only, None all.
+        """
+        which = query_pb2.ListDriftAlertsRequest
+        request = which(
+            severity=severity,
+            metric=metric,
+            resolved={
+                False: which.RESOLVED_FILTER_UNRESOLVED_ONLY,
+                True: which.RESOLVED_FILTER_RESOLVED_ONLY,
+                None: which.RESOLVED_FILTER_ALL,
+            }[resolved],
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return self._call(self._stub.ListDriftAlerts, request)
+
+    def resolve_drift_alert(self, alert_id: str) -> query_pb2.DriftAlert:
+        request = query_pb2.ResolveDriftAlertRequest(alert_id=alert_id)
+        return self._call(self._stub.ResolveDriftAlert, request).alert
 
     def _call(self, method, request):
         try:
