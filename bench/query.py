@@ -12,7 +12,9 @@ What it does:
 2. starts ``vigil serve`` on that directory;
 3. calls the query service over gRPC, one call at a time, through the SDK's QueryClient:
    GetTrace for random trace ids from the whole day, and a first SearchSpans page
-   (service + attribute filter, last hour, 100 spans); prints p50/p90/p99 of each.
+   (service + attribute filter, last hour, 100 spans); prints p50/p90/p99 of each;
+4. GetDrift over all groups with the default windows (last hour against the 24 hours
+   before it), for span duration and for input tokens; prints p50 and max.
 """
 
 from __future__ import annotations
@@ -135,6 +137,7 @@ def main() -> None:
     )
     parser.add_argument("--spans", type=int, default=10_000_000)
     parser.add_argument("--calls", type=int, default=300, help="calls per RPC (default 300)")
+    parser.add_argument("--drift-calls", type=int, default=10, help="timed GetDrift calls per metric")
     parser.add_argument("--data-dir", type=Path, help="reuse a directory filled by an earlier run")
     parser.add_argument("--fill-only", action="store_true")
     parser.add_argument("--child-fill", nargs=2, help=argparse.SUPPRESS)
@@ -172,6 +175,7 @@ def main() -> None:
         VIGIL_QUERY_PORT=str(query_port),
         VIGIL_LOG_LEVEL="WARNING",
         VIGIL_DECODE_WORKERS="1",
+        VIGIL_DRIFT_INTERVAL_S="0",  # the detector would compete with the timed calls
     )
     server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
     try:
@@ -202,6 +206,17 @@ def main() -> None:
                 )
                 search.append((time.perf_counter() - t) * 1000)
                 assert len(page.spans) == 100
+            drift: dict[str, list[float]] = {}
+            for metric in ("duration", "input_tokens"):
+                client.drift(metric)  # untimed warm-up
+                drift[metric] = []
+                for _ in range(args.drift_calls):
+                    t = time.perf_counter()
+                    response = client.drift(metric)
+                    drift[metric].append((time.perf_counter() - t) * 1000)
+                scored = [g for g in response.groups if g.severity != "insufficient_data"]
+                assert scored, f"no group scored for {metric}"
+                drift_groups = len(response.groups)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
@@ -210,7 +225,15 @@ def main() -> None:
     )
     print(f"GetTrace:                {percentiles(get_trace)}")
     print(f"SearchSpans first page:  {percentiles(search)}  (service + attribute, last hour, 100 spans)")
-    print(f"RESULT get_trace_p99_ms={p(get_trace, 99):.1f} search_spans_p99_ms={p(search, 99):.1f}")
+    for metric, samples in drift.items():
+        print(
+            f"GetDrift {metric + ':':14s} p50 {statistics.median(samples):.0f} ms, max {max(samples):.0f} ms"
+            f"  ({drift_groups} groups, default windows: last hour vs the 24 h before, 10 bins)"
+        )
+    print(
+        f"RESULT get_trace_p99_ms={p(get_trace, 99):.1f} search_spans_p99_ms={p(search, 99):.1f}"
+        f" get_drift_duration_max_ms={max(drift['duration']):.0f}"
+    )
 
 
 if __name__ == "__main__":
