@@ -1,16 +1,19 @@
 """GetDrift: PSI of a metric per group, with every group's bins computed in one ClickHouse query.
 
-The query reads the two windows once for counting and the baseline once more for the bin
-edges (``quantilesDeterministic`` at i/bins, so the same data gives the same edges; rounded
-to 1e-6, so that interpolation noise cannot split one tied value into two edges; then
-sorted and deduplicated), joins
-each span to its group's edges, and counts spans per bin and window with ``countIf``; only
-the per-group vectors (edges, counts, p50/p95) come back. PSI itself is a few floating-point
-operations per group (``psi.py``).
+Two passes over the two windows, each one aggregation in ClickHouse:
+1. per group: the bin edges (baseline ``quantilesDeterministic`` at i/bins, so the same data
+   gives the same edges; rounded to 1e-6 so that interpolation noise cannot split one tied
+   value into two edges; sorted and deduplicated), both windows' counts and p50/p95;
+2. per (group, window, bin): the span count, each span's bin found by comparing it with its
+   group's edges.
+Only the per-group vectors come back to Python; PSI is a few floating-point operations per
+group (``psi.py``). A single query joining every span to its group's edges measured 3x
+slower on 10M spans (ClickHouse repeated the per-row bin expression in every ``countIf``).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,13 +151,24 @@ def drift_query(request: query_pb2.GetDriftRequest, now_ns: int | None = None) -
     )
 
 
-def drift_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {
-        "bs": q.baseline.start_ns,
-        "be": q.baseline.end_ns,
-        "cs": q.current.start_ns,
-        "ce": q.current.end_ns,
-    }
+MAX_GROUPS = 2000
+
+
+@dataclass(slots=True)
+class _GroupStats:
+    key: int
+    group: dict[str, str]
+    edges: list[float]
+    baseline_count: int
+    current_count: int
+    baseline_quantiles: list[float]
+    current_quantiles: list[float]
+
+
+def _source(q: DriftQuery, db: str, params: dict[str, Any]) -> str:
+    """The rows both passes read: group columns g0.., the metric v, window flag cur, and det
+    (a deterministic per-span number for the quantile sampler)."""
+    params.update(bs=q.baseline.start_ns, be=q.baseline.end_ns, cs=q.current.start_ns, ce=q.current.end_ns)
     groups = []
     for i, key in enumerate(q.group_by):
         if key in _COLUMN_KEYS:
@@ -165,7 +179,6 @@ def drift_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
                 f"if(mapContains(SpanAttributes, {{gk{i}:String}}), SpanAttributes[{{gk{i}:String}}], "
                 f"ResourceAttributes[{{gk{i}:String}}]) AS g{i}"
             )
-    names = ", ".join(f"g{i}" for i in range(len(q.group_by)))
     filters = ""
     if q.service_name:
         filters += " AND ServiceName = {service:String}"
@@ -173,77 +186,150 @@ def drift_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
     if q.span_name:
         filters += " AND SpanName = {span_name:String}"
         params["span_name"] = q.span_name
-    levels = ", ".join(repr(i / q.bins) for i in range(1, q.bins))
     ts = "fromUnixTimestamp64Nano({%s:Int64})"
-    in_baseline = f"Timestamp >= {ts % 'bs'} AND Timestamp < {ts % 'be'}"
-    in_current = f"Timestamp >= {ts % 'cs'} AND Timestamp < {ts % 'ce'}"
-    select_groups = ", ".join(groups)
-    counts = ", ".join(f"countIf(NOT cur AND bin = {b})" for b in range(q.bins))
-    current_counts = ", ".join(f"countIf(cur AND bin = {b})" for b in range(q.bins))
+    # One range over both windows (the primary key and partitions prune with it); the gap
+    # between them, if any, is cut with a cheaper integer comparison.
+    windows = f"Timestamp >= {ts % 'bs'} AND Timestamp < {ts % 'ce'}"
+    if q.baseline.end_ns < q.current.start_ns:
+        windows += " AND (tns < {be:Int64} OR tns >= {cs:Int64})"
+    return (
+        f"SELECT {', '.join(groups)}, {q.metric.value_sql} AS v, toUnixTimestamp64Nano(Timestamp) AS tns, "
+        f"tns >= {{cs:Int64}} AS cur, toUInt64(tns) AS det "
+        f"FROM {db}.otel_traces WHERE {windows}{filters} AND v IS NOT NULL"
+    )
+
+
+def stats_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
+    """Pass 1, per group: bin edges (baseline quantiles), counts and p50/p95 of both windows."""
+    params: dict[str, Any] = {}
+    names = ", ".join(f"g{i}" for i in range(len(q.group_by)))
+    levels = ", ".join(repr(i / q.bins) for i in range(1, q.bins))
     sql = f"""
-        SELECT {names}, any(edges), countIf(NOT cur), countIf(cur), [{counts}], [{current_counts}],
+        SELECT {names},
+               arrayDistinct(arraySort(arrayMap(x -> round(x, 6),
+                   quantilesDeterministicIf({levels})(v, det, NOT cur)))),
+               countIf(NOT cur), countIf(cur),
                quantilesIf(0.5, 0.95)(v, NOT cur), quantilesIf(0.5, 0.95)(v, cur)
-        FROM (
-            SELECT {", ".join(f"s.g{i} AS g{i}" for i in range(len(q.group_by)))}, s.v AS v, s.cur AS cur,
-                   e.edges AS edges, arrayCount(x -> x < s.v, e.edges) AS bin
-            FROM (
-                SELECT {select_groups}, {q.metric.value_sql} AS v, Timestamp >= {ts % "cs"} AS cur
-                FROM {db}.otel_traces
-                WHERE (({in_baseline}) OR ({in_current})){filters} AND v IS NOT NULL
-            ) AS s
-            LEFT JOIN (
-                SELECT {names}, arrayDistinct(arraySort(arrayMap(x -> round(x, 6), quantilesDeterministic({levels})(v, det)))) AS edges
-                FROM (
-                    SELECT {select_groups}, {q.metric.value_sql} AS v,
-                           toUInt64(toUnixTimestamp64Nano(Timestamp)) AS det
-                    FROM {db}.otel_traces
-                    WHERE {in_baseline}{filters} AND v IS NOT NULL
-                )
-                GROUP BY {names}
-            ) AS e USING ({names})
-        )
+        FROM ({_source(q, db, params)})
         GROUP BY {names}
+        LIMIT {MAX_GROUPS + 1}
     """
     return sql, params
 
 
-def _result(q: DriftQuery, row: tuple[Any, ...], thresholds: psi_math.Thresholds) -> DriftResult:
-    n = len(q.group_by)
-    group = dict(zip(q.group_by, (str(v) for v in row[:n]), strict=True))
-    edges, n_base, n_cur, base_counts, cur_counts, p_base, p_cur = row[n:]
-    # Edges were deduplicated, so the last bins can never be reached: keep one bin per gap.
-    bins = len(edges) + 1
-    base_counts, cur_counts = list(base_counts[:bins]), list(cur_counts[:bins])
-    result = DriftResult(
-        group=group,
-        psi=0.0,
-        severity=psi_math.INSUFFICIENT_DATA,
-        baseline_count=n_base,
-        current_count=n_cur,
-        bin_edges=[float(e) for e in edges],
-        baseline_proportions=psi_math.proportions(base_counts),
-        current_proportions=psi_math.proportions(cur_counts),
-        baseline_p50=_finite(p_base[0]) if n_base else 0.0,
-        baseline_p95=_finite(p_base[1]) if n_base else 0.0,
-        current_p50=_finite(p_cur[0]) if n_cur else 0.0,
-        current_p95=_finite(p_cur[1]) if n_cur else 0.0,
-        baseline_counts=base_counts,
-        current_counts=cur_counts,
-    )
-    if n_base >= q.min_samples and n_cur >= q.min_samples:
-        result.psi = psi_math.psi(base_counts, cur_counts)
-        result.severity = thresholds.severity(result.psi)
-    return result
+def bins_sql(q: DriftQuery, db: str, groups: list[_GroupStats]) -> tuple[str, dict[str, Any]]:
+    """Pass 2: spans per (group, window, bin).
+
+    Each group gets a number: a mixed-radix combination of each key's value index, found with
+    ``transform`` per key (for LowCardinality columns such as ServiceName that runs once per
+    dictionary entry, not per row). A span's bin is the number of its group's edges below its
+    value, each edge looked up with ``transform`` on the group number (a binary search with
+    fewer lookups measured no faster). No join, no per-row array: both measured several times
+    slower on 10M spans. Spans of other groups get number 0 and are ignored.
+    """
+    params: dict[str, Any] = {}
+    number_sql = []
+    for i, (values, stride) in enumerate(_key_indexes(q, groups)):
+        params[f"vals{i}"] = list(values)
+        params[f"idx{i}"] = list(values.values())
+        number_sql.append(
+            f"transform(g{i}, {{vals{i}:Array(String)}}, {{idx{i}:Array(UInt64)}}, toUInt64(0)) * {stride}"
+        )
+    params["numbers"] = [g.key for g in groups]
+    comparisons = []
+    for i in range(q.bins - 1):
+        params[f"e{i}"] = [g.edges[i] if i < len(g.edges) else math.inf for g in groups]
+        comparisons.append(f"(v > transform(gn, {{numbers:Array(UInt64)}}, {{e{i}:Array(Float64)}}, inf))")
+    sql = f"""
+        SELECT gn, cur, {" + ".join(comparisons)} AS bin, count()
+        FROM (SELECT {" + ".join(number_sql)} AS gn, v, cur FROM ({_source(q, db, params)}))
+        GROUP BY gn, cur, bin
+    """
+    return sql, params
+
+
+def _key_indexes(q: DriftQuery, groups: list[_GroupStats]) -> list[tuple[dict[str, int], int]]:
+    """Per group key: value → index (from 1), and the key's stride in the group number."""
+    indexes, stride = [], 1
+    for key in q.group_by:
+        values = {v: i + 1 for i, v in enumerate(sorted({g.group[key] for g in groups}))}
+        indexes.append((values, stride))
+        stride *= len(values) + 1
+    return indexes
+
+
+def _number_groups(q: DriftQuery, groups: list[_GroupStats]) -> None:
+    for (values, stride), key in zip(_key_indexes(q, groups), q.group_by, strict=True):
+        for g in groups:
+            g.key += values[g.group[key]] * stride
 
 
 def _finite(value: float) -> float:
     return value if value == value else 0.0  # NaN (no values) → 0
 
 
+def _result(
+    q: DriftQuery, g: _GroupStats, counts: dict[tuple[bool, int], int], thresholds: psi_math.Thresholds
+) -> DriftResult:
+    # Edges were deduplicated: one bin per gap between distinct edges.
+    bins = len(g.edges) + 1
+    base_counts = [counts.get((False, b), 0) for b in range(bins)]
+    cur_counts = [counts.get((True, b), 0) for b in range(bins)]
+    result = DriftResult(
+        group=g.group,
+        psi=0.0,
+        severity=psi_math.INSUFFICIENT_DATA,
+        baseline_count=g.baseline_count,
+        current_count=g.current_count,
+        bin_edges=g.edges,
+        baseline_proportions=psi_math.proportions(base_counts),
+        current_proportions=psi_math.proportions(cur_counts),
+        baseline_p50=_finite(g.baseline_quantiles[0]) if g.baseline_count else 0.0,
+        baseline_p95=_finite(g.baseline_quantiles[1]) if g.baseline_count else 0.0,
+        current_p50=_finite(g.current_quantiles[0]) if g.current_count else 0.0,
+        current_p95=_finite(g.current_quantiles[1]) if g.current_count else 0.0,
+        baseline_counts=base_counts,
+        current_counts=cur_counts,
+    )
+    if g.baseline_count >= q.min_samples and g.current_count >= q.min_samples:
+        result.psi = psi_math.psi(base_counts, cur_counts)
+        result.severity = thresholds.severity(result.psi)
+    return result
+
+
+# Pass 1 groups by the group columns; for the default (ServiceName, SpanName), a prefix of the
+# table's sorting key, ClickHouse can then aggregate in key order, which is faster.
+_STATS_SETTINGS = {"optimize_aggregation_in_order": 1}
+
+
 def evaluate(reader: Reader, q: DriftQuery, thresholds: psi_math.Thresholds) -> list[DriftResult]:
     """Every group's drift, highest PSI first, groups without enough data last."""
-    sql, params = drift_sql(q, reader.db)
-    results = [_result(q, row, thresholds) for row in reader.rows(sql, params, "drift")]
+    sql, params = stats_sql(q, reader.db)
+    n = len(q.group_by)
+    groups = [
+        _GroupStats(
+            key=0,
+            group=dict(zip(q.group_by, (str(v) for v in row[:n]), strict=True)),
+            edges=[float(e) for e in row[n]],
+            baseline_count=row[n + 1],
+            current_count=row[n + 2],
+            baseline_quantiles=list(row[n + 3]),
+            current_quantiles=list(row[n + 4]),
+        )
+        for row in reader.rows(sql, params, "drift statistics", settings=_STATS_SETTINGS)
+    ]
+    if len(groups) > MAX_GROUPS:
+        raise InvalidQuery(
+            f"group_by {list(q.group_by)} yields more than {MAX_GROUPS} groups; narrow it with service_name or span_name"
+        )
+    binned = [g for g in groups if g.baseline_count]
+    counts: dict[int, dict[tuple[bool, int], int]] = {}
+    if binned:
+        _number_groups(q, binned)
+        sql, params = bins_sql(q, reader.db, binned)
+        for key, cur, bin_index, count in reader.rows(sql, params, "drift bin counts"):
+            counts.setdefault(key, {})[(bool(cur), bin_index)] = count
+    results = [_result(q, g, counts.get(g.key, {}), thresholds) for g in groups]
     results.sort(key=lambda r: (r.severity == psi_math.INSUFFICIENT_DATA, -r.psi, sorted(r.group.items())))
     return results
 

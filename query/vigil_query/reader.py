@@ -51,11 +51,14 @@ class Reader:
         """Run ``fn(self)`` on a query thread (it may call ``rows`` several times)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self)
 
-    def rows(self, sql: str, params: dict[str, Any], what: str) -> Sequence[Sequence[Any]]:
+    def rows(
+        self, sql: str, params: dict[str, Any], what: str, settings: dict[str, Any] | None = None
+    ) -> Sequence[Sequence[Any]]:
         client = self._client()
+        merged = {**self.settings, **settings} if settings else self.settings
         try:
             with translate_errors(what):
-                return client.query(sql, parameters=params, settings=self.settings).result_rows
+                return client.query(sql, parameters=params, settings=merged).result_rows
         except StorageUnavailable:
             self._local.client = None
             raise
@@ -66,6 +69,16 @@ class Reader:
         try:
             with translate_errors(what):
                 client.insert(f"{self.db}.{table}", rows, column_names=list(columns))
+        except StorageUnavailable:
+            self._local.client = None
+            raise
+
+    def insert_arrow(self, table: str, data: Any, what: str) -> None:
+        """Insert an Arrow table into one of the database's tables, committed before returning."""
+        client = self._client()
+        try:
+            with translate_errors(what):
+                client.insert_arrow(f"{self.db}.{table}", data, settings={"async_insert": 0})
         except StorageUnavailable:
             self._local.client = None
             raise
