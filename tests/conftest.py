@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from fake_llm import FakeLLM
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -27,9 +28,28 @@ def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app(chdb_dir: Path) -> Iterator[RunningApp]:
-    """One collector for the session: OTLP gRPC + HTTP on ephemeral loopback ports."""
-    running = RunningApp(make_settings(chdb_dir, max_body_bytes=8 * 1024 * 1024, decode_workers=1))
+def fake_llm() -> Iterator[FakeLLM]:
+    """A local stand-in for the OpenAI and Anthropic APIs (see fake_llm.py)."""
+    server = FakeLLM(slow_s=3.0)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def app(chdb_dir: Path, fake_llm: FakeLLM) -> Iterator[RunningApp]:
+    """One collector for the session: OTLP gRPC + HTTP on ephemeral loopback ports; replays
+    send GenAI calls to the fake LLM server."""
+    settings = make_settings(
+        chdb_dir,
+        max_body_bytes=8 * 1024 * 1024,
+        decode_workers=1,
+        replay_openai_base_url=fake_llm.base_url + "/v1",
+        replay_openai_api_key="test-key",
+        replay_anthropic_base_url=fake_llm.base_url,
+        replay_anthropic_api_key="test-key",
+        replay_timeout_s=1.0,
+    )
+    running = RunningApp(settings)
     yield running
     running.stop()
 

@@ -5,7 +5,8 @@ the libraries' own request building, response parsing and SSE stream decoding al
 Replies are deterministic: the assistant echoes the last user text, and token counts are word
 counts, so tests can predict every attribute.
 
-Special models: ``fail-500`` answers HTTP 500, ``slow`` waits ``slow_s`` seconds first.
+Special models: ``fail-500`` answers HTTP 500, ``slow`` waits ``slow_s`` seconds first
+(``force_model`` applies one of them to every request).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def prompt_tokens(body: dict[str, Any]) -> int:
 class FakeLLM:
     slow_s: float = 5.0
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # When set, every request behaves as if it named this model (e.g. "fail-500", "slow").
+    force_model: str = ""
 
     def __post_init__(self) -> None:
         fake = self
@@ -64,7 +67,7 @@ class FakeLLM:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
                 fake.requests.append((self.path, body))
-                model = body.get("model", "")
+                model = fake.force_model or body.get("model", "")
                 if model == "slow":
                     time.sleep(fake.slow_s)
                 if model == "fail-500":
@@ -196,7 +199,11 @@ class FakeLLM:
                 sse = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
                 self._send(200, "text/event-stream", sse)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # clients that time out (the "slow" model) close the connection mid-answer
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-llm", daemon=True)
         self._thread.start()

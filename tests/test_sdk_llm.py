@@ -25,13 +25,6 @@ from vigil.query.v1 import query_pb2
 from support import REPO, RunningApp
 
 
-@pytest.fixture(scope="module")
-def fake_llm() -> Iterator[FakeLLM]:
-    server = FakeLLM()
-    yield server
-    server.close()
-
-
 @pytest.fixture
 def instrumented(sdk_memory: InMemorySpanExporter) -> Iterator[None]:
     vigil.instrument_openai()

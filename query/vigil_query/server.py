@@ -10,17 +10,22 @@ from grpc_reflection.v1alpha import reflection
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
+from vigil_query.replay.providers import ProviderConfig
 from vigil_query.service import QueryService
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 
 
 class QueryServer:
-    def __init__(self, reader: Reader, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, reader: Reader, thresholds: Thresholds | None = None, providers: ProviderConfig | None = None
+    ) -> None:
         self.reader = reader
         self._health = health.aio.HealthServicer()
         self._server = grpc.aio.server()
-        query_pb2_grpc.add_QueryServiceServicer_to_server(QueryService(reader, thresholds), self._server)
+        query_pb2_grpc.add_QueryServiceServicer_to_server(
+            QueryService(reader, thresholds, providers), self._server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (

@@ -18,6 +18,9 @@ from vigil_query.drift_sql import get_drift
 from vigil_query.errors import InvalidQuery, NotFound, QueryError
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
+from vigil_query.replay.history_sql import get_replay, list_replays
+from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
+from vigil_query.replay.service import replay
 from vigil_query.spans_sql import search_spans, search_traces
 from vigil_query.trace_sql import get_trace
 from vigil_storage import StorageError, StorageUnavailable
@@ -47,18 +50,24 @@ def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}"
 
 
-async def _call(
-    reader: Reader, fn: Callable[[Reader, Any], Resp], request: Any, context: grpc.aio.ServicerContext
-) -> Resp:
+async def _respond(name: str, work: Awaitable[Resp], context: grpc.aio.ServicerContext) -> Resp:
+    """Await ``work`` and turn a failure into the gRPC status for it (one place for all RPCs)."""
     try:
-        return await reader.run(lambda r: fn(r, request))
+        return await work
     except (QueryError, StorageError) as exc:
         code, message = status_for(exc)
     except Exception as exc:
-        log.exception("%s failed", getattr(fn, "__name__", "query"))
+        log.exception("%s failed", name)
         code, message = status_for(exc)
     await context.abort(code, message)
     raise AssertionError("unreachable: abort raises")
+
+
+async def _call(
+    reader: Reader, fn: Callable[[Reader, Any], Resp], request: Any, context: grpc.aio.ServicerContext
+) -> Resp:
+    name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "query")
+    return await _respond(name, reader.run(lambda r: fn(r, request)), context)
 
 
 def _rpc(
@@ -72,9 +81,12 @@ def _rpc(
 
 
 class QueryService(query_pb2_grpc.QueryServiceServicer):
-    def __init__(self, reader: Reader, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, reader: Reader, thresholds: Thresholds | None = None, providers: ProviderConfig | None = None
+    ) -> None:
         self.reader = reader
         self.thresholds = thresholds or Thresholds()
+        self.providers = providers or ProviderConfig(ProviderEndpoint("", ""), ProviderEndpoint("", ""))
 
     GetTrace = _rpc(get_trace)
     SearchSpans = _rpc(search_spans)
@@ -83,6 +95,13 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     GetOperations = _rpc(get_operations)
     ListDriftAlerts = _rpc(list_alerts)
     ResolveDriftAlert = _rpc(resolve_alert)
+    ListReplays = _rpc(list_replays)
+    GetReplay = _rpc(get_replay)
+
+    async def Replay(
+        self, request: query_pb2.ReplayRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.ReplayResponse:
+        return await _respond("Replay", replay(self.reader, self.providers, request), context)
 
     async def GetDrift(
         self, request: query_pb2.GetDriftRequest, context: grpc.aio.ServicerContext

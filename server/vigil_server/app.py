@@ -116,7 +116,7 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = QueryServer(make_reader(s), s.drift_thresholds())
+        self.query = QueryServer(make_reader(s), s.drift_thresholds(), s.replay_providers())
         query_port = await self.query.start(s.listen_host, s.query_port)
         if s.drift_interval_s > 0:
             self._detector_task = loop.create_task(
@@ -192,7 +192,7 @@ def stop_on_signals() -> asyncio.Event:
 
 async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
-    server = QueryServer(make_reader(settings), settings.drift_thresholds())
+    server = QueryServer(make_reader(settings), settings.drift_thresholds(), settings.replay_providers())
     stop = stop_on_signals()
     port = await server.start(settings.listen_host, settings.query_port)
     log.info(

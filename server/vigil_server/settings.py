@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigil_query.drift_detector import DetectorConfig
 from vigil_query.psi import Thresholds
+from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 
 MIB = 1024 * 1024
 
@@ -73,6 +74,15 @@ class VigilSettings(BaseSettings):
     drift_medium: float = Field(default=0.1, gt=0, description="PSI from which drift is 'medium'.")
     drift_high: float = Field(default=0.2, gt=0, description="PSI from which drift is 'high'.")
 
+    # --- replay: where re-executed GenAI calls go --------------------------------------------
+    replay_openai_base_url: str = Field(
+        default="https://api.openai.com/v1", description="OpenAI-compatible API."
+    )
+    replay_openai_api_key: SecretStr = Field(default=SecretStr(""))
+    replay_anthropic_base_url: str = Field(default="https://api.anthropic.com")
+    replay_anthropic_api_key: SecretStr = Field(default=SecretStr(""))
+    replay_timeout_s: float = Field(default=60.0, gt=0, description="Time limit of one re-executed call.")
+
     # --- ingest limits and batching --------------------------------------------------------
     max_body_bytes: int = Field(
         default=64 * MIB, gt=0, description="Cap on a request body after decompression."
@@ -113,6 +123,17 @@ class VigilSettings(BaseSettings):
     def _drift_consistent(self) -> VigilSettings:
         self.drift_detector_config()  # raises ValueError with the reason
         return self
+
+    def replay_providers(self) -> ProviderConfig:
+        return ProviderConfig(
+            openai=ProviderEndpoint(
+                self.replay_openai_base_url, self.replay_openai_api_key.get_secret_value()
+            ),
+            anthropic=ProviderEndpoint(
+                self.replay_anthropic_base_url, self.replay_anthropic_api_key.get_secret_value()
+            ),
+            timeout_s=self.replay_timeout_s,
+        )
 
     def drift_thresholds(self) -> Thresholds:
         return Thresholds(medium=self.drift_medium, high=self.drift_high)

@@ -419,3 +419,178 @@ class ResolveDriftAlertResponse(_message.Message):
     ALERT_FIELD_NUMBER: _ClassVar[int]
     alert: DriftAlert
     def __init__(self, alert: _Optional[_Union[DriftAlert, _Mapping]] = ...) -> None: ...
+
+class SpanSelector(_message.Message):
+    __slots__ = ("span_id", "span_name", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    span_id: str
+    span_name: str
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, span_id: _Optional[str] = ..., span_name: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class Mutation(_message.Message):
+    __slots__ = ("select", "target", "patch")
+    SELECT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
+    select: SpanSelector
+    target: str
+    patch: str
+    def __init__(self, select: _Optional[_Union[SpanSelector, _Mapping]] = ..., target: _Optional[str] = ..., patch: _Optional[str] = ...) -> None: ...
+
+class ReplayRequest(_message.Message):
+    __slots__ = ("trace_id", "mutations", "execute", "requested_by")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    MUTATIONS_FIELD_NUMBER: _ClassVar[int]
+    EXECUTE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    mutations: _containers.RepeatedCompositeFieldContainer[Mutation]
+    execute: bool
+    requested_by: str
+    def __init__(self, trace_id: _Optional[str] = ..., mutations: _Optional[_Iterable[_Union[Mutation, _Mapping]]] = ..., execute: _Optional[bool] = ..., requested_by: _Optional[str] = ...) -> None: ...
+
+class TextDiff(_message.Message):
+    __slots__ = ("path", "unified_diff")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    UNIFIED_DIFF_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    unified_diff: str
+    def __init__(self, path: _Optional[str] = ..., unified_diff: _Optional[str] = ...) -> None: ...
+
+class SpanChange(_message.Message):
+    __slots__ = ("span_id", "span_name", "target", "original_input", "mutated_input", "diff", "text_diffs", "error")
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_INPUT_FIELD_NUMBER: _ClassVar[int]
+    MUTATED_INPUT_FIELD_NUMBER: _ClassVar[int]
+    DIFF_FIELD_NUMBER: _ClassVar[int]
+    TEXT_DIFFS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    span_id: str
+    span_name: str
+    target: str
+    original_input: str
+    mutated_input: str
+    diff: str
+    text_diffs: _containers.RepeatedCompositeFieldContainer[TextDiff]
+    error: str
+    def __init__(self, span_id: _Optional[str] = ..., span_name: _Optional[str] = ..., target: _Optional[str] = ..., original_input: _Optional[str] = ..., mutated_input: _Optional[str] = ..., diff: _Optional[str] = ..., text_diffs: _Optional[_Iterable[_Union[TextDiff, _Mapping]]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class StaleSpan(_message.Message):
+    __slots__ = ("span_id", "span_name", "relation", "mutated_span_id")
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    RELATION_FIELD_NUMBER: _ClassVar[int]
+    MUTATED_SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    span_id: str
+    span_name: str
+    relation: str
+    mutated_span_id: str
+    def __init__(self, span_id: _Optional[str] = ..., span_name: _Optional[str] = ..., relation: _Optional[str] = ..., mutated_span_id: _Optional[str] = ...) -> None: ...
+
+class ExecutedCall(_message.Message):
+    __slots__ = ("source_span_id", "new_span_id", "provider", "model", "original_output", "new_output", "output_diff", "input_tokens_delta", "output_tokens_delta", "latency_delta_ms", "latency_ms", "error")
+    SOURCE_SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    NEW_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DIFF_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_DELTA_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_DELTA_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    source_span_id: str
+    new_span_id: str
+    provider: str
+    model: str
+    original_output: str
+    new_output: str
+    output_diff: str
+    input_tokens_delta: int
+    output_tokens_delta: int
+    latency_delta_ms: float
+    latency_ms: float
+    error: str
+    def __init__(self, source_span_id: _Optional[str] = ..., new_span_id: _Optional[str] = ..., provider: _Optional[str] = ..., model: _Optional[str] = ..., original_output: _Optional[str] = ..., new_output: _Optional[str] = ..., output_diff: _Optional[str] = ..., input_tokens_delta: _Optional[int] = ..., output_tokens_delta: _Optional[int] = ..., latency_delta_ms: _Optional[float] = ..., latency_ms: _Optional[float] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ReplayResponse(_message.Message):
+    __slots__ = ("replay_id", "source_trace_id", "changes", "stale", "new_trace_id", "executed")
+    REPLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    NEW_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTED_FIELD_NUMBER: _ClassVar[int]
+    replay_id: str
+    source_trace_id: str
+    changes: _containers.RepeatedCompositeFieldContainer[SpanChange]
+    stale: _containers.RepeatedCompositeFieldContainer[StaleSpan]
+    new_trace_id: str
+    executed: _containers.RepeatedCompositeFieldContainer[ExecutedCall]
+    def __init__(self, replay_id: _Optional[str] = ..., source_trace_id: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[SpanChange, _Mapping]]] = ..., stale: _Optional[_Iterable[_Union[StaleSpan, _Mapping]]] = ..., new_trace_id: _Optional[str] = ..., executed: _Optional[_Iterable[_Union[ExecutedCall, _Mapping]]] = ...) -> None: ...
+
+class ReplaySummary(_message.Message):
+    __slots__ = ("replay_id", "source_trace_id", "new_trace_id", "mutations", "execute", "requested_by", "created_time_unix_nano", "status")
+    REPLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    MUTATIONS_FIELD_NUMBER: _ClassVar[int]
+    EXECUTE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    replay_id: str
+    source_trace_id: str
+    new_trace_id: str
+    mutations: str
+    execute: bool
+    requested_by: str
+    created_time_unix_nano: int
+    status: str
+    def __init__(self, replay_id: _Optional[str] = ..., source_trace_id: _Optional[str] = ..., new_trace_id: _Optional[str] = ..., mutations: _Optional[str] = ..., execute: _Optional[bool] = ..., requested_by: _Optional[str] = ..., created_time_unix_nano: _Optional[int] = ..., status: _Optional[str] = ...) -> None: ...
+
+class ListReplaysRequest(_message.Message):
+    __slots__ = ("source_trace_id", "page_size", "page_token")
+    SOURCE_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    source_trace_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, source_trace_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReplaysResponse(_message.Message):
+    __slots__ = ("replays", "next_page_token")
+    REPLAYS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    replays: _containers.RepeatedCompositeFieldContainer[ReplaySummary]
+    next_page_token: str
+    def __init__(self, replays: _Optional[_Iterable[_Union[ReplaySummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetReplayRequest(_message.Message):
+    __slots__ = ("replay_id",)
+    REPLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    replay_id: str
+    def __init__(self, replay_id: _Optional[str] = ...) -> None: ...
+
+class GetReplayResponse(_message.Message):
+    __slots__ = ("summary", "result")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    summary: ReplaySummary
+    result: ReplayResponse
+    def __init__(self, summary: _Optional[_Union[ReplaySummary, _Mapping]] = ..., result: _Optional[_Union[ReplayResponse, _Mapping]] = ...) -> None: ...

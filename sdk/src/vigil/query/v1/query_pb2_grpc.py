@@ -74,6 +74,21 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertResponse.FromString,
                 _registered_method=True)
+        self.Replay = channel.unary_unary(
+                '/vigil.query.v1.QueryService/Replay',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ReplayRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ReplayResponse.FromString,
+                _registered_method=True)
+        self.ListReplays = channel.unary_unary(
+                '/vigil.query.v1.QueryService/ListReplays',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ListReplaysRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ListReplaysResponse.FromString,
+                _registered_method=True)
+        self.GetReplay = channel.unary_unary(
+                '/vigil.query.v1.QueryService/GetReplay',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetReplayRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetReplayResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -135,6 +150,29 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Replay(self, request, context):
+        """What if some of a stored trace's inputs had been different: the mutated inputs, their
+        diffs, the spans whose recorded outputs may no longer hold, and with execute = true the
+        GenAI calls sent again to their provider, recorded as a new trace linked to the original.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReplays(self, request, context):
+        """Replays stored so far, newest first, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReplay(self, request, context):
+        """One stored replay with its full result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +215,21 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.ResolveDriftAlert,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertResponse.SerializeToString,
+            ),
+            'Replay': grpc.unary_unary_rpc_method_handler(
+                    servicer.Replay,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ReplayRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ReplayResponse.SerializeToString,
+            ),
+            'ListReplays': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReplays,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ListReplaysRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ListReplaysResponse.SerializeToString,
+            ),
+            'GetReplay': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReplay,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetReplayRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetReplayResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +448,87 @@ class QueryService:
             '/vigil.query.v1.QueryService/ResolveDriftAlert',
             vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.ResolveDriftAlertResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Replay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/Replay',
+            vigil_dot_query_dot_v1_dot_query__pb2.ReplayRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.ReplayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReplays(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/ListReplays',
+            vigil_dot_query_dot_v1_dot_query__pb2.ListReplaysRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.ListReplaysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReplay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/GetReplay',
+            vigil_dot_query_dot_v1_dot_query__pb2.GetReplayRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.GetReplayResponse.FromString,
             options,
             channel_credentials,
             insecure,
