@@ -321,3 +321,86 @@ def test_replay_via_grpcurl(app: RunningApp, agent_trace: dict[str, str]) -> Non
     body = json.loads(out.stdout)
     assert json.loads(body["changes"][0]["mutated_input"]) == {"query": "grpcurl"}
     assert {s["span_name"] for s in body["stale"]} == {"secret-tool", "chat claude-test", "agent"}
+
+
+@vigil.span(name="classify")
+def classify(text: str) -> str:
+    return "question" if text.endswith("?") else "statement"
+
+
+@vigil.span(name="respond")
+def respond(kind: str, text: str) -> str:
+    return f"{kind}: {text.upper()}"
+
+
+@vigil.trace(name="pipeline")
+def pipeline(text: str, loud: bool = False) -> str:
+    return respond(classify(text), text) + ("!" if loud else "")
+
+
+def test_sdk_replay_reruns_a_decorated_function(app: RunningApp, sdk_memory: InMemorySpanExporter) -> None:
+    sdk_memory.clear()
+    pipeline("is it raining?")
+    original = next(s for s in sdk_memory.get_finished_spans() if s.name == "pipeline")
+    trace_id = f"{original.context.trace_id:032x}"
+    fetch_trace(app, trace_id, 3)
+
+    comparison = vigil.replay(
+        trace_id,
+        [
+            vigil.mutation(
+                span_name="classify", patch=[{"op": "replace", "path": "/text", "value": "it is raining"}]
+            )
+        ],
+        pipeline,
+        target=app.query_target,
+    )
+    assert comparison.error is None and comparison.result == "statement: IS IT RAINING?"
+    assert comparison.mutated == [("classify", 0)]
+    assert comparison.new_trace_id != trace_id
+    assert {s.name for s in comparison.changed} == {"classify", "respond", "pipeline"}
+    classified = comparison.span("classify")
+    assert (
+        json.loads(classified.original_output) == "question"
+        and json.loads(classified.new_output) == "statement"
+    )
+    assert '-"question"' in classified.output_diff and '+"statement"' in classified.output_diff
+    assert classified.latency_delta_ms is not None and classified.input_tokens_delta is None
+
+    with QueryClient(app.query_target) as client:
+        new_trace = client.get_trace(comparison.new_trace_id)
+    root = next(n.span for n in new_trace.spans if n.span.name == "pipeline")
+    assert root.attributes["vigil.replay.source_trace_id"] == trace_id
+    assert root.attributes["vigil.replay.source_span_id"] == f"{original.context.span_id:016x}"
+    assert [(link.trace_id, link.span_id) for link in root.links] == [
+        (trace_id, f"{original.context.span_id:016x}")
+    ]
+
+    # The root's own arguments can be mutated too; unknown paths are refused by the server.
+    loud = vigil.replay(
+        trace_id,
+        [{"span_name": "pipeline", "patch": [{"op": "add", "path": "/loud", "value": True}]}],
+        pipeline,
+        target=app.query_target,
+    )
+    assert loud.result == "question: IS IT RAINING?!" and [s.name for s in loud.changed] == ["pipeline"]
+    with pytest.raises(QueryError, match="operation 0"):
+        vigil.replay(
+            trace_id,
+            [{"span_name": "respond", "patch": [{"op": "remove", "path": "/nope"}]}],
+            pipeline,
+            target=app.query_target,
+        )
+    with pytest.raises(vigil.ReplayError, match="re-executed by the server"):
+        vigil.replay(
+            trace_id,
+            [
+                {
+                    "span_name": "classify",
+                    "target": "output.value",
+                    "patch": [{"op": "replace", "path": "", "value": "x"}],
+                }
+            ],
+            pipeline,
+            target=app.query_target,
+        )

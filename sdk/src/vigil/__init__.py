@@ -5,6 +5,7 @@
 - ``vigil.instrument_openai()`` / ``vigil.instrument_anthropic()`` trace LLM calls with the
   OpenTelemetry GenAI semantic conventions.
 - ``vigil.QueryClient`` reads traces back from the query service.
+- ``vigil.replay(trace_id, mutations, fn)`` re-runs ``fn`` with mutated inputs and compares.
 """
 
 from vigil.decorators import span
@@ -17,18 +18,24 @@ from vigil.instrumentation import (
     uninstrument_openai,
 )
 from vigil.provider import flush, init, shutdown
-from vigil.query_client import QueryClient, QueryError, span_filter
+from vigil.query_client import QueryClient, QueryError, mutation, span_filter
+from vigil.replay import ReplayComparison, ReplayError, SpanComparison, replay
 
 __version__ = "0.1.0"
 __all__ = [
     "InstrumentationError",
     "QueryClient",
     "QueryError",
+    "ReplayComparison",
+    "ReplayError",
+    "SpanComparison",
     "__version__",
     "flush",
     "init",
     "instrument_anthropic",
     "instrument_openai",
+    "mutation",
+    "replay",
     "shutdown",
     "span",
     "span_filter",

@@ -23,6 +23,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from vigil import config as _config
 from vigil.capture import capture
+from vigil.replay_scope import replay_scope
 
 INPUT_VALUE = "input.value"
 OUTPUT_VALUE = "output.value"
@@ -109,6 +110,15 @@ class _SpanSpec:
         self.new_trace = new_trace
         self.arguments = _ArgumentNames(fn)
 
+    def replayed(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The arguments to call with: the given ones, or mutated ones while ``vigil.replay`` runs."""
+        scope = replay_scope.get()
+        if scope is None:
+            return args, kwargs
+        return scope.arguments(self.name, args, kwargs, self.arguments.drop_first)
+
     def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Span:
         cfg = _config.current()
         attributes = dict(self.attributes) if self.attributes else {}
@@ -121,10 +131,20 @@ class _SpanSpec:
             return _tracer.start_span(self.name, kind=self.kind, attributes=attributes)
         # A new trace: no parent, but a link to whatever span was current so nothing is lost.
         ambient = trace.get_current_span().get_span_context()
-        links = [Link(ambient)] if ambient.is_valid else None
-        return _tracer.start_span(
-            self.name, context=context_api.Context(), kind=self.kind, attributes=attributes, links=links
+        links = [Link(ambient)] if ambient.is_valid else []
+        scope = replay_scope.get()
+        if scope is not None:
+            links.append(scope.source_link(attributes))
+        span = _tracer.start_span(
+            self.name,
+            context=context_api.Context(),
+            kind=self.kind,
+            attributes=attributes,
+            links=links or None,
         )
+        if scope is not None:
+            scope.started_root(span)
+        return span
 
     def finish(self, span: Span, output: Any) -> None:
         cfg = _config.current()
@@ -138,6 +158,7 @@ class _SpanSpec:
 def _wrap_function(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        args, kwargs = spec.replayed(args, kwargs)
         span = spec.start(args, kwargs)
         token = context_api.attach(trace.set_span_in_context(span))
         try:
@@ -157,6 +178,7 @@ def _wrap_function(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any
 def _wrap_coroutine(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        args, kwargs = spec.replayed(args, kwargs)
         span = spec.start(args, kwargs)
         token = context_api.attach(trace.set_span_in_context(span))
         try:
@@ -176,6 +198,7 @@ def _wrap_coroutine(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., An
 def _wrap_generator(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        args, kwargs = spec.replayed(args, kwargs)
         span = spec.start(args, kwargs)
         ctx = trace.set_span_in_context(span)
         token = context_api.attach(ctx)
@@ -221,6 +244,7 @@ def _wrap_generator(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., An
 def _wrap_async_generator(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        args, kwargs = spec.replayed(args, kwargs)
         span = spec.start(args, kwargs)
         ctx = trace.set_span_in_context(span)
         agen = fn(*args, **kwargs)
@@ -284,7 +308,9 @@ def _decorator(
         if not callable(target):
             raise TypeError(f"vigil decorators wrap functions, got {type(target).__name__}")
         spec = _SpanSpec(target, name, kind, attributes, capture_input, capture_output, new_trace)
-        return _decorate(target, spec)
+        wrapper = _decorate(target, spec)
+        wrapper.__vigil_span__ = spec  # type: ignore[attr-defined]  # vigil.replay looks for it
+        return wrapper
 
     return apply if fn is None else apply(fn)
 

@@ -13,9 +13,11 @@ messages of ``vigil.query.v1`` (documented in proto/vigil/query/v1/query.proto).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 import grpc
 
@@ -178,11 +180,63 @@ class QueryClient:
         request = query_pb2.ResolveDriftAlertRequest(alert_id=alert_id)
         return self._call(self._stub.ResolveDriftAlert, request).alert
 
+    def replay(
+        self,
+        trace_id: str,
+        mutations: Sequence[query_pb2.Mutation | Mapping[str, Any]],
+        *,
+        execute: bool = False,
+        requested_by: str = "",
+    ) -> query_pb2.ReplayResponse:
+        """What if the trace's inputs had been different (see ``mutation`` for the mutations).
+
+        With ``execute=True`` the mutated GenAI calls are sent again by the server and recorded
+        as a new trace linked to this one.
+        """
+        request = query_pb2.ReplayRequest(
+            trace_id=trace_id,
+            mutations=[m if isinstance(m, query_pb2.Mutation) else mutation(**m) for m in mutations],
+            execute=execute,
+            requested_by=requested_by,
+        )
+        return self._call(self._stub.Replay, request)
+
+    def replays(
+        self, *, source_trace_id: str = "", page_size: int = 50, page_token: str = ""
+    ) -> query_pb2.ListReplaysResponse:
+        request = query_pb2.ListReplaysRequest(
+            source_trace_id=source_trace_id, page_size=page_size, page_token=page_token
+        )
+        return self._call(self._stub.ListReplays, request)
+
+    def get_replay(self, replay_id: str) -> query_pb2.GetReplayResponse:
+        return self._call(self._stub.GetReplay, query_pb2.GetReplayRequest(replay_id=replay_id))
+
     def _call(self, method, request):
         try:
             return method(request, timeout=self._timeout_s)
         except grpc.RpcError as exc:
             raise QueryError(exc.code(), exc.details() or "") from None
+
+
+def mutation(
+    *,
+    patch: Sequence[Mapping[str, Any]] | str,
+    span_name: str = "",
+    span_id: str = "",
+    attributes: Mapping[str, str] | None = None,
+    target: str = "",
+) -> query_pb2.Mutation:
+    """One replay mutation: which spans (by id, or by name and attribute values), and the
+    RFC 6902 JSON Patch applied to their captured input (``target``: ``input.value``, or
+    ``gen_ai.input.messages`` for LLM calls; by default whichever the span has)."""
+    return query_pb2.Mutation(
+        select=query_pb2.SpanSelector(
+            span_id=span_id, span_name=span_name, attributes=dict(attributes or {})
+        ),
+        target=target,
+        patch=patch if isinstance(patch, str) else json.dumps(list(patch)),
+    )
 
 
 def span_filter(
