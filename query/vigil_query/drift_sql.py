@@ -206,10 +206,10 @@ def stats_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
     levels = ", ".join(repr(i / q.bins) for i in range(1, q.bins))
     sql = f"""
         SELECT {names},
-               arrayDistinct(arraySort(arrayMap(x -> round(x, 6),
-                   quantilesDeterministicIf({levels})(v, det, NOT cur)))),
+               quantilesDeterministicIf({levels}, 0.5, 0.95)(v, det, NOT cur) AS qb,
+               arrayDistinct(arraySort(arrayMap(x -> round(x, 6), arraySlice(qb, 1, {q.bins - 1})))),
                countIf(NOT cur), countIf(cur),
-               quantilesIf(0.5, 0.95)(v, NOT cur), quantilesIf(0.5, 0.95)(v, cur)
+               arraySlice(qb, {q.bins}, 2), quantilesIf(0.5, 0.95)(v, cur)
         FROM ({_source(q, db, params)})
         GROUP BY {names}
         LIMIT {MAX_GROUPS + 1}
@@ -310,11 +310,11 @@ def evaluate(reader: Reader, q: DriftQuery, thresholds: psi_math.Thresholds) -> 
         _GroupStats(
             key=0,
             group=dict(zip(q.group_by, (str(v) for v in row[:n]), strict=True)),
-            edges=[float(e) for e in row[n]],
-            baseline_count=row[n + 1],
-            current_count=row[n + 2],
-            baseline_quantiles=list(row[n + 3]),
-            current_quantiles=list(row[n + 4]),
+            edges=[float(e) for e in row[n + 1]] if row[n + 2] else [],  # no baseline: no edges (NaN)
+            baseline_count=row[n + 2],
+            current_count=row[n + 3],
+            baseline_quantiles=list(row[n + 4]),
+            current_quantiles=list(row[n + 5]),
         )
         for row in reader.rows(sql, params, "drift statistics", settings=_STATS_SETTINGS)
     ]
