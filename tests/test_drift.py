@@ -203,6 +203,11 @@ def test_group_by_attribute_and_token_metric(app: RunningApp) -> None:
                 {key: tokens, "gen_ai.request.model": model},
             )
         )
+    # A model that only appears in the current window: no baseline, so not scored.
+    for _ in range(50):
+        start = now - rng.randrange(HOUR_NS // 10, HOUR_NS - HOUR_NS // 10)
+        attrs = {"gen_ai.usage.input_tokens": 10, "gen_ai.request.model": "model-new"}
+        spans.append(span(rng.randbytes(16), rng.randbytes(8), "chat", start, 10**6, attrs))
     export_otlp(app.grpc_target, request_of(service, spans))
     with QueryClient(app.query_target) as client:
         response = client.drift(
@@ -218,6 +223,10 @@ def test_group_by_attribute_and_token_metric(app: RunningApp) -> None:
         and by_model["model-a"].current_p50 > 2 * by_model["model-a"].baseline_p50
     )
     assert by_model["model-b"].severity == "none"
+    new_model = by_model["model-new"]
+    assert new_model.severity == "insufficient_data" and new_model.baseline_count == 0
+    assert new_model.current_count == 50 and list(new_model.bin_edges) == []
+    assert response.groups[-1].group["gen_ai.request.model"] == "model-new"  # unscored groups last
     assert by_model["model-a"].baseline_count + by_model["model-a"].current_count == 1500
 
 
