@@ -22,7 +22,6 @@ from vigil_query.reader import Reader
 
 TABLE = "vigil_drift_alerts"
 DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 ALERT_SEVERITIES = (psi_math.MEDIUM, psi_math.HIGH)
 RESOLVED_BY_USER = "user"
 RESOLVED_BY_DETECTOR = "detector"
@@ -192,9 +191,7 @@ def open_alerts(reader: Reader, metric: str) -> dict[str, Alert]:
 def list_alerts(
     reader: Reader, request: query_pb2.ListDriftAlertsRequest
 ) -> query_pb2.ListDriftAlertsResponse:
-    size = request.page_size or DEFAULT_PAGE_SIZE
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidQuery(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+    size = page_token.page_size(request.page_size, DEFAULT_PAGE_SIZE)
     clauses, params = ["1"], {}
     if request.severity:
         if request.severity not in ALERT_SEVERITIES:

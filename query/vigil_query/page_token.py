@@ -18,6 +18,15 @@ from google.protobuf.message import Message
 from vigil_query.errors import InvalidQuery
 
 _VERSION = 1
+MAX_PAGE_SIZE = 1000
+
+
+def page_size(requested: int, default: int = 0) -> int:
+    """The page size to use: ``requested``, or ``default`` when 0; InvalidQuery outside 1..1000."""
+    size = requested or default
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidQuery(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {requested}")
+    return size
 
 
 @dataclass(frozen=True)

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from vigil.query.v1 import query_pb2
 from vigil_query import page_token
-from vigil_query.errors import InvalidQuery
 from vigil_query.filters import span_where
 from vigil_query.genai_fields import INPUT_TOKENS, OUTPUT_TOKENS, first_present
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
 
-MAX_PAGE_SIZE = 1000
-
-
-def check_page_size(size: int) -> int:
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidQuery(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
-    return size
-
 
 def search_spans(reader: Reader, request: query_pb2.SearchSpansRequest) -> query_pb2.SearchSpansResponse:
-    size = check_page_size(request.page_size)
+    size = page_token.page_size(request.page_size)
     where = span_where(request.filter)
     fp = page_token.fingerprint(request.filter)
     if request.page_token:
@@ -61,7 +52,7 @@ def search_spans(reader: Reader, request: query_pb2.SearchSpansRequest) -> query
 
 
 def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> query_pb2.SearchTracesResponse:
-    size = check_page_size(request.page_size)
+    size = page_token.page_size(request.page_size)
     where = span_where(request.filter)
     fp = page_token.fingerprint(request.filter)
     having = "1"

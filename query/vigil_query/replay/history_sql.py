@@ -28,7 +28,6 @@ COLUMNS = (
 )
 _SUMMARY = "ReplayId, SourceTraceId, NewTraceId, Mutations, Execute, RequestedBy, toUnixTimestamp64Nano(CreatedAt), Status"
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 
 
 def save(reader: Reader, summary: query_pb2.ReplaySummary, result: query_pb2.ReplayResponse) -> None:
@@ -61,9 +60,7 @@ def _summary(row: tuple[Any, ...]) -> query_pb2.ReplaySummary:
 
 
 def list_replays(reader: Reader, request: query_pb2.ListReplaysRequest) -> query_pb2.ListReplaysResponse:
-    size = request.page_size or DEFAULT_PAGE_SIZE
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidQuery(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+    size = page_token.page_size(request.page_size, DEFAULT_PAGE_SIZE)
     clauses, params = ["1"], {}
     if request.source_trace_id:
         clauses.append("SourceTraceId = {source:String}")
