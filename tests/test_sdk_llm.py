@@ -4,6 +4,7 @@ SDK into the running app and read back through the query service."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -237,6 +238,24 @@ def test_content_capture_can_be_turned_off(fake_llm: FakeLLM, spans: InMemorySpa
     (span,) = spans.get_finished_spans()
     assert span.attributes["gen_ai.usage.input_tokens"] == 1
     assert not [k for k in span.attributes if k.endswith("messages")]
+
+
+def test_a_stream_dropped_unconsumed_still_ends_its_span(
+    fake_llm: FakeLLM, spans: InMemorySpanExporter
+) -> None:
+    vigil.instrument_openai()
+    try:
+        oai = openai.OpenAI(base_url=fake_llm.base_url + "/v1", api_key="test-key", max_retries=0)
+        stream = oai.chat.completions.create(
+            model="gpt-drop", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        next(iter(stream))
+        del stream
+        gc.collect()
+    finally:
+        vigil.uninstrument_openai()
+    (span,) = spans.get_finished_spans()
+    assert span.name == "chat gpt-drop" and span.end_time is not None
 
 
 def test_instrumentation_is_explicit_and_reversible(fake_llm: FakeLLM, spans: InMemorySpanExporter) -> None:

@@ -170,7 +170,7 @@ class _GroupStats:
 def _source(q: DriftQuery, db: str, params: dict[str, Any]) -> str:
     """The rows both passes read: group columns g0.., the metric v, and the window flag cur."""
     params.update(bs=q.baseline.start_ns, be=q.baseline.end_ns, cs=q.current.start_ns, ce=q.current.end_ns)
-    groups = []
+    groups, present = [], []
     for i, key in enumerate(q.group_by):
         if key in _COLUMN_KEYS:
             groups.append(f"{_COLUMN_KEYS[key]} AS g{i}")
@@ -180,7 +180,11 @@ def _source(q: DriftQuery, db: str, params: dict[str, Any]) -> str:
                 f"if(mapContains(SpanAttributes, {{gk{i}:String}}), SpanAttributes[{{gk{i}:String}}], "
                 f"ResourceAttributes[{{gk{i}:String}}]) AS g{i}"
             )
-    filters = ""
+            # Spans without the key are not a group of their own ("" would lump them together).
+            present.append(
+                f"(mapContains(SpanAttributes, {{gk{i}:String}}) OR mapContains(ResourceAttributes, {{gk{i}:String}}))"
+            )
+    filters = "".join(f" AND {p}" for p in present)
     if q.service_name:
         filters += " AND ServiceName = {service:String}"
         params["service"] = q.service_name

@@ -216,6 +216,13 @@ class TracedStream:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
+    def __del__(self) -> None:
+        # A stream dropped without being consumed or closed still ends its span.
+        closer = self.__dict__.get("_closer")
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                closer.end()
+
 
 class AsyncTracedStream:
     """The ``AsyncStream`` counterpart of ``TracedStream``."""
@@ -256,6 +263,12 @@ class AsyncTracedStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+    def __del__(self) -> None:
+        closer = self.__dict__.get("_closer")
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                closer.end()
 
 
 class ChatIntegration:
