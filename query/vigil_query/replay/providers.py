@@ -98,6 +98,37 @@ def _stop_sequences(attributes: dict[str, str]) -> list[str] | None:
     return value if isinstance(value, list) else [str(value)]
 
 
+# gen_ai.request.* attribute → the provider's request field, and its type.
+_OPENAI_PARAMETERS = (
+    ("gen_ai.request.temperature", "temperature", float),
+    ("gen_ai.request.top_p", "top_p", float),
+    ("gen_ai.request.max_tokens", "max_tokens", int),
+    ("gen_ai.request.seed", "seed", int),
+    ("gen_ai.request.frequency_penalty", "frequency_penalty", float),
+    ("gen_ai.request.presence_penalty", "presence_penalty", float),
+)
+_ANTHROPIC_PARAMETERS = (
+    ("gen_ai.request.temperature", "temperature", float),
+    ("gen_ai.request.top_p", "top_p", float),
+    ("gen_ai.request.top_k", "top_k", int),
+)
+
+
+def _with_parameters(
+    body: dict[str, Any],
+    attributes: dict[str, str],
+    parameters: tuple[tuple[str, str, type], ...],
+    stop_field: str,
+) -> dict[str, Any]:
+    for key, name, kind in parameters:
+        value = _number(attributes, key, kind)
+        if value is not None:
+            body[name] = value
+    if (stop := _stop_sequences(attributes)) is not None:
+        body[stop_field] = stop
+    return body
+
+
 def _text(parts: list[dict[str, Any]]) -> str:
     return "".join(str(p.get("content", "")) for p in parts if p.get("type") == "text")
 
@@ -138,20 +169,7 @@ def openai_request(attributes: dict[str, str], messages: list[dict[str, Any]]) -
             entry["name"] = message["name"]
         wire.append(entry)
     body: dict[str, Any] = {"model": attributes["gen_ai.request.model"], "messages": wire}
-    for key, name, kind in (
-        ("gen_ai.request.temperature", "temperature", float),
-        ("gen_ai.request.top_p", "top_p", float),
-        ("gen_ai.request.max_tokens", "max_tokens", int),
-        ("gen_ai.request.seed", "seed", int),
-        ("gen_ai.request.frequency_penalty", "frequency_penalty", float),
-        ("gen_ai.request.presence_penalty", "presence_penalty", float),
-    ):
-        value = _number(attributes, key, kind)
-        if value is not None:
-            body[name] = value
-    if (stop := _stop_sequences(attributes)) is not None:
-        body["stop"] = stop
-    return body
+    return _with_parameters(body, attributes, _OPENAI_PARAMETERS, "stop")
 
 
 def _anthropic_blocks(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -190,17 +208,7 @@ def anthropic_request(
     }
     if system:
         body["system"] = _text(system)
-    for key, name, kind in (
-        ("gen_ai.request.temperature", "temperature", float),
-        ("gen_ai.request.top_p", "top_p", float),
-        ("gen_ai.request.top_k", "top_k", int),
-    ):
-        value = _number(attributes, key, kind)
-        if value is not None:
-            body[name] = value
-    if (stop := _stop_sequences(attributes)) is not None:
-        body["stop_sequences"] = stop
-    return body
+    return _with_parameters(body, attributes, _ANTHROPIC_PARAMETERS, "stop_sequences")
 
 
 def _openai_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
