@@ -302,3 +302,52 @@ def test_a_script_that_exits_without_flush_loses_nothing(app: RunningApp, tmp_pa
     for s in stored:
         by_run[s.resource_attributes["run"]] = by_run.get(s.resource_attributes["run"], 0) + 1
     assert by_run == {"grpc": 400, "http/protobuf": 400}
+
+
+def test_init_arguments_in_a_fresh_process(app: RunningApp, fake_llm: FakeLLM, tmp_path) -> None:
+    """init(instrument=..., redact=..., max_value_length=...) as an application would call it."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import sys, openai, vigil\n"
+        "def redact(value):\n"
+        "    if isinstance(value, dict) and 'password' in value:\n"
+        "        return {**value, 'password': '***'}\n"
+        "    return value\n"
+        "vigil.init(sys.argv[1], service_name='init-args', instrument=['openai'], redact=redact, max_value_length=100)\n"
+        "@vigil.trace\n"
+        "def login(user, password):\n"
+        "    client = openai.OpenAI(base_url=sys.argv[2], api_key='k', max_retries=0)\n"
+        "    client.chat.completions.create(model='gpt-init', messages=[{'role': 'user', 'content': 'x' * 500}])\n"
+        "    return 'ok'\n"
+        "login('ada', 'hunter2')\n"
+    )
+    subprocess.run(
+        [sys.executable, str(script), f"http://{app.grpc_target}", fake_llm.base_url + "/v1"],
+        cwd=REPO,
+        check=True,
+        timeout=120,
+    )
+    with QueryClient(app.query_target) as client:
+        spans = {s.name: s for s in client.iter_spans(service="init-args")}
+    assert set(spans) == {"login", "chat gpt-init"}
+    assert json.loads(spans["login"].attributes["input.value"]) == {"user": "ada", "password": "***"}
+    llm = spans["chat gpt-init"]
+    assert llm.parent_span_id == spans["login"].span_id
+    assert (
+        len(llm.attributes["gen_ai.input.messages"]) == 101
+        and llm.attributes["gen_ai.input.messages.truncated"] == "true"
+    )
+
+
+def test_instrumenting_a_library_that_is_not_installed_fails_clearly() -> None:
+    # sys.modules[name] = None is how Python marks a module as not importable.
+    code = (
+        "import sys; sys.modules['anthropic'] = None\n"
+        "import vigil\n"
+        "try:\n"
+        "    vigil.instrument_anthropic()\n"
+        "except vigil.InstrumentationError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "cannot instrument anthropic: the 'anthropic' package is not installed"
