@@ -3,6 +3,7 @@ and stopped by SIGTERM in the middle of a load run without losing an acknowledge
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -132,6 +133,18 @@ def test_migrate_then_query_service_alone(tmp_path: Path) -> None:
     finally:
         server.terminate()
     assert server.wait() == 0, server.log()
+
+    # The drift detector alone: one pass over the (empty) store, a JSON report on stdout.
+    once = run_cli("drift-detect", "--once", env=env, timeout=120)
+    assert once.returncode == 0, once.stderr
+    assert json.loads(once.stdout) == {"evaluated_groups": 0, "opened": 0, "updated": 0, "resolved": 0}
+    # ... and as a loop that stops on SIGTERM.
+    detector = ServerProcess(data_dir, command=[sys.executable, "-m", "vigil_server.cli", "drift-detect"])
+    deadline = time.monotonic() + 60
+    while "drift evaluated" not in detector.log() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    detector.terminate()
+    assert detector.wait() == 0 and "drift evaluated" in detector.log(), detector.log()
 
 
 def test_invalid_settings_are_reported(tmp_path: Path) -> None:

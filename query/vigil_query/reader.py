@@ -1,5 +1,6 @@
-"""Runs read queries (and the small writes of the query API) on ClickHouse from a small thread pool, one client per thread, with a
-time limit and a row limit on every query so one request cannot take the server down."""
+"""Runs the query API's ClickHouse work (reads, and the small writes of alerts and replays)
+on a small thread pool, one client per thread, with a time limit and a row limit on every
+query so one request cannot take the server down."""
 
 from __future__ import annotations
 
