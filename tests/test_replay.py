@@ -329,8 +329,10 @@ def classify(text: str) -> str:
 
 
 @vigil.span(name="respond")
-def respond(kind: str, text: str) -> str:
-    return f"{kind}: {text.upper()}"
+def respond(
+    kind: str, text: str, /, *extra: str
+) -> str:  # positional-only and *args: replay passes them back
+    return f"{kind}: {text.upper()}" + "".join(extra)
 
 
 @vigil.trace(name="pipeline")
@@ -377,6 +379,14 @@ def test_sdk_replay_reruns_a_decorated_function(app: RunningApp, sdk_memory: InM
     ]
 
     # The root's own arguments can be mutated too; unknown paths are refused by the server.
+    extra = vigil.replay(
+        trace_id,
+        [{"span_name": "respond", "patch": [{"op": "add", "path": "/extra", "value": [" (edited)"]}]}],
+        pipeline,
+        target=app.query_target,
+    )
+    assert extra.result == "question: IS IT RAINING? (edited)"
+    assert {s.name for s in extra.changed} == {"respond", "pipeline"}
     loud = vigil.replay(
         trace_id,
         [{"span_name": "pipeline", "patch": [{"op": "add", "path": "/loud", "value": True}]}],

@@ -86,6 +86,21 @@ class _ArgumentNames:
             bound.pop(self.names[0], None)
         return bound
 
+    def unbind(
+        self, values: Mapping[str, Any], first: tuple[Any, ...]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Call arguments from captured ones (``bind``'s inverse): positional parameters and
+        ``*args`` positionally, the rest by keyword; ``first`` is the kept ``self``/``cls``."""
+        remaining = dict(values)
+        args = list(first)
+        for name in self.names[len(first) :]:
+            if name not in remaining:
+                break
+            args.append(remaining.pop(name))
+        if self.varargs and self.varargs in remaining:
+            args.extend(remaining.pop(self.varargs))
+        return tuple(args), remaining
+
 
 class _SpanSpec:
     """What one decorator application decided: name, kind, attributes and capture switches."""
@@ -117,7 +132,12 @@ class _SpanSpec:
         scope = replay_scope.get()
         if scope is None:
             return args, kwargs
-        return scope.arguments(self.name, args, kwargs, self.arguments.drop_first)
+        mutated = scope.mutated_input(self.name)
+        if mutated is None:
+            return args, kwargs
+        # Captured inputs leave out self/cls: keep the instance, replace everything else.
+        first = args[:1] if self.arguments.drop_first and args else ()
+        return self.arguments.unbind(mutated, first)
 
     def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Span:
         cfg = _config.current()

@@ -31,18 +31,15 @@ class ReplayScope:
         self._calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def arguments(
-        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], keep_first: bool
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def mutated_input(self, name: str) -> dict[str, Any] | None:
+        """The mutated arguments for this call of the function named ``name``, if any."""
         with self._lock:
             occurrence = self._calls[name]
             self._calls[name] += 1
         mutated = self.overrides.get((name, occurrence))
-        if mutated is None:
-            return args, kwargs
-        self.applied.append((name, occurrence))
-        # Captured inputs leave out self/cls: keep the instance, replace everything else.
-        return (args[:1] if keep_first and args else ()), dict(mutated)
+        if mutated is not None:
+            self.applied.append((name, occurrence))
+        return mutated
 
     def source_link(self, attributes: dict[str, Any]) -> Link:
         attributes[SOURCE_TRACE_ID] = self.source_trace_id
