@@ -124,7 +124,7 @@ def arguments_json(arguments: Any) -> Any:
 
 def text_parts(content: Any) -> list[dict[str, Any]]:
     """A message's ``content`` (a string or a list of typed blocks) as conventions parts."""
-    if content is None:
+    if content is None or content == "":  # e.g. an assistant turn that only calls tools
         return []
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
