@@ -3,6 +3,7 @@ calls against local fakes of OpenAI and Anthropic, the history, and bad input.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -414,3 +415,32 @@ def test_sdk_replay_reruns_a_decorated_function(app: RunningApp, sdk_memory: InM
             pipeline,
             target=app.query_target,
         )
+
+
+@vigil.span(name="shout")
+async def shout(text: str) -> str:
+    await asyncio.sleep(0)
+    return text.upper()
+
+
+@vigil.trace(name="async-pipeline")
+async def async_pipeline(text: str) -> str:
+    return await shout(text) + "!"
+
+
+def test_replay_async_inside_a_running_loop(app: RunningApp, sdk_memory: InMemorySpanExporter) -> None:
+    async def main() -> tuple[str, vigil.ReplayComparison]:
+        await async_pipeline("hello")
+        original = next(s for s in sdk_memory.get_finished_spans() if s.name == "async-pipeline")
+        trace_id = f"{original.context.trace_id:032x}"
+        await asyncio.to_thread(fetch_trace, app, trace_id, 2)
+        mutations = [{"span_name": "shout", "patch": [{"op": "replace", "path": "/text", "value": "bye"}]}]
+        return trace_id, await vigil.replay_async(
+            trace_id, mutations, async_pipeline, target=app.query_target
+        )
+
+    sdk_memory.clear()
+    trace_id, comparison = asyncio.run(main())
+    assert comparison.error is None and comparison.result == "BYE!"
+    assert comparison.source_trace_id == trace_id and comparison.mutated == [("shout", 0)]
+    assert {s.name for s in comparison.changed} == {"shout", "async-pipeline"}

@@ -19,7 +19,7 @@ from vigil.instrumentation import (
 )
 from vigil.provider import flush, init, shutdown
 from vigil.query_client import QueryClient, QueryError, mutation, span_filter
-from vigil.replay import ReplayComparison, ReplayError, SpanComparison, replay
+from vigil.replay import ReplayComparison, ReplayError, SpanComparison, replay, replay_async
 
 __version__ = "0.1.0"
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "instrument_openai",
     "mutation",
     "replay",
+    "replay_async",
     "shutdown",
     "span",
     "span_filter",

@@ -180,6 +180,63 @@ def _read_back(client: QueryClient, trace_id: str, timeout_s: float) -> list[que
             time.sleep(0.2)
 
 
+@dataclass(slots=True)
+class _Plan:
+    """Everything known before ``fn`` runs again."""
+
+    trace_id: str
+    what_if: query_pb2.ReplayResponse
+    original: list[query_pb2.Span]
+    call: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    scope: ReplayScope
+
+
+def _prepare(
+    client: QueryClient,
+    trace_id: str,
+    mutations: Sequence[query_pb2.Mutation | Mapping[str, Any]],
+    fn: Callable[..., Any],
+) -> _Plan:
+    what_if = client.replay(trace_id, mutations, requested_by="vigil.replay")
+    original = client.get_trace(trace_id)
+    roots = [n.span for n in original.spans if not n.span.parent_span_id] or [original.spans[0].span]
+    root = min(roots, key=lambda s: s.start_time_unix_nano)
+    try:
+        arguments = json.loads(root.attributes[INPUT_VALUE])
+    except (KeyError, ValueError):
+        raise ReplayError(f"the root span {root.name!r} has no captured input to call {fn!r} with") from None
+    if not isinstance(arguments, dict):
+        raise ReplayError(f"the root span's input is not an object of arguments: {arguments!r}")
+    spec = getattr(fn, "__vigil_span__", None)
+    if spec is not None and spec.new_trace:
+        call = fn
+    else:  # not a @vigil.trace function: give the new trace a root of its own
+        call = trace_(name=root.name if spec is None else "vigil.replay")(fn)
+    args, kwargs = spec.arguments.unbind(arguments, ()) if spec is not None else ((), arguments)
+    scope = ReplayScope(trace_id, root.span_id, _overrides(original, what_if))
+    return _Plan(trace_id, what_if, [n.span for n in original.spans], call, args, kwargs, scope)
+
+
+def _finish(
+    client: QueryClient, plan: _Plan, result: Any, error: BaseException | None, timeout_s: float
+) -> ReplayComparison:
+    if plan.scope.new_trace_id is None:
+        raise ReplayError("the replayed function started no trace") from error
+    flush(timeout_s)
+    new_spans = _read_back(client, plan.scope.new_trace_id, timeout_s)
+    return ReplayComparison(
+        source_trace_id=plan.trace_id,
+        new_trace_id=plan.scope.new_trace_id,
+        replay_id=plan.what_if.replay_id,
+        result=result,
+        error=error,
+        mutated=list(plan.scope.applied),
+        spans=compare(plan.original, new_spans),
+    )
+
+
 def replay(
     trace_id: str,
     mutations: Sequence[query_pb2.Mutation | Mapping[str, Any]],
@@ -193,51 +250,47 @@ def replay(
     ``mutations`` are ``vigil.mutation(...)`` values (or dicts of its arguments) targeting
     ``input.value`` of decorated functions. An exception raised by ``fn`` is kept in the
     result's ``error``: the comparison is still made. Needs ``vigil.init`` (the new trace is
-    sent like any other) and the query service at ``target``.
+    sent like any other) and the query service at ``target``. For an ``async def`` function
+    from inside a running event loop, use ``replay_async``.
     """
     with QueryClient(target, timeout_s=timeout_s) as client:
-        what_if = client.replay(trace_id, mutations, requested_by="vigil.replay")
-        original = client.get_trace(trace_id)
-        roots = [n.span for n in original.spans if not n.span.parent_span_id] or [original.spans[0].span]
-        root = min(roots, key=lambda s: s.start_time_unix_nano)
-        try:
-            arguments = json.loads(root.attributes[INPUT_VALUE])
-        except (KeyError, ValueError):
-            raise ReplayError(
-                f"the root span {root.name!r} has no captured input to call {fn!r} with"
-            ) from None
-        if not isinstance(arguments, dict):
-            raise ReplayError(f"the root span's input is not an object of arguments: {arguments!r}")
-        spec = getattr(fn, "__vigil_span__", None)
-        call = (
-            fn
-            if spec is not None and spec.new_trace
-            else trace_(name=root.name if spec is None else "vigil.replay")(fn)
-        )
-        scope = ReplayScope(trace_id, root.span_id, _overrides(original, what_if))
-        token = replay_scope.set(scope)
+        plan = _prepare(client, trace_id, mutations, fn)
+        token = replay_scope.set(plan.scope)
         result, error = None, None
         try:
-            result = call(**arguments)
+            result = plan.call(*plan.args, **plan.kwargs)
             if inspect.isawaitable(result):
                 result = asyncio.run(_awaited(result))
         except Exception as exc:
             error = exc
         finally:
             replay_scope.reset(token)
-        if scope.new_trace_id is None:
-            raise ReplayError("the replayed function started no trace") from error
-        flush(timeout_s)
-        new_spans = _read_back(client, scope.new_trace_id, timeout_s)
-    return ReplayComparison(
-        source_trace_id=trace_id,
-        new_trace_id=scope.new_trace_id,
-        replay_id=what_if.replay_id,
-        result=result,
-        error=error,
-        mutated=list(scope.applied),
-        spans=compare([n.span for n in original.spans], new_spans),
-    )
+        return _finish(client, plan, result, error, timeout_s)
+
+
+async def replay_async(
+    trace_id: str,
+    mutations: Sequence[query_pb2.Mutation | Mapping[str, Any]],
+    fn: Callable[..., Any],
+    *,
+    target: str = "localhost:4319",
+    timeout_s: float = 30.0,
+) -> ReplayComparison:
+    """``replay`` for ``async def`` functions, awaited in the caller's event loop. The query
+    service calls and the flush run in a worker thread, so the loop keeps running."""
+    with QueryClient(target, timeout_s=timeout_s) as client:
+        plan = await asyncio.to_thread(_prepare, client, trace_id, mutations, fn)
+        token = replay_scope.set(plan.scope)
+        result, error = None, None
+        try:
+            result = plan.call(*plan.args, **plan.kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            error = exc
+        finally:
+            replay_scope.reset(token)
+        return await asyncio.to_thread(_finish, client, plan, result, error, timeout_s)
 
 
 async def _awaited(awaitable: Any) -> Any:
