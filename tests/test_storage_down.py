@@ -52,10 +52,22 @@ def test_unreachable_clickhouse_gives_retryable_errors(app_without_clickhouse: R
     status, _, _ = http_request(f"{app.http_base}/health")
     assert status == 200
 
-    with QueryClient(app.query_target) as client, pytest.raises(QueryError) as query_err:
-        client.services()
-    assert query_err.value.code == grpc.StatusCode.UNAVAILABLE
-    assert "ClickHouse unavailable" in query_err.value.message
+    # Every query RPC, drift and replay included, answers UNAVAILABLE with the reason.
+    calls = {
+        "GetServices": lambda c: c.services(),
+        "GetDrift": lambda c: c.drift(),
+        "ListDriftAlerts": lambda c: c.drift_alerts(),
+        "Replay": lambda c: c.replay(
+            "ab" * 16, [{"span_name": "x", "patch": [{"op": "add", "path": "/a", "value": 1}]}]
+        ),
+        "ListReplays": lambda c: c.replays(),
+    }
+    with QueryClient(app.query_target) as client:
+        for name, call in calls.items():
+            with pytest.raises(QueryError) as query_err:
+                call(client)
+            assert query_err.value.code == grpc.StatusCode.UNAVAILABLE, name
+            assert "ClickHouse unavailable" in query_err.value.message, name
 
 
 def test_ingest_recovers_when_the_table_comes_back(chdb_dir: Path, app: RunningApp, ch: Client) -> None:
