@@ -154,9 +154,7 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
             # Most values are non-empty strings: a set string_value means the oneof holds a
             # string, so the WhichOneof call (a third of the per-attribute cost) is skipped.
             text = value.string_value
-            if text:
-                pass
-            elif (which := value.WhichOneof("value")) == "string_value":
+            if text or (which := value.WhichOneof("value")) == "string_value":
                 pass
             elif which == "int_value":
                 text = str(value.int_value)
