@@ -444,3 +444,27 @@ def test_replay_async_inside_a_running_loop(app: RunningApp, sdk_memory: InMemor
     assert comparison.error is None and comparison.result == "BYE!"
     assert comparison.source_trace_id == trace_id and comparison.mutated == [("shout", 0)]
     assert {s.name for s in comparison.changed} == {"shout", "async-pipeline"}
+
+
+def test_a_truncated_input_is_reported_on_the_span(app: RunningApp, sdk_memory: InMemorySpanExporter) -> None:
+    from vigil import config
+
+    saved = config.current()
+    config.configure(config.CaptureConfig(max_value_length=64))
+    try:
+        sdk_memory.clear()
+        pipeline("x" * 200)
+    finally:
+        config.configure(saved)
+    root = next(s for s in sdk_memory.get_finished_spans() if s.name == "pipeline")
+    trace_id = f"{root.context.trace_id:032x}"
+    fetch_trace(app, trace_id, 3)
+    response = replay(
+        app,
+        query_pb2.ReplayRequest(
+            trace_id=trace_id,
+            mutations=[mutation("pipeline", [{"op": "add", "path": "/loud", "value": True}])],
+        ),
+    )
+    (change,) = response.changes
+    assert "is not JSON (it was truncated when captured)" in change.error

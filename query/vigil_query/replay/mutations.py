@@ -117,11 +117,9 @@ def _load_input(span: query_pb2.Span, target: str) -> tuple[Any, str]:
     try:
         return json.loads(raw), ""
     except ValueError:
-        truncated = (
-            " (it was truncated when captured)"
-            if span.attributes.get(target.split(".")[0] + ".truncated")
-            else ""
-        )
+        # The SDK marks a cut value with "<attribute>.truncated" ("input.truncated" for input.value).
+        marks = (target + ".truncated", target.removesuffix(".value") + ".truncated")
+        truncated = " (it was truncated when captured)" if any(span.attributes.get(m) for m in marks) else ""
         return None, f"span {span.span_id} ({span.name}): attribute {target!r} is not JSON{truncated}"
 
 
