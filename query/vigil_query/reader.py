@@ -5,14 +5,16 @@ query so one request cannot take the server down."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
 from vigil_storage import StorageUnavailable, connect
+from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 
@@ -55,31 +57,27 @@ class Reader:
     def rows(
         self, sql: str, params: dict[str, Any], what: str, settings: dict[str, Any] | None = None
     ) -> Sequence[Sequence[Any]]:
-        client = self._client()
         merged = {**self.settings, **settings} if settings else self.settings
-        try:
-            with translate_errors(what):
-                return client.query(sql, parameters=params, settings=merged).result_rows
-        except StorageUnavailable:
-            self._local.client = None
-            raise
+        with self._using_client(what) as client:
+            return client.query(sql, parameters=params, settings=merged).result_rows
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], what: str) -> None:
         """A small INSERT into one of Vigil's own tables (``table`` without the database)."""
-        client = self._client()
-        try:
-            with translate_errors(what):
-                client.insert(f"{self.db}.{table}", rows, column_names=list(columns))
-        except StorageUnavailable:
-            self._local.client = None
-            raise
+        with self._using_client(what) as client:
+            client.insert(f"{self.db}.{table}", rows, column_names=list(columns))
 
     def insert_arrow(self, table: str, data: Any, what: str) -> None:
         """Insert an Arrow table into one of the database's tables, committed before returning."""
-        client = self._client()
+        with self._using_client(what) as client:
+            client.insert_arrow(f"{self.db}.{table}", data, settings=INSERT_SETTINGS)
+
+    @contextlib.contextmanager
+    def _using_client(self, what: str) -> Iterator[Client]:
+        """This thread's client, errors translated; a client that lost its server is dropped,
+        so the next call reconnects."""
         try:
             with translate_errors(what):
-                client.insert_arrow(f"{self.db}.{table}", data, settings={"async_insert": 0})
+                yield self._client()
         except StorageUnavailable:
             self._local.client = None
             raise

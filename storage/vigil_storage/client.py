@@ -15,6 +15,12 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_storage.errors import translate_errors
 
+# Every INSERT Vigil sends, explicitly: recent ClickHouse enables async_insert by default, and
+# a write that returns must mean the rows are in a part (readable, and what an OTLP ack
+# promises), not in a server-side buffer. (ClickHouse does not fsync parts by default; see
+# the README on what an ack guarantees.)
+INSERT_SETTINGS = {"async_insert": 0}
+
 
 def connect(dsn: str, *, connect_timeout_s: float = 5.0, query_timeout_s: float = 30.0) -> Client:
     """Open a clickhouse-connect client for ``dsn``; raises StorageUnavailable if unreachable.

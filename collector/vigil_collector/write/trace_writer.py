@@ -10,14 +10,9 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from vigil_storage import StorageUnavailable, connect
-from vigil_storage.client import close_quietly
+from vigil_storage.client import INSERT_SETTINGS, close_quietly
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
-
-# Explicit, because recent ClickHouse enables async_insert by default: an ack must mean
-# the rows are in a part, not in a server-side buffer. (ClickHouse does not fsync parts
-# by default; see the README on what an ack guarantees.)
-INSERT_SETTINGS = {"async_insert": 0}
 
 
 class TraceWriter:
