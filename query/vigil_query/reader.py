@@ -64,7 +64,7 @@ class Reader:
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], what: str) -> None:
         """A small INSERT into one of Vigil's own tables (``table`` without the database)."""
         with self._using_client(what) as client:
-            client.insert(f"{self.db}.{table}", rows, column_names=list(columns))
+            client.insert(f"{self.db}.{table}", rows, column_names=list(columns), settings=INSERT_SETTINGS)
 
     def insert_arrow(self, table: str, data: Any, what: str) -> None:
         """Insert an Arrow table into one of the database's tables, committed before returning."""
