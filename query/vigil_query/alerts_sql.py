@@ -10,7 +10,6 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from vigil.query.v1 import query_pb2
@@ -18,7 +17,7 @@ from vigil_query import page_token
 from vigil_query import psi as psi_math
 from vigil_query.drift_sql import DriftQuery, DriftResult, Window
 from vigil_query.errors import InvalidQuery, NotFound
-from vigil_query.reader import Reader
+from vigil_query.reader import Reader, datetime_of_ns
 
 TABLE = "vigil_drift_alerts"
 DEFAULT_PAGE_SIZE = 100
@@ -49,11 +48,6 @@ def group_key(group: dict[str, str]) -> str:
     return json.dumps(group, sort_keys=True, separators=(",", ":"))
 
 
-def _datetime(ns: int) -> datetime:
-    # DateTime64(9) via a datetime keeps microseconds; alert times need no more.
-    return datetime.fromtimestamp(ns / 1e9, UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class Alert:
     alert_id: str
@@ -78,10 +72,10 @@ class Alert:
             self.alert_id, self.metric, self.key, r.group, r.psi, r.severity,
             r.baseline_count, r.current_count, r.baseline_p50, r.baseline_p95, r.current_p50, r.current_p95,
             r.bin_edges, r.baseline_proportions, r.current_proportions,
-            _datetime(self.baseline.start_ns), _datetime(self.baseline.end_ns),
-            _datetime(self.current.start_ns), _datetime(self.current.end_ns),
-            _datetime(self.created_ns), _datetime(self.updated_ns),
-            int(self.resolved), _datetime(self.resolved_ns), self.resolved_by, self.version,
+            datetime_of_ns(self.baseline.start_ns), datetime_of_ns(self.baseline.end_ns),
+            datetime_of_ns(self.current.start_ns), datetime_of_ns(self.current.end_ns),
+            datetime_of_ns(self.created_ns), datetime_of_ns(self.updated_ns),
+            int(self.resolved), datetime_of_ns(self.resolved_ns), self.resolved_by, self.version,
         ]  # fmt: skip
 
     @classmethod

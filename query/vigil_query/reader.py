@@ -9,6 +9,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -19,6 +20,12 @@ from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 
 T = TypeVar("T")
+
+
+def datetime_of_ns(ns: int) -> datetime:
+    """A DateTime64 value to insert, from Unix nanoseconds (kept to the microsecond: the
+    alert and replay times written through ``Reader.insert`` need no more)."""
+    return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
 class Reader:

@@ -3,7 +3,6 @@ GetReplay read them back."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format
@@ -12,7 +11,7 @@ from vigil.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import check_trace_id
-from vigil_query.reader import Reader
+from vigil_query.reader import Reader, datetime_of_ns
 
 TABLE = "vigil_replays"
 COLUMNS = (
@@ -38,7 +37,7 @@ def save(reader: Reader, summary: query_pb2.ReplaySummary, result: query_pb2.Rep
         summary.mutations,
         int(summary.execute),
         summary.requested_by,
-        datetime.fromtimestamp(summary.created_time_unix_nano / 1e9, UTC),
+        datetime_of_ns(summary.created_time_unix_nano),
         summary.status,
         json_format.MessageToJson(result, indent=None),
     ]
