@@ -21,7 +21,7 @@ import difflib
 import inspect
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,19 +219,37 @@ def _prepare(
     return _Plan(trace_id, what_if, [n.span for n in original.spans], call, args, kwargs, scope)
 
 
-def _finish(
-    client: QueryClient, plan: _Plan, result: Any, error: BaseException | None, timeout_s: float
-) -> ReplayComparison:
+@dataclass(slots=True)
+class _Outcome:
+    result: Any = None
+    error: BaseException | None = None
+
+
+@contextlib.contextmanager
+def _running(plan: _Plan) -> Iterator[_Outcome]:
+    """The replay scope around ``fn``'s run; an exception ``fn`` raises is kept, not raised,
+    since the comparison is still made."""
+    outcome = _Outcome()
+    token = replay_scope.set(plan.scope)
+    try:
+        yield outcome
+    except Exception as exc:
+        outcome.error = exc
+    finally:
+        replay_scope.reset(token)
+
+
+def _finish(client: QueryClient, plan: _Plan, outcome: _Outcome, timeout_s: float) -> ReplayComparison:
     if plan.scope.new_trace_id is None:
-        raise ReplayError("the replayed function started no trace") from error
+        raise ReplayError("the replayed function started no trace") from outcome.error
     flush(timeout_s)
     new_spans = _read_back(client, plan.scope.new_trace_id, timeout_s)
     return ReplayComparison(
         source_trace_id=plan.trace_id,
         new_trace_id=plan.scope.new_trace_id,
         replay_id=plan.what_if.replay_id,
-        result=result,
-        error=error,
+        result=outcome.result,
+        error=outcome.error,
         mutated=list(plan.scope.applied),
         spans=compare(plan.original, new_spans),
     )
@@ -255,17 +273,10 @@ def replay(
     """
     with QueryClient(target, timeout_s=timeout_s) as client:
         plan = _prepare(client, trace_id, mutations, fn)
-        token = replay_scope.set(plan.scope)
-        result, error = None, None
-        try:
+        with _running(plan) as outcome:
             result = plan.call(*plan.args, **plan.kwargs)
-            if inspect.isawaitable(result):
-                result = asyncio.run(_awaited(result))
-        except Exception as exc:
-            error = exc
-        finally:
-            replay_scope.reset(token)
-        return _finish(client, plan, result, error, timeout_s)
+            outcome.result = asyncio.run(_awaited(result)) if inspect.isawaitable(result) else result
+        return _finish(client, plan, outcome, timeout_s)
 
 
 async def replay_async(
@@ -280,17 +291,10 @@ async def replay_async(
     service calls and the flush run in a worker thread, so the loop keeps running."""
     with QueryClient(target, timeout_s=timeout_s) as client:
         plan = await asyncio.to_thread(_prepare, client, trace_id, mutations, fn)
-        token = replay_scope.set(plan.scope)
-        result, error = None, None
-        try:
+        with _running(plan) as outcome:
             result = plan.call(*plan.args, **plan.kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            error = exc
-        finally:
-            replay_scope.reset(token)
-        return await asyncio.to_thread(_finish, client, plan, result, error, timeout_s)
+            outcome.result = (await result) if inspect.isawaitable(result) else result
+        return await asyncio.to_thread(_finish, client, plan, outcome, timeout_s)
 
 
 async def _awaited(awaitable: Any) -> Any:
