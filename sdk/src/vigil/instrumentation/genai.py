@@ -10,6 +10,7 @@ size cap, redaction hook) as the decorators' ``input.value``.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import json
@@ -139,14 +140,16 @@ def text_parts(content: Any) -> list[dict[str, Any]]:
     return parts
 
 
-class StreamAccumulator:
+class StreamAccumulator(abc.ABC):
     """Collects a streamed response; provider modules implement ``add`` and ``finish``."""
 
+    @abc.abstractmethod
     def add(self, event: Any) -> None:
-        raise NotImplementedError
+        """Take in one streamed chunk or event."""
 
+    @abc.abstractmethod
     def finish(self, span: Span, capture: bool) -> None:
-        raise NotImplementedError
+        """Set the response attributes (and, with ``capture``, the output messages) on ``span``."""
 
 
 class _SpanCloser:
@@ -271,7 +274,7 @@ class AsyncTracedStream:
                 closer.end()
 
 
-class ChatIntegration:
+class ChatIntegration(abc.ABC):
     """One provider's ``create`` call traced as a GenAI inference span.
 
     Subclasses say how the provider's request and response map onto the conventions; this
@@ -286,17 +289,21 @@ class ChatIntegration:
     def __init__(self, capture_content: bool | None = None) -> None:
         self.capture_override = capture_content
 
+    @abc.abstractmethod
     def request_attributes(self, resource: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """Span attributes from the call's arguments (request parameters, server address)."""
 
+    @abc.abstractmethod
     def record_request_content(self, span: Span, kwargs: Mapping[str, Any]) -> None:
-        raise NotImplementedError
+        """Record the prompt (input messages, system instructions) on ``span``."""
 
+    @abc.abstractmethod
     def record_response(self, span: Span, response: Any, capture: bool) -> None:
-        raise NotImplementedError
+        """Set the response attributes (and, with ``capture``, the output messages) on ``span``."""
 
+    @abc.abstractmethod
     def new_accumulator(self) -> StreamAccumulator:
-        raise NotImplementedError
+        """A fresh accumulator for one streamed response."""
 
     def target(self, resource: Any) -> Any:
         """The API resource to send the call through (the one given, unless a subclass knows better)."""
