@@ -64,9 +64,12 @@ async def _respond(name: str, work: Awaitable[Resp], context: grpc.aio.ServicerC
 
 
 async def _call(
-    reader: Reader, fn: Callable[[Reader, Any], Resp], request: Any, context: grpc.aio.ServicerContext
+    name: str,
+    reader: Reader,
+    fn: Callable[[Reader, Any], Resp],
+    request: Any,
+    context: grpc.aio.ServicerContext,
 ) -> Resp:
-    name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "query")
     return await _respond(name, reader.run(lambda r: fn(r, request)), context)
 
 
@@ -75,7 +78,7 @@ def _rpc(
 ) -> Callable[[QueryService, Any, grpc.aio.ServicerContext], Awaitable[Resp]]:
     @functools.wraps(fn)
     async def handler(self: QueryService, request: Any, context: grpc.aio.ServicerContext) -> Resp:
-        return await _call(self.reader, fn, request, context)
+        return await _call(fn.__name__, self.reader, fn, request, context)
 
     return handler
 
@@ -106,9 +109,8 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     async def GetDrift(
         self, request: query_pb2.GetDriftRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.GetDriftResponse:
-        return await _call(
-            self.reader, functools.partial(get_drift, thresholds=self.thresholds), request, context
-        )
+        drift = functools.partial(get_drift, thresholds=self.thresholds)
+        return await _call("get_drift", self.reader, drift, request, context)
 
 
 __all__ = ["QueryService", "query_pb2", "status_for"]
