@@ -9,7 +9,7 @@ floating-point operations per group (``psi.py``).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from vigil.query.v1 import query_pb2
@@ -82,8 +82,6 @@ class DriftResult:
     baseline_p95: float = 0.0
     current_p50: float = 0.0
     current_p95: float = 0.0
-    baseline_counts: list[int] = field(default_factory=list)
-    current_counts: list[int] = field(default_factory=list)
 
     def to_proto(self) -> query_pb2.DriftGroup:
         return query_pb2.DriftGroup(
@@ -275,8 +273,6 @@ def _result(q: DriftQuery, row: tuple[Any, ...], thresholds: psi_math.Thresholds
         baseline_p95=float(p_base[1]) if n_base else 0.0,
         current_p50=float(p_cur[0]) if n_cur else 0.0,
         current_p95=float(p_cur[1]) if n_cur else 0.0,
-        baseline_counts=base_counts,
-        current_counts=cur_counts,
     )
     if n_base >= q.min_samples and n_cur >= q.min_samples:
         result.psi = psi_math.psi(base_counts, cur_counts)
