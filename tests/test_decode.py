@@ -87,7 +87,33 @@ def to_any(v: object) -> AnyValue:
     ).filter(lambda v: isinstance(v, (list, dict)))
 )
 def test_arrays_and_maps_are_json(value: object) -> None:
-    assert json.loads(stored(to_any(value))) == value
+    # Doubles are written as ES6 does (1e16 as 10000000000000000), so a JSON reader may see an
+    # integer: the same number, which becomes the same double again.
+    def same(parsed: object, sent: object) -> bool:
+        if isinstance(sent, float):
+            return isinstance(parsed, int | float) and float(parsed) == sent
+        if isinstance(sent, list):
+            return isinstance(parsed, list) and len(parsed) == len(sent) and all(map(same, parsed, sent))
+        if isinstance(sent, dict):
+            return (
+                isinstance(parsed, dict)
+                and parsed.keys() == sent.keys()
+                and all(same(parsed[k], sent[k]) for k in sent)
+            )
+        return parsed == sent and type(parsed) is type(sent)
+
+    assert same(json.loads(stored(to_any(value))), value)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.0, "0"), (-0.0, "-0"), (5.0, "5"), (0.5, "0.5"), (1e-7, "1e-7"), (1.5e-6, "0.0000015"),
+        (1e20, "100000000000000000000"), (1e21, "1e+21"), (1.5e300, "1.5e+300"), (2.0**53, "9007199254740992"),
+    ],
+)  # fmt: skip
+def test_doubles_are_written_as_es6_numbers(value: float, text: str) -> None:
+    assert format_double(value) == text
 
 
 def test_truncation_and_attribute_limits() -> None:

@@ -16,6 +16,7 @@ import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from vigil_collector.decode.anyvalue import format_double, to_str
+from vigil_collector.decode.validate import span_problem
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES = ("Unset", "Ok", "Error")
@@ -52,8 +53,6 @@ SPAN_SCHEMA = pa.schema(
 )
 
 _MAX_REPORTED_ERRORS = 5
-_ZERO_TRACE_ID = bytes(16)
-_ZERO_SPAN_ID = bytes(8)
 
 
 @dataclass(frozen=True)
@@ -176,10 +175,12 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
         resource_column = _MapColumn()
         add_attributes(resource_column, resource_spans.resource.attributes)
         r_keys, r_values = resource_column.keys, resource_column.values
+        # The first service.name, as a map lookup in ClickHouse (native decode) finds it.
         service = ""
         for key, value in zip(r_keys, r_values, strict=True):
             if key == "service.name":
                 service = value
+                break
         for si, scope_spans in enumerate(resource_spans.scope_spans):
             scope = scope_spans.scope
             scope_name, scope_version = scope.name, scope.version
@@ -190,21 +191,7 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
                 attributes = span.attributes
-                problem = None
-                if len(trace_id) != 16:
-                    problem = f"trace_id must be 16 bytes, got {len(trace_id)}"
-                elif trace_id == _ZERO_TRACE_ID:
-                    problem = "trace_id must not be all zeros"
-                elif len(span_id) != 8:
-                    problem = f"span_id must be 8 bytes, got {len(span_id)}"
-                elif span_id == _ZERO_SPAN_ID:
-                    problem = "span_id must not be all zeros"
-                elif parent_id and len(parent_id) != 8:
-                    problem = f"parent_span_id must be empty or 8 bytes, got {len(parent_id)}"
-                elif end < start:
-                    problem = f"end_time_unix_nano ({end}) is before start_time_unix_nano ({start})"
-                elif len(attributes) > max_attrs:
-                    problem = f"{len(attributes)} attributes exceed the limit of {max_attrs}"
+                problem = span_problem(trace_id, span_id, parent_id, start, end, len(attributes), max_attrs)
                 if problem is not None:
                     errors.append(f"resource_spans[{ri}].scope_spans[{si}].spans[{pi}]: {problem}")
                     continue
