@@ -1,5 +1,5 @@
-"""The batcher's contract, with a writer the test controls (the Batcher takes any callable
-that inserts an Arrow table): group commit, ack only after commit, backpressure, drain."""
+"""The batcher's contract, with a writer the test controls (the Batcher takes any object with
+write_arrow and write_native): group commit, ack only after commit, backpressure, drain."""
 
 from __future__ import annotations
 
@@ -32,16 +32,19 @@ class RecordingWriter:
         self.release.set()
         self.fail_with: Exception | None = None
 
-    def __call__(self, t: pa.Table) -> None:
+    def write_arrow(self, t: pa.Table) -> None:
         self.release.wait(10)
         if self.fail_with is not None:
             raise self.fail_with
         self.batches.append(t.num_rows)
 
+    def write_native(self, bodies: list[bytes]) -> None:
+        raise AssertionError("these tests queue Arrow tables only")
+
 
 def make_batcher(writer: RecordingWriter, **kw: float) -> Batcher:
     opts = {"max_spans": 1000, "max_wait_s": 0.05, "queue_max_spans": 2000} | kw
-    return Batcher(writer, metrics=CollectorMetrics(), **opts)  # type: ignore[arg-type]
+    return Batcher([writer], metrics=CollectorMetrics(), **opts)  # type: ignore[arg-type]
 
 
 def test_concurrent_requests_share_one_insert() -> None:

@@ -40,6 +40,12 @@ class CollectorMetrics:
         self.requests = Counter(
             "vigil_receiver_requests", "Export requests by outcome.", ["transport", "outcome"], registry=r
         )
+        self.decoded_spans = Counter(
+            "vigil_decoder_spans",
+            "Valid spans by who decoded them: clickhouse (native decode) or python.",
+            ["decoder"],
+            registry=r,
+        )
         self.queue_spans = Gauge(
             "vigil_batcher_queue_spans", "Spans waiting for or inside an INSERT.", registry=r
         )

@@ -1,5 +1,8 @@
 """The trace pipeline shared by both receivers: decode → validate → batch → (writer).
 
+A request reaches the batcher either as an Arrow table (decoded in Python) or as its
+protobuf bytes for ClickHouse to decode (NativeSpans, see decode/native.py).
+
 Receivers hand it raw bytes and get back an ExportResult or a typed IngestError; they only
 translate those to their protocol.
 """
@@ -10,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vigil_collector.batch import Batcher
+from vigil_collector.decode.native import NativeSpans
 from vigil_collector.decode.pool import DecodePool
 from vigil_collector.errors import IngestError, RetryableError, StorageDown
 from vigil_collector.metrics import CollectorMetrics
@@ -48,18 +52,29 @@ class TracePipeline:
         except IngestError:
             m.requests.labels(transport, "malformed").inc()
             raise
-        m.spans_received.labels(transport).inc(decoded.accepted + decoded.rejected)
-        m.spans_rejected.labels(transport).inc(decoded.rejected)
+        if isinstance(decoded, NativeSpans):
+            accepted, rejected, message, item = decoded.spans, 0, "", decoded
+            m.decoded_spans.labels("clickhouse").inc(accepted)
+        else:
+            accepted, rejected, message, item = (
+                decoded.accepted,
+                decoded.rejected,
+                decoded.message,
+                decoded.table,
+            )
+            m.decoded_spans.labels("python").inc(accepted)
+        m.spans_received.labels(transport).inc(accepted + rejected)
+        m.spans_rejected.labels(transport).inc(rejected)
         try:
-            if decoded.accepted:
+            if accepted:
                 ready, reason = self._storage_ready()
                 if not ready:
                     raise StorageDown(f"storage not ready, retry later: {reason}")
-                await self._batcher.submit(decoded.table)
+                await self._batcher.submit(item)
         except RetryableError as exc:
-            m.spans_refused.labels(transport, type(exc).__name__).inc(decoded.accepted)
+            m.spans_refused.labels(transport, type(exc).__name__).inc(accepted)
             m.requests.labels(transport, "retryable_error").inc()
             raise
-        m.spans_accepted.labels(transport).inc(decoded.accepted)
-        m.requests.labels(transport, "partial" if decoded.rejected else "ok").inc()
-        return ExportResult(decoded.accepted, decoded.rejected, decoded.message)
+        m.spans_accepted.labels(transport).inc(accepted)
+        m.requests.labels(transport, "partial" if rejected else "ok").inc()
+        return ExportResult(accepted, rejected, message)

@@ -53,12 +53,16 @@ class VigilApp:
             ttl_days=settings.traces_ttl_days,
             connect_timeout_s=settings.storage_connect_timeout_s,
         )
-        self.writer = TraceWriter(
-            settings.dsn,
-            settings.database,
-            connect_timeout_s=settings.storage_connect_timeout_s,
-            insert_timeout_s=settings.insert_timeout_s,
-        )
+        self.writers = [
+            TraceWriter(
+                settings.dsn,
+                settings.database,
+                connect_timeout_s=settings.storage_connect_timeout_s,
+                insert_timeout_s=settings.insert_timeout_s,
+                limits=DecodeLimits(settings.max_attributes_per_span, settings.max_attribute_value_length),
+            )
+            for _ in range(settings.insert_concurrency)
+        ]
         self._schema_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.batcher: Batcher | None = None
@@ -77,7 +81,7 @@ class VigilApp:
             self._schema_task = loop.create_task(self._retry_schema(), name="vigil-schema")
 
         self.batcher = Batcher(
-            self.writer.write,
+            self.writers,
             max_spans=s.batch_max_spans,
             max_wait_s=s.batch_max_wait_s,
             queue_max_spans=s.queue_max_spans,
@@ -85,7 +89,9 @@ class VigilApp:
         )
         self.batcher.start()
         self.decoder = DecodePool(
-            s.resolved_decode_workers, DecodeLimits(s.max_attributes_per_span, s.max_attribute_value_length)
+            s.resolved_decode_workers,
+            DecodeLimits(s.max_attributes_per_span, s.max_attribute_value_length),
+            native=s.native_decode,
         )
         await self.decoder.start()
         pipeline = TracePipeline(
@@ -159,7 +165,8 @@ class VigilApp:
             self.batcher.close()
         if self.decoder is not None:
             self.decoder.close()
-        self.writer.close()
+        for writer in self.writers:
+            writer.close()
         self.gate.close()
         log.info("vigil stopped")
 

@@ -93,6 +93,11 @@ class VigilSettings(BaseSettings):
         gt=0,
         description="Longer attribute values (in characters) are truncated and reported.",
     )
+    native_decode: bool = Field(
+        default=True,
+        description="Let ClickHouse decode OTLP/protobuf requests itself (several times cheaper "
+        "than decoding in Python); requests it cannot take are decoded in Python either way.",
+    )
     decode_workers: int = Field(
         default=-1,
         ge=-1,
@@ -101,6 +106,11 @@ class VigilSettings(BaseSettings):
     batch_max_spans: int = Field(default=50_000, gt=0, description="An INSERT is sent at this many spans...")
     batch_max_wait_s: float = Field(
         default=0.25, ge=0, description="...or when the oldest waiting request is this old."
+    )
+    insert_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="INSERTs that may run at once: while one is written, the next batch goes in.",
     )
     queue_max_spans: int = Field(
         default=400_000, gt=0, description="Spans waiting or being written; beyond it ingest answers 'retry'."

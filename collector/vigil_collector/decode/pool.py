@@ -1,10 +1,11 @@
 """Where decoding runs: in worker processes, so that it uses every core.
 
-Decoding is pure-Python work per span (the ingest's bottleneck, DESIGN.md), and one process
-has one GIL: with the decode in the event loop, one core is saturated while ClickHouse
-waits. A pool of ``workers`` spawned processes decodes request bodies in parallel and sends
-back the Arrow table (pickled as Arrow IPC buffers, no per-span cost). ``workers = 0``
-decodes inline in the event loop (tests, tiny deployments).
+Decoding is Python work per span (the ingest's bottleneck, DESIGN.md), and one process has
+one GIL: with the decode in the event loop, one core is saturated while ClickHouse waits. A
+pool of ``workers`` spawned processes decodes request bodies in parallel. For a protobuf body
+that ClickHouse may decode itself (decode/native.py) a worker only checks it and sends back
+the span count; otherwise it sends back the Arrow table (pickled as Arrow IPC buffers, no
+per-span cost). ``workers = 0`` decodes inline in the event loop (tests, tiny deployments).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from vigil_collector.decode.native import NativeSpans, check_native
 from vigil_collector.decode.otlp_json import parse_json_traces
 from vigil_collector.decode.otlp_proto import parse_proto_traces
 from vigil_collector.decode.spans import DecodedSpans, DecodeLimits, decode_spans
@@ -23,8 +25,13 @@ from vigil_collector.errors import StorageDown
 log = logging.getLogger(__name__)
 
 
-def decode_request(body: bytes, is_json: bool, limits: DecodeLimits) -> DecodedSpans:
-    """Parse one OTLP request body and flatten its spans (runs in a worker)."""
+def decode_request(body: bytes, is_json: bool, limits: DecodeLimits, native: bool) -> DecodedSpans | int:
+    """Decode one OTLP request body (runs in a worker): its span count if ClickHouse may decode
+    it (``native``, protobuf only), else its spans flattened in Python."""
+    if native and not is_json:
+        spans = check_native(body, limits.max_attributes_per_span, limits.max_attribute_value_length)
+        if spans is not None:
+            return spans
     request = parse_json_traces(body) if is_json else parse_proto_traces(body)
     return decode_spans(request, limits)
 
@@ -45,9 +52,10 @@ def _noop() -> None:
 
 
 class DecodePool:
-    def __init__(self, workers: int, limits: DecodeLimits) -> None:
+    def __init__(self, workers: int, limits: DecodeLimits, *, native: bool = True) -> None:
         self._workers = workers
         self._limits = limits
+        self._native = native
         self._pool: ProcessPoolExecutor | None = None
 
     async def start(self) -> None:
@@ -62,18 +70,20 @@ class DecodePool:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._pool, _noop) for _ in range(self._workers)))
 
-    async def decode(self, body: bytes, is_json: bool) -> DecodedSpans:
+    async def decode(self, body: bytes, is_json: bool) -> DecodedSpans | NativeSpans:
+        args = (body, is_json, self._limits, self._native)
         if self._pool is None:
-            return decode_request(body, is_json, self._limits)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._pool, decode_request, body, is_json, self._limits
-            )
-        except BrokenProcessPool:
-            log.error("a decode worker died; restarting the pool")
-            self.close()
-            await self.start()
-            raise StorageDown("decode worker restarted, retry the request") from None
+            result = decode_request(*args)
+        else:
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(self._pool, decode_request, *args)
+            except BrokenProcessPool:
+                log.error("a decode worker died; restarting the pool")
+                self.close()
+                await self.start()
+                raise StorageDown("decode worker restarted, retry the request") from None
+        # The body stays here: a worker answers with the count, not a copy of the bytes.
+        return NativeSpans(body, result) if isinstance(result, int) else result
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -1,4 +1,5 @@
-"""Inserts span batches (Arrow tables) into ``otel_traces``.
+"""Inserts span batches into ``otel_traces``: Arrow tables, or protobuf bodies that ClickHouse
+decodes itself (write/native_insert.py).
 
 Runs on the batcher's single writer thread. The client is opened lazily and dropped after
 a connection failure, so the collector recovers by itself when ClickHouse comes back.
@@ -6,36 +7,150 @@ a connection failure, so the collector recovers by itself when ClickHouse comes 
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
+
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
+from vigil_collector.decode.native import schema_path, schema_text
+from vigil_collector.decode.pool import decode_request
+from vigil_collector.decode.spans import DecodedSpans, DecodeLimits
+from vigil_collector.write.native_insert import STRUCTURE, format_settings, insert_select
 from vigil_storage import StorageUnavailable, connect
 from vigil_storage.client import INSERT_SETTINGS, close_quietly
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 
+log = logging.getLogger(__name__)
+
+# The oldest setting native decode needs on a ClickHouse server (the schema travels inline).
+_NATIVE_SETTING = "format_schema_source"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def length_delimited(bodies: list[bytes]) -> bytes:
+    """The bodies as ClickHouse's Protobuf format reads them: each one preceded by its length."""
+    parts: list[bytes] = []
+    for body in bodies:
+        parts.append(_varint(len(body)))
+        parts.append(body)
+    return b"".join(parts)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
 
 class TraceWriter:
-    def __init__(self, dsn: str, database: str, *, connect_timeout_s: float, insert_timeout_s: float) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        database: str,
+        *,
+        connect_timeout_s: float,
+        insert_timeout_s: float,
+        limits: DecodeLimits | None = None,
+    ) -> None:
         self._dsn = dsn
         self._table = f"{quote_identifier(database)}.otel_traces"
         self._connect_timeout_s = connect_timeout_s
         self._insert_timeout_s = insert_timeout_s
+        self._limits = limits or DecodeLimits()
+        self._embedded = dsn.startswith("chdb:")
         self._client: Client | None = None
+        self._server_native: bool | None = None  # known once connected to a server
 
-    def write(self, table: pa.Table) -> None:
+    def write_arrow(self, table: pa.Table) -> None:
         """Insert all rows of ``table`` in one INSERT; raises StorageError on failure."""
-        if self._client is None:
-            self._client = connect(
-                self._dsn, connect_timeout_s=self._connect_timeout_s, query_timeout_s=self._insert_timeout_s
-            )
+        client = self._connected()
         try:
             with translate_errors(f"inserting {table.num_rows} spans"):
-                self._client.insert_arrow(self._table, table, settings=INSERT_SETTINGS)
+                client.insert_arrow(self._table, table, settings=INSERT_SETTINGS)
+        except StorageUnavailable:
+            self.close()
+            raise
+
+    def write_native(self, bodies: list[bytes]) -> None:
+        """Insert the spans of these OTLP/protobuf bodies in one INSERT that decodes them."""
+        client = self._connected()
+        if not self._embedded and not self._server_supports_native(client):
+            self.write_arrow(self._decode_in_python(bodies))
+            return
+        data = length_delimited(bodies)
+        try:
+            with translate_errors(f"inserting the spans of {len(bodies)} requests"):
+                if self._embedded:
+                    self._insert_from_file(client, data)
+                else:
+                    sql = insert_select(
+                        self._table, f"input({_quote(STRUCTURE)})", self._limits.max_attribute_value_length
+                    )
+                    client.command(
+                        f"{sql}\nFORMAT Protobuf",
+                        data=data,
+                        settings=format_settings(schema_text(), inline=True),
+                    )
         except StorageUnavailable:
             self.close()
             raise
 
     def close(self) -> None:
         client, self._client = self._client, None
+        self._server_native = None
         close_quietly(client)
+
+    def _connected(self) -> Client:
+        if self._client is None:
+            self._client = connect(
+                self._dsn, connect_timeout_s=self._connect_timeout_s, query_timeout_s=self._insert_timeout_s
+            )
+        return self._client
+
+    def _insert_from_file(self, client: Client, data: bytes) -> None:
+        # The embedded engine takes no request body: it reads the bytes from a file, and the
+        # settings go inline (passed separately, the client would SET them around each call).
+        with tempfile.NamedTemporaryFile(prefix="vigil-otlp-", suffix=".pb", delete=False) as f:
+            f.write(data)
+        try:
+            source = f"file({_quote(f.name)}, 'Protobuf', {_quote(STRUCTURE)})"
+            sql = insert_select(self._table, source, self._limits.max_attribute_value_length)
+            settings = ", ".join(
+                f"{k} = {v if isinstance(v, int) else _quote(v)}"
+                for k, v in format_settings(schema_path(), inline=False).items()
+            )
+            client.command(f"{sql}\nSETTINGS {settings}")
+        finally:
+            os.unlink(f.name)
+
+    def _server_supports_native(self, client: Client) -> bool:
+        if self._server_native is None:
+            with translate_errors("checking the server's protobuf settings"):
+                found = client.command(
+                    f"SELECT count() FROM system.settings WHERE name = '{_NATIVE_SETTING}'"
+                )
+            self._server_native = int(found) > 0  # type: ignore[arg-type]
+            if not self._server_native:
+                log.warning(
+                    "this ClickHouse server lacks the %s setting: OTLP requests are decoded in "
+                    "Python (slower); upgrade ClickHouse to let it decode them",
+                    _NATIVE_SETTING,
+                )
+        return self._server_native
+
+    def _decode_in_python(self, bodies: list[bytes]) -> pa.Table:
+        tables = []
+        for body in bodies:
+            decoded = decode_request(body, False, self._limits, native=False)
+            assert isinstance(decoded, DecodedSpans)
+            tables.append(decoded.table)
+        return pa.concat_tables(tables)

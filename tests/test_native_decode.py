@@ -1,0 +1,205 @@
+"""Native decode (ClickHouse decodes the OTLP protobuf itself) stores exactly what the Python
+decoder stores, and a request goes to ClickHouse only when the Python check allows it.
+
+The equivalence test writes the same spans through both paths of the real writer into two
+databases of the real embedded ClickHouse and compares every column of every row.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pytest
+from clickhouse_connect.driver.client import Client
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+from vigil_collector.decode import DecodeLimits, decode_spans
+from vigil_collector.decode.native import check_native
+from vigil_collector.write.trace_writer import TraceWriter
+from vigil_storage.migrate import apply_migrations
+
+from support import RunningApp, export_otlp, make_request
+
+EDGE_DOUBLES = [
+    0.0, -0.0, 0.5, -2.5, 1.0, 5.0, 1e-7, 1.5e-7, 1e-6, 1.5e-6, 0.000123, 123456.0, 1e20, 1e21,
+    1.5e21, -1e21, 2.0**53, 2.0**53 + 2, 0.1 + 0.2, 1e16, 1e-300, 5e-324, 1.7976931348623157e308,
+    123456789.125, math.nan, math.inf, -math.inf,
+]  # fmt: skip
+EDGE_STRINGS = [
+    "", "plain", 'quote " and \\ backslash', "slash / here", "tab\tnew\nline\r", "\x00\x01\x0b\x1b\x1f\x7f",
+    "\\u00ab looks like an escape", "é ü 中文 😀", "\u2028\u2029", "'single'", "{}[]:,",
+]  # fmt: skip
+
+
+def random_scalar(rng: random.Random) -> AnyValue:
+    kind = rng.randrange(6)
+    if kind == 0:
+        return AnyValue(string_value=rng.choice(EDGE_STRINGS) + str(rng.random()))
+    if kind == 1:
+        return AnyValue(int_value=rng.choice([0, -1, 2**63 - 1, -(2**63), rng.randrange(-(10**12), 10**12)]))
+    if kind == 2:
+        return AnyValue(bool_value=rng.random() < 0.5)
+    if kind == 3:
+        # Random bit patterns cover the whole range of doubles, exponents included.
+        d = struct.unpack("<d", rng.randbytes(8))[0]
+        return AnyValue(double_value=rng.choice([d, rng.choice(EDGE_DOUBLES), rng.uniform(-1e6, 1e6)]))
+    if kind == 4:
+        return AnyValue(bytes_value=rng.randbytes(rng.randrange(0, 12)))
+    return AnyValue()  # no value set at all
+
+
+def random_value(rng: random.Random) -> AnyValue:
+    kind = rng.randrange(8)
+    if kind == 6:
+        return AnyValue(
+            array_value=ArrayValue(values=[random_scalar(rng) for _ in range(rng.randrange(0, 4))])
+        )
+    if kind == 7:
+        entries = [KeyValue(key=rng.choice(["k", "a/b", 'q"', *EDGE_STRINGS]), value=random_scalar(rng))]
+        entries *= rng.randrange(0, 3)  # duplicate keys included
+        return AnyValue(kvlist_value=KeyValueList(values=entries))
+    return random_scalar(rng)
+
+
+def random_attributes(rng: random.Random, n: int) -> list[KeyValue]:
+    return [KeyValue(key=f"attr.{i}.{rng.choice(EDGE_STRINGS)}", value=random_value(rng)) for i in range(n)]
+
+
+def random_request(rng: random.Random, spans: int) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    for r in range(2):
+        rs = request.resource_spans.add()
+        rs.resource.attributes.extend(random_attributes(rng, 3))
+        if r == 0:
+            rs.resource.attributes.append(
+                KeyValue(key="service.name", value=AnyValue(string_value="native-eq"))
+            )
+        for s in range(2):
+            ss = rs.scope_spans.add()
+            ss.scope.name, ss.scope.version = f"scope-{s}", rng.choice(["", "1.2.3"])
+            for _ in range(spans):
+                start = rng.randrange(1_700_000_000 * 10**9, 1_700_200_000 * 10**9)
+                span = ss.spans.add(
+                    trace_id=rng.randbytes(16),
+                    span_id=rng.randbytes(8),
+                    parent_span_id=rng.choice([b"", rng.randbytes(8)]),
+                    trace_state=rng.choice(["", "vendor=1"]),
+                    name=rng.choice(EDGE_STRINGS) or "op",
+                    kind=rng.randrange(0, 7),  # 6 is out of range: stored as Unspecified
+                    start_time_unix_nano=start,
+                    end_time_unix_nano=start + rng.randrange(0, 10**10),
+                    attributes=random_attributes(rng, rng.randrange(0, 6)),
+                    status=Status(code=rng.randrange(0, 4), message=rng.choice(["", "boom"])),
+                )
+                for _ in range(rng.randrange(0, 3)):
+                    span.events.add(
+                        time_unix_nano=start + 1, name="event", attributes=random_attributes(rng, 2)
+                    )
+                for _ in range(rng.randrange(0, 3)):
+                    span.links.add(
+                        trace_id=rng.randbytes(16),
+                        span_id=rng.randbytes(8),
+                        trace_state="t=1",
+                        attributes=random_attributes(rng, 2),
+                    )
+    return request
+
+
+@pytest.fixture(scope="module")
+def databases(app: RunningApp, ch: Client) -> Iterator[tuple[str, str]]:
+    names = ("native_eq_clickhouse", "native_eq_python")
+    for name in names:
+        ch.command(f"DROP DATABASE IF EXISTS {name}")
+        apply_migrations(ch, name)
+    yield names
+    for name in names:
+        ch.command(f"DROP DATABASE IF EXISTS {name}")
+
+
+def test_clickhouse_stores_what_python_stores(
+    app: RunningApp, ch: Client, databases: tuple[str, str]
+) -> None:
+    rng = random.Random(20261123)
+    requests = [random_request(rng, spans=25) for _ in range(8)]
+    bodies = [r.SerializeToString() for r in requests]
+    limits = DecodeLimits()
+    # Canonical encodings of valid spans: every one of them may go to ClickHouse.
+    assert [
+        check_native(b, limits.max_attributes_per_span, limits.max_attribute_value_length) for b in bodies
+    ] == [100] * 8
+
+    native_db, python_db = databases
+    for database, write in ((native_db, "native"), (python_db, "arrow")):
+        writer = TraceWriter(app.settings.dsn, database, connect_timeout_s=5, insert_timeout_s=60)
+        try:
+            if write == "native":
+                writer.write_native(bodies)
+            else:
+                writer.write_arrow(pa.concat_tables(decode_spans(r, limits).table for r in requests))
+        finally:
+            writer.close()
+
+    def rows(database: str) -> list[tuple]:
+        return ch.query(f"SELECT * FROM {database}.otel_traces ORDER BY SpanId").result_rows
+
+    native, python = rows(native_db), rows(python_db)
+    assert len(native) == len(python) == 800
+    columns = ch.query(f"SELECT * FROM {native_db}.otel_traces LIMIT 0").column_names
+    for n, p in zip(native, python, strict=True):
+        for name, a, b in zip(columns, n, p, strict=True):
+            assert a == b, f"{name} differs for span {n[2]}: clickhouse {a!r} vs python {b!r}"
+    # The lookup table that the materialized view fills agrees too.
+    lookup = "SELECT TraceId, Start, End FROM {}.otel_traces_trace_id_ts ORDER BY TraceId"
+    assert ch.query(lookup.format(native_db)).result_rows == ch.query(lookup.format(python_db)).result_rows
+
+
+def test_only_requests_clickhouse_can_take_go_native() -> None:
+    limits = DecodeLimits(max_attributes_per_span=8, max_attribute_value_length=100_000)
+
+    def check(request: ExportTraceServiceRequest | bytes) -> int | None:
+        body = request if isinstance(request, bytes) else request.SerializeToString()
+        return check_native(body, limits.max_attributes_per_span, limits.max_attribute_value_length)
+
+    good = make_request(5, "route")
+    assert check(good) == 5
+
+    bad_id = make_request(5, "route")
+    bad_id.resource_spans[0].scope_spans[0].spans[2].span_id = b"\x01" * 7
+    assert check(bad_id) is None  # the Python decoder names the span and the reason
+
+    too_many = make_request(1, "route")
+    too_many.resource_spans[0].scope_spans[0].spans[0].attributes.extend(
+        random_attributes(random.Random(1), 9)
+    )
+    assert check(too_many) is None
+
+    deep = make_request(1, "route")
+    nested = AnyValue(
+        array_value=ArrayValue(values=[AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=1)]))])
+    )
+    deep.resource_spans[0].scope_spans[0].spans[0].attributes.append(KeyValue(key="deep", value=nested))
+    assert check(deep) is None  # deeper than the schema's two levels
+
+    big = make_request(1, "route")
+    big.resource_spans[0].scope_spans[0].spans[0].attributes.append(
+        KeyValue(key="big", value=AnyValue(string_value="x" * 100_001))
+    )
+    assert check(big) is None  # a value may need truncating: the Python decoder reports it
+
+    unknown_field = good.SerializeToString() + b"\xa8\x06\x01"  # field 101, varint
+    assert check(unknown_field) is None
+    assert check(b"\x0a\x05\x01") is None  # malformed: the Python decoder says why
+
+
+def test_native_requests_reach_storage_through_the_receivers(app: RunningApp, ch: Client) -> None:
+    """The session app decodes stock-exporter requests natively (the metric says so)."""
+    before = app.app.metrics.decoded_spans.labels("clickhouse")._value.get()
+    export_otlp(app.grpc_target, make_request(7, "native-receivers").SerializeToString())
+    assert app.app.metrics.decoded_spans.labels("clickhouse")._value.get() == before + 7
+    assert ch.command("SELECT count() FROM otel.otel_traces WHERE ServiceName = 'native-receivers'") == 7
