@@ -203,3 +203,22 @@ def test_native_requests_reach_storage_through_the_receivers(app: RunningApp, ch
     export_otlp(app.grpc_target, make_request(7, "native-receivers").SerializeToString())
     assert app.app.metrics.decoded_spans.labels("clickhouse")._value.get() == before + 7
     assert ch.command("SELECT count() FROM otel.otel_traces WHERE ServiceName = 'native-receivers'") == 7
+
+
+@pytest.mark.parametrize("decoder", ["clickhouse", "python"])
+def test_a_batch_over_many_days_is_stored(app: RunningApp, ch: Client, decoder: str) -> None:
+    """More than 100 daily partitions in one INSERT is a warning, not a refused batch (which
+    would fail every client whose spans share it, at every retry)."""
+    service = f"many-days-{decoder}"
+    request = make_request(150, service, start_ns=1_700_000_000 * 10**9)
+    for day, span in enumerate(request.resource_spans[0].scope_spans[0].spans):
+        span.start_time_unix_nano += day * 86_400 * 10**9
+        span.end_time_unix_nano += day * 86_400 * 10**9
+    if decoder == "python":  # a value nested deeper than ClickHouse's schema takes
+        nested = AnyValue(array_value=ArrayValue(values=[AnyValue(array_value=ArrayValue())]))
+        request.resource_spans[0].resource.attributes.append(KeyValue(key="nested", value=nested))
+    before = app.app.metrics.decoded_spans.labels(decoder)._value.get()
+    response = export_otlp(app.grpc_target, request.SerializeToString())
+    assert response.partial_success.rejected_spans == 0
+    assert app.app.metrics.decoded_spans.labels(decoder)._value.get() == before + 150
+    assert ch.command(f"SELECT count() FROM otel.otel_traces WHERE ServiceName = '{service}'") == 150

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from vigil_collector.decode.native import SCHEMA_MESSAGE
 from vigil_collector.decode.spans import SPAN_KINDS, SPAN_SCHEMA, STATUS_CODES
+from vigil_storage.client import INSERT_SETTINGS
 
 # Field numbers of AnyValue's oneof members: the values of its presence column.
 _STRING, _BOOL, _INT, _DOUBLE, _ARRAY, _KVLIST, _BYTES = range(1, 8)
@@ -174,11 +175,11 @@ def format_settings(schema: str, *, inline: bool) -> dict[str, str | int]:
     """The INSERT's settings. ``schema`` is a path to the .proto (``inline=False``, the
     embedded engine) or its text (``inline=True``, a server, which cannot read our files)."""
     settings: dict[str, str | int] = {
+        **INSERT_SETTINGS,
         "format_schema": schema if inline else f"{schema}:{SCHEMA_MESSAGE}",
         "input_format_protobuf_oneof_presence": 1,
         # toJSONString would write "\/" (valid JSON, but not what orjson writes).
         "output_format_json_escape_forward_slashes": 0,
-        "async_insert": 0,
     }
     if inline:
         settings["format_schema_source"] = "string"
