@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 
 import pyarrow as pa
 import pytest
@@ -54,6 +55,43 @@ def test_concurrent_requests_share_one_insert() -> None:
         batcher.start()
         await asyncio.gather(*(batcher.submit(table(10)) for _ in range(20)))
         assert writer.batches == [200]
+        await batcher.drain()
+        batcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_is_cut_once_requests_stop_coming() -> None:
+    """A tenth of a full batch or more, then a pause of a tenth of max_wait: no need to wait
+    for the rest of max_wait (clients waiting for acks send nothing more meanwhile)."""
+
+    async def scenario() -> None:
+        writer = RecordingWriter()
+        batcher = make_batcher(writer, max_spans=1000, max_wait_s=20)
+        batcher.start()
+        started = time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*(batcher.submit(table(50)) for _ in range(3))), 10)
+        assert writer.batches == [150]
+        assert time.monotonic() - started < 10  # quiet after 2 s, not max_wait's 20 s
+        await batcher.drain()
+        batcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_free_writers_share_what_waits() -> None:
+    async def scenario() -> None:
+        writers = [RecordingWriter(), RecordingWriter()]
+        batcher = Batcher(
+            writers,  # type: ignore[arg-type]
+            max_spans=1000,
+            max_wait_s=0.1,
+            queue_max_spans=2000,
+            metrics=CollectorMetrics(),
+        )
+        batcher.start()
+        await asyncio.gather(*(batcher.submit(table(50)) for _ in range(4)))
+        assert [w.batches for w in writers] == [[100], [100]]
         await batcher.drain()
         batcher.close()
 

@@ -210,10 +210,17 @@ class Batcher:
                 w.done.set_exception(error)
 
     async def _linger(self) -> None:
-        """Wait until a full batch is waiting, the oldest request is max_wait old, or draining."""
+        """Wait until a full batch is waiting, the oldest request is max_wait old, or draining;
+        or, once a tenth of a full batch waits, until requests stop coming for a tenth of
+        max_wait. The last: clients that wait for acks send in bursts, and after a burst
+        nothing more comes until it is written, so waiting longer only adds latency."""
         deadline = self._waiting[0].since + self._max_wait_s
+        quiet_s = self._max_wait_s / 10
         while self._waiting_spans < self._max_spans and not self._draining:
-            timeout = deadline - time.monotonic()
+            now = time.monotonic()
+            timeout = deadline - now
+            if self._waiting_spans >= self._max_spans // 10:
+                timeout = min(timeout, self._waiting[-1].since + quiet_s - now)
             if timeout <= 0:
                 return
             self._wakeup.clear()
