@@ -128,30 +128,36 @@ def insert_select(table: str, source: str, max_value_length: int) -> str:
     # JOIN repeats them for each of its spans. A span's own, its events' and its links'
     # attributes go through one map expression (a list of lists, then sliced apart): the
     # analysis of this statement costs tens of ms per INSERT, in proportion to its size.
+    expressions = [
+        _nanos("s.start_time_unix_nano"),
+        _hex("s.trace_id"),
+        _hex("s.span_id"),
+        _hex("s.parent_span_id"),
+        "s.trace_state",
+        "s.name",
+        _names(SPAN_KINDS, "s.kind"),
+        "service",
+        "resource_attributes",
+        "scope_name",
+        "scope_version",
+        "maps[1]",
+        "s.end_time_unix_nano - s.start_time_unix_nano",
+        _names(STATUS_CODES, "s.status.code"),
+        "s.status.message",
+        f"arrayMap(ev -> {_nanos('ev.time_unix_nano')}, s.events)",
+        "arrayMap(ev -> ev.name, s.events)",
+        "arraySlice(maps, 2, length(s.events))",
+        f"arrayMap(ln -> {_hex('ln.trace_id')}, s.links)",
+        f"arrayMap(ln -> {_hex('ln.span_id')}, s.links)",
+        "arrayMap(ln -> ln.trace_state, s.links)",
+        "arraySlice(maps, 2 + length(s.events), length(s.links))",
+    ]
+    select = ",\n    ".join(
+        f"{e} AS `{name}`" for e, name in zip(expressions, SPAN_SCHEMA.names, strict=True)
+    )
     return f"""INSERT INTO {table} ({columns})
 SELECT
-    {_nanos("s.start_time_unix_nano")},
-    {_hex("s.trace_id")},
-    {_hex("s.span_id")},
-    {_hex("s.parent_span_id")},
-    s.trace_state,
-    s.name,
-    {_names(SPAN_KINDS, "s.kind")},
-    service,
-    resource_attributes,
-    scope_name,
-    scope_version,
-    maps[1],
-    s.end_time_unix_nano - s.start_time_unix_nano,
-    {_names(STATUS_CODES, "s.status.code")},
-    s.status.message,
-    arrayMap(ev -> {_nanos("ev.time_unix_nano")}, s.events),
-    arrayMap(ev -> ev.name, s.events),
-    arraySlice(maps, 2, length(s.events)),
-    arrayMap(ln -> {_hex("ln.trace_id")}, s.links),
-    arrayMap(ln -> {_hex("ln.span_id")}, s.links),
-    arrayMap(ln -> ln.trace_state, s.links),
-    arraySlice(maps, 2 + length(s.events), length(s.links))
+    {select}
 FROM (
     SELECT resource_attributes, service, scope_name, scope_version, s,
         arrayMap(attributes -> {_attribute_map("attributes", n)}, arrayConcat([s.attributes],
