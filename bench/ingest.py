@@ -82,6 +82,29 @@ def wait_ready(http_port: int, timeout_s: float = 60) -> None:
     raise RuntimeError("vigil serve did not become ready")
 
 
+def server_metrics(http_port: int) -> tuple[str, str]:
+    """Who decoded the spans, and the INSERTs' count and mean size, from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as r:
+        lines = r.read().decode().splitlines()
+    values: dict[str, float] = {}
+    for line in lines:
+        if not line.startswith("#") and " " in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    decoders = ", ".join(
+        f"{name.split(chr(34))[1]} {value:,.0f} spans"  # vigil_decoder_spans_total{decoder="..."}
+        for name, value in values.items()
+        if name.startswith("vigil_decoder_spans_total")
+    )
+    count = values.get("vigil_writer_insert_seconds_count", 0)
+    seconds = values.get("vigil_writer_insert_seconds_sum", 0)
+    spans = values.get("vigil_batcher_batch_spans_sum", 0)
+    inserts = (
+        f"{count:.0f} INSERTs of {spans / max(count, 1):,.0f} spans, {seconds / max(count, 1):.2f} s each"
+    )
+    return decoders, inserts
+
+
 async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) -> tuple[float, int, int]:
     """``clients`` channels, each with up to ``inflight`` export calls outstanding (as the OTel
     Collector's exporter does with its sending queue consumers); each call waits for its ack."""
@@ -169,6 +192,7 @@ def main() -> None:
         elapsed, acked, retries = asyncio.run(send_all(grpc_port, measured, args.clients, args.inflight))
         server_cpu = _tree_cpu_s(server.pid) - server_cpu
         client_cpu = _cpu(resource.RUSAGE_SELF) - client_cpu
+        decoders, inserts = server_metrics(http_port)
     finally:
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=120)
@@ -188,6 +212,7 @@ def main() -> None:
         f"({server_cpu / elapsed:.2f} cores; decode workers and embedded ClickHouse included), "
         f"load clients {client_cpu / acked * 1e6:.1f} us/span"
     )
+    print(f"decoded by: {decoders}; {inserts}")
     if stored != expected:
         raise SystemExit(f"LOST SPANS: stored {stored}, expected {expected}")
 
