@@ -25,8 +25,9 @@ from vigil_storage.migrate import quote_identifier
 
 log = logging.getLogger(__name__)
 
-# The oldest setting native decode needs on a ClickHouse server (the schema travels inline).
-_NATIVE_SETTING = "format_schema_source"
+# What native decode needs of a ClickHouse server: the schema sent inline (25.6) and oneof
+# presence columns (25.9).
+_NATIVE_SETTINGS = ("format_schema_source", "input_format_protobuf_oneof_presence")
 
 
 def _varint(n: int) -> bytes:
@@ -83,23 +84,19 @@ class TraceWriter:
     def write_native(self, bodies: list[bytes]) -> None:
         """Insert the spans of these OTLP/protobuf bodies in one INSERT that decodes them."""
         client = self._connected()
-        if not self._embedded and not self._server_supports_native(client):
-            self.write_arrow(self._decode_in_python(bodies))
-            return
-        data = length_delimited(bodies)
         try:
+            if not self._embedded and not self._server_supports_native(client):
+                self.write_arrow(self._decode_in_python(bodies))
+                return
+            data = length_delimited(bodies)
             with translate_errors(f"inserting the spans of {len(bodies)} requests"):
                 if self._embedded:
                     self._insert_from_file(client, data)
                 else:
-                    sql = insert_select(
-                        self._table, f"input({_quote(STRUCTURE)})", self._limits.max_attribute_value_length
-                    )
-                    client.command(
-                        f"{sql}\nFORMAT Protobuf",
-                        data=data,
-                        settings=format_settings(schema_text(), inline=True),
-                    )
+                    source = f"input({_quote(STRUCTURE)})"
+                    sql = insert_select(self._table, source, self._limits.max_attribute_value_length)
+                    settings = format_settings(schema_text(), inline=True)
+                    client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
         except StorageUnavailable:
             self.close()
             raise
@@ -134,16 +131,15 @@ class TraceWriter:
 
     def _server_supports_native(self, client: Client) -> bool:
         if self._server_native is None:
+            names = ", ".join(f"'{name}'" for name in _NATIVE_SETTINGS)
             with translate_errors("checking the server's protobuf settings"):
-                found = client.command(
-                    f"SELECT count() FROM system.settings WHERE name = '{_NATIVE_SETTING}'"
-                )
-            self._server_native = int(found) > 0  # type: ignore[arg-type]
+                found = client.command(f"SELECT count() FROM system.settings WHERE name IN ({names})")
+            self._server_native = int(found) == len(_NATIVE_SETTINGS)  # type: ignore[arg-type]
             if not self._server_native:
                 log.warning(
-                    "this ClickHouse server lacks the %s setting: OTLP requests are decoded in "
-                    "Python (slower); upgrade ClickHouse to let it decode them",
-                    _NATIVE_SETTING,
+                    "this ClickHouse server lacks the settings %s (ClickHouse 25.9+): OTLP requests "
+                    "are decoded in Python (slower); upgrade ClickHouse to let it decode them",
+                    names,
                 )
         return self._server_native
 
