@@ -62,7 +62,7 @@ def test_concurrent_requests_share_one_insert() -> None:
 
 
 def test_a_burst_is_cut_once_requests_stop_coming() -> None:
-    """A tenth of a full batch or more, then a pause of a tenth of max_wait: no need to wait
+    """A twentieth of a full batch or more, then a pause of a tenth of max_wait: no need to wait
     for the rest of max_wait (clients waiting for acks send nothing more meanwhile)."""
 
     async def scenario() -> None:

@@ -146,15 +146,20 @@ class Batcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            lane = await self._free_lanes.get()
+            lanes = [await self._free_lanes.get()]
             await self._linger()
             # What waits is shared among the free writers, so that one burst of requests is
             # written by all of them at once rather than by one while the others idle.
-            writers = 1 + self._free_lanes.qsize()
-            share = min(self._max_spans, -(-self._waiting_spans // writers))
-            task = asyncio.get_running_loop().create_task(self._write_batch(lane, self._cut(share)))
-            self._writing.add(task)
-            task.add_done_callback(self._writing.discard)
+            while not self._free_lanes.empty():
+                lanes.append(self._free_lanes.get_nowait())
+            share = min(self._max_spans, -(-self._waiting_spans // len(lanes)))
+            for lane in lanes:
+                if not self._waiting:
+                    self._free_lanes.put_nowait(lane)
+                    continue
+                task = asyncio.get_running_loop().create_task(self._write_batch(lane, self._cut(share)))
+                self._writing.add(task)
+                task.add_done_callback(self._writing.discard)
         if self._writing:
             await asyncio.gather(*self._writing)
 
@@ -211,7 +216,7 @@ class Batcher:
 
     async def _linger(self) -> None:
         """Wait until a full batch is waiting, the oldest request is max_wait old, or draining;
-        or, once a tenth of a full batch waits, until requests stop coming for a tenth of
+        or, once a twentieth of a full batch waits, until requests stop coming for a tenth of
         max_wait. The last: clients that wait for acks send in bursts, and after a burst
         nothing more comes until it is written, so waiting longer only adds latency."""
         deadline = self._waiting[0].since + self._max_wait_s
@@ -219,7 +224,7 @@ class Batcher:
         while self._waiting_spans < self._max_spans and not self._draining:
             now = time.monotonic()
             timeout = deadline - now
-            if self._waiting_spans >= self._max_spans // 10:
+            if self._waiting_spans >= self._max_spans // 20:
                 timeout = min(timeout, self._waiting[-1].since + quiet_s - now)
             if timeout <= 0:
                 return
