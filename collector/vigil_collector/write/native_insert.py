@@ -52,6 +52,29 @@ STRUCTURE = (
 )
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def length_delimited(bodies: list[bytes]) -> bytes:
+    """The bodies as ClickHouse's Protobuf format reads them: each one preceded by its length."""
+    parts: list[bytes] = []
+    for body in bodies:
+        parts.append(_varint(len(body)))
+        parts.append(body)
+    return b"".join(parts)
+
+
+def sql_string(text: str) -> str:
+    """``text`` as a ClickHouse string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _double(x: str, quote_non_finite: bool = False) -> str:
     """A Float64 as AsString writes it (see the module doc); NaN and infinities spelled out,
     in double quotes inside JSON (which has no such numbers)."""

@@ -1,7 +1,7 @@
 """Inserts span batches into ``otel_traces``: Arrow tables, or protobuf bodies that ClickHouse
 decodes itself (write/native_insert.py).
 
-Runs on the batcher's single writer thread. The client is opened lazily and dropped after
+Each writer runs on a thread of its own (the batcher's lanes). The client is opened lazily and dropped after
 a connection failure, so the collector recovers by itself when ClickHouse comes back.
 """
 
@@ -17,7 +17,13 @@ from clickhouse_connect.driver.client import Client
 from vigil_collector.decode.native import schema_path, schema_text
 from vigil_collector.decode.pool import decode_request
 from vigil_collector.decode.spans import DecodedSpans, DecodeLimits
-from vigil_collector.write.native_insert import STRUCTURE, format_settings, insert_select
+from vigil_collector.write.native_insert import (
+    STRUCTURE,
+    format_settings,
+    insert_select,
+    length_delimited,
+    sql_string,
+)
 from vigil_storage import StorageUnavailable, connect
 from vigil_storage.client import INSERT_SETTINGS, close_quietly
 from vigil_storage.errors import translate_errors
@@ -28,28 +34,6 @@ log = logging.getLogger(__name__)
 # What native decode needs of a ClickHouse server: the schema sent inline (25.6) and oneof
 # presence columns (25.9).
 _NATIVE_SETTINGS = ("format_schema_source", "input_format_protobuf_oneof_presence")
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def length_delimited(bodies: list[bytes]) -> bytes:
-    """The bodies as ClickHouse's Protobuf format reads them: each one preceded by its length."""
-    parts: list[bytes] = []
-    for body in bodies:
-        parts.append(_varint(len(body)))
-        parts.append(body)
-    return b"".join(parts)
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class TraceWriter:
@@ -93,7 +77,7 @@ class TraceWriter:
                 if self._embedded:
                     self._insert_from_file(client, data)
                 else:
-                    source = f"input({_quote(STRUCTURE)})"
+                    source = f"input({sql_string(STRUCTURE)})"
                     sql = insert_select(self._table, source, self._limits.max_attribute_value_length)
                     settings = format_settings(schema_text(), inline=True)
                     client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
@@ -114,15 +98,16 @@ class TraceWriter:
         return self._client
 
     def _insert_from_file(self, client: Client, data: bytes) -> None:
-        # The embedded engine takes no request body: it reads the bytes from a file, and the
-        # settings go inline (passed separately, the client would SET them around each call).
+        # The embedded engine takes no request body: it reads the bytes from a file (in the
+        # system's temporary directory), and the settings go inline (passed separately, the
+        # client would SET and reset each of them around the call).
         with tempfile.NamedTemporaryFile(prefix="vigil-otlp-", suffix=".pb", delete=False) as f:
             f.write(data)
         try:
-            source = f"file({_quote(f.name)}, 'Protobuf', {_quote(STRUCTURE)})"
+            source = f"file({sql_string(f.name)}, 'Protobuf', {sql_string(STRUCTURE)})"
             sql = insert_select(self._table, source, self._limits.max_attribute_value_length)
             settings = ", ".join(
-                f"{k} = {v if isinstance(v, int) else _quote(v)}"
+                f"{k} = {v if isinstance(v, int) else sql_string(v)}"
                 for k, v in format_settings(schema_path(), inline=False).items()
             )
             client.command(f"{sql}\nSETTINGS {settings}")
