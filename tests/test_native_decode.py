@@ -190,7 +190,17 @@ def test_only_requests_clickhouse_can_take_go_native() -> None:
     big.resource_spans[0].scope_spans[0].spans[0].attributes.append(
         KeyValue(key="big", value=AnyValue(string_value="x" * 100_001))
     )
-    assert check(big) is None  # a value may need truncating: the Python decoder reports it
+    assert check(big) is None  # a value to truncate: the Python decoder reports it
+    # A span of more than a sixth of the limit might hold one (JSON can take 6 characters a
+    # byte); a long body of small spans cannot.
+    sixth = make_request(1, "route")
+    sixth.resource_spans[0].scope_spans[0].spans[0].attributes.append(
+        KeyValue(key="long", value=AnyValue(string_value="x" * 17_000))
+    )
+    assert check(sixth) is None
+    many = make_request(2000, "route")
+    assert len(many.SerializeToString()) > limits.max_attribute_value_length
+    assert check(many) == 2000
 
     unknown_field = good.SerializeToString() + b"\xa8\x06\x01"  # field 101, varint
     assert check(unknown_field) is None

@@ -13,8 +13,10 @@ this holds:
   it: checked at once by dropping unknown fields and comparing the re-encoded size with the
   body's (a canonical encoder's bytes re-encode to the same size; anything else, e.g. a
   non-canonical encoder, only costs the slower path);
-- the body is no longer than the attribute-value limit, so no string value can exceed it
-  (the Python decoder reports truncations; ClickHouse truncates too, but silently).
+- no attribute value can need truncating (the Python decoder truncates and reports it): a
+  value is stored in at most 6 characters per byte of its encoding (a control character in
+  a JSON string inside an array, ``\u001f``), so it is enough that the body, or else each
+  span and resource, encodes in at most a sixth of the length limit.
 
 Anything else returns None and is decoded in Python, which reports the reasons.
 """
@@ -30,6 +32,7 @@ from vigil_collector.decode.native_schema_pb2 import ExportTraceServiceRequest
 from vigil_collector.decode.validate import span_problem
 
 SCHEMA_FILE = "native_schema.proto"
+_MAX_EXPANSION = 6  # stored characters per encoded byte, at most (see above)
 SCHEMA_MESSAGE = "ExportTraceServiceRequest"
 
 
@@ -53,8 +56,8 @@ class NativeSpans:
 
 def check_native(body: bytes, max_attributes: int, max_value_length: int) -> int | None:
     """The span count of ``body`` if ClickHouse may decode it, else None (decode in Python)."""
-    if len(body) > max_value_length:
-        return None
+    size_limit = max_value_length // _MAX_EXPANSION
+    check_sizes = len(body) > size_limit
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
@@ -65,8 +68,12 @@ def check_native(body: bytes, max_attributes: int, max_value_length: int) -> int
         return None
     spans = 0
     for resource_spans in request.resource_spans:
+        if check_sizes and resource_spans.resource.ByteSize() > size_limit:
+            return None
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
+                if check_sizes and span.ByteSize() > size_limit:
+                    return None
                 if span_problem(
                     span.trace_id,
                     span.span_id,

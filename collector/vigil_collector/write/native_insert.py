@@ -97,12 +97,10 @@ def _element_json(e: str) -> str:
     )
 
 
-def _value_string(v: str, max_length: int) -> str:
-    """An attribute value as the string stored in a Map(String, String) column.
-
-    Only composite values can outgrow the length limit here: a longer string value would need
-    a longer body, and those are decoded in Python (decode/native.py).
-    """
+def _value_string(v: str) -> str:
+    """An attribute value as the string stored in a Map(String, String) column (never longer
+    than the length limit: requests that might need truncating are decoded in Python, see
+    decode/native.py)."""
     array = f"arrayMap(el -> {_element_json('el')}, {v}.array_value.values)"
     kvlist = f"arrayMap(ekv -> concat(toJSONString(ekv.key), ':', {_element_json('ekv.value')}), {v}.kvlist_value.values)"
     # One element expression serves arrays and lists: the analysis of this SQL costs tens of
@@ -116,16 +114,16 @@ def _value_string(v: str, max_length: int) -> str:
         f" {v}.value = {_INT}, toString({v}.int_value),"
         f" {v}.value = {_BOOL}, if({v}.bool_value, 'true', 'false'),"
         f" {v}.value = {_DOUBLE}, {_double(f'{v}.double_value')},"
-        f" {v}.value = {_BYTES}, substringUTF8(base64Encode({v}.bytes_value), 1, {max_length}),"
-        f" {v}.value IN ({_ARRAY}, {_KVLIST}), substringUTF8({composite}, 1, {max_length}),"
+        f" {v}.value = {_BYTES}, base64Encode({v}.bytes_value),"
+        f" {v}.value IN ({_ARRAY}, {_KVLIST}), {composite},"
         " '')"
     )
 
 
-def _attribute_map(attributes: str, max_length: int) -> str:
+def _attribute_map(attributes: str) -> str:
     return (
         f"mapFromArrays(arrayMap(kv -> kv.key, {attributes}),"
-        f" arrayMap(kv -> {_value_string('kv.value', max_length)}, {attributes}))"
+        f" arrayMap(kv -> {_value_string('kv.value')}, {attributes}))"
     )
 
 
@@ -142,11 +140,10 @@ def _nanos(x: str) -> str:
     return f"fromUnixTimestamp64Nano(toInt64({x}))"
 
 
-def insert_select(table: str, source: str, max_value_length: int) -> str:
+def insert_select(table: str, source: str) -> str:
     """``INSERT INTO table … SELECT … FROM source`` where ``source`` yields STRUCTURE rows:
     ``file(path, 'Protobuf', STRUCTURE)`` (embedded engine) or ``input(STRUCTURE)`` (server)."""
     columns = ", ".join(f"`{name}`" for name in SPAN_SCHEMA.names)
-    n = max_value_length
     # Resource and scope columns are computed once per resource / scope, before the next ARRAY
     # JOIN repeats them for each of its spans. A span's own, its events' and its links'
     # attributes go through one map expression (a list of lists, then sliced apart): the
@@ -183,13 +180,13 @@ SELECT
     {select}
 FROM (
     SELECT resource_attributes, service, scope_name, scope_version, s,
-        arrayMap(attributes -> {_attribute_map("attributes", n)}, arrayConcat([s.attributes],
+        arrayMap(attributes -> {_attribute_map("attributes")}, arrayConcat([s.attributes],
             arrayMap(ev -> ev.attributes, s.events), arrayMap(ln -> ln.attributes, s.links))) AS maps
     FROM (
         SELECT resource_attributes, service, ss.scope.name AS scope_name,
             ss.scope.version AS scope_version, ss.spans AS spans
         FROM (
-            SELECT {_attribute_map("rs.resource.attributes", n)} AS resource_attributes,
+            SELECT {_attribute_map("rs.resource.attributes")} AS resource_attributes,
                 resource_attributes['service.name'] AS service, rs.scope_spans AS scopes
             FROM {source}
             ARRAY JOIN resource_spans AS rs

@@ -78,7 +78,7 @@ class TraceWriter:
                     self._insert_from_file(client, data)
                 else:
                     source = f"input({sql_string(STRUCTURE)})"
-                    sql = insert_select(self._table, source, self._limits.max_attribute_value_length)
+                    sql = insert_select(self._table, source)
                     settings = format_settings(schema_text(), inline=True)
                     client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
         except StorageUnavailable:
@@ -105,7 +105,7 @@ class TraceWriter:
             f.write(data)
         try:
             source = f"file({sql_string(f.name)}, 'Protobuf', {sql_string(STRUCTURE)})"
-            sql = insert_select(self._table, source, self._limits.max_attribute_value_length)
+            sql = insert_select(self._table, source)
             settings = ", ".join(
                 f"{k} = {v if isinstance(v, int) else sql_string(v)}"
                 for k, v in format_settings(schema_path(), inline=False).items()
