@@ -53,13 +53,14 @@ class VigilApp:
             ttl_days=settings.traces_ttl_days,
             connect_timeout_s=settings.storage_connect_timeout_s,
         )
+        self.limits = DecodeLimits(settings.max_attributes_per_span, settings.max_attribute_value_length)
         self.writers = [
             TraceWriter(
                 settings.dsn,
                 settings.database,
                 connect_timeout_s=settings.storage_connect_timeout_s,
                 insert_timeout_s=settings.insert_timeout_s,
-                limits=DecodeLimits(settings.max_attributes_per_span, settings.max_attribute_value_length),
+                limits=self.limits,
             )
             for _ in range(settings.insert_concurrency)
         ]
@@ -90,7 +91,7 @@ class VigilApp:
         self.batcher.start()
         self.decoder = DecodePool(
             s.resolved_decode_workers,
-            DecodeLimits(s.max_attributes_per_span, s.max_attribute_value_length),
+            self.limits,
             native=s.native_decode,
         )
         await self.decoder.start()

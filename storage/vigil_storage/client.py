@@ -19,9 +19,9 @@ from vigil_storage.errors import translate_errors
 # a write that returns must mean the rows are in a part (readable, and what an OTLP ack
 # promises), not in a server-side buffer. (ClickHouse does not fsync parts by default; see
 # the README on what an ack guarantees.)
-# One INSERT carries the requests of many clients (group commit): spans that span more than
-# 100 days (100 partitions) must not make ClickHouse refuse the whole batch, and with it
-# every other client's spans, over and over as they retry. It logs a warning instead.
+# One INSERT carries the requests of many clients (group commit): a batch whose spans cover
+# more than 100 days (100 partitions) must not make ClickHouse refuse it, and with it every
+# other client's spans, over and over as they retry. ClickHouse logs a warning instead.
 INSERT_SETTINGS = {"async_insert": 0, "throw_on_max_partitions_per_insert_block": 0}
 
 
