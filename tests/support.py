@@ -73,6 +73,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         "query_port": 0,
         "batch_max_wait_s": 0.02,
         "decode_workers": 0,
+        # Tests send few spans at a time: let ClickHouse decode them all the same.
+        "native_decode_min_spans": 0,
         "log_format": "text",
         # Tests that want the drift detector turn it on; elsewhere it would write alerts
         # into the shared session database.

@@ -42,7 +42,7 @@ class CollectorMetrics:
         )
         self.decoded_spans = Counter(
             "vigil_decoder_spans",
-            "Valid spans by who decoded them: clickhouse (native decode) or python.",
+            "Stored spans by who decoded them: clickhouse (native decode) or python.",
             ["decoder"],
             registry=r,
         )

@@ -54,7 +54,6 @@ class TracePipeline:
             raise
         if isinstance(decoded, NativeSpans):
             accepted, rejected, message, item = decoded.spans, 0, "", decoded
-            m.decoded_spans.labels("clickhouse").inc(accepted)
         else:
             accepted, rejected, message, item = (
                 decoded.accepted,
@@ -62,7 +61,6 @@ class TracePipeline:
                 decoded.message,
                 decoded.table,
             )
-            m.decoded_spans.labels("python").inc(accepted)
         m.spans_received.labels(transport).inc(accepted + rejected)
         m.spans_rejected.labels(transport).inc(rejected)
         try:

@@ -61,6 +61,7 @@ class VigilApp:
                 connect_timeout_s=settings.storage_connect_timeout_s,
                 insert_timeout_s=settings.insert_timeout_s,
                 limits=self.limits,
+                native_min_spans=settings.native_decode_min_spans,
             )
             for _ in range(settings.insert_concurrency)
         ]

@@ -24,18 +24,16 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import pyarrow as pa
 
-from vigil_collector.decode.native import NativeSpans
+from vigil_collector.decode.native import Decoder, NativeSpans
 from vigil_collector.errors import Overloaded, ShuttingDown, StorageDown
 from vigil_collector.metrics import CollectorMetrics
 from vigil_storage import StorageError
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class SpanWriter(Protocol):
@@ -43,7 +41,9 @@ class SpanWriter(Protocol):
 
     def write_arrow(self, table: pa.Table) -> None: ...
 
-    def write_native(self, bodies: list[bytes]) -> None: ...
+    def write_native(self, bodies: list[bytes], spans: int) -> Decoder:
+        """Insert the spans of OTLP/protobuf bodies; returns who decoded them."""
+        ...
 
 
 @dataclass
@@ -169,25 +169,29 @@ class Batcher:
         try:
             if native:
                 bodies = [w.item.body for w in native]  # type: ignore[union-attr]
-                await self._insert(lane, native, lane.writer.write_native, bodies)
+                spans = sum(w.spans for w in native)
+                await self._insert(lane, native, lambda: lane.writer.write_native(bodies, spans))
             if arrow:
                 tables = [w.item for w in arrow]
                 table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)  # type: ignore[arg-type]
-                await self._insert(lane, arrow, lane.writer.write_arrow, table)
+
+                def write_arrow() -> Decoder:
+                    lane.writer.write_arrow(table)
+                    return "python"
+
+                await self._insert(lane, arrow, write_arrow)
         finally:
             self._queued_spans -= sum(w.spans for w in batch)
             self._metrics.queue_spans.set(self._queued_spans)
             assert self._free_lanes is not None
             self._free_lanes.put_nowait(lane)
 
-    async def _insert(
-        self, lane: _Lane, waiting: list[_Waiting], write: Callable[[T], None], data: T
-    ) -> None:
+    async def _insert(self, lane: _Lane, waiting: list[_Waiting], write: Callable[[], Decoder]) -> None:
         """Run one INSERT on the lane's thread and answer every request it holds."""
         spans = sum(w.spans for w in waiting)
         started = time.perf_counter()
         try:
-            await asyncio.get_running_loop().run_in_executor(lane.thread, write, data)
+            decoder = await asyncio.get_running_loop().run_in_executor(lane.thread, write)
         except StorageError as exc:
             self._metrics.insert_failures.inc()
             log.warning("insert of %d spans failed: %s", spans, exc.reason)
@@ -202,6 +206,7 @@ class Batcher:
         else:
             self._metrics.insert_seconds.observe(time.perf_counter() - started)
             self._metrics.batch_spans.observe(spans)
+            self._metrics.decoded_spans.labels(decoder).inc(spans)
             self._answer(waiting, None)
 
     @staticmethod

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from typing import Literal
 
 from google.protobuf.message import DecodeError
 
 from vigil_collector.decode.native_schema_pb2 import ExportTraceServiceRequest
 from vigil_collector.decode.validate import span_problem
+
+Decoder = Literal["clickhouse", "python"]  # who decoded a request's spans (a metric label)
 
 SCHEMA_FILE = "native_schema.proto"
 SCHEMA_MESSAGE = "ExportTraceServiceRequest"
