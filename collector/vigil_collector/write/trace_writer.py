@@ -15,8 +15,8 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from vigil_collector.decode.native import Decoder, schema_path, schema_text
-from vigil_collector.decode.pool import decode_request
-from vigil_collector.decode.spans import DecodedSpans, DecodeLimits
+from vigil_collector.decode.otlp_proto import parse_proto_traces
+from vigil_collector.decode.spans import DecodeLimits, decode_spans
 from vigil_collector.write.native_insert import (
     STRUCTURE,
     format_settings,
@@ -54,6 +54,17 @@ class TraceWriter:
         self._limits = limits or DecodeLimits()
         self._native_min_spans = native_min_spans
         self._embedded = dsn.startswith("chdb:")
+        # The native INSERT's settings, built once: the embedded engine reads the schema from
+        # our file and takes the settings inline; a server gets the schema's text.
+        if self._embedded:
+            self._native_settings: dict[str, str | int] = {}
+            self._native_settings_clause = ", ".join(
+                f"{k} = {v if isinstance(v, int) else sql_string(v)}"
+                for k, v in format_settings(schema_path(), inline=False).items()
+            )
+        else:
+            self._native_settings = format_settings(schema_text(), inline=True)
+            self._native_settings_clause = ""
         self._client: Client | None = None
         self._server_native: bool | None = None  # known once connected to a server
 
@@ -88,8 +99,7 @@ class TraceWriter:
                 else:
                     source = f"input({sql_string(STRUCTURE)})"
                     sql = insert_select(self._table, source)
-                    settings = format_settings(schema_text(), inline=True)
-                    client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
+                    client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=self._native_settings)
         except StorageUnavailable:
             self.close()
             raise
@@ -116,11 +126,7 @@ class TraceWriter:
         try:
             source = f"file({sql_string(f.name)}, 'Protobuf', {sql_string(STRUCTURE)})"
             sql = insert_select(self._table, source)
-            settings = ", ".join(
-                f"{k} = {v if isinstance(v, int) else sql_string(v)}"
-                for k, v in format_settings(schema_path(), inline=False).items()
-            )
-            client.command(f"{sql}\nSETTINGS {settings}")
+            client.command(f"{sql}\nSETTINGS {self._native_settings_clause}")
         finally:
             os.unlink(f.name)
 
@@ -139,9 +145,4 @@ class TraceWriter:
         return self._server_native
 
     def _decode_in_python(self, bodies: list[bytes]) -> pa.Table:
-        tables = []
-        for body in bodies:
-            decoded = decode_request(body, False, self._limits, native=False)
-            assert isinstance(decoded, DecodedSpans)
-            tables.append(decoded.table)
-        return pa.concat_tables(tables)
+        return pa.concat_tables(decode_spans(parse_proto_traces(body), self._limits).table for body in bodies)
