@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         "drift_interval_s": 0,
     }
     values.update(overrides)
+    # Each app its own write-ahead log (apps in one test process share the chDB directory).
+    values.setdefault("wal_dir", Path(data_dir) / f"wal-{uuid.uuid4().hex[:8]}")
     return VigilSettings(_env_file=None, **values)
 
 
@@ -109,6 +112,10 @@ class RunningApp:
     @property
     def http_base(self) -> str:
         return f"http://127.0.0.1:{self.ports.otlp_http}"
+
+    def flush(self) -> None:
+        """Wait until every span acknowledged so far is in ClickHouse."""
+        self.run(self.app.flush(), timeout=60)
 
     def stop(self) -> None:
         self.run(self.app.stop())
@@ -174,16 +181,16 @@ class ServerProcess:
         self.grpc_port = free_port()
         self.http_port = free_port()
         self.query_port = free_port()
-        self.env = dict(
-            os.environ,
-            VIGIL_DATA_DIR=str(data_dir),
-            VIGIL_OTLP_GRPC_PORT=str(self.grpc_port),
-            VIGIL_OTLP_HTTP_PORT=str(self.http_port),
-            VIGIL_QUERY_PORT=str(self.query_port),
-            VIGIL_BATCH_MAX_WAIT_S="0.05",
-            VIGIL_DECODE_WORKERS="1",
+        self.env = {
+            **os.environ,
+            "VIGIL_DATA_DIR": str(data_dir),
+            "VIGIL_OTLP_GRPC_PORT": str(self.grpc_port),
+            "VIGIL_OTLP_HTTP_PORT": str(self.http_port),
+            "VIGIL_QUERY_PORT": str(self.query_port),
+            "VIGIL_BATCH_MAX_WAIT_S": "0.05",
+            "VIGIL_DECODE_WORKERS": "1",
             **env,
-        )
+        }
         self.command = command or [sys.executable, "-m", "vigil_server.cli", "serve"]
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in wait()

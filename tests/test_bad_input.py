@@ -35,6 +35,7 @@ def assert_still_serving(app: RunningApp, ch: Client) -> None:
     trace_ids = [s.trace_id.hex() for s in request.resource_spans[0].scope_spans[0].spans]
     response = grpc_export(app, request.SerializeToString())
     assert not response.HasField("partial_success")
+    app.flush()
     stored = ch.command(
         "SELECT count() FROM otel.otel_traces WHERE TraceId IN {ids:Array(String)}",
         parameters={"ids": trace_ids},
@@ -101,6 +102,7 @@ def test_invalid_spans_are_dropped_and_reported(app: RunningApp, ch: Client) -> 
     assert "spans[2]: span_id must not be all zeros" in message
     assert "spans[3]: end_time_unix_nano" in message
     assert "spans[4]: parent_span_id must be empty or 8 bytes, got 3" in message
+    app.flush()
     rows = ch.query(
         "SELECT TraceId FROM otel.otel_traces WHERE ServiceName = 'partial' ORDER BY TraceId"
     ).result_rows

@@ -1,168 +1,223 @@
-"""The batcher's contract, with a writer the test controls (the Batcher takes any object with
-write_arrow and write_native): group commit, ack only after commit, backpressure, drain."""
+"""The batcher's contract, between a real write-ahead log and a writer the test controls (the
+Batcher takes any RecordWriter): acks do not wait for ClickHouse, batches are cut by size
+and time, retried until they commit, refused records go to dead letters, and after a crash
+the same batches are written again with the same deduplication tokens."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
-import time
+from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from vigil_collector.batch import Batcher
-from vigil_collector.decode import DecodeLimits, decode_spans
-from vigil_collector.errors import Overloaded, ShuttingDown, StorageDown
 from vigil_collector.metrics import CollectorMetrics
+from vigil_collector.wal.log import WriteAheadLog
+from vigil_collector.wal.records import RecordKind
 from vigil_storage import StorageUnavailable
+from vigil_storage.errors import StorageDataError
 
-from support import make_request
-
-
-def table(n: int) -> pa.Table:
-    return decode_spans(make_request(n, "batcher", random.Random(n)), DecodeLimits()).table
+KIND = RecordKind.TRACES_OTLP
 
 
 class RecordingWriter:
-    """Stores what it is given; can be held (to build a queue) or made to fail."""
+    """Remembers what it is given (payloads and tokens); can be held or made to fail."""
+
+    kinds = frozenset({RecordKind.TRACES_OTLP, RecordKind.TRACES_ARROW})
 
     def __init__(self) -> None:
-        self.batches: list[int] = []
+        self.inserts: list[tuple[str, list[bytes]]] = []
         self.release = threading.Event()
         self.release.set()
         self.fail_with: Exception | None = None
+        self.refuse: set[bytes] = set()
+        self.attempts = 0
 
-    def write_arrow(self, t: pa.Table) -> None:
+    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str) -> str:
+        self.attempts += 1
         self.release.wait(10)
         if self.fail_with is not None:
             raise self.fail_with
-        self.batches.append(t.num_rows)
+        if self.refuse & set(payloads):
+            raise StorageDataError(
+                "inserting: Code: 27. Cannot parse input (CANNOT_PARSE_INPUT_ASSERTION_FAILED)"
+            )
+        self.inserts.append((token, payloads))
+        return "test"
 
-    def write_native(self, bodies: list[bytes], spans: int) -> str:
-        raise AssertionError("these tests queue Arrow tables only")
+    def close(self) -> None:
+        pass
+
+    @property
+    def stored(self) -> list[bytes]:
+        return [p for _, payloads in self.inserts for p in payloads]
 
 
-def make_batcher(writer: RecordingWriter, **kw: float) -> Batcher:
-    opts = {"max_spans": 1000, "max_wait_s": 0.05, "queue_max_spans": 2000} | kw
-    return Batcher([writer], metrics=CollectorMetrics(), **opts)  # type: ignore[arg-type]
+def open_log(directory: Path) -> WriteAheadLog:
+    wal = WriteAheadLog(directory, max_bytes=64 * 1024 * 1024, metrics=CollectorMetrics())
+    wal.open()
+    wal.start()
+    return wal
 
 
-def test_concurrent_requests_share_one_insert() -> None:
+def make_batcher(wal: WriteAheadLog, *writers: RecordingWriter, **kw: float) -> Batcher:
+    opts = {"max_items": 1000, "max_bytes": 1 << 30, "max_wait_s": 0.05} | kw
+    batcher = Batcher(wal, [[w] for w in writers], metrics=CollectorMetrics(), retry_max_s=0.2, **opts)  # type: ignore[arg-type]
+    batcher.start()
+    return batcher
+
+
+async def stop(wal: WriteAheadLog, batcher: Batcher, timeout_s: float = 5) -> bool:
+    wal.stop_accepting()
+    drained = await batcher.drain(timeout_s)
+    batcher.close()
+    wal.close()
+    return drained
+
+
+def test_waiting_records_share_one_insert(tmp_path: Path) -> None:
     async def scenario() -> None:
+        wal = open_log(tmp_path)
         writer = RecordingWriter()
-        batcher = make_batcher(writer, max_wait_s=0.2)
-        batcher.start()
-        await asyncio.gather(*(batcher.submit(table(10)) for _ in range(20)))
-        assert writer.batches == [200]
-        await batcher.drain()
-        batcher.close()
+        batcher = make_batcher(wal, writer, max_wait_s=0.3)
+        await asyncio.gather(*(wal.append(KIND, 10, b"r%d" % i) for i in range(20)))
+        await batcher.flushed()
+        assert len(writer.inserts) == 1 and len(writer.stored) == 20
+        token, _ = writer.inserts[0]
+        assert token == f"{wal.generation}:0-20:{int(KIND)}"
+        assert await stop(wal, batcher)
 
     asyncio.run(scenario())
 
 
-def test_a_burst_is_cut_once_requests_stop_coming() -> None:
-    """A twentieth of a full batch or more, then a pause of a tenth of max_wait: no need to wait
-    for the rest of max_wait (clients waiting for acks send nothing more meanwhile)."""
-
+def test_a_full_batch_is_cut_without_waiting(tmp_path: Path) -> None:
     async def scenario() -> None:
+        wal = open_log(tmp_path)
         writer = RecordingWriter()
-        batcher = make_batcher(writer, max_spans=1000, max_wait_s=20)
-        batcher.start()
-        started = time.monotonic()
-        await asyncio.wait_for(asyncio.gather(*(batcher.submit(table(50)) for _ in range(3))), 10)
-        assert writer.batches == [150]
-        assert time.monotonic() - started < 10  # quiet after 2 s, not max_wait's 20 s
-        await batcher.drain()
-        batcher.close()
+        batcher = make_batcher(wal, writer, max_items=100, max_wait_s=30)
+        await asyncio.gather(*(wal.append(KIND, 50, b"r%d" % i) for i in range(4)))
+        await asyncio.wait_for(batcher.flushed(), 5)
+        assert [len(p) for _, p in writer.inserts] == [2, 2]
+        assert await stop(wal, batcher)
 
     asyncio.run(scenario())
 
 
-def test_free_writers_share_what_waits() -> None:
+def test_acks_do_not_wait_for_clickhouse_and_failures_are_retried(tmp_path: Path) -> None:
     async def scenario() -> None:
-        writers = [RecordingWriter(), RecordingWriter()]
-        batcher = Batcher(
-            writers,  # type: ignore[arg-type]
-            max_spans=1000,
-            max_wait_s=0.1,
-            queue_max_spans=2000,
-            metrics=CollectorMetrics(),
-        )
-        batcher.start()
-        await asyncio.gather(*(batcher.submit(table(50)) for _ in range(4)))
-        assert [w.batches for w in writers] == [[100], [100]]
-        await batcher.drain()
-        batcher.close()
-
-    asyncio.run(scenario())
-
-
-def test_full_batch_is_cut_without_waiting() -> None:
-    async def scenario() -> None:
-        writer = RecordingWriter()
-        batcher = make_batcher(writer, max_spans=100, max_wait_s=30)
-        batcher.start()
-        await asyncio.wait_for(asyncio.gather(*(batcher.submit(table(50)) for _ in range(4))), 5)
-        assert writer.batches == [100, 100]
-        await batcher.drain()
-        batcher.close()
-
-    asyncio.run(scenario())
-
-
-def test_ack_waits_for_commit_and_full_queue_refuses() -> None:
-    async def scenario() -> None:
-        writer = RecordingWriter()
-        writer.release.clear()
-        batcher = make_batcher(writer, max_spans=500, queue_max_spans=1000, max_wait_s=0)
-        batcher.start()
-        first = asyncio.ensure_future(batcher.submit(table(500)))
-        second = asyncio.ensure_future(batcher.submit(table(500)))
-        await asyncio.sleep(0.1)
-        assert not first.done() and not second.done()  # not committed: not acknowledged
-        with pytest.raises(Overloaded, match="queue is full"):
-            await batcher.submit(table(10))
-        writer.release.set()
-        await asyncio.wait_for(asyncio.gather(first, second), 5)
-        assert writer.batches == [500, 500]
-        await batcher.submit(table(10))  # room again
-        await batcher.drain()
-        batcher.close()
-
-    asyncio.run(scenario())
-
-
-def test_storage_failure_fails_every_waiter_then_recovers() -> None:
-    async def scenario() -> None:
+        wal = open_log(tmp_path)
         writer = RecordingWriter()
         writer.fail_with = StorageUnavailable("inserting: ClickHouse unavailable: connection refused")
-        batcher = make_batcher(writer)
-        batcher.start()
-        results = await asyncio.gather(*(batcher.submit(table(5)) for _ in range(3)), return_exceptions=True)
-        assert all(isinstance(r, StorageDown) and "connection refused" in r.reason for r in results)
-        assert batcher.queued_spans == 0
-        writer.fail_with = None
-        await batcher.submit(table(5))
-        assert writer.batches == [5]
-        await batcher.drain()
-        batcher.close()
+        batcher = make_batcher(wal, writer)
+        # Acknowledged (fsynced) while every INSERT fails.
+        await asyncio.wait_for(asyncio.gather(*(wal.append(KIND, 5, b"r%d" % i) for i in range(30))), 5)
+        await asyncio.sleep(0.5)
+        assert writer.attempts >= 2 and not writer.inserts
+        assert batcher.backlog_records == 30
+        writer.fail_with = None  # ClickHouse is back: the backlog drains by itself, oldest first
+        await asyncio.wait_for(batcher.flushed(), 10)
+        assert writer.stored == [b"r%d" % i for i in range(30)]
+        assert batcher.backlog_records == 0
+        assert await stop(wal, batcher)
 
     asyncio.run(scenario())
 
 
-def test_drain_flushes_queued_work_and_refuses_new() -> None:
+def test_a_refused_record_goes_to_dead_letters_and_the_rest_is_written(tmp_path: Path) -> None:
     async def scenario() -> None:
+        wal = open_log(tmp_path)
         writer = RecordingWriter()
-        batcher = make_batcher(writer, max_wait_s=30)
-        batcher.start()
-        pending = [asyncio.ensure_future(batcher.submit(table(7))) for _ in range(3)]
-        await asyncio.sleep(0.05)
-        await asyncio.wait_for(batcher.drain(), 5)
-        await asyncio.gather(*pending)
-        assert writer.batches == [21]
-        with pytest.raises(ShuttingDown):
-            await batcher.submit(table(1))
-        batcher.close()
+        writer.refuse = {b"poison"}
+        batcher = make_batcher(wal, writer, max_wait_s=0.2)
+        await asyncio.gather(
+            wal.append(KIND, 1, b"a"), wal.append(KIND, 1, b"poison"), wal.append(KIND, 1, b"b")
+        )
+        await asyncio.wait_for(batcher.flushed(), 5)
+        assert sorted(writer.stored) == [b"a", b"b"]
+        # One record at a time after the whole batch was refused: each with its own token.
+        assert all(
+            token.endswith(f"-{int(token.split(':')[1].split('-')[0]) + 1}:1") for token, _ in writer.inserts
+        )
+        entries = wal.dead_letters.entries()
+        assert len(entries) == 1 and "CANNOT_PARSE_INPUT_ASSERTION_FAILED" in str(entries[0]["reason"])
+        assert (wal.dead_letters.directory / str(entries[0]["file"])).read_bytes() == b"poison"
+        await wal.append(KIND, 1, b"later")
+        await asyncio.wait_for(batcher.flushed(), 5)
+        assert writer.stored[-1] == b"later"
+        assert await stop(wal, batcher)
+
+    asyncio.run(scenario())
+
+
+def test_after_a_crash_the_same_batches_are_written_again_with_the_same_tokens(tmp_path: Path) -> None:
+    """The batch was cut (recorded) and its INSERT may or may not have committed when the
+    process died: the next start writes exactly that batch again, with the same token, which
+    ClickHouse deduplicates, and then what followed it."""
+    tokens: list[str] = []
+
+    async def first_run() -> None:
+        wal = open_log(tmp_path)
+        writer = RecordingWriter()
+        writer.release.clear()  # the INSERT hangs: the process "dies" during it
+        batcher = make_batcher(wal, writer, max_items=30)
+        await asyncio.gather(*(wal.append(KIND, 10, b"r%d" % i) for i in range(5)))
+        while writer.attempts == 0:
+            await asyncio.sleep(0.01)
+        assert wal.state is not None and wal.state.state.pending == [(0, 3)]
+        assert not await stop(wal, batcher, timeout_s=0.3)
+        writer.release.set()
+
+    async def second_run() -> None:
+        wal = open_log(tmp_path)
+        assert wal.recovered.records == 5
+        writer = RecordingWriter()
+        batcher = make_batcher(wal, writer, max_items=30)
+        await asyncio.wait_for(batcher.flushed(), 5)
+        tokens.extend(t for t, _ in writer.inserts)
+        assert writer.stored == [b"r%d" % i for i in range(5)]
+        generation = wal.generation
+        assert tokens[0] == f"{generation}:0-3:1"
+        assert await stop(wal, batcher)
+
+    asyncio.run(first_run())
+    asyncio.run(second_run())
+    assert not list(tmp_path.glob("*.wal"))[1:]  # committed segments are deleted
+
+
+def test_an_unexpected_writer_exception_never_blocks_the_log(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        wal = open_log(tmp_path)
+        writer = RecordingWriter()
+        writer.fail_with = KeyError("a bug")
+        batcher = make_batcher(wal, writer)
+        await wal.append(KIND, 1, b"unlucky")
+        await asyncio.wait_for(batcher.flushed(), 10)  # retried three times, then set aside
+        assert len(wal.dead_letters.entries()) == 1
+        writer.fail_with = None
+        await wal.append(KIND, 1, b"fine")
+        await asyncio.wait_for(batcher.flushed(), 5)
+        assert writer.stored == [b"fine"]
+        assert await stop(wal, batcher)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("lanes", [2])
+def test_free_writers_share_the_backlog(tmp_path: Path, lanes: int) -> None:
+    async def scenario() -> None:
+        wal = open_log(tmp_path)
+        writers = [RecordingWriter() for _ in range(lanes)]
+        for w in writers:
+            w.release.clear()
+        batcher = make_batcher(wal, *writers, max_items=100)
+        await asyncio.gather(*(wal.append(KIND, 50, b"r%d" % i) for i in range(8)))
+        await asyncio.sleep(0.3)
+        for w in writers:
+            w.release.set()
+        await asyncio.wait_for(batcher.flushed(), 5)
+        assert all(w.inserts for w in writers)
+        assert sorted(p for w in writers for p in w.stored) == sorted(b"r%d" % i for i in range(8))
+        assert await stop(wal, batcher)
 
     asyncio.run(scenario())

@@ -135,6 +135,7 @@ def test_psi_from_clickhouse_matches_numpy(
     send_durations(
         app.grpc_target, service, "op", current, current_window[0] + 10**9, current_window[1] - 10**9, rng
     )
+    app.flush()
     with QueryClient(app.query_target) as client:
         response = client.drift(
             service=service, current=current_window, baseline=baseline_window, bins=bins, min_samples=1
@@ -224,6 +225,7 @@ def test_group_by_attribute_and_token_metric(app: RunningApp) -> None:
         attrs = {"gen_ai.usage.input_tokens": 10, "gen_ai.request.model": "model-new"}
         spans.append(span(rng.randbytes(16), rng.randbytes(8), "chat", start, 10**6, attrs))
     export_otlp(app.grpc_target, request_of(service, spans))
+    app.flush()
     with QueryClient(app.query_target) as client:
         response = client.drift(
             "input_tokens", group_by=["gen_ai.request.model"], service=service, min_samples=20

@@ -211,6 +211,7 @@ def test_native_requests_reach_storage_through_the_receivers(app: RunningApp, ch
     """The session app decodes stock-exporter requests natively (the metric says so)."""
     before = app.app.metrics.decoded_spans.labels("clickhouse")._value.get()
     export_otlp(app.grpc_target, make_request(7, "native-receivers").SerializeToString())
+    app.flush()
     assert app.app.metrics.decoded_spans.labels("clickhouse")._value.get() == before + 7
     assert ch.command("SELECT count() FROM otel.otel_traces WHERE ServiceName = 'native-receivers'") == 7
 
@@ -230,6 +231,7 @@ def test_a_batch_over_many_days_is_stored(app: RunningApp, ch: Client, decoder: 
     before = app.app.metrics.decoded_spans.labels(decoder)._value.get()
     response = export_otlp(app.grpc_target, request.SerializeToString())
     assert response.partial_success.rejected_spans == 0
+    app.flush()
     assert app.app.metrics.decoded_spans.labels(decoder)._value.get() == before + 150
     assert ch.command(f"SELECT count() FROM otel.otel_traces WHERE ServiceName = '{service}'") == 150
 

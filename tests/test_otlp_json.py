@@ -99,6 +99,7 @@ def test_otlp_json_is_stored_exactly(app: RunningApp, ch: Client) -> None:
     assert status == 200, body
     assert headers["Content-Type"].startswith("application/json")
     assert json.loads(body) == {}
+    app.flush()
 
     row = ch.query(
         "SELECT toUnixTimestamp64Nano(Timestamp), SpanId, TraceState, SpanName, SpanKind, ServiceName,"
@@ -149,6 +150,7 @@ def test_gzip_json_body(app: RunningApp, ch: Client) -> None:
         {"Content-Type": "application/json", "Content-Encoding": "gzip"},
     )
     assert status == 200, body
+    app.flush()
     count = ch.command(
         "SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id}
     )
@@ -169,6 +171,7 @@ def test_partial_success_in_json(app: RunningApp, ch: Client) -> None:
     answer = json.loads(body)
     assert answer["partialSuccess"]["rejectedSpans"] == "1"
     assert "spans[1]: span_id must be 8 bytes, got 4" in answer["partialSuccess"]["errorMessage"]
+    app.flush()
     count = ch.command(
         "SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id}
     )
@@ -190,6 +193,7 @@ def test_chunked_body_without_content_length(app: RunningApp, ch: Client) -> Non
     response = conn.getresponse()
     assert response.status == 200, response.read()
     conn.close()
+    app.flush()
     count = ch.command(
         "SELECT count() FROM otel.otel_traces WHERE TraceId = {t:String}", parameters={"t": trace_id}
     )

@@ -165,6 +165,7 @@ def test_stock_exporter_spans_are_stored_field_by_field(
     assert exporter.export(spans) == SpanExportResult.SUCCESS
     exporter.shutdown()
 
+    app.flush()
     trace_id = format(spans[0].context.trace_id, "032x")
     rows = fetch_rows(ch, trace_id)
     assert len(rows) == len(spans) == 5
@@ -209,6 +210,7 @@ def test_lookup_table_is_filled_for_grafana(app: RunningApp, ch: Client) -> None
     spans = record_spans("lookup-table")
     exporter = make_exporter(app, "grpc", False)
     assert exporter.export(spans) == SpanExportResult.SUCCESS
+    app.flush()
     trace_id = format(spans[0].context.trace_id, "032x")
     start, end = ch.query(
         "SELECT min(Start), max(End) FROM otel.otel_traces_trace_id_ts WHERE TraceId = {t:String}",

@@ -48,6 +48,7 @@ def test_get_trace_of_a_stock_exporter_trace(app: RunningApp) -> None:
     exporter = OTLPSpanExporter(endpoint=app.grpc_target, insecure=True)
     assert exporter.export(spans) == SpanExportResult.SUCCESS
     exporter.shutdown()
+    app.flush()
     trace_id = format(spans[0].context.trace_id, "032x")
 
     out = grpcurl(app.query_target, "vigil.query.v1.QueryService/GetTrace", data={"traceId": trace_id})

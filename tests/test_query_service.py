@@ -23,6 +23,7 @@ MS = 1_000_000
 
 def export(app: RunningApp, request: ExportTraceServiceRequest) -> None:
     export_otlp(app.grpc_target, request.SerializeToString(), timeout=60)
+    app.flush()
 
 
 @pytest.fixture(scope="module")

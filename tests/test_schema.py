@@ -100,6 +100,7 @@ def test_grafana_trace_view_and_search_sql_run_on_our_tables(app: RunningApp, ch
         span.parent_span_id = spans[0].span_id
     trace_id = spans[0].trace_id.hex()
     export_otlp(app.grpc_target, request.SerializeToString())
+    app.flush()
 
     trace_view = f"""
         WITH '{trace_id}' AS __gf_trace_id,

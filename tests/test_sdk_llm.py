@@ -37,6 +37,7 @@ def instrumented(sdk_memory: InMemorySpanExporter) -> Iterator[None]:
 
 def fetch_trace(app: RunningApp, trace_id: str, expected_spans: int) -> list[query_pb2.Span]:
     assert vigil.flush(30)
+    app.flush()
     with QueryClient(app.query_target) as client:
         deadline = time.monotonic() + 30
         while True:  # the ack means committed; this only absorbs the exporter's own batching
@@ -296,6 +297,7 @@ def test_a_script_that_exits_without_flush_loses_nothing(app: RunningApp, tmp_pa
             "OTEL_RESOURCE_ATTRIBUTES": f"run={protocol}",
         }
         subprocess.run([sys.executable, str(script)], env=env, cwd=REPO, check=True, timeout=120)
+    app.flush()
     with QueryClient(app.query_target) as client:
         stored = list(client.iter_spans(service="short-script"))
     by_run: dict[str, int] = {}

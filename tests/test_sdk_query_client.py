@@ -23,6 +23,7 @@ def test_client_reads_what_was_sent(app: RunningApp) -> None:
     start = time.time_ns()
     request = make_request(30, "sdk-client", rng, start_ns=start)
     export_otlp(app.grpc_target, request.SerializeToString())
+    app.flush()
     sent = request.resource_spans[0].scope_spans[0].spans
 
     with QueryClient(app.query_target) as client:

@@ -4,10 +4,13 @@ IngestError
 ├── PermanentError        the request itself is bad; retrying it cannot help
 │   ├── MalformedRequest  undecodable protobuf/JSON, bad ids in JSON   → INVALID_ARGUMENT / 400
 │   ├── UnsupportedMedia  unknown Content-Type or Content-Encoding     → 415
-│   └── BodyTooLarge      body over the cap (checked while inflating)  → 413 / RESOURCE_EXHAUSTED
+│   ├── BodyTooLarge      body over the cap (checked while inflating)  → 413 / RESOURCE_EXHAUSTED
+│   └── RecordTooLarge    larger than the whole write-ahead log         → 413 / RESOURCE_EXHAUSTED
 └── RetryableError        the request is fine, try again later         → UNAVAILABLE / 503
-    ├── Overloaded        the queue is full (backpressure)
+    ├── Overloaded        requests in memory over their bound, or the write-ahead log full
     ├── StorageDown       ClickHouse unreachable, failed or not migrated yet
+    ├── LogUnavailable    the write-ahead log cannot write (disk full, I/O error)
+    ├── DecoderFailed     a decode worker died on this request (the pool is replaced)
     └── ShuttingDown      the collector is draining
 """
 
@@ -36,6 +39,10 @@ class BodyTooLarge(PermanentError):
     pass
 
 
+class RecordTooLarge(BodyTooLarge):
+    pass
+
+
 class RetryableError(IngestError):
     pass
 
@@ -49,4 +56,12 @@ class StorageDown(RetryableError):
 
 
 class ShuttingDown(RetryableError):
+    pass
+
+
+class LogUnavailable(RetryableError):
+    pass
+
+
+class DecoderFailed(RetryableError):
     pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _BATCH_BUCKETS = (1, 10, 100, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+_FSYNC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -21,7 +22,7 @@ class CollectorMetrics:
         )
         self.spans_accepted = Counter(
             "vigil_receiver_accepted_spans",
-            "Spans committed to ClickHouse and acknowledged.",
+            "Spans acknowledged: fsynced in the write-ahead log.",
             ["transport"],
             registry=r,
         )
@@ -46,8 +47,42 @@ class CollectorMetrics:
             ["decoder"],
             registry=r,
         )
-        self.queue_spans = Gauge(
-            "vigil_batcher_queue_spans", "Spans waiting for or inside an INSERT.", registry=r
+        self.pending_bytes = Gauge(
+            "vigil_receiver_pending_bytes",
+            "Bytes of requests received but not yet in the write-ahead log (decoding or awaiting fsync).",
+            registry=r,
+        )
+        self.wal_bytes = Gauge(
+            "vigil_wal_bytes",
+            "Bytes of write-ahead log segments on disk (bounded by VIGIL_WAL_MAX_BYTES).",
+            registry=r,
+        )
+        self.wal_fsync_seconds = Histogram(
+            "vigil_wal_fsync_seconds",
+            "Duration of one write-ahead log fsync (one per group of appends).",
+            buckets=_FSYNC_BUCKETS,
+            registry=r,
+        )
+        self.wal_full_refusals = Counter(
+            "vigil_wal_full_refusals", "Appends refused because the write-ahead log was full.", registry=r
+        )
+        self.dead_letter_records = Counter(
+            "vigil_wal_dead_letter_records",
+            "Records ClickHouse refused for good, moved to the dead-letter directory.",
+            registry=r,
+        )
+        self.backlog_records = Gauge(
+            "vigil_wal_backlog_records", "Records in the write-ahead log not yet in ClickHouse.", registry=r
+        )
+        self.backlog_bytes = Gauge(
+            "vigil_wal_backlog_bytes",
+            "Bytes of records in the write-ahead log not yet in ClickHouse.",
+            registry=r,
+        )
+        self.backlog_age = Gauge(
+            "vigil_wal_oldest_unwritten_age_seconds",
+            "Age of the oldest record not yet in ClickHouse; 0 when all are written.",
+            registry=r,
         )
         self.batch_spans = Histogram(
             "vigil_batcher_batch_spans", "Spans per INSERT.", buckets=_BATCH_BUCKETS, registry=r
@@ -55,4 +90,6 @@ class CollectorMetrics:
         self.insert_seconds = Histogram(
             "vigil_writer_insert_seconds", "Duration of one INSERT.", buckets=_LATENCY_BUCKETS, registry=r
         )
-        self.insert_failures = Counter("vigil_writer_failed_inserts", "INSERTs that failed.", registry=r)
+        self.insert_failures = Counter(
+            "vigil_writer_failed_inserts", "INSERT attempts that failed (they are retried).", registry=r
+        )

@@ -1,7 +1,13 @@
-"""The trace pipeline shared by both receivers: decode → validate → batch → (writer).
+"""The trace pipeline shared by both receivers: decode → validate → write-ahead log (ack).
 
-A request reaches the batcher either as an Arrow table (decoded in Python) or as its
-protobuf bytes for ClickHouse to decode (NativeSpans, see decode/native.py).
+A request is acknowledged once its validated spans are a record fsynced in the log
+(wal/log.py): its protobuf bytes as they came, when ClickHouse may decode them (NativeSpans,
+see decode/native.py), or else the spans decoded in Python as Arrow. The batcher writes the
+log to ClickHouse behind the acknowledgements (batch/batcher.py).
+
+What a request holds in memory between arriving and being fsynced is bounded, in bytes and
+in spans, whatever the span size: past either bound requests are refused with a retryable
+error (``max_pending_bytes``, ``max_pending_spans``).
 
 Receivers hand it raw bytes and get back an ExportResult or a typed IngestError; they only
 translate those to their protocol.
@@ -9,14 +15,14 @@ translate those to their protocol.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from vigil_collector.batch import Batcher
 from vigil_collector.decode.native import NativeSpans
 from vigil_collector.decode.pool import DecodePool
-from vigil_collector.errors import IngestError, RetryableError, StorageDown
+from vigil_collector.errors import DecoderFailed, IngestError, Overloaded, RetryableError
 from vigil_collector.metrics import CollectorMetrics
+from vigil_collector.wal.log import WriteAheadLog
+from vigil_collector.wal.records import RecordKind
 
 
 @dataclass(frozen=True)
@@ -29,15 +35,20 @@ class ExportResult:
 class TracePipeline:
     def __init__(
         self,
-        batcher: Batcher,
+        wal: WriteAheadLog,
         decoder: DecodePool,
         metrics: CollectorMetrics,
-        storage_ready: Callable[[], tuple[bool, str]],
+        *,
+        max_pending_bytes: int,
+        max_pending_spans: int,
     ) -> None:
-        self._batcher = batcher
+        self._wal = wal
         self._decoder = decoder
         self._metrics = metrics
-        self._storage_ready = storage_ready
+        self._max_pending_bytes = max_pending_bytes
+        self._max_pending_spans = max_pending_spans
+        self._pending_bytes = 0
+        self._pending_spans = 0
 
     async def export_proto(self, body: bytes, transport: str) -> ExportResult:
         return await self._export(body, False, transport)
@@ -47,32 +58,55 @@ class TracePipeline:
 
     async def _export(self, body: bytes, is_json: bool, transport: str) -> ExportResult:
         m = self._metrics
+        # One request alone is always taken, so a large one cannot starve.
+        if self._pending_bytes and self._pending_bytes + len(body) > self._max_pending_bytes:
+            m.requests.labels(transport, "retryable_error").inc()
+            raise Overloaded(
+                f"ingest is busy ({self._pending_bytes} bytes of requests being decoded or written, "
+                f"limit {self._max_pending_bytes}); retry later"
+            )
+        self._pending_bytes += len(body)
+        m.pending_bytes.set(self._pending_bytes)
+        try:
+            return await self._decode_and_append(body, is_json, transport)
+        finally:
+            self._pending_bytes -= len(body)
+            m.pending_bytes.set(self._pending_bytes)
+
+    async def _decode_and_append(self, body: bytes, is_json: bool, transport: str) -> ExportResult:
+        m = self._metrics
         try:
             decoded = await self._decoder.decode(body, is_json)
+        except DecoderFailed:
+            m.requests.labels(transport, "decoder_failed").inc()
+            raise
         except IngestError:
             m.requests.labels(transport, "malformed").inc()
             raise
         if isinstance(decoded, NativeSpans):
-            accepted, rejected, message, item = decoded.spans, 0, "", decoded
+            accepted, rejected, message = decoded.spans, 0, ""
+            kind, payload = RecordKind.TRACES_OTLP, decoded.body
         else:
-            accepted, rejected, message, item = (
-                decoded.accepted,
-                decoded.rejected,
-                decoded.message,
-                decoded.table,
-            )
+            accepted, rejected, message = decoded.accepted, decoded.rejected, decoded.message
+            kind, payload = RecordKind.TRACES_ARROW, decoded.ipc
         m.spans_received.labels(transport).inc(accepted + rejected)
         m.spans_rejected.labels(transport).inc(rejected)
-        try:
-            if accepted:
-                ready, reason = self._storage_ready()
-                if not ready:
-                    raise StorageDown(f"storage not ready, retry later: {reason}")
-                await self._batcher.submit(item)
-        except RetryableError as exc:
-            m.spans_refused.labels(transport, type(exc).__name__).inc(accepted)
-            m.requests.labels(transport, "retryable_error").inc()
-            raise
+        if accepted:
+            try:
+                if self._pending_spans and self._pending_spans + accepted > self._max_pending_spans:
+                    raise Overloaded(
+                        f"ingest is busy ({self._pending_spans} spans waiting for the write-ahead log, "
+                        f"limit {self._max_pending_spans}); retry later"
+                    )
+                self._pending_spans += accepted
+                try:
+                    await self._wal.append(kind, accepted, payload)
+                finally:
+                    self._pending_spans -= accepted
+            except RetryableError as exc:
+                m.spans_refused.labels(transport, type(exc).__name__).inc(accepted)
+                m.requests.labels(transport, "retryable_error").inc()
+                raise
         m.spans_accepted.labels(transport).inc(accepted)
         m.requests.labels(transport, "partial" if rejected else "ok").inc()
         return ExportResult(accepted, rejected, message)

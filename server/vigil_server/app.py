@@ -1,10 +1,11 @@
-"""The all-in-one Vigil process: OTLP receivers → pipeline → batcher → writer, plus the
-storage gate (migrations, readiness) and the ops endpoints.
+"""The all-in-one Vigil process: OTLP receivers → pipeline → write-ahead log (ack) →
+batcher → writers, plus the storage gate (migrations, readiness) and the ops endpoints.
 
-Lifecycle: ``start`` binds everything and applies migrations (retrying in the background
-if ClickHouse is not there yet); ``stop`` shuts down in order within a deadline: health
-NOT_SERVING, stop accepting, let in-flight requests get their commit, drain the queue,
-close the clients.
+Lifecycle: ``start`` opens the log (recovering what a previous run left), binds everything
+and applies migrations (retrying in the background if ClickHouse is not there yet); ``stop``
+shuts down in order within a deadline: health NOT_SERVING, stop accepting, let in-flight
+requests get their fsync, write the log to ClickHouse for what is left of the deadline
+(the rest stays in the log for the next start), close the clients.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -23,6 +25,7 @@ from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.pipeline import TracePipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
+from vigil_collector.wal.log import WriteAheadLog
 from vigil_collector.write import TraceWriter
 from vigil_query.drift_detector import run_detector
 from vigil_query.reader import Reader
@@ -65,6 +68,9 @@ class VigilApp:
             )
             for _ in range(settings.insert_concurrency)
         ]
+        self.wal = WriteAheadLog(
+            settings.resolved_wal_dir, max_bytes=settings.wal_max_bytes, metrics=self.metrics
+        )
         self._schema_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.batcher: Batcher | None = None
@@ -82,12 +88,21 @@ class VigilApp:
             log.warning("storage not ready at start-up, will keep trying: %s", self.gate.last_error)
             self._schema_task = loop.create_task(self._retry_schema(), name="vigil-schema")
 
+        recovered = await loop.run_in_executor(None, self.wal.open)
+        if recovered.records:
+            log.info(
+                "write-ahead log recovered: writing what the last run left",
+                extra={"records": recovered.records, "items": recovered.items, "bytes": recovered.bytes},
+            )
+        self.wal.start()
         self.batcher = Batcher(
-            self.writers,
-            max_spans=s.batch_max_spans,
+            self.wal,
+            [[writer] for writer in self.writers],
+            max_items=s.batch_max_spans,
+            max_bytes=s.batch_max_bytes,
             max_wait_s=s.batch_max_wait_s,
-            queue_max_spans=s.queue_max_spans,
             metrics=self.metrics,
+            storage_ready=lambda: self.gate.schema_ready,
         )
         self.batcher.start()
         self.decoder = DecodePool(
@@ -97,10 +112,11 @@ class VigilApp:
         )
         await self.decoder.start()
         pipeline = TracePipeline(
-            self.batcher,
+            self.wal,
             self.decoder,
             self.metrics,
-            storage_ready=lambda: (self.gate.schema_ready, self.gate.last_error),
+            max_pending_bytes=s.queue_max_bytes,
+            max_pending_spans=s.queue_max_spans,
         )
 
         self.grpc = OtlpGrpcReceiver(pipeline, max_message_bytes=s.max_body_bytes)
@@ -110,7 +126,7 @@ class VigilApp:
         OtlpHttpReceiver(pipeline, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s).add_routes(
             app
         )
-        add_ops_routes(app, self.gate, self.metrics.registry)
+        add_ops_routes(app, self.gate, self.metrics.registry, self.ingest_status)
         # auto_decompress off: bodies are inflated by our size-capped decoder.
         self._runner = web.AppRunner(
             app,
@@ -145,8 +161,28 @@ class VigilApp:
         )
         return self.ports
 
+    async def flush(self) -> None:
+        """Wait until every span acknowledged so far is in ClickHouse (read-your-writes)."""
+        assert self.batcher is not None, "start() first"
+        await self.batcher.flushed()
+
+    def ingest_status(self) -> tuple[bool, dict[str, object]]:
+        """(accepting, details) for /ready: the log's room and what waits for ClickHouse."""
+        wal, batcher = self.wal, self.batcher
+        full = wal.disk_bytes >= wal.max_bytes * 0.99
+        details: dict[str, object] = {
+            "writer_error": batcher.last_error if batcher else "",
+            "wal_bytes": wal.disk_bytes,
+            "wal_max_bytes": wal.max_bytes,
+            "backlog_records": batcher.backlog_records if batcher else 0,
+            "backlog_bytes": batcher.backlog_bytes if batcher else 0,
+            "oldest_unwritten_age_s": round(batcher.oldest_unwritten_age_s(), 3) if batcher else 0.0,
+        }
+        return not full, details
+
     async def stop(self) -> None:
         deadline = self.settings.shutdown_timeout_s
+        started = time.monotonic()
         log.info("vigil shutting down", extra={"deadline_s": deadline})
         if self._schema_task is not None:
             self._schema_task.cancel()
@@ -162,13 +198,14 @@ class VigilApp:
             # Waits for running handlers (they wait for their commit) before returning.
             stops.append(self._runner.cleanup())
         await asyncio.gather(*stops, return_exceptions=True)
+        self.wal.stop_accepting()
+        await self.wal.sync()
         if self.batcher is not None:
-            await self.batcher.drain()
-            self.batcher.close()
+            await self.batcher.drain(max(1.0, deadline - (time.monotonic() - started)))
+            self.batcher.close()  # closes the writers, after any INSERT still running
         if self.decoder is not None:
             self.decoder.close()
-        for writer in self.writers:
-            writer.close()
+        self.wal.close()
         self.gate.close()
         log.info("vigil stopped")
 

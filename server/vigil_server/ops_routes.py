@@ -1,9 +1,15 @@
-"""Operational endpoints on the OTLP/HTTP port: /health (alive), /ready (storage reachable
-and migrated), /metrics (Prometheus)."""
+"""Operational endpoints on the OTLP/HTTP port: /health (alive), /ready, /metrics (Prometheus).
+
+/ready answers 200 while the collector can take spans: its write-ahead log has room. That
+holds with ClickHouse down too (acknowledged spans wait in the log), so the body says how
+storage is doing and how much waits for it; 503 once the log is full (or the log cannot
+be written), the state in which ingest refuses.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -11,15 +17,32 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from vigil_storage.readiness import StorageGate
 
 
-def add_ops_routes(app: web.Application, gate: StorageGate, registry: CollectorRegistry) -> None:
+def add_ops_routes(
+    app: web.Application,
+    gate: StorageGate,
+    registry: CollectorRegistry,
+    ingest_status: Callable[[], tuple[bool, dict[str, object]]],
+) -> None:
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})
 
     async def ready(_: web.Request) -> web.Response:
-        ok, reason = await asyncio.get_running_loop().run_in_executor(None, gate.check)
-        return web.json_response(
-            {"status": "ready" if ok else "not ready", "reason": reason}, status=200 if ok else 503
+        storage_ok, storage_reason = await asyncio.get_running_loop().run_in_executor(None, gate.check)
+        accepting, ingest = ingest_status()
+        problem = "" if storage_ok else storage_reason
+        problem = problem or str(ingest.get("writer_error") or "")
+        waiting = (
+            f"{ingest['backlog_records']} records ({ingest['backlog_bytes']} bytes) wait in the "
+            f"write-ahead log, the oldest for {ingest['oldest_unwritten_age_s']} s"
         )
+        if not accepting:
+            status, reason = "not ready", f"write-ahead log full: {waiting}; {problem or 'storage is behind'}"
+        elif problem:
+            status, reason = "ready", f"storage behind: {waiting}; {problem}"
+        else:
+            status, reason = "ready", "ok"
+        body = {"status": status, "reason": reason, "storage": storage_reason, "ingest": ingest}
+        return web.json_response(body, status=200 if accepting else 503)
 
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(registry)

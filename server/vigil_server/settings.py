@@ -109,7 +109,21 @@ class VigilSettings(BaseSettings):
         ge=-1,
         description="Processes that decode OTLP bodies: -1 = one per CPU core, 0 = in the event loop.",
     )
+    wal_dir: Path | None = Field(
+        default=None,
+        description="Directory of the write-ahead log (default: $VIGIL_DATA_DIR/wal); needs a persistent volume.",
+    )
+    wal_max_bytes: int = Field(
+        default=4 * 1024 * MIB,
+        gt=0,
+        description="Disk the write-ahead log may use; when full, ingest answers 'retry' until the writers catch up.",
+    )
     batch_max_spans: int = Field(default=50_000, gt=0, description="An INSERT is sent at this many spans...")
+    batch_max_bytes: int = Field(
+        default=64 * MIB,
+        gt=0,
+        description="...or this many bytes of log records (bounds the writers' memory)...",
+    )
     batch_max_wait_s: float = Field(
         default=0.25, ge=0, description="...or when the oldest waiting request is this old."
     )
@@ -119,7 +133,14 @@ class VigilSettings(BaseSettings):
         description="INSERTs that may run at once: while one is written, the next batch goes in.",
     )
     queue_max_spans: int = Field(
-        default=400_000, gt=0, description="Spans waiting or being written; beyond it ingest answers 'retry'."
+        default=400_000,
+        gt=0,
+        description="Spans of requests decoded but not yet fsynced in the log; beyond it ingest answers 'retry'.",
+    )
+    queue_max_bytes: int = Field(
+        default=256 * MIB,
+        gt=0,
+        description="Bytes of requests received but not yet fsynced in the log; beyond it ingest answers 'retry'.",
     )
     retry_after_s: int = Field(default=1, ge=1, description="Retry-After sent with 503/429 answers.")
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
@@ -166,20 +187,16 @@ class VigilSettings(BaseSettings):
             thresholds=self.drift_thresholds(),
         )
 
-    @model_validator(mode="after")
-    def _queue_holds_a_batch(self) -> VigilSettings:
-        if self.queue_max_spans < self.batch_max_spans:
-            raise ValueError(
-                f"queue_max_spans ({self.queue_max_spans}) must be >= batch_max_spans ({self.batch_max_spans})"
-            )
-        return self
-
     @property
     def dsn(self) -> str:
         """The storage DSN, defaulting to embedded chDB inside data_dir."""
         if self.storage_dsn:
             return self.storage_dsn
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def resolved_wal_dir(self) -> Path:
+        return (self.wal_dir or self.data_dir / "wal").resolve()
 
     @property
     def resolved_decode_workers(self) -> int:

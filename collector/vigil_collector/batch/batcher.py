@@ -1,236 +1,273 @@
-"""Group commit: many export requests share one INSERT, and each is answered only after
-the INSERT holding its spans has committed.
+"""Log → ClickHouse: cuts the write-ahead log into large batches and writes them in order.
 
-Requests wait in a bounded queue (counted in spans). A batch is cut when a writer is free
-and the waiting spans reach ``max_spans`` or the oldest waiting request is ``max_wait_s``
-old. Each writer runs its INSERTs in a thread of its own, so with several writers the next
-batch is written while the last one still is: clients that wait for their ack before they
-send more (every OTLP exporter) would otherwise leave ClickHouse idle while their next
-requests arrive, and one INSERT uses about one core. Under load the batches grow by
-themselves to what arrives during an INSERT, which keeps inserts few and large (DESIGN.md:
-per-INSERT overhead is tens of ms) without a fixed delay on every request.
+Requests are acknowledged by the log (wal/log.py) once fsynced; this is what happens after.
+A batch is the records ``[start, end)`` of the log, cut when a writer is free and either
+``max_items`` are waiting or the oldest waiting record is ``max_wait_s`` old (and never over
+``max_bytes``). Each writer ("lane") runs its INSERTs in a thread of its own, so the next
+batch is written while the last one still is.
 
-A batch holds two kinds of request: Arrow tables (decoded in Python) and protobuf bodies
-for ClickHouse to decode (NativeSpans). Each kind goes into its own INSERT, and each
-request is answered by the outcome of the INSERT that held it.
+Exactly once (wal/state.py): a batch's boundaries are recorded durably before its INSERT;
+every INSERT carries ``insert_deduplication_token = <generation>:<start>-<end>:<kind>``; after a
+crash the recorded batches are written again with the same boundaries, and ClickHouse drops
+what it already has. The checkpoint moves once an INSERT commits, and committed segments
+are deleted.
+
+Failures, and why none can block the log for good:
+- ClickHouse unreachable, timing out, or failing for a reason of its own (a table detached,
+  too many parts, memory): the batch is retried with backoff (up to ``retry_max_s``), for as
+  long as it takes; meanwhile ingest keeps acknowledging until the log is full.
+- ClickHouse refuses the data itself (a parse or type error), or the payload cannot be
+  decoded: the batch is written again one record at a time, and a record refused on its own
+  goes to the dead-letter directory with the reason. An unexpected exception (a bug) is
+  retried three times, then treated the same way.
+- The cutting loop is supervised: if it crashes, the traceback is logged and it restarts.
+
+A batch holds records of several kinds (wal/records.py): each kind goes into its own INSERT,
+through the writer registered for it, so logs and metrics get writers of their own and share
+the log, the batches and the retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
+from google.protobuf.message import DecodeError
 
-from vigil_collector.decode.native import Decoder, NativeSpans
-from vigil_collector.errors import Overloaded, ShuttingDown, StorageDown
 from vigil_collector.metrics import CollectorMetrics
+from vigil_collector.wal.log import Damaged, WriteAheadLog
+from vigil_collector.wal.records import Record, RecordKind
 from vigil_storage import StorageError
+from vigil_storage.errors import StorageDataError
 
 log = logging.getLogger(__name__)
 
+_BUG_ATTEMPTS = 3  # an unexpected exception is retried this often before the batch is split
 
-class SpanWriter(Protocol):
-    """Inserts one batch; raises StorageError (or anything else, a bug) if it did not commit."""
 
-    def write_arrow(self, table: pa.Table) -> None: ...
+class RecordWriter(Protocol):
+    """Inserts records of its ``kinds`` into one table family. Raises StorageError if the
+    INSERT did not commit (StorageDataError if ClickHouse refused the data itself)."""
 
-    def write_native(self, bodies: list[bytes], spans: int) -> Decoder:
-        """Insert the spans of OTLP/protobuf bodies; returns who decoded them."""
+    kinds: frozenset[RecordKind]
+
+    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str) -> str:
+        """Insert the payloads in one INSERT with this deduplication token; returns a label for
+        the metrics (who decoded them)."""
         ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
 class _Lane:
-    """A writer and the one thread it runs on (a ClickHouse client never crosses threads)."""
+    """A writer per table family and the one thread they run on (a ClickHouse client never
+    crosses threads)."""
 
-    writer: SpanWriter
+    writers: dict[RecordKind, RecordWriter]
     thread: ThreadPoolExecutor
 
 
 @dataclass
-class _Waiting:
-    item: pa.Table | NativeSpans
-    spans: int
-    since: float
-    done: asyncio.Future[None]
+class Batch:
+    start: int
+    end: int
+    entries: list[Record | Damaged]
+    items: int = 0
+    bytes: int = 0
+    oldest_ns: int = 0
+    written: dict[str, int] = field(default_factory=dict)  # items by metric label
 
 
 class Batcher:
-    """Owns the queue between the receivers and the writer. Lifecycle: start, drain, close."""
+    """Lifecycle: ``start`` → (``flushed`` …) → ``drain`` → ``close``."""
 
     def __init__(
         self,
-        writers: list[SpanWriter],
+        wal: WriteAheadLog,
+        lanes: list[list[RecordWriter]],
         *,
-        max_spans: int,
+        max_items: int,
+        max_bytes: int,
         max_wait_s: float,
-        queue_max_spans: int,
         metrics: CollectorMetrics,
+        storage_ready: Callable[[], bool] = lambda: True,
+        retry_max_s: float = 5.0,
     ) -> None:
-        if not writers or max_spans <= 0 or queue_max_spans < max_spans or max_wait_s < 0:
-            raise ValueError("need writers, max_spans > 0, queue_max_spans >= max_spans, max_wait_s >= 0")
-        self._lanes = [
-            _Lane(w, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vigil-writer-{i}"))
-            for i, w in enumerate(writers)
-        ]
-        self._max_spans = max_spans
+        if not lanes or max_items <= 0 or max_bytes <= 0 or max_wait_s < 0:
+            raise ValueError("need lanes, max_items > 0, max_bytes > 0, max_wait_s >= 0")
+        self._wal = wal
+        self._lanes = []
+        for i, writers in enumerate(lanes):
+            by_kind = {kind: w for w in writers for kind in w.kinds}
+            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vigil-writer-{i}")
+            self._lanes.append(_Lane(by_kind, thread))
+        self._max_items = max_items
+        self._max_bytes = max_bytes
         self._max_wait_s = max_wait_s
-        self._queue_max = queue_max_spans
         self._metrics = metrics
-        self._waiting: deque[_Waiting] = deque()
-        self._waiting_spans = 0
-        self._queued_spans = 0  # waiting + being written
+        self._storage_ready = storage_ready
+        self._retry_max_s = retry_max_s
+        self._cutter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-cutter")
+        self._free: asyncio.Queue[_Lane] | None = None
         self._wakeup = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._stop = asyncio.Event()
         self._draining = False
         self._task: asyncio.Task[None] | None = None
-        self._free_lanes: asyncio.Queue[_Lane] | None = None  # made on the loop, in start()
         self._writing: set[asyncio.Task[None]] = set()
+        self._redo: list[tuple[int, int]] = []
+        self._next_cut = 0
+        self._cut_items = 0
+        self._checkpoint = 0
+        # (durable_seq, wall-clock ns) after each fsynced group not yet wholly cut: when the
+        # oldest waiting record arrived.
+        self._arrivals: deque[tuple[int, int]] = deque()
+        self._pending: dict[tuple[int, int], int] = {}  # batches being written → oldest_ns
+        self._committed_records = 0
+        self._committed_bytes = 0
+        self.last_error = ""  # why the latest INSERT attempt failed; '' once one commits
 
-    @property
-    def queued_spans(self) -> int:
-        return self._queued_spans
+    # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._free_lanes = asyncio.Queue()
+        """Start writing: first the batches a previous run cut but did not commit (same
+        boundaries, same tokens), then new ones."""
+        assert self._wal.state is not None, "open the log first"
+        state = self._wal.state.state
+        self._redo = sorted(state.pending)
+        self._next_cut = state.next_cut
+        self._checkpoint = state.checkpoint
+        if self._wal.durable_seq > self._next_cut:
+            self._arrivals.append((self._wal.durable_seq, self._wal.recovered.oldest_ns or time.time_ns()))
+        self._free = asyncio.Queue()
         for lane in self._lanes:
-            self._free_lanes.put_nowait(lane)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="vigil-batcher")
+            self._free.put_nowait(lane)
+        self._wal.on_durable(self._on_durable)
+        m = self._metrics
+        m.backlog_records.set_function(lambda: self._wal.durable_records - self._committed_records)
+        m.backlog_bytes.set_function(lambda: self._wal.durable_bytes - self._committed_bytes)
+        m.backlog_age.set_function(self.oldest_unwritten_age_s)
+        self._task = asyncio.get_running_loop().create_task(self._supervise(), name="vigil-batcher")
 
-    async def submit(self, item: pa.Table | NativeSpans) -> None:
-        """Queue ``item`` and return once it is committed; raises a RetryableError otherwise."""
-        spans = item.spans if isinstance(item, NativeSpans) else item.num_rows
-        if spans == 0:
-            return
-        if self._draining:
-            raise ShuttingDown("collector is shutting down; retry against another instance or later")
-        # An oversize request is still taken when the queue is empty, so it cannot starve.
-        if self._queued_spans and self._queued_spans + spans > self._queue_max:
-            raise Overloaded(
-                f"ingest queue is full ({self._queued_spans} spans queued, limit {self._queue_max}); retry later"
-            )
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # If the caller went away, nobody awaits `done`: mark its outcome as seen.
-        done.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._waiting.append(_Waiting(item, spans, time.monotonic(), done))
-        self._waiting_spans += spans
-        self._queued_spans += spans
-        self._metrics.queue_spans.set(self._queued_spans)
-        self._wakeup.set()
-        # The INSERT goes ahead even if this caller gives up (client cancelled): shield it.
-        await asyncio.shield(done)
+    async def flushed(self) -> None:
+        """Wait until everything appended so far is in ClickHouse (tests, read-your-writes)."""
+        await self._wal.sync()
+        target = self._wal.durable_seq
+        while self._checkpoint < target:
+            self._progress.clear()
+            await self._progress.wait()
 
-    async def drain(self) -> None:
-        """Refuse new work, flush everything queued now, and stop the loop."""
+    async def drain(self, timeout_s: float) -> bool:
+        """Write everything in the log within ``timeout_s``; what is left stays in the log for
+        the next start. True if all was written."""
         self._draining = True
         self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        assert self._task is not None, "start() first"
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            return True
+        except TimeoutError:
+            left = self._wal.durable_records - self._committed_records
+            log.warning("shutdown deadline: %d records left in the write-ahead log for the next start", left)
+            return False
+        finally:
+            self._stop.set()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     def close(self) -> None:
+        """Stop the threads (an INSERT still running is not waited for: its batch is recorded
+        and is written again, deduplicated, at the next start) and close the writers."""
+        self._cutter.shutdown(wait=True)
         for lane in self._lanes:
-            lane.thread.shutdown(wait=True)
+            # Closed on their own thread, after any INSERT it is still running.
+            lane.thread.submit(_close_all, list({id(w): w for w in lane.writers.values()}.values()))
+            lane.thread.shutdown(wait=False)
+
+    # --- state for metrics and readiness ---------------------------------------------------------
+
+    @property
+    def backlog_records(self) -> int:
+        return self._wal.durable_records - self._committed_records
+
+    @property
+    def backlog_bytes(self) -> int:
+        return self._wal.durable_bytes - self._committed_bytes
+
+    def oldest_unwritten_age_s(self) -> float:
+        oldest = [ns for ns in self._pending.values() if ns]
+        if self._arrivals and self._wal.durable_seq > self._next_cut:
+            oldest.append(self._arrivals[0][1])
+        return max(0.0, (time.time_ns() - min(oldest)) / 1e9) if oldest else 0.0
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def _on_durable(self, durable_seq: int, _items: int, _now: float) -> None:
+        self._arrivals.append((durable_seq, time.time_ns()))
+        if len(self._arrivals) > 10_000:  # a long outage: keep the oldest, thin out the rest
+            self._arrivals = deque(list(self._arrivals)[::2])
+        self._wakeup.set()
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                await self._run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the batcher loop crashed; restarting it")
+                await asyncio.sleep(1.0)
 
     async def _run(self) -> None:
-        assert self._free_lanes is not None, "start() first"
+        assert self._free is not None
+        loop = asyncio.get_running_loop()
         while True:
-            if not self._waiting:
+            if self._redo:
+                lane = await self._free.get()
+                start, end = self._redo[0]
+                batch = await loop.run_in_executor(self._cutter, self._read, start, end, False)
+                self._redo.pop(0)
+                self._cut_items += batch.items
+                self._spawn(lane, batch)
+                continue
+            if self._next_cut >= self._wal.durable_seq:
                 if self._draining:
                     break
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            lanes = [await self._free_lanes.get()]
+            lane = await self._free.get()
             await self._linger()
-            # What waits is shared among the free writers, so that one burst of requests is
-            # written by all of them at once rather than by one while the others idle.
-            while not self._free_lanes.empty():
-                lanes.append(self._free_lanes.get_nowait())
-            share = min(self._max_spans, -(-self._waiting_spans // len(lanes)))
-            for lane in lanes:
-                if not self._waiting:
-                    self._free_lanes.put_nowait(lane)
-                    continue
-                task = asyncio.get_running_loop().create_task(self._write_batch(lane, self._cut(share)))
-                self._writing.add(task)
-                task.add_done_callback(self._writing.discard)
-        if self._writing:
-            await asyncio.gather(*self._writing)
-
-    async def _write_batch(self, lane: _Lane, batch: list[_Waiting]) -> None:
-        native = [w for w in batch if isinstance(w.item, NativeSpans)]
-        arrow = [w for w in batch if not isinstance(w.item, NativeSpans)]
-        try:
-            if native:
-                bodies = [w.item.body for w in native]  # type: ignore[union-attr]
-                spans = sum(w.spans for w in native)
-                await self._insert(lane, native, lambda: lane.writer.write_native(bodies, spans))
-            if arrow:
-                tables = [w.item for w in arrow]
-                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)  # type: ignore[arg-type]
-
-                def write_arrow() -> Decoder:
-                    lane.writer.write_arrow(table)
-                    return "python"
-
-                await self._insert(lane, arrow, write_arrow)
-        finally:
-            self._queued_spans -= sum(w.spans for w in batch)
-            self._metrics.queue_spans.set(self._queued_spans)
-            assert self._free_lanes is not None
-            self._free_lanes.put_nowait(lane)
-
-    async def _insert(self, lane: _Lane, waiting: list[_Waiting], write: Callable[[], Decoder]) -> None:
-        """Run one INSERT on the lane's thread and answer every request it holds."""
-        spans = sum(w.spans for w in waiting)
-        started = time.perf_counter()
-        try:
-            decoder = await asyncio.get_running_loop().run_in_executor(lane.thread, write)
-        except StorageError as exc:
-            self._metrics.insert_failures.inc()
-            log.warning("insert of %d spans failed: %s", spans, exc.reason)
-            self._answer(waiting, StorageDown(f"spans not stored, retry: {exc.reason}"))
-        except Exception as exc:  # a bug, not an outage: still never acknowledge unstored spans
-            self._metrics.insert_failures.inc()
-            log.exception("insert of %d spans failed unexpectedly", spans)
-            self._answer(
-                waiting,
-                StorageDown(f"spans not stored, retry: internal error {type(exc).__name__}: {exc}"),
+            batch = await loop.run_in_executor(
+                self._cutter, self._read, self._next_cut, self._wal.durable_seq, True
             )
-        else:
-            self._metrics.insert_seconds.observe(time.perf_counter() - started)
-            self._metrics.batch_spans.observe(spans)
-            self._metrics.decoded_spans.labels(decoder).inc(spans)
-            self._answer(waiting, None)
-
-    @staticmethod
-    def _answer(waiting: list[_Waiting], error: Exception | None) -> None:
-        for w in waiting:
-            if w.done.done():
-                continue
-            if error is None:
-                w.done.set_result(None)
-            else:
-                w.done.set_exception(error)
+            self._next_cut = batch.end
+            self._cut_items += batch.items
+            while self._arrivals and self._arrivals[0][0] <= self._next_cut:
+                self._arrivals.popleft()
+            self._spawn(lane, batch)
+        while self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)
 
     async def _linger(self) -> None:
-        """Wait until a full batch is waiting, the oldest request is max_wait old, or draining;
-        or, once a twentieth of a full batch waits, until requests stop coming for a tenth of
-        max_wait. The last: clients that wait for acks send in bursts, and after a burst
-        nothing more comes until it is written, so waiting longer only adds latency."""
-        deadline = self._waiting[0].since + self._max_wait_s
-        quiet_s = self._max_wait_s / 10
-        while self._waiting_spans < self._max_spans and not self._draining:
-            now = time.monotonic()
-            timeout = deadline - now
-            if self._waiting_spans >= self._max_spans // 20:
-                timeout = min(timeout, self._waiting[-1].since + quiet_s - now)
+        """Until a full batch waits, the oldest waiting record is max_wait old, or draining."""
+        while not self._draining:
+            waiting = self._wal.durable_items - self._cut_items
+            if waiting >= self._max_items or not self._arrivals:
+                return
+            age_s = (time.time_ns() - self._arrivals[0][1]) / 1e9
+            timeout = self._max_wait_s - age_s
             if timeout <= 0:
                 return
             self._wakeup.clear()
@@ -239,13 +276,166 @@ class Batcher:
             except TimeoutError:
                 return
 
-    def _cut(self, share: int) -> list[_Waiting]:
-        """The oldest waiting requests, up to ``share`` spans (at least one request)."""
-        batch = [self._waiting.popleft()]
-        spans = batch[0].spans
-        while self._waiting and spans + self._waiting[0].spans <= share:
-            w = self._waiting.popleft()
-            batch.append(w)
-            spans += w.spans
-        self._waiting_spans -= spans
+    def _read(self, start: int, limit: int, cut: bool) -> Batch:
+        """Read a batch from the log (cutter thread); a new one is recorded before it is
+        written, a recorded one is read with its recorded boundaries."""
+        if cut:
+            entries, end = self._wal.read(start, limit, self._max_items, self._max_bytes)
+            assert self._wal.state is not None
+            self._wal.state.cut(start, end)
+        else:
+            entries, end = self._wal.read(start, limit, 2**62, 2**62)
+            end = limit
+        batch = Batch(start, end, entries)
+        for e in entries:
+            if isinstance(e, Record):
+                batch.items += e.items
+                batch.bytes += e.size
+                batch.oldest_ns = batch.oldest_ns or e.appended_ns
         return batch
+
+    def _spawn(self, lane: _Lane, batch: Batch) -> None:
+        self._pending[(batch.start, batch.end)] = batch.oldest_ns
+        task = asyncio.get_running_loop().create_task(self._write(lane, batch))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def _write(self, lane: _Lane, batch: Batch) -> None:
+        """Write one batch until it commits (or the collector stops); always frees the lane."""
+        assert self._free is not None
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        delay = 0.1
+        try:
+            while True:
+                started = time.perf_counter()
+                reason = ""
+                if not self._storage_ready():
+                    reason = "storage not ready (migrations pending)"
+                else:
+                    try:
+                        checkpoint = await loop.run_in_executor(
+                            lane.thread, self._write_sync, lane, batch, attempt
+                        )
+                        break
+                    except StorageError as exc:
+                        reason = exc.reason
+                    except Exception as exc:
+                        log.exception("writing records %d-%d failed unexpectedly", batch.start, batch.end)
+                        reason = f"internal error {type(exc).__name__}: {exc}"
+                attempt += 1
+                self.last_error = reason
+                self._metrics.insert_failures.inc()
+                if attempt == 1 or attempt % 20 == 0:
+                    log.warning(
+                        "records %d-%d (%d items) not written, retrying (attempt %d): %s",
+                        batch.start,
+                        batch.end,
+                        batch.items,
+                        attempt,
+                        reason,
+                    )
+                if self._stop.is_set():
+                    return  # recorded in the state: written at the next start
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(delay * 2, self._retry_max_s)
+            self._metrics.insert_seconds.observe(time.perf_counter() - started)
+            self._metrics.batch_spans.observe(batch.items)
+            for label, items in batch.written.items():
+                self._metrics.decoded_spans.labels(label).inc(items)
+            self._committed_records += sum(1 for e in batch.entries if isinstance(e, Record))
+            self._committed_bytes += batch.bytes
+            self._checkpoint = checkpoint
+            self.last_error = ""
+            self._pending.pop((batch.start, batch.end), None)
+            self._progress.set()
+        finally:
+            self._free.put_nowait(lane)
+
+    # --- in the lane's thread -------------------------------------------------------------------
+
+    def _write_sync(self, lane: _Lane, batch: Batch, attempt: int) -> int:
+        """Insert the batch, a kind at a time; returns the new checkpoint."""
+        generation = self._wal.generation
+        batch.written = defaultdict(int)
+        by_kind: dict[RecordKind, list[Record]] = {}
+        for e in batch.entries:
+            if isinstance(e, Record):
+                by_kind.setdefault(e.kind, []).append(e)
+        for kind, records in by_kind.items():
+            writer = lane.writers.get(kind)
+            if writer is None:
+                for r in records:
+                    self._dead_letter(r, f"no writer for record kind {kind.name}")
+                continue
+            token = f"{generation}:{batch.start}-{batch.end}:{int(kind)}"
+            try:
+                label = writer.write(kind, [r.payload for r in records], sum(r.items for r in records), token)
+                batch.written[label] += sum(r.items for r in records)
+                continue
+            except Exception as exc:
+                if not _refused(exc, attempt):
+                    raise
+                if len(records) == 1:
+                    self._dead_letter(records[0], _reason(exc))
+                    continue
+                log.warning(
+                    "ClickHouse refused records %d-%d (%s); writing them one at a time",
+                    batch.start,
+                    batch.end,
+                    _reason(exc),
+                )
+            for r in records:  # deterministic: the same split, the same tokens after a crash
+                try:
+                    label = writer.write(
+                        kind, [r.payload], r.items, f"{generation}:{r.seq}-{r.seq + 1}:{int(kind)}"
+                    )
+                    batch.written[label] += r.items
+                except Exception as exc:
+                    if not _refused(exc, attempt):
+                        raise
+                    self._dead_letter(r, _reason(exc))
+        for e in batch.entries:
+            if isinstance(e, Damaged):
+                self._wal.dead_letters.add_bytes(e.seq, 0, 0, e.raw, e.reason)
+                self._metrics.dead_letter_records.inc()
+        assert self._wal.state is not None
+        checkpoint = self._wal.state.commit(batch.start, batch.end)
+        self._wal.release(checkpoint)
+        return checkpoint
+
+    def _dead_letter(self, record: Record, reason: str) -> None:
+        path = self._wal.dead_letters.add(record, reason)
+        self._metrics.dead_letter_records.inc()
+        log.error(
+            "record %d (%s, %d items) refused by ClickHouse, moved to %s: %s",
+            record.seq,
+            record.kind.name,
+            record.items,
+            path,
+            reason,
+        )
+
+
+def _close_all(writers: list[RecordWriter]) -> None:
+    for writer in writers:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+def _refused(exc: Exception, attempt: int) -> bool:
+    """Is ``exc`` about the data itself, so that retrying the same batch cannot help?"""
+    if isinstance(exc, StorageDataError):
+        return True
+    if isinstance(exc, StorageError):
+        return False  # an outage or a server-side condition: retry
+    if isinstance(exc, DecodeError | pa.ArrowInvalid | ValueError):
+        return True  # the payload cannot be decoded
+    return attempt >= _BUG_ATTEMPTS
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, StorageError):
+        return exc.reason
+    return f"{type(exc).__name__}: {exc}"

@@ -4,8 +4,12 @@ Decoding is Python work per span (the ingest's bottleneck, DESIGN.md), and one p
 one GIL: with the decode in the event loop, one core is saturated while ClickHouse waits. A
 pool of ``workers`` spawned processes decodes request bodies in parallel. For a protobuf body
 that ClickHouse may decode itself (decode/native.py) a worker only checks it and sends back
-the span count; otherwise it sends back the Arrow table (pickled as Arrow IPC buffers, no
-per-span cost). ``workers = 0`` decodes inline in the event loop (tests, tiny deployments).
+the span count; otherwise it sends back the spans as an Arrow IPC stream (no per-span cost),
+which is what the write-ahead log stores. ``workers = 0`` decodes inline in the event loop
+(tests, tiny deployments).
+
+A worker that dies (killed, out of memory) breaks the whole pool: the pool is replaced, and
+every request it held gets a retryable DecoderFailed, counted under its own label.
 """
 
 from __future__ import annotations
@@ -15,17 +19,32 @@ import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.ipc
 
 from vigil_collector.decode.native import NativeSpans, check_native
 from vigil_collector.decode.otlp_json import parse_json_traces
 from vigil_collector.decode.otlp_proto import parse_proto_traces
-from vigil_collector.decode.spans import DecodedSpans, DecodeLimits, decode_spans
-from vigil_collector.errors import StorageDown
+from vigil_collector.decode.spans import DecodeLimits, decode_spans
+from vigil_collector.errors import DecoderFailed
 
 log = logging.getLogger(__name__)
 
 
-def decode_request(body: bytes, is_json: bool, limits: DecodeLimits, native: bool) -> DecodedSpans | int:
+@dataclass(frozen=True)
+class PythonSpans:
+    """The valid spans of a request decoded in Python, as an Arrow IPC stream (SPAN_SCHEMA),
+    and what was dropped or truncated."""
+
+    ipc: bytes
+    accepted: int
+    rejected: int
+    message: str
+
+
+def decode_request(body: bytes, is_json: bool, limits: DecodeLimits, native: bool) -> PythonSpans | int:
     """Decode one OTLP request body (runs in a worker): its span count if ClickHouse may decode
     it (``native``, protobuf only), else its spans flattened in Python."""
     if native and not is_json:
@@ -33,7 +52,15 @@ def decode_request(body: bytes, is_json: bool, limits: DecodeLimits, native: boo
         if spans is not None:
             return spans
     request = parse_json_traces(body) if is_json else parse_proto_traces(body)
-    return decode_spans(request, limits)
+    decoded = decode_spans(request, limits)
+    return PythonSpans(_ipc(decoded.table), decoded.accepted, decoded.rejected, decoded.message)
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
 def _warm_up() -> None:
@@ -57,6 +84,7 @@ class DecodePool:
         self._limits = limits
         self._native = native
         self._pool: ProcessPoolExecutor | None = None
+        self._replacing = asyncio.Lock()
 
     async def start(self) -> None:
         """Start the workers and wait until each has warmed up."""
@@ -70,20 +98,29 @@ class DecodePool:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._pool, _noop) for _ in range(self._workers)))
 
-    async def decode(self, body: bytes, is_json: bool) -> DecodedSpans | NativeSpans:
+    async def decode(self, body: bytes, is_json: bool) -> PythonSpans | NativeSpans:
         args = (body, is_json, self._limits, self._native)
         if self._pool is None:
             result = decode_request(*args)
         else:
+            pool = self._pool
             try:
-                result = await asyncio.get_running_loop().run_in_executor(self._pool, decode_request, *args)
+                result = await asyncio.get_running_loop().run_in_executor(pool, decode_request, *args)
             except BrokenProcessPool:
-                log.error("a decode worker died; restarting the pool")
-                self.close()
-                await self.start()
-                raise StorageDown("decode worker restarted, retry the request") from None
+                await self._replace(pool)
+                raise DecoderFailed("a decode worker died while decoding this request; retry it") from None
         # The body stays here: a worker answers with the count, not a copy of the bytes.
         return NativeSpans(body, result) if isinstance(result, int) else result
+
+    async def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Replace a broken pool, once, however many requests saw it break."""
+        async with self._replacing:
+            if self._pool is not broken:
+                return  # another request already replaced it
+            log.error("a decode worker died; replacing the pool of %d workers", self._workers)
+            self._pool = None
+            broken.shutdown(wait=False, cancel_futures=True)
+            await self.start()
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -3,6 +3,10 @@ decodes itself (write/native_insert.py).
 
 Each writer runs on a thread of its own (the batcher's lanes). The client is opened lazily and dropped after
 a connection failure, so the collector recovers by itself when ClickHouse comes back.
+
+Every INSERT carries the batcher's ``insert_deduplication_token``: ClickHouse drops an INSERT
+whose token it has seen (``non_replicated_deduplication_window`` on our tables, migration
+0004), which makes writing a batch again after a crash harmless.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import os
 import tempfile
 
 import pyarrow as pa
+import pyarrow.ipc
 from clickhouse_connect.driver.client import Client
 
 from vigil_collector.decode.native import Decoder, schema_path, schema_text
 from vigil_collector.decode.otlp_proto import parse_proto_traces
 from vigil_collector.decode.spans import DecodeLimits, decode_spans
+from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.native_insert import (
     STRUCTURE,
     format_settings,
@@ -37,6 +43,8 @@ _NATIVE_SETTINGS = ("format_schema_source", "input_format_protobuf_oneof_presenc
 
 
 class TraceWriter:
+    kinds = frozenset({RecordKind.TRACES_OTLP, RecordKind.TRACES_ARROW})
+
     def __init__(
         self,
         dsn: str,
@@ -68,17 +76,26 @@ class TraceWriter:
         self._client: Client | None = None
         self._server_native: bool | None = None  # known once connected to a server
 
-    def write_arrow(self, table: pa.Table) -> None:
+    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str) -> Decoder:
+        """Insert log records of our kinds (the batcher's entry point)."""
+        if kind == RecordKind.TRACES_OTLP:
+            return self.write_native(payloads, items, token)
+        tables = [pa.ipc.open_stream(p).read_all() for p in payloads]
+        self.write_arrow(tables[0] if len(tables) == 1 else pa.concat_tables(tables), token)
+        return "python"
+
+    def write_arrow(self, table: pa.Table, token: str = "") -> None:
         """Insert all rows of ``table`` in one INSERT; raises StorageError on failure."""
         client = self._connected()
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token} if token else INSERT_SETTINGS
         try:
             with translate_errors(f"inserting {table.num_rows} spans"):
-                client.insert_arrow(self._table, table, settings=INSERT_SETTINGS)
-        except StorageUnavailable:
-            self.close()
+                client.insert_arrow(self._table, table, settings=settings)
+        except StorageUnavailable as exc:
+            self._drop_if_unreachable(exc)
             raise
 
-    def write_native(self, bodies: list[bytes], spans: int) -> Decoder:
+    def write_native(self, bodies: list[bytes], spans: int, token: str = "") -> Decoder:
         """Insert the ``spans`` of these OTLP/protobuf bodies; say who decoded them.
 
         Normally one INSERT in which ClickHouse decodes them. But ClickHouse spends ~80 ms
@@ -90,20 +107,31 @@ class TraceWriter:
             if spans < self._native_min_spans or (
                 not self._embedded and not self._server_supports_native(client)
             ):
-                self.write_arrow(self._decode_in_python(bodies))
+                self.write_arrow(self._decode_in_python(bodies), token)
                 return "python"
             data = length_delimited(bodies)
             with translate_errors(f"inserting the spans of {len(bodies)} requests"):
                 if self._embedded:
-                    self._insert_from_file(client, data)
+                    self._insert_from_file(client, data, token)
                 else:
                     source = f"input({sql_string(STRUCTURE)})"
                     sql = insert_select(self._table, source)
-                    client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=self._native_settings)
-        except StorageUnavailable:
-            self.close()
+                    settings = (
+                        {**self._native_settings, "insert_deduplication_token": token}
+                        if token
+                        else self._native_settings
+                    )
+                    client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
+        except StorageUnavailable as exc:
+            self._drop_if_unreachable(exc)
             raise
         return "clickhouse"
+
+    def _drop_if_unreachable(self, exc: StorageUnavailable) -> None:
+        # A connection that failed is dropped (the next write reconnects); a server that
+        # answered (a table detached, too many parts) keeps its connection.
+        if exc.name is None:
+            self.close()
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -117,7 +145,7 @@ class TraceWriter:
             )
         return self._client
 
-    def _insert_from_file(self, client: Client, data: bytes) -> None:
+    def _insert_from_file(self, client: Client, data: bytes, token: str) -> None:
         # The embedded engine takes no request body: it reads the bytes from a file (in the
         # system's temporary directory), and the settings go inline (passed separately, the
         # client would SET and reset each of them around the call).
@@ -126,7 +154,10 @@ class TraceWriter:
         try:
             source = f"file({sql_string(f.name)}, 'Protobuf', {sql_string(STRUCTURE)})"
             sql = insert_select(self._table, source)
-            client.command(f"{sql}\nSETTINGS {self._native_settings_clause}")
+            clause = self._native_settings_clause
+            if token:
+                clause += f", insert_deduplication_token = {sql_string(token)}"
+            client.command(f"{sql}\nSETTINGS {clause}")
         finally:
             os.unlink(f.name)
 

@@ -1,0 +1,538 @@
+"""The write-ahead log: an acknowledged request is a record fsynced here.
+
+Why a segmented append-only file and not SQLite: the log is written once, read once in
+order and dropped from the front; that is exactly a sequence of files, and it costs one
+``write`` and one shared ``fdatasync`` per group of requests, with no page, index or
+journal writes on top (SQLite in WAL mode writes each payload twice, into its WAL and then
+its database, and frees pages instead of deleting files). The format is in records.py.
+
+Group fsync: ``append`` (on the event loop) queues a record and awaits it; one appender
+thread takes everything queued, writes it and calls ``fdatasync`` once, then resolves all
+of those appends. While one fsync runs the next group gathers, so many concurrent requests
+share one fsync, and a lone client pays one (~0.5 ms here) per request.
+
+Readers (the batcher) only ever see records up to ``durable_seq``: a record that is written
+but not fsynced may still vanish in a crash, and inserting it could store spans whose
+client, never acknowledged, sends them again.
+
+The log is bounded on disk (``max_bytes``): an append that does not fit is refused with a
+retryable error, and room comes back when the writers' checkpoint passes whole segments,
+which are then deleted (``release``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigil_collector.errors import LogUnavailable, Overloaded, RecordTooLarge, ShuttingDown
+from vigil_collector.metrics import CollectorMetrics
+from vigil_collector.wal.dead_letter import DeadLetters
+from vigil_collector.wal.records import (
+    RECORD_HEADER,
+    SEGMENT_HEADER,
+    Record,
+    RecordKind,
+    encode_header,
+    encode_segment_header,
+)
+from vigil_collector.wal.segments import (
+    ScannedSegment,
+    SegmentReader,
+    list_segments,
+    scan_segment,
+    segment_path,
+)
+from vigil_collector.wal.state import StateFile, fsync_dir
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "LOCK"
+DEAD_LETTER_DIR = "dead-letter"
+MAX_SEGMENT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """Records that can no longer be read (their bytes changed on disk after they were
+    checked): ``[seq, end)``, with the raw bytes for the dead-letter directory."""
+
+    seq: int
+    end: int
+    raw: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the log recovered at open: records durable but not yet in ClickHouse."""
+
+    records: int
+    items: int
+    bytes: int
+    oldest_ns: int
+
+
+@dataclass
+class _Append:
+    kind: int
+    items: int
+    payload: bytes
+    appended_ns: int
+    done: asyncio.Future[int]
+    seq: int = 0
+
+
+@dataclass
+class _Segment:
+    first_seq: int
+    path: Path
+    size: int
+
+
+class WriteAheadLog:
+    """Lifecycle: ``open`` (blocking: lock and recover) → ``start`` (on the loop) →
+    ``append``… → ``stop_accepting`` → ``close``."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int,
+        metrics: CollectorMetrics,
+        segment_bytes: int | None = None,
+    ) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        # Small logs get small segments, so that deleting one frees a useful share.
+        self._segment_bytes = segment_bytes or max(1024 * 1024, min(MAX_SEGMENT_BYTES, max_bytes // 8))
+        self._metrics = metrics
+        self.dead_letters = DeadLetters(directory / DEAD_LETTER_DIR)
+        self.state: StateFile | None = None
+        self._lock_fd: int | None = None
+        self._segments: list[_Segment] = []  # oldest first; guarded by _seg_lock
+        self._seg_lock = threading.Lock()
+        self._fd: int | None = None  # the segment being appended to (appender thread only)
+        self._disk_bytes = 0  # on disk plus queued to be written; guarded by _seg_lock
+        self._next_seq = 0  # the sequence number of the next record written (appender thread)
+        self.durable_seq = 0  # every record below is fsynced; read on any thread
+        # Counted over the records fsynced since open, plus the backlog recovered at open:
+        self.durable_records = 0
+        self.durable_items = 0
+        self.durable_bytes = 0
+        self._last_append: asyncio.Future[int] | None = None
+        self._queue: list[_Append] = []
+        self._cond = threading.Condition()
+        self._closing = False
+        self._accepting = False
+        self._failed: str = ""
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_durable: list[Callable[[int, int, float], None]] = []
+        self._readers: dict[int, SegmentReader] = {}
+        self._hint: tuple[int, int, int] = (-1, -1, 0)  # (seq, segment, offset) after the last read
+        self.recovered = Backlog(0, 0, 0, 0)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def open(self) -> Backlog:
+        """Lock the directory, drop a torn tail, delete what is committed; returns the
+        backlog: what must still be written to ClickHouse."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise RuntimeError(
+                f"another Vigil process is using the write-ahead log in {self.directory}; "
+                "give each collector its own VIGIL_WAL_DIR"
+            ) from None
+        had_state = (self.directory / "state.json").exists()
+        self.state = state = StateFile(self.directory)
+        found = list_segments(self.directory)
+        if not had_state:
+            if found:
+                log.warning(
+                    "write-ahead log %s has segments but no state file: writing all of it again "
+                    "(spans already in ClickHouse may be stored twice)",
+                    self.directory,
+                )
+            state.start_at(found[0][0] if found else 0)
+        checkpoint = state.state.checkpoint
+        pending = list(state.state.pending)
+        next_cut = state.state.next_cut
+
+        def in_backlog(seq: int) -> bool:
+            return seq >= next_cut or any(s <= seq < e for s, e in pending)
+
+        records = items = size = 0
+        oldest = 0
+        kept: list[_Segment] = []
+        for i, (first_seq, path) in enumerate(found):
+            following = found[i + 1][0] if i + 1 < len(found) else None
+            if following is not None and following <= checkpoint:
+                path.unlink()  # every record in it is committed
+                continue
+            scanned = scan_segment(first_seq, path, in_backlog)
+            last = following is None
+            if scanned.problem:
+                self._repair(scanned, last)
+            if scanned.valid_bytes == 0:
+                path.unlink()
+                continue
+            if first_seq < self._next_seq:
+                raise RuntimeError(f"write-ahead log segments overlap at {path.name}")
+            kept.append(_Segment(first_seq, path, scanned.valid_bytes))
+            records += scanned.backlog_records
+            items += scanned.backlog_items
+            size += scanned.backlog_bytes
+            if scanned.backlog_records and not oldest:
+                oldest = scanned.oldest_backlog_ns
+            self._next_seq = scanned.end_seq
+        fsync_dir(self.directory)
+        lost = [(s, e) for s, e in pending if e > self._next_seq]
+        if lost:
+            # Only fsynced records are ever cut into batches: this means the disk lost data.
+            log.error("write-ahead log: the records of batches %s are gone; they cannot be written", lost)
+            for batch in lost:
+                state.commit(*batch)
+        self._next_seq = max(self._next_seq, next_cut)
+        self._segments = kept
+        self._disk_bytes = sum(s.size for s in kept)
+        self.durable_seq = self._next_seq
+        self.durable_records, self.durable_items, self.durable_bytes = records, items, size
+        self.recovered = Backlog(records, items, size, oldest)
+        self._metrics.wal_bytes.set(self._disk_bytes)
+        return self.recovered
+
+    def _repair(self, scanned: ScannedSegment, last: bool) -> None:
+        """A segment whose scan stopped early: the last one was torn by a crash mid-append
+        (never acknowledged: cut off); an earlier one is damaged (kept aside)."""
+        if last:
+            log.warning(
+                "write-ahead log: dropping the torn tail of %s (%s, %d bytes): a crash during an "
+                "append, never acknowledged",
+                scanned.path.name,
+                scanned.problem,
+                scanned.file_bytes - scanned.valid_bytes,
+            )
+        else:
+            with open(scanned.path, "rb") as f:
+                f.seek(scanned.valid_bytes)
+                raw = f.read()
+            self.dead_letters.add_bytes(
+                scanned.end_seq,
+                0,
+                0,
+                raw,
+                f"damaged write-ahead log segment {scanned.path.name}: {scanned.problem}",
+            )
+            self._metrics.dead_letter_records.inc()
+            log.error(
+                "write-ahead log segment %s is damaged (%s): %d bytes after its record %d moved to %s",
+                scanned.path.name,
+                scanned.problem,
+                len(raw),
+                scanned.end_seq,
+                self.dead_letters.directory,
+            )
+        with open(scanned.path, "r+b") as f:
+            f.truncate(scanned.valid_bytes)
+            os.fsync(f.fileno())
+
+    def start(self) -> None:
+        """Start the appender thread; appends are accepted from now on."""
+        self._loop = asyncio.get_running_loop()
+        self._accepting = True
+        self._thread = threading.Thread(target=self._append_loop, name="vigil-wal", daemon=True)
+        self._thread.start()
+
+    def stop_accepting(self) -> None:
+        self._accepting = False
+
+    def close(self) -> None:
+        """Write what is queued, stop the appender, release the directory."""
+        self._accepting = False
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    async def sync(self) -> None:
+        """Wait until every append made so far has been fsynced (or has failed)."""
+        last = self._last_append
+        if last is not None and not last.done():
+            await asyncio.wait([last])
+
+    def on_durable(self, callback: Callable[[int, int, float], None]) -> None:
+        """Call ``callback(durable_seq, durable_items, monotonic_time)`` on the loop after each
+        fsynced group."""
+        self._on_durable.append(callback)
+
+    # --- appending (event loop) ------------------------------------------------------------
+
+    @property
+    def generation(self) -> str:
+        assert self.state is not None, "open() first"
+        return self.state.state.generation
+
+    @property
+    def disk_bytes(self) -> int:
+        return self._disk_bytes
+
+    async def append(self, kind: RecordKind, items: int, payload: bytes) -> int:
+        """Append one record; returns its sequence number once it is fsynced. Raises
+        Overloaded when the log is full, ShuttingDown once closing, LogUnavailable when the
+        disk failed."""
+        if not self._accepting:
+            raise ShuttingDown("collector is shutting down; retry against another instance or later")
+        if self._failed:
+            raise LogUnavailable(f"write-ahead log unusable: {self._failed}")
+        size = RECORD_HEADER.size + len(payload)
+        if size + SEGMENT_HEADER.size > self.max_bytes:
+            raise RecordTooLarge(
+                f"request of {len(payload)} bytes is larger than the write-ahead log "
+                f"(VIGIL_WAL_MAX_BYTES={self.max_bytes})"
+            )
+        with self._seg_lock:
+            if self._disk_bytes + size > self.max_bytes:
+                full = self._disk_bytes
+                room = False
+            else:
+                self._disk_bytes += size
+                room = True
+        if not room:
+            self._metrics.wal_full_refusals.inc()
+            raise Overloaded(
+                f"write-ahead log is full ({full} of {self.max_bytes} bytes): ClickHouse is "
+                "behind or down; retry later"
+            )
+        assert self._loop is not None, "start() first"
+        entry = _Append(int(kind), items, payload, time.time_ns(), self._loop.create_future())
+        self._last_append = entry.done
+        with self._cond:
+            self._queue.append(entry)
+            self._cond.notify()
+        # Once queued, the record is written whatever the caller does: if it went away,
+        # its outcome is still marked as seen.
+        entry.done.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return await asyncio.shield(entry.done)
+
+    # --- the appender thread -----------------------------------------------------------------
+
+    def _append_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                group, self._queue = self._queue, []
+            if self._failed:
+                self._finish(group, LogUnavailable(f"write-ahead log unusable: {self._failed}"), 0.0)
+                continue
+            start_fd, start_offset = self._fd, self._current_size()
+            try:
+                fsync_s = self._write_group(group)
+            except Exception as exc:  # OSError (disk full, I/O error), or a bug: answer all the same
+                self._undo(start_fd, start_offset, exc)
+                self._finish(group, LogUnavailable(f"write-ahead log write failed: {exc}"), 0.0)
+                continue
+            self._finish(group, None, fsync_s)
+
+    def _current_size(self) -> int:
+        with self._seg_lock:
+            return self._segments[-1].size if self._segments and self._fd is not None else 0
+
+    def _write_group(self, group: list[_Append]) -> float:
+        """Write and fsync ``group``; its records get their sequence numbers here, so that a
+        group that fails leaves no hole (the next one takes the same numbers)."""
+        seq = self._next_seq
+        for entry in group:
+            entry.seq = seq
+            seq += 1
+            header = encode_header(entry.kind, entry.items, entry.appended_ns, entry.payload)
+            size = len(header) + len(entry.payload)
+            if self._fd is None or (
+                self._segments[-1].size + size > self._segment_bytes
+                and self._segments[-1].size > SEGMENT_HEADER.size
+            ):
+                self._roll(entry.seq)
+            _write_all(self._fd, header)  # type: ignore[arg-type]
+            _write_all(self._fd, entry.payload)  # type: ignore[arg-type]
+            with self._seg_lock:
+                self._segments[-1].size += size
+        started = time.perf_counter()
+        os.fdatasync(self._fd)  # type: ignore[arg-type]
+        self._next_seq = seq
+        return time.perf_counter() - started
+
+    def _roll(self, first_seq: int) -> None:
+        """Start a new segment whose first record is ``first_seq``."""
+        if self._fd is not None:
+            os.fdatasync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+        path = segment_path(self.directory, first_seq)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        _write_all(fd, encode_segment_header(first_seq))
+        fsync_dir(self.directory)
+        with self._seg_lock:
+            self._segments.append(_Segment(first_seq, path, SEGMENT_HEADER.size))
+            self._disk_bytes += SEGMENT_HEADER.size
+        self._fd = fd
+
+    def _undo(self, fd: int | None, offset: int, exc: Exception) -> None:
+        """A group failed half-written: cut the segment back to where it started, so the next
+        group does not follow a torn record; if even that fails, the log is unusable."""
+        log.error("write-ahead log write failed: %s", exc)
+        try:
+            if self._fd is not None and self._fd == fd:
+                os.ftruncate(self._fd, offset)
+                with self._seg_lock:
+                    self._segments[-1].size = offset
+            elif self._fd is not None:
+                # The failure came after a roll: drop the new segment altogether.
+                os.close(self._fd)
+                self._fd = None
+                with self._seg_lock:
+                    dropped = self._segments.pop()
+                    self._disk_bytes -= dropped.size
+                dropped.path.unlink(missing_ok=True)
+        except OSError as again:
+            self._failed = f"{exc}; then could not repair the segment: {again}"
+            log.error("write-ahead log unusable: %s", self._failed)
+
+    def _finish(self, group: list[_Append], error: Exception | None, fsync_s: float) -> None:
+        assert self._loop is not None
+        if error is not None:
+            with self._seg_lock:
+                self._disk_bytes -= sum(RECORD_HEADER.size + len(e.payload) for e in group)
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            self._loop.call_soon_threadsafe(self._resolve, group, error, fsync_s)
+
+    def _resolve(self, group: list[_Append], error: Exception | None, fsync_s: float) -> None:
+        """On the loop: answer the group's appends and tell the readers."""
+        if error is None:
+            self.durable_seq = group[-1].seq + 1
+            self.durable_records += len(group)
+            self.durable_items += sum(e.items for e in group)
+            self.durable_bytes += sum(RECORD_HEADER.size + len(e.payload) for e in group)
+            self._metrics.wal_fsync_seconds.observe(fsync_s)
+            self._metrics.wal_bytes.set(self._disk_bytes)
+        for entry in group:
+            if not entry.done.done():
+                if error is None:
+                    entry.done.set_result(entry.seq)
+                else:
+                    entry.done.set_exception(error)
+        if error is None:
+            now = time.monotonic()
+            for callback in self._on_durable:
+                callback(self.durable_seq, self.durable_items, now)
+
+    # --- reading and releasing (the batcher's threads) ------------------------------------------
+
+    def read(
+        self, start: int, limit: int, max_items: int, max_bytes: int
+    ) -> tuple[list[Record | Damaged], int]:
+        """Records from ``start`` on, below ``limit`` (at most the durable end), until
+        ``max_items`` or ``max_bytes`` would be exceeded (at least one record). Returns them
+        and the sequence number after the last. Called by one thread at a time."""
+        out: list[Record | Damaged] = []
+        seq, items, size = start, 0, 0
+        while seq < limit:
+            with self._seg_lock:
+                firsts = [s.first_seq for s in self._segments]
+                i = bisect.bisect_right(firsts, seq) - 1
+                if i < 0:
+                    raise RuntimeError(f"write-ahead log: record {seq} is gone (oldest kept: {firsts[:1]})")
+                segment = self._segments[i]
+                following = self._segments[i + 1].first_seq if i + 1 < len(self._segments) else None
+            reader = self._reader(segment)
+            hint_seq, hint_first, hint_offset = self._hint
+            try:
+                if (hint_seq, hint_first) == (seq, segment.first_seq):
+                    offset = hint_offset
+                else:
+                    offset = reader.skip(SEGMENT_HEADER.size, seq - segment.first_seq)
+            except ValueError:
+                offset = -1  # seq falls in the gap a damaged segment left
+            if offset >= 0:
+                seg_limit = limit if following is None else min(limit, following)
+                for found, after in reader.records(offset, seq, seg_limit):
+                    if isinstance(found, str):
+                        if following is None:
+                            raise RuntimeError(f"write-ahead log: {found}, in the segment being written")
+                        out.append(Damaged(seq, following, _read_from(segment.path, after), found))
+                        seq = following
+                        break
+                    if out and (items + found.items > max_items or size + found.size > max_bytes):
+                        return out, seq
+                    out.append(found)
+                    items += found.items
+                    size += found.size
+                    seq = found.seq + 1
+                    self._hint = (seq, segment.first_seq, after)
+            if seq < limit and following is not None and seq < following:
+                seq = following  # the rest of this segment is gone (damaged and cut off)
+            elif seq < limit and following is None:
+                break  # not on disk (cannot happen below the durable end)
+        return out, seq
+
+    def _reader(self, segment: _Segment) -> SegmentReader:
+        reader = self._readers.get(segment.first_seq)
+        if reader is None:
+            reader = self._readers[segment.first_seq] = SegmentReader(segment.first_seq, segment.path)
+        return reader
+
+    def release(self, checkpoint: int) -> None:
+        """Delete every segment whose records are all below ``checkpoint`` (committed)."""
+        with self._seg_lock:
+            doomed = []
+            while len(self._segments) > 1 and self._segments[1].first_seq <= checkpoint:
+                doomed.append(self._segments.pop(0))
+            self._disk_bytes -= sum(s.size for s in doomed)
+            disk = self._disk_bytes
+        for segment in doomed:
+            reader = self._readers.pop(segment.first_seq, None)
+            if reader is not None:
+                reader.close()
+            segment.path.unlink(missing_ok=True)
+        if doomed:
+            fsync_dir(self.directory)
+            self._metrics.wal_bytes.set(disk)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read()

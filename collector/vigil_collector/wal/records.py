@@ -1,0 +1,82 @@
+"""The log's on-disk format: segment files of checksummed records.
+
+A segment file starts with a 16-byte header, then holds records back to back::
+
+    segment header   magic b"VIGILWAL" | first_seq u64
+    record header    length u32 | crc32 u32 | kind u8 | items u32 | appended_ns u64
+    payload          length bytes
+
+All integers are little-endian. ``crc32`` (zlib's) covers everything after itself: kind,
+items, append time and payload. A record whose header or payload runs past the end of the
+file, or whose checksum does not match, was torn by a crash while it was being appended:
+its group was never fsynced, so it was never acknowledged, and it is dropped.
+
+A record's sequence number is not stored: it is its segment's ``first_seq`` plus its index
+in the segment. ``kind`` says what the payload is, so one log serves every signal (a writer
+registers the kinds it inserts, write/ and batch/).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class RecordKind(IntEnum):
+    """What a record's payload holds."""
+
+    # An OTLP/protobuf ExportTraceServiceRequest whose spans are all valid and that
+    # ClickHouse may decode itself (decode/native.py).
+    TRACES_OTLP = 1
+    # otel_traces rows decoded in Python (JSON requests, partial successes, truncated
+    # values): an Arrow IPC stream in SPAN_SCHEMA.
+    TRACES_ARROW = 2
+
+
+SEGMENT_MAGIC = b"VIGILWAL"
+SEGMENT_HEADER = struct.Struct("<8sQ")
+RECORD_HEADER = struct.Struct("<IIBIQ")
+_CHECKED = struct.Struct("<BIQ")  # the header fields the checksum covers
+MAX_PAYLOAD = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Record:
+    seq: int
+    kind: RecordKind
+    items: int  # spans (or log records, data points): what the batcher counts
+    appended_ns: int  # wall-clock time of the append
+    payload: bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes on disk, header included."""
+        return RECORD_HEADER.size + len(self.payload)
+
+
+def encode_header(kind: int, items: int, appended_ns: int, payload: bytes) -> bytes:
+    """The record header for ``payload`` (its checksum computed here: zlib releases the GIL
+    on large buffers, so call it off the event loop)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"a record holds at most {MAX_PAYLOAD} bytes, got {len(payload)}")
+    crc = zlib.crc32(payload, zlib.crc32(_CHECKED.pack(kind, items, appended_ns)))
+    return RECORD_HEADER.pack(len(payload), crc, kind, items, appended_ns)
+
+
+def checksum_ok(header: tuple[int, int, int, int, int], payload: bytes) -> bool:
+    _, crc, kind, items, appended_ns = header
+    return zlib.crc32(payload, zlib.crc32(_CHECKED.pack(kind, items, appended_ns))) == crc
+
+
+def encode_segment_header(first_seq: int) -> bytes:
+    return SEGMENT_HEADER.pack(SEGMENT_MAGIC, first_seq)
+
+
+def segment_first_seq(header: bytes) -> int | None:
+    """The first sequence number a segment header names, or None if it is not one."""
+    if len(header) < SEGMENT_HEADER.size:
+        return None
+    magic, first_seq = SEGMENT_HEADER.unpack_from(header)
+    return first_seq if magic == SEGMENT_MAGIC else None
