@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test lint bench bench-query bench-sdk migrate clean
+.PHONY: run test lint bench bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
 
 run: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync vigil serve
@@ -23,6 +23,12 @@ lint: $(VENV_STAMP)
 
 bench: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/ingest.py $(BENCH_ARGS)
+
+bench-stock-sdk: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python bench/stock_sdk.py $(BENCH_ARGS)
+
+bench-outage: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python bench/outage.py $(BENCH_ARGS)
 
 bench-query: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/query.py $(BENCH_ARGS)

@@ -1,19 +1,25 @@
-"""Ingest benchmark: end-to-end OTLP/gRPC → ClickHouse spans/s, next to a direct insert of
-the same spans into the same ClickHouse in the same run (the ceiling), and their ratio.
+"""Ingest benchmark: OTLP/gRPC into `vigil serve`, next to a parse-and-ack sink and a direct
+insert of the same spans into the same ClickHouse, measured in the same run.
 
-    make bench                      # defaults below
-    make bench BENCH_ARGS="--requests 400 --clients 16"
+    make bench                                          # 8 clients x 8 in flight (defaults)
+    make bench BENCH_ARGS="--clients 1 --inflight 1"    # one exporter, one request in flight
+    make bench BENCH_ARGS="--requests 1200 --clients 16"
 
 What it does:
 1. builds the reference payload (bench/reference_payload.py): N requests of 512 spans,
    serialised before timing;
-2. starts ``vigil serve`` as a subprocess on embedded chDB in a fresh directory, on loopback;
-3. several concurrent gRPC clients send the requests (each waits for its ack, as OTLP
-   exporters do; a retryable refusal is retried after a short pause) and the clock stops at
-   the last ack;
-4. stops the server (SIGTERM), opens the same chDB directory and counts the stored spans:
+2. sends them to a parse-and-ack sink (bench/ack_sink.py: parses each request, answers OK):
+   the ceiling the clients and gRPC allow here;
+3. starts ``vigil serve`` as a subprocess on embedded chDB in a fresh directory, on loopback,
+   and sends the same requests with the same clients (each call waits for its ack, as OTLP
+   exporters do; a retryable refusal is retried after a short pause). Two clocks: the last
+   ack (acknowledged = fsynced in the write-ahead log), and the moment the log has nothing
+   left for ClickHouse (end to end: every span stored);
+4. meanwhile a probe sends a one-span request every 100 ms and polls SearchSpans until it is
+   visible: the freshness, ack → queryable (p50, p99);
+5. stops the server (SIGTERM), opens the same chDB directory and counts the stored spans:
    the count must equal what was acknowledged;
-5. inserts the same spans, already decoded to Arrow (untimed), straight into a copy of
+6. inserts the same spans, already decoded to Arrow (untimed), straight into a copy of
    ``otel_traces`` in batches of the server's batch size: ClickHouse's own ingest rate.
 """
 
@@ -21,11 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,9 +45,10 @@ import grpc
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_payload import SPANS_PER_REQUEST, build_request
+from reference_payload import SPANS_PER_REQUEST, build_request, kv
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+HERE = Path(__file__).resolve().parent
 
 
 def _cpu(who: int) -> float:
@@ -47,14 +56,18 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds used so far by ``pid`` and its child processes (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
+def _tree_pids(pid: int) -> list[int]:
     pids = [pid]
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
         pids += [int(c) for c in children.read_text().split()]
+    return pids
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its child processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for p in pids:
+    for p in _tree_pids(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -63,27 +76,58 @@ def _tree_cpu_s(pid: int) -> float:
     return total
 
 
+def tree_rss_bytes(pid: int) -> tuple[int, int]:
+    """Resident memory of ``pid`` alone and of it with its children (Linux /proc)."""
+    main = total = 0
+    for p in _tree_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) * 1024
+                    total += rss
+                    main = rss if p == pid else main
+        except OSError:
+            continue
+    return main, total
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+def http_json(port: int, path: str) -> dict:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as err:  # 503 has a JSON body too
+        return json.loads(err.read())
+
+
 def wait_ready(http_port: int, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/ready", timeout=2) as r:
-                if r.status == 200:
-                    return
+            if http_json(http_port, "/ready").get("reason") == "ok":
+                return
         except OSError:
             pass
         time.sleep(0.2)
     raise RuntimeError("vigil serve did not become ready")
 
 
-def server_metrics(http_port: int) -> tuple[str, str]:
-    """Who decoded the spans, and the INSERTs' count and mean size, from /metrics."""
+def wait_written(http_port: int, timeout_s: float = 600) -> None:
+    """Until the write-ahead log has nothing left for ClickHouse."""
+    deadline = time.monotonic() + timeout_s
+    while http_json(http_port, "/ready")["ingest"]["backlog_records"]:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the write-ahead log was not written in time")
+        time.sleep(0.02)
+
+
+def server_metrics(http_port: int) -> tuple[str, str, str]:
+    """Who decoded the spans, the INSERTs' count and mean size, fsyncs, from /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as r:
         lines = r.read().decode().splitlines()
     values: dict[str, float] = {}
@@ -102,7 +146,10 @@ def server_metrics(http_port: int) -> tuple[str, str]:
     inserts = (
         f"{count:.0f} INSERTs of {spans / max(count, 1):,.0f} spans, {seconds / max(count, 1):.2f} s each"
     )
-    return decoders, inserts
+    fsyncs = values.get("vigil_wal_fsync_seconds_count", 0)
+    fsync_s = values.get("vigil_wal_fsync_seconds_sum", 0)
+    fsync = f"{fsyncs:.0f} fsyncs, {fsync_s / max(fsyncs, 1) * 1000:.2f} ms each"
+    return decoders, inserts, fsync
 
 
 async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) -> tuple[float, int, int]:
@@ -142,6 +189,102 @@ async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) 
     return time.perf_counter() - started, acked, retries
 
 
+async def probe_freshness(grpc_port: int, query_port: int, stop: asyncio.Event) -> list[float]:
+    """Every 100 ms a one-span request; seconds from its ack until SearchSpans returns it. One
+    poller asks for all probes at once every 20 ms, so that probing does not load the server."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from vigil.query.v1 import query_pb2, query_pb2_grpc
+
+    delays: list[float] = []
+    waiting: dict[str, float] = {}  # span id → when acknowledged
+    rng = random.Random(99)
+    since = time.time_ns()
+    async with (
+        grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as ingest,
+        grpc.aio.insecure_channel(f"127.0.0.1:{query_port}") as query,
+    ):
+        export = ingest.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+        search = query_pb2_grpc.QueryServiceStub(query).SearchSpans
+
+        async def one() -> None:
+            request = ExportTraceServiceRequest()
+            rs = request.resource_spans.add()
+            rs.resource.attributes.append(kv("service.name", "freshness-probe"))
+            now = time.time_ns()
+            span = Span(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), name="probe")
+            span.start_time_unix_nano, span.end_time_unix_nano = now, now + 1000
+            rs.scope_spans.add().spans.append(span)
+            try:
+                await export(request.SerializeToString(), timeout=30)
+            except grpc.aio.AioRpcError:
+                return
+            waiting[span.span_id.hex()] = time.perf_counter()
+
+        async def poll() -> None:
+            spec = query_pb2.SearchSpansRequest(
+                filter=query_pb2.SpanFilter(
+                    service_name="freshness-probe",
+                    start_time_min_unix_nano=since,
+                    start_time_max_unix_nano=2**62,
+                ),
+                page_size=1000,
+            )
+            while not stop.is_set() or waiting:
+                if waiting:
+                    seen = {s.span_id for s in (await search(spec, timeout=30)).spans}
+                    now = time.perf_counter()
+                    for span_id in [i for i in waiting if i in seen]:
+                        delays.append(now - waiting.pop(span_id))
+                await asyncio.sleep(0.02)
+
+        poller = asyncio.create_task(poll())
+        sends = []
+        while not stop.is_set():
+            sends.append(asyncio.create_task(one()))
+            await asyncio.sleep(0.1)
+        await asyncio.gather(*sends)
+        await poller
+    return delays
+
+
+async def run_vigil(
+    grpc_port: int, http_port: int, query_port: int, bodies: list[bytes], args: argparse.Namespace
+) -> tuple[float, float, int, int, list[float]]:
+    stop = asyncio.Event()
+    probe = asyncio.create_task(probe_freshness(grpc_port, query_port, stop)) if args.freshness else None
+    started = time.perf_counter()
+    ack_s, acked, retries = await send_all(grpc_port, bodies, args.clients, args.inflight)
+    await asyncio.to_thread(wait_written, http_port)
+    e2e_s = time.perf_counter() - started
+    stop.set()
+    delays = await probe if probe else []
+    return ack_s, e2e_s, acked, retries, delays
+
+
+def run_sink(bodies: list[bytes], clients: int, inflight: int) -> float:
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, str(HERE / "ack_sink.py"), "--port", str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert sink.stdout is not None and sink.stdout.readline().strip() == "sink ready"
+        elapsed, acked, _ = asyncio.run(send_all(port, bodies, clients, inflight))
+    finally:
+        sink.terminate()
+        sink.wait(30)
+    return acked / elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -150,12 +293,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC clients (default 8)")
     parser.add_argument("--inflight", type=int, default=8, help="outstanding requests per client (default 8)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--settle-s",
-        type=float,
-        default=0.0,
-        help="idle seconds between server start and the run (default 0)",
-    )
+    parser.add_argument("--no-freshness", dest="freshness", action="store_false", help="skip the probe")
+    parser.add_argument("--no-direct", dest="direct", action="store_false", help="skip the direct insert")
     args = parser.parse_args()
 
     from vigil_collector.decode import DecodeLimits, decode_spans
@@ -171,67 +310,86 @@ def main() -> None:
     print(
         f"payload: {len(measured)} requests x {SPANS_PER_REQUEST} spans, {span_bytes:.0f} B/span (protobuf)"
     )
+    shape = f"{args.clients} clients x {args.inflight} in flight"
+
+    sink = run_sink(measured, args.clients, args.inflight)
+    print(f"parse-and-ack sink: {sink:,.0f} spans/s ({shape})")
 
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
-    grpc_port, http_port = free_port(), free_port()
+    grpc_port, http_port, query_port = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
         VIGIL_DATA_DIR=str(work),
         VIGIL_OTLP_GRPC_PORT=str(grpc_port),
         VIGIL_OTLP_HTTP_PORT=str(http_port),
-        VIGIL_QUERY_PORT=str(free_port()),
+        VIGIL_QUERY_PORT=str(query_port),
         VIGIL_LOG_LEVEL="WARNING",
     )
     server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
     try:
         wait_ready(http_port)
-        time.sleep(args.settle_s)
         asyncio.run(send_all(grpc_port, warmup, 4, 1))
+        wait_written(http_port)
         client_cpu = _cpu(resource.RUSAGE_SELF)
         server_cpu = _tree_cpu_s(server.pid)
-        elapsed, acked, retries = asyncio.run(send_all(grpc_port, measured, args.clients, args.inflight))
+        ack_s, e2e_s, acked, retries, delays = asyncio.run(
+            run_vigil(grpc_port, http_port, query_port, measured, args)
+        )
         server_cpu = _tree_cpu_s(server.pid) - server_cpu
         client_cpu = _cpu(resource.RUSAGE_SELF) - client_cpu
-        decoders, inserts = server_metrics(http_port)
+        decoders, inserts, fsync = server_metrics(http_port)
     finally:
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=120)
     if code != 0:
         raise SystemExit(f"vigil serve exited with {code}")
 
-    e2e = acked / elapsed
+    ack_rate, e2e = acked / ack_s, acked / e2e_s
     client = connect(f"chdb://{work / 'clickhouse'}")
-    stored = int(client.command("SELECT count() FROM otel.otel_traces"))
+    stored = int(
+        client.command("SELECT count() FROM otel.otel_traces WHERE ServiceName != 'freshness-probe'")
+    )
     expected = acked + len(warmup) * SPANS_PER_REQUEST
     print(
-        f"end to end: {acked} spans acknowledged in {elapsed:.2f} s = {e2e:,.0f} spans/s "
-        f"({args.clients} clients x {args.inflight} in flight, {retries} retried requests); stored {stored} of {expected}"
+        f"vigil: {acked} spans acknowledged in {ack_s:.2f} s = {ack_rate:,.0f} spans/s; all stored in ClickHouse "
+        f"after {e2e_s:.2f} s = {e2e:,.0f} spans/s end to end ({shape}, {retries} retried requests); "
+        f"stored {stored} of {expected}"
     )
+    if delays:
+        print(
+            f"freshness (ack -> visible in SearchSpans, {len(delays)} probes): p50 {percentile(delays, 50):.2f} s, "
+            f"p99 {percentile(delays, 99):.2f} s, max {max(delays):.2f} s"
+        )
     print(
         f"cpu during the run: server {server_cpu / acked * 1e6:.1f} us/span "
-        f"({server_cpu / elapsed:.2f} cores; decode workers and embedded ClickHouse included), "
+        f"({server_cpu / e2e_s:.2f} cores; decode workers and embedded ClickHouse included), "
         f"load clients {client_cpu / acked * 1e6:.1f} us/span"
     )
-    print(f"decoded by: {decoders}; {inserts}")
+    print(f"decoded by: {decoders}; {inserts}; {fsync}")
     if stored != expected:
         raise SystemExit(f"LOST SPANS: stored {stored}, expected {expected}")
 
-    # The ceiling: the same spans, already columnar, straight into the same ClickHouse.
-    tables = [decode_spans(r, DecodeLimits()).table for r in requests[4:]]
-    everything = pa.concat_tables(tables)
-    client.command("CREATE TABLE otel.bench_direct AS otel.otel_traces")
-    started = time.perf_counter()
-    batch = VigilSettings().batch_max_spans  # the same batch size as the server's
-    for offset in range(0, everything.num_rows, batch):
-        client.insert_arrow(
-            "otel.bench_direct", everything.slice(offset, batch), settings={"async_insert": 0}
+    result = f"RESULT ack={ack_rate:,.0f} end_to_end={e2e:,.0f} sink={sink:,.0f} spans/s ack/sink={ack_rate / sink:.2f}"
+    if args.direct:
+        # The ceiling: the same spans, already columnar, straight into the same ClickHouse
+        # (a copy of the table without the deduplication window, which would hash every block).
+        tables = [decode_spans(r, DecodeLimits()).table for r in requests[4:]]
+        everything = pa.concat_tables(tables)
+        client.command("CREATE TABLE otel.bench_direct AS otel.otel_traces")
+        client.command("ALTER TABLE otel.bench_direct MODIFY SETTING non_replicated_deduplication_window = 0")
+        started = time.perf_counter()
+        batch = VigilSettings().batch_max_spans  # the same batch size as the server's
+        for offset in range(0, everything.num_rows, batch):
+            client.insert_arrow(
+                "otel.bench_direct", everything.slice(offset, batch), settings={"async_insert": 0}
+            )
+        direct_s = time.perf_counter() - started
+        direct = everything.num_rows / direct_s
+        print(
+            f"direct insert (Arrow, no decode): {everything.num_rows} spans in {direct_s:.2f} s = {direct:,.0f} spans/s"
         )
-    direct_s = time.perf_counter() - started
-    direct = everything.num_rows / direct_s
-    print(
-        f"direct insert (Arrow, no decode): {everything.num_rows} spans in {direct_s:.2f} s = {direct:,.0f} spans/s"
-    )
-    print(f"RESULT end_to_end={e2e:,.0f} spans/s direct={direct:,.0f} spans/s ratio={e2e / direct:.2f}")
+        result += f" direct={direct:,.0f} end_to_end/direct={e2e / direct:.2f}"
+    print(result)
 
 
 if __name__ == "__main__":

@@ -171,7 +171,14 @@ def test_a_failed_write_leaves_no_hole(tmp_path: Path) -> None:
         wal.start()
         await wal.append(KIND, 1, b"first")
         real_fdatasync = os.fdatasync
-        os.fdatasync = lambda fd: (_ for _ in ()).throw(OSError(28, "No space left on device"))  # type: ignore[assignment]
+        failures = [OSError(28, "No space left on device")]
+
+        def fdatasync_failing_once(fd: int) -> None:
+            if failures:
+                raise failures.pop()
+            real_fdatasync(fd)
+
+        os.fdatasync = fdatasync_failing_once
         try:
             with pytest.raises(Exception, match="No space left on device"):
                 await wal.append(KIND, 1, b"lost")
@@ -182,6 +189,38 @@ def test_a_failed_write_leaves_no_hole(tmp_path: Path) -> None:
         wal.close()
         again = make_log(tmp_path)
         assert again.recovered.records == 2
+        again.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_group_that_fails_after_starting_a_segment_leaves_nothing_behind(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        wal = make_log(tmp_path, segment_bytes=4096)
+        wal.start()
+        for i in range(3):
+            await wal.append(KIND, 1, payload(i, 1000))
+        real_fdatasync = os.fdatasync
+        calls = []
+
+        def fail_second_call(fd: int) -> None:  # the roll's sync passes, the group's fails
+            calls.append(fd)
+            if len(calls) == 2:
+                raise OSError(5, "Input/output error")
+            real_fdatasync(fd)
+
+        os.fdatasync = fail_second_call
+        try:
+            with pytest.raises(Exception, match="Input/output error"):
+                await wal.append(KIND, 1, payload(9, 3000))
+        finally:
+            os.fdatasync = real_fdatasync
+        assert len(list_segments(tmp_path)) == 1
+        assert await wal.append(KIND, 1, b"next") == 3
+        wal.close()
+        again = make_log(tmp_path, segment_bytes=4096)
+        assert [r.payload for r in read_all(again)][-1] == b"next"  # type: ignore[union-attr]
+        assert again.recovered.records == 4
         again.close()
 
     asyncio.run(scenario())

@@ -5,6 +5,9 @@ A request is acknowledged once its validated spans are a record fsynced in the l
 see decode/native.py), or else the spans decoded in Python as Arrow. The batcher writes the
 log to ClickHouse behind the acknowledgements (batch/batcher.py).
 
+When ClickHouse is healthy but slower than the clients, requests wait before their append
+(``pace``, Batcher.admit) so that the log stays short and spans stay fresh.
+
 What a request holds in memory between arriving and being fsynced is bounded, in bytes and
 in spans, whatever the span size: past either bound requests are refused with a retryable
 error (``max_pending_bytes``, ``max_pending_spans``).
@@ -15,6 +18,7 @@ translate those to their protocol.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from vigil_collector.decode.native import NativeSpans
@@ -41,12 +45,14 @@ class TracePipeline:
         *,
         max_pending_bytes: int,
         max_pending_spans: int,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._wal = wal
         self._decoder = decoder
         self._metrics = metrics
         self._max_pending_bytes = max_pending_bytes
         self._max_pending_spans = max_pending_spans
+        self._pace = pace
         self._pending_bytes = 0
         self._pending_spans = 0
 
@@ -100,6 +106,8 @@ class TracePipeline:
                     )
                 self._pending_spans += accepted
                 try:
+                    if self._pace is not None:
+                        await self._pace()
                     await self._wal.append(kind, accepted, payload)
                 finally:
                     self._pending_spans -= accepted

@@ -103,6 +103,7 @@ class VigilApp:
             max_wait_s=s.batch_max_wait_s,
             metrics=self.metrics,
             storage_ready=lambda: self.gate.schema_ready,
+            pace_items=s.wal_pace_spans,
         )
         self.batcher.start()
         self.decoder = DecodePool(
@@ -117,6 +118,7 @@ class VigilApp:
             self.metrics,
             max_pending_bytes=s.queue_max_bytes,
             max_pending_spans=s.queue_max_spans,
+            pace=self.batcher.admit,
         )
 
         self.grpc = OtlpGrpcReceiver(pipeline, max_message_bytes=s.max_body_bytes)

@@ -101,6 +101,7 @@ class Batcher:
         metrics: CollectorMetrics,
         storage_ready: Callable[[], bool] = lambda: True,
         retry_max_s: float = 5.0,
+        pace_items: int = 0,
     ) -> None:
         if not lanes or max_items <= 0 or max_bytes <= 0 or max_wait_s < 0:
             raise ValueError("need lanes, max_items > 0, max_bytes > 0, max_wait_s >= 0")
@@ -116,6 +117,7 @@ class Batcher:
         self._metrics = metrics
         self._storage_ready = storage_ready
         self._retry_max_s = retry_max_s
+        self._pace_items = pace_items
         self._cutter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-cutter")
         self._free: asyncio.Queue[_Lane] | None = None
         self._wakeup = asyncio.Event()
@@ -134,6 +136,7 @@ class Batcher:
         self._pending: dict[tuple[int, int], int] = {}  # batches being written → oldest_ns
         self._committed_records = 0
         self._committed_bytes = 0
+        self._committed_items = 0
         self.last_error = ""  # why the latest INSERT attempt failed; '' once one commits
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -164,6 +167,42 @@ class Batcher:
         target = self._wal.durable_seq
         while self._checkpoint < target:
             self._progress.clear()
+            await self._progress.wait()
+
+    def _unwritten_items(self) -> int:
+        return self._wal.durable_items - self._committed_items
+
+    def _pacing(self) -> bool:
+        """Is the log in the paced regime: short, with ClickHouse healthy? Not after an outage or
+        a restart (a backlog over four times the pace): then it drains at full speed while
+        acknowledgements go on, since holding clients for minutes would only time them out."""
+        return (
+            bool(self._pace_items) and not self.last_error and self._unwritten_items() <= 4 * self._pace_items
+        )
+
+    def _paused(self) -> bool:
+        return self._pacing() and self._unwritten_items() > self._pace_items
+
+    def _cut_items_limit(self) -> int:
+        # Paced, what waits is at most the pace: shared among the writers, so that they all
+        # write at once and each batch is committed (visible) sooner.
+        if self._pacing():
+            return max(1, min(self._max_items, self._pace_items // len(self._lanes)))
+        return self._max_items
+
+    async def admit(self) -> None:
+        """Pace acknowledgements to what ClickHouse takes: while it is healthy and more than
+        ``pace_items`` wait for it, a new request waits (it is not refused) until the writers
+        catch up. Without this, clients that can send faster than ClickHouse stores would
+        grow the log until it is full and queries would see spans ever later; with it, the
+        log stays about ``pace_items`` long under such load. During an outage (the last INSERT
+        failed) and while a large backlog drains, nothing waits (see _pacing): the log fills,
+        and refuses only once full."""
+        if not self._pace_items:
+            return
+        while not self._draining and self._paused():
+            self._progress.clear()
+            self._wakeup.set()  # a lingering cut need not wait any longer
             await self._progress.wait()
 
     async def drain(self, timeout_s: float) -> bool:
@@ -261,10 +300,11 @@ class Batcher:
             await asyncio.gather(*self._writing, return_exceptions=True)
 
     async def _linger(self) -> None:
-        """Until a full batch waits, the oldest waiting record is max_wait old, or draining."""
+        """Until a full batch waits, the oldest waiting record is max_wait old, admission is
+        paused (nothing more comes until a batch commits), or draining."""
         while not self._draining:
             waiting = self._wal.durable_items - self._cut_items
-            if waiting >= self._max_items or not self._arrivals:
+            if waiting >= self._cut_items_limit() or not self._arrivals or self._paused():
                 return
             age_s = (time.time_ns() - self._arrivals[0][1]) / 1e9
             timeout = self._max_wait_s - age_s
@@ -280,7 +320,7 @@ class Batcher:
         """Read a batch from the log (cutter thread); a new one is recorded before it is
         written, a recorded one is read with its recorded boundaries."""
         if cut:
-            entries, end = self._wal.read(start, limit, self._max_items, self._max_bytes)
+            entries, end = self._wal.read(start, limit, self._cut_items_limit(), self._max_bytes)
             assert self._wal.state is not None
             self._wal.state.cut(start, end)
         else:
@@ -346,6 +386,7 @@ class Batcher:
                 self._metrics.decoded_spans.labels(label).inc(items)
             self._committed_records += sum(1 for e in batch.entries if isinstance(e, Record))
             self._committed_bytes += batch.bytes
+            self._committed_items += batch.items
             self._checkpoint = checkpoint
             self.last_error = ""
             self._pending.pop((batch.start, batch.end), None)

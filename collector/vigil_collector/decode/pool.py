@@ -100,10 +100,15 @@ class DecodePool:
 
     async def decode(self, body: bytes, is_json: bool) -> PythonSpans | NativeSpans:
         args = (body, is_json, self._limits, self._native)
-        if self._pool is None:
+        if self._workers == 0:
             result = decode_request(*args)
         else:
+            if self._pool is None:  # being replaced
+                async with self._replacing:
+                    pass
             pool = self._pool
+            if pool is None:
+                raise DecoderFailed("the decode workers are not running; retry later")
             try:
                 result = await asyncio.get_running_loop().run_in_executor(pool, decode_request, *args)
             except BrokenProcessPool:

@@ -352,18 +352,21 @@ class WriteAheadLog:
             if self._failed:
                 self._finish(group, LogUnavailable(f"write-ahead log unusable: {self._failed}"), 0.0)
                 continue
-            start_fd, start_offset = self._fd, self._current_size()
+            mark = self._mark()
             try:
                 fsync_s = self._write_group(group)
             except Exception as exc:  # OSError (disk full, I/O error), or a bug: answer all the same
-                self._undo(start_fd, start_offset, exc)
+                self._undo(mark, exc)
                 self._finish(group, LogUnavailable(f"write-ahead log write failed: {exc}"), 0.0)
                 continue
             self._finish(group, None, fsync_s)
 
-    def _current_size(self) -> int:
+    def _mark(self) -> tuple[int, int]:
+        """Where the next group starts: (segments that exist, size of the last one)."""
         with self._seg_lock:
-            return self._segments[-1].size if self._segments and self._fd is not None else 0
+            if self._fd is None or not self._segments:
+                return len(self._segments), 0
+            return len(self._segments), self._segments[-1].size
 
     def _write_group(self, group: list[_Append]) -> float:
         """Write and fsync ``group``; its records get their sequence numbers here, so that a
@@ -403,23 +406,32 @@ class WriteAheadLog:
             self._disk_bytes += SEGMENT_HEADER.size
         self._fd = fd
 
-    def _undo(self, fd: int | None, offset: int, exc: Exception) -> None:
-        """A group failed half-written: cut the segment back to where it started, so the next
-        group does not follow a torn record; if even that fails, the log is unusable."""
+    def _undo(self, mark: tuple[int, int], exc: Exception) -> None:
+        """A group failed half-written: remove every byte of it (segments it started, and its
+        records in the segment that was current), so that no record of a refused group is
+        ever read, and the next group, which takes the same sequence numbers, follows a
+        complete record. If even that fails, the log is unusable."""
         log.error("write-ahead log write failed: %s", exc)
+        count, size = mark
         try:
-            if self._fd is not None and self._fd == fd:
-                os.ftruncate(self._fd, offset)
-                with self._seg_lock:
-                    self._segments[-1].size = offset
-            elif self._fd is not None:
-                # The failure came after a roll: drop the new segment altogether.
+            with self._seg_lock:
+                started = self._segments[count:]
+                del self._segments[count:]
+                self._disk_bytes -= SEGMENT_HEADER.size * len(started)  # records: see _finish
+                current = self._segments[-1] if count and size else None
+            if started and self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+            for segment in started:
+                segment.path.unlink(missing_ok=True)
+            if current is not None:
+                if self._fd is None:
+                    self._fd = os.open(current.path, os.O_WRONLY | os.O_APPEND)
+                os.ftruncate(self._fd, size)
+                os.fdatasync(self._fd)
                 with self._seg_lock:
-                    dropped = self._segments.pop()
-                    self._disk_bytes -= dropped.size
-                dropped.path.unlink(missing_ok=True)
+                    current.size = size
+            fsync_dir(self.directory)
         except OSError as again:
             self._failed = f"{exc}; then could not repair the segment: {again}"
             log.error("write-ahead log unusable: %s", self._failed)
