@@ -51,6 +51,7 @@ from vigil_storage.errors import StorageDataError
 log = logging.getLogger(__name__)
 
 _BUG_ATTEMPTS = 3  # an unexpected exception is retried this often before the batch is split
+_PACE_MAX_WAIT_S = 5.0  # the longest a request waits for the writers before its append
 
 
 class RecordWriter(Protocol):
@@ -200,10 +201,17 @@ class Batcher:
         and refuses only once full."""
         if not self._pace_items:
             return
+        # Never longer than _PACE_MAX_WAIT_S: a client must get its answer even if the writers
+        # are stuck (the log takes the request then).
+        deadline = time.monotonic() + _PACE_MAX_WAIT_S
         while not self._draining and self._paused():
             self._progress.clear()
             self._wakeup.set()  # a lingering cut need not wait any longer
-            await self._progress.wait()
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), timeout)
 
     async def drain(self, timeout_s: float) -> bool:
         """Write everything in the log within ``timeout_s``; what is left stays in the log for

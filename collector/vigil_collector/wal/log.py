@@ -342,6 +342,8 @@ class WriteAheadLog:
     # --- the appender thread -----------------------------------------------------------------
 
     def _append_loop(self) -> None:
+        """Supervised: whatever goes wrong with a group, its appends are answered and the
+        thread goes on with the next one."""
         while True:
             with self._cond:
                 while not self._queue and not self._closing:
@@ -349,17 +351,24 @@ class WriteAheadLog:
                 if not self._queue:
                     return
                 group, self._queue = self._queue, []
-            if self._failed:
-                self._finish(group, LogUnavailable(f"write-ahead log unusable: {self._failed}"), 0.0)
-                continue
-            mark = self._mark()
             try:
-                fsync_s = self._write_group(group)
-            except Exception as exc:  # OSError (disk full, I/O error), or a bug: answer all the same
-                self._undo(mark, exc)
-                self._finish(group, LogUnavailable(f"write-ahead log write failed: {exc}"), 0.0)
-                continue
-            self._finish(group, None, fsync_s)
+                self._append_group(group)
+            except Exception as exc:
+                log.exception("write-ahead log appender failed on a group of %d records", len(group))
+                self._finish(group, LogUnavailable(f"write-ahead log internal error: {exc}"), 0.0)
+
+    def _append_group(self, group: list[_Append]) -> None:
+        if self._failed:
+            self._finish(group, LogUnavailable(f"write-ahead log unusable: {self._failed}"), 0.0)
+            return
+        mark = self._mark()
+        try:
+            fsync_s = self._write_group(group)
+        except Exception as exc:  # OSError (disk full, I/O error), or a bug: answer all the same
+            self._undo(mark, exc)
+            self._finish(group, LogUnavailable(f"write-ahead log write failed: {exc}"), 0.0)
+            return
+        self._finish(group, None, fsync_s)
 
     def _mark(self) -> tuple[int, int]:
         """Where the next group starts: (segments that exist, size of the last one)."""
