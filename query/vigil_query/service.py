@@ -39,9 +39,10 @@ def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
     if isinstance(error, StorageUnavailable):
         return grpc.StatusCode.UNAVAILABLE, error.reason
     if isinstance(error, StorageError):
-        if "TIMEOUT_EXCEEDED" in error.reason:
+        name = error.name or ""
+        if name == "TIMEOUT_EXCEEDED":
             return grpc.StatusCode.DEADLINE_EXCEEDED, f"query time limit reached: {error.reason}"
-        if "TOO_MANY_ROWS" in error.reason:
+        if name.startswith("TOO_MANY_ROWS"):
             return (
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"query row limit reached, narrow the filter: {error.reason}",

@@ -147,13 +147,15 @@ async def replay(
 ) -> query_pb2.ReplayResponse:
     trace_id = check_trace_id(request.trace_id)
     trace = await reader.run(lambda r: get_trace(r, query_pb2.GetTraceRequest(trace_id=trace_id)))
-    result = apply_mutations(trace, list(request.mutations))
+    # Work in proportion to the trace's size runs off the event loop, which serves every RPC.
+    result = await asyncio.to_thread(apply_mutations, trace, list(request.mutations))
+    stale = await asyncio.to_thread(stale_spans, trace, result.mutated_span_ids)
     replay_id = uuid.uuid4().hex
     response = query_pb2.ReplayResponse(
         replay_id=replay_id,
         source_trace_id=trace_id,
         changes=[p.to_proto() for p in result.patches],
-        stale=stale_spans(trace, result.mutated_span_ids),
+        stale=stale,
     )
     status = COMPUTED
     if request.execute:

@@ -106,18 +106,20 @@ class GetTraceRequest(_message.Message):
     def __init__(self, trace_id: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ...) -> None: ...
 
 class SpanNode(_message.Message):
-    __slots__ = ("span", "child_span_ids", "depth", "orphan", "duplicates")
+    __slots__ = ("span", "child_span_ids", "depth", "orphan", "duplicates", "cycle")
     SPAN_FIELD_NUMBER: _ClassVar[int]
     CHILD_SPAN_IDS_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     ORPHAN_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    CYCLE_FIELD_NUMBER: _ClassVar[int]
     span: Span
     child_span_ids: _containers.RepeatedScalarFieldContainer[str]
     depth: int
     orphan: bool
     duplicates: int
-    def __init__(self, span: _Optional[_Union[Span, _Mapping]] = ..., child_span_ids: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ..., orphan: _Optional[bool] = ..., duplicates: _Optional[int] = ...) -> None: ...
+    cycle: bool
+    def __init__(self, span: _Optional[_Union[Span, _Mapping]] = ..., child_span_ids: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ..., orphan: _Optional[bool] = ..., duplicates: _Optional[int] = ..., cycle: _Optional[bool] = ...) -> None: ...
 
 class GetTraceResponse(_message.Message):
     __slots__ = ("trace_id", "spans", "root_span_ids")
