@@ -15,8 +15,8 @@ What it does:
    exporters do; a retryable refusal is retried after a short pause). Two clocks: the last
    ack (acknowledged = fsynced in the write-ahead log), and the moment the log has nothing
    left for ClickHouse (end to end: every span stored);
-4. meanwhile a probe sends a one-span request every 100 ms and polls SearchSpans until it is
-   visible: the freshness, ack → queryable (p50, p99);
+4. meanwhile a probe sends a one-span request every 250 ms and polls SearchSpans (every
+   100 ms, for all probes at once) until it is visible: the freshness, ack → queryable;
 5. stops the server (SIGTERM), opens the same chDB directory and counts the stored spans:
    the count must equal what was acknowledged;
 6. inserts the same spans, already decoded to Arrow (untimed), straight into a copy of
@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_payload import SPANS_PER_REQUEST, build_request, kv
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+POLL_S = 0.1  # the freshness probe's polling interval (its resolution)
 HERE = Path(__file__).resolve().parent
 
 
@@ -152,6 +153,9 @@ def server_metrics(http_port: int) -> tuple[str, str, str]:
     return decoders, inserts, fsync
 
 
+LATENCIES: list[float] = []  # seconds from send to ack, of every request of the last send_all
+
+
 async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) -> tuple[float, int, int]:
     """``clients`` channels, each with up to ``inflight`` export calls outstanding (as the OTel
     Collector's exporter does with its sending queue consumers); each call waits for its ack."""
@@ -170,7 +174,9 @@ async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) 
                 return
             while True:
                 try:
+                    sent = time.perf_counter()
                     await export(body, timeout=60)
+                    LATENCIES.append(time.perf_counter() - sent)
                     acked += SPANS_PER_REQUEST
                     break
                 except grpc.aio.AioRpcError as exc:
@@ -184,23 +190,24 @@ async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) 
             export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
             await asyncio.gather(*(caller(export) for _ in range(inflight)))
 
+    LATENCIES.clear()
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return time.perf_counter() - started, acked, retries
 
 
 async def probe_freshness(grpc_port: int, query_port: int, stop: asyncio.Event) -> list[float]:
-    """Every 100 ms a one-span request; seconds from its ack until SearchSpans returns it. One
-    poller asks for all probes at once every 20 ms, so that probing does not load the server."""
+    """Every 250 ms a one-span request; seconds from its ack until SearchSpans returns it (to
+    within POLL_S). One poller asks for all waiting probes at once, so that probing hardly
+    loads the server."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
     from vigil.query.v1 import query_pb2, query_pb2_grpc
 
     delays: list[float] = []
-    waiting: dict[str, float] = {}  # span id → when acknowledged
+    waiting: dict[str, tuple[float, int]] = {}  # span id → (when acknowledged, its start time)
     rng = random.Random(99)
-    since = time.time_ns()
     async with (
         grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as ingest,
         grpc.aio.insecure_channel(f"127.0.0.1:{query_port}") as query,
@@ -220,30 +227,31 @@ async def probe_freshness(grpc_port: int, query_port: int, stop: asyncio.Event) 
                 await export(request.SerializeToString(), timeout=30)
             except grpc.aio.AioRpcError:
                 return
-            waiting[span.span_id.hex()] = time.perf_counter()
+            waiting[span.span_id.hex()] = (time.perf_counter(), now)
 
         async def poll() -> None:
-            spec = query_pb2.SearchSpansRequest(
-                filter=query_pb2.SpanFilter(
-                    service_name="freshness-probe",
-                    start_time_min_unix_nano=since,
-                    start_time_max_unix_nano=2**62,
-                ),
-                page_size=1000,
-            )
             while not stop.is_set() or waiting:
                 if waiting:
+                    oldest = min(start_ns for _, start_ns in waiting.values())
+                    spec = query_pb2.SearchSpansRequest(
+                        filter=query_pb2.SpanFilter(
+                            service_name="freshness-probe",
+                            start_time_min_unix_nano=oldest,
+                            start_time_max_unix_nano=2**62,
+                        ),
+                        page_size=1000,
+                    )
                     seen = {s.span_id for s in (await search(spec, timeout=30)).spans}
                     now = time.perf_counter()
                     for span_id in [i for i in waiting if i in seen]:
-                        delays.append(now - waiting.pop(span_id))
-                await asyncio.sleep(0.02)
+                        delays.append(now - waiting.pop(span_id)[0])
+                await asyncio.sleep(POLL_S)
 
         poller = asyncio.create_task(poll())
         sends = []
         while not stop.is_set():
             sends.append(asyncio.create_task(one()))
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.25)
         await asyncio.gather(*sends)
         await poller
     return delays
@@ -354,6 +362,10 @@ def main() -> None:
         f"vigil: {acked} spans acknowledged in {ack_s:.2f} s = {ack_rate:,.0f} spans/s; all stored in ClickHouse "
         f"after {e2e_s:.2f} s = {e2e:,.0f} spans/s end to end ({shape}, {retries} retried requests); "
         f"stored {stored} of {expected}"
+    )
+    print(
+        f"ack latency per request: p50 {percentile(LATENCIES, 50) * 1000:.1f} ms, "
+        f"p99 {percentile(LATENCIES, 99) * 1000:.1f} ms, max {max(LATENCIES) * 1000:.1f} ms"
     )
     if delays:
         print(

@@ -283,7 +283,11 @@ class Batcher:
             if self._redo:
                 lane = await self._free.get()
                 start, end = self._redo[0]
-                batch = await loop.run_in_executor(self._cutter, self._read, start, end, False)
+                try:
+                    batch = await loop.run_in_executor(self._cutter, self._read, start, end, False)
+                except BaseException:
+                    self._free.put_nowait(lane)  # a crash must not lose the lane (supervised)
+                    raise
                 self._redo.pop(0)
                 self._cut_items += batch.items
                 self._spawn(lane, batch)
@@ -295,10 +299,14 @@ class Batcher:
                 await self._wakeup.wait()
                 continue
             lane = await self._free.get()
-            await self._linger()
-            batch = await loop.run_in_executor(
-                self._cutter, self._read, self._next_cut, self._wal.durable_seq, True
-            )
+            try:
+                await self._linger()
+                batch = await loop.run_in_executor(
+                    self._cutter, self._read, self._next_cut, self._wal.durable_seq, True
+                )
+            except BaseException:
+                self._free.put_nowait(lane)
+                raise
             self._next_cut = batch.end
             self._cut_items += batch.items
             while self._arrivals and self._arrivals[0][0] <= self._next_cut:
@@ -395,7 +403,7 @@ class Batcher:
             self._committed_records += sum(1 for e in batch.entries if isinstance(e, Record))
             self._committed_bytes += batch.bytes
             self._committed_items += batch.items
-            self._checkpoint = checkpoint
+            self._checkpoint = max(self._checkpoint, checkpoint)  # lanes commit in any order
             self.last_error = ""
             self._pending.pop((batch.start, batch.end), None)
             self._progress.set()

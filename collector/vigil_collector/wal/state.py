@@ -66,40 +66,42 @@ class StateFile:
             pending=[(int(s), int(e)) for s, e in raw["pending"]],
         )
 
+    # Each change is written first and only then made in memory: a failed write (the disk)
+    # leaves both as they were, and the caller may try again.
+
     def start_at(self, seq: int) -> None:
         """A log whose first record is ``seq`` and that has no state yet (new, or its state
         file was lost: then what the log holds is written again)."""
         with self._lock:
-            self.state.next_cut = max(self.state.next_cut, seq)
-            self._save()
+            self._replace(
+                LogState(self.state.generation, max(self.state.next_cut, seq), list(self.state.pending))
+            )
 
     def cut(self, start: int, end: int) -> None:
         """Record the batch ``[start, end)``; it must start where the last one ended."""
         with self._lock:
             if start != self.state.next_cut:
                 raise ValueError(f"batch starts at {start}, expected {self.state.next_cut}")
-            self.state.pending.append((start, end))
-            self.state.next_cut = end
-            self._save()
+            self._replace(LogState(self.state.generation, end, [*self.state.pending, (start, end)]))
 
     def commit(self, start: int, end: int) -> int:
         """The batch ``[start, end)`` is in ClickHouse; returns the new checkpoint."""
         with self._lock:
-            self.state.pending.remove((start, end))
-            self._save()
+            pending = [batch for batch in self.state.pending if batch != (start, end)]
+            self._replace(LogState(self.state.generation, self.state.next_cut, pending))
             return self.state.checkpoint
 
-    def save(self) -> None:
-        with self._lock:
-            self._save()
+    def _replace(self, new: LogState) -> None:
+        self._save(new)
+        self.state = new
 
-    def _save(self) -> None:
+    def _save(self, state: LogState) -> None:
         data = json.dumps(
             {
                 "format": _FORMAT,
-                "generation": self.state.generation,
-                "next_cut": self.state.next_cut,
-                "pending": self.state.pending,
+                "generation": state.generation,
+                "next_cut": state.next_cut,
+                "pending": state.pending,
             }
         ).encode()
         tmp = self._path.with_suffix(".tmp")
