@@ -1,4 +1,4 @@
-"""Batch: the one queue of the collector, with backpressure and group commit."""
+"""Batch: the write-ahead log cut into large INSERTs, written behind the acknowledgements."""
 
 from vigil_collector.batch.batcher import Batcher
 
