@@ -1,1 +1,1 @@
-"""The OTLP collector, laid out as its pipeline: receive → decode → batch → write."""
+"""The OTLP collector, laid out as its pipeline: receive → decode → wal (the ack) → batch → write."""
