@@ -224,3 +224,27 @@ def test_a_group_that_fails_after_starting_a_segment_leaves_nothing_behind(tmp_p
         again.close()
 
     asyncio.run(scenario())
+
+
+def test_a_segment_started_just_before_a_crash_is_dropped(tmp_path: Path) -> None:
+    from vigil_collector.wal.records import encode_segment_header
+    from vigil_collector.wal.segments import segment_path
+
+    async def write() -> None:
+        wal = make_log(tmp_path)
+        wal.start()
+        await wal.append(KIND, 1, b"kept")
+        wal.close()
+
+    asyncio.run(write())
+    segment_path(tmp_path, 1).write_bytes(encode_segment_header(1))  # no record made it
+
+    async def reopen() -> None:
+        wal = make_log(tmp_path)
+        assert [p.name for _, p in list_segments(tmp_path)] == [f"{0:020d}.wal"]
+        wal.start()
+        assert await wal.append(KIND, 1, b"next") == 1
+        assert [r.payload for r in read_all(wal)] == [b"kept", b"next"]  # type: ignore[union-attr]
+        wal.close()
+
+    asyncio.run(reopen())

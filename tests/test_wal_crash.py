@@ -150,3 +150,15 @@ def test_a_stock_sdk_app_at_3000_spans_per_second_loses_nothing(tmp_path: Path) 
     assert server.wait() == 0
     rows, stored = stored_span_ids(server.data_dir, "stock-sdk")
     assert rows == len(stored) == rate * seconds
+
+
+def test_a_second_server_on_the_same_log_refuses_to_start(tmp_path: Path) -> None:
+    first = ServerProcess(tmp_path / "data")
+    first.wait_ready()
+    try:
+        second = ServerProcess(tmp_path / "data")
+        assert second.wait(60) == 1
+        assert "cannot start: another Vigil process is using the write-ahead log" in second.log()
+    finally:
+        first.terminate()
+        assert first.wait() == 0

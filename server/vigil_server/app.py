@@ -84,11 +84,13 @@ class VigilApp:
     async def start(self) -> BoundPorts:
         s = self.settings
         loop = asyncio.get_running_loop()
+        # The log first: its lock keeps a second process off this data (and its embedded
+        # ClickHouse) before anything is opened.
+        recovered = await loop.run_in_executor(None, self.wal.open)
         if not await loop.run_in_executor(None, self.gate.ensure_schema):
             log.warning("storage not ready at start-up, will keep trying: %s", self.gate.last_error)
             self._schema_task = loop.create_task(self._retry_schema(), name="vigil-schema")
 
-        recovered = await loop.run_in_executor(None, self.wal.open)
         if recovered.records:
             log.info(
                 "write-ahead log recovered: writing what the last run left",

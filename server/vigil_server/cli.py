@@ -11,6 +11,7 @@ import sys
 
 from pydantic import ValidationError
 
+from vigil_collector.wal.log import LogLocked
 from vigil_query.drift_detector import evaluate_once
 from vigil_server.app import detect_drift, make_reader, serve, serve_query
 from vigil_server.logs import configure_logging
@@ -41,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
 
     if args.command == "serve":
-        asyncio.run(serve(settings))
+        try:
+            asyncio.run(serve(settings))
+        except (LogLocked, OSError) as exc:  # the log's directory taken, a port in use
+            print(f"vigil: cannot start: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "query":
         asyncio.run(serve_query(settings))

@@ -61,6 +61,10 @@ DEAD_LETTER_DIR = "dead-letter"
 MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 
 
+class LogLocked(RuntimeError):
+    """Another process holds the log's directory."""
+
+
 @dataclass(frozen=True)
 class Damaged:
     """Records that can no longer be read (their bytes changed on disk after they were
@@ -154,7 +158,7 @@ class WriteAheadLog:
         except BlockingIOError:
             os.close(self._lock_fd)
             self._lock_fd = None
-            raise RuntimeError(
+            raise LogLocked(
                 f"another Vigil process is using the write-ahead log in {self.directory}; "
                 "give each collector its own VIGIL_WAL_DIR"
             ) from None
@@ -188,7 +192,7 @@ class WriteAheadLog:
             last = following is None
             if scanned.problem:
                 self._repair(scanned, last)
-            if scanned.valid_bytes == 0:
+            if scanned.records == 0:  # no header, or a crash right after a segment was started
                 path.unlink()
                 continue
             if first_seq < self._next_seq:
