@@ -59,3 +59,28 @@ def test_sdk_stays_light() -> None:
     code = f"import sys, vigil; print(','.join(m for m in {modules!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_trace_larger_than_grpcs_default_message_size(app: RunningApp) -> None:
+    """10,000 spans with a 600-character prompt each: ~8 MB, over gRPC's default 4 MiB."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from reference_payload import kv
+
+    rng = random.Random(21)
+    trace_id = rng.randbytes(16)
+    start = time.time_ns()
+    for part in range(2):
+        request = make_request(0, "big-trace")
+        spans = request.resource_spans[0].scope_spans[0].spans
+        for i in range(5000):
+            span = Span(trace_id=trace_id, span_id=rng.randbytes(8), name="step")
+            span.start_time_unix_nano = start + part * 5000 + i
+            span.end_time_unix_nano = span.start_time_unix_nano + 1000
+            span.attributes.append(kv("gen_ai.prompt", "p" * 600))
+            spans.append(span)
+        export_otlp(app.grpc_target, request.SerializeToString())
+    app.flush()
+    with QueryClient(app.query_target) as client:
+        trace = client.get_trace(trace_id.hex())
+    assert len(trace.spans) == 10_000 and trace.ByteSize() > 4 * 1024 * 1024

@@ -2,7 +2,8 @@
 
 QueryError
 ├── InvalidQuery   bad id, filter, page size or token  → INVALID_ARGUMENT
-└── NotFound       no such trace                       → NOT_FOUND
+├── NotFound       no such trace                       → NOT_FOUND
+└── Busy           too many queries in flight          → RESOURCE_EXHAUSTED (retry shortly)
 (storage errors: StorageUnavailable → UNAVAILABLE, StorageQueryError → INTERNAL,
  or DEADLINE_EXCEEDED when ClickHouse stopped the query at its time limit)
 """
@@ -21,4 +22,8 @@ class InvalidQuery(QueryError):
 
 
 class NotFound(QueryError):
+    pass
+
+
+class Busy(QueryError):
     pass

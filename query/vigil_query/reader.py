@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
+from vigil_query.errors import Busy
 from vigil_storage import StorageUnavailable, connect
 from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
@@ -38,6 +39,7 @@ class Reader:
         max_rows: int,
         threads: int = 4,
         connect_timeout_s: float = 5,
+        max_inflight: int = 0,
     ) -> None:
         self._dsn = dsn
         self.db = quote_identifier(database)
@@ -46,6 +48,10 @@ class Reader:
         self._connect_timeout_s = connect_timeout_s
         self._local = threading.local()
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vigil-query")
+        # Work running or waiting for a thread, capped: beyond it a call is refused at once
+        # (Busy) instead of queueing without bound behind heavy queries.
+        self._max_inflight = max_inflight or 4 * threads
+        self._inflight = 0
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -58,8 +64,18 @@ class Reader:
         }
 
     async def run(self, fn: Callable[[Reader], T]) -> T:
-        """Run ``fn(self)`` on a query thread (it may call ``rows`` several times)."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self)
+        """Run ``fn(self)`` on a query thread (it may call ``rows`` several times); raises Busy
+        when ``max_inflight`` calls are already running or waiting."""
+        if self._inflight >= self._max_inflight:
+            raise Busy(
+                f"the query service is busy ({self._inflight} queries running or waiting, the limit of "
+                "VIGIL_QUERY_MAX_INFLIGHT); retry in a moment"
+            )
+        self._inflight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self)
+        finally:
+            self._inflight -= 1
 
     def rows(
         self, sql: str, params: dict[str, Any], what: str, settings: dict[str, Any] | None = None

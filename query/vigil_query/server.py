@@ -8,6 +8,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vigil.query.v1 import query_pb2, query_pb2_grpc
+from vigil.query_client import MAX_MESSAGE_BYTES
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
 from vigil_query.replay.providers import ProviderConfig
@@ -22,7 +23,12 @@ class QueryServer:
     ) -> None:
         self.reader = reader
         self._health = health.aio.HealthServicer()
-        self._server = grpc.aio.server()
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+            ]
+        )
         query_pb2_grpc.add_QueryServiceServicer_to_server(
             QueryService(reader, thresholds, providers), self._server
         )

@@ -15,7 +15,7 @@ from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift
-from vigil_query.errors import InvalidQuery, NotFound, QueryError
+from vigil_query.errors import Busy, InvalidQuery, NotFound, QueryError
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
 from vigil_query.replay.history_sql import get_replay, list_replays
@@ -36,6 +36,8 @@ def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.INVALID_ARGUMENT, error.reason
     if isinstance(error, NotFound):
         return grpc.StatusCode.NOT_FOUND, error.reason
+    if isinstance(error, Busy):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, error.reason
     if isinstance(error, StorageUnavailable):
         return grpc.StatusCode.UNAVAILABLE, error.reason
     if isinstance(error, StorageError):

@@ -228,6 +228,7 @@ def make_reader(s: VigilSettings) -> Reader:
         max_rows=s.query_max_rows,
         threads=s.query_threads,
         connect_timeout_s=s.storage_connect_timeout_s,
+        max_inflight=s.query_max_inflight,
     )
 
 

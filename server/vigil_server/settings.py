@@ -51,6 +51,11 @@ class VigilSettings(BaseSettings):
     query_timeout_s: float = Field(default=10.0, gt=0, description="ClickHouse time limit of one query.")
     query_max_rows: int = Field(default=1_000_000, gt=0, description="Row limit of one query's result.")
     query_threads: int = Field(default=4, gt=0, description="Queries that run at the same time.")
+    query_max_inflight: int = Field(
+        default=16,
+        gt=0,
+        description="Query RPCs running or waiting for a thread; beyond it RESOURCE_EXHAUSTED (retry shortly).",
+    )
 
     # --- drift detection (PSI) -------------------------------------------------------------
     drift_interval_s: float = Field(

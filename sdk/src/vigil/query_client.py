@@ -26,6 +26,13 @@ from vigil.query.v1 import query_pb2, query_pb2_grpc
 TimeLike = int | datetime | None
 
 
+# The largest response the query API sends and this client accepts (the server uses the same
+# constant): a trace of ~10,000 LLM spans is ~8 MB, over gRPC's default of 4 MiB. Set alike on
+# both sides so that a large answer arrives instead of failing with "larger than max".
+# grpcurl needs the same: -max-msg-sz 268435456.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
 class QueryError(Exception):
     """The query service refused or failed a call; ``code`` is the gRPC status code."""
 
@@ -53,7 +60,9 @@ def _window(bounds: tuple[TimeLike, TimeLike] | None) -> query_pb2.TimeWindow | 
 
 class QueryClient:
     def __init__(self, target: str = "localhost:4319", *, timeout_s: float = 30.0) -> None:
-        self._channel = grpc.insecure_channel(target)
+        self._channel = grpc.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        )
         self._stub = query_pb2_grpc.QueryServiceStub(self._channel)
         self._timeout_s = timeout_s
 
