@@ -199,7 +199,7 @@ class VigilApp:
         if self.query is not None:
             stops.append(self.query.stop(grace_s=deadline))
         if self._runner is not None:
-            # Waits for running handlers (they wait for their commit) before returning.
+            # Waits for running handlers (they wait for their fsync) before returning.
             stops.append(self._runner.cleanup())
         await asyncio.gather(*stops, return_exceptions=True)
         self.wal.stop_accepting()
