@@ -173,7 +173,6 @@ class VigilApp:
     def ingest_status(self) -> tuple[bool, dict[str, object]]:
         """(accepting, details) for /ready: the log's room and what waits for ClickHouse."""
         wal, batcher = self.wal, self.batcher
-        full = wal.disk_bytes >= wal.max_bytes * 0.99
         details: dict[str, object] = {
             "writer_error": batcher.last_error if batcher else "",
             "wal_bytes": wal.disk_bytes,
@@ -182,7 +181,7 @@ class VigilApp:
             "backlog_bytes": batcher.backlog_bytes if batcher else 0,
             "oldest_unwritten_age_s": round(batcher.oldest_unwritten_age_s(), 3) if batcher else 0.0,
         }
-        return not full, details
+        return not wal.full, details
 
     async def stop(self) -> None:
         deadline = self.settings.shutdown_timeout_s

@@ -157,8 +157,8 @@ class Batcher:
             self._free.put_nowait(lane)
         self._wal.on_durable(self._on_durable)
         m = self._metrics
-        m.backlog_records.set_function(lambda: self._wal.durable_records - self._committed_records)
-        m.backlog_bytes.set_function(lambda: self._wal.durable_bytes - self._committed_bytes)
+        m.backlog_records.set_function(lambda: self.backlog_records)
+        m.backlog_bytes.set_function(lambda: self.backlog_bytes)
         m.backlog_age.set_function(self.oldest_unwritten_age_s)
         self._task = asyncio.get_running_loop().create_task(self._supervise(), name="vigil-batcher")
 
@@ -223,8 +223,10 @@ class Batcher:
             await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
             return True
         except TimeoutError:
-            left = self._wal.durable_records - self._committed_records
-            log.warning("shutdown deadline: %d records left in the write-ahead log for the next start", left)
+            log.warning(
+                "shutdown deadline: %d records left in the write-ahead log for the next start",
+                self.backlog_records,
+            )
             return False
         finally:
             self._stop.set()
@@ -259,7 +261,7 @@ class Batcher:
 
     # --- the loop ------------------------------------------------------------------------------
 
-    def _on_durable(self, durable_seq: int, _items: int, _now: float) -> None:
+    def _on_durable(self, durable_seq: int) -> None:
         self._arrivals.append((durable_seq, time.time_ns()))
         if len(self._arrivals) > 10_000:  # a long outage: keep the oldest, thin out the rest
             self._arrivals = deque(list(self._arrivals)[::2])
@@ -456,7 +458,6 @@ class Batcher:
         for e in batch.entries:
             if isinstance(e, Damaged):
                 self._wal.dead_letters.add_bytes(e.seq, 0, 0, e.raw, e.reason)
-                self._metrics.dead_letter_records.inc()
         assert self._wal.state is not None
         checkpoint = self._wal.state.commit(batch.start, batch.end)
         self._wal.release(checkpoint)
@@ -464,7 +465,6 @@ class Batcher:
 
     def _dead_letter(self, record: Record, reason: str) -> None:
         path = self._wal.dead_letters.add(record, reason)
-        self._metrics.dead_letter_records.inc()
         log.error(
             "record %d (%s, %d items) refused by ClickHouse, moved to %s: %s",
             record.seq,

@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+from prometheus_client import Counter
+
 from vigil_collector.wal.records import Record
 from vigil_collector.wal.state import fsync_dir
 
@@ -22,8 +24,9 @@ _SUFFIX = {1: "otlp.pb", 2: "arrow"}
 
 
 class DeadLetters:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, counter: Counter) -> None:
         self.directory = directory
+        self._counter = counter  # vigil_wal_dead_letter_records_total
         self._lock = threading.Lock()
 
     def add(self, record: Record, reason: str) -> Path:
@@ -48,7 +51,8 @@ class DeadLetters:
                 index.flush()
                 os.fsync(index.fileno())
             fsync_dir(self.directory)
-            return path
+        self._counter.inc()
+        return path
 
     def entries(self) -> list[dict[str, object]]:
         index = self.directory / INDEX

@@ -67,11 +67,10 @@ class LogLocked(RuntimeError):
 
 @dataclass(frozen=True)
 class Damaged:
-    """Records that can no longer be read (their bytes changed on disk after they were
-    checked): ``[seq, end)``, with the raw bytes for the dead-letter directory."""
+    """Records from ``seq`` to the end of their segment that can no longer be read (their
+    bytes changed on disk after they were checked), raw, for the dead-letter directory."""
 
     seq: int
-    end: int
     raw: bytes
     reason: str
 
@@ -94,6 +93,11 @@ class _Append:
     appended_ns: int
     done: asyncio.Future[int]
     seq: int = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes on disk, header included."""
+        return RECORD_HEADER.size + len(self.payload)
 
 
 @dataclass
@@ -120,7 +124,7 @@ class WriteAheadLog:
         # Small logs get small segments, so that deleting one frees a useful share.
         self._segment_bytes = segment_bytes or max(1024 * 1024, min(MAX_SEGMENT_BYTES, max_bytes // 8))
         self._metrics = metrics
-        self.dead_letters = DeadLetters(directory / DEAD_LETTER_DIR)
+        self.dead_letters = DeadLetters(directory / DEAD_LETTER_DIR, metrics.dead_letter_records)
         self.state: StateFile | None = None
         self._lock_fd: int | None = None
         self._segments: list[_Segment] = []  # oldest first; guarded by _seg_lock
@@ -141,7 +145,7 @@ class WriteAheadLog:
         self._failed: str = ""
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._on_durable: list[Callable[[int, int, float], None]] = []
+        self._on_durable: list[Callable[[int], None]] = []
         self._readers: dict[int, SegmentReader] = {}
         self._hint: tuple[int, int, int] = (-1, -1, 0)  # (seq, segment, offset) after the last read
         self.recovered = Backlog(0, 0, 0, 0)
@@ -162,10 +166,9 @@ class WriteAheadLog:
                 f"another Vigil process is using the write-ahead log in {self.directory}; "
                 "give each collector its own VIGIL_WAL_DIR"
             ) from None
-        had_state = (self.directory / "state.json").exists()
         self.state = state = StateFile(self.directory)
         found = list_segments(self.directory)
-        if not had_state:
+        if not state.exists:
             if found:
                 log.warning(
                     "write-ahead log %s has segments but no state file: writing all of it again "
@@ -232,9 +235,7 @@ class WriteAheadLog:
                 scanned.file_bytes - scanned.valid_bytes,
             )
         else:
-            with open(scanned.path, "rb") as f:
-                f.seek(scanned.valid_bytes)
-                raw = f.read()
+            raw = _read_from(scanned.path, scanned.valid_bytes)
             self.dead_letters.add_bytes(
                 scanned.end_seq,
                 0,
@@ -242,7 +243,6 @@ class WriteAheadLog:
                 raw,
                 f"damaged write-ahead log segment {scanned.path.name}: {scanned.problem}",
             )
-            self._metrics.dead_letter_records.inc()
             log.error(
                 "write-ahead log segment %s is damaged (%s): %d bytes after its record %d moved to %s",
                 scanned.path.name,
@@ -289,9 +289,8 @@ class WriteAheadLog:
         if last is not None and not last.done():
             await asyncio.wait([last])
 
-    def on_durable(self, callback: Callable[[int, int, float], None]) -> None:
-        """Call ``callback(durable_seq, durable_items, monotonic_time)`` on the loop after each
-        fsynced group."""
+    def on_durable(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(durable_seq)`` on the loop after each fsynced group."""
         self._on_durable.append(callback)
 
     # --- appending (event loop) ------------------------------------------------------------
@@ -304,6 +303,11 @@ class WriteAheadLog:
     @property
     def disk_bytes(self) -> int:
         return self._disk_bytes
+
+    @property
+    def full(self) -> bool:
+        """Too full for requests of ordinary size: what /ready reports as not ready."""
+        return self._disk_bytes >= self.max_bytes * 0.99
 
     async def append(self, kind: RecordKind, items: int, payload: bytes) -> int:
         """Append one record; returns its sequence number once it is fsynced. Raises
@@ -389,7 +393,7 @@ class WriteAheadLog:
             entry.seq = seq
             seq += 1
             header = encode_header(entry.kind, entry.items, entry.appended_ns, entry.payload)
-            size = len(header) + len(entry.payload)
+            size = entry.size
             if self._fd is None or (
                 self._segments[-1].size + size > self._segment_bytes
                 and self._segments[-1].size > SEGMENT_HEADER.size
@@ -453,7 +457,7 @@ class WriteAheadLog:
         assert self._loop is not None
         if error is not None:
             with self._seg_lock:
-                self._disk_bytes -= sum(RECORD_HEADER.size + len(e.payload) for e in group)
+                self._disk_bytes -= sum(e.size for e in group)
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             self._loop.call_soon_threadsafe(self._resolve, group, error, fsync_s)
 
@@ -463,7 +467,7 @@ class WriteAheadLog:
             self.durable_seq = group[-1].seq + 1
             self.durable_records += len(group)
             self.durable_items += sum(e.items for e in group)
-            self.durable_bytes += sum(RECORD_HEADER.size + len(e.payload) for e in group)
+            self.durable_bytes += sum(e.size for e in group)
             self._metrics.wal_fsync_seconds.observe(fsync_s)
             self._metrics.wal_bytes.set(self._disk_bytes)
         for entry in group:
@@ -473,9 +477,8 @@ class WriteAheadLog:
                 else:
                     entry.done.set_exception(error)
         if error is None:
-            now = time.monotonic()
             for callback in self._on_durable:
-                callback(self.durable_seq, self.durable_items, now)
+                callback(self.durable_seq)
 
     # --- reading and releasing (the batcher's threads) ------------------------------------------
 
@@ -510,7 +513,7 @@ class WriteAheadLog:
                     if isinstance(found, str):
                         if following is None:
                             raise RuntimeError(f"write-ahead log: {found}, in the segment being written")
-                        out.append(Damaged(seq, following, _read_from(segment.path, after), found))
+                        out.append(Damaged(seq, _read_from(segment.path, after), found))
                         seq = following
                         break
                     if out and (items + found.items > max_items or size + found.size > max_bytes):

@@ -56,18 +56,23 @@ class Record:
         return RECORD_HEADER.size + len(self.payload)
 
 
+def _checksum(kind: int, items: int, appended_ns: int, payload: bytes) -> int:
+    return zlib.crc32(payload, zlib.crc32(_CHECKED.pack(kind, items, appended_ns)))
+
+
 def encode_header(kind: int, items: int, appended_ns: int, payload: bytes) -> bytes:
     """The record header for ``payload`` (its checksum computed here: zlib releases the GIL
     on large buffers, so call it off the event loop)."""
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"a record holds at most {MAX_PAYLOAD} bytes, got {len(payload)}")
-    crc = zlib.crc32(payload, zlib.crc32(_CHECKED.pack(kind, items, appended_ns)))
-    return RECORD_HEADER.pack(len(payload), crc, kind, items, appended_ns)
+    return RECORD_HEADER.pack(
+        len(payload), _checksum(kind, items, appended_ns, payload), kind, items, appended_ns
+    )
 
 
 def checksum_ok(header: tuple[int, int, int, int, int], payload: bytes) -> bool:
     _, crc, kind, items, appended_ns = header
-    return zlib.crc32(payload, zlib.crc32(_CHECKED.pack(kind, items, appended_ns))) == crc
+    return _checksum(kind, items, appended_ns, payload) == crc
 
 
 def encode_segment_header(first_seq: int) -> bytes:

@@ -87,7 +87,7 @@ class TraceWriter:
     def write_arrow(self, table: pa.Table, token: str = "") -> None:
         """Insert all rows of ``table`` in one INSERT; raises StorageError on failure."""
         client = self._connected()
-        settings = {**INSERT_SETTINGS, "insert_deduplication_token": token} if token else INSERT_SETTINGS
+        settings = _with_token(INSERT_SETTINGS, token)
         try:
             with translate_errors(f"inserting {table.num_rows} spans"):
                 client.insert_arrow(self._table, table, settings=settings)
@@ -116,11 +116,7 @@ class TraceWriter:
                 else:
                     source = f"input({sql_string(STRUCTURE)})"
                     sql = insert_select(self._table, source)
-                    settings = (
-                        {**self._native_settings, "insert_deduplication_token": token}
-                        if token
-                        else self._native_settings
-                    )
+                    settings = _with_token(self._native_settings, token)
                     client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
         except StorageUnavailable as exc:
             self._drop_if_unreachable(exc)
@@ -177,3 +173,8 @@ class TraceWriter:
 
     def _decode_in_python(self, bodies: list[bytes]) -> pa.Table:
         return pa.concat_tables(decode_spans(parse_proto_traces(body), self._limits).table for body in bodies)
+
+
+def _with_token(settings: dict[str, str | int], token: str) -> dict[str, str | int]:
+    """``settings`` plus the batch's deduplication token, if it has one."""
+    return {**settings, "insert_deduplication_token": token} if token else settings
