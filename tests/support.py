@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,46 @@ def make_request(
             )
         )
     return request
+
+
+class Acknowledged:
+    """Span ids of acknowledged requests, added from several client threads."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, ids: set[str]) -> None:
+        with self._lock:
+            self.ids.update(ids)
+
+
+def export_load(
+    target: str,
+    service: str,
+    spans: int,
+    seed: int,
+    stop: threading.Event,
+    acknowledged: Acknowledged,
+    on_error: Callable[[grpc.RpcError], bool],
+    timeout: float = 30,
+) -> None:
+    """One client: requests of ``spans`` new spans, one at a time, until ``stop``; the span ids
+    of each acknowledged one go to ``acknowledged``; a failed one to ``on_error``, which says
+    whether to go on."""
+    rng = random.Random(seed)
+    with grpc.insecure_channel(target) as channel:
+        export = channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)
+        while not stop.is_set():
+            request = make_request(spans, service, rng)
+            ids = {s.span_id.hex() for s in request.resource_spans[0].scope_spans[0].spans}
+            try:
+                export(request.SerializeToString(), timeout=timeout)
+            except grpc.RpcError as exc:
+                if on_error(exc):
+                    continue
+                return
+            acknowledged.add(ids)
 
 
 def wait_ready(http_base: str, timeout_s: float = 90) -> None:

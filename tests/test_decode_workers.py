@@ -4,7 +4,6 @@ retryable error that says so (and is counted as such), and nothing acknowledged 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import threading
 import time
@@ -13,37 +12,30 @@ from pathlib import Path
 import grpc
 from clickhouse_connect.driver.client import Client
 
-from support import EXPORT_METHOD, RunningApp, make_request, make_settings
+from support import Acknowledged, RunningApp, export_load, make_settings
 
 
 def test_a_killed_decode_worker_is_replaced_and_its_requests_retried(chdb_dir: Path, ch: Client) -> None:
     db = "workers"
     running = RunningApp(make_settings(chdb_dir, database=db, decode_workers=2))
-    acknowledged: set[str] = set()
+    acked = Acknowledged()
     refusals: list[str] = []
     stop = threading.Event()
-    lock = threading.Lock()
 
-    def client(seed: int) -> None:
-        rng = random.Random(seed)
-        with grpc.insecure_channel(running.grpc_target) as channel:
-            export = channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)
-            while not stop.is_set():
-                request = make_request(200, "workers", rng)
-                ids = {s.span_id.hex() for s in request.resource_spans[0].scope_spans[0].spans}
-                try:
-                    export(request.SerializeToString(), timeout=30)
-                except grpc.RpcError as exc:
-                    refusals.append(f"{exc.code().name}: {exc.details()}")
-                    continue
-                with lock:
-                    acknowledged.update(ids)
+    def refused(exc: grpc.RpcError) -> bool:
+        refusals.append(f"{exc.code().name}: {exc.details()}")
+        return True  # the client retries
 
     try:
         pool = running.app.decoder._pool
         assert pool is not None
         victims = list(pool._processes)
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        threads = [
+            threading.Thread(
+                target=export_load, args=(running.grpc_target, "workers", 200, i, stop, acked, refused)
+            )
+            for i in range(4)
+        ]
         for t in threads:
             t.start()
         time.sleep(1.0)
@@ -66,7 +58,7 @@ def test_a_killed_decode_worker_is_replaced_and_its_requests_retried(chdb_dir: P
         ).result_rows[0]
         assert rows == distinct
         stored = {r[0] for r in ch.query(f"SELECT SpanId FROM {db}.otel_traces").result_rows}
-        assert acknowledged <= stored and len(acknowledged) > 2000
+        assert acked.ids <= stored and len(acked.ids) > 2000
     finally:
         stop.set()
         running.stop()

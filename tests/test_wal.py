@@ -4,7 +4,9 @@ segment, the size bound, segment deletion, and one process per directory."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,26 @@ def make_log(directory: Path, **kw: int) -> WriteAheadLog:
     )
     wal.open()
     return wal
+
+
+@contextlib.contextmanager
+def fdatasync_failing(call: int, error: OSError) -> Iterator[None]:
+    """``os.fdatasync`` raises ``error`` on its ``call``-th call (1 = the next), works otherwise."""
+    real = os.fdatasync
+    calls = 0
+
+    def fdatasync(fd: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            raise error
+        real(fd)
+
+    os.fdatasync = fdatasync
+    try:
+        yield
+    finally:
+        os.fdatasync = real
 
 
 def payload(i: int, size: int = 100) -> bytes:
@@ -170,20 +192,11 @@ def test_a_failed_write_leaves_no_hole(tmp_path: Path) -> None:
         wal = make_log(tmp_path)
         wal.start()
         await wal.append(KIND, 1, b"first")
-        real_fdatasync = os.fdatasync
-        failures = [OSError(28, "No space left on device")]
-
-        def fdatasync_failing_once(fd: int) -> None:
-            if failures:
-                raise failures.pop()
-            real_fdatasync(fd)
-
-        os.fdatasync = fdatasync_failing_once
-        try:
-            with pytest.raises(Exception, match="No space left on device"):
-                await wal.append(KIND, 1, b"lost")
-        finally:
-            os.fdatasync = real_fdatasync
+        with (
+            fdatasync_failing(1, OSError(28, "No space left on device")),
+            pytest.raises(Exception, match="No space left on device"),
+        ):
+            await wal.append(KIND, 1, b"lost")
         assert await wal.append(KIND, 1, b"second") == 1
         assert [r.payload for r in read_all(wal)] == [b"first", b"second"]  # type: ignore[union-attr]
         wal.close()
@@ -200,21 +213,12 @@ def test_a_group_that_fails_after_starting_a_segment_leaves_nothing_behind(tmp_p
         wal.start()
         for i in range(3):
             await wal.append(KIND, 1, payload(i, 1000))
-        real_fdatasync = os.fdatasync
-        calls = []
-
-        def fail_second_call(fd: int) -> None:  # the roll's sync passes, the group's fails
-            calls.append(fd)
-            if len(calls) == 2:
-                raise OSError(5, "Input/output error")
-            real_fdatasync(fd)
-
-        os.fdatasync = fail_second_call
-        try:
-            with pytest.raises(Exception, match="Input/output error"):
-                await wal.append(KIND, 1, payload(9, 3000))
-        finally:
-            os.fdatasync = real_fdatasync
+        # The roll's sync passes, the group's fails.
+        with (
+            fdatasync_failing(2, OSError(5, "Input/output error")),
+            pytest.raises(Exception, match="Input/output error"),
+        ):
+            await wal.append(KIND, 1, payload(9, 3000))
         assert len(list_segments(tmp_path)) == 1
         assert await wal.append(KIND, 1, b"next") == 3
         wal.close()

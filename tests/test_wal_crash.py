@@ -18,7 +18,16 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from support import EXPORT_METHOD, ServerProcess, free_port, http_request, make_request, query_stopped_storage
+from support import (
+    EXPORT_METHOD,
+    Acknowledged,
+    ServerProcess,
+    export_load,
+    free_port,
+    http_request,
+    make_request,
+    query_stopped_storage,
+)
 
 
 def wait_written(server: ServerProcess, timeout_s: float = 120) -> None:
@@ -48,29 +57,20 @@ def stored_span_ids(data_dir: Path, service: str) -> tuple[int, set[str]]:
 
 def test_sigkill_at_five_moments_loses_nothing_and_stores_nothing_twice(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    acknowledged: set[str] = set()
-    lock = threading.Lock()
+    acked = Acknowledged()
 
-    def client(target: str, seed: int, stop: threading.Event) -> None:
-        rng = random.Random(seed)
-        with grpc.insecure_channel(target) as channel:
-            export = channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)
-            while not stop.is_set():
-                request = make_request(100, "crash", rng)
-                ids = {s.span_id.hex() for s in request.resource_spans[0].scope_spans[0].spans}
-                try:
-                    export(request.SerializeToString(), timeout=10)
-                except grpc.RpcError:
-                    return  # the server is gone: an unacknowledged request may be stored or not
-                with lock:
-                    acknowledged.update(ids)
+    def gone(_: grpc.RpcError) -> bool:
+        return False  # the server is gone: an unacknowledged request may be stored or not
 
     for round_, load_s in enumerate((0.3, 0.9, 1.6, 2.3, 3.1)):
         server = ServerProcess(data_dir, VIGIL_BATCH_MAX_WAIT_S="0.02", VIGIL_BATCH_MAX_SPANS="3000")
         server.wait_ready()
         stop = threading.Event()
         threads = [
-            threading.Thread(target=client, args=(server.grpc_target, round_ * 100 + i, stop))
+            threading.Thread(
+                target=export_load,
+                args=(server.grpc_target, "crash", 100, round_ * 100 + i, stop, acked, gone, 10),
+            )
             for i in range(8)
         ]
         for t in threads:
@@ -87,9 +87,9 @@ def test_sigkill_at_five_moments_loses_nothing_and_stores_nothing_twice(tmp_path
     server.terminate()
     assert server.wait() == 0, server.log()[-3000:]
     rows, stored = stored_span_ids(data_dir, "crash")
-    assert len(acknowledged) > 5_000
-    lost = acknowledged - stored
-    assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged spans lost"
+    assert len(acked.ids) > 5_000
+    lost = acked.ids - stored
+    assert not lost, f"{len(lost)} of {len(acked.ids)} acknowledged spans lost"
     assert rows == len(stored), f"{rows - len(stored)} spans stored twice"
 
 
