@@ -3,9 +3,11 @@
 QueryError
 ├── InvalidQuery   bad id, filter, page size or token  → INVALID_ARGUMENT
 ├── NotFound       no such trace                       → NOT_FOUND
-└── Busy           too many queries in flight          → RESOURCE_EXHAUSTED (retry shortly)
-(storage errors: StorageUnavailable → UNAVAILABLE, StorageQueryError → INTERNAL,
- or DEADLINE_EXCEEDED when ClickHouse stopped the query at its time limit)
+├── Busy           too many queries in flight          → RESOURCE_EXHAUSTED (retry shortly)
+└── TimedOut       the RPC's own time limit passed      → DEADLINE_EXCEEDED
+(storage errors: StorageUnavailable → UNAVAILABLE, a query stopped at its time limit →
+ DEADLINE_EXCEEDED, at its memory or row limit → RESOURCE_EXHAUSTED, other StorageQueryError →
+ INTERNAL with a request id, the detail in the log)
 """
 
 from __future__ import annotations
@@ -26,4 +28,8 @@ class NotFound(QueryError):
 
 
 class Busy(QueryError):
+    pass
+
+
+class TimedOut(QueryError):
     pass

@@ -40,11 +40,13 @@ class Reader:
         threads: int = 4,
         connect_timeout_s: float = 5,
         max_inflight: int = 0,
+        max_memory_bytes: int = 0,
     ) -> None:
         self._dsn = dsn
         self.db = quote_identifier(database)
         self._timeout_s = timeout_s
         self._max_rows = max_rows
+        self._max_memory_bytes = max_memory_bytes
         self._connect_timeout_s = connect_timeout_s
         self._local = threading.local()
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vigil-query")
@@ -59,6 +61,8 @@ class Reader:
             "max_execution_time": self._timeout_s,
             "max_result_rows": self._max_rows,
             "result_overflow_mode": "throw",
+            # 0 = ClickHouse's own limits only (the server's max_server_memory_usage).
+            "max_memory_usage": self._max_memory_bytes,
             # Point reads of a few granules: plain pread beats the thread-pool reader (~20%).
             "local_filesystem_read_method": "pread",
         }

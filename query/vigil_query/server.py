@@ -9,19 +9,14 @@ from grpc_reflection.v1alpha import reflection
 
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil.query_client import MAX_MESSAGE_BYTES
-from vigil_query.psi import Thresholds
-from vigil_query.reader import Reader
-from vigil_query.replay.providers import ProviderConfig
 from vigil_query.service import QueryService
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 
 
 class QueryServer:
-    def __init__(
-        self, reader: Reader, thresholds: Thresholds | None = None, providers: ProviderConfig | None = None
-    ) -> None:
-        self.reader = reader
+    def __init__(self, service: QueryService) -> None:
+        self.reader = service.reader
         self._health = health.aio.HealthServicer()
         self._server = grpc.aio.server(
             options=[
@@ -29,9 +24,7 @@ class QueryServer:
                 ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ]
         )
-        query_pb2_grpc.add_QueryServiceServicer_to_server(
-            QueryService(reader, thresholds, providers), self._server
-        )
+        query_pb2_grpc.add_QueryServiceServicer_to_server(service, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (

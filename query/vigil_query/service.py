@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -15,14 +16,14 @@ from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift
-from vigil_query.errors import Busy, InvalidQuery, NotFound, QueryError
+from vigil_query.errors import Busy, InvalidQuery, NotFound, TimedOut
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
 from vigil_query.replay.history_sql import get_replay, list_replays
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
-from vigil_query.replay.service import replay
+from vigil_query.replay.service import ReplayLimits, Replays
 from vigil_query.spans_sql import search_spans, search_traces
-from vigil_query.trace_sql import get_trace
+from vigil_query.trace_sql import get_trace, outline, page, page_size
 from vigil_storage import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -32,38 +33,62 @@ Resp = TypeVar("Resp", bound=Message)
 
 
 def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
+    """The status and the message a client gets. Messages are short reasons written for the
+    caller; an internal failure's own text (driver messages, SQL, paths) stays in the log."""
     if isinstance(error, InvalidQuery):
         return grpc.StatusCode.INVALID_ARGUMENT, error.reason
     if isinstance(error, NotFound):
         return grpc.StatusCode.NOT_FOUND, error.reason
     if isinstance(error, Busy):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, error.reason
-    if isinstance(error, StorageUnavailable):
-        return grpc.StatusCode.UNAVAILABLE, error.reason
+    if isinstance(error, TimedOut):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, error.reason
     if isinstance(error, StorageError):
         name = error.name or ""
         if name == "TIMEOUT_EXCEEDED":
-            return grpc.StatusCode.DEADLINE_EXCEEDED, f"query time limit reached: {error.reason}"
+            return (
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "the query reached its time limit (VIGIL_QUERY_TIMEOUT_S); narrow the filter or the time range",
+            )
         if name.startswith("TOO_MANY_ROWS"):
             return (
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"query row limit reached, narrow the filter: {error.reason}",
+                "the query reached its row limit (VIGIL_QUERY_MAX_ROWS); narrow the filter or the time range",
             )
-        return grpc.StatusCode.INTERNAL, error.reason
-    return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}"
+        if name == "MEMORY_LIMIT_EXCEEDED":
+            return (
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "the query reached its memory limit (VIGIL_QUERY_MAX_MEMORY_BYTES); narrow the filter or the time range",
+            )
+        if isinstance(error, StorageUnavailable):
+            return grpc.StatusCode.UNAVAILABLE, "storage is unavailable; retry later"
+        return grpc.StatusCode.INTERNAL, f"storage error {name or type(error).__name__}"
+    return grpc.StatusCode.INTERNAL, "internal error"
+
+
+async def _abort(name: str, error: Exception, context: grpc.aio.ServicerContext) -> NoReturn:
+    """End the RPC with the status for ``error`` (one place for all RPCs). The detail of a
+    failure that is not the caller's goes to the log under a request id the caller is given."""
+    code, message = status_for(error)
+    if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE):
+        request_id = uuid.uuid4().hex[:16]
+        log.error(
+            "%s failed (request id %s): %s",
+            name,
+            request_id,
+            error,
+            exc_info=not isinstance(error, StorageError),  # a bug: its traceback
+        )
+        message = f"{message} (request id {request_id})"
+    await context.abort(code, message)
+    raise AssertionError("unreachable: abort raises")
 
 
 async def _respond(name: str, work: Awaitable[Resp], context: grpc.aio.ServicerContext) -> Resp:
-    """Await ``work`` and turn a failure into the gRPC status for it (one place for all RPCs)."""
     try:
         return await work
-    except (QueryError, StorageError) as exc:
-        code, message = status_for(exc)
     except Exception as exc:
-        log.exception("%s failed", name)
-        code, message = status_for(exc)
-    await context.abort(code, message)
-    raise AssertionError("unreachable: abort raises")
+        await _abort(name, exc, context)
 
 
 async def _call(
@@ -88,11 +113,16 @@ def _rpc(
 
 class QueryService(query_pb2_grpc.QueryServiceServicer):
     def __init__(
-        self, reader: Reader, thresholds: Thresholds | None = None, providers: ProviderConfig | None = None
+        self,
+        reader: Reader,
+        thresholds: Thresholds | None = None,
+        providers: ProviderConfig | None = None,
+        replay_limits: ReplayLimits | None = None,
     ) -> None:
         self.reader = reader
         self.thresholds = thresholds or Thresholds()
         self.providers = providers or ProviderConfig(ProviderEndpoint("", ""), ProviderEndpoint("", ""))
+        self.replays = Replays(reader, self.providers, replay_limits or ReplayLimits())
 
     GetTrace = _rpc(get_trace)
     SearchSpans = _rpc(search_spans)
@@ -104,10 +134,23 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     ListReplays = _rpc(list_replays)
     GetReplay = _rpc(get_replay)
 
+    async def StreamTrace(
+        self, request: query_pb2.GetTraceRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[query_pb2.GetTraceResponse]:
+        """Every page of GetTrace from one outline; gRPC flow control paces the pages, so the
+        server holds one page at a time however slowly the client reads."""
+        try:
+            size = page_size(request)
+            trace = await self.reader.run(lambda r: outline(r, request))
+            for offset in range(0, trace.span_count, size):
+                yield await self.reader.run(lambda r, offset=offset: page(r, trace, offset, size))
+        except Exception as exc:
+            await _abort("StreamTrace", exc, context)
+
     async def Replay(
         self, request: query_pb2.ReplayRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.ReplayResponse:
-        return await _respond("Replay", replay(self.reader, self.providers, request), context)
+        return await _respond("Replay", self.replays.run(request), context)
 
     async def GetDrift(
         self, request: query_pb2.GetDriftRequest, context: grpc.aio.ServicerContext

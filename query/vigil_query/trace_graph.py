@@ -11,15 +11,28 @@ cycle nor a 100,000-deep chain can hang a walk or overflow a stack.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
-from vigil.query.v1 import query_pb2
+
+class SpanLike(Protocol):
+    """What the graph reads of a span: a query_pb2.Span, or the three columns of one."""
+
+    @property
+    def span_id(self) -> str: ...
+    @property
+    def parent_span_id(self) -> str: ...
+    @property
+    def start_time_unix_nano(self) -> int: ...
+
+
+S = TypeVar("S", bound=SpanLike)
 
 
 @dataclass
-class TraceGraph:
-    spans: dict[str, query_pb2.Span]  # span id → its first stored copy
+class TraceGraph(Generic[S]):
+    spans: dict[str, S]  # span id → its first stored copy
     duplicates: dict[str, int]  # span id → extra copies stored (client retries)
     children: dict[str, list[str]]  # by start time
     roots: list[str]  # no parent (or itself as its parent), by start time
@@ -28,8 +41,8 @@ class TraceGraph:
     _parent: dict[str, str] = field(default_factory=dict)  # the links kept
 
     @classmethod
-    def build(cls, spans: list[query_pb2.Span]) -> TraceGraph:
-        unique: dict[str, query_pb2.Span] = {}
+    def build(cls, spans: Iterable[S]) -> TraceGraph[S]:
+        unique: dict[str, S] = {}
         duplicates: dict[str, int] = {}
         for span in spans:
             if span.span_id in unique:

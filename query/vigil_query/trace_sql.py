@@ -1,26 +1,72 @@
-"""GetTrace without a scan, in one query.
+"""GetTrace and StreamTrace: a trace's spans, depth-first, in pages of bounded size.
 
-The trace-id lookup table (ordered by TraceId) keeps, in Vigil's extra column SpanKeys,
-where the trace's spans sit in otel_traces' primary key: their (ServiceName, SpanName,
-second). ClickHouse builds that set first and
-uses it for primary-key and min-max pruning, so only the few granules holding the trace are
-read, instead of checking the TraceId bloom filter of every granule in the time range (which
-grows with the data). On 10M reference spans: ~23 ms vs ~50 ms.
+Locating the trace needs no scan: the trace-id lookup table (ordered by TraceId) keeps, in
+Vigil's extra column SpanKeys, where the trace's spans sit in otel_traces' primary key —
+their (ServiceName, SpanName, second). ClickHouse builds that set first and uses it for
+primary-key and min-max pruning, so only the few granules holding the trace are read,
+instead of checking the TraceId bloom filter of every granule in the time range (which grows
+with the data). On 10M reference spans: ~23 ms vs ~50 ms.
+
+Paging keeps memory bounded for traces of any size (a 100,000-span LLM trace is ~80 MB as
+one message). Each page reads the trace's *outline* first — span id, parent id and start of
+every span, ~100 bytes a span — builds the cycle-safe graph from it and its depth-first
+order, and then reads the wide columns only of the page's spans. A page token is an offset
+into that order; StreamTrace reads the outline once and sends every page from it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
 from vigil.query.v1 import query_pb2
-from vigil_query.errors import NotFound
+from vigil_query import page_token
+from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import TIMESTAMP_BETWEEN, check_trace_id, time_range
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
-from vigil_query.tree import build_trace
+from vigil_query.trace_graph import TraceGraph
+from vigil_query.tree import span_nodes
+
+DEFAULT_PAGE_SPANS = 10_000
+MAX_PAGE_SPANS = 20_000
+# Far below the 256 MiB message limit of server and QueryClient, whatever the spans hold.
+MAX_PAGE_BYTES = 64 * 1024 * 1024
 
 
-def get_trace(reader: Reader, request: query_pb2.GetTraceRequest) -> query_pb2.GetTraceResponse:
+class SpanLink(NamedTuple):
+    """A span as the outline holds it: what the graph needs, nothing wide."""
+
+    span_id: str
+    parent_span_id: str
+    start_time_unix_nano: int
+
+
+@dataclass
+class TraceOutline:
+    trace_id: str
+    graph: TraceGraph[SpanLink]
+    order: list[tuple[str, int]]  # (span id, depth), depth-first
+    where: str  # locates the trace's rows in otel_traces
+    params: dict[str, Any]
+    fingerprint: str  # of the request, so a token is only taken back for the same trace
+
+    @property
+    def span_count(self) -> int:
+        return len(self.order)
+
+
+def page_size(request: query_pb2.GetTraceRequest) -> int:
+    size = request.page_size or DEFAULT_PAGE_SPANS
+    if size > MAX_PAGE_SPANS:
+        raise InvalidQuery(f"page_size must be at most {MAX_PAGE_SPANS:,} spans, got {request.page_size:,}")
+    return size
+
+
+def outline(reader: Reader, request: query_pb2.GetTraceRequest) -> TraceOutline:
+    """The trace's graph and depth-first order; NotFound when no span of it is stored."""
     trace_id = check_trace_id(request.trace_id)
-    params: dict[str, object] = {"t": trace_id}
+    params: dict[str, Any] = {"t": trace_id}
     hint = lookup_hint = ""
     if request.start_time_min_unix_nano or request.start_time_max_unix_nano:
         lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
@@ -30,17 +76,84 @@ def get_trace(reader: Reader, request: query_pb2.GetTraceRequest) -> query_pb2.G
             " AND Start <= toDateTime(intDiv({hi:Int64}, 1000000000))"
         )
         params.update(lo=lo, hi=hi)
-    rows = reader.rows(
-        f"SELECT {SPAN_COLUMNS} FROM {reader.db}.otel_traces"
-        f" WHERE TraceId = {{t:String}}{hint}"
+    where = (
+        f"TraceId = {{t:String}}{hint}"
         " AND (ServiceName, SpanName, toDateTime(Timestamp)) IN ("
         "   SELECT k.1, k.2, k.3 FROM ("
         f"     SELECT arrayJoin(SpanKeys) AS k FROM {reader.db}.otel_traces_trace_id_ts"
         f"     WHERE TraceId = {{t:String}}{lookup_hint}))"
-        " ORDER BY Timestamp",
+    )
+    rows = reader.rows(
+        f"SELECT SpanId, ParentSpanId, toUnixTimestamp64Nano(Timestamp) FROM {reader.db}.otel_traces"
+        f" WHERE {where} ORDER BY Timestamp, SpanId",
         params,
-        "reading the trace",
+        "reading the trace's outline",
     )
     if not rows:
         raise NotFound(f"trace {trace_id} not found")
-    return build_trace(trace_id, [to_span(r) for r in rows])
+    graph: TraceGraph[SpanLink] = TraceGraph.build(SpanLink(*row) for row in rows)
+    located = query_pb2.GetTraceRequest(
+        trace_id=trace_id,
+        start_time_min_unix_nano=request.start_time_min_unix_nano,
+        start_time_max_unix_nano=request.start_time_max_unix_nano,
+    )
+    return TraceOutline(
+        trace_id, graph, list(graph.depth_first()), where, params, page_token.fingerprint(located)
+    )
+
+
+def page(
+    reader: Reader, trace: TraceOutline, offset: int, size: int, max_bytes: int = MAX_PAGE_BYTES
+) -> query_pb2.GetTraceResponse:
+    """Spans from ``offset`` of the trace's depth-first order, in full: ``size`` of them, or
+    fewer where they would make the message larger than ``max_bytes``."""
+    order = trace.order[offset : offset + size]
+    spans: dict[str, query_pb2.Span] = {}
+    if order:
+        rows = reader.rows(
+            f"SELECT {SPAN_COLUMNS} FROM {reader.db}.otel_traces"
+            f" WHERE {trace.where} AND SpanId IN (SELECT arrayJoin({{ids:Array(String)}}))"
+            " ORDER BY Timestamp LIMIT 1 BY SpanId",
+            {**trace.params, "ids": [span_id for span_id, _ in order]},
+            "reading the trace's spans",
+        )
+        spans = {row[1]: to_span(row) for row in rows}
+    response = query_pb2.GetTraceResponse(
+        trace_id=trace.trace_id, root_span_ids=trace.graph.roots, span_count=trace.span_count
+    )
+    taken = 0
+    budget = max_bytes
+    for node in span_nodes(trace.graph, order, spans):
+        budget -= node.ByteSize()
+        if budget < 0 and taken:
+            break
+        taken += 1
+        if node.span.span_id:
+            response.spans.append(node)
+    if offset + taken < trace.span_count:
+        response.next_page_token = page_token.encode_parts([offset + taken], trace.fingerprint)
+    return response
+
+
+def get_trace(reader: Reader, request: query_pb2.GetTraceRequest) -> query_pb2.GetTraceResponse:
+    size = page_size(request)
+    trace = outline(reader, request)
+    offset = 0
+    if request.page_token:
+        (offset,) = page_token.decode_parts(request.page_token, trace.fingerprint, 1)
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidQuery(
+                f"page_token is not a token issued by this service: {request.page_token[:40]!r}"
+            )
+    return page(reader, trace, offset, size)
+
+
+def whole_trace(reader: Reader, trace_id: str, max_spans: int) -> query_pb2.GetTraceResponse:
+    """Every span of a trace in one response, for work that needs the trace at once (replay);
+    InvalidQuery beyond ``max_spans``, which bounds the memory such work takes."""
+    trace = outline(reader, query_pb2.GetTraceRequest(trace_id=trace_id))
+    if trace.span_count > max_spans:
+        raise InvalidQuery(
+            f"trace {trace.trace_id} has {trace.span_count:,} spans; at most {max_spans:,} can be replayed"
+        )
+    return page(reader, trace, 0, trace.span_count, max_bytes=2**63)

@@ -30,6 +30,7 @@ from vigil_collector.write import TraceWriter
 from vigil_query.drift_detector import run_detector
 from vigil_query.reader import Reader
 from vigil_query.server import QueryServer
+from vigil_query.service import QueryService
 from vigil_server.ops_routes import add_ops_routes
 from vigil_server.settings import VigilSettings
 from vigil_storage.readiness import StorageGate
@@ -144,7 +145,7 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = QueryServer(make_reader(s), s.drift_thresholds(), s.replay_providers())
+        self.query = QueryServer(make_query_service(s))
         query_port = await self.query.start(s.listen_host, s.query_port)
         if s.drift_interval_s > 0:
             self._detector_task = loop.create_task(
@@ -228,7 +229,12 @@ def make_reader(s: VigilSettings) -> Reader:
         threads=s.query_threads,
         connect_timeout_s=s.storage_connect_timeout_s,
         max_inflight=s.query_max_inflight,
+        max_memory_bytes=s.query_max_memory_bytes,
     )
+
+
+def make_query_service(s: VigilSettings) -> QueryService:
+    return QueryService(make_reader(s), s.drift_thresholds(), s.replay_providers(), s.replay_limits())
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -242,7 +248,7 @@ def stop_on_signals() -> asyncio.Event:
 
 async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
-    server = QueryServer(make_reader(settings), settings.drift_thresholds(), settings.replay_providers())
+    server = QueryServer(make_query_service(settings))
     stop = stop_on_signals()
     port = await server.start(settings.listen_host, settings.query_port)
     log.info(

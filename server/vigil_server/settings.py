@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from vigil_query.drift_detector import DetectorConfig
 from vigil_query.psi import Thresholds
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
+from vigil_query.replay.service import ReplayLimits
 
 MIB = 1024 * 1024
 
@@ -50,6 +51,11 @@ class VigilSettings(BaseSettings):
     # --- query service -------------------------------------------------------------------
     query_timeout_s: float = Field(default=10.0, gt=0, description="ClickHouse time limit of one query.")
     query_max_rows: int = Field(default=1_000_000, gt=0, description="Row limit of one query's result.")
+    query_max_memory_bytes: int = Field(
+        default=2 * 1024 * MIB,
+        ge=0,
+        description="Memory one query may use in ClickHouse; beyond it RESOURCE_EXHAUSTED. 0 = no limit of ours.",
+    )
     query_threads: int = Field(default=4, gt=0, description="Queries that run at the same time.")
     query_max_inflight: int = Field(
         default=16,
@@ -87,6 +93,20 @@ class VigilSettings(BaseSettings):
     replay_anthropic_base_url: str = Field(default="https://api.anthropic.com")
     replay_anthropic_api_key: SecretStr = Field(default=SecretStr(""))
     replay_timeout_s: float = Field(default=60.0, gt=0, description="Time limit of one re-executed call.")
+    replay_total_timeout_s: float = Field(
+        default=300.0, gt=0, description="Time limit of a whole Replay RPC; beyond it DEADLINE_EXCEEDED."
+    )
+    replay_max_executing: int = Field(
+        default=4, gt=0, description="Replay(execute) calls running at once; beyond it RESOURCE_EXHAUSTED."
+    )
+    replay_calls_in_flight: int = Field(
+        default=8, gt=0, description="Provider calls one executed replay has open at once."
+    )
+    replay_max_spans: int = Field(
+        default=20_000,
+        gt=0,
+        description="Traces with more spans are refused by Replay (it holds the whole trace).",
+    )
 
     # --- ingest limits and batching --------------------------------------------------------
     max_body_bytes: int = Field(
@@ -181,6 +201,14 @@ class VigilSettings(BaseSettings):
                 self.replay_anthropic_base_url, self.replay_anthropic_api_key.get_secret_value()
             ),
             timeout_s=self.replay_timeout_s,
+        )
+
+    def replay_limits(self) -> ReplayLimits:
+        return ReplayLimits(
+            max_executing=self.replay_max_executing,
+            calls_in_flight=self.replay_calls_in_flight,
+            timeout_s=self.replay_total_timeout_s,
+            max_spans=self.replay_max_spans,
         )
 
     def drift_thresholds(self) -> Thresholds:

@@ -7,11 +7,13 @@ import asyncio
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from vigil.query.v1 import query_pb2
+from vigil_query.errors import Busy, TimedOut
 from vigil_query.filters import check_trace_id
 from vigil_query.reader import Reader
 from vigil_query.replay import history_sql, record
@@ -24,11 +26,51 @@ from vigil_query.replay.mutations import (
 )
 from vigil_query.replay.providers import CallResult, NotReplayable, ProviderConfig, provider_of, send
 from vigil_query.replay.stale import stale_spans
-from vigil_query.trace_sql import get_trace
+from vigil_query.trace_sql import whole_trace
 
 SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 OUTPUT_MESSAGES = "gen_ai.output.messages"
 COMPUTED, EXECUTED, PARTIALLY_FAILED, FAILED = "computed", "executed", "partially_failed", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayLimits:
+    """What one server lets replays take (from VigilSettings): executed replays spend the
+    server's provider API keys and hold connections for as long as the providers take."""
+
+    max_executing: int = 4  # Replay(execute) calls running at once; beyond it RESOURCE_EXHAUSTED
+    calls_in_flight: int = 8  # provider calls one replay has open at once
+    timeout_s: float = 300.0  # the whole RPC: reading, mutating, every call, recording
+    max_spans: int = 20_000  # larger traces are refused (the whole trace is held to mutate it)
+
+
+class Replays:
+    """Runs Replay RPCs within ReplayLimits."""
+
+    def __init__(self, reader: Reader, providers: ProviderConfig, limits: ReplayLimits) -> None:
+        self._reader = reader
+        self._providers = providers
+        self.limits = limits
+        self._executing = 0
+
+    async def run(self, request: query_pb2.ReplayRequest) -> query_pb2.ReplayResponse:
+        if request.execute and self._executing >= self.limits.max_executing:
+            raise Busy(
+                f"{self._executing} executed replays are running, the limit of VIGIL_REPLAY_MAX_EXECUTING;"
+                " retry when one has finished"
+            )
+        self._executing += request.execute
+        try:
+            return await asyncio.wait_for(
+                replay(self._reader, self._providers, request, self.limits), self.limits.timeout_s
+            )
+        except TimeoutError:
+            raise TimedOut(
+                f"the replay did not finish within {self.limits.timeout_s:g} s (VIGIL_REPLAY_TOTAL_TIMEOUT_S);"
+                " calls already sent may have been recorded, see ListReplays"
+            ) from None
+        finally:
+            self._executing -= request.execute
 
 
 def _json_attribute(span: query_pb2.Span, key: str) -> Any:
@@ -92,6 +134,7 @@ async def _execute(
     trace_id: str,
     result: MutationResult,
     response: query_pb2.ReplayResponse,
+    calls_in_flight: int,
 ) -> str:
     by_span: dict[str, list[SpanPatch]] = {}
     for patch in result.patches:
@@ -120,13 +163,15 @@ async def _execute(
         planned.append((span, provider, dict(span.attributes), messages, system))
     if not planned:
         return FAILED
+    in_flight = asyncio.Semaphore(calls_in_flight)
+
+    async def call(session: aiohttp.ClientSession, plan: tuple[Any, ...]) -> CallResult:
+        _, provider, attrs, messages, system = plan
+        async with in_flight:
+            return await send(session, providers, provider, attrs, messages, system)
+
     async with aiohttp.ClientSession() as session:
-        calls = await asyncio.gather(
-            *(
-                send(session, providers, provider, attrs, messages, system)
-                for _, provider, attrs, messages, system in planned
-            )
-        )
+        calls = await asyncio.gather(*(call(session, plan) for plan in planned))
     stored = [
         (span, json.dumps(messages, ensure_ascii=False), call)
         for (span, _, _, messages, _), call in zip(planned, calls, strict=True)
@@ -143,10 +188,10 @@ async def _execute(
 
 
 async def replay(
-    reader: Reader, providers: ProviderConfig, request: query_pb2.ReplayRequest
+    reader: Reader, providers: ProviderConfig, request: query_pb2.ReplayRequest, limits: ReplayLimits
 ) -> query_pb2.ReplayResponse:
     trace_id = check_trace_id(request.trace_id)
-    trace = await reader.run(lambda r: get_trace(r, query_pb2.GetTraceRequest(trace_id=trace_id)))
+    trace = await reader.run(lambda r: whole_trace(r, trace_id, limits.max_spans))
     # Work in proportion to the trace's size runs off the event loop, which serves every RPC.
     result = await asyncio.to_thread(apply_mutations, trace, list(request.mutations))
     stale = await asyncio.to_thread(stale_spans, trace, result.mutated_span_ids)
@@ -159,7 +204,9 @@ async def replay(
     )
     status = COMPUTED
     if request.execute:
-        status = await _execute(reader, providers, replay_id, trace_id, result, response)
+        status = await _execute(
+            reader, providers, replay_id, trace_id, result, response, limits.calls_in_flight
+        )
     summary = query_pb2.ReplaySummary(
         replay_id=replay_id,
         source_trace_id=trace_id,

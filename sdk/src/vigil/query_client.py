@@ -80,10 +80,30 @@ class QueryClient:
     def get_trace(
         self, trace_id: str, *, start: TimeLike = None, end: TimeLike = None
     ) -> query_pb2.GetTraceResponse:
+        """The whole trace in one message, however many pages the server sends it in."""
+        trace = query_pb2.GetTraceResponse(trace_id=trace_id)
+        for page in self.iter_trace_pages(trace_id, start=start, end=end):
+            trace.trace_id = page.trace_id
+            trace.span_count = page.span_count
+            trace.root_span_ids[:] = page.root_span_ids
+            trace.spans.extend(page.spans)
+        return trace
+
+    def iter_trace_pages(
+        self, trace_id: str, *, start: TimeLike = None, end: TimeLike = None, page_size: int = 0
+    ) -> Iterator[query_pb2.GetTraceResponse]:
+        """The trace's pages in depth-first order (StreamTrace: one consistent view of the
+        trace), for traces too large to hold at once; ``page_size`` 0 = the server's default."""
         request = query_pb2.GetTraceRequest(
-            trace_id=trace_id, start_time_min_unix_nano=_ns(start), start_time_max_unix_nano=_ns(end)
+            trace_id=trace_id,
+            start_time_min_unix_nano=_ns(start),
+            start_time_max_unix_nano=_ns(end),
+            page_size=page_size,
         )
-        return self._call(self._stub.GetTrace, request)
+        try:
+            yield from self._stub.StreamTrace(request, timeout=self._timeout_s)
+        except grpc.RpcError as exc:
+            raise QueryError(exc.code(), exc.details() or "") from None
 
     def search_spans(
         self, *, page_size: int = 100, page_token: str = "", **filters: object

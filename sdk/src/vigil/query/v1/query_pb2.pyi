@@ -96,14 +96,18 @@ class Link(_message.Message):
     def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., trace_state: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetTraceRequest(_message.Message):
-    __slots__ = ("trace_id", "start_time_min_unix_nano", "start_time_max_unix_nano")
+    __slots__ = ("trace_id", "start_time_min_unix_nano", "start_time_max_unix_nano", "page_size", "page_token")
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
     START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     trace_id: str
     start_time_min_unix_nano: int
     start_time_max_unix_nano: int
-    def __init__(self, trace_id: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, trace_id: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class SpanNode(_message.Message):
     __slots__ = ("span", "child_span_ids", "depth", "orphan", "duplicates", "cycle")
@@ -122,14 +126,18 @@ class SpanNode(_message.Message):
     def __init__(self, span: _Optional[_Union[Span, _Mapping]] = ..., child_span_ids: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ..., orphan: _Optional[bool] = ..., duplicates: _Optional[int] = ..., cycle: _Optional[bool] = ...) -> None: ...
 
 class GetTraceResponse(_message.Message):
-    __slots__ = ("trace_id", "spans", "root_span_ids")
+    __slots__ = ("trace_id", "spans", "root_span_ids", "next_page_token", "span_count")
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     SPANS_FIELD_NUMBER: _ClassVar[int]
     ROOT_SPAN_IDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SPAN_COUNT_FIELD_NUMBER: _ClassVar[int]
     trace_id: str
     spans: _containers.RepeatedCompositeFieldContainer[SpanNode]
     root_span_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    next_page_token: str
+    span_count: int
+    def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., span_count: _Optional[int] = ...) -> None: ...
 
 class SpanFilter(_message.Message):
     __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "service_name", "span_name", "span_kind", "status_code", "attributes", "duration_min_nano", "duration_max_nano", "trace_id")

@@ -39,6 +39,11 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.FromString,
                 _registered_method=True)
+        self.StreamTrace = channel.unary_stream(
+                '/vigil.query.v1.QueryService/StreamTrace',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.FromString,
+                _registered_method=True)
         self.SearchSpans = channel.unary_unary(
                 '/vigil.query.v1.QueryService/SearchSpans',
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansRequest.SerializeToString,
@@ -96,6 +101,14 @@ class QueryServiceServicer:
 
     def GetTrace(self, request, context):
         """Every span of one trace, duplicates (client retries) shown once, with the parent/child tree.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamTrace(self, request, context):
+        """The same trace as GetTrace, every page of it in one call: one response message per page,
+        in order, from one consistent view of the trace (for grpcurl and very large traces).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -181,6 +194,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.SerializeToString,
             ),
+            'StreamTrace': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamTrace,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.SerializeToString,
+            ),
             'SearchSpans': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchSpans,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansRequest.FromString,
@@ -257,6 +275,33 @@ class QueryService:
             request,
             target,
             '/vigil.query.v1.QueryService/GetTrace',
+            vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamTrace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/StreamTrace',
             vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.FromString,
             options,
