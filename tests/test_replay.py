@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import anthropic
 import grpc
@@ -21,7 +23,7 @@ import vigil
 from vigil import QueryClient, QueryError
 from vigil.query.v1 import query_pb2
 
-from support import RunningApp
+from support import RunningApp, make_settings
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +223,49 @@ def test_provider_errors_and_timeouts_are_reported(
         assert reason in call.error
     with QueryClient(app.query_target) as client:
         assert client.services()  # still serving
+
+
+def test_executed_replays_are_capped_and_time_limited(
+    chdb_dir: Path, app: RunningApp, agent_trace: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    """With VIGIL_REPLAY_MAX_EXECUTING=1 a second executed replay is refused at once while the
+    first runs; the first ends at VIGIL_REPLAY_TOTAL_TIMEOUT_S with DEADLINE_EXCEEDED, and a
+    what-if replay (no calls sent) is not held back by the cap."""
+    limited = RunningApp(
+        make_settings(
+            chdb_dir,
+            replay_openai_base_url=fake_llm.base_url + "/v1",
+            replay_openai_api_key="test-key",
+            replay_timeout_s=10.0,
+            replay_total_timeout_s=1.5,
+            replay_max_executing=1,
+            drift_interval_s=0,
+        )
+    )
+    request = query_pb2.ReplayRequest(
+        trace_id=agent_trace["trace"], mutations=[mutation("chat gpt-test", PROMPT_EDIT)], execute=True
+    )
+    original = fake_llm.force_model
+    fake_llm.force_model = "slow"  # 3 s, beyond the 1.5 s limit
+    try:
+        with QueryClient(limited.query_target) as client:
+            first = client._stub.Replay.future(request, timeout=30)
+            time.sleep(0.5)
+            with pytest.raises(QueryError) as busy:
+                client._call(client._stub.Replay, request)
+            assert busy.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "VIGIL_REPLAY_MAX_EXECUTING" in busy.value.message
+            what_if = query_pb2.ReplayRequest(
+                trace_id=agent_trace["trace"], mutations=[mutation("chat gpt-test", PROMPT_EDIT)]
+            )
+            assert client._call(client._stub.Replay, what_if).changes
+            with pytest.raises(grpc.RpcError) as late:
+                first.result()
+            assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert "VIGIL_REPLAY_TOTAL_TIMEOUT_S" in (late.value.details() or "")
+    finally:
+        fake_llm.force_model = original
+        limited.stop()
 
 
 def test_bad_input(app: RunningApp, agent_trace: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ from vigil import QueryClient
 from vigil.query.v1 import query_pb2
 from vigil_query.replay.stale import stale_spans
 from vigil_query.trace_graph import TraceGraph
+from vigil_query.trace_sql import outline, page
 from vigil_query.tree import build_trace
 
 from reference_payload import kv
@@ -119,3 +120,35 @@ def test_a_crafted_cycle_replayed_through_the_server(app: RunningApp) -> None:
         stop.set()
         prober.join()
     assert health and set(health) == {200}
+
+
+def test_pages_are_cut_by_bytes_and_the_stream_covers_the_trace(app: RunningApp) -> None:
+    """A page stops before it would exceed its byte budget; the token and the stream carry on
+    from the first span not sent, so every span arrives once however large the spans are."""
+    rng = random.Random(23)
+    trace_id, ids = rng.randbytes(16), [rng.randbytes(8) for _ in range(30)]
+    now = time.time_ns()
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "big-spans"))
+    ss = rs.scope_spans.add()
+    for i, sid in enumerate(ids):
+        s = OtlpSpan(trace_id=trace_id, span_id=sid, parent_span_id=ids[0] if i else b"", name=f"s{i}")
+        s.start_time_unix_nano, s.end_time_unix_nano = now + i, now + i + 10
+        s.attributes.append(kv("output.value", "x" * 10_000))
+        ss.spans.append(s)
+    export_otlp(app.grpc_target, request.SerializeToString())
+    app.flush()
+    reader = app.app.query.reader
+    located = query_pb2.GetTraceRequest(trace_id=trace_id.hex())
+    trace = app.run(reader.run(lambda r: outline(r, located)))
+    first, after = app.run(reader.run(lambda r: page(r, trace, 0, 30, max_bytes=45_000)))
+    assert len(first.spans) == after == 4 and first.next_page_token and first.span_count == 30
+
+    seen, offset = [], 0
+    while offset < trace.span_count:
+        chunk, offset = app.run(reader.run(lambda r, at=offset: page(r, trace, at, 30, max_bytes=45_000)))
+        seen += [n.span.span_id for n in chunk.spans]
+    assert sorted(seen) == sorted(i.hex() for i in ids)
+    with QueryClient(app.query_target) as client:  # and the stream at the default page size
+        assert [n.span.span_id for n in client.get_trace(trace_id.hex()).spans] == seen

@@ -101,14 +101,24 @@ async def _call(
     return await _respond(name, reader.run(lambda r: fn(r, request)), context)
 
 
-def _rpc(
-    fn: Callable[[Reader, Any], Resp],
-) -> Callable[[QueryService, Any, grpc.aio.ServicerContext], Awaitable[Resp]]:
-    @functools.wraps(fn)
-    async def handler(self: QueryService, request: Any, context: grpc.aio.ServicerContext) -> Resp:
-        return await _call(fn.__name__, self.reader, fn, request, context)
+class _Unary:
+    """A unary RPC that runs ``fn(reader, request)`` on a query thread; its name (for the log)
+    is the attribute it is assigned to."""
 
-    return handler
+    def __init__(self, fn: Callable[[Reader, Any], Resp]) -> None:
+        self._fn = fn
+        self._name = fn.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(
+        self, service: QueryService, owner: type
+    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+        async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            return await _call(self._name, service.reader, self._fn, request, context)
+
+        return handler
 
 
 class QueryService(query_pb2_grpc.QueryServiceServicer):
@@ -124,26 +134,30 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
         self.providers = providers or ProviderConfig(ProviderEndpoint("", ""), ProviderEndpoint("", ""))
         self.replays = Replays(reader, self.providers, replay_limits or ReplayLimits())
 
-    GetTrace = _rpc(get_trace)
-    SearchSpans = _rpc(search_spans)
-    SearchTraces = _rpc(search_traces)
-    GetServices = _rpc(get_services)
-    GetOperations = _rpc(get_operations)
-    ListDriftAlerts = _rpc(list_alerts)
-    ResolveDriftAlert = _rpc(resolve_alert)
-    ListReplays = _rpc(list_replays)
-    GetReplay = _rpc(get_replay)
+    GetTrace = _Unary(get_trace)
+    SearchSpans = _Unary(search_spans)
+    SearchTraces = _Unary(search_traces)
+    GetServices = _Unary(get_services)
+    GetOperations = _Unary(get_operations)
+    ListDriftAlerts = _Unary(list_alerts)
+    ResolveDriftAlert = _Unary(resolve_alert)
+    ListReplays = _Unary(list_replays)
+    GetReplay = _Unary(get_replay)
 
     async def StreamTrace(
-        self, request: query_pb2.GetTraceRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[query_pb2.GetTraceResponse]:
+        self, request: query_pb2.StreamTraceRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[query_pb2.StreamTraceResponse]:
         """Every page of GetTrace from one outline; gRPC flow control paces the pages, so the
         server holds one page at a time however slowly the client reads."""
         try:
             size = page_size(request)
             trace = await self.reader.run(lambda r: outline(r, request))
-            for offset in range(0, trace.span_count, size):
-                yield await self.reader.run(lambda r, offset=offset: page(r, trace, offset, size))
+            offset = 0
+            while offset < trace.span_count:
+                message, offset = await self.reader.run(
+                    lambda r, at=offset: page(r, trace, at, size, message=query_pb2.StreamTraceResponse)
+                )
+                yield message
         except Exception as exc:
             await _abort("StreamTrace", exc, context)
 
@@ -156,7 +170,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
         self, request: query_pb2.GetDriftRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.GetDriftResponse:
         drift = functools.partial(get_drift, thresholds=self.thresholds)
-        return await _call("get_drift", self.reader, drift, request, context)
+        return await _call("GetDrift", self.reader, drift, request, context)
 
 
 __all__ = ["QueryService", "query_pb2", "status_for"]

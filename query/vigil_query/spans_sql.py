@@ -52,6 +52,9 @@ def search_spans(reader: Reader, request: query_pb2.SearchSpansRequest) -> query
 
 
 def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> query_pb2.SearchTracesResponse:
+    """Two bounded steps: the page's trace ids first (traces ordered by their first matching
+    span, newest first — a GROUP BY within the query's memory limit, not an IN set of every
+    matching trace), then the summaries of just those traces."""
     size = page_token.page_size(request.page_size)
     where = span_where(request.filter)
     fp = page_token.fingerprint(request.filter)
@@ -59,14 +62,23 @@ def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> que
     params = dict(where.params)
     if request.page_token:
         key = page_token.decode(request.page_token, fp)
-        having = "(start_ns, TraceId) < ({c_ts:Int64}, {c_trace:String})"
+        having = "(first_ns, TraceId) < ({c_ts:Int64}, {c_trace:String})"
         params.update(c_ts=key.timestamp_ns, c_trace=key.trace_id)
+    page = reader.rows(
+        f"SELECT TraceId, min(toUnixTimestamp64Nano(Timestamp)) AS first_ns FROM {reader.db}.otel_traces"
+        f" WHERE {where.sql} GROUP BY TraceId HAVING {having}"
+        f" ORDER BY first_ns DESC, TraceId DESC LIMIT {size + 1}",
+        params,
+        "searching traces",
+    )
+    if not page:
+        return query_pb2.SearchTracesResponse()
     # Spans of a matching trace may lie outside the filter's window: look an hour around it.
     sql = f"""
         SELECT TraceId,
             if(countIf(ParentSpanId = '') > 0, argMinIf(ServiceName, ts, ParentSpanId = ''), argMin(ServiceName, ts)),
             if(countIf(ParentSpanId = '') > 0, argMinIf(SpanName, ts, ParentSpanId = ''), argMin(SpanName, ts)),
-            min(ts) AS start_ns,
+            min(ts),
             max(ts + Duration) - min(ts),
             count(),
             countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')),
@@ -78,17 +90,21 @@ def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> que
                 {first_present(INPUT_TOKENS, "toInt64OrZero", "0")} AS input_tokens,
                 {first_present(OUTPUT_TOKENS, "toInt64OrZero", "0")} AS output_tokens
             FROM {reader.db}.otel_traces
-            WHERE TraceId IN (SELECT DISTINCT TraceId FROM {reader.db}.otel_traces WHERE {where.sql})
+            WHERE TraceId IN {{ids:Array(String)}}
               AND Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) - INTERVAL 1 HOUR
               AND Timestamp <= fromUnixTimestamp64Nano({{hi:Int64}}) + INTERVAL 1 HOUR
             LIMIT 1 BY TraceId, SpanId
         )
         GROUP BY TraceId
-        HAVING {having}
-        ORDER BY start_ns DESC, TraceId DESC
-        LIMIT {size + 1}
     """
-    rows = reader.rows(sql, params, "searching traces")
+    summaries = {
+        r[0]: r
+        for r in reader.rows(
+            sql,
+            {"ids": [r[0] for r in page[:size]], "lo": params["lo"], "hi": params["hi"]},
+            "summarising traces",
+        )
+    }
     response = query_pb2.SearchTracesResponse(
         traces=[
             query_pb2.TraceSummary(
@@ -102,12 +118,11 @@ def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> que
                 input_tokens=r[7],
                 output_tokens=r[8],
             )
-            for r in rows[:size]
+            for r in (summaries.get(trace_id) for trace_id, _ in page[:size])
+            if r is not None
         ]
     )
-    if len(rows) > size:
-        last = response.traces[-1]
-        response.next_page_token = page_token.encode(
-            page_token.PageKey(last.start_time_unix_nano, last.trace_id, ""), fp
-        )
+    if len(page) > size:
+        trace_id, first_ns = page[size - 1]
+        response.next_page_token = page_token.encode(page_token.PageKey(first_ns, trace_id, ""), fp)
     return response

@@ -56,14 +56,18 @@ class TraceOutline:
         return len(self.order)
 
 
-def page_size(request: query_pb2.GetTraceRequest) -> int:
+TraceRequest = query_pb2.GetTraceRequest | query_pb2.StreamTraceRequest
+TracePage = query_pb2.GetTraceResponse | query_pb2.StreamTraceResponse
+
+
+def page_size(request: TraceRequest) -> int:
     size = request.page_size or DEFAULT_PAGE_SPANS
     if size > MAX_PAGE_SPANS:
         raise InvalidQuery(f"page_size must be at most {MAX_PAGE_SPANS:,} spans, got {request.page_size:,}")
     return size
 
 
-def outline(reader: Reader, request: query_pb2.GetTraceRequest) -> TraceOutline:
+def outline(reader: Reader, request: TraceRequest) -> TraceOutline:
     """The trace's graph and depth-first order; NotFound when no span of it is stored."""
     trace_id = check_trace_id(request.trace_id)
     params: dict[str, Any] = {"t": trace_id}
@@ -103,24 +107,28 @@ def outline(reader: Reader, request: query_pb2.GetTraceRequest) -> TraceOutline:
 
 
 def page(
-    reader: Reader, trace: TraceOutline, offset: int, size: int, max_bytes: int = MAX_PAGE_BYTES
-) -> query_pb2.GetTraceResponse:
+    reader: Reader,
+    trace: TraceOutline,
+    offset: int,
+    size: int,
+    max_bytes: int = MAX_PAGE_BYTES,
+    message: type[TracePage] = query_pb2.GetTraceResponse,
+) -> tuple[TracePage, int]:
     """Spans from ``offset`` of the trace's depth-first order, in full: ``size`` of them, or
-    fewer where they would make the message larger than ``max_bytes``."""
+    fewer where they would make the message larger than ``max_bytes``; and the offset of the
+    next page. A GetTraceResponse that does not reach the end carries its token."""
     order = trace.order[offset : offset + size]
     spans: dict[str, query_pb2.Span] = {}
     if order:
         rows = reader.rows(
             f"SELECT {SPAN_COLUMNS} FROM {reader.db}.otel_traces"
-            f" WHERE {trace.where} AND SpanId IN (SELECT arrayJoin({{ids:Array(String)}}))"
+            f" WHERE {trace.where} AND SpanId IN {{ids:Array(String)}}"
             " ORDER BY Timestamp LIMIT 1 BY SpanId",
             {**trace.params, "ids": [span_id for span_id, _ in order]},
             "reading the trace's spans",
         )
         spans = {row[1]: to_span(row) for row in rows}
-    response = query_pb2.GetTraceResponse(
-        trace_id=trace.trace_id, root_span_ids=trace.graph.roots, span_count=trace.span_count
-    )
+    response = message(trace_id=trace.trace_id, root_span_ids=trace.graph.roots, span_count=trace.span_count)
     taken = 0
     budget = max_bytes
     for node in span_nodes(trace.graph, order, spans):
@@ -130,9 +138,9 @@ def page(
         taken += 1
         if node.span.span_id:
             response.spans.append(node)
-    if offset + taken < trace.span_count:
+    if offset + taken < trace.span_count and isinstance(response, query_pb2.GetTraceResponse):
         response.next_page_token = page_token.encode_parts([offset + taken], trace.fingerprint)
-    return response
+    return response, offset + taken
 
 
 def get_trace(reader: Reader, request: query_pb2.GetTraceRequest) -> query_pb2.GetTraceResponse:
@@ -145,10 +153,10 @@ def get_trace(reader: Reader, request: query_pb2.GetTraceRequest) -> query_pb2.G
             raise InvalidQuery(
                 f"page_token is not a token issued by this service: {request.page_token[:40]!r}"
             )
-    return page(reader, trace, offset, size)
+    return page(reader, trace, offset, size)[0]
 
 
-def whole_trace(reader: Reader, trace_id: str, max_spans: int) -> query_pb2.GetTraceResponse:
+def whole_trace(reader: Reader, trace_id: str, max_spans: int) -> TracePage:
     """Every span of a trace in one response, for work that needs the trace at once (replay);
     InvalidQuery beyond ``max_spans``, which bounds the memory such work takes."""
     trace = outline(reader, query_pb2.GetTraceRequest(trace_id=trace_id))
@@ -156,4 +164,4 @@ def whole_trace(reader: Reader, trace_id: str, max_spans: int) -> query_pb2.GetT
         raise InvalidQuery(
             f"trace {trace.trace_id} has {trace.span_count:,} spans; at most {max_spans:,} can be replayed"
         )
-    return page(reader, trace, 0, trace.span_count, max_bytes=2**63)
+    return page(reader, trace, 0, trace.span_count, max_bytes=2**63)[0]

@@ -21,6 +21,16 @@ from vigil_storage import StorageError, apply_migrations, connect
 log = logging.getLogger("vigil")
 
 
+def settings_errors(exc: ValidationError) -> str:
+    """One line per invalid setting, without the value given: values can be secrets (a DSN's
+    password, an API key)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        lines.append(f"  VIGIL_{name.upper()}: {error['msg']}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vigil", description="OpenTelemetry tracing backend on ClickHouse.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = VigilSettings()
     except ValidationError as exc:
-        print(f"vigil: invalid settings:\n{exc}", file=sys.stderr)
+        print(f"vigil: invalid settings:\n{settings_errors(exc)}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
 
     if args.command == "serve":
         try:

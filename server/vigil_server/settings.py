@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -184,7 +185,8 @@ class VigilSettings(BaseSettings):
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         if value and not value.startswith(("chdb:", "http://", "https://")):
-            raise ValueError(f"storage_dsn must start with chdb:, http:// or https://, got {value!r}")
+            scheme = value.split(":", 1)[0] if ":" in value else value[:10]
+            raise ValueError(f"storage_dsn must start with chdb:, http:// or https://, not {scheme!r}")
         return value
 
     @model_validator(mode="after")
@@ -225,6 +227,17 @@ class VigilSettings(BaseSettings):
             interval_s=self.drift_interval_s,
             thresholds=self.drift_thresholds(),
         )
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line: the storage password (as given and
+        URL-decoded) and the provider API keys."""
+        password = urlparse(self.storage_dsn).password or ""
+        return [
+            password,
+            unquote(password),
+            self.replay_openai_api_key.get_secret_value(),
+            self.replay_anthropic_api_key.get_secret_value(),
+        ]
 
     @property
     def dsn(self) -> str:

@@ -91,10 +91,10 @@ class QueryClient:
 
     def iter_trace_pages(
         self, trace_id: str, *, start: TimeLike = None, end: TimeLike = None, page_size: int = 0
-    ) -> Iterator[query_pb2.GetTraceResponse]:
+    ) -> Iterator[query_pb2.StreamTraceResponse]:
         """The trace's pages in depth-first order (StreamTrace: one consistent view of the
         trace), for traces too large to hold at once; ``page_size`` 0 = the server's default."""
-        request = query_pb2.GetTraceRequest(
+        request = query_pb2.StreamTraceRequest(
             trace_id=trace_id,
             start_time_min_unix_nano=_ns(start),
             start_time_max_unix_nano=_ns(end),

@@ -139,6 +139,30 @@ class GetTraceResponse(_message.Message):
     span_count: int
     def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., span_count: _Optional[int] = ...) -> None: ...
 
+class StreamTraceRequest(_message.Message):
+    __slots__ = ("trace_id", "start_time_min_unix_nano", "start_time_max_unix_nano", "page_size")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    page_size: int
+    def __init__(self, trace_id: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class StreamTraceResponse(_message.Message):
+    __slots__ = ("trace_id", "spans", "root_span_ids", "span_count")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    ROOT_SPAN_IDS_FIELD_NUMBER: _ClassVar[int]
+    SPAN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    spans: _containers.RepeatedCompositeFieldContainer[SpanNode]
+    root_span_ids: _containers.RepeatedScalarFieldContainer[str]
+    span_count: int
+    def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ..., span_count: _Optional[int] = ...) -> None: ...
+
 class SpanFilter(_message.Message):
     __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "service_name", "span_name", "span_kind", "status_code", "attributes", "duration_min_nano", "duration_max_nano", "trace_id")
     class AttributesEntry(_message.Message):

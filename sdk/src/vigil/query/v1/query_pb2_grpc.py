@@ -41,8 +41,8 @@ class QueryServiceStub:
                 _registered_method=True)
         self.StreamTrace = channel.unary_stream(
                 '/vigil.query.v1.QueryService/StreamTrace',
-                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.SerializeToString,
-                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.FromString,
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceResponse.FromString,
                 _registered_method=True)
         self.SearchSpans = channel.unary_unary(
                 '/vigil.query.v1.QueryService/SearchSpans',
@@ -122,7 +122,8 @@ class QueryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SearchTraces(self, request, context):
-        """One summary per trace containing a matching span, newest first, paged.
+        """One summary per trace containing a matching span, paged; traces ordered by their first
+        matching span, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -196,8 +197,8 @@ def add_QueryServiceServicer_to_server(servicer, server):
             ),
             'StreamTrace': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamTrace,
-                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.FromString,
-                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.SerializeToString,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceResponse.SerializeToString,
             ),
             'SearchSpans': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchSpans,
@@ -302,8 +303,8 @@ class QueryService:
             request,
             target,
             '/vigil.query.v1.QueryService/StreamTrace',
-            vigil_dot_query_dot_v1_dot_query__pb2.GetTraceRequest.SerializeToString,
-            vigil_dot_query_dot_v1_dot_query__pb2.GetTraceResponse.FromString,
+            vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceResponse.FromString,
             options,
             channel_credentials,
             insecure,
