@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test lint bench bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
+.PHONY: run test lint fuzz bench bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
 
 run: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync vigil serve
@@ -20,6 +20,12 @@ test: $(VENV_STAMP)
 
 lint: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync ruff check .
+
+# Coverage-guided fuzzing of the OTLP decoders (fuzz/run.py); FUZZ_ARGS for libFuzzer flags.
+FUZZ_ARGS ?= -runs=1000000
+fuzz: $(VENV_STAMP)
+	mkdir -p .fuzz/corpus
+	cd .fuzz && $(abspath $(UV)) run --frozen --no-sync python ../fuzz/run.py $(FUZZ_ARGS) corpus
 
 bench: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/ingest.py $(BENCH_ARGS)

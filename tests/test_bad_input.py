@@ -87,21 +87,25 @@ def test_bad_json_http(app: RunningApp, ch: Client, body: bytes, reason: str) ->
 
 
 def test_invalid_spans_are_dropped_and_reported(app: RunningApp, ch: Client) -> None:
-    request = make_request(6, "partial", random.Random(5))
+    request = make_request(8, "partial", random.Random(5))
     spans = request.resource_spans[0].scope_spans[0].spans
     spans[1].trace_id = b"\x01" * 12
     spans[2].span_id = bytes(8)
     spans[3].end_time_unix_nano = spans[3].start_time_unix_nano - 1
     spans[4].parent_span_id = b"\x02" * 3
+    spans[6].start_time_unix_nano = spans[6].end_time_unix_nano = 2**64 - 1  # fixed64, past 2262
+    spans[7].events.add(time_unix_nano=2**63, name="late")
     valid = [spans[0].trace_id.hex(), spans[5].trace_id.hex()]
 
     response = grpc_export(app, request.SerializeToString())
-    assert response.partial_success.rejected_spans == 4
+    assert response.partial_success.rejected_spans == 6
     message = response.partial_success.error_message
     assert "spans[1]: trace_id must be 16 bytes, got 12" in message
     assert "spans[2]: span_id must not be all zeros" in message
     assert "spans[3]: end_time_unix_nano" in message
     assert "spans[4]: parent_span_id must be empty or 8 bytes, got 3" in message
+    assert "spans[6]: end_time_unix_nano (18446744073709551615) is after the latest time" in message
+    assert "and 1 more rejected spans" in message  # spans[7]: five reasons are listed at most
     app.flush()
     rows = ch.query(
         "SELECT TraceId FROM otel.otel_traces WHERE ServiceName = 'partial' ORDER BY TraceId"

@@ -78,6 +78,7 @@ def check_native(body: bytes, max_attributes: int, max_value_length: int) -> int
             for span in scope_spans.spans:
                 if check_sizes and span.ByteSize() > size_limit:
                     return None
+                events = span.events
                 if span_problem(
                     span.trace_id,
                     span.span_id,
@@ -86,6 +87,7 @@ def check_native(body: bytes, max_attributes: int, max_value_length: int) -> int
                     span.end_time_unix_nano,
                     len(span.attributes),
                     max_attributes,
+                    max(e.time_unix_nano for e in events) if events else 0,
                 ):
                     return None
             spans += len(scope_spans.spans)

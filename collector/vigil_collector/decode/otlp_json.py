@@ -19,6 +19,7 @@ from vigil_collector.errors import MalformedRequest
 
 _SPAN_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 _LINK_ID_FIELDS = ("traceId", "spanId", "trace_id", "span_id")
+_TOO_DEEP = "malformed OTLP JSON: values are nested too deeply"
 
 
 def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
@@ -26,6 +27,8 @@ def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedRequest(f"malformed OTLP JSON: {exc}") from exc
+    except RecursionError:
+        raise MalformedRequest(_TOO_DEEP) from None
     if not isinstance(document, dict):
         raise MalformedRequest("malformed OTLP JSON: the body must be a JSON object")
     _hex_ids_to_base64(document)
@@ -33,8 +36,18 @@ def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        raise MalformedRequest(f"malformed OTLP JSON: {exc}") from exc
+        raise MalformedRequest(f"malformed OTLP JSON: {_shortened(str(exc))}") from exc
+    except RecursionError:
+        # protobuf's parser stops at 100 nested messages; here Python's stack does, at a
+        # similar depth (a few hundred levels), so what passes is shallow enough for
+        # every later walk over the values.
+        raise MalformedRequest(_TOO_DEEP) from None
     return request
+
+
+def _shortened(reason: str, limit: int = 300) -> str:
+    """json_format nests one "Failed to parse X field: " per level; the cause is at the end."""
+    return reason if len(reason) <= limit else "…" + reason[-limit:]
 
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:

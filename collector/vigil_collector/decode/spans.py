@@ -191,7 +191,11 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
                 attributes = span.attributes
-                problem = span_problem(trace_id, span_id, parent_id, start, end, len(attributes), max_attrs)
+                events = span.events
+                latest_event = max(e.time_unix_nano for e in events) if events else 0
+                problem = span_problem(
+                    trace_id, span_id, parent_id, start, end, len(attributes), max_attrs, latest_event
+                )
                 if problem is not None:
                     errors.append(f"resource_spans[{ri}].scope_spans[{si}].spans[{pi}]: {problem}")
                     continue
@@ -217,7 +221,6 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
                 status_codes.append(statuses[code] if 0 <= code < 3 else "Unset")
                 status_messages.append(status.message)
 
-                events = span.events
                 if events:
                     for event in events:
                         event_ts.append(event.time_unix_nano)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
+# OTLP times are fixed64 (up to 2**64 - 1); ClickHouse's DateTime64(9) and Arrow's timestamp
+# are signed 64-bit nanoseconds, which end in April 2262.
+LATEST_TIME_NS = 2**63 - 1
 
 
 def span_problem(
@@ -14,6 +17,7 @@ def span_problem(
     end: int,
     attributes: int,
     max_attributes: int,
+    latest_event_ns: int = 0,
 ) -> str | None:
     """Why a span with these fields is invalid, or None if it is valid."""
     if len(trace_id) != 16:
@@ -28,6 +32,10 @@ def span_problem(
         return f"parent_span_id must be empty or 8 bytes, got {len(parent_id)}"
     if end < start:
         return f"end_time_unix_nano ({end}) is before start_time_unix_nano ({start})"
+    if end > LATEST_TIME_NS:
+        return f"end_time_unix_nano ({end}) is after the latest time that can be stored (year 2262)"
+    if latest_event_ns > LATEST_TIME_NS:
+        return f"an event's time_unix_nano ({latest_event_ns}) is after the latest time that can be stored (year 2262)"
     if attributes > max_attributes:
         return f"{attributes} attributes exceed the limit of {max_attributes}"
     return None

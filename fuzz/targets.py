@@ -1,0 +1,138 @@
+"""What every input to the OTLP decoders must lead to, checked for one input at a time.
+
+Each body either decodes or is refused with a typed ingest error (MalformedRequest,
+BodyTooLarge, UnsupportedMedia) that the receivers turn into 400/413/415; anything else
+raised — RecursionError, KeyError, an assertion below — is a crash, and a libFuzzer timeout
+a hang. Beyond "does not crash", the decoders are checked against each other and against
+what they claim:
+
+- protobuf: when the native check says ClickHouse may decode a body itself, the Python
+  decoder must decode that body to exactly as many spans, none rejected;
+- every decode's Arrow IPC stream reads back with the accepted number of rows;
+- gzip: what we inflate equals what Python's gzip module inflates, and never exceeds the cap.
+
+The first byte of a fuzz input picks the target, the rest is the body (see ``run``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import json
+import random
+import zlib
+
+import pyarrow.ipc
+
+from vigil_collector.decode.native import check_native
+from vigil_collector.decode.pool import PythonSpans, decode_request
+from vigil_collector.decode.spans import DecodeLimits
+from vigil_collector.errors import BodyTooLarge, MalformedRequest, UnsupportedMedia
+from vigil_collector.receive.body import decode_body
+
+# Small limits, so that inputs of a few KB reach the truncation and rejection paths.
+LIMITS = DecodeLimits(max_attributes_per_span=16, max_attribute_value_length=256)
+BODY_LIMIT = 64 * 1024
+TARGETS = ("protobuf", "json", "gzip", "deflate", "encoding")
+
+
+def _read_back(decoded: PythonSpans) -> None:
+    rows = pyarrow.ipc.open_stream(decoded.ipc).read_all().num_rows
+    assert rows == decoded.accepted, f"IPC holds {rows} rows for {decoded.accepted} accepted spans"
+    assert decoded.accepted >= 0 and decoded.rejected >= 0
+
+
+def check_protobuf(body: bytes) -> None:
+    native = check_native(body, LIMITS.max_attributes_per_span, LIMITS.max_attribute_value_length)
+    try:
+        decoded = decode_request(body, False, LIMITS, native=False)
+    except MalformedRequest:
+        assert native is None, "the native check accepted a body the protobuf parser refuses"
+        return
+    assert isinstance(decoded, PythonSpans)
+    _read_back(decoded)
+    if native is not None:
+        assert (decoded.accepted, decoded.rejected) == (native, 0), (
+            f"native check counted {native} valid spans, the Python decoder {decoded.accepted} "
+            f"accepted and {decoded.rejected} rejected"
+        )
+
+
+def check_json(body: bytes) -> None:
+    try:
+        decoded = decode_request(body, True, LIMITS, native=True)
+    except MalformedRequest:
+        return
+    assert isinstance(decoded, PythonSpans)
+    _read_back(decoded)
+
+
+def check_compressed(body: bytes, encoding: str) -> None:
+    try:
+        inflated = decode_body(body, encoding, BODY_LIMIT)
+    except (MalformedRequest, BodyTooLarge):
+        return
+    assert len(inflated) <= BODY_LIMIT
+    if encoding == "gzip":
+        assert inflated == gzip.decompress(body)
+    else:
+        assert inflated.startswith(zlib.decompressobj().decompress(body, BODY_LIMIT + 1))
+    check_protobuf(inflated)
+
+
+def check_encoding(body: bytes) -> None:
+    """Content-Encoding header values: one of ours, or refused as unsupported."""
+    header, _, payload = body.partition(b"\n")
+    with contextlib.suppress(MalformedRequest, BodyTooLarge, UnsupportedMedia):
+        decode_body(payload, header.decode("latin-1"), BODY_LIMIT)
+
+
+def run(data: bytes) -> None:
+    """One fuzz input: its first byte picks the target."""
+    if not data:
+        return
+    target, body = TARGETS[data[0] % len(TARGETS)], data[1:]
+    if target == "protobuf":
+        check_protobuf(body)
+    elif target == "json":
+        check_json(body)
+    elif target in ("gzip", "deflate"):
+        check_compressed(body, target)
+    else:
+        check_encoding(body)
+
+
+def seeds() -> list[bytes]:
+    """Valid inputs of every target for the fuzzer to start from: a reference request as
+    protobuf, JSON, gzip and deflate, and one span with nested attribute values."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    from reference_payload import build_request  # bench/, on the path of tests and fuzz/run.py
+
+    request = build_request(random.Random(7))
+    del request.resource_spans[0].scope_spans[0].spans[4:]
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    nested = AnyValue()
+    inner = AnyValue()
+    inner.array_value.values.append(AnyValue(int_value=1))
+    nested.kvlist_value.values.append(KeyValue(key="k", value=inner))
+    span.attributes.append(KeyValue(key="nested", value=nested))
+    proto = request.SerializeToString()
+    document = json_format.MessageToDict(request)
+    for rs in document["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for s in ss["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in s:
+                        s[key] = base64.b64decode(s[key]).hex()  # OTLP/JSON ids are hex
+    as_json = json.dumps(document).encode()
+    index = {name: bytes([i]) for i, name in enumerate(TARGETS)}
+    return [
+        index["protobuf"] + proto,
+        index["json"] + as_json,
+        index["gzip"] + gzip.compress(proto),
+        index["deflate"] + zlib.compress(proto),
+        index["encoding"] + b"gzip\n" + gzip.compress(b"x"),
+    ]
