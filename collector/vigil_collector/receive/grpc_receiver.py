@@ -9,6 +9,7 @@ decompressed message.
 from __future__ import annotations
 
 import logging
+import uuid
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -72,6 +73,11 @@ class OtlpGrpcReceiver:
             result = await self._pipeline.export_proto(body, "grpc")
         except IngestError as exc:
             await context.abort(grpc_status(exc), exc.reason)
+            raise  # unreachable: abort raises
+        except Exception:  # a bug: the client gets a request id, the log the traceback
+            request_id = uuid.uuid4().hex[:16]
+            log.exception("OTLP/gRPC export failed (request id %s)", request_id)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
             raise  # unreachable: abort raises
         response = ExportTraceServiceResponse()
         if result.rejected or result.message:

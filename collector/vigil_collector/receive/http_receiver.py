@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import grpc
 from aiohttp import web
 from google.protobuf import json_format
 from google.rpc import status_pb2
@@ -56,6 +57,12 @@ class OtlpHttpReceiver:
             level = logging.WARNING if isinstance(exc, RetryableError) else logging.INFO
             log.log(level, "OTLP/HTTP export refused: %s", exc.reason, extra={"request_id": request_id})
             return self._error(exc, as_json, request_id)
+        except Exception:  # a bug: the client gets a request id, the log the traceback
+            log.exception("OTLP/HTTP export failed (request id %s)", request_id)
+            status = status_pb2.Status(
+                code=grpc.StatusCode.INTERNAL.value[0], message=f"internal error (request id {request_id})"
+            )
+            return self._message(500, status, as_json, request_id)
         return self._success(result, as_json, request_id)
 
     async def _read(self, request: web.Request) -> bytes:
