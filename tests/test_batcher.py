@@ -28,13 +28,14 @@ class RecordingWriter:
 
     def __init__(self) -> None:
         self.inserts: list[tuple[str, list[bytes]]] = []
+        self.databases: list[str] = []
         self.release = threading.Event()
         self.release.set()
         self.fail_with: Exception | None = None
         self.refuse: set[bytes] = set()
         self.attempts = 0
 
-    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str) -> str:
+    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str) -> str:
         self.attempts += 1
         self.release.wait(10)
         if self.fail_with is not None:
@@ -44,6 +45,7 @@ class RecordingWriter:
                 "inserting: Code: 27. Cannot parse input (CANNOT_PARSE_INPUT_ASSERTION_FAILED)"
             )
         self.inserts.append((token, payloads))
+        self.databases.append(database)
         return "test"
 
     def close(self) -> None:
@@ -63,7 +65,14 @@ def open_log(directory: Path) -> WriteAheadLog:
 
 def make_batcher(wal: WriteAheadLog, *writers: RecordingWriter, **kw: float) -> Batcher:
     opts = {"max_items": 1000, "max_bytes": 1 << 30, "max_wait_s": 0.05} | kw
-    batcher = Batcher(wal, [[w] for w in writers], metrics=CollectorMetrics(), retry_max_s=0.2, **opts)  # type: ignore[arg-type]
+    batcher = Batcher(
+        wal,
+        [[w] for w in writers],
+        metrics=CollectorMetrics(),
+        databases={0: "otel", 3: "otel_three"}.get,
+        retry_max_s=0.2,
+        **opts,
+    )  # type: ignore[arg-type]
     batcher.start()
     return batcher
 
@@ -85,7 +94,7 @@ def test_waiting_records_share_one_insert(tmp_path: Path) -> None:
         await batcher.flushed()
         assert len(writer.inserts) == 1 and len(writer.stored) == 20
         token, _ = writer.inserts[0]
-        assert token == f"{wal.generation}:0-20:{int(KIND)}"
+        assert token == f"{wal.generation}:0-20:{int(KIND)}:0"
         assert await stop(wal, batcher)
 
     asyncio.run(scenario())
@@ -137,7 +146,8 @@ def test_a_refused_record_goes_to_dead_letters_and_the_rest_is_written(tmp_path:
         assert sorted(writer.stored) == [b"a", b"b"]
         # One record at a time after the whole batch was refused: each with its own token.
         assert all(
-            token.endswith(f"-{int(token.split(':')[1].split('-')[0]) + 1}:1") for token, _ in writer.inserts
+            token.endswith(f"-{int(token.split(':')[1].split('-')[0]) + 1}:1:0")
+            for token, _ in writer.inserts
         )
         entries = wal.dead_letters.entries()
         assert len(entries) == 1 and "CANNOT_PARSE_INPUT_ASSERTION_FAILED" in str(entries[0]["reason"])
@@ -177,7 +187,7 @@ def test_after_a_crash_the_same_batches_are_written_again_with_the_same_tokens(t
         tokens.extend(t for t, _ in writer.inserts)
         assert writer.stored == [b"r%d" % i for i in range(5)]
         generation = wal.generation
-        assert tokens[0] == f"{generation}:0-3:1"
+        assert tokens[0] == f"{generation}:0-3:1:0"
         assert await stop(wal, batcher)
 
     asyncio.run(first_run())
@@ -218,6 +228,31 @@ def test_free_writers_share_the_backlog(tmp_path: Path, lanes: int) -> None:
         await asyncio.wait_for(batcher.flushed(), 5)
         assert all(w.inserts for w in writers)
         assert sorted(p for w in writers for p in w.stored) == sorted(b"r%d" % i for i in range(8))
+        assert await stop(wal, batcher)
+
+    asyncio.run(scenario())
+
+
+def test_records_go_to_their_projects_database(tmp_path: Path) -> None:
+    """One INSERT per project of a batch, each into that project's database and with its own
+    token; records of a project that no longer exists go to dead letters."""
+
+    async def scenario() -> None:
+        wal = open_log(tmp_path)
+        writer = RecordingWriter()
+        batcher = make_batcher(wal, writer, max_wait_s=0.2)
+        await asyncio.gather(
+            wal.append(KIND, 1, b"p0-a"),
+            wal.append(KIND, 1, b"p3-a", project=3),
+            wal.append(KIND, 1, b"p0-b"),
+            wal.append(KIND, 1, b"gone", project=9),
+        )
+        await asyncio.wait_for(batcher.flushed(), 5)
+        stored = {db: payloads for db, (_, payloads) in zip(writer.databases, writer.inserts, strict=True)}
+        assert stored == {"otel": [b"p0-a", b"p0-b"], "otel_three": [b"p3-a"]}
+        assert sorted(token.rsplit(":", 1)[1] for token, _ in writer.inserts) == ["0", "3"]
+        (dead,) = wal.dead_letters.entries()
+        assert "project 9 no longer exists" in str(dead["reason"])
         assert await stop(wal, batcher)
 
     asyncio.run(scenario())

@@ -136,12 +136,14 @@ def test_clickhouse_stores_what_python_stores(
 
     native_db, python_db = databases
     for database, write in ((native_db, "native"), (python_db, "arrow")):
-        writer = TraceWriter(app.settings.dsn, database, connect_timeout_s=5, insert_timeout_s=60)
+        writer = TraceWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60)
         try:
             if write == "native":
-                assert writer.write_native(bodies, 800) == "clickhouse"
+                assert writer.write_native(bodies, 800, database) == "clickhouse"
             else:
-                writer.write_arrow(pa.concat_tables(decode_spans(r, limits).table for r in requests))
+                writer.write_arrow(
+                    pa.concat_tables(decode_spans(r, limits).table for r in requests), database
+                )
         finally:
             writer.close()
 
@@ -243,12 +245,10 @@ def test_small_batches_are_decoded_in_python(app: RunningApp, ch: Client) -> Non
     ch.command(f"DROP DATABASE IF EXISTS {database}")
     apply_migrations(ch, database)
     bodies = [make_request(50, f"small-{i}").SerializeToString() for i in range(2)]
-    writer = TraceWriter(
-        app.settings.dsn, database, connect_timeout_s=5, insert_timeout_s=60, native_min_spans=101
-    )
+    writer = TraceWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60, native_min_spans=101)
     try:
-        assert writer.write_native(bodies, 100) == "python"
-        assert writer.write_native(bodies, 101) == "clickhouse"
+        assert writer.write_native(bodies, 100, database) == "python"
+        assert writer.write_native(bodies, 101, database) == "clickhouse"
     finally:
         writer.close()
     counts = ch.query(

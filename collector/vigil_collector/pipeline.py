@@ -56,13 +56,13 @@ class TracePipeline:
         self._pending_bytes = 0
         self._pending_spans = 0
 
-    async def export_proto(self, body: bytes, transport: str) -> ExportResult:
-        return await self._export(body, False, transport)
+    async def export_proto(self, body: bytes, transport: str, project: int = 0) -> ExportResult:
+        return await self._export(body, False, transport, project)
 
-    async def export_json(self, body: bytes, transport: str) -> ExportResult:
-        return await self._export(body, True, transport)
+    async def export_json(self, body: bytes, transport: str, project: int = 0) -> ExportResult:
+        return await self._export(body, True, transport, project)
 
-    async def _export(self, body: bytes, is_json: bool, transport: str) -> ExportResult:
+    async def _export(self, body: bytes, is_json: bool, transport: str, project: int) -> ExportResult:
         m = self._metrics
         # One request alone is always taken, so a large one cannot starve.
         if self._pending_bytes and self._pending_bytes + len(body) > self._max_pending_bytes:
@@ -74,12 +74,14 @@ class TracePipeline:
         self._pending_bytes += len(body)
         m.pending_bytes.set(self._pending_bytes)
         try:
-            return await self._decode_and_append(body, is_json, transport)
+            return await self._decode_and_append(body, is_json, transport, project)
         finally:
             self._pending_bytes -= len(body)
             m.pending_bytes.set(self._pending_bytes)
 
-    async def _decode_and_append(self, body: bytes, is_json: bool, transport: str) -> ExportResult:
+    async def _decode_and_append(
+        self, body: bytes, is_json: bool, transport: str, project: int
+    ) -> ExportResult:
         m = self._metrics
         try:
             decoded = await self._decoder.decode(body, is_json)
@@ -108,7 +110,7 @@ class TracePipeline:
                 try:
                     if self._pace is not None:
                         await self._pace()
-                    await self._wal.append(kind, accepted, payload)
+                    await self._wal.append(kind, accepted, payload, project)
                 finally:
                     self._pending_spans -= accepted
             except RetryableError as exc:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vigil.query.v1 import query_pb2
@@ -86,23 +87,35 @@ def evaluate_once(reader: Reader, config: DetectorConfig, now_ns: int | None = N
     return report
 
 
-async def run_detector(reader: Reader, config: DetectorConfig, stop: asyncio.Event) -> None:
-    """Evaluate every ``interval_s`` until ``stop`` is set; a failed pass is logged and retried."""
+async def run_detector(
+    reader: Reader,
+    config: DetectorConfig,
+    stop: asyncio.Event,
+    databases: Callable[[], list[str]] | None = None,
+) -> None:
+    """Evaluate every ``interval_s`` until ``stop`` is set, in each project's database (each
+    keeps its own alerts); a failed pass is logged and retried."""
     while not stop.is_set():
-        started = time.monotonic()
-        try:
-            report = await reader.run(lambda r: evaluate_once(r, config))
-            log.info(
-                "drift evaluated",
-                extra={
-                    "groups": report.evaluated_groups,
-                    "opened": report.opened,
-                    "updated": report.updated,
-                    "resolved": report.resolved,
-                    "duration_s": round(time.monotonic() - started, 3),
-                },
-            )
-        except Exception as exc:  # storage down, say: the next pass tries again
-            log.warning("drift evaluation failed: %s", exc)
+        for database in databases() if databases else [reader.database]:
+            await _evaluate_logged(reader.scoped(database), config)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=config.interval_s)
+
+
+async def _evaluate_logged(reader: Reader, config: DetectorConfig) -> None:
+    started = time.monotonic()
+    try:
+        report = await reader.run(lambda r: evaluate_once(r, config))
+        log.info(
+            "drift evaluated",
+            extra={
+                "database": reader.database,
+                "groups": report.evaluated_groups,
+                "opened": report.opened,
+                "updated": report.updated,
+                "resolved": report.resolved,
+                "duration_s": round(time.monotonic() - started, 3),
+            },
+        )
+    except Exception as exc:  # storage down, say: the next pass tries again
+        log.warning("drift evaluation in %s failed: %s", reader.database, exc)

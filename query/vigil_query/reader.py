@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -21,6 +23,12 @@ from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 
 T = TypeVar("T")
+
+
+@dataclass
+class _Inflight:
+    limit: int
+    count: int = 0
 
 
 def datetime_of_ns(ns: int) -> datetime:
@@ -43,6 +51,7 @@ class Reader:
         max_memory_bytes: int = 0,
     ) -> None:
         self._dsn = dsn
+        self.database = database
         self.db = quote_identifier(database)
         self._timeout_s = timeout_s
         self._max_rows = max_rows
@@ -52,8 +61,7 @@ class Reader:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vigil-query")
         # Work running or waiting for a thread, capped: beyond it a call is refused at once
         # (Busy) instead of queueing without bound behind heavy queries.
-        self._max_inflight = max_inflight or 4 * threads
-        self._inflight = 0
+        self._inflight = _Inflight(max_inflight or 4 * threads)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -70,16 +78,26 @@ class Reader:
     async def run(self, fn: Callable[[Reader], T]) -> T:
         """Run ``fn(self)`` on a query thread (it may call ``rows`` several times); raises Busy
         when ``max_inflight`` calls are already running or waiting."""
-        if self._inflight >= self._max_inflight:
+        inflight = self._inflight
+        if inflight.count >= inflight.limit:
             raise Busy(
-                f"the query service is busy ({self._inflight} queries running or waiting, the limit of "
+                f"the query service is busy ({inflight.count} queries running or waiting, the limit of "
                 "VIGIL_QUERY_MAX_INFLIGHT); retry in a moment"
             )
-        self._inflight += 1
+        inflight.count += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self)
         finally:
-            self._inflight -= 1
+            inflight.count -= 1
+
+    def scoped(self, database: str) -> Reader:
+        """This reader over another database (a project's), sharing threads, clients and the
+        in-flight cap: what each request's SQL runs on once its caller is known."""
+        if database == self.database:
+            return self
+        view = copy.copy(self)
+        view.database, view.db = database, quote_identifier(database)
+        return view
 
     def rows(
         self, sql: str, params: dict[str, Any], what: str, settings: dict[str, Any] | None = None

@@ -11,6 +11,9 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import Message
+from vigil_auth.authenticator import Authenticator
+from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
+from vigil_auth.keys import READ, REPLAY
 
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.alerts_sql import list_alerts, resolve_alert
@@ -35,6 +38,12 @@ Resp = TypeVar("Resp", bound=Message)
 def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
     """The status and the message a client gets. Messages are short reasons written for the
     caller; an internal failure's own text (driver messages, SQL, paths) stays in the log."""
+    if isinstance(error, Unauthenticated):
+        return grpc.StatusCode.UNAUTHENTICATED, error.reason
+    if isinstance(error, PermissionDenied):
+        return grpc.StatusCode.PERMISSION_DENIED, error.reason
+    if isinstance(error, CredentialsUnavailable):
+        return grpc.StatusCode.UNAVAILABLE, error.reason
     if isinstance(error, InvalidQuery):
         return grpc.StatusCode.INVALID_ARGUMENT, error.reason
     if isinstance(error, NotFound):
@@ -91,22 +100,14 @@ async def _respond(name: str, work: Awaitable[Resp], context: grpc.aio.ServicerC
         await _abort(name, exc, context)
 
 
-async def _call(
-    name: str,
-    reader: Reader,
-    fn: Callable[[Reader, Any], Resp],
-    request: Any,
-    context: grpc.aio.ServicerContext,
-) -> Resp:
-    return await _respond(name, reader.run(lambda r: fn(r, request)), context)
-
-
 class _Unary:
     """A unary RPC that runs ``fn(reader, request)`` on a query thread; its name (for the log)
     is the attribute it is assigned to."""
 
-    def __init__(self, fn: Callable[[Reader, Any], Resp]) -> None:
+    def __init__(self, fn: Callable[..., Resp], scope: str = READ, method: bool = False) -> None:
         self._fn = fn
+        self._scope = scope
+        self._method = method  # fn(service, reader, request)
         self._name = fn.__name__
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -115,8 +116,14 @@ class _Unary:
     def __get__(
         self, service: QueryService, owner: type
     ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+        fn = functools.partial(self._fn, service) if self._method else self._fn
+
         async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            return await _call(self._name, service.reader, self._fn, request, context)
+            async def work() -> Any:
+                reader = await service.reader_for(context, self._scope)
+                return await reader.run(lambda r: fn(r, request))
+
+            return await _respond(self._name, work(), context)
 
         return handler
 
@@ -125,14 +132,21 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     def __init__(
         self,
         reader: Reader,
+        auth: Authenticator,
         thresholds: Thresholds | None = None,
         providers: ProviderConfig | None = None,
         replay_limits: ReplayLimits | None = None,
     ) -> None:
         self.reader = reader
+        self.auth = auth
         self.thresholds = thresholds or Thresholds()
         self.providers = providers or ProviderConfig(ProviderEndpoint("", ""), ProviderEndpoint("", ""))
-        self.replays = Replays(reader, self.providers, replay_limits or ReplayLimits())
+        self.replays = Replays(self.providers, replay_limits or ReplayLimits())
+
+    async def reader_for(self, context: grpc.aio.ServicerContext, scope: str) -> Reader:
+        """The reader over the caller's project, once the caller may do ``scope`` there."""
+        principal = await self.auth.check(_authorization(context), scope)
+        return self.reader.scoped(principal.database)
 
     GetTrace = _Unary(get_trace)
     SearchSpans = _Unary(search_spans)
@@ -151,10 +165,11 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
         server holds one page at a time however slowly the client reads."""
         try:
             size = page_size(request)
-            trace = await self.reader.run(lambda r: outline(r, request))
+            reader = await self.reader_for(context, READ)
+            trace = await reader.run(lambda r: outline(r, request))
             offset = 0
             while offset < trace.span_count:
-                message, offset = await self.reader.run(
+                message, offset = await reader.run(
                     lambda r, at=offset: page(r, trace, at, size, message=query_pb2.StreamTraceResponse)
                 )
                 yield message
@@ -164,13 +179,23 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     async def Replay(
         self, request: query_pb2.ReplayRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.ReplayResponse:
-        return await _respond("Replay", self.replays.run(request), context)
+        async def work() -> query_pb2.ReplayResponse:
+            reader = await self.reader_for(context, REPLAY if request.execute else READ)
+            return await self.replays.run(reader, request)
 
-    async def GetDrift(
-        self, request: query_pb2.GetDriftRequest, context: grpc.aio.ServicerContext
-    ) -> query_pb2.GetDriftResponse:
-        drift = functools.partial(get_drift, thresholds=self.thresholds)
-        return await _call("GetDrift", self.reader, drift, request, context)
+        return await _respond("Replay", work(), context)
+
+    def _drift(self, reader: Reader, request: query_pb2.GetDriftRequest) -> query_pb2.GetDriftResponse:
+        return get_drift(reader, request, thresholds=self.thresholds)
+
+    GetDrift = _Unary(_drift, method=True)
 
 
 __all__ = ["QueryService", "query_pb2", "status_for"]
+
+
+def _authorization(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else value.decode("latin-1")
+    return None

@@ -17,6 +17,11 @@ import time
 from dataclasses import dataclass
 
 from aiohttp import web
+from clickhouse_connect.driver.client import Client
+from vigil_auth import registry
+from vigil_auth.authenticator import Authenticator
+from vigil_auth.keys import KeyHasher
+from vigil_auth.secret import server_secret
 
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
@@ -33,6 +38,7 @@ from vigil_query.server import QueryServer
 from vigil_query.service import QueryService
 from vigil_server.ops_routes import add_ops_routes
 from vigil_server.settings import VigilSettings
+from vigil_storage import connect
 from vigil_storage.readiness import StorageGate
 
 log = logging.getLogger(__name__)
@@ -61,7 +67,6 @@ class VigilApp:
         self.writers = [
             TraceWriter(
                 settings.dsn,
-                settings.database,
                 connect_timeout_s=settings.storage_connect_timeout_s,
                 insert_timeout_s=settings.insert_timeout_s,
                 limits=self.limits,
@@ -69,6 +74,7 @@ class VigilApp:
             )
             for _ in range(settings.insert_concurrency)
         ]
+        self.auth = make_authenticator(settings)
         self.wal = WriteAheadLog(
             settings.resolved_wal_dir, max_bytes=settings.wal_max_bytes, metrics=self.metrics
         )
@@ -98,6 +104,8 @@ class VigilApp:
                 extra={"records": recovered.records, "items": recovered.items, "bytes": recovered.bytes},
             )
         self.wal.start()
+        if self.auth.enabled:
+            await self.auth.start()
         self.batcher = Batcher(
             self.wal,
             [[writer] for writer in self.writers],
@@ -105,6 +113,7 @@ class VigilApp:
             max_bytes=s.batch_max_bytes,
             max_wait_s=s.batch_max_wait_s,
             metrics=self.metrics,
+            databases=self.auth.database_of,
             storage_ready=lambda: self.gate.schema_ready,
             pace_items=s.wal_pace_spans,
         )
@@ -124,13 +133,13 @@ class VigilApp:
             pace=self.batcher.admit,
         )
 
-        self.grpc = OtlpGrpcReceiver(pipeline, max_message_bytes=s.max_body_bytes)
+        self.grpc = OtlpGrpcReceiver(pipeline, self.auth, max_message_bytes=s.max_body_bytes)
         grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port)
 
         app = web.Application(client_max_size=s.max_body_bytes)
-        OtlpHttpReceiver(pipeline, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s).add_routes(
-            app
-        )
+        OtlpHttpReceiver(
+            pipeline, self.auth, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s
+        ).add_routes(app)
         add_ops_routes(app, self.gate, self.metrics.registry, self.ingest_status)
         # auto_decompress off: bodies are inflated by our size-capped decoder.
         self._runner = web.AppRunner(
@@ -145,11 +154,13 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = QueryServer(make_query_service(s))
+        self.query = QueryServer(make_query_service(s, self.auth))
         query_port = await self.query.start(s.listen_host, s.query_port)
         if s.drift_interval_s > 0:
             self._detector_task = loop.create_task(
-                run_detector(self.query.reader, s.drift_detector_config(), self._detector_stop),
+                run_detector(
+                    self.query.reader, s.drift_detector_config(), self._detector_stop, self.auth.databases
+                ),
                 name="vigil-drift",
             )
 
@@ -211,6 +222,7 @@ class VigilApp:
             self.decoder.close()
         self.wal.close()
         self.gate.close()
+        await self.auth.stop()
         log.info("vigil stopped")
 
     async def _retry_schema(self) -> None:
@@ -233,8 +245,20 @@ def make_reader(s: VigilSettings) -> Reader:
     )
 
 
-def make_query_service(s: VigilSettings) -> QueryService:
-    return QueryService(make_reader(s), s.drift_thresholds(), s.replay_providers(), s.replay_limits())
+def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
+    return QueryService(make_reader(s), auth, s.drift_thresholds(), s.replay_providers(), s.replay_limits())
+
+
+def make_authenticator(s: VigilSettings) -> Authenticator:
+    def connect_registry() -> Client:
+        return connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
+
+    return Authenticator(
+        enabled=s.auth_enabled,
+        hasher=KeyHasher(server_secret(s.auth_secret.get_secret_value(), s.data_dir)),
+        load=registry.loader(connect_registry, s.database),
+        default_database=s.database,
+    )
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -248,7 +272,10 @@ def stop_on_signals() -> asyncio.Event:
 
 async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
-    server = QueryServer(make_query_service(settings))
+    auth = make_authenticator(settings)
+    if auth.enabled:
+        await auth.start()
+    server = QueryServer(make_query_service(settings, auth))
     stop = stop_on_signals()
     port = await server.start(settings.listen_host, settings.query_port)
     log.info(

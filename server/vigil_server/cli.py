@@ -10,9 +10,11 @@ import logging
 import sys
 
 from pydantic import ValidationError
+from vigil_auth import registry
 
 from vigil_collector.wal.log import LogLocked
 from vigil_query.drift_detector import evaluate_once
+from vigil_server.admin_cli import add_admin_commands, run_admin_command
 from vigil_server.app import detect_drift, make_reader, serve, serve_query
 from vigil_server.logs import configure_logging
 from vigil_server.settings import VigilSettings
@@ -41,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         help="run only the drift detector (every VIGIL_DRIFT_INTERVAL_S), or one pass with --once",
     )
     drift.add_argument("--once", action="store_true", help="evaluate once, print a JSON report, and exit")
-    sub.add_parser("migrate", help="apply schema migrations and exit")
+    sub.add_parser("migrate", help="apply schema migrations (of every project's database) and exit")
+    add_admin_commands(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -50,6 +53,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vigil: invalid settings:\n{settings_errors(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    if args.command in ("serve", "query"):
+        problem = settings.auth_problem()
+        if problem:
+            print(f"vigil: cannot start: {problem}", file=sys.stderr)
+            return 2
+        if settings.auth == "off" and settings.listens_on_network:
+            log.warning(
+                "authentication is off (VIGIL_AUTH=off) and the servers listen on %s: anyone who can "
+                "reach them can read and write all data",
+                settings.listen_host,
+            )
 
     if args.command == "serve":
         try:
@@ -79,11 +93,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             client = connect(settings.dsn, connect_timeout_s=settings.storage_connect_timeout_s)
             applied = apply_migrations(client, settings.database, settings.traces_ttl_days)
+            registry.ensure(client, settings.database)
+            for project in registry.list_projects(client, settings.database)[1:]:
+                apply_migrations(client, project.database, settings.traces_ttl_days)
         except StorageError as exc:
             log.error("migration failed: %s", exc.reason)
             return 1
         log.info("migrations applied", extra={"applied": applied, "database": settings.database})
         return 0
+    if args.command in ("projects", "keys"):
+        return run_admin_command(args, settings)
     return 2
 
 

@@ -6,6 +6,7 @@ optional ``.env`` file) and passed down; no other module reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -48,6 +49,19 @@ class VigilSettings(BaseSettings):
     otlp_grpc_port: int = Field(default=4317, ge=0, le=65535)
     otlp_http_port: int = Field(default=4318, ge=0, le=65535)
     query_port: int = Field(default=4319, ge=0, le=65535)
+
+    # --- authentication ---------------------------------------------------------------------
+    auth: str = Field(
+        default="",
+        pattern="^(on|off|)$",
+        description="on: every OTLP and query request needs a credential; off: none does. Unset: off, "
+        "allowed only while every listener binds a loopback address.",
+    )
+    auth_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key of the API-key hashes; default: a random one in $VIGIL_DATA_DIR/auth-secret. "
+        "Set it alike on every process of a deployment.",
+    )
 
     # --- query service -------------------------------------------------------------------
     query_timeout_s: float = Field(default=10.0, gt=0, description="ClickHouse time limit of one query.")
@@ -228,6 +242,24 @@ class VigilSettings(BaseSettings):
             thresholds=self.drift_thresholds(),
         )
 
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth == "on"
+
+    @property
+    def listens_on_network(self) -> bool:
+        return not _is_loopback(self.listen_host)
+
+    def auth_problem(self) -> str | None:
+        """Why the server must not start with this authentication setting, if it must not."""
+        if self.auth or not self.listens_on_network:
+            return None
+        return (
+            f"VIGIL_LISTEN_HOST={self.listen_host} is reachable from the network but VIGIL_AUTH is not set: "
+            "set VIGIL_AUTH=on (and create API keys with `vigil keys create`), or VIGIL_AUTH=off to accept "
+            "requests without credentials"
+        )
+
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line: the storage password (as given and
         URL-decoded) and the provider API keys."""
@@ -237,6 +269,7 @@ class VigilSettings(BaseSettings):
             unquote(password),
             self.replay_openai_api_key.get_secret_value(),
             self.replay_anthropic_api_key.get_secret_value(),
+            self.auth_secret.get_secret_value(),
         ]
 
     @property
@@ -259,3 +292,12 @@ class VigilSettings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.dsn.startswith("chdb:")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -60,9 +60,9 @@ class RecordWriter(Protocol):
 
     kinds: frozenset[RecordKind]
 
-    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str) -> str:
-        """Insert the payloads in one INSERT with this deduplication token; returns a label for
-        the metrics (who decoded them)."""
+    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str) -> str:
+        """Insert the payloads into ``database``'s tables in one INSERT with this deduplication
+        token; returns a label for the metrics (who decoded them)."""
         ...
 
     def close(self) -> None: ...
@@ -75,6 +75,16 @@ class _Lane:
 
     writers: dict[RecordKind, RecordWriter]
     thread: ThreadPoolExecutor
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a group of a batch's records goes."""
+
+    writer: RecordWriter
+    kind: RecordKind
+    project: int
+    database: str
 
 
 @dataclass
@@ -100,6 +110,7 @@ class Batcher:
         max_bytes: int,
         max_wait_s: float,
         metrics: CollectorMetrics,
+        databases: Callable[[int], str | None],
         storage_ready: Callable[[], bool] = lambda: True,
         retry_max_s: float = 5.0,
         pace_items: int = 0,
@@ -116,6 +127,7 @@ class Batcher:
         self._max_bytes = max_bytes
         self._max_wait_s = max_wait_s
         self._metrics = metrics
+        self._databases = databases  # project number → its database; None once deleted
         self._storage_ready = storage_ready
         self._retry_max_s = retry_max_s
         self._pace_items = pace_items
@@ -415,23 +427,27 @@ class Batcher:
     # --- in the lane's thread -------------------------------------------------------------------
 
     def _write_sync(self, lane: _Lane, batch: Batch, attempt: int) -> int:
-        """Insert the batch, a kind at a time; returns the new checkpoint."""
-        generation = self._wal.generation
+        """Insert the batch, a kind and project at a time; returns the new checkpoint."""
         batch.written = defaultdict(int)
-        by_kind: dict[RecordKind, list[Record]] = {}
+        groups: dict[tuple[RecordKind, int], list[Record]] = {}
         for e in batch.entries:
             if isinstance(e, Record):
-                by_kind.setdefault(e.kind, []).append(e)
-        for kind, records in by_kind.items():
+                groups.setdefault((e.kind, e.project), []).append(e)
+        for (kind, project), records in groups.items():
             writer = lane.writers.get(kind)
-            if writer is None:
+            database = self._databases(project)
+            if writer is None or database is None:
+                reason = (
+                    f"no writer for record kind {kind.name}"
+                    if writer is None
+                    else f"project {project} no longer exists"
+                )
                 for r in records:
-                    self._dead_letter(r, f"no writer for record kind {kind.name}")
+                    self._dead_letter(r, reason)
                 continue
-            token = f"{generation}:{batch.start}-{batch.end}:{int(kind)}"
+            target = _Target(writer, kind, project, database)
             try:
-                label = writer.write(kind, [r.payload for r in records], sum(r.items for r in records), token)
-                batch.written[label] += sum(r.items for r in records)
+                self._insert(batch, target, records, batch.start, batch.end)
                 continue
             except Exception as exc:
                 if not _refused(exc, attempt):
@@ -447,10 +463,7 @@ class Batcher:
                 )
             for r in records:  # deterministic: the same split, the same tokens after a crash
                 try:
-                    label = writer.write(
-                        kind, [r.payload], r.items, f"{generation}:{r.seq}-{r.seq + 1}:{int(kind)}"
-                    )
-                    batch.written[label] += r.items
+                    self._insert(batch, target, [r], r.seq, r.seq + 1)
                 except Exception as exc:
                     if not _refused(exc, attempt):
                         raise
@@ -462,6 +475,14 @@ class Batcher:
         checkpoint = self._wal.state.commit(batch.start, batch.end)
         self._wal.release(checkpoint)
         return checkpoint
+
+    def _insert(self, batch: Batch, target: _Target, records: list[Record], first: int, end: int) -> None:
+        """One INSERT of ``records`` (sequence numbers ``first`` to ``end``), with the token
+        that makes a repeat of it after a crash a no-op."""
+        token = f"{self._wal.generation}:{first}-{end}:{int(target.kind)}:{target.project}"
+        items = sum(r.items for r in records)
+        label = target.writer.write(target.kind, [r.payload for r in records], items, token, target.database)
+        batch.written[label] += items
 
     def _dead_letter(self, record: Record, reason: str) -> None:
         path = self._wal.dead_letters.add(record, reason)

@@ -17,6 +17,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
+from vigil_auth.authenticator import Authenticator
+from vigil_auth.errors import AuthError
+from vigil_auth.keys import INGEST
 
 from vigil_collector.errors import IngestError
 from vigil_collector.pipeline import TracePipeline
@@ -28,8 +31,9 @@ TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
 class OtlpGrpcReceiver:
-    def __init__(self, pipeline: TracePipeline, *, max_message_bytes: int) -> None:
+    def __init__(self, pipeline: TracePipeline, auth: Authenticator, *, max_message_bytes: int) -> None:
         self._pipeline = pipeline
+        self._auth = auth
         self._health = health.aio.HealthServicer()
         self._server = grpc.aio.server(
             options=[
@@ -70,8 +74,9 @@ class OtlpGrpcReceiver:
 
     async def _export(self, body: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
         try:
-            result = await self._pipeline.export_proto(body, "grpc")
-        except IngestError as exc:
+            principal = await self._auth.check(_authorization(context), INGEST)
+            result = await self._pipeline.export_proto(body, "grpc", principal.project)
+        except (IngestError, AuthError) as exc:
             await context.abort(grpc_status(exc), exc.reason)
             raise  # unreachable: abort raises
         except Exception:  # a bug: the client gets a request id, the log the traceback
@@ -85,3 +90,10 @@ class OtlpGrpcReceiver:
                 ExportTracePartialSuccess(rejected_spans=result.rejected, error_message=result.message)
             )
         return response
+
+
+def _authorization(context: grpc.aio.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else value.decode("latin-1")
+    return None

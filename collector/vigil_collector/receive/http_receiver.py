@@ -19,11 +19,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
+from vigil_auth.authenticator import Authenticator
+from vigil_auth.errors import AuthError
+from vigil_auth.keys import INGEST
 
-from vigil_collector.errors import BodyTooLarge, IngestError, RetryableError, UnsupportedMedia
+from vigil_collector.errors import BodyTooLarge, IngestError, UnsupportedMedia
 from vigil_collector.pipeline import ExportResult, TracePipeline
 from vigil_collector.receive.body import decode_body
-from vigil_collector.receive.status_map import grpc_status, http_status
+from vigil_collector.receive.status_map import grpc_status, http_status, retryable
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,11 @@ _PROTOBUF_ALIASES = {PROTOBUF, "application/protobuf"}
 
 
 class OtlpHttpReceiver:
-    def __init__(self, pipeline: TracePipeline, *, max_body_bytes: int, retry_after_s: int) -> None:
+    def __init__(
+        self, pipeline: TracePipeline, auth: Authenticator, *, max_body_bytes: int, retry_after_s: int
+    ) -> None:
         self._pipeline = pipeline
+        self._auth = auth
         self._max_body_bytes = max_body_bytes
         self._retry_after_s = retry_after_s
 
@@ -48,13 +54,14 @@ class OtlpHttpReceiver:
         try:
             if not as_json and mime not in _PROTOBUF_ALIASES:
                 raise UnsupportedMedia(f"unsupported Content-Type {mime!r}; use {PROTOBUF} or {JSON}")
+            principal = await self._auth.check(request.headers.get("Authorization"), INGEST)
             body = await self._read(request)
             if as_json:
-                result = await self._pipeline.export_json(body, "http")
+                result = await self._pipeline.export_json(body, "http", principal.project)
             else:
-                result = await self._pipeline.export_proto(body, "http")
-        except IngestError as exc:
-            level = logging.WARNING if isinstance(exc, RetryableError) else logging.INFO
+                result = await self._pipeline.export_proto(body, "http", principal.project)
+        except (IngestError, AuthError) as exc:
+            level = logging.WARNING if retryable(exc) else logging.INFO
             log.log(level, "OTLP/HTTP export refused: %s", exc.reason, extra={"request_id": request_id})
             return self._error(exc, as_json, request_id)
         except Exception:  # a bug: the client gets a request id, the log the traceback
@@ -85,10 +92,12 @@ class OtlpHttpReceiver:
             )
         return self._message(200, response, as_json, request_id)
 
-    def _error(self, exc: IngestError, as_json: bool, request_id: str) -> web.Response:
+    def _error(self, exc: IngestError | AuthError, as_json: bool, request_id: str) -> web.Response:
         status = status_pb2.Status(code=grpc_status(exc).value[0], message=exc.reason)
         response = self._message(http_status(exc), status, as_json, request_id)
-        if isinstance(exc, RetryableError):
+        if isinstance(exc, AuthError) and http_status(exc) == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="vigil"'
+        if retryable(exc):
             response.headers["Retry-After"] = str(self._retry_after_s)
         return response
 

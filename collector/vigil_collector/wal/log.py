@@ -92,6 +92,7 @@ class _Append:
     payload: bytes
     appended_ns: int
     done: asyncio.Future[int]
+    project: int = 0
     seq: int = 0
 
     @property
@@ -309,8 +310,8 @@ class WriteAheadLog:
         """Too full for requests of ordinary size: what /ready reports as not ready."""
         return self._disk_bytes >= self.max_bytes * 0.99
 
-    async def append(self, kind: RecordKind, items: int, payload: bytes) -> int:
-        """Append one record; returns its sequence number once it is fsynced. Raises
+    async def append(self, kind: RecordKind, items: int, payload: bytes, project: int = 0) -> int:
+        """Append one record of ``project``; returns its sequence number once it is fsynced. Raises
         Overloaded when the log is full, ShuttingDown once closing, LogUnavailable when the
         disk failed."""
         if not self._accepting:
@@ -337,7 +338,7 @@ class WriteAheadLog:
                 "behind or down; retry later"
             )
         assert self._loop is not None, "start() first"
-        entry = _Append(int(kind), items, payload, time.time_ns(), self._loop.create_future())
+        entry = _Append(int(kind), items, payload, time.time_ns(), self._loop.create_future(), project)
         self._last_append = entry.done
         with self._cond:
             self._queue.append(entry)
@@ -392,7 +393,7 @@ class WriteAheadLog:
         for entry in group:
             entry.seq = seq
             seq += 1
-            header = encode_header(entry.kind, entry.items, entry.appended_ns, entry.payload)
+            header = encode_header(entry.kind, entry.items, entry.appended_ns, entry.project, entry.payload)
             size = entry.size
             if self._fd is None or (
                 self._segments[-1].size + size > self._segment_bytes

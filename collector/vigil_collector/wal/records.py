@@ -2,12 +2,14 @@
 
 A segment file starts with a 16-byte header, then holds records back to back::
 
-    segment header   magic b"VIGILWAL" | first_seq u64
-    record header    length u32 | crc32 u32 | kind u8 | items u32 | appended_ns u64
+    segment header   magic b"VIGILWL2" | first_seq u64
+    record header    length u32 | crc32 u32 | kind u8 | items u32 | appended_ns u64 | project u16
     payload          length bytes
 
 All integers are little-endian. ``crc32`` (zlib's) covers everything after itself: kind,
-items, append time and payload. A record whose header or payload runs past the end of the
+items, append time, project and payload. ``project`` is the number of the project the
+record's data belongs to (0 = the default project); the writers insert it into that
+project's database. A record whose header or payload runs past the end of the
 file, or whose checksum does not match, was torn by a crash while it was being appended:
 its group was never fsynced, so it was never acknowledged, and it is dropped.
 
@@ -35,10 +37,10 @@ class RecordKind(IntEnum):
     TRACES_ARROW = 2
 
 
-SEGMENT_MAGIC = b"VIGILWAL"
+SEGMENT_MAGIC = b"VIGILWL2"  # VIGILWAL: the first format, without projects
 SEGMENT_HEADER = struct.Struct("<8sQ")
-RECORD_HEADER = struct.Struct("<IIBIQ")
-_CHECKED = struct.Struct("<BIQ")  # the header fields the checksum covers
+RECORD_HEADER = struct.Struct("<IIBIQH")
+_CHECKED = struct.Struct("<BIQH")  # the header fields the checksum covers
 MAX_PAYLOAD = 2**32 - 1
 
 
@@ -49,6 +51,7 @@ class Record:
     items: int  # spans (or log records, data points): what the batcher counts
     appended_ns: int  # wall-clock time of the append
     payload: bytes
+    project: int = 0
 
     @property
     def size(self) -> int:
@@ -56,23 +59,23 @@ class Record:
         return RECORD_HEADER.size + len(self.payload)
 
 
-def _checksum(kind: int, items: int, appended_ns: int, payload: bytes) -> int:
-    return zlib.crc32(payload, zlib.crc32(_CHECKED.pack(kind, items, appended_ns)))
+def _checksum(kind: int, items: int, appended_ns: int, project: int, payload: bytes) -> int:
+    return zlib.crc32(payload, zlib.crc32(_CHECKED.pack(kind, items, appended_ns, project)))
 
 
-def encode_header(kind: int, items: int, appended_ns: int, payload: bytes) -> bytes:
+def encode_header(kind: int, items: int, appended_ns: int, project: int, payload: bytes) -> bytes:
     """The record header for ``payload`` (its checksum computed here: zlib releases the GIL
     on large buffers, so call it off the event loop)."""
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"a record holds at most {MAX_PAYLOAD} bytes, got {len(payload)}")
     return RECORD_HEADER.pack(
-        len(payload), _checksum(kind, items, appended_ns, payload), kind, items, appended_ns
+        len(payload), _checksum(kind, items, appended_ns, project, payload), kind, items, appended_ns, project
     )
 
 
-def checksum_ok(header: tuple[int, int, int, int, int], payload: bytes) -> bool:
-    _, crc, kind, items, appended_ns = header
-    return _checksum(kind, items, appended_ns, payload) == crc
+def checksum_ok(header: tuple[int, int, int, int, int, int], payload: bytes) -> bool:
+    _, crc, kind, items, appended_ns, project = header
+    return _checksum(kind, items, appended_ns, project, payload) == crc
 
 
 def encode_segment_header(first_seq: int) -> bytes:

@@ -66,7 +66,12 @@ def scan_segment(first_seq: int, path: Path, in_backlog: Callable[[int], bool]) 
         data = f.read()
     header_seq = segment_first_seq(data[: SEGMENT_HEADER.size])
     if header_seq is None:
-        return ScannedSegment(first_seq, path, 0, 0, len(data), "no segment header")
+        problem = (
+            "written by an earlier Vigil (log format 1, before projects)"
+            if data.startswith(b"VIGILWAL")
+            else "no segment header"
+        )
+        return ScannedSegment(first_seq, path, 0, 0, len(data), problem)
     if header_seq != first_seq:
         problem = f"segment header names sequence {header_seq}, file name {first_seq}"
         return ScannedSegment(first_seq, path, 0, 0, len(data), problem)
@@ -79,7 +84,7 @@ def scan_segment(first_seq: int, path: Path, in_backlog: Callable[[int], bool]) 
             scanned.problem = f"record header cut short at byte {offset}"
             break
         header = RECORD_HEADER.unpack_from(data, offset)
-        length, _, kind, items, appended_ns = header
+        length, _, kind, items, appended_ns, _ = header
         end = offset + RECORD_HEADER.size + length
         if end > len(data):
             scanned.problem = f"record payload cut short at byte {offset} ({end - len(data)} bytes missing)"
@@ -123,13 +128,13 @@ class SegmentReader:
             if len(raw) < RECORD_HEADER.size:
                 return  # end of the data written so far
             header = RECORD_HEADER.unpack(raw)
-            length, _, kind, items, appended_ns = header
+            length, _, kind, items, appended_ns, project = header
             payload = os.pread(self._fd, length, offset + RECORD_HEADER.size)
             if len(payload) < length or not checksum_ok(header, payload):
                 yield f"record {seq} at byte {offset} of {self.path.name} is damaged (checksum)", offset
                 return
             offset += RECORD_HEADER.size + length
-            yield Record(seq, RecordKind(kind), items, appended_ns, payload), offset
+            yield Record(seq, RecordKind(kind), items, appended_ns, payload, project), offset
             seq += 1
 
     def skip(self, offset: int, count: int) -> int:

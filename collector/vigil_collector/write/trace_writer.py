@@ -48,7 +48,6 @@ class TraceWriter:
     def __init__(
         self,
         dsn: str,
-        database: str,
         *,
         connect_timeout_s: float,
         insert_timeout_s: float,
@@ -56,7 +55,6 @@ class TraceWriter:
         native_min_spans: int = 0,
     ) -> None:
         self._dsn = dsn
-        self._table = f"{quote_identifier(database)}.otel_traces"
         self._connect_timeout_s = connect_timeout_s
         self._insert_timeout_s = insert_timeout_s
         self._limits = limits or DecodeLimits()
@@ -76,26 +74,28 @@ class TraceWriter:
         self._client: Client | None = None
         self._server_native: bool | None = None  # known once connected to a server
 
-    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str) -> Decoder:
-        """Insert log records of our kinds (the batcher's entry point)."""
+    def write(
+        self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str
+    ) -> Decoder:
+        """Insert log records of our kinds into ``database`` (the batcher's entry point)."""
         if kind == RecordKind.TRACES_OTLP:
-            return self.write_native(payloads, items, token)
+            return self.write_native(payloads, items, database, token)
         tables = [pa.ipc.open_stream(p).read_all() for p in payloads]
-        self.write_arrow(tables[0] if len(tables) == 1 else pa.concat_tables(tables), token)
+        self.write_arrow(tables[0] if len(tables) == 1 else pa.concat_tables(tables), database, token)
         return "python"
 
-    def write_arrow(self, table: pa.Table, token: str = "") -> None:
+    def write_arrow(self, table: pa.Table, database: str, token: str = "") -> None:
         """Insert all rows of ``table`` in one INSERT; raises StorageError on failure."""
         client = self._connected()
         settings = _with_token(INSERT_SETTINGS, token)
         try:
             with translate_errors(f"inserting {table.num_rows} spans"):
-                client.insert_arrow(self._table, table, settings=settings)
+                client.insert_arrow(_table(database), table, settings=settings)
         except StorageUnavailable as exc:
             self._drop_if_unreachable(exc)
             raise
 
-    def write_native(self, bodies: list[bytes], spans: int, token: str = "") -> Decoder:
+    def write_native(self, bodies: list[bytes], spans: int, database: str, token: str = "") -> Decoder:
         """Insert the ``spans`` of these OTLP/protobuf bodies; say who decoded them.
 
         Normally one INSERT in which ClickHouse decodes them. But ClickHouse spends ~80 ms
@@ -107,15 +107,15 @@ class TraceWriter:
             if spans < self._native_min_spans or (
                 not self._embedded and not self._server_supports_native(client)
             ):
-                self.write_arrow(self._decode_in_python(bodies), token)
+                self.write_arrow(self._decode_in_python(bodies), database, token)
                 return "python"
             data = length_delimited(bodies)
             with translate_errors(f"inserting the spans of {len(bodies)} requests"):
                 if self._embedded:
-                    self._insert_from_file(client, data, token)
+                    self._insert_from_file(client, data, _table(database), token)
                 else:
                     source = f"input({sql_string(STRUCTURE)})"
-                    sql = insert_select(self._table, source)
+                    sql = insert_select(_table(database), source)
                     settings = _with_token(self._native_settings, token)
                     client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
         except StorageUnavailable as exc:
@@ -141,7 +141,7 @@ class TraceWriter:
             )
         return self._client
 
-    def _insert_from_file(self, client: Client, data: bytes, token: str) -> None:
+    def _insert_from_file(self, client: Client, data: bytes, table: str, token: str) -> None:
         # The embedded engine takes no request body: it reads the bytes from a file (in the
         # system's temporary directory), and the settings go inline (passed separately, the
         # client would SET and reset each of them around the call).
@@ -149,7 +149,7 @@ class TraceWriter:
             f.write(data)
         try:
             source = f"file({sql_string(f.name)}, 'Protobuf', {sql_string(STRUCTURE)})"
-            sql = insert_select(self._table, source)
+            sql = insert_select(table, source)
             clause = self._native_settings_clause
             if token:
                 clause += f", insert_deduplication_token = {sql_string(token)}"
@@ -173,6 +173,10 @@ class TraceWriter:
 
     def _decode_in_python(self, bodies: list[bytes]) -> pa.Table:
         return pa.concat_tables(decode_spans(parse_proto_traces(body), self._limits).table for body in bodies)
+
+
+def _table(database: str) -> str:
+    return f"{quote_identifier(database)}.otel_traces"
 
 
 def _with_token(settings: dict[str, str | int], token: str) -> dict[str, str | int]:

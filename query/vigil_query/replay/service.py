@@ -47,13 +47,12 @@ class ReplayLimits:
 class Replays:
     """Runs Replay RPCs within ReplayLimits."""
 
-    def __init__(self, reader: Reader, providers: ProviderConfig, limits: ReplayLimits) -> None:
-        self._reader = reader
+    def __init__(self, providers: ProviderConfig, limits: ReplayLimits) -> None:
         self._providers = providers
         self.limits = limits
         self._executing = 0
 
-    async def run(self, request: query_pb2.ReplayRequest) -> query_pb2.ReplayResponse:
+    async def run(self, reader: Reader, request: query_pb2.ReplayRequest) -> query_pb2.ReplayResponse:
         if request.execute and self._executing >= self.limits.max_executing:
             raise Busy(
                 f"{self._executing} executed replays are running, the limit of VIGIL_REPLAY_MAX_EXECUTING;"
@@ -62,7 +61,7 @@ class Replays:
         self._executing += request.execute
         try:
             return await asyncio.wait_for(
-                replay(self._reader, self._providers, request, self.limits), self.limits.timeout_s
+                replay(reader, self._providers, request, self.limits), self.limits.timeout_s
             )
         except TimeoutError:
             raise TimedOut(

@@ -76,6 +76,7 @@ def init(
     *,
     service_name: str | None = None,
     headers: Mapping[str, str] | None = None,
+    api_key: str | None = None,
     protocol: str | None = None,
     resource_attributes: Mapping[str, str] | None = None,
     instrument: Iterable[str] = (),
@@ -90,7 +91,9 @@ def init(
     integrations to enable (``"openai"``, ``"anthropic"``). ``capture_content=False`` stops
     recording inputs, outputs and prompt messages everywhere (default: on, unless
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false``). ``redact`` is called with
-    every value before it is captured and returns what to record instead.
+    every value before it is captured and returns what to record instead. ``api_key`` (default
+    ``$VIGIL_API_KEY``) is sent as ``authorization: Bearer …``, as a server with
+    VIGIL_AUTH=on requires (a key with the ``ingest`` scope).
 
     Calling it again while initialised changes nothing and returns the same provider.
     """
@@ -104,6 +107,9 @@ def init(
             max_value_length=max_value_length,
             redact=redact,
         )
+        key = os.environ.get("VIGIL_API_KEY", "") if api_key is None else api_key
+        if key:
+            headers = {**(headers or {}), "authorization": f"Bearer {key}"}
         processor = BatchSpanProcessor(_exporter(endpoint, headers, _protocol(protocol)))
         provider = _sdk_provider_in_use()
         if provider is None:

@@ -14,6 +14,7 @@ messages of ``vigil.query.v1`` (documented in proto/vigil/query/v1/query.proto).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -58,12 +59,36 @@ def _window(bounds: tuple[TimeLike, TimeLike] | None) -> query_pb2.TimeWindow | 
     return query_pb2.TimeWindow(start_time_unix_nano=_ns(bounds[0]), end_time_unix_nano=_ns(bounds[1]))
 
 
+class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds ``authorization: Bearer <credential>`` to every call."""
+
+    def __init__(self, credential: str) -> None:
+        self._header = ("authorization", f"Bearer {credential}")
+
+    def _with_header(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), self._header]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return continuation(self._with_header(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return continuation(self._with_header(client_call_details), request)
+
+
 class QueryClient:
-    def __init__(self, target: str = "localhost:4319", *, timeout_s: float = 30.0) -> None:
+    """``api_key``: a key with the ``read`` scope (``replay`` for executed replays), needed
+    when the server runs with VIGIL_AUTH=on; default ``$VIGIL_API_KEY``."""
+
+    def __init__(
+        self, target: str = "localhost:4319", *, timeout_s: float = 30.0, api_key: str | None = None
+    ) -> None:
         self._channel = grpc.insecure_channel(
             target, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         )
-        self._stub = query_pb2_grpc.QueryServiceStub(self._channel)
+        key = os.environ.get("VIGIL_API_KEY", "") if api_key is None else api_key
+        channel = grpc.intercept_channel(self._channel, _Bearer(key)) if key else self._channel
+        self._stub = query_pb2_grpc.QueryServiceStub(channel)
         self._timeout_s = timeout_s
 
     def __enter__(self) -> QueryClient:

@@ -1,0 +1,160 @@
+"""Who is calling: a bearer credential → a Principal (project, its database, scopes).
+
+Keys and projects are held in memory and reloaded every ``refresh_s`` seconds (2 s), so a
+revoked key stops working within that time and checking a key costs no query. A key not in
+memory triggers a reload (at most one a second: a flood of bad keys waits for the same
+reload and cannot hammer ClickHouse), so a key created a moment ago works at once. While storage is down the last
+keys loaded keep ingest going; before any could be loaded, callers get a retryable error,
+never an "unauthenticated" that would make exporters drop their data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
+from vigil_auth.keys import ADMIN, PREFIX, SCOPES, KeyHasher
+from vigil_auth.registry import ApiKey, Project
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[], tuple[list[Project], list[ApiKey]]]
+# One answer for every bad key, so that answers tell nothing about which keys exist.
+_INVALID = "invalid or expired credentials"
+_MISSING = "missing credentials: send the header 'authorization: Bearer vgl_…' (an API key of the project)"
+
+
+@dataclass(frozen=True)
+class Principal:
+    project: int
+    database: str
+    scopes: frozenset[str]
+    key_id: str = ""
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes and ADMIN not in self.scopes:
+            raise PermissionDenied(f"this credential may {', '.join(sorted(self.scopes))}, not {scope}")
+
+
+class Authenticator:
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        hasher: KeyHasher,
+        load: Loader,
+        default_database: str,
+        refresh_s: float = 2.0,
+        miss_reload_s: float = 1.0,
+    ) -> None:
+        self.enabled = enabled
+        self._hasher = hasher
+        self._load = load
+        self._default = Principal(0, default_database, frozenset(SCOPES))
+        self._refresh_s = refresh_s
+        self._miss_reload_s = miss_reload_s
+        self._keys: dict[str, ApiKey] = {}
+        self._databases: dict[int, str] = {0: default_database}
+        self._loaded = False
+        self._last_load = 0.0
+        self._reloading: asyncio.Future[None] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-auth")
+        self._task: asyncio.Task[None] | None = None
+        self.failures = 0
+
+    async def start(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.reload()
+        self._task = asyncio.get_running_loop().create_task(self._refresh(), name="vigil-auth-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._thread.shutdown(wait=False)
+
+    def databases(self) -> list[str]:
+        """Every live project's database (the drift detector's round)."""
+        return list(self._databases.values())
+
+    def database_of(self, project: int) -> str | None:
+        """The database of a project (the writers' lookup); None if it is not known (deleted)."""
+        return self._databases.get(project)
+
+    async def check(self, authorization: str | None, scope: str) -> Principal:
+        """The caller of a request with this ``authorization`` header, allowed ``scope``."""
+        if not self.enabled:
+            return self._default
+        principal = await self._principal(authorization)
+        principal.require(scope)
+        return principal
+
+    async def _principal(self, authorization: str | None) -> Principal:
+        token = _bearer(authorization)
+        if not token:
+            self.failures += 1
+            raise Unauthenticated(_MISSING)
+        if not token.startswith(PREFIX):
+            self.failures += 1
+            raise Unauthenticated(_INVALID)
+        digest = self._hasher.digest(token)
+        key = self._keys.get(digest)
+        if key is None:
+            # Perhaps created a moment ago: reload, but at most once per miss_reload_s (a
+            # flood of bad keys waits for the same reload, which also slows guessing down).
+            await asyncio.sleep(max(0.0, self._miss_reload_s - (time.monotonic() - self._last_load)))
+            with contextlib.suppress(Exception):
+                await self.reload()
+            key = self._keys.get(digest)
+        if not self._loaded:
+            raise CredentialsUnavailable(
+                "credentials cannot be checked yet (storage unreachable); retry later"
+            )
+        database = self._databases.get(key.project) if key is not None else None
+        if key is None or database is None or not key.valid_at(time.time_ns()):
+            self.failures += 1
+            raise Unauthenticated(_INVALID)
+        return Principal(key.project, database, frozenset(key.scopes), key.key_id)
+
+    async def reload(self) -> None:
+        """Load keys and projects (one load at a time; concurrent callers share it)."""
+        if self._reloading is not None:
+            await asyncio.shield(self._reloading)
+            return
+        loop = asyncio.get_running_loop()
+        self._reloading = loop.create_future()
+        try:
+            projects, keys = await loop.run_in_executor(self._thread, self._load)
+            self._databases = {p.number: p.database for p in projects}
+            self._keys = {k.hash: k for k in keys}
+            self._loaded = True
+            self._reloading.set_result(None)
+        except Exception as exc:
+            self._reloading.set_exception(exc)
+            self._reloading.exception()  # retrieved: no "never retrieved" warning
+            raise
+        finally:
+            self._last_load = time.monotonic()
+            self._reloading = None
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            try:
+                await self.reload()
+            except Exception as exc:
+                log.warning("could not reload API keys (keeping the last ones): %s", exc)
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        return ""
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""

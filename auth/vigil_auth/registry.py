@@ -1,0 +1,247 @@
+"""Projects and API keys, kept in Vigil's own tables of the main database.
+
+Each project's data lives in a database of its own (the default project's is the main
+database itself; project ``acme``'s is ``<main>_acme``), with the exporter's schema, so that
+isolation is structural — a query scoped to a project cannot name another one's tables — and
+Grafana's OpenTelemetry mode works on one project by choosing its database. Rows are
+versioned (ReplacingMergeTree, read with FINAL): a change is a new row, small tables.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+
+from vigil_auth.keys import KeyHasher, check_scopes, new_key, visible_prefix
+from vigil_storage import apply_migrations
+from vigil_storage.errors import translate_errors
+from vigil_storage.migrate import quote_identifier
+
+DEFAULT_PROJECT = "default"
+_SLUG = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+_DDL = (
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_projects (
+        number UInt16, slug String, name String, created_ns Int64, deleted UInt8, version Int64
+    ) ENGINE = ReplacingMergeTree(version) ORDER BY number""",
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_api_keys (
+        key_id String, project UInt16, name String, prefix String, hash String,
+        scopes Array(String), created_ns Int64, expires_ns Int64, revoked_ns Int64, version Int64
+    ) ENGINE = ReplacingMergeTree(version) ORDER BY key_id""",
+)
+_PROJECT_COLUMNS = ("number", "slug", "name", "created_ns", "deleted", "version")
+_KEY_COLUMNS = (
+    "key_id", "project", "name", "prefix", "hash", "scopes", "created_ns", "expires_ns", "revoked_ns", "version",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Project:
+    number: int
+    slug: str
+    name: str
+    database: str
+    created_ns: int = 0
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    project: int
+    name: str
+    prefix: str
+    hash: str
+    scopes: tuple[str, ...]
+    created_ns: int
+    expires_ns: int  # 0 = never
+    revoked_ns: int  # 0 = not revoked
+
+    def valid_at(self, now_ns: int) -> bool:
+        return not self.revoked_ns and (not self.expires_ns or now_ns < self.expires_ns)
+
+
+class RegistryError(ValueError):
+    """A registry operation that cannot be done as asked (unknown project, bad name)."""
+
+
+def ensure(client: Client, db: str) -> None:
+    with translate_errors("creating the project and key tables"):
+        client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(db)}")
+        for ddl in _DDL:
+            client.command(ddl.format(db=quote_identifier(db)))
+
+
+def database_of(main: str, slug: str) -> str:
+    return main if slug == DEFAULT_PROJECT else f"{main}_{slug}"
+
+
+def list_projects(client: Client, db: str) -> list[Project]:
+    """Every live project, the default one first."""
+    with translate_errors("listing projects"):
+        rows = client.query(
+            f"SELECT number, slug, name, created_ns FROM {quote_identifier(db)}.vigil_projects FINAL"
+            " WHERE NOT deleted ORDER BY number"
+        ).result_rows
+    projects = [Project(0, DEFAULT_PROJECT, "Default", db)]
+    projects += [Project(n, slug, name, database_of(db, slug), created) for n, slug, name, created in rows]
+    return projects
+
+
+def project(client: Client, db: str, slug: str) -> Project:
+    for p in list_projects(client, db):
+        if p.slug == slug:
+            return p
+    raise RegistryError(f"no project {slug!r} (see `vigil projects list`)")
+
+
+def create_project(client: Client, db: str, slug: str, name: str = "", ttl_days: int = 0) -> Project:
+    if not _SLUG.fullmatch(slug) or slug == DEFAULT_PROJECT:
+        raise RegistryError(
+            f"a project id is 1-40 lower-case letters, digits or _, starting with a letter, not {DEFAULT_PROJECT!r}; got {slug!r}"
+        )
+    if any(p.slug == slug for p in list_projects(client, db)):
+        raise RegistryError(f"project {slug!r} exists already")
+    with translate_errors("creating a project"):
+        number = int(
+            client.command(f"SELECT max(number) + 1 FROM {quote_identifier(db)}.vigil_projects") or 1
+        )
+    if number > 65535:
+        raise RegistryError("at most 65,535 projects")
+    created = Project(number, slug, name or slug, database_of(db, slug), time.time_ns())
+    apply_migrations(client, created.database, ttl_days)  # its tables before anyone can send to it
+    _put_project(client, db, created, deleted=False)
+    return created
+
+
+def rename_project(client: Client, db: str, slug: str, name: str) -> Project:
+    found = project(client, db, slug)
+    if found.number == 0:
+        raise RegistryError("the default project cannot be renamed")
+    renamed = Project(found.number, found.slug, name, found.database, found.created_ns)
+    _put_project(client, db, renamed, deleted=False)
+    return renamed
+
+
+def delete_project(client: Client, db: str, slug: str) -> Project:
+    """Delete a project, its keys and all its data (DROP DATABASE)."""
+    found = project(client, db, slug)
+    if found.number == 0:
+        raise RegistryError("the default project cannot be deleted")
+    now = time.time_ns()
+    for key in list_keys(client, db, found.number):
+        if not key.revoked_ns:
+            _put_key(client, db, _replace(key, revoked_ns=now))
+    _put_project(client, db, found, deleted=True)
+    with translate_errors(f"dropping project {slug}'s data"):
+        client.command(f"DROP DATABASE IF EXISTS {quote_identifier(found.database)}")
+    return found
+
+
+def create_key(
+    client: Client,
+    db: str,
+    hasher: KeyHasher,
+    project_slug: str,
+    scopes: list[str],
+    name: str = "",
+    expires_ns: int = 0,
+) -> tuple[ApiKey, str]:
+    """A new key; returns it and the key itself, which is shown once and never stored."""
+    owner = project(client, db, project_slug)
+    key = new_key()
+    record = ApiKey(
+        uuid.uuid4().hex[:16],
+        owner.number,
+        name,
+        visible_prefix(key),
+        hasher.digest(key),
+        tuple(check_scopes(scopes)),
+        time.time_ns(),
+        expires_ns,
+        0,
+    )
+    _put_key(client, db, record)
+    return record, key
+
+
+def list_keys(client: Client, db: str, project_number: int | None = None) -> list[ApiKey]:
+    where = "" if project_number is None else f" WHERE project = {int(project_number)}"
+    with translate_errors("listing keys"):
+        rows = client.query(
+            f"SELECT {', '.join(_KEY_COLUMNS[:-1])} FROM {quote_identifier(db)}.vigil_api_keys FINAL{where}"
+            " ORDER BY created_ns"
+        ).result_rows
+    return [ApiKey(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8]) for r in rows]
+
+
+def key(client: Client, db: str, key_id: str) -> ApiKey:
+    for k in list_keys(client, db):
+        if k.key_id == key_id:
+            return k
+    raise RegistryError(f"no key {key_id!r} (see `vigil keys list`)")
+
+
+def revoke_key(client: Client, db: str, key_id: str) -> ApiKey:
+    revoked = _replace(key(client, db, key_id), revoked_ns=time.time_ns())
+    _put_key(client, db, revoked)
+    return revoked
+
+
+def rotate_key(client: Client, db: str, hasher: KeyHasher, key_id: str, grace_s: float) -> tuple[ApiKey, str]:
+    """A new key with the same project, scopes and name; the old one keeps working for
+    ``grace_s`` seconds (while clients move over) and then expires."""
+    old = key(client, db, key_id)
+    if not old.valid_at(time.time_ns()):
+        raise RegistryError(f"key {key_id} is revoked or expired; create a new one instead")
+    slug = next(p.slug for p in list_projects(client, db) if p.number == old.project)
+    new, plain = create_key(client, db, hasher, slug, list(old.scopes), old.name, old.expires_ns)
+    grace_end = time.time_ns() + int(grace_s * 1e9)
+    _put_key(client, db, _replace(old, expires_ns=min(old.expires_ns or grace_end, grace_end)))
+    return new, plain
+
+
+def _replace(k: ApiKey, **changes: int) -> ApiKey:
+    return ApiKey(**{**k.__dict__, **changes})
+
+
+def _put_project(client: Client, db: str, p: Project, *, deleted: bool) -> None:
+    with translate_errors("saving a project"):
+        client.insert(
+            f"{quote_identifier(db)}.vigil_projects",
+            [[p.number, p.slug, p.name, p.created_ns, int(deleted), time.time_ns()]],
+            column_names=list(_PROJECT_COLUMNS),
+        )
+
+
+def _put_key(client: Client, db: str, k: ApiKey) -> None:
+    with translate_errors("saving a key"):
+        client.insert(
+            f"{quote_identifier(db)}.vigil_api_keys",
+            [[k.key_id, k.project, k.name, k.prefix, k.hash, list(k.scopes), k.created_ns, k.expires_ns,
+              k.revoked_ns, time.time_ns()]],
+            column_names=list(_KEY_COLUMNS),
+        )  # fmt: skip
+
+
+def loader(connect: Callable[[], Client], db: str) -> Callable[[], tuple[list[Project], list[ApiKey]]]:
+    """What the authenticator reloads with: every live project and every key, over one
+    client kept between calls (and dropped when it fails, so the next call reconnects)."""
+    state: dict[str, Client | None] = {"client": None}
+
+    def load() -> tuple[list[Project], list[ApiKey]]:
+        client = state["client"]
+        try:
+            if client is None:
+                client = state["client"] = connect()
+                ensure(client, db)
+            return list_projects(client, db), list_keys(client, db)
+        except Exception:
+            state["client"] = None
+            raise
+
+    return load

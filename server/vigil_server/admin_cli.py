@@ -1,0 +1,114 @@
+"""``vigil projects …`` and ``vigil keys …``: the registry of projects and API keys, worked on
+directly in storage (embedded chDB: while the server is stopped, since one process holds the
+directory; a ClickHouse server: at any time, the server sees changes within seconds)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from vigil_auth import registry
+from vigil_auth.keys import SCOPES, KeyHasher
+from vigil_auth.secret import server_secret
+
+from vigil_server.settings import VigilSettings
+from vigil_storage import StorageError, connect
+
+
+def add_admin_commands(sub: Any) -> None:
+    projects = sub.add_parser("projects", help="create, list, rename or delete projects").add_subparsers(
+        dest="action", required=True
+    )
+    create = projects.add_parser("create", help="a new project with its own database")
+    create.add_argument("project", help="its id: lower-case letters, digits and _, e.g. checkout")
+    create.add_argument("--name", default="", help="display name (default: the id)")
+    projects.add_parser("list", help="every project")
+    rename = projects.add_parser("rename", help="change a project's display name")
+    rename.add_argument("project")
+    rename.add_argument("name")
+    delete = projects.add_parser("delete", help="delete a project, its keys and ALL its data")
+    delete.add_argument("project")
+    delete.add_argument("--yes", action="store_true", help="confirm: the data cannot be recovered")
+
+    keys = sub.add_parser("keys", help="create, list, rotate or revoke API keys").add_subparsers(
+        dest="action", required=True
+    )
+    kc = keys.add_parser("create", help="a new key (printed once)")
+    kc.add_argument("--project", default=registry.DEFAULT_PROJECT)
+    kc.add_argument("--scopes", default="ingest", help=f"comma-separated, of {','.join(SCOPES)}")
+    kc.add_argument("--name", default="", help="what the key is for")
+    kc.add_argument("--expires-days", type=float, default=0, help="0 = never")
+    kl = keys.add_parser("list", help="keys (their prefixes, never the keys)")
+    kl.add_argument("--project", default="")
+    kr = keys.add_parser("rotate", help="a new key; the old one works for the grace period, then expires")
+    kr.add_argument("key_id")
+    kr.add_argument("--grace-hours", type=float, default=24)
+    kv = keys.add_parser("revoke", help="refuse a key from now on (within seconds on running servers)")
+    kv.add_argument("key_id")
+
+
+def run_admin_command(args: argparse.Namespace, s: VigilSettings) -> int:
+    try:
+        client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
+        registry.ensure(client, s.database)
+        out = _run(args, s, client)
+    except (registry.RegistryError, ValueError) as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"vigil: {exc.reason}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _run(args: argparse.Namespace, s: VigilSettings, client: Any) -> Any:
+    db = s.database
+    hasher = KeyHasher(server_secret(s.auth_secret.get_secret_value(), s.data_dir))
+    if args.command == "projects":
+        if args.action == "create":
+            return _project(registry.create_project(client, db, args.project, args.name, s.traces_ttl_days))
+        if args.action == "list":
+            return [_project(p) for p in registry.list_projects(client, db)]
+        if args.action == "rename":
+            return _project(registry.rename_project(client, db, args.project, args.name))
+        if not args.yes:
+            raise ValueError(f"deleting project {args.project!r} removes all its data: add --yes to confirm")
+        return _project(registry.delete_project(client, db, args.project))
+    if args.action == "create":
+        expires = time.time_ns() + int(args.expires_days * 86400e9) if args.expires_days else 0
+        scopes = [x.strip() for x in args.scopes.split(",") if x.strip()]
+        record, key = registry.create_key(client, db, hasher, args.project, scopes, args.name, expires)
+        return {**_key(record), "key": key, "note": "shown once: store it now"}
+    if args.action == "list":
+        number = registry.project(client, db, args.project).number if args.project else None
+        return [_key(k) for k in registry.list_keys(client, db, number)]
+    if args.action == "rotate":
+        record, key = registry.rotate_key(client, db, hasher, args.key_id, args.grace_hours * 3600)
+        return {**_key(record), "key": key, "note": "shown once; the old key expires after the grace period"}
+    return _key(registry.revoke_key(client, db, args.key_id))
+
+
+def _time(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="seconds") if ns else ""
+
+
+def _project(p: registry.Project) -> dict[str, Any]:
+    return {"project": p.slug, "name": p.name, "database": p.database, "created": _time(p.created_ns)}
+
+
+def _key(k: registry.ApiKey) -> dict[str, Any]:
+    return {
+        "key_id": k.key_id,
+        "prefix": k.prefix + "…",
+        "project": k.project,
+        "name": k.name,
+        "scopes": list(k.scopes),
+        "created": _time(k.created_ns),
+        "expires": _time(k.expires_ns),
+        "revoked": _time(k.revoked_ns),
+    }

@@ -1,0 +1,202 @@
+"""Projects and API keys with VIGIL_AUTH=on: stock exporters send `authorization: Bearer vgl_…`,
+each key writes to and reads from its own project only, scopes are enforced, revoked and
+rotated keys stop working within seconds, and no key is stored in clear text."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from clickhouse_connect.driver.client import Client
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
+from vigil_auth import registry
+from vigil_auth.keys import KeyHasher
+
+from vigil import QueryClient, QueryError
+from vigil.query.v1 import query_pb2
+
+from support import RunningApp, http_request, make_request, make_settings, run_cli
+from test_otlp_roundtrip import record_spans
+
+SECRET = "test-auth-secret-0123456789"
+MAIN = "authmain"
+
+
+@pytest.fixture(scope="module")
+def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
+    app = RunningApp(
+        make_settings(chdb_dir, database=MAIN, auth="on", auth_secret=SECRET, drift_interval_s=0)
+    )
+    registry.ensure(ch, MAIN)
+    for slug in ("alpha", "beta"):
+        registry.create_project(ch, MAIN, slug)
+    yield app
+    app.stop()
+
+
+def new_key(ch: Client, project: str, *scopes: str) -> tuple[registry.ApiKey, str]:
+    return registry.create_key(ch, MAIN, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def stored_services(ch: Client, database: str) -> set[str]:
+    return {r[0] for r in ch.query(f"SELECT DISTINCT ServiceName FROM {database}.otel_traces").result_rows}
+
+
+def test_no_or_bad_credential_is_refused_and_nothing_stored(secured: RunningApp, ch: Client) -> None:
+    body = make_request(3, "anonymous").SerializeToString()
+    for headers in ({}, {"Authorization": "Bearer vgl_not-a-key"}, {"Authorization": "Basic dXNlcjpwdw=="}):
+        status, answer_headers, answer = http_request(
+            f"{secured.http_base}/v1/traces", body, {"Content-Type": "application/x-protobuf", **headers}
+        )
+        assert status == 401 and answer_headers.get("WWW-Authenticate", "").startswith("Bearer")
+        assert b"credentials" in answer
+    exporter = GrpcExporter(endpoint=secured.grpc_target, insecure=True, headers=bearer("vgl_wrong"))
+    assert exporter.export(record_spans("anonymous")) == SpanExportResult.FAILURE
+    exporter.shutdown()
+    with grpc.insecure_channel(secured.grpc_target) as channel:
+        export = channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=None,
+            response_deserializer=None,
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            export(body, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    secured.flush()
+    assert "anonymous" not in stored_services(ch, MAIN) | stored_services(ch, f"{MAIN}_alpha")
+
+
+def test_each_key_writes_and_reads_its_own_project(secured: RunningApp, ch: Client) -> None:
+    _, alpha_ingest = new_key(ch, "alpha", "ingest")
+    _, beta_ingest = new_key(ch, "beta", "ingest")
+    _, alpha_read = new_key(ch, "alpha", "read")
+    alpha_spans, beta_spans = record_spans("alpha-svc"), record_spans("beta-svc")
+    grpc_exporter = GrpcExporter(endpoint=secured.grpc_target, insecure=True, headers=bearer(alpha_ingest))
+    http_exporter = HttpExporter(endpoint=f"{secured.http_base}/v1/traces", headers=bearer(beta_ingest))
+    assert grpc_exporter.export(alpha_spans) == SpanExportResult.SUCCESS
+    assert http_exporter.export(beta_spans) == SpanExportResult.SUCCESS
+    grpc_exporter.shutdown()
+    http_exporter.shutdown()
+    secured.flush()
+    assert stored_services(ch, f"{MAIN}_alpha") == {"alpha-svc"}
+    assert stored_services(ch, f"{MAIN}_beta") == {"beta-svc"}
+    assert "alpha-svc" not in stored_services(ch, MAIN)
+
+    alpha_trace = format(alpha_spans[0].context.trace_id, "032x")
+    beta_trace = format(beta_spans[0].context.trace_id, "032x")
+    with QueryClient(secured.query_target, api_key=alpha_read) as client:
+        assert len(client.get_trace(alpha_trace).spans) == len(alpha_spans)
+        with pytest.raises(QueryError) as hidden:
+            client.get_trace(beta_trace)
+        assert hidden.value.code == grpc.StatusCode.NOT_FOUND
+        assert client.services() == ["alpha-svc"]
+        assert not list(client.iter_spans(service="beta-svc"))
+        assert {t.root_service_name for t in client.search_traces().traces} == {"alpha-svc"}
+        drift = client.drift("duration", group_by=["service.name"], min_samples=1)
+        assert {dict(g.group)["service.name"] for g in drift.groups} <= {"alpha-svc"}
+        with pytest.raises(QueryError) as replay_b:
+            client.replay(beta_trace, [{"span_name": "agent.run", "patch": []}])
+        assert replay_b.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_scopes_are_enforced(secured: RunningApp, ch: Client) -> None:
+    _, ingest_only = new_key(ch, "alpha", "ingest")
+    _, read_only = new_key(ch, "alpha", "read")
+    with QueryClient(secured.query_target, api_key=ingest_only) as client:
+        with pytest.raises(QueryError) as denied:
+            client.services()
+        assert denied.value.code == grpc.StatusCode.PERMISSION_DENIED and "not read" in denied.value.message
+    with QueryClient(secured.query_target, api_key=read_only) as client:
+        assert isinstance(client.services(), list)
+        with pytest.raises(QueryError) as no_execute:
+            client.replay("ab" * 16, [{"span_name": "x", "patch": []}], execute=True)
+        assert no_execute.value.code == grpc.StatusCode.PERMISSION_DENIED
+    with QueryClient(secured.query_target) as client, pytest.raises(QueryError) as missing:
+        client.services()
+    assert missing.value.code == grpc.StatusCode.UNAUTHENTICATED
+    status, _, _ = http_request(
+        f"{secured.http_base}/v1/traces",
+        make_request(1, "read-key-ingest").SerializeToString(),
+        {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {read_only}"},
+    )
+    assert status == 403
+    assert http_request(f"{secured.http_base}/health")[0] == 200  # probes need no credential
+    assert http_request(f"{secured.http_base}/ready")[0] == 200
+
+
+def _accepted(app: RunningApp, key: str) -> int:
+    body = make_request(1, "rotation").SerializeToString()
+    return http_request(
+        f"{app.http_base}/v1/traces",
+        body,
+        {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {key}"},
+    )[0]
+
+
+def _within(seconds: float, condition: object) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if condition():  # type: ignore[operator]
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s")
+
+
+def test_revoked_and_rotated_keys(secured: RunningApp, ch: Client) -> None:
+    record, key = new_key(ch, "alpha", "ingest")
+    assert _accepted(secured, key) == 200  # a new key works at once
+    registry.revoke_key(ch, MAIN, record.key_id)
+    took = _within(5, lambda: _accepted(secured, key) == 401)
+    print(f"revoked key refused after {took:.1f} s")
+
+    old_record, old = new_key(ch, "alpha", "ingest")
+    _, new = registry.rotate_key(ch, MAIN, KeyHasher(SECRET.encode()), old_record.key_id, grace_s=3)
+    assert _accepted(secured, old) == 200 and _accepted(secured, new) == 200  # both, during the grace
+    _within(8, lambda: _accepted(secured, old) == 401)
+    assert _accepted(secured, new) == 200
+
+
+def test_no_key_in_clear_text_in_storage(secured: RunningApp, ch: Client) -> None:
+    _, key = new_key(ch, "alpha", "ingest", "read")
+    assert _accepted(secured, key) == 200
+    secured.flush()
+    databases = [MAIN, f"{MAIN}_alpha", f"{MAIN}_beta"]
+    tables = ch.query(
+        "SELECT database, name FROM system.tables WHERE database IN {dbs:Array(String)} AND engine LIKE '%MergeTree'",
+        parameters={"dbs": databases},
+    ).result_rows
+    assert any(name == "vigil_api_keys" for _, name in tables)
+    secret_part = key[len("vgl_") + 8 :]  # what the listing prefix does not show
+    for database, name in tables:
+        dump = ch.raw_query(f"SELECT * FROM {database}.`{name}` FORMAT TSV").decode(errors="replace")
+        assert secret_part not in dump and SECRET not in dump, f"{database}.{name} holds a secret"
+
+
+def test_a_network_listener_without_an_auth_setting_refuses_to_start(tmp_path: Path) -> None:
+    out = run_cli(
+        "serve",
+        env={
+            "VIGIL_LISTEN_HOST": "0.0.0.0",
+            "VIGIL_DATA_DIR": str(tmp_path / uuid.uuid4().hex),
+            "PATH": "/usr/bin:/bin",
+        },
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "VIGIL_AUTH" in out.stderr and "VIGIL_LISTEN_HOST=0.0.0.0" in out.stderr
+
+
+def test_a_get_trace_request_works_with_a_key(secured: RunningApp, ch: Client) -> None:
+    _, key = new_key(ch, "beta", "read")
+    with QueryClient(secured.query_target, api_key=key) as client:
+        assert client._call(client._stub.GetServices, query_pb2.GetServicesRequest()).services == ["beta-svc"]
