@@ -4,6 +4,9 @@ rotated keys stop working within seconds, and no key is stored in clear text."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +20,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
+from vigil_auth.passwords import hash_password
+from vigil_auth.tokens import TokenSigner
 
 from vigil import QueryClient, QueryError
 from vigil.query.v1 import query_pb2
@@ -200,3 +205,51 @@ def test_a_get_trace_request_works_with_a_key(secured: RunningApp, ch: Client) -
     _, key = new_key(ch, "beta", "read")
     with QueryClient(secured.query_target, api_key=key) as client:
         assert client._call(client._stub.GetServices, query_pb2.GetServicesRequest()).services == ["beta-svc"]
+
+
+def test_users_log_in_and_act_in_their_projects_by_role(secured: RunningApp, ch: Client) -> None:
+    """A viewer reads its project with a session from Login, cannot execute replays, cannot
+    read a project it is not a member of; an expired token and a wrong password are refused."""
+    registry.create_user(ch, MAIN, "vera", hash_password("correct horse"), is_admin=False)
+    registry.grant(ch, MAIN, "vera", "beta", "viewer")
+    with QueryClient(secured.query_target, project="beta") as client:
+        with pytest.raises(QueryError) as wrong:
+            client.login("vera", "wrong password")
+        assert wrong.value.code == grpc.StatusCode.UNAUTHENTICATED
+        session = client.login("vera", "correct horse")
+        assert session.expires_in_s == 900 and session.refresh_token
+        assert client.services() == ["beta-svc"]
+        with pytest.raises(QueryError) as viewer:
+            client.replay("ab" * 16, [{"span_name": "x", "patch": []}], execute=True)
+        assert viewer.value.code == grpc.StatusCode.PERMISSION_DENIED
+        refreshed = client._call(
+            client._stub.RefreshSession, query_pb2.RefreshSessionRequest(refresh_token=session.refresh_token)
+        )
+        assert refreshed.access_token
+    with QueryClient(secured.query_target, api_key=session.access_token, project="alpha") as client:
+        with pytest.raises(QueryError) as other:
+            client.services()
+        assert other.value.code == grpc.StatusCode.PERMISSION_DENIED
+    expired = TokenSigner(SECRET.encode()).issue("vera", now=time.time() - 3600).access_token
+    with QueryClient(secured.query_target, api_key=expired, project="beta") as client:
+        with pytest.raises(QueryError) as late:
+            client.services()
+        assert late.value.code == grpc.StatusCode.UNAUTHENTICATED
+    rows = ch.query(f"SELECT password_hash FROM {MAIN}.vigil_users WHERE username = 'vera'").result_rows
+    assert rows and all("correct horse" not in r[0] and r[0].startswith("$argon2id$") for r in rows)
+
+
+def test_the_users_command_creates_the_first_admin(tmp_path: Path) -> None:
+    env = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    created = subprocess.run(
+        [sys.executable, "-m", "vigil_server.cli", "users", "create", "root", "--admin"],
+        input="a long enough password\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["admin"] is True
+    listed = run_cli("users", "list", env=env, timeout=120)
+    assert [u["username"] for u in json.loads(listed.stdout)] == ["root"]

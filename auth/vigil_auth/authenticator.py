@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.keys import ADMIN, PREFIX, SCOPES, KeyHasher
-from vigil_auth.registry import ApiKey, Project
+from vigil_auth.passwords import hash_password, password_matches
+from vigil_auth.registry import DEFAULT_PROJECT, ROLES, ApiKey, Snapshot, User
+from vigil_auth.tokens import REFRESH, Session, TokenSigner
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[], tuple[list[Project], list[ApiKey]]]
+Loader = Callable[[], Snapshot]
+T = TypeVar("T")
 # One answer for every bad key, so that answers tell nothing about which keys exist.
 _INVALID = "invalid or expired credentials"
 _MISSING = "missing credentials: send the header 'authorization: Bearer vgl_…' (an API key of the project)"
@@ -48,6 +54,7 @@ class Authenticator:
         *,
         enabled: bool,
         hasher: KeyHasher,
+        signer: TokenSigner,
         load: Loader,
         default_database: str,
         refresh_s: float = 2.0,
@@ -55,12 +62,15 @@ class Authenticator:
     ) -> None:
         self.enabled = enabled
         self._hasher = hasher
+        self._signer = signer
         self._load = load
         self._default = Principal(0, default_database, frozenset(SCOPES))
         self._refresh_s = refresh_s
         self._miss_reload_s = miss_reload_s
         self._keys: dict[str, ApiKey] = {}
+        self._users: dict[str, User] = {}
         self._databases: dict[int, str] = {0: default_database}
+        self._numbers: dict[str, int] = {DEFAULT_PROJECT: 0}
         self._loaded = False
         self._last_load = 0.0
         self._reloading: asyncio.Future[None] | None = None
@@ -88,40 +98,78 @@ class Authenticator:
         """The database of a project (the writers' lookup); None if it is not known (deleted)."""
         return self._databases.get(project)
 
-    async def check(self, authorization: str | None, scope: str) -> Principal:
-        """The caller of a request with this ``authorization`` header, allowed ``scope``."""
+    async def check(self, authorization: str | None, scope: str, project: str = "") -> Principal:
+        """The caller of a request with this ``authorization`` header (an API key, or a user's
+        access token acting in ``project``, default the default project), allowed ``scope``."""
         if not self.enabled:
             return self._default
-        principal = await self._principal(authorization)
-        principal.require(scope)
-        return principal
-
-    async def _principal(self, authorization: str | None) -> Principal:
         token = _bearer(authorization)
         if not token:
             self.failures += 1
             raise Unauthenticated(_MISSING)
-        if not token.startswith(PREFIX):
-            self.failures += 1
-            raise Unauthenticated(_INVALID)
+        if token.startswith(PREFIX):
+            principal = await self._key_principal(token)
+            if project and self._numbers.get(project) != principal.project:
+                raise PermissionDenied(f"this key is not a key of project {project!r}")
+        else:
+            principal = await self._user_principal(self._signer.username(token), project or DEFAULT_PROJECT)
+        principal.require(scope)
+        return principal
+
+    async def _key_principal(self, token: str) -> Principal:
         digest = self._hasher.digest(token)
-        key = self._keys.get(digest)
-        if key is None:
-            # Perhaps created a moment ago: reload, but at most once per miss_reload_s (a
-            # flood of bad keys waits for the same reload, which also slows guessing down).
-            await asyncio.sleep(max(0.0, self._miss_reload_s - (time.monotonic() - self._last_load)))
-            with contextlib.suppress(Exception):
-                await self.reload()
-            key = self._keys.get(digest)
-        if not self._loaded:
-            raise CredentialsUnavailable(
-                "credentials cannot be checked yet (storage unreachable); retry later"
-            )
+        key = await self._lookup(lambda: self._keys.get(digest))
         database = self._databases.get(key.project) if key is not None else None
         if key is None or database is None or not key.valid_at(time.time_ns()):
             self.failures += 1
             raise Unauthenticated(_INVALID)
         return Principal(key.project, database, frozenset(key.scopes), key.key_id)
+
+    async def _user_principal(self, username: str, project: str) -> Principal:
+        user = await self._lookup(lambda: self._users.get(username))
+        if user is None:
+            self.failures += 1
+            raise Unauthenticated(_INVALID)
+        number = self._numbers.get(project)
+        role = user.roles.get(number, "") if number is not None else ""
+        if number is None or not (user.is_admin or role):
+            raise PermissionDenied(f"user {username} is not a member of project {project!r}")
+        scopes = frozenset(SCOPES) if user.is_admin else frozenset(ROLES[role])
+        return Principal(number, self._databases[number], scopes, f"user:{username}")
+
+    async def login(self, username: str, password: str) -> Session:
+        """A session for a user whose password matches; Unauthenticated otherwise (the same
+        answer, after the same work, for an unknown user and a wrong password)."""
+        if not self.enabled:
+            raise PermissionDenied("authentication is off (VIGIL_AUTH): there is nothing to log in to")
+        user = await self._lookup(lambda: self._users.get(username))
+        stored = user.password_hash if user is not None else _dummy_hash()
+        if not await asyncio.to_thread(password_matches, stored, password) or user is None:
+            self.failures += 1
+            raise Unauthenticated("invalid user name or password")
+        return self._signer.issue(username)
+
+    async def refresh(self, refresh_token: str) -> Session:
+        username = self._signer.username(refresh_token, REFRESH)
+        if await self._lookup(lambda: self._users.get(username)) is None:
+            raise Unauthenticated(_INVALID)
+        return self._signer.issue(username)
+
+    async def _lookup(self, find: Callable[[], T | None]) -> T | None:
+        """What ``find`` finds in memory; on a miss (perhaps created a moment ago) after a
+        reload, but at most one reload per miss_reload_s: a flood of bad keys waits for the
+        same reload, which also slows guessing down."""
+        found = find()
+        if found is None:
+            await asyncio.sleep(max(0.0, self._miss_reload_s - (time.monotonic() - self._last_load)))
+            with contextlib.suppress(Exception):
+                await self.reload()
+            found = find()
+        if not self._loaded:
+            raise CredentialsUnavailable(
+                "credentials cannot be checked yet (storage unreachable); retry later"
+            )
+        return found
 
     async def reload(self) -> None:
         """Load keys and projects (one load at a time; concurrent callers share it)."""
@@ -131,9 +179,11 @@ class Authenticator:
         loop = asyncio.get_running_loop()
         self._reloading = loop.create_future()
         try:
-            projects, keys = await loop.run_in_executor(self._thread, self._load)
-            self._databases = {p.number: p.database for p in projects}
-            self._keys = {k.hash: k for k in keys}
+            snapshot = await loop.run_in_executor(self._thread, self._load)
+            self._databases = {p.number: p.database for p in snapshot.projects}
+            self._numbers = {p.slug: p.number for p in snapshot.projects}
+            self._keys = {k.hash: k for k in snapshot.keys}
+            self._users = {u.username: u for u in snapshot.users}
             self._loaded = True
             self._reloading.set_result(None)
         except Exception as exc:
@@ -158,3 +208,9 @@ def _bearer(authorization: str | None) -> str:
         return ""
     scheme, _, token = authorization.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What a login of an unknown user is verified against, so that it takes as long."""
+    return hash_password(secrets.token_urlsafe(16))

@@ -1,4 +1,4 @@
-"""Projects and API keys, kept in Vigil's own tables of the main database.
+"""Projects, API keys, users and their roles, kept in Vigil's own tables of the main database.
 
 Each project's data lives in a database of its own (the default project's is the main
 database itself; project ``acme``'s is ``<main>_acme``), with the exporter's schema, so that
@@ -33,7 +33,16 @@ _DDL = (
         key_id String, project UInt16, name String, prefix String, hash String,
         scopes Array(String), created_ns Int64, expires_ns Int64, revoked_ns Int64, version Int64
     ) ENGINE = ReplacingMergeTree(version) ORDER BY key_id""",
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_users (
+        username String, password_hash String, is_admin UInt8, created_ns Int64, version Int64
+    ) ENGINE = ReplacingMergeTree(version) ORDER BY username""",
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_members (
+        username String, project UInt16, role String, version Int64
+    ) ENGINE = ReplacingMergeTree(version) ORDER BY (username, project)""",
 )
+# A user's role in a project → what it may do there ('' = removed from the project).
+ROLES = {"viewer": ("read",), "member": ("read", "replay"), "admin": ("read", "replay", "ingest", "admin")}
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _PROJECT_COLUMNS = ("number", "slug", "name", "created_ns", "deleted", "version")
 _KEY_COLUMNS = (
     "key_id", "project", "name", "prefix", "hash", "scopes", "created_ns", "expires_ns", "revoked_ns", "version",
@@ -63,6 +72,24 @@ class ApiKey:
 
     def valid_at(self, now_ns: int) -> bool:
         return not self.revoked_ns and (not self.expires_ns or now_ns < self.expires_ns)
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    password_hash: str
+    is_admin: bool  # every scope in every project
+    created_ns: int
+    roles: dict[int, str]  # project number → role
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the authenticator holds in memory."""
+
+    projects: list[Project]
+    keys: list[ApiKey]
+    users: list[User]
 
 
 class RegistryError(ValueError):
@@ -228,18 +255,80 @@ def _put_key(client: Client, db: str, k: ApiKey) -> None:
         )  # fmt: skip
 
 
-def loader(connect: Callable[[], Client], db: str) -> Callable[[], tuple[list[Project], list[ApiKey]]]:
+def create_user(client: Client, db: str, username: str, password_hash: str, *, is_admin: bool) -> User:
+    if not _USERNAME.fullmatch(username):
+        raise RegistryError(f"a user name is 1-64 letters, digits or . _ @ -, got {username!r}")
+    if any(u.username == username for u in list_users(client, db)):
+        raise RegistryError(f"user {username!r} exists already")
+    user = User(username, password_hash, is_admin, time.time_ns(), {})
+    _put_user(client, db, user)
+    return user
+
+
+def list_users(client: Client, db: str) -> list[User]:
+    q = quote_identifier(db)
+    with translate_errors("listing users"):
+        rows = client.query(
+            f"SELECT username, password_hash, is_admin, created_ns FROM {q}.vigil_users FINAL ORDER BY username"
+        ).result_rows
+        members = client.query(
+            f"SELECT username, project, role FROM {q}.vigil_members FINAL WHERE role != ''"
+        ).result_rows
+    roles: dict[str, dict[int, str]] = {}
+    for username, project_number, role in members:
+        roles.setdefault(username, {})[project_number] = role
+    return [User(u, h, bool(a), c, roles.get(u, {})) for u, h, a, c in rows]
+
+
+def user(client: Client, db: str, username: str) -> User:
+    for u in list_users(client, db):
+        if u.username == username:
+            return u
+    raise RegistryError(f"no user {username!r} (see `vigil users list`)")
+
+
+def set_password(client: Client, db: str, username: str, password_hash: str) -> User:
+    found = user(client, db, username)
+    changed = User(found.username, password_hash, found.is_admin, found.created_ns, found.roles)
+    _put_user(client, db, changed)
+    return changed
+
+
+def grant(client: Client, db: str, username: str, project_slug: str, role: str) -> None:
+    """Give a user a role in a project (``role`` '' removes the user from it)."""
+    if role and role not in ROLES:
+        raise RegistryError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    user(client, db, username)
+    number = project(client, db, project_slug).number
+    with translate_errors("saving a membership"):
+        client.insert(
+            f"{quote_identifier(db)}.vigil_members",
+            [[username, number, role, time.time_ns()]],
+            column_names=["username", "project", "role", "version"],
+        )
+
+
+def _put_user(client: Client, db: str, u: User) -> None:
+    with translate_errors("saving a user"):
+        client.insert(
+            f"{quote_identifier(db)}.vigil_users",
+            [[u.username, u.password_hash, int(u.is_admin), u.created_ns, time.time_ns()]],
+            column_names=["username", "password_hash", "is_admin", "created_ns", "version"],
+        )
+
+
+def loader(connect: Callable[[], Client], db: str) -> Callable[[], Snapshot]:
     """What the authenticator reloads with: every live project and every key, over one
     client kept between calls (and dropped when it fails, so the next call reconnects)."""
     state: dict[str, Client | None] = {"client": None}
 
-    def load() -> tuple[list[Project], list[ApiKey]]:
+    def load() -> Snapshot:
         client = state["client"]
         try:
             if client is None:
                 client = state["client"] = connect()
                 ensure(client, db)
-            return list_projects(client, db), list_keys(client, db)
+            return Snapshot(list_projects(client, db), list_keys(client, db), list_users(client, db))
         except Exception:
             state["client"] = None
             raise

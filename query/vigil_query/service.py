@@ -145,8 +145,36 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
 
     async def reader_for(self, context: grpc.aio.ServicerContext, scope: str) -> Reader:
         """The reader over the caller's project, once the caller may do ``scope`` there."""
-        principal = await self.auth.check(_authorization(context), scope)
+        principal = await self.auth.check(
+            _metadata(context, "authorization"), scope, _metadata(context, "x-vigil-project") or ""
+        )
         return self.reader.scoped(principal.database)
+
+    async def Login(
+        self, request: query_pb2.LoginRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.LoginResponse:
+        async def work() -> query_pb2.LoginResponse:
+            session = await self.auth.login(request.username, request.password)
+            return query_pb2.LoginResponse(
+                access_token=session.access_token,
+                refresh_token=session.refresh_token,
+                expires_in_s=session.expires_in_s,
+            )
+
+        return await _respond("Login", work(), context)
+
+    async def RefreshSession(
+        self, request: query_pb2.RefreshSessionRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.RefreshSessionResponse:
+        async def work() -> query_pb2.RefreshSessionResponse:
+            session = await self.auth.refresh(request.refresh_token)
+            return query_pb2.RefreshSessionResponse(
+                access_token=session.access_token,
+                refresh_token=session.refresh_token,
+                expires_in_s=session.expires_in_s,
+            )
+
+        return await _respond("RefreshSession", work(), context)
 
     GetTrace = _Unary(get_trace)
     SearchSpans = _Unary(search_spans)
@@ -194,8 +222,8 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
 __all__ = ["QueryService", "query_pb2", "status_for"]
 
 
-def _authorization(context: grpc.aio.ServicerContext) -> str | None:
+def _metadata(context: grpc.aio.ServicerContext, name: str) -> str | None:
     for key, value in context.invocation_metadata() or ():
-        if key == "authorization":
+        if key == name:
             return value if isinstance(value, str) else value.decode("latin-1")
     return None

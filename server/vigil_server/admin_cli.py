@@ -1,10 +1,11 @@
-"""``vigil projects …`` and ``vigil keys …``: the registry of projects and API keys, worked on
+"""``vigil projects …``, ``vigil keys …`` and ``vigil users …``: the registry, worked on
 directly in storage (embedded chDB: while the server is stopped, since one process holds the
 directory; a ClickHouse server: at any time, the server sees changes within seconds)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 from vigil_auth import registry
 from vigil_auth.keys import SCOPES, KeyHasher
+from vigil_auth.passwords import hash_password
 from vigil_auth.secret import server_secret
 
 from vigil_server.settings import VigilSettings
@@ -50,6 +52,23 @@ def add_admin_commands(sub: Any) -> None:
     kv = keys.add_parser("revoke", help="refuse a key from now on (within seconds on running servers)")
     kv.add_argument("key_id")
 
+    users = sub.add_parser("users", help="create, list users, set passwords, grant roles").add_subparsers(
+        dest="action", required=True
+    )
+    uc = users.add_parser("create", help="a new user (the password is read from stdin, or asked for)")
+    uc.add_argument("username")
+    uc.add_argument("--admin", action="store_true", help="every right in every project")
+    users.add_parser("list", help="users and their roles")
+    up = users.add_parser("passwd", help="set a user's password (from stdin, or asked for)")
+    up.add_argument("username")
+    ug = users.add_parser("grant", help="give a user a role in a project")
+    ug.add_argument("username")
+    ug.add_argument("--project", default=registry.DEFAULT_PROJECT)
+    ug.add_argument("--role", required=True, choices=list(registry.ROLES))
+    ur = users.add_parser("revoke", help="remove a user from a project")
+    ur.add_argument("username")
+    ur.add_argument("--project", default=registry.DEFAULT_PROJECT)
+
 
 def run_admin_command(args: argparse.Namespace, s: VigilSettings) -> int:
     try:
@@ -79,6 +98,8 @@ def _run(args: argparse.Namespace, s: VigilSettings, client: Any) -> Any:
         if not args.yes:
             raise ValueError(f"deleting project {args.project!r} removes all its data: add --yes to confirm")
         return _project(registry.delete_project(client, db, args.project))
+    if args.command == "users":
+        return _users(args, client, db)
     if args.action == "create":
         expires = time.time_ns() + int(args.expires_days * 86400e9) if args.expires_days else 0
         scopes = [x.strip() for x in args.scopes.split(",") if x.strip()]
@@ -91,6 +112,41 @@ def _run(args: argparse.Namespace, s: VigilSettings, client: Any) -> Any:
         record, key = registry.rotate_key(client, db, hasher, args.key_id, args.grace_hours * 3600)
         return {**_key(record), "key": key, "note": "shown once; the old key expires after the grace period"}
     return _key(registry.revoke_key(client, db, args.key_id))
+
+
+def _users(args: argparse.Namespace, client: Any, db: str) -> Any:
+    if args.action == "create":
+        password = hash_password(_read_password())
+        return _user(
+            registry.create_user(client, db, args.username, password, is_admin=args.admin), client, db
+        )
+    if args.action == "list":
+        return [_user(u, client, db) for u in registry.list_users(client, db)]
+    if args.action == "passwd":
+        return _user(
+            registry.set_password(client, db, args.username, hash_password(_read_password())), client, db
+        )
+    registry.grant(client, db, args.username, args.project, args.role if args.action == "grant" else "")
+    return _user(registry.user(client, db, args.username), client, db)
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first, second = getpass.getpass("password: "), getpass.getpass("again: ")
+        if first != second:
+            raise ValueError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _user(u: registry.User, client: Any, db: str) -> dict[str, Any]:
+    slugs = {p.number: p.slug for p in registry.list_projects(client, db)}
+    return {
+        "username": u.username,
+        "admin": u.is_admin,
+        "roles": {slugs.get(n, str(n)): role for n, role in u.roles.items()},
+        "created": _time(u.created_ns),
+    }
 
 
 def _time(ns: int) -> str:

@@ -22,6 +22,7 @@ from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.keys import KeyHasher
 from vigil_auth.secret import server_secret
+from vigil_auth.tokens import TokenSigner
 
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
@@ -253,9 +254,11 @@ def make_authenticator(s: VigilSettings) -> Authenticator:
     def connect_registry() -> Client:
         return connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
 
+    secret = server_secret(s.auth_secret.get_secret_value(), s.data_dir)
     return Authenticator(
         enabled=s.auth_enabled,
-        hasher=KeyHasher(server_secret(s.auth_secret.get_secret_value(), s.data_dir)),
+        hasher=KeyHasher(secret),
+        signer=TokenSigner(secret, access_ttl_s=s.auth_token_ttl_s),
         load=registry.loader(connect_registry, s.database),
         default_database=s.database,
     )

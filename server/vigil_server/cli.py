@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         log.info("migrations applied", extra={"applied": applied, "database": settings.database})
         return 0
-    if args.command in ("projects", "keys"):
+    if args.command in ("projects", "keys", "users"):
         return run_admin_command(args, settings)
     return 2
 

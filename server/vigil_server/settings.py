@@ -63,6 +63,10 @@ class VigilSettings(BaseSettings):
         "Set it alike on every process of a deployment.",
     )
 
+    auth_token_ttl_s: int = Field(
+        default=900, gt=0, description="Lifetime of a user's access token (refresh tokens: 7 days)."
+    )
+
     # --- query service -------------------------------------------------------------------
     query_timeout_s: float = Field(default=10.0, gt=0, description="ClickHouse time limit of one query.")
     query_max_rows: int = Field(default=1_000_000, gt=0, description="Row limit of one query's result.")

@@ -59,14 +59,19 @@ def _window(bounds: tuple[TimeLike, TimeLike] | None) -> query_pb2.TimeWindow | 
     return query_pb2.TimeWindow(start_time_unix_nano=_ns(bounds[0]), end_time_unix_nano=_ns(bounds[1]))
 
 
-class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """Adds ``authorization: Bearer <credential>`` to every call."""
+class _Credentials(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds ``authorization: Bearer <credential>`` (and ``x-vigil-project``) to every call."""
 
-    def __init__(self, credential: str) -> None:
-        self._header = ("authorization", f"Bearer {credential}")
+    def __init__(self, credential: str, project: str) -> None:
+        self.credential = credential
+        self.project = project
 
     def _with_header(self, details: Any) -> Any:
-        metadata = [*(details.metadata or ()), self._header]
+        metadata = list(details.metadata or ())
+        if self.credential:
+            metadata.append(("authorization", f"Bearer {self.credential}"))
+        if self.project:
+            metadata.append(("x-vigil-project", self.project))
         return details._replace(metadata=metadata)
 
     def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
@@ -77,18 +82,24 @@ class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIntercepto
 
 
 class QueryClient:
-    """``api_key``: a key with the ``read`` scope (``replay`` for executed replays), needed
-    when the server runs with VIGIL_AUTH=on; default ``$VIGIL_API_KEY``."""
+    """With a server running VIGIL_AUTH=on, calls need a credential: ``api_key`` (a key with
+    the ``read`` scope, ``replay`` for executed replays; default ``$VIGIL_API_KEY``), or a
+    user's session after ``login``; ``project`` picks the project a user acts in."""
 
     def __init__(
-        self, target: str = "localhost:4319", *, timeout_s: float = 30.0, api_key: str | None = None
+        self,
+        target: str = "localhost:4319",
+        *,
+        timeout_s: float = 30.0,
+        api_key: str | None = None,
+        project: str = "",
     ) -> None:
         self._channel = grpc.insecure_channel(
             target, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
         )
         key = os.environ.get("VIGIL_API_KEY", "") if api_key is None else api_key
-        channel = grpc.intercept_channel(self._channel, _Bearer(key)) if key else self._channel
-        self._stub = query_pb2_grpc.QueryServiceStub(channel)
+        self._credentials = _Credentials(key, project)
+        self._stub = query_pb2_grpc.QueryServiceStub(grpc.intercept_channel(self._channel, self._credentials))
         self._timeout_s = timeout_s
 
     def __enter__(self) -> QueryClient:
@@ -101,6 +112,12 @@ class QueryClient:
 
     def close(self) -> None:
         self._channel.close()
+
+    def login(self, username: str, password: str) -> query_pb2.LoginResponse:
+        """Log in as a user; later calls carry the session's access token."""
+        session = self._call(self._stub.Login, query_pb2.LoginRequest(username=username, password=password))
+        self._credentials.credential = session.access_token
+        return session
 
     def get_trace(
         self, trace_id: str, *, start: TimeLike = None, end: TimeLike = None

@@ -94,6 +94,16 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetReplayRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetReplayResponse.FromString,
                 _registered_method=True)
+        self.Login = channel.unary_unary(
+                '/vigil.query.v1.QueryService/Login',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.LoginRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.LoginResponse.FromString,
+                _registered_method=True)
+        self.RefreshSession = channel.unary_unary(
+                '/vigil.query.v1.QueryService/RefreshSession',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -187,6 +197,22 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Login(self, request, context):
+        """A user's session (VIGIL_AUTH=on): send the access token as `authorization: Bearer …` and
+        the project it acts in as `x-vigil-project: <project>` (default: the default project).
+        Needs no credential; a wrong user name or password → UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshSession(self, request, context):
+        """A new session for a refresh token that is still valid.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +275,16 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.GetReplay,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetReplayRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetReplayResponse.SerializeToString,
+            ),
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.LoginRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.LoginResponse.SerializeToString,
+            ),
+            'RefreshSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshSession,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -575,6 +611,60 @@ class QueryService:
             '/vigil.query.v1.QueryService/GetReplay',
             vigil_dot_query_dot_v1_dot_query__pb2.GetReplayRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.GetReplayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Login(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/Login',
+            vigil_dot_query_dot_v1_dot_query__pb2.LoginRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/RefreshSession',
+            vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
