@@ -1,0 +1,146 @@
+"""What authentication costs: the same ingest and GetTrace runs against `vigil serve` with
+VIGIL_AUTH=off and with VIGIL_AUTH=on (every request carrying an API key), in one run.
+
+    make bench-auth
+    make bench-auth BENCH_ARGS="--requests 400 --rounds 3"
+
+For each mode, in a fresh embedded ClickHouse: one exporter with one request in flight (the
+shape of a stock SDK) and 8 clients x 8 in flight send reference requests of 512 spans; the
+acknowledgement rate is measured (authentication happens before the ack, so this is where it
+shows). Then GetTrace of one stored trace, 300 times one after the other: p50/p99. The modes
+alternate over ``--rounds`` rounds, so that the machine's drift hits both alike; the ratio
+on/off is printed per shape, with the median of the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+
+from vigil import QueryClient
+
+from ingest import free_port, wait_ready, wait_written
+from reference_payload import SPANS_PER_REQUEST, build_request
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+SECRET = "bench-auth-secret"
+
+
+async def ack_rate(port: int, bodies: list[bytes], clients: int, inflight: int, key: str) -> float:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    metadata = (("authorization", f"Bearer {key}"),) if key else None
+
+    async def caller(export: grpc.aio.UnaryUnaryMultiCallable) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            while True:
+                try:
+                    await export(body, timeout=60, metadata=metadata)
+                    break
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    await asyncio.sleep(0.05)
+
+    async def client() -> None:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+            await asyncio.gather(*(caller(export) for _ in range(inflight)))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return len(bodies) * SPANS_PER_REQUEST / (time.perf_counter() - started)
+
+
+def run_mode(mode: str, bodies: list[bytes], trace_id: str, gets: int) -> dict[str, float]:
+    work = Path(tempfile.mkdtemp(prefix=f"vigil-bench-auth-{mode}-"))
+    grpc_port, http_port, query_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "VIGIL_DATA_DIR": str(work),
+        "VIGIL_OTLP_GRPC_PORT": str(grpc_port),
+        "VIGIL_OTLP_HTTP_PORT": str(http_port),
+        "VIGIL_QUERY_PORT": str(query_port),
+        "VIGIL_LOG_LEVEL": "WARNING",
+        "VIGIL_AUTH": mode,
+        "VIGIL_AUTH_SECRET": SECRET,
+        "VIGIL_DRIFT_INTERVAL_S": "0",
+    }
+    key = ""
+    if mode == "on":  # embedded chDB: keys are made before the server holds the directory
+        made = subprocess.run(
+            [sys.executable, "-m", "vigil_server.cli", "keys", "create", "--scopes", "ingest,read"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        key = json.loads(made.stdout)["key"]
+    server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
+    try:
+        wait_ready(http_port)
+        half = len(bodies) // 2
+        one = asyncio.run(ack_rate(grpc_port, bodies[:half], 1, 1, key))
+        many = asyncio.run(ack_rate(grpc_port, bodies[half:], 8, 8, key))
+        wait_written(http_port)
+        latencies = []
+        with QueryClient(f"127.0.0.1:{query_port}", api_key=key) as client:
+            client.get_trace(trace_id)  # warm
+            for _ in range(gets):
+                started = time.perf_counter()
+                client.get_trace(trace_id)
+                latencies.append((time.perf_counter() - started) * 1000)
+        latencies.sort()
+        return {
+            "ack_1x1": one,
+            "ack_8x8": many,
+            "get_p50_ms": latencies[len(latencies) // 2],
+            "get_p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+        }
+    finally:
+        server.terminate()
+        server.wait(120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=300, help="requests of 512 spans per mode and round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--gets", type=int, default=300)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    requests = [build_request(rng) for _ in range(args.requests)]
+    trace_id = requests[0].resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
+    bodies = [r.SerializeToString() for r in requests]
+    results: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
+    for round_ in range(args.rounds):
+        for mode in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
+            results[mode].append(run_mode(mode, bodies, trace_id, args.gets))
+            print(f"round {round_ + 1} auth {mode}: {results[mode][-1]}", flush=True)
+    print(f"\n{args.requests} requests of {SPANS_PER_REQUEST} spans per mode, {args.rounds} rounds (median)")
+    print(f"{'':14}{'auth off':>14}{'auth on':>14}{'on / off':>10}")
+    for name, unit in (
+        ("ack_1x1", "spans/s"),
+        ("ack_8x8", "spans/s"),
+        ("get_p50_ms", "ms"),
+        ("get_p99_ms", "ms"),
+    ):
+        off = statistics.median(r[name] for r in results["off"])
+        on = statistics.median(r[name] for r in results["on"])
+        print(f"{name:14}{off:>12,.1f} {unit[:2]}{on:>12,.1f} {unit[:2]}{on / off:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()
