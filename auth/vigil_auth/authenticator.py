@@ -29,7 +29,7 @@ from vigil_auth.tokens import REFRESH, Session, TokenSigner
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[], Snapshot]
+Loader = Callable[[], Snapshot | None]  # None: nothing changed since the last load
 T = TypeVar("T")
 # One answer for every bad key, so that answers tell nothing about which keys exist.
 _INVALID = "invalid or expired credentials"
@@ -180,6 +180,9 @@ class Authenticator:
         self._reloading = loop.create_future()
         try:
             snapshot = await loop.run_in_executor(self._thread, self._load)
+            if snapshot is None:
+                self._reloading.set_result(None)
+                return
             self._databases = {p.number: p.database for p in snapshot.projects}
             self._numbers = {p.slug: p.number for p in snapshot.projects}
             self._keys = {k.hash: k for k in snapshot.keys}
