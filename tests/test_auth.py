@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
+from vigil_auth.throttle import FailureThrottle
 from vigil_auth.tokens import TokenSigner
 
 from vigil import QueryClient, QueryError
@@ -253,3 +254,53 @@ def test_the_users_command_creates_the_first_admin(tmp_path: Path) -> None:
     assert json.loads(created.stdout)["admin"] is True
     listed = run_cli("users", "list", env=env, timeout=120)
     assert [u["username"] for u in json.loads(listed.stdout)] == ["root"]
+
+
+def test_refusals_are_counted_and_repeated_failures_slowed(secured: RunningApp) -> None:
+    for _ in range(3):
+        http_request(
+            f"{secured.http_base}/v1/traces",
+            b"",
+            {"Content-Type": "application/x-protobuf", "Authorization": "Bearer vgl_guess"},
+        )
+    _, _, metrics = http_request(f"{secured.http_base}/metrics")  # open by default
+    counted = [line for line in metrics.decode().splitlines() if line.startswith("vigil_auth_failures_total")]
+    assert any('reason="unauthenticated"' in line and float(line.split()[-1]) >= 3 for line in counted)
+
+    throttle = FailureThrottle(free=2, step_s=0.5, max_delay_s=1.0)
+    delays = []
+    for _ in range(6):
+        delays.append(throttle.delay_s("10.0.0.1"))
+        throttle.failed("10.0.0.1")
+    assert delays == [0, 0, 0, 0.5, 1.0, 1.0] and throttle.delay_s("10.0.0.2") == 0
+
+
+def test_metrics_can_require_a_key(chdb_dir: Path, ch: Client, secured: RunningApp) -> None:
+    del secured  # the registry it set up
+    guarded = RunningApp(
+        make_settings(
+            chdb_dir,
+            database=MAIN,
+            auth="on",
+            auth_secret=SECRET,
+            metrics_require_key=True,
+            drift_interval_s=0,
+        )
+    )
+    try:
+        _, key = new_key(ch, "alpha", "read")
+        assert http_request(f"{guarded.http_base}/metrics")[0] == 401
+        assert (
+            http_request(f"{guarded.http_base}/metrics", headers={"Authorization": f"Bearer {key}"})[0] == 200
+        )
+        assert http_request(f"{guarded.http_base}/health")[0] == 200
+    finally:
+        guarded.stop()
+
+
+def test_keys_list_when_they_were_last_used(secured: RunningApp, ch: Client) -> None:
+    record, key = new_key(ch, "alpha", "ingest")
+    assert _accepted(secured, key) == 200
+    secured.run(secured.app.auth.save_usage())  # the server does this once a minute
+    (listed,) = [k for k in registry.list_keys(ch, MAIN) if k.key_id == record.key_id]
+    assert listed.last_used_ns >= record.created_ns

@@ -19,17 +19,25 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.keys import ADMIN, PREFIX, SCOPES, KeyHasher
 from vigil_auth.passwords import hash_password, password_matches
 from vigil_auth.registry import DEFAULT_PROJECT, ROLES, ApiKey, Snapshot, User
+from vigil_auth.throttle import FailureThrottle
 from vigil_auth.tokens import REFRESH, Session, TokenSigner
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[], Snapshot | None]  # None: nothing changed since the last load
+USAGE_SAVE_S = 60.0
+
+
+class RegistryLink(Protocol):
+    def load(self) -> Snapshot | None: ...  # None: nothing changed since the last load
+    def record_usage(self, used: dict[str, int]) -> None: ...
+
+
 T = TypeVar("T")
 # One answer for every bad key, so that answers tell nothing about which keys exist.
 _INVALID = "invalid or expired credentials"
@@ -55,15 +63,18 @@ class Authenticator:
         enabled: bool,
         hasher: KeyHasher,
         signer: TokenSigner,
-        load: Loader,
+        link: RegistryLink,
         default_database: str,
         refresh_s: float = 2.0,
         miss_reload_s: float = 1.0,
+        on_failure: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.enabled = enabled
         self._hasher = hasher
         self._signer = signer
-        self._load = load
+        self._link = link
+        self._used: dict[str, int] = {}  # key id → last use, not yet saved
+        self._usage_saved = time.monotonic()
         self._default = Principal(0, default_database, frozenset(SCOPES))
         self._refresh_s = refresh_s
         self._miss_reload_s = miss_reload_s
@@ -76,7 +87,8 @@ class Authenticator:
         self._reloading: asyncio.Future[None] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-auth")
         self._task: asyncio.Task[None] | None = None
-        self.failures = 0
+        self._throttle = FailureThrottle()
+        self._on_failure = on_failure  # counts refusals by reason (the metrics)
 
     async def start(self) -> None:
         with contextlib.suppress(Exception):
@@ -88,6 +100,8 @@ class Authenticator:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._used:
+            await self.save_usage()
         self._thread.shutdown(wait=False)
 
     def databases(self) -> list[str]:
@@ -98,14 +112,28 @@ class Authenticator:
         """The database of a project (the writers' lookup); None if it is not known (deleted)."""
         return self._databases.get(project)
 
-    async def check(self, authorization: str | None, scope: str, project: str = "") -> Principal:
+    async def check(
+        self, authorization: str | None, scope: str, project: str = "", peer: str = ""
+    ) -> Principal:
         """The caller of a request with this ``authorization`` header (an API key, or a user's
-        access token acting in ``project``, default the default project), allowed ``scope``."""
+        access token acting in ``project``, default the default project), allowed ``scope``;
+        ``peer`` is the caller's address (answers to addresses that keep failing are slowed)."""
         if not self.enabled:
             return self._default
+        try:
+            return await self._check(authorization, scope, project)
+        except (Unauthenticated, PermissionDenied) as exc:
+            self._on_failure("unauthenticated" if isinstance(exc, Unauthenticated) else "permission_denied")
+            if peer:
+                delay = self._throttle.delay_s(peer)
+                self._throttle.failed(peer)
+                if delay:
+                    await asyncio.sleep(delay)
+            raise
+
+    async def _check(self, authorization: str | None, scope: str, project: str) -> Principal:
         token = _bearer(authorization)
         if not token:
-            self.failures += 1
             raise Unauthenticated(_MISSING)
         if token.startswith(PREFIX):
             principal = await self._key_principal(token)
@@ -120,15 +148,15 @@ class Authenticator:
         digest = self._hasher.digest(token)
         key = await self._lookup(lambda: self._keys.get(digest))
         database = self._databases.get(key.project) if key is not None else None
-        if key is None or database is None or not key.valid_at(time.time_ns()):
-            self.failures += 1
+        now = time.time_ns()
+        if key is None or database is None or not key.valid_at(now):
             raise Unauthenticated(_INVALID)
+        self._used[key.key_id] = now
         return Principal(key.project, database, frozenset(key.scopes), key.key_id)
 
     async def _user_principal(self, username: str, project: str) -> Principal:
         user = await self._lookup(lambda: self._users.get(username))
         if user is None:
-            self.failures += 1
             raise Unauthenticated(_INVALID)
         number = self._numbers.get(project)
         role = user.roles.get(number, "") if number is not None else ""
@@ -137,7 +165,7 @@ class Authenticator:
         scopes = frozenset(SCOPES) if user.is_admin else frozenset(ROLES[role])
         return Principal(number, self._databases[number], scopes, f"user:{username}")
 
-    async def login(self, username: str, password: str) -> Session:
+    async def login(self, username: str, password: str, peer: str = "") -> Session:
         """A session for a user whose password matches; Unauthenticated otherwise (the same
         answer, after the same work, for an unknown user and a wrong password)."""
         if not self.enabled:
@@ -145,7 +173,11 @@ class Authenticator:
         user = await self._lookup(lambda: self._users.get(username))
         stored = user.password_hash if user is not None else _dummy_hash()
         if not await asyncio.to_thread(password_matches, stored, password) or user is None:
-            self.failures += 1
+            self._on_failure("login")
+            if peer:
+                delay = self._throttle.delay_s(peer)
+                self._throttle.failed(peer)
+                await asyncio.sleep(delay)
             raise Unauthenticated("invalid user name or password")
         return self._signer.issue(username)
 
@@ -179,7 +211,7 @@ class Authenticator:
         loop = asyncio.get_running_loop()
         self._reloading = loop.create_future()
         try:
-            snapshot = await loop.run_in_executor(self._thread, self._load)
+            snapshot = await loop.run_in_executor(self._thread, self._link.load)
             if snapshot is None:
                 self._reloading.set_result(None)
                 return
@@ -204,6 +236,17 @@ class Authenticator:
                 await self.reload()
             except Exception as exc:
                 log.warning("could not reload API keys (keeping the last ones): %s", exc)
+            if self._used and time.monotonic() - self._usage_saved >= USAGE_SAVE_S:
+                await self.save_usage()
+
+    async def save_usage(self) -> None:
+        """Write when keys were last used (at most once a minute: it is for listings)."""
+        used, self._used = self._used, {}
+        self._usage_saved = time.monotonic()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._link.record_usage, used)
+        except Exception as exc:
+            log.warning("could not save when keys were last used: %s", exc)
 
 
 def _bearer(authorization: str | None) -> str:

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -34,6 +33,9 @@ _DDL = (
         key_id String, project UInt16, name String, prefix String, hash String,
         scopes Array(String), created_ns Int64, expires_ns Int64, revoked_ns Int64, version Int64
     ) ENGINE = ReplacingMergeTree(version) ORDER BY key_id""",
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_api_key_usage (
+        key_id String, used_ns Int64
+    ) ENGINE = ReplacingMergeTree(used_ns) ORDER BY key_id""",
     """CREATE TABLE IF NOT EXISTS {db}.vigil_users (
         username String, password_hash String, is_admin UInt8, created_ns Int64, version Int64
     ) ENGINE = ReplacingMergeTree(version) ORDER BY username""",
@@ -70,6 +72,7 @@ class ApiKey:
     created_ns: int
     expires_ns: int  # 0 = never
     revoked_ns: int  # 0 = not revoked
+    last_used_ns: int = 0  # to within a minute (the servers write it at most once a minute)
 
     def valid_at(self, now_ns: int) -> bool:
         return not self.revoked_ns and (not self.expires_ns or now_ns < self.expires_ns)
@@ -199,12 +202,25 @@ def create_key(
 
 def list_keys(client: Client, db: str, project_number: int | None = None) -> list[ApiKey]:
     where = "" if project_number is None else f" WHERE project = {int(project_number)}"
+    q = quote_identifier(db)
     with translate_errors("listing keys"):
         rows = client.query(
-            f"SELECT {', '.join(_KEY_COLUMNS[:-1])} FROM {quote_identifier(db)}.vigil_api_keys FINAL{where}"
-            " ORDER BY created_ns"
+            f"SELECT {', '.join('k.' + c for c in _KEY_COLUMNS[:-1])}, u.used_ns"
+            f" FROM (SELECT * FROM {q}.vigil_api_keys FINAL{where}) AS k"
+            f" LEFT JOIN (SELECT key_id, max(used_ns) AS used_ns FROM {q}.vigil_api_key_usage GROUP BY key_id) AS u"
+            " ON k.key_id = u.key_id ORDER BY k.created_ns"
         ).result_rows
-    return [ApiKey(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8]) for r in rows]
+    return [ApiKey(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9] or 0) for r in rows]
+
+
+def record_usage(client: Client, db: str, used: dict[str, int]) -> None:
+    """When keys were last used (key id → Unix ns)."""
+    with translate_errors("saving when keys were used"):
+        client.insert(
+            f"{quote_identifier(db)}.vigil_api_key_usage",
+            [[key_id, ns] for key_id, ns in used.items()],
+            column_names=["key_id", "used_ns"],
+        )
 
 
 def key(client: Client, db: str, key_id: str) -> ApiKey:
@@ -322,7 +338,8 @@ def stamp(client: Client, db: str) -> tuple[int, ...]:
     """Changes whenever anything in the registry does (every change is a row of a newer
     version): one cheap query instead of reading every table."""
     q = quote_identifier(db)
-    tables = ("vigil_projects", "vigil_api_keys", "vigil_users", "vigil_members")
+    tables = ("vigil_projects", "vigil_api_keys", "vigil_users", "vigil_members")  # not usage: it
+    # changes with every minute of traffic and the authenticator does not read it
     with translate_errors("checking the registry for changes"):
         row = client.query(
             "SELECT " + ", ".join(f"(SELECT (max(version), count()) FROM {q}.{t})" for t in tables)
@@ -330,26 +347,42 @@ def stamp(client: Client, db: str) -> tuple[int, ...]:
     return tuple(v for pair in row for v in pair)
 
 
-def loader(connect: Callable[[], Client], db: str) -> Callable[[], Snapshot | None]:
-    """What the authenticator reloads with: every live project, key and user, or None when
-    nothing changed since the last call; over one client kept between calls (dropped when it
-    fails, so the next call reconnects)."""
-    state: dict[str, Any] = {"client": None, "stamp": None}
+class Link:
+    """The authenticator's way to the registry: ``load`` every live project, key and user (or
+    None when nothing changed since the last load) and ``record_usage``; over one client kept
+    between calls, dropped when it fails so that the next call reconnects. One thread only."""
 
-    def load() -> Snapshot | None:
-        client = state["client"]
+    def __init__(self, connect: Callable[[], Client], db: str) -> None:
+        self._connect = connect
+        self._db = db
+        self._client: Client | None = None
+        self._stamp: tuple[int, ...] | None = None
+
+    def load(self) -> Snapshot | None:
+        client = self._connected()
         try:
-            if client is None:
-                client = state["client"] = connect()
-                ensure(client, db)
-            now = stamp(client, db)
-            if now == state["stamp"]:
+            now = stamp(client, self._db)
+            if now == self._stamp:
                 return None
-            snapshot = Snapshot(list_projects(client, db), list_keys(client, db), list_users(client, db))
-            state["stamp"] = now
-            return snapshot
+            snapshot = Snapshot(
+                list_projects(client, self._db), list_keys(client, self._db), list_users(client, self._db)
+            )
         except Exception:
-            state["client"] = None
+            self._client = None
+            raise
+        self._stamp = now
+        return snapshot
+
+    def record_usage(self, used: dict[str, int]) -> None:
+        try:
+            record_usage(self._connected(), self._db, used)
+        except Exception:
+            self._client = None
             raise
 
-    return load
+    def _connected(self) -> Client:
+        if self._client is None:
+            client = self._connect()
+            ensure(client, self._db)
+            self._client = client
+        return self._client

@@ -17,6 +17,12 @@ class CollectorMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        self.auth_failures = Counter(
+            "vigil_auth_failures",
+            "Requests refused for their credential (unauthenticated, permission_denied, login).",
+            ["reason"],
+            registry=r,
+        )
         self.spans_received = Counter(
             "vigil_receiver_received_spans", "Spans in requests that decoded.", ["transport"], registry=r
         )

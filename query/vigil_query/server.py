@@ -36,8 +36,13 @@ class QueryServer:
         )
         self.port = 0
 
-    async def start(self, host: str, port: int) -> int:
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+    async def start(self, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> int:
+        """Listen on ``host:port`` (with TLS when ``credentials`` are given); returns the port."""
+        address = f"{host}:{port}"
+        if credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, credentials)
         if self.port == 0:
             raise OSError(f"could not bind the query service on {host}:{port}")
         await self._server.start()

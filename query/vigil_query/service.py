@@ -146,7 +146,10 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     async def reader_for(self, context: grpc.aio.ServicerContext, scope: str) -> Reader:
         """The reader over the caller's project, once the caller may do ``scope`` there."""
         principal = await self.auth.check(
-            _metadata(context, "authorization"), scope, _metadata(context, "x-vigil-project") or ""
+            _metadata(context, "authorization"),
+            scope,
+            _metadata(context, "x-vigil-project") or "",
+            peer=context.peer() or "",
         )
         return self.reader.scoped(principal.database)
 
@@ -154,7 +157,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
         self, request: query_pb2.LoginRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.LoginResponse:
         async def work() -> query_pb2.LoginResponse:
-            session = await self.auth.login(request.username, request.password)
+            session = await self.auth.login(request.username, request.password, context.peer() or "")
             return query_pb2.LoginResponse(
                 access_token=session.access_token,
                 refresh_token=session.refresh_token,

@@ -167,4 +167,5 @@ def _key(k: registry.ApiKey) -> dict[str, Any]:
         "created": _time(k.created_ns),
         "expires": _time(k.expires_ns),
         "revoked": _time(k.revoked_ns),
+        "last_used": _time(k.last_used_ns),
     }

@@ -14,7 +14,9 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
@@ -75,7 +77,7 @@ class VigilApp:
             )
             for _ in range(settings.insert_concurrency)
         ]
-        self.auth = make_authenticator(settings)
+        self.auth = make_authenticator(settings, self.metrics.auth_failures.labels)
         self.wal = WriteAheadLog(
             settings.resolved_wal_dir, max_bytes=settings.wal_max_bytes, metrics=self.metrics
         )
@@ -135,13 +137,21 @@ class VigilApp:
         )
 
         self.grpc = OtlpGrpcReceiver(pipeline, self.auth, max_message_bytes=s.max_body_bytes)
-        grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port)
+        tls = s.tls()
+        credentials = tls.grpc_credentials() if tls else None
+        grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port, credentials)
 
         app = web.Application(client_max_size=s.max_body_bytes)
         OtlpHttpReceiver(
             pipeline, self.auth, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s
         ).add_routes(app)
-        add_ops_routes(app, self.gate, self.metrics.registry, self.ingest_status)
+        add_ops_routes(
+            app,
+            self.gate,
+            self.metrics.registry,
+            self.ingest_status,
+            self.auth if s.metrics_require_key and self.auth.enabled else None,
+        )
         # auto_decompress off: bodies are inflated by our size-capped decoder.
         self._runner = web.AppRunner(
             app,
@@ -151,12 +161,14 @@ class VigilApp:
             shutdown_timeout=s.shutdown_timeout_s,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.listen_host, s.otlp_http_port)
+        site = web.TCPSite(
+            self._runner, s.listen_host, s.otlp_http_port, ssl_context=tls.ssl_context() if tls else None
+        )
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
         self.query = QueryServer(make_query_service(s, self.auth))
-        query_port = await self.query.start(s.listen_host, s.query_port)
+        query_port = await self.query.start(s.listen_host, s.query_port, credentials)
         if s.drift_interval_s > 0:
             self._detector_task = loop.create_task(
                 run_detector(
@@ -250,7 +262,9 @@ def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
     return QueryService(make_reader(s), auth, s.drift_thresholds(), s.replay_providers(), s.replay_limits())
 
 
-def make_authenticator(s: VigilSettings) -> Authenticator:
+def make_authenticator(
+    s: VigilSettings, failure_counter: Callable[[str], Any] | None = None
+) -> Authenticator:
     def connect_registry() -> Client:
         return connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
 
@@ -259,8 +273,11 @@ def make_authenticator(s: VigilSettings) -> Authenticator:
         enabled=s.auth_enabled,
         hasher=KeyHasher(secret),
         signer=TokenSigner(secret, access_ttl_s=s.auth_token_ttl_s),
-        load=registry.loader(connect_registry, s.database),
+        link=registry.Link(connect_registry, s.database),
         default_database=s.database,
+        on_failure=(lambda reason: failure_counter(reason).inc())
+        if failure_counter
+        else (lambda reason: None),
     )
 
 
@@ -280,7 +297,10 @@ async def serve_query(settings: VigilSettings) -> None:
         await auth.start()
     server = QueryServer(make_query_service(settings, auth))
     stop = stop_on_signals()
-    port = await server.start(settings.listen_host, settings.query_port)
+    tls = settings.tls()
+    port = await server.start(
+        settings.listen_host, settings.query_port, tls.grpc_credentials() if tls else None
+    )
     log.info(
         "vigil query serving",
         extra={"query": f"{settings.listen_host}:{port}", "database": settings.database},

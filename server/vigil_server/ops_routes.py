@@ -1,4 +1,5 @@
-"""Operational endpoints on the OTLP/HTTP port: /health (alive), /ready, /metrics (Prometheus).
+"""Operational endpoints on the OTLP/HTTP port: /health (alive), /ready, /metrics (Prometheus),
+answered without credentials (orchestrators probe them; /metrics can require one).
 
 /ready answers 200 while the collector can take spans: its write-ahead log has room. That
 holds with ClickHouse down too (acknowledged spans wait in the log), so the body says how
@@ -13,7 +14,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from vigil_auth.authenticator import Authenticator
+from vigil_auth.errors import AuthError
+from vigil_auth.keys import READ
 
+from vigil_collector.receive.status_map import http_status
 from vigil_storage.readiness import StorageGate
 
 
@@ -22,7 +27,11 @@ def add_ops_routes(
     gate: StorageGate,
     registry: CollectorRegistry,
     ingest_status: Callable[[], tuple[bool, dict[str, object]]],
+    metrics_auth: Authenticator | None = None,
 ) -> None:
+    """``metrics_auth``: require a credential with the read scope for /metrics (it holds no
+    user data, so by default it needs none, like /health and /ready)."""
+
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})
 
@@ -44,7 +53,14 @@ def add_ops_routes(
         body = {"status": status, "reason": reason, "storage": storage_reason, "ingest": ingest}
         return web.json_response(body, status=200 if accepting else 503)
 
-    async def metrics(_: web.Request) -> web.Response:
+    async def metrics(request: web.Request) -> web.Response:
+        if metrics_auth is not None:
+            try:
+                await metrics_auth.check(
+                    request.headers.get("Authorization"), READ, peer=request.remote or ""
+                )
+            except AuthError as exc:
+                return web.json_response({"message": exc.reason}, status=http_status(exc))
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -18,6 +18,7 @@ from vigil_query.drift_detector import DetectorConfig
 from vigil_query.psi import Thresholds
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits
+from vigil_server.tls import Tls
 
 MIB = 1024 * 1024
 
@@ -66,6 +67,14 @@ class VigilSettings(BaseSettings):
     auth_token_ttl_s: int = Field(
         default=900, gt=0, description="Lifetime of a user's access token (refresh tokens: 7 days)."
     )
+
+    metrics_require_key: bool = Field(
+        default=False, description="With auth on, /metrics needs a credential with the read scope."
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate (chain) for TLS on every listener, with tls_key_file."
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file.")
 
     # --- query service -------------------------------------------------------------------
     query_timeout_s: float = Field(default=10.0, gt=0, description="ClickHouse time limit of one query.")
@@ -206,6 +215,20 @@ class VigilSettings(BaseSettings):
             scheme = value.split(":", 1)[0] if ":" in value else value[:10]
             raise ValueError(f"storage_dsn must start with chdb:, http:// or https://, not {scheme!r}")
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> VigilSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE go together: set both or neither")
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return self
+
+    def tls(self) -> Tls | None:
+        if self.tls_cert_file is None or self.tls_key_file is None:
+            return None
+        return Tls(self.tls_cert_file, self.tls_key_file)
 
     @model_validator(mode="after")
     def _drift_consistent(self) -> VigilSettings:

@@ -55,8 +55,13 @@ class OtlpGrpcReceiver:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         self.port = 0
 
-    async def start(self, host: str, port: int) -> int:
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+    async def start(self, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> int:
+        """Listen on ``host:port`` (with TLS when ``credentials`` are given); returns the port."""
+        address = f"{host}:{port}"
+        if credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, credentials)
         if self.port == 0:
             raise OSError(f"could not bind OTLP gRPC on {host}:{port}")
         await self._server.start()
@@ -74,7 +79,7 @@ class OtlpGrpcReceiver:
 
     async def _export(self, body: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
         try:
-            principal = await self._auth.check(_authorization(context), INGEST)
+            principal = await self._auth.check(_authorization(context), INGEST, peer=context.peer() or "")
             result = await self._pipeline.export_proto(body, "grpc", principal.project)
         except (IngestError, AuthError) as exc:
             await context.abort(grpc_status(exc), exc.reason)

@@ -54,7 +54,9 @@ class OtlpHttpReceiver:
         try:
             if not as_json and mime not in _PROTOBUF_ALIASES:
                 raise UnsupportedMedia(f"unsupported Content-Type {mime!r}; use {PROTOBUF} or {JSON}")
-            principal = await self._auth.check(request.headers.get("Authorization"), INGEST)
+            principal = await self._auth.check(
+                request.headers.get("Authorization"), INGEST, peer=request.remote or ""
+            )
             body = await self._read(request)
             if as_json:
                 result = await self._pipeline.export_json(body, "http", principal.project)

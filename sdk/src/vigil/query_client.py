@@ -84,7 +84,8 @@ class _Credentials(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 class QueryClient:
     """With a server running VIGIL_AUTH=on, calls need a credential: ``api_key`` (a key with
     the ``read`` scope, ``replay`` for executed replays; default ``$VIGIL_API_KEY``), or a
-    user's session after ``login``; ``project`` picks the project a user acts in."""
+    user's session after ``login``; ``project`` picks the project a user acts in. ``tls`` (or
+    ``tls_ca_file``, the CA of a self-signed certificate) for a server with TLS."""
 
     def __init__(
         self,
@@ -93,10 +94,15 @@ class QueryClient:
         timeout_s: float = 30.0,
         api_key: str | None = None,
         project: str = "",
+        tls: bool = False,
+        tls_ca_file: str | None = None,
     ) -> None:
-        self._channel = grpc.insecure_channel(
-            target, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-        )
+        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+        if tls or tls_ca_file:  # a server with VIGIL_TLS_CERT_FILE; the CA file for self-signed ones
+            roots = open(tls_ca_file, "rb").read() if tls_ca_file else None  # noqa: SIM115
+            self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(roots), options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
         key = os.environ.get("VIGIL_API_KEY", "") if api_key is None else api_key
         self._credentials = _Credentials(key, project)
         self._stub = query_pb2_grpc.QueryServiceStub(grpc.intercept_channel(self._channel, self._credentials))
