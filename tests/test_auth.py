@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
+from test_query_grpcurl import grpcurl
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
@@ -25,6 +26,7 @@ from vigil_auth.throttle import FailureThrottle
 from vigil_auth.tokens import TokenSigner
 
 from vigil import QueryClient, QueryError
+from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2
 
 from support import RunningApp, http_request, make_request, make_settings, run_cli
@@ -304,3 +306,53 @@ def test_keys_list_when_they_were_last_used(secured: RunningApp, ch: Client) -> 
     secured.run(secured.app.auth.save_usage())  # the server does this once a minute
     (listed,) = [k for k in registry.list_keys(ch, MAIN) if k.key_id == record.key_id]
     assert listed.last_used_ns >= record.created_ns
+
+
+def test_the_admin_api(secured: RunningApp, ch: Client) -> None:
+    """The registry's operations as RPCs (listed by reflection): a server admin creates a
+    project and a user; that project's admin makes and revokes keys; others are refused."""
+    registry.create_user(ch, MAIN, "root", hash_password("root password 1"), is_admin=True)
+    with grpc.insecure_channel(secured.query_target) as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+
+        def call(method: str, request: object, token: str, project: str = "") -> object:
+            metadata = [("authorization", f"Bearer {token}")] + (
+                [("x-vigil-project", project)] if project else []
+            )
+            return getattr(admin, method)(request, metadata=metadata, timeout=30)
+
+        with QueryClient(secured.query_target) as client:
+            root = client.login("root", "root password 1").access_token
+        made = call("CreateProject", admin_pb2.CreateProjectRequest(project="gamma", name="Gamma"), root)
+        assert made.project.database == f"{MAIN}_gamma"
+        assert "gamma" in [
+            p.project for p in call("ListProjects", admin_pb2.ListProjectsRequest(), root).projects
+        ]
+        call("CreateUser", admin_pb2.CreateUserRequest(username="gina", password="gina password"), root)
+        call("SetRole", admin_pb2.SetRoleRequest(username="gina", role="admin"), root, "gamma")
+        with QueryClient(secured.query_target, project="gamma") as client:
+            gina = client.login("gina", "gina password").access_token
+        created = call(
+            "CreateApiKey", admin_pb2.CreateApiKeyRequest(scopes=["ingest"], name="pods"), gina, "gamma"
+        )
+        assert created.secret.startswith("vgl_") and created.key.project == "gamma"
+        assert _accepted(secured, created.secret) == 200
+        listed = call("ListApiKeys", admin_pb2.ListApiKeysRequest(), gina, "gamma").keys
+        assert [k.key_id for k in listed] == [created.key.key_id] and not any(
+            created.secret in str(k) for k in listed
+        )
+        call("RevokeApiKey", admin_pb2.RevokeApiKeyRequest(key_id=created.key.key_id), gina, "gamma")
+        assert _accepted(secured, created.secret) == 401  # at once on this server
+        with pytest.raises(grpc.RpcError) as not_server_admin:
+            call("CreateProject", admin_pb2.CreateProjectRequest(project="delta"), gina, "gamma")
+        assert not_server_admin.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        _, ingest_key = new_key(ch, "alpha", "ingest")
+        with pytest.raises(grpc.RpcError) as no_admin_scope:
+            call("ListApiKeys", admin_pb2.ListApiKeysRequest(), ingest_key)
+        assert no_admin_scope.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.RpcError) as unconfirmed:
+            call("DeleteProject", admin_pb2.DeleteProjectRequest(project="gamma"), root)
+        assert unconfirmed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        call("DeleteProject", admin_pb2.DeleteProjectRequest(project="gamma", confirm=True), root)
+    services = grpcurl(secured.query_target, "list").stdout.split()
+    assert "vigil.admin.v1.AdminService" in services

@@ -50,6 +50,7 @@ class Principal:
     database: str
     scopes: frozenset[str]
     key_id: str = ""
+    server_admin: bool = False  # may manage projects and users
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes and ADMIN not in self.scopes:
@@ -70,12 +71,12 @@ class Authenticator:
         on_failure: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.enabled = enabled
-        self._hasher = hasher
+        self.hasher = hasher
         self._signer = signer
         self._link = link
         self._used: dict[str, int] = {}  # key id → last use, not yet saved
         self._usage_saved = time.monotonic()
-        self._default = Principal(0, default_database, frozenset(SCOPES))
+        self._default = Principal(0, default_database, frozenset(SCOPES), server_admin=True)
         self._refresh_s = refresh_s
         self._miss_reload_s = miss_reload_s
         self._keys: dict[str, ApiKey] = {}
@@ -145,14 +146,15 @@ class Authenticator:
         return principal
 
     async def _key_principal(self, token: str) -> Principal:
-        digest = self._hasher.digest(token)
+        digest = self.hasher.digest(token)
         key = await self._lookup(lambda: self._keys.get(digest))
         database = self._databases.get(key.project) if key is not None else None
         now = time.time_ns()
         if key is None or database is None or not key.valid_at(now):
             raise Unauthenticated(_INVALID)
         self._used[key.key_id] = now
-        return Principal(key.project, database, frozenset(key.scopes), key.key_id)
+        admin = key.project == 0 and ADMIN in key.scopes  # the default project's admin keys
+        return Principal(key.project, database, frozenset(key.scopes), key.key_id, server_admin=admin)
 
     async def _user_principal(self, username: str, project: str) -> Principal:
         user = await self._lookup(lambda: self._users.get(username))
@@ -163,7 +165,9 @@ class Authenticator:
         if number is None or not (user.is_admin or role):
             raise PermissionDenied(f"user {username} is not a member of project {project!r}")
         scopes = frozenset(SCOPES) if user.is_admin else frozenset(ROLES[role])
-        return Principal(number, self._databases[number], scopes, f"user:{username}")
+        return Principal(
+            number, self._databases[number], scopes, f"user:{username}", server_admin=user.is_admin
+        )
 
     async def login(self, username: str, password: str, peer: str = "") -> Session:
         """A session for a user whose password matches; Unauthenticated otherwise (the same

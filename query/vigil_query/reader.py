@@ -127,6 +127,11 @@ class Reader:
             self._local.client = None
             raise
 
+    def client(self) -> Client:
+        """This query thread's client, for work that calls storage functions itself (the
+        registry's, in admin RPCs); only from inside ``run``."""
+        return self._client()
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 

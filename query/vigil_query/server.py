@@ -7,11 +7,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil.query_client import MAX_MESSAGE_BYTES
+from vigil_query.admin_service import AdminService
 from vigil_query.service import QueryService
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
+ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 
 
 class QueryServer:
@@ -25,10 +28,14 @@ class QueryServer:
             ]
         )
         query_pb2_grpc.add_QueryServiceServicer_to_server(service, self._server)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminService(service.reader, service.auth), self._server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (
                 SERVICE_NAME,
+                ADMIN_SERVICE_NAME,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),

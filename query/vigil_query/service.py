@@ -93,7 +93,7 @@ async def _abort(name: str, error: Exception, context: grpc.aio.ServicerContext)
     raise AssertionError("unreachable: abort raises")
 
 
-async def _respond(name: str, work: Awaitable[Resp], context: grpc.aio.ServicerContext) -> Resp:
+async def respond(name: str, work: Awaitable[Resp], context: grpc.aio.ServicerContext) -> Resp:
     try:
         return await work
     except Exception as exc:
@@ -123,7 +123,7 @@ class _Unary:
                 reader = await service.reader_for(context, self._scope)
                 return await reader.run(lambda r: fn(r, request))
 
-            return await _respond(self._name, work(), context)
+            return await respond(self._name, work(), context)
 
         return handler
 
@@ -146,9 +146,9 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     async def reader_for(self, context: grpc.aio.ServicerContext, scope: str) -> Reader:
         """The reader over the caller's project, once the caller may do ``scope`` there."""
         principal = await self.auth.check(
-            _metadata(context, "authorization"),
+            metadata_value(context, "authorization"),
             scope,
-            _metadata(context, "x-vigil-project") or "",
+            metadata_value(context, "x-vigil-project") or "",
             peer=context.peer() or "",
         )
         return self.reader.scoped(principal.database)
@@ -164,7 +164,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
                 expires_in_s=session.expires_in_s,
             )
 
-        return await _respond("Login", work(), context)
+        return await respond("Login", work(), context)
 
     async def RefreshSession(
         self, request: query_pb2.RefreshSessionRequest, context: grpc.aio.ServicerContext
@@ -177,7 +177,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
                 expires_in_s=session.expires_in_s,
             )
 
-        return await _respond("RefreshSession", work(), context)
+        return await respond("RefreshSession", work(), context)
 
     GetTrace = _Unary(get_trace)
     SearchSpans = _Unary(search_spans)
@@ -214,7 +214,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
             reader = await self.reader_for(context, REPLAY if request.execute else READ)
             return await self.replays.run(reader, request)
 
-        return await _respond("Replay", work(), context)
+        return await respond("Replay", work(), context)
 
     def _drift(self, reader: Reader, request: query_pb2.GetDriftRequest) -> query_pb2.GetDriftResponse:
         return get_drift(reader, request, thresholds=self.thresholds)
@@ -225,7 +225,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
 __all__ = ["QueryService", "query_pb2", "status_for"]
 
 
-def _metadata(context: grpc.aio.ServicerContext, name: str) -> str | None:
+def metadata_value(context: grpc.aio.ServicerContext, name: str) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == name:
             return value if isinstance(value, str) else value.decode("latin-1")

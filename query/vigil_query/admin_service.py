@@ -1,0 +1,201 @@
+"""AdminService: the registry's operations (projects, API keys, users) as RPCs, each
+authorized here, run on a query thread with that thread's client, and answered through the
+query service's one error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from vigil_auth import registry
+from vigil_auth.authenticator import Authenticator, Principal
+from vigil_auth.errors import PermissionDenied
+from vigil_auth.keys import ADMIN
+from vigil_auth.passwords import hash_password
+
+from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
+from vigil_query.errors import InvalidQuery
+from vigil_query.reader import Reader
+from vigil_query.service import metadata_value, respond
+
+DEFAULT_GRACE_S = 24 * 3600
+
+
+class AdminService(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, reader: Reader, auth: Authenticator, ttl_days: int = 0) -> None:
+        self._reader = reader  # over the main database, where the registry lives
+        self._auth = auth
+        self._ttl_days = ttl_days
+
+    # --- projects and users: server admins -----------------------------------------------
+
+    async def ListProjects(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._run("ListProjects", context, True, lambda c, db, _: admin_pb2.ListProjectsResponse(
+            projects=[_project(p) for p in registry.list_projects(c, db)]
+        ))  # fmt: skip
+
+    async def CreateProject(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def create(c: Any, db: str, _: Principal) -> Any:
+            made = registry.create_project(c, db, request.project, request.name, self._ttl_days)
+            return admin_pb2.CreateProjectResponse(project=_project(made))
+
+        return await self._run("CreateProject", context, True, create, reload=True)
+
+    async def RenameProject(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self._run("RenameProject", context, True, lambda c, db, _: admin_pb2.RenameProjectResponse(
+            project=_project(registry.rename_project(c, db, request.project, request.name))
+        ), reload=True)  # fmt: skip
+
+    async def DeleteProject(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def delete(c: Any, db: str, _: Principal) -> Any:
+            if not request.confirm:
+                raise InvalidQuery(f"deleting project {request.project!r} removes all its data: set confirm")
+            return admin_pb2.DeleteProjectResponse(
+                project=_project(registry.delete_project(c, db, request.project))
+            )
+
+        return await self._run("DeleteProject", context, True, delete, reload=True)
+
+    async def ListUsers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def users(c: Any, db: str, _: Principal) -> Any:
+            slugs = _slugs(c, db)
+            return admin_pb2.ListUsersResponse(users=[_user(u, slugs) for u in registry.list_users(c, db)])
+
+        return await self._run("ListUsers", context, True, users)
+
+    async def CreateUser(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def create(c: Any, db: str, _: Principal) -> Any:
+            made = registry.create_user(
+                c, db, request.username, hash_password(request.password), is_admin=request.admin
+            )
+            return admin_pb2.CreateUserResponse(user=_user(made, _slugs(c, db)))
+
+        return await self._run("CreateUser", context, True, create, reload=True)
+
+    async def SetPassword(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def change(c: Any, db: str, _: Principal) -> Any:
+            changed = registry.set_password(c, db, request.username, hash_password(request.password))
+            return admin_pb2.SetPasswordResponse(user=_user(changed, _slugs(c, db)))
+
+        return await self._run("SetPassword", context, True, change, reload=True)
+
+    # --- keys and roles: admins of the caller's project ------------------------------------
+
+    async def ListApiKeys(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def keys(c: Any, db: str, caller: Principal) -> Any:
+            slugs = _slugs(c, db)
+            found = registry.list_keys(c, db, caller.project)
+            return admin_pb2.ListApiKeysResponse(keys=[_key(k, slugs) for k in found])
+
+        return await self._run("ListApiKeys", context, False, keys)
+
+    async def CreateApiKey(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def create(c: Any, db: str, caller: Principal) -> Any:
+            slugs = _slugs(c, db)
+            record, secret = registry.create_key(
+                c, db, self._auth.hasher, slugs[caller.project], list(request.scopes), request.name,
+                request.expires_time_unix_nano,
+            )  # fmt: skip
+            return admin_pb2.CreateApiKeyResponse(key=_key(record, slugs), secret=secret)
+
+        return await self._run("CreateApiKey", context, False, create, reload=True)
+
+    async def RotateApiKey(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def rotate(c: Any, db: str, caller: Principal) -> Any:
+            _own_key(c, db, request.key_id, caller)
+            grace = request.grace_seconds or DEFAULT_GRACE_S
+            record, secret = registry.rotate_key(c, db, self._auth.hasher, request.key_id, grace)
+            return admin_pb2.RotateApiKeyResponse(key=_key(record, _slugs(c, db)), secret=secret)
+
+        return await self._run("RotateApiKey", context, False, rotate, reload=True)
+
+    async def RevokeApiKey(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def revoke(c: Any, db: str, caller: Principal) -> Any:
+            _own_key(c, db, request.key_id, caller)
+            return admin_pb2.RevokeApiKeyResponse(
+                key=_key(registry.revoke_key(c, db, request.key_id), _slugs(c, db))
+            )
+
+        return await self._run("RevokeApiKey", context, False, revoke, reload=True)
+
+    async def SetRole(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def grant(c: Any, db: str, caller: Principal) -> Any:
+            slugs = _slugs(c, db)
+            registry.grant(c, db, request.username, slugs[caller.project], request.role)
+            return admin_pb2.SetRoleResponse(user=_user(registry.user(c, db, request.username), slugs))
+
+        return await self._run("SetRole", context, False, grant, reload=True)
+
+    # --- one path for all ----------------------------------------------------------------------
+
+    async def _run(
+        self,
+        name: str,
+        context: grpc.aio.ServicerContext,
+        server_admin: bool,
+        operation: Callable[[Any, str, Principal], Any],
+        reload: bool = False,
+    ) -> Any:
+        async def work() -> Any:
+            if not self._auth.enabled:
+                raise PermissionDenied("the admin API needs VIGIL_AUTH=on (use the vigil commands otherwise)")
+            caller = await self._auth.check(
+                metadata_value(context, "authorization"),
+                ADMIN,
+                metadata_value(context, "x-vigil-project") or "",
+                peer=context.peer() or "",
+            )
+            if server_admin and not caller.server_admin:
+                raise PermissionDenied("this needs a server admin (a user created with --admin)")
+
+            def call(reader: Reader) -> Any:
+                try:
+                    return operation(reader.client(), reader.database, caller)
+                except (registry.RegistryError, ValueError) as exc:
+                    raise InvalidQuery(str(exc)) from exc
+
+            answer = await self._reader.run(call)
+            if reload:
+                await self._auth.reload()
+            return answer
+
+        return await respond(name, work(), context)
+
+
+def _own_key(client: Any, db: str, key_id: str, caller: Principal) -> None:
+    if registry.key(client, db, key_id).project != caller.project:
+        raise registry.RegistryError(f"no key {key_id!r} in this project")
+
+
+def _slugs(client: Any, db: str) -> dict[int, str]:
+    return {p.number: p.slug for p in registry.list_projects(client, db)}
+
+
+def _project(p: registry.Project) -> admin_pb2.Project:
+    return admin_pb2.Project(
+        project=p.slug, name=p.name, database=p.database, created_time_unix_nano=p.created_ns
+    )
+
+
+def _key(k: registry.ApiKey, slugs: dict[int, str]) -> admin_pb2.ApiKey:
+    return admin_pb2.ApiKey(
+        key_id=k.key_id,
+        prefix=k.prefix,
+        project=slugs.get(k.project, str(k.project)),
+        name=k.name,
+        scopes=list(k.scopes),
+        created_time_unix_nano=k.created_ns,
+        expires_time_unix_nano=k.expires_ns,
+        revoked_time_unix_nano=k.revoked_ns,
+        last_used_time_unix_nano=k.last_used_ns,
+    )
+
+
+def _user(u: registry.User, slugs: dict[int, str]) -> admin_pb2.User:
+    return admin_pb2.User(
+        username=u.username,
+        admin=u.is_admin,
+        roles={slugs.get(n, str(n)): role for n, role in u.roles.items()},
+        created_time_unix_nano=u.created_ns,
+    )
