@@ -4,6 +4,7 @@ rotated keys stop working within seconds, and no key is stored in clear text."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 from test_query_grpcurl import grpcurl
 from vigil_auth import registry
+from vigil_auth.authenticator import Authenticator
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
 from vigil_auth.throttle import FailureThrottle
@@ -28,6 +30,7 @@ from vigil_auth.tokens import TokenSigner
 from vigil import QueryClient, QueryError
 from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2
+from vigil_storage import StorageUnavailable
 
 from support import RunningApp, http_request, make_request, make_settings, run_cli
 from test_otlp_roundtrip import record_spans
@@ -356,3 +359,33 @@ def test_the_admin_api(secured: RunningApp, ch: Client) -> None:
         call("DeleteProject", admin_pb2.DeleteProjectRequest(project="gamma", confirm=True), root)
     services = grpcurl(secured.query_target, "list").stdout.split()
     assert "vigil.admin.v1.AdminService" in services
+
+
+def test_records_of_other_projects_wait_while_the_projects_cannot_be_loaded() -> None:
+    """Storage down at start: the write-ahead log may hold records of any project, and until
+    the projects are known their writes must be retried, not dead-lettered as deleted."""
+
+    class StorageDown:
+        def load(self) -> None:
+            raise StorageUnavailable("connecting: ClickHouse unavailable")
+
+        def record_usage(self, used: dict[str, int]) -> None:
+            pass
+
+    async def scenario() -> None:
+        auth = Authenticator(
+            enabled=False,
+            hasher=KeyHasher(b"s"),
+            signer=TokenSigner(b"s"),
+            link=StorageDown(),
+            default_database="otel",
+        )
+        await auth.start()
+        try:
+            assert auth.database_of(0) == "otel"
+            with pytest.raises(StorageUnavailable):
+                auth.database_of(3)
+        finally:
+            await auth.stop()
+
+    asyncio.run(scenario())

@@ -1,6 +1,7 @@
 """Who is calling: a bearer credential → a Principal (project, its database, scopes).
 
-Keys and projects are held in memory and reloaded every ``refresh_s`` seconds (2 s), so a
+Keys and projects are held in memory (loaded with authentication off too: the writers need
+every project's database for what the write-ahead log holds) and reloaded every ``refresh_s`` seconds (2 s), so a
 revoked key stops working within that time and checking a key costs no query. A key not in
 memory triggers a reload (at most one a second: a flood of bad keys waits for the same
 reload and cannot hammer ClickHouse), so a key created a moment ago works at once. While storage is down the last
@@ -27,6 +28,7 @@ from vigil_auth.passwords import hash_password, password_matches
 from vigil_auth.registry import DEFAULT_PROJECT, ROLES, ApiKey, Snapshot, User
 from vigil_auth.throttle import FailureThrottle
 from vigil_auth.tokens import REFRESH, Session, TokenSigner
+from vigil_storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,13 @@ class Authenticator:
         return list(self._databases.values())
 
     def database_of(self, project: int) -> str | None:
-        """The database of a project (the writers' lookup); None if it is not known (deleted)."""
-        return self._databases.get(project)
+        """The database of a project (the writers' lookup); None if the project was deleted.
+        Before the projects could be loaded (storage down at start) a project other than the
+        default one may well exist: StorageUnavailable then, so that its records wait."""
+        database = self._databases.get(project)
+        if database is None and not self._loaded:
+            raise StorageUnavailable(f"the projects are not loaded yet; records of project {project} wait")
+        return database
 
     async def check(
         self, authorization: str | None, scope: str, project: str = "", peer: str = ""

@@ -107,8 +107,7 @@ class VigilApp:
                 extra={"records": recovered.records, "items": recovered.items, "bytes": recovered.bytes},
             )
         self.wal.start()
-        if self.auth.enabled:
-            await self.auth.start()
+        await self.auth.start()  # before the writers: they look up the projects' databases
         self.batcher = Batcher(
             self.wal,
             [[writer] for writer in self.writers],
@@ -293,8 +292,7 @@ def stop_on_signals() -> asyncio.Event:
 async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
     auth = make_authenticator(settings)
-    if auth.enabled:
-        await auth.start()
+    await auth.start()
     server = QueryServer(make_query_service(settings, auth))
     stop = stop_on_signals()
     tls = settings.tls()
@@ -307,6 +305,7 @@ async def serve_query(settings: VigilSettings) -> None:
     )
     await stop.wait()
     await server.stop(grace_s=settings.shutdown_timeout_s)
+    await auth.stop()
 
 
 async def detect_drift(settings: VigilSettings) -> None:
