@@ -30,7 +30,7 @@ from vigil_auth.tokens import TokenSigner
 from vigil import QueryClient, QueryError
 from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2
-from vigil_storage import StorageUnavailable
+from vigil_storage import StorageUnavailable, connect
 
 from support import RunningApp, http_request, make_request, make_settings, run_cli
 from test_otlp_roundtrip import record_spans
@@ -389,3 +389,21 @@ def test_records_of_other_projects_wait_while_the_projects_cannot_be_loaded() ->
             await auth.stop()
 
     asyncio.run(scenario())
+
+
+def test_projects_created_at_once_get_distinct_numbers(secured: RunningApp) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(i: int) -> int:
+        client = connect(secured.settings.dsn)
+        try:
+            return registry.create_project(client, MAIN, f"burst_{i}").number
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = list(pool.map(create, range(4)))
+    assert len(set(numbers)) == 4, numbers
+    with connect(secured.settings.dsn) as client:
+        live = {p.slug: p.number for p in registry.list_projects(client, MAIN)}
+    assert {live[f"burst_{i}"] for i in range(4)} == set(numbers)

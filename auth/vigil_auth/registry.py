@@ -9,7 +9,9 @@ versioned (ReplacingMergeTree, read with FINAL): a change is a new row, small ta
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -28,7 +30,7 @@ _SLUG = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_projects (
         number UInt16, slug String, name String, created_ns Int64, deleted UInt8, version Int64
-    ) ENGINE = ReplacingMergeTree(version) ORDER BY number""",
+    ) ENGINE = ReplacingMergeTree(version) ORDER BY (number, slug)""",
     """CREATE TABLE IF NOT EXISTS {db}.vigil_api_keys (
         key_id String, project UInt16, name String, prefix String, hash String,
         scopes Array(String), created_ns Int64, expires_ns Int64, revoked_ns Int64, version Int64
@@ -137,16 +139,37 @@ def create_project(client: Client, db: str, slug: str, name: str = "", ttl_days:
         )
     if any(p.slug == slug for p in list_projects(client, db)):
         raise RegistryError(f"project {slug!r} exists already")
-    with translate_errors("creating a project"):
-        number = int(
-            client.command(f"SELECT max(number) + 1 FROM {quote_identifier(db)}.vigil_projects") or 1
-        )
-    if number > 65535:
-        raise RegistryError("at most 65,535 projects")
-    created = Project(number, slug, name or slug, database_of(db, slug), time.time_ns())
-    apply_migrations(client, created.database, ttl_days)  # its tables before anyone can send to it
-    _put_project(client, db, created, deleted=False)
-    return created
+    database = database_of(db, slug)
+    apply_migrations(client, database, ttl_days)  # its tables before anyone can send to it
+    q = quote_identifier(db)
+    # The number is a hash of the slug (probing on to the next free one), so that two projects
+    # created at the same moment by two processes — storage has no transactions — almost never
+    # pick the same one; numbers of deleted projects are never reused (the write-ahead log may
+    # still hold their records). After writing, another slug at our number means a collision
+    # that slipped through: whoever sees it withdraws its row and tries a random number (if
+    # both see it, both do), so a number that was handed out is never taken back.
+    number = int.from_bytes(hashlib.sha256(slug.encode()).digest()[:2], "big") % 65535 + 1
+    for _ in range(65535):
+        with translate_errors("creating a project"):
+            used = {
+                int(r[0]) for r in client.query(f"SELECT DISTINCT number FROM {q}.vigil_projects").result_rows
+            }
+        while number in used:
+            number = number % 65535 + 1
+            if len(used) >= 65535:
+                raise RegistryError("at most 65,535 projects")
+        created = Project(number, slug, name or slug, database, time.time_ns())
+        _put_project(client, db, created, deleted=False)
+        with translate_errors("creating a project"):
+            holders = client.query(
+                f"SELECT DISTINCT slug FROM {q}.vigil_projects WHERE number = {{n:UInt16}}",
+                parameters={"n": number},
+            ).result_rows
+        if [r[0] for r in holders] == [slug]:
+            return created
+        _put_project(client, db, created, deleted=True)
+        number = secrets.randbelow(65535) + 1
+    raise RegistryError("could not allocate a project number")
 
 
 def rename_project(client: Client, db: str, slug: str, name: str) -> Project:

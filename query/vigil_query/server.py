@@ -18,7 +18,7 @@ ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_
 
 
 class QueryServer:
-    def __init__(self, service: QueryService) -> None:
+    def __init__(self, service: QueryService, traces_ttl_days: int = 0) -> None:
         self.reader = service.reader
         self._health = health.aio.HealthServicer()
         self._server = grpc.aio.server(
@@ -29,7 +29,7 @@ class QueryServer:
         )
         query_pb2_grpc.add_QueryServiceServicer_to_server(service, self._server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminService(service.reader, service.auth), self._server
+            AdminService(service.reader, service.auth, traces_ttl_days), self._server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(

@@ -166,7 +166,7 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = QueryServer(make_query_service(s, self.auth))
+        self.query = QueryServer(make_query_service(s, self.auth), s.traces_ttl_days)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
         if s.drift_interval_s > 0:
             self._detector_task = loop.create_task(
@@ -293,7 +293,7 @@ async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
     auth = make_authenticator(settings)
     await auth.start()
-    server = QueryServer(make_query_service(settings, auth))
+    server = QueryServer(make_query_service(settings, auth), settings.traces_ttl_days)
     stop = stop_on_signals()
     tls = settings.tls()
     port = await server.start(
