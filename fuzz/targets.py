@@ -22,11 +22,12 @@ import gzip
 import json
 import random
 import zlib
+from typing import Any
 
 import pyarrow.ipc
 
 from vigil_collector.decode.native import check_native
-from vigil_collector.decode.pool import PythonSpans, decode_request
+from vigil_collector.decode.pool import ArrowRecords, decode_request
 from vigil_collector.decode.spans import DecodeLimits
 from vigil_collector.errors import BodyTooLarge, MalformedRequest, UnsupportedMedia
 from vigil_collector.receive.body import decode_body
@@ -34,10 +35,10 @@ from vigil_collector.receive.body import decode_body
 # Small limits, so that inputs of a few KB reach the truncation and rejection paths.
 LIMITS = DecodeLimits(max_attributes_per_span=16, max_attribute_value_length=256)
 BODY_LIMIT = 64 * 1024
-TARGETS = ("protobuf", "json", "gzip", "deflate", "encoding")
+TARGETS = ("protobuf", "json", "gzip", "deflate", "encoding", "logs_protobuf", "logs_json")
 
 
-def _read_back(decoded: PythonSpans) -> None:
+def _read_back(decoded: ArrowRecords) -> None:
     rows = pyarrow.ipc.open_stream(decoded.ipc).read_all().num_rows
     assert rows == decoded.accepted, f"IPC holds {rows} rows for {decoded.accepted} accepted spans"
     assert decoded.accepted >= 0 and decoded.rejected >= 0
@@ -50,7 +51,7 @@ def check_protobuf(body: bytes) -> None:
     except MalformedRequest:
         assert native is None, "the native check accepted a body the protobuf parser refuses"
         return
-    assert isinstance(decoded, PythonSpans)
+    assert isinstance(decoded, ArrowRecords)
     _read_back(decoded)
     if native is not None:
         assert (decoded.accepted, decoded.rejected) == (native, 0), (
@@ -64,7 +65,16 @@ def check_json(body: bytes) -> None:
         decoded = decode_request(body, True, LIMITS, native=True)
     except MalformedRequest:
         return
-    assert isinstance(decoded, PythonSpans)
+    assert isinstance(decoded, ArrowRecords)
+    _read_back(decoded)
+
+
+def check_logs(body: bytes, is_json: bool) -> None:
+    try:
+        decoded = decode_request(body, is_json, LIMITS, native=False, signal="logs")
+    except MalformedRequest:
+        return
+    assert isinstance(decoded, ArrowRecords)
     _read_back(decoded)
 
 
@@ -99,6 +109,8 @@ def run(data: bytes) -> None:
         check_json(body)
     elif target in ("gzip", "deflate"):
         check_compressed(body, target)
+    elif target.startswith("logs_"):
+        check_logs(body, target == "logs_json")
     else:
         check_encoding(body)
 
@@ -135,4 +147,33 @@ def seeds() -> list[bytes]:
         index["gzip"] + gzip.compress(proto),
         index["deflate"] + zlib.compress(proto),
         index["encoding"] + b"gzip\n" + gzip.compress(b"x"),
+        index["logs_protobuf"] + _logs_request().SerializeToString(),
+        index["logs_json"] + json.dumps(_logs_json(_logs_request())).encode(),
     ]
+
+
+def _logs_request() -> Any:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    from reference_payload import kv
+
+    request = ExportLogsServiceRequest()
+    rl = request.resource_logs.add()
+    rl.resource.attributes.append(kv("service.name", "fuzz"))
+    record = rl.scope_logs.add().log_records.add(time_unix_nano=1, severity_number=9, severity_text="INFO")
+    record.body.kvlist_value.values.append(kv("k", "v"))
+    record.trace_id, record.span_id = b"\x01" * 16, b"\x02" * 8
+    record.attributes.append(kv("n", 3))
+    return request
+
+
+def _logs_json(request: Any) -> dict:
+    from google.protobuf import json_format
+
+    document = json_format.MessageToDict(request)
+    for rl in document["resourceLogs"]:
+        for sl in rl["scopeLogs"]:
+            for r in sl["logRecords"]:
+                for key in ("traceId", "spanId"):
+                    r[key] = base64.b64decode(r[key]).hex()
+    return document

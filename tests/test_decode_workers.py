@@ -50,7 +50,7 @@ def test_a_killed_decode_worker_is_replaced_and_its_requests_retried(chdb_dir: P
         assert not set(new_pool._processes) & set(victims)
         assert refusals, "the request the worker held should have been refused"
         assert all(r.startswith("UNAVAILABLE: a decode worker died") for r in refusals), refusals[:3]
-        outcome = running.app.metrics.requests.labels("grpc", "decoder_failed")._value.get()
+        outcome = running.app.metrics.requests.labels("traces", "grpc", "decoder_failed")._value.get()
         assert outcome == len(refusals)
         running.flush()
         rows, distinct = ch.query(

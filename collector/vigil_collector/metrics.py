@@ -23,29 +23,13 @@ class CollectorMetrics:
             ["reason"],
             registry=r,
         )
-        self.spans_received = Counter(
-            "vigil_receiver_received_spans", "Spans in requests that decoded.", ["transport"], registry=r
-        )
-        self.spans_accepted = Counter(
-            "vigil_receiver_accepted_spans",
-            "Spans acknowledged: fsynced in the write-ahead log.",
-            ["transport"],
-            registry=r,
-        )
-        self.spans_rejected = Counter(
-            "vigil_receiver_rejected_spans",
-            "Invalid spans dropped (reported as partial success).",
-            ["transport"],
-            registry=r,
-        )
-        self.spans_refused = Counter(
-            "vigil_receiver_refused_spans",
-            "Valid spans answered with a retryable error.",
-            ["transport", "reason"],
-            registry=r,
-        )
+        # One family per signal, as the Go collector has (…_spans, …_log_records).
+        self.signals = {unit: SignalCounters(unit, r) for unit in ("spans", "log_records")}
         self.requests = Counter(
-            "vigil_receiver_requests", "Export requests by outcome.", ["transport", "outcome"], registry=r
+            "vigil_receiver_requests",
+            "Export requests by outcome.",
+            ["signal", "transport", "outcome"],
+            registry=r,
         )
         self.decoded_spans = Counter(
             "vigil_decoder_spans",
@@ -98,4 +82,35 @@ class CollectorMetrics:
         )
         self.insert_failures = Counter(
             "vigil_writer_failed_inserts", "INSERT attempts that failed (they are retried).", registry=r
+        )
+
+
+class SignalCounters:
+    """What the receivers count of one signal's items (spans, log records)."""
+
+    def __init__(self, unit: str, r: CollectorRegistry) -> None:
+        items = unit.replace("_", " ")
+        self.received = Counter(
+            f"vigil_receiver_received_{unit}",
+            f"{items.capitalize()} in requests that decoded.",
+            ["transport"],
+            registry=r,
+        )
+        self.accepted = Counter(
+            f"vigil_receiver_accepted_{unit}",
+            f"{items.capitalize()} acknowledged: fsynced in the write-ahead log.",
+            ["transport"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            f"vigil_receiver_rejected_{unit}",
+            f"Invalid {items} dropped (reported as partial success).",
+            ["transport"],
+            registry=r,
+        )
+        self.refused = Counter(
+            f"vigil_receiver_refused_{unit}",
+            f"Valid {items} answered with a retryable error.",
+            ["transport", "reason"],
+            registry=r,
         )

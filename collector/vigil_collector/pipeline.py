@@ -1,4 +1,4 @@
-"""The trace pipeline shared by both receivers: decode → validate → write-ahead log (ack).
+"""The pipeline every signal and both receivers share: decode → validate → write-ahead log (ack).
 
 A request is acknowledged once its validated spans are a record fsynced in the log
 (wal/log.py): its protobuf bytes as they came, when ClickHouse may decode them (NativeSpans,
@@ -9,8 +9,8 @@ When ClickHouse is healthy but slower than the clients, requests wait before the
 (``pace``, Batcher.admit) so that the log stays short and spans stay fresh.
 
 What a request holds in memory between arriving and being fsynced is bounded, in bytes and
-in spans, whatever the span size: past either bound requests are refused with a retryable
-error (``max_pending_bytes``, ``max_pending_spans``).
+in items (spans, log records), whatever their size: past either bound requests are refused
+with a retryable error (``max_pending_bytes``, ``max_pending_items``).
 
 Receivers hand it raw bytes and get back an ExportResult or a typed IngestError; they only
 translate those to their protocol.
@@ -36,7 +36,21 @@ class ExportResult:
     message: str
 
 
-class TracePipeline:
+@dataclass(frozen=True)
+class Signal:
+    """What differs between the signals on their way to the log: the decoder the workers run,
+    the record kind of what they decode, the metrics' unit."""
+
+    name: str  # the decoder's signal (decode/pool.py) and the requests metric's label
+    unit: str  # spans, log_records
+    arrow_kind: RecordKind
+
+
+TRACES = Signal("traces", "spans", RecordKind.TRACES_ARROW)
+LOGS = Signal("logs", "log_records", RecordKind.LOGS_ARROW)
+
+
+class Pipeline:
     def __init__(
         self,
         wal: WriteAheadLog,
@@ -44,29 +58,35 @@ class TracePipeline:
         metrics: CollectorMetrics,
         *,
         max_pending_bytes: int,
-        max_pending_spans: int,
+        max_pending_items: int,
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._wal = wal
         self._decoder = decoder
         self._metrics = metrics
         self._max_pending_bytes = max_pending_bytes
-        self._max_pending_spans = max_pending_spans
+        self._max_pending_items = max_pending_items
         self._pace = pace
         self._pending_bytes = 0
-        self._pending_spans = 0
+        self._pending_items = 0
 
-    async def export_proto(self, body: bytes, transport: str, project: int = 0) -> ExportResult:
-        return await self._export(body, False, transport, project)
+    async def export_proto(
+        self, body: bytes, transport: str, project: int = 0, signal: Signal | None = None
+    ) -> ExportResult:
+        return await self._export(signal or TRACES, body, False, transport, project)
 
-    async def export_json(self, body: bytes, transport: str, project: int = 0) -> ExportResult:
-        return await self._export(body, True, transport, project)
+    async def export_json(
+        self, body: bytes, transport: str, project: int = 0, signal: Signal | None = None
+    ) -> ExportResult:
+        return await self._export(signal or TRACES, body, True, transport, project)
 
-    async def _export(self, body: bytes, is_json: bool, transport: str, project: int) -> ExportResult:
+    async def _export(
+        self, signal: Signal, body: bytes, is_json: bool, transport: str, project: int
+    ) -> ExportResult:
         m = self._metrics
         # One request alone is always taken, so a large one cannot starve.
         if self._pending_bytes and self._pending_bytes + len(body) > self._max_pending_bytes:
-            m.requests.labels(transport, "retryable_error").inc()
+            m.requests.labels(signal.name, transport, "retryable_error").inc()
             raise Overloaded(
                 f"ingest is busy ({self._pending_bytes} bytes of requests being decoded or written, "
                 f"limit {self._max_pending_bytes}); retry later"
@@ -74,49 +94,50 @@ class TracePipeline:
         self._pending_bytes += len(body)
         m.pending_bytes.set(self._pending_bytes)
         try:
-            return await self._decode_and_append(body, is_json, transport, project)
+            return await self._decode_and_append(signal, body, is_json, transport, project)
         finally:
             self._pending_bytes -= len(body)
             m.pending_bytes.set(self._pending_bytes)
 
     async def _decode_and_append(
-        self, body: bytes, is_json: bool, transport: str, project: int
+        self, signal: Signal, body: bytes, is_json: bool, transport: str, project: int
     ) -> ExportResult:
         m = self._metrics
+        counts = m.signals[signal.unit]
         try:
-            decoded = await self._decoder.decode(body, is_json)
+            decoded = await self._decoder.decode(body, is_json, signal.name)
         except DecoderFailed:
-            m.requests.labels(transport, "decoder_failed").inc()
+            m.requests.labels(signal.name, transport, "decoder_failed").inc()
             raise
         except IngestError:
-            m.requests.labels(transport, "malformed").inc()
+            m.requests.labels(signal.name, transport, "malformed").inc()
             raise
         if isinstance(decoded, NativeSpans):
             accepted, rejected, message = decoded.spans, 0, ""
             kind, payload = RecordKind.TRACES_OTLP, decoded.body
         else:
             accepted, rejected, message = decoded.accepted, decoded.rejected, decoded.message
-            kind, payload = RecordKind.TRACES_ARROW, decoded.ipc
-        m.spans_received.labels(transport).inc(accepted + rejected)
-        m.spans_rejected.labels(transport).inc(rejected)
+            kind, payload = signal.arrow_kind, decoded.ipc
+        counts.received.labels(transport).inc(accepted + rejected)
+        counts.rejected.labels(transport).inc(rejected)
         if accepted:
             try:
-                if self._pending_spans and self._pending_spans + accepted > self._max_pending_spans:
+                if self._pending_items and self._pending_items + accepted > self._max_pending_items:
                     raise Overloaded(
-                        f"ingest is busy ({self._pending_spans} spans waiting for the write-ahead log, "
-                        f"limit {self._max_pending_spans}); retry later"
+                        f"ingest is busy ({self._pending_items} items waiting for the write-ahead log, "
+                        f"limit {self._max_pending_items}); retry later"
                     )
-                self._pending_spans += accepted
+                self._pending_items += accepted
                 try:
                     if self._pace is not None:
                         await self._pace()
                     await self._wal.append(kind, accepted, payload, project)
                 finally:
-                    self._pending_spans -= accepted
+                    self._pending_items -= accepted
             except RetryableError as exc:
-                m.spans_refused.labels(transport, type(exc).__name__).inc(accepted)
-                m.requests.labels(transport, "retryable_error").inc()
+                counts.refused.labels(transport, type(exc).__name__).inc(accepted)
+                m.requests.labels(signal.name, transport, "retryable_error").inc()
                 raise
-        m.spans_accepted.labels(transport).inc(accepted)
-        m.requests.labels(transport, "partial" if rejected else "ok").inc()
+        counts.accepted.labels(transport).inc(accepted)
+        m.requests.labels(signal.name, transport, "partial" if rejected else "ok").inc()
         return ExportResult(accepted, rejected, message)

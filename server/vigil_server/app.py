@@ -30,11 +30,12 @@ from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.pool import DecodePool
 from vigil_collector.metrics import CollectorMetrics
-from vigil_collector.pipeline import TracePipeline
+from vigil_collector.pipeline import Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.wal.log import WriteAheadLog
-from vigil_collector.write import TraceWriter
+from vigil_collector.wal.records import RecordKind
+from vigil_collector.write import ArrowWriter, TraceWriter
 from vigil_query.drift_detector import run_detector
 from vigil_query.reader import Reader
 from vigil_query.server import QueryServer
@@ -77,6 +78,18 @@ class VigilApp:
             )
             for _ in range(settings.insert_concurrency)
         ]
+        # One log writer per lane too: a lane writes whatever kinds its batch holds.
+        self.log_writers = [
+            ArrowWriter(
+                settings.dsn,
+                "otel_logs",
+                frozenset({RecordKind.LOGS_ARROW}),
+                connect_timeout_s=settings.storage_connect_timeout_s,
+                insert_timeout_s=settings.insert_timeout_s,
+                items="log records",
+            )
+            for _ in range(settings.insert_concurrency)
+        ]
         self.auth = make_authenticator(settings, self.metrics.auth_failures.labels)
         self.wal = WriteAheadLog(
             settings.resolved_wal_dir, max_bytes=settings.wal_max_bytes, metrics=self.metrics
@@ -110,7 +123,7 @@ class VigilApp:
         await self.auth.start()  # before the writers: they look up the projects' databases
         self.batcher = Batcher(
             self.wal,
-            [[writer] for writer in self.writers],
+            [list(lane) for lane in zip(self.writers, self.log_writers, strict=True)],
             max_items=s.batch_max_spans,
             max_bytes=s.batch_max_bytes,
             max_wait_s=s.batch_max_wait_s,
@@ -126,12 +139,12 @@ class VigilApp:
             native=s.native_decode,
         )
         await self.decoder.start()
-        pipeline = TracePipeline(
+        pipeline = Pipeline(
             self.wal,
             self.decoder,
             self.metrics,
             max_pending_bytes=s.queue_max_bytes,
-            max_pending_spans=s.queue_max_spans,
+            max_pending_items=s.queue_max_spans,
             pace=self.batcher.admit,
         )
 

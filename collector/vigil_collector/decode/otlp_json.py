@@ -36,7 +36,7 @@ def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        raise MalformedRequest(f"malformed OTLP JSON: {_shortened(str(exc))}") from exc
+        raise MalformedRequest(f"malformed OTLP JSON: {shortened(str(exc))}") from exc
     except RecursionError:
         # protobuf's parser stops at 100 nested messages; here Python's stack does, at a
         # similar depth (a few hundred levels), so what passes is shallow enough for
@@ -45,7 +45,7 @@ def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
     return request
 
 
-def _shortened(reason: str, limit: int = 300) -> str:
+def shortened(reason: str, limit: int = 300) -> str:
     """json_format nests one "Failed to parse X field: " per level; the cause is at the end."""
     return reason if len(reason) <= limit else "…" + reason[-limit:]
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.ipc
 
+from vigil_collector.decode.logs import decode_logs, parse_json_logs, parse_proto_logs
 from vigil_collector.decode.native import NativeSpans, check_native
 from vigil_collector.decode.otlp_json import parse_json_traces
 from vigil_collector.decode.otlp_proto import parse_proto_traces
@@ -32,11 +33,13 @@ from vigil_collector.errors import DecoderFailed
 
 log = logging.getLogger(__name__)
 
+TRACES, LOGS = "traces", "logs"
+
 
 @dataclass(frozen=True)
-class PythonSpans:
-    """The valid spans of a request decoded in Python, as an Arrow IPC stream (SPAN_SCHEMA),
-    and what was dropped or truncated."""
+class ArrowRecords:
+    """The valid items (spans, log records) of a request decoded in Python, as an Arrow IPC
+    stream of their table's rows (SPAN_SCHEMA, LOG_SCHEMA), and what was dropped or truncated."""
 
     ipc: bytes
     accepted: int
@@ -44,16 +47,22 @@ class PythonSpans:
     message: str
 
 
-def decode_request(body: bytes, is_json: bool, limits: DecodeLimits, native: bool) -> PythonSpans | int:
-    """Decode one OTLP request body (runs in a worker): its span count if ClickHouse may decode
-    it (``native``, protobuf only), else its spans flattened in Python."""
+def decode_request(
+    body: bytes, is_json: bool, limits: DecodeLimits, native: bool, signal: str = TRACES
+) -> ArrowRecords | int:
+    """Decode one OTLP request body of ``signal`` (runs in a worker): for traces, its span
+    count if ClickHouse may decode it (``native``, protobuf only); else its items flattened in
+    Python."""
+    if signal == LOGS:
+        logs = decode_logs(parse_json_logs(body) if is_json else parse_proto_logs(body), limits)
+        return ArrowRecords(_ipc(logs.table), logs.accepted, logs.rejected, logs.message)
     if native and not is_json:
         spans = check_native(body, limits.max_attributes_per_span, limits.max_attribute_value_length)
         if spans is not None:
             return spans
     request = parse_json_traces(body) if is_json else parse_proto_traces(body)
     decoded = decode_spans(request, limits)
-    return PythonSpans(_ipc(decoded.table), decoded.accepted, decoded.rejected, decoded.message)
+    return ArrowRecords(_ipc(decoded.table), decoded.accepted, decoded.rejected, decoded.message)
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -98,8 +107,8 @@ class DecodePool:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._pool, _noop) for _ in range(self._workers)))
 
-    async def decode(self, body: bytes, is_json: bool) -> PythonSpans | NativeSpans:
-        args = (body, is_json, self._limits, self._native)
+    async def decode(self, body: bytes, is_json: bool, signal: str = TRACES) -> ArrowRecords | NativeSpans:
+        args = (body, is_json, self._limits, self._native, signal)
         if self._workers == 0:
             result = decode_request(*args)
         else:

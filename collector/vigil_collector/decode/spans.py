@@ -10,10 +10,12 @@ Invalid spans are dropped and reported (OTLP partial success); valid ones are ke
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from vigil_collector.decode.anyvalue import format_double, to_str
 from vigil_collector.decode.validate import span_problem
@@ -82,7 +84,7 @@ class DecodedSpans:
         return "; ".join(parts)
 
 
-class _MapColumn:
+class MapColumn:
     """A Map(String, String) column being built: offsets, keys and values as flat lists."""
 
     __slots__ = ("keys", "offsets", "values")
@@ -100,13 +102,43 @@ class _MapColumn:
         )
 
 
-def _timestamps(nanos: list[int]) -> pa.Array:
+def as_timestamps(nanos: list[int]) -> pa.Array:
     # Straight to timestamp[ns] from Python ints is ~300x slower than int64 + a zero-copy view.
     return pa.array(nanos, pa.int64()).view(_TS)
 
 
 def _list_of(offsets: list[int], values: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
+def add_attributes(column: MapColumn, attributes: Iterable[KeyValue], max_len: int) -> int:
+    """Append one map of ``attributes`` (values as the exporter renders them, truncated to
+    ``max_len`` characters) to ``column``; returns how many values were truncated."""
+    truncated = 0
+    keys_append = column.keys.append
+    values_append = column.values.append
+    for kv in attributes:
+        value = kv.value
+        # Most values are non-empty strings: a set string_value means the oneof holds a
+        # string, so the WhichOneof call (a third of the per-attribute cost) is skipped.
+        text = value.string_value
+        if text or (which := value.WhichOneof("value")) == "string_value":
+            pass
+        elif which == "int_value":
+            text = str(value.int_value)
+        elif which == "double_value":
+            text = format_double(value.double_value)
+        elif which == "bool_value":
+            text = "true" if value.bool_value else "false"
+        else:
+            text = to_str(value, which)
+        if len(text) > max_len:
+            text = text[:max_len]
+            truncated += 1
+        keys_append(kv.key)
+        values_append(text)
+    column.offsets.append(len(column.keys))
+    return truncated
 
 
 def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> DecodedSpans:
@@ -129,51 +161,25 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
     durations: list[int] = []
     status_codes: list[str] = []
     status_messages: list[str] = []
-    resource_attrs = _MapColumn()
-    span_attrs = _MapColumn()
+    resource_attrs = MapColumn()
+    span_attrs = MapColumn()
     event_offsets = [0]
     event_ts: list[int] = []
     event_names: list[str] = []
-    event_attrs = _MapColumn()
+    event_attrs = MapColumn()
     link_offsets = [0]
     link_trace_ids: list[str] = []
     link_span_ids: list[str] = []
     link_states: list[str] = []
-    link_attrs = _MapColumn()
+    link_attrs = MapColumn()
 
     errors: list[str] = []
     truncated = 0
 
-    def add_attributes(column: _MapColumn, attributes) -> None:
-        nonlocal truncated
-        keys_append = column.keys.append
-        values_append = column.values.append
-        for kv in attributes:
-            value = kv.value
-            # Most values are non-empty strings: a set string_value means the oneof holds a
-            # string, so the WhichOneof call (a third of the per-attribute cost) is skipped.
-            text = value.string_value
-            if text or (which := value.WhichOneof("value")) == "string_value":
-                pass
-            elif which == "int_value":
-                text = str(value.int_value)
-            elif which == "double_value":
-                text = format_double(value.double_value)
-            elif which == "bool_value":
-                text = "true" if value.bool_value else "false"
-            else:
-                text = to_str(value, which)
-            if len(text) > max_len:
-                text = text[:max_len]
-                truncated += 1
-            keys_append(kv.key)
-            values_append(text)
-        column.offsets.append(len(column.keys))
-
     for ri, resource_spans in enumerate(request.resource_spans):
         # Resource attributes repeat on every span of the resource: convert them once.
-        resource_column = _MapColumn()
-        add_attributes(resource_column, resource_spans.resource.attributes)
+        resource_column = MapColumn()
+        truncated += add_attributes(resource_column, resource_spans.resource.attributes, max_len)
         r_keys, r_values = resource_column.keys, resource_column.values
         # The first service.name, as a map lookup in ClickHouse (native decode) finds it.
         service = ""
@@ -214,7 +220,7 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
                 resource_attrs.offsets.append(len(resource_attrs.keys))
                 scope_names.append(scope_name)
                 scope_versions.append(scope_version)
-                add_attributes(span_attrs, attributes)
+                truncated += add_attributes(span_attrs, attributes, max_len)
                 durations.append(end - start)
                 status = span.status
                 code = status.code
@@ -225,7 +231,7 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
                     for event in events:
                         event_ts.append(event.time_unix_nano)
                         event_names.append(event.name)
-                        add_attributes(event_attrs, event.attributes)
+                        truncated += add_attributes(event_attrs, event.attributes, max_len)
                 event_offsets.append(len(event_ts))
                 links = span.links
                 if links:
@@ -233,11 +239,11 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
                         link_trace_ids.append(link.trace_id.hex())
                         link_span_ids.append(link.span_id.hex())
                         link_states.append(link.trace_state)
-                        add_attributes(link_attrs, link.attributes)
+                        truncated += add_attributes(link_attrs, link.attributes, max_len)
                 link_offsets.append(len(link_trace_ids))
 
     arrays = [
-        _timestamps(timestamps),
+        as_timestamps(timestamps),
         pa.array(trace_ids, pa.string()),
         pa.array(span_ids, pa.string()),
         pa.array(parent_ids, pa.string()),
@@ -252,7 +258,7 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
         pa.array(durations, pa.uint64()),
         pa.array(status_codes, pa.string()),
         pa.array(status_messages, pa.string()),
-        _list_of(event_offsets, _timestamps(event_ts)),
+        _list_of(event_offsets, as_timestamps(event_ts)),
         _list_of(event_offsets, pa.array(event_names, pa.string())),
         _list_of(event_offsets, event_attrs.to_arrow()),
         _list_of(link_offsets, pa.array(link_trace_ids, pa.string())),

@@ -1,4 +1,4 @@
-"""OTLP/gRPC: ``opentelemetry.proto.collector.trace.v1.TraceService/Export`` (port 4317).
+"""OTLP/gRPC: ``TraceService/Export`` and ``LogsService/Export`` (port 4317; services.py).
 
 The request is taken as raw bytes and parsed by the pipeline, so that a malformed message
 gets INVALID_ARGUMENT with the parser's reason instead of gRPC's generic INTERNAL. gzip
@@ -8,30 +8,27 @@ decompressed message.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceResponse,
-)
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthError
 from vigil_auth.keys import INGEST
 
 from vigil_collector.errors import IngestError
-from vigil_collector.pipeline import TracePipeline
+from vigil_collector.pipeline import Pipeline
+from vigil_collector.receive.services import SERVICES, OtlpService
 from vigil_collector.receive.status_map import grpc_status
 
 log = logging.getLogger(__name__)
 
-TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
-
 
 class OtlpGrpcReceiver:
-    def __init__(self, pipeline: TracePipeline, auth: Authenticator, *, max_message_bytes: int) -> None:
+    def __init__(self, pipeline: Pipeline, auth: Authenticator, *, max_message_bytes: int) -> None:
         self._pipeline = pipeline
         self._auth = auth
         self._health = health.aio.HealthServicer()
@@ -41,17 +38,20 @@ class OtlpGrpcReceiver:
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
             ]
         )
-        handler = grpc.method_handlers_generic_handler(
-            TRACE_SERVICE,
-            {
-                "Export": grpc.unary_unary_rpc_method_handler(
-                    self._export,
-                    request_deserializer=None,  # raw bytes: we parse and report errors ourselves
-                    response_serializer=ExportTraceServiceResponse.SerializeToString,
-                )
-            },
-        )
-        self._server.add_generic_rpc_handlers((handler,))
+        handlers = [
+            grpc.method_handlers_generic_handler(
+                service.grpc_service,
+                {
+                    "Export": grpc.unary_unary_rpc_method_handler(
+                        functools.partial(self._export, service),
+                        request_deserializer=None,  # raw bytes: we parse and report errors ourselves
+                        response_serializer=service.response_type.SerializeToString,
+                    )
+                },
+            )
+            for service in SERVICES
+        ]
+        self._server.add_generic_rpc_handlers(handlers)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         self.port = 0
 
@@ -74,13 +74,13 @@ class OtlpGrpcReceiver:
         await self._server.stop(grace_s)
 
     async def _set_health(self, status: int) -> None:
-        for service in ("", TRACE_SERVICE):
+        for service in ("", *(s.grpc_service for s in SERVICES)):
             await self._health.set(service, status)
 
-    async def _export(self, body: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
+    async def _export(self, service: OtlpService, body: bytes, context: grpc.aio.ServicerContext) -> Message:
         try:
             principal = await self._auth.check(_authorization(context), INGEST, peer=context.peer() or "")
-            result = await self._pipeline.export_proto(body, "grpc", principal.project)
+            result = await self._pipeline.export_proto(body, "grpc", principal.project, service.signal)
         except (IngestError, AuthError) as exc:
             await context.abort(grpc_status(exc), exc.reason)
             raise  # unreachable: abort raises
@@ -89,12 +89,7 @@ class OtlpGrpcReceiver:
             log.exception("OTLP/gRPC export failed (request id %s)", request_id)
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
             raise  # unreachable: abort raises
-        response = ExportTraceServiceResponse()
-        if result.rejected or result.message:
-            response.partial_success.CopyFrom(
-                ExportTracePartialSuccess(rejected_spans=result.rejected, error_message=result.message)
-            )
-        return response
+        return service.response(result)
 
 
 def _authorization(context: grpc.aio.ServicerContext) -> str | None:

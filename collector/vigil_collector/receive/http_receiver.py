@@ -1,6 +1,7 @@
-"""OTLP/HTTP: ``POST /v1/traces`` (port 4318), protobuf or JSON, identity or gzip.
+"""OTLP/HTTP: ``POST /v1/traces`` and ``/v1/logs`` (port 4318; services.py), protobuf or JSON,
+identity, gzip or deflate.
 
-Responses use the request's content type (OTLP spec): ExportTraceServiceResponse on
+Responses use the request's content type (OTLP spec): the signal's Export…Response on
 success, a google.rpc.Status with the reason on failure. aiohttp's own request
 decompression is off (``auto_decompress=False`` in vigil_server.app): ``decode_body``
 inflates instead, so the size cap holds while inflating.
@@ -8,6 +9,7 @@ inflates instead, so the size cap holds while inflating.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 
@@ -15,17 +17,14 @@ import grpc
 from aiohttp import web
 from google.protobuf import json_format
 from google.rpc import status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceResponse,
-)
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthError
 from vigil_auth.keys import INGEST
 
 from vigil_collector.errors import BodyTooLarge, IngestError, UnsupportedMedia
-from vigil_collector.pipeline import ExportResult, TracePipeline
+from vigil_collector.pipeline import Pipeline
 from vigil_collector.receive.body import decode_body
+from vigil_collector.receive.services import SERVICES, OtlpService
 from vigil_collector.receive.status_map import grpc_status, http_status, retryable
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ _PROTOBUF_ALIASES = {PROTOBUF, "application/protobuf"}
 
 class OtlpHttpReceiver:
     def __init__(
-        self, pipeline: TracePipeline, auth: Authenticator, *, max_body_bytes: int, retry_after_s: int
+        self, pipeline: Pipeline, auth: Authenticator, *, max_body_bytes: int, retry_after_s: int
     ) -> None:
         self._pipeline = pipeline
         self._auth = auth
@@ -45,9 +44,10 @@ class OtlpHttpReceiver:
         self._retry_after_s = retry_after_s
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/traces", self.export_traces)
+        for service in SERVICES:
+            app.router.add_post(service.http_path, functools.partial(self.export, service))
 
-    async def export_traces(self, request: web.Request) -> web.Response:
+    async def export(self, service: OtlpService, request: web.Request) -> web.Response:
         request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
         mime = request.content_type
         as_json = mime == JSON
@@ -58,10 +58,8 @@ class OtlpHttpReceiver:
                 request.headers.get("Authorization"), INGEST, peer=request.remote or ""
             )
             body = await self._read(request)
-            if as_json:
-                result = await self._pipeline.export_json(body, "http", principal.project)
-            else:
-                result = await self._pipeline.export_proto(body, "http", principal.project)
+            export = self._pipeline.export_json if as_json else self._pipeline.export_proto
+            result = await export(body, "http", principal.project, service.signal)
         except (IngestError, AuthError) as exc:
             level = logging.WARNING if retryable(exc) else logging.INFO
             log.log(level, "OTLP/HTTP export refused: %s", exc.reason, extra={"request_id": request_id})
@@ -72,7 +70,7 @@ class OtlpHttpReceiver:
                 code=grpc.StatusCode.INTERNAL.value[0], message=f"internal error (request id {request_id})"
             )
             return self._message(500, status, as_json, request_id)
-        return self._success(result, as_json, request_id)
+        return self._message(200, service.response(result), as_json, request_id)
 
     async def _read(self, request: web.Request) -> bytes:
         length = request.content_length
@@ -85,14 +83,6 @@ class OtlpHttpReceiver:
         except web.HTTPRequestEntityTooLarge:
             raise BodyTooLarge(f"request body exceeds the limit of {self._max_body_bytes} bytes") from None
         return decode_body(raw, request.headers.get("Content-Encoding"), self._max_body_bytes)
-
-    def _success(self, result: ExportResult, as_json: bool, request_id: str) -> web.Response:
-        response = ExportTraceServiceResponse()
-        if result.rejected or result.message:
-            response.partial_success.CopyFrom(
-                ExportTracePartialSuccess(rejected_spans=result.rejected, error_message=result.message)
-            )
-        return self._message(200, response, as_json, request_id)
 
     def _error(self, exc: IngestError | AuthError, as_json: bool, request_id: str) -> web.Response:
         status = status_pb2.Status(code=grpc_status(exc).value[0], message=exc.reason)

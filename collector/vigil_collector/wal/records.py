@@ -35,6 +35,8 @@ class RecordKind(IntEnum):
     # otel_traces rows decoded in Python (JSON requests, partial successes, truncated
     # values): an Arrow IPC stream in SPAN_SCHEMA.
     TRACES_ARROW = 2
+    # otel_logs rows: an Arrow IPC stream in LOG_SCHEMA.
+    LOGS_ARROW = 3
 
 
 SEGMENT_MAGIC = b"VIGILWL2"  # VIGILWAL: the first format, without projects

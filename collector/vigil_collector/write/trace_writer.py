@@ -1,13 +1,6 @@
-"""Inserts span batches into ``otel_traces``: Arrow tables, or protobuf bodies that ClickHouse
-decodes itself (write/native_insert.py).
-
-Each writer runs on a thread of its own (the batcher's lanes). The client is opened lazily and dropped after
-a connection failure, so the collector recovers by itself when ClickHouse comes back.
-
-Every INSERT carries the batcher's ``insert_deduplication_token``: ClickHouse drops an INSERT
-whose token it has seen (``non_replicated_deduplication_window`` on our tables, migration
-0004), which makes writing a batch again after a crash harmless.
-"""
+"""Inserts span batches into ``otel_traces``: Arrow tables (write/arrow_writer.py, which also
+holds the connection and deduplication rules), or protobuf bodies that ClickHouse decodes
+itself (write/native_insert.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +16,7 @@ from vigil_collector.decode.native import Decoder, schema_path, schema_text
 from vigil_collector.decode.otlp_proto import parse_proto_traces
 from vigil_collector.decode.spans import DecodeLimits, decode_spans
 from vigil_collector.wal.records import RecordKind
+from vigil_collector.write.arrow_writer import ArrowWriter, with_token
 from vigil_collector.write.native_insert import (
     STRUCTURE,
     format_settings,
@@ -30,10 +24,8 @@ from vigil_collector.write.native_insert import (
     length_delimited,
     sql_string,
 )
-from vigil_storage import StorageUnavailable, connect
-from vigil_storage.client import INSERT_SETTINGS, close_quietly
+from vigil_storage import StorageUnavailable
 from vigil_storage.errors import translate_errors
-from vigil_storage.migrate import quote_identifier
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +34,7 @@ log = logging.getLogger(__name__)
 _NATIVE_SETTINGS = ("format_schema_source", "input_format_protobuf_oneof_presence")
 
 
-class TraceWriter:
-    kinds = frozenset({RecordKind.TRACES_OTLP, RecordKind.TRACES_ARROW})
-
+class TraceWriter(ArrowWriter):
     def __init__(
         self,
         dsn: str,
@@ -54,9 +44,14 @@ class TraceWriter:
         limits: DecodeLimits | None = None,
         native_min_spans: int = 0,
     ) -> None:
-        self._dsn = dsn
-        self._connect_timeout_s = connect_timeout_s
-        self._insert_timeout_s = insert_timeout_s
+        super().__init__(
+            dsn,
+            "otel_traces",
+            frozenset({RecordKind.TRACES_OTLP, RecordKind.TRACES_ARROW}),
+            connect_timeout_s=connect_timeout_s,
+            insert_timeout_s=insert_timeout_s,
+            items="spans",
+        )
         self._limits = limits or DecodeLimits()
         self._native_min_spans = native_min_spans
         self._embedded = dsn.startswith("chdb:")
@@ -71,7 +66,6 @@ class TraceWriter:
         else:
             self._native_settings = format_settings(schema_text(), inline=True)
             self._native_settings_clause = ""
-        self._client: Client | None = None
         self._server_native: bool | None = None  # known once connected to a server
 
     def write(
@@ -80,20 +74,7 @@ class TraceWriter:
         """Insert log records of our kinds into ``database`` (the batcher's entry point)."""
         if kind == RecordKind.TRACES_OTLP:
             return self.write_native(payloads, items, database, token)
-        tables = [pa.ipc.open_stream(p).read_all() for p in payloads]
-        self.write_arrow(tables[0] if len(tables) == 1 else pa.concat_tables(tables), database, token)
-        return "python"
-
-    def write_arrow(self, table: pa.Table, database: str, token: str = "") -> None:
-        """Insert all rows of ``table`` in one INSERT; raises StorageError on failure."""
-        client = self._connected()
-        settings = _with_token(INSERT_SETTINGS, token)
-        try:
-            with translate_errors(f"inserting {table.num_rows} spans"):
-                client.insert_arrow(_table(database), table, settings=settings)
-        except StorageUnavailable as exc:
-            self._drop_if_unreachable(exc)
-            raise
+        return super().write(kind, payloads, items, token, database)  # type: ignore[return-value]
 
     def write_native(self, bodies: list[bytes], spans: int, database: str, token: str = "") -> Decoder:
         """Insert the ``spans`` of these OTLP/protobuf bodies; say who decoded them.
@@ -112,34 +93,20 @@ class TraceWriter:
             data = length_delimited(bodies)
             with translate_errors(f"inserting the spans of {len(bodies)} requests"):
                 if self._embedded:
-                    self._insert_from_file(client, data, _table(database), token)
+                    self._insert_from_file(client, data, self.table(database), token)
                 else:
                     source = f"input({sql_string(STRUCTURE)})"
-                    sql = insert_select(_table(database), source)
-                    settings = _with_token(self._native_settings, token)
+                    sql = insert_select(self.table(database), source)
+                    settings = with_token(self._native_settings, token)
                     client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
         except StorageUnavailable as exc:
             self._drop_if_unreachable(exc)
             raise
         return "clickhouse"
 
-    def _drop_if_unreachable(self, exc: StorageUnavailable) -> None:
-        # A connection that failed is dropped (the next write reconnects); a server that
-        # answered (a table detached, too many parts) keeps its connection.
-        if exc.name is None:
-            self.close()
-
     def close(self) -> None:
-        client, self._client = self._client, None
+        super().close()
         self._server_native = None
-        close_quietly(client)
-
-    def _connected(self) -> Client:
-        if self._client is None:
-            self._client = connect(
-                self._dsn, connect_timeout_s=self._connect_timeout_s, query_timeout_s=self._insert_timeout_s
-            )
-        return self._client
 
     def _insert_from_file(self, client: Client, data: bytes, table: str, token: str) -> None:
         # The embedded engine takes no request body: it reads the bytes from a file (in the
@@ -173,12 +140,3 @@ class TraceWriter:
 
     def _decode_in_python(self, bodies: list[bytes]) -> pa.Table:
         return pa.concat_tables(decode_spans(parse_proto_traces(body), self._limits).table for body in bodies)
-
-
-def _table(database: str) -> str:
-    return f"{quote_identifier(database)}.otel_traces"
-
-
-def _with_token(settings: dict[str, str | int], token: str) -> dict[str, str | int]:
-    """``settings`` plus the batch's deduplication token, if it has one."""
-    return {**settings, "insert_deduplication_token": token} if token else settings

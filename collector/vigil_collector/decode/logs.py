@@ -1,0 +1,194 @@
+"""OTLP logs → rows of ``otel_logs`` as the Collector's ClickHouse exporter writes them
+(REFERENCE.md §7): Timestamp falling back to ObservedTimestamp, ids as lower-case hex or
+``''``, the Body and every attribute value rendered as pcommon's AsString (a string as is,
+maps and arrays as JSON), ServiceName from the resource's ``service.name``.
+
+A record is rejected (and reported as partial success) when its ids have the wrong length,
+its times do not fit the column, or it has more attributes than allowed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+
+from vigil_collector.decode.anyvalue import to_str
+from vigil_collector.decode.otlp_json import shortened
+from vigil_collector.decode.spans import DecodeLimits, MapColumn, add_attributes, as_timestamps
+from vigil_collector.decode.validate import LATEST_TIME_NS
+from vigil_collector.errors import MalformedRequest
+
+_ATTR_MAP = pa.map_(pa.string(), pa.string())
+_MAX_REPORTED = 5
+
+LOG_SCHEMA = pa.schema(
+    [
+        ("Timestamp", pa.timestamp("ns")),
+        ("TraceId", pa.string()),
+        ("SpanId", pa.string()),
+        ("TraceFlags", pa.uint8()),
+        ("SeverityText", pa.string()),
+        ("SeverityNumber", pa.uint8()),
+        ("ServiceName", pa.string()),
+        ("Body", pa.string()),
+        ("ResourceSchemaUrl", pa.string()),
+        ("ResourceAttributes", _ATTR_MAP),
+        ("ScopeSchemaUrl", pa.string()),
+        ("ScopeName", pa.string()),
+        ("ScopeVersion", pa.string()),
+        ("ScopeAttributes", _ATTR_MAP),
+        ("LogAttributes", _ATTR_MAP),
+        ("EventName", pa.string()),
+    ]
+)
+
+
+@dataclass
+class DecodedLogs:
+    table: pa.Table
+    accepted: int
+    rejected: int
+    errors: list[str] = field(default_factory=list)
+    truncated_values: int = 0
+
+    @property
+    def message(self) -> str:
+        parts = list(self.errors[:_MAX_REPORTED])
+        if len(self.errors) > _MAX_REPORTED:
+            parts.append(f"... and {len(self.errors) - _MAX_REPORTED} more rejected log records")
+        if self.truncated_values:
+            parts.append(f"{self.truncated_values} attribute values truncated to the length limit")
+        return "; ".join(parts)
+
+
+def parse_proto_logs(body: bytes) -> ExportLogsServiceRequest:
+    request = ExportLogsServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except Exception as exc:  # DecodeError, or a message nested past the parser's limit
+        raise MalformedRequest(f"malformed OTLP protobuf ExportLogsServiceRequest: {exc}") from exc
+    return request
+
+
+def parse_json_logs(body: bytes) -> ExportLogsServiceRequest:
+    """OTLP/JSON logs: the protobuf JSON mapping, with trace and span ids in hex."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedRequest(f"malformed OTLP JSON: {exc}") from exc
+    except RecursionError:
+        raise MalformedRequest("malformed OTLP JSON: values are nested too deeply") from None
+    if not isinstance(document, dict):
+        raise MalformedRequest("malformed OTLP JSON: the body must be a JSON object")
+    for rl in _list(document, "resourceLogs", "resource_logs"):
+        for sl in _list(rl, "scopeLogs", "scope_logs"):
+            for i, record in enumerate(_list(sl, "logRecords", "log_records")):
+                if isinstance(record, dict):
+                    for key in ("traceId", "spanId", "trace_id", "span_id"):
+                        value = record.get(key)
+                        if isinstance(value, str) and value:
+                            try:
+                                record[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                            except ValueError:
+                                raise MalformedRequest(
+                                    f"malformed OTLP JSON: logRecords[{i}].{key} must be hex, got {value[:40]!r}"
+                                ) from None
+    request = ExportLogsServiceRequest()
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise MalformedRequest(f"malformed OTLP JSON: {shortened(str(exc))}") from exc
+    except RecursionError:
+        raise MalformedRequest("malformed OTLP JSON: values are nested too deeply") from None
+    return request
+
+
+def _list(node: object, *names: str) -> list:
+    if isinstance(node, dict):
+        for name in names:
+            value = node.get(name)
+            if isinstance(value, list):
+                return value
+    return []
+
+
+def decode_logs(request: ExportLogsServiceRequest, limits: DecodeLimits) -> DecodedLogs:
+    max_attrs, max_len = limits.max_attributes_per_span, limits.max_attribute_value_length
+    cols: dict[str, list] = {name: [] for name in LOG_SCHEMA.names if not name.endswith("Attributes")}
+    resource_attrs, scope_attrs, log_attrs = MapColumn(), MapColumn(), MapColumn()
+    errors: list[str] = []
+    truncated = accepted = 0
+    for ri, resource_logs in enumerate(request.resource_logs):
+        resource = MapColumn()
+        truncated += add_attributes(resource, resource_logs.resource.attributes, max_len)
+        service = next(
+            (v for k, v in zip(resource.keys, resource.values, strict=True) if k == "service.name"), ""
+        )
+        for si, scope_logs in enumerate(resource_logs.scope_logs):
+            scope = scope_logs.scope
+            scope_column = MapColumn()
+            truncated += add_attributes(scope_column, scope.attributes, max_len)
+            for li, record in enumerate(scope_logs.log_records):
+                problem = _problem(record, max_attrs)
+                if problem:
+                    errors.append(f"resource_logs[{ri}].scope_logs[{si}].log_records[{li}]: {problem}")
+                    continue
+                accepted += 1
+                cols["Timestamp"].append(record.time_unix_nano or record.observed_time_unix_nano)
+                cols["TraceId"].append(record.trace_id.hex())
+                cols["SpanId"].append(record.span_id.hex())
+                cols["TraceFlags"].append(record.flags & 0xFF)
+                cols["SeverityText"].append(record.severity_text)
+                cols["SeverityNumber"].append(int(record.severity_number))
+                cols["ServiceName"].append(service)
+                body = record.body
+                which = body.WhichOneof("value")
+                text = to_str(body, which) if which else ""
+                cols["Body"].append(text)
+                cols["ResourceSchemaUrl"].append(resource_logs.schema_url)
+                cols["ScopeSchemaUrl"].append(scope_logs.schema_url)
+                cols["ScopeName"].append(scope.name)
+                cols["ScopeVersion"].append(scope.version)
+                cols["EventName"].append(record.event_name)
+                _repeat(resource_attrs, resource)
+                _repeat(scope_attrs, scope_column)
+                truncated += add_attributes(log_attrs, record.attributes, max_len)
+    arrays = {
+        name: as_timestamps(values) if name == "Timestamp" else pa.array(values, LOG_SCHEMA.field(name).type)
+        for name, values in cols.items()
+    }
+    arrays["ResourceAttributes"] = resource_attrs.to_arrow()
+    arrays["ScopeAttributes"] = scope_attrs.to_arrow()
+    arrays["LogAttributes"] = log_attrs.to_arrow()
+    table = pa.Table.from_arrays([arrays[name] for name in LOG_SCHEMA.names], schema=LOG_SCHEMA)
+    return DecodedLogs(table, accepted, len(errors), errors, truncated)
+
+
+def _repeat(column: MapColumn, one: MapColumn) -> None:
+    """Append the single map ``one`` holds to ``column`` (a resource's or scope's attributes,
+    repeated on every record)."""
+    column.keys.extend(one.keys)
+    column.values.extend(one.values)
+    column.offsets.append(len(column.keys))
+
+
+def _problem(record: LogRecord, max_attributes: int) -> str | None:
+    trace_id, span_id = record.trace_id, record.span_id
+    if len(trace_id) not in (0, 16):
+        return f"trace_id must be empty or 16 bytes, got {len(trace_id)}"
+    if len(span_id) not in (0, 8):
+        return f"span_id must be empty or 8 bytes, got {len(span_id)}"
+    latest = max(record.time_unix_nano, record.observed_time_unix_nano)
+    if latest > LATEST_TIME_NS:
+        return f"time_unix_nano ({latest}) is after the latest time that can be stored (year 2262)"
+    if not 0 <= record.severity_number <= 24:
+        return f"severity_number must be 0-24, got {record.severity_number}"
+    if len(record.attributes) > max_attributes:
+        return f"{len(record.attributes)} attributes exceed the limit of {max_attributes}"
+    return None
