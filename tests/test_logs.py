@@ -14,6 +14,7 @@ from clickhouse_connect.driver.client import Client
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
@@ -23,6 +24,9 @@ from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from vigil import QueryClient, QueryError
 
 from reference_payload import kv
 from support import RunningApp, http_request
@@ -178,3 +182,58 @@ def test_bad_log_records_are_reported_as_partial_success(app: RunningApp) -> Non
     )
     assert status == 400 and b"must be hex" in body
     assert trace.get_tracer_provider() is not None
+
+
+def test_search_logs_and_logs_in_get_trace(app: RunningApp) -> None:
+    """Logs emitted inside spans come back under their span in GetTrace; SearchLogs filters
+    by service, severity, trace, body text and attributes, newest first, with pages."""
+    exporter = GrpcLogExporter(endpoint=app.grpc_target, insecure=True)
+    provider = _provider(exporter, "search-logs")
+    handler = LoggingHandler(logger_provider=provider)
+    py_logger = logging.getLogger("vigil.tests.search")
+    py_logger.addHandler(handler)
+    py_logger.setLevel(logging.DEBUG)
+    tracer_provider = TracerProvider(resource=Resource.create({"service.name": "search-logs"}))
+    tracer_provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=app.grpc_target, insecure=True))
+    )
+    tracer = tracer_provider.get_tracer("t")
+    try:
+        with tracer.start_as_current_span("agent") as root:
+            py_logger.info("planning step %d", 1)
+            with tracer.start_as_current_span("tool") as tool:
+                py_logger.error("tool failed: %s", "timeout", extra={"tool.name": "search"})
+        for i in range(5):
+            py_logger.debug("noise %d", i)
+        provider.force_flush()
+        tracer_provider.force_flush()
+    finally:
+        py_logger.removeHandler(handler)
+        provider.shutdown()
+    app.flush()
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    with QueryClient(app.query_target) as client:
+        trace = client.get_trace(trace_id)
+        logs_by_span = {n.span.name: [r.body for r in n.logs] for n in trace.spans}
+        assert logs_by_span == {"agent": ["planning step 1"], "tool": ["tool failed: timeout"]}
+        (error,) = client.search_logs(service="search-logs", min_severity=17).logs
+        assert (
+            error.span_id == format(tool.get_span_context().span_id, "016x")
+            and error.severity_text == "ERROR"
+        )
+        assert [r.body for r in client.search_logs(trace_id=trace_id).logs] == [
+            "tool failed: timeout",
+            "planning step 1",
+        ]
+        assert [
+            r.body for r in client.search_logs(service="search-logs", body_contains="TOOL FAIL").logs
+        ] == ["tool failed: timeout"]
+        assert len(client.search_logs(service="search-logs", attributes={"tool.name": "search"}).logs) == 1
+        first = client.search_logs(service="search-logs", page_size=3)
+        assert len(first.logs) == 3 and first.next_page_token
+        everything = [r.body for r in client.iter_logs(service="search-logs", page_size=3)]
+        assert len(everything) == 7 == len(set(everything))
+        assert everything[0] == "noise 4"  # newest first
+        with pytest.raises(QueryError) as bad:
+            client.search_logs(min_severity=30)
+        assert bad.value.code.name == "INVALID_ARGUMENT"

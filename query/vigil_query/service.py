@@ -20,6 +20,7 @@ from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift
 from vigil_query.errors import Busy, InvalidQuery, NotFound, TimedOut
+from vigil_query.logs_sql import search_logs
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
 from vigil_query.replay.history_sql import get_replay, list_replays
@@ -181,6 +182,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
 
     GetTrace = _Unary(get_trace)
     SearchSpans = _Unary(search_spans)
+    SearchLogs = _Unary(search_logs)
     SearchTraces = _Unary(search_traces)
     GetServices = _Unary(get_services)
     GetOperations = _Unary(get_operations)

@@ -23,6 +23,7 @@ from vigil.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import TIMESTAMP_BETWEEN, check_trace_id, time_range
+from vigil_query.logs_sql import logs_of_trace
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
 from vigil_query.trace_graph import TraceGraph
@@ -129,9 +130,17 @@ def page(
         )
         spans = {row[1]: to_span(row) for row in rows}
     response = message(trace_id=trace.trace_id, root_span_ids=trace.graph.roots, span_count=trace.span_count)
+    starts = [link.start_time_unix_nano for link in trace.graph.spans.values()]
+    by_span: dict[str, list[query_pb2.LogRecord]] = {}
+    for record in logs_of_trace(reader, trace.trace_id, min(starts), max(starts)):
+        if record.span_id in trace.graph.spans:
+            by_span.setdefault(record.span_id, []).append(record)
+        elif offset == 0:  # logs that name no span of the trace: once, on the first page
+            response.logs.append(record)
     taken = 0
-    budget = max_bytes
+    budget = max_bytes - response.ByteSize()
     for node in span_nodes(trace.graph, order, spans):
+        node.logs.extend(by_span.get(node.span.span_id, ()))
         budget -= node.ByteSize()
         if budget < 0 and taken:
             break

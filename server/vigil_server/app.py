@@ -42,7 +42,7 @@ from vigil_query.server import QueryServer
 from vigil_query.service import QueryService
 from vigil_server.ops_routes import add_ops_routes
 from vigil_server.settings import VigilSettings
-from vigil_storage import connect
+from vigil_storage import StorageError, apply_migrations, connect
 from vigil_storage.readiness import StorageGate
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,9 @@ class VigilApp:
         # The log first: its lock keeps a second process off this data (and its embedded
         # ClickHouse) before anything is opened.
         recovered = await loop.run_in_executor(None, self.wal.open)
-        if not await loop.run_in_executor(None, self.gate.ensure_schema):
+        if await loop.run_in_executor(None, self.gate.ensure_schema):
+            await loop.run_in_executor(None, self._migrate_projects)
+        else:
             log.warning("storage not ready at start-up, will keep trying: %s", self.gate.last_error)
             self._schema_task = loop.create_task(self._retry_schema(), name="vigil-schema")
 
@@ -254,7 +256,25 @@ class VigilApp:
         loop = asyncio.get_running_loop()
         while not await loop.run_in_executor(None, self.gate.ensure_schema):
             await asyncio.sleep(_SCHEMA_RETRY_S)
+        await loop.run_in_executor(None, self._migrate_projects)
         log.info("storage ready: migrations applied")
+
+    def _migrate_projects(self) -> None:
+        """The migrations of every project's database too (the main one is the gate's): a
+        project made by an earlier version gets the tables added since (otel_logs, say)."""
+        s = self.settings
+        try:
+            client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
+            try:
+                registry.ensure(client, s.database)
+                for project in registry.list_projects(client, s.database)[1:]:
+                    apply_migrations(client, project.database, s.traces_ttl_days)
+            finally:
+                client.close()
+        except StorageError as exc:
+            log.warning(
+                "could not migrate the projects' databases (retried at the next start): %s", exc.reason
+            )
 
 
 def make_reader(s: VigilSettings) -> Reader:

@@ -135,7 +135,29 @@ class QueryClient:
             trace.span_count = page.span_count
             trace.root_span_ids[:] = page.root_span_ids
             trace.spans.extend(page.spans)
+            trace.logs.extend(page.logs)
         return trace
+
+    def search_logs(
+        self, *, page_size: int = 100, page_token: str = "", **filters: object
+    ) -> query_pb2.SearchLogsResponse:
+        """One page of log records, newest first. Filters: see ``log_filter``."""
+        request = query_pb2.SearchLogsRequest(
+            filter=log_filter(**filters),
+            page_size=page_size,
+            page_token=page_token,  # type: ignore[arg-type]
+        )
+        return self._call(self._stub.SearchLogs, request)
+
+    def iter_logs(self, *, page_size: int = 500, **filters: object) -> Iterator[query_pb2.LogRecord]:
+        """Every matching log record, newest first, following the pages."""
+        token = ""
+        while True:
+            page = self.search_logs(page_size=page_size, page_token=token, **filters)
+            yield from page.logs
+            token = page.next_page_token
+            if not token:
+                return
 
     def iter_trace_pages(
         self, trace_id: str, *, start: TimeLike = None, end: TimeLike = None, page_size: int = 0
@@ -313,6 +335,31 @@ def mutation(
         ),
         target=target,
         patch=patch if isinstance(patch, str) else json.dumps(list(patch)),
+    )
+
+
+def log_filter(
+    *,
+    service: str = "",
+    min_severity: int = 0,
+    trace_id: str = "",
+    span_id: str = "",
+    body_contains: str = "",
+    attributes: Mapping[str, str] | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
+) -> query_pb2.LogFilter:
+    """Build a LogFilter; empty values do not filter. Without start/end: the last 24 hours.
+    ``min_severity``: a severity number (9 INFO, 13 WARN, 17 ERROR, 21 FATAL)."""
+    return query_pb2.LogFilter(
+        service_name=service,
+        min_severity_number=min_severity,
+        trace_id=trace_id,
+        span_id=span_id,
+        body_contains=body_contains,
+        attributes=dict(attributes or {}),
+        start_time_min_unix_nano=_ns(start),
+        start_time_max_unix_nano=_ns(end),
     )
 
 

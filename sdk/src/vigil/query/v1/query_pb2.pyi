@@ -144,34 +144,127 @@ class GetTraceRequest(_message.Message):
     def __init__(self, trace_id: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class SpanNode(_message.Message):
-    __slots__ = ("span", "child_span_ids", "depth", "orphan", "duplicates", "cycle")
+    __slots__ = ("span", "child_span_ids", "depth", "orphan", "duplicates", "cycle", "logs")
     SPAN_FIELD_NUMBER: _ClassVar[int]
     CHILD_SPAN_IDS_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     ORPHAN_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     CYCLE_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
     span: Span
     child_span_ids: _containers.RepeatedScalarFieldContainer[str]
     depth: int
     orphan: bool
     duplicates: int
     cycle: bool
-    def __init__(self, span: _Optional[_Union[Span, _Mapping]] = ..., child_span_ids: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ..., orphan: _Optional[bool] = ..., duplicates: _Optional[int] = ..., cycle: _Optional[bool] = ...) -> None: ...
+    logs: _containers.RepeatedCompositeFieldContainer[LogRecord]
+    def __init__(self, span: _Optional[_Union[Span, _Mapping]] = ..., child_span_ids: _Optional[_Iterable[str]] = ..., depth: _Optional[int] = ..., orphan: _Optional[bool] = ..., duplicates: _Optional[int] = ..., cycle: _Optional[bool] = ..., logs: _Optional[_Iterable[_Union[LogRecord, _Mapping]]] = ...) -> None: ...
+
+class LogRecord(_message.Message):
+    __slots__ = ("time_unix_nano", "trace_id", "span_id", "trace_flags", "severity_text", "severity_number", "service_name", "body", "attributes", "resource_attributes", "scope_name", "scope_version", "event_name")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ResourceAttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_TEXT_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    trace_id: str
+    span_id: str
+    trace_flags: int
+    severity_text: str
+    severity_number: int
+    service_name: str
+    body: str
+    attributes: _containers.ScalarMap[str, str]
+    resource_attributes: _containers.ScalarMap[str, str]
+    scope_name: str
+    scope_version: str
+    event_name: str
+    def __init__(self, time_unix_nano: _Optional[int] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., trace_flags: _Optional[int] = ..., severity_text: _Optional[str] = ..., severity_number: _Optional[int] = ..., service_name: _Optional[str] = ..., body: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., resource_attributes: _Optional[_Mapping[str, str]] = ..., scope_name: _Optional[str] = ..., scope_version: _Optional[str] = ..., event_name: _Optional[str] = ...) -> None: ...
+
+class LogFilter(_message.Message):
+    __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "service_name", "min_severity_number", "trace_id", "span_id", "body_contains", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEVERITY_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    BODY_CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    service_name: str
+    min_severity_number: int
+    trace_id: str
+    span_id: str
+    body_contains: str
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., service_name: _Optional[str] = ..., min_severity_number: _Optional[int] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., body_contains: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SearchLogsRequest(_message.Message):
+    __slots__ = ("filter", "page_size", "page_token")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    filter: LogFilter
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[LogFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchLogsResponse(_message.Message):
+    __slots__ = ("logs", "next_page_token")
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    logs: _containers.RepeatedCompositeFieldContainer[LogRecord]
+    next_page_token: str
+    def __init__(self, logs: _Optional[_Iterable[_Union[LogRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetTraceResponse(_message.Message):
-    __slots__ = ("trace_id", "spans", "root_span_ids", "next_page_token", "span_count")
+    __slots__ = ("trace_id", "spans", "root_span_ids", "next_page_token", "span_count", "logs")
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     SPANS_FIELD_NUMBER: _ClassVar[int]
     ROOT_SPAN_IDS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPAN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
     trace_id: str
     spans: _containers.RepeatedCompositeFieldContainer[SpanNode]
     root_span_ids: _containers.RepeatedScalarFieldContainer[str]
     next_page_token: str
     span_count: int
-    def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., span_count: _Optional[int] = ...) -> None: ...
+    logs: _containers.RepeatedCompositeFieldContainer[LogRecord]
+    def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., span_count: _Optional[int] = ..., logs: _Optional[_Iterable[_Union[LogRecord, _Mapping]]] = ...) -> None: ...
 
 class StreamTraceRequest(_message.Message):
     __slots__ = ("trace_id", "start_time_min_unix_nano", "start_time_max_unix_nano", "page_size")
@@ -186,16 +279,18 @@ class StreamTraceRequest(_message.Message):
     def __init__(self, trace_id: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
 
 class StreamTraceResponse(_message.Message):
-    __slots__ = ("trace_id", "spans", "root_span_ids", "span_count")
+    __slots__ = ("trace_id", "spans", "root_span_ids", "span_count", "logs")
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     SPANS_FIELD_NUMBER: _ClassVar[int]
     ROOT_SPAN_IDS_FIELD_NUMBER: _ClassVar[int]
     SPAN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
     trace_id: str
     spans: _containers.RepeatedCompositeFieldContainer[SpanNode]
     root_span_ids: _containers.RepeatedScalarFieldContainer[str]
     span_count: int
-    def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ..., span_count: _Optional[int] = ...) -> None: ...
+    logs: _containers.RepeatedCompositeFieldContainer[LogRecord]
+    def __init__(self, trace_id: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[SpanNode, _Mapping]]] = ..., root_span_ids: _Optional[_Iterable[str]] = ..., span_count: _Optional[int] = ..., logs: _Optional[_Iterable[_Union[LogRecord, _Mapping]]] = ...) -> None: ...
 
 class SpanFilter(_message.Message):
     __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "service_name", "span_name", "span_kind", "status_code", "attributes", "duration_min_nano", "duration_max_nano", "trace_id")

@@ -44,6 +44,11 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceResponse.FromString,
                 _registered_method=True)
+        self.SearchLogs = channel.unary_unary(
+                '/vigil.query.v1.QueryService/SearchLogs',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsResponse.FromString,
+                _registered_method=True)
         self.SearchSpans = channel.unary_unary(
                 '/vigil.query.v1.QueryService/SearchSpans',
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansRequest.SerializeToString,
@@ -119,6 +124,13 @@ class QueryServiceServicer:
     def StreamTrace(self, request, context):
         """The same trace as GetTrace, every page of it in one call: one response message per page,
         in order, from one consistent view of the trace (for grpcurl and very large traces).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchLogs(self, request, context):
+        """Log records matching a filter, newest first, paged with an opaque token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -225,6 +237,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.StreamTrace,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceResponse.SerializeToString,
+            ),
+            'SearchLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchLogs,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsResponse.SerializeToString,
             ),
             'SearchSpans': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchSpans,
@@ -341,6 +358,33 @@ class QueryService:
             '/vigil.query.v1.QueryService/StreamTrace',
             vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.StreamTraceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/SearchLogs',
+            vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,118 @@
+"""SearchLogs, and the log records of a trace for GetTrace: rows of otel_logs → LogRecord."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from vigil.query.v1 import query_pb2
+from vigil_query import page_token
+from vigil_query.errors import InvalidQuery
+from vigil_query.filters import Where, check_trace_id, time_range
+from vigil_query.reader import Reader
+
+# Log records of one trace that GetTrace returns at most (a log line per LLM call is usual;
+# a trace that logs more is better read page by page with SearchLogs).
+MAX_TRACE_LOGS = 10_000
+_COLUMNS = (
+    "toUnixTimestamp64Nano(Timestamp) AS ts, TraceId, SpanId, TraceFlags, SeverityText, SeverityNumber,"
+    " ServiceName, Body, LogAttributes, ResourceAttributes, ScopeName, ScopeVersion, EventName"
+)
+# A record has no id: pages are cut by (time, a hash of the record), newest first.
+_ROW_HASH = "cityHash64(Body, TraceId, SpanId, ServiceName, SeverityNumber, LogAttributes)"
+
+
+def to_log(row: Sequence[Any]) -> query_pb2.LogRecord:
+    ts, trace_id, span_id, flags, text, number, service, body, attrs, resource, scope, version, event = row[
+        :13
+    ]
+    return query_pb2.LogRecord(
+        time_unix_nano=ts,
+        trace_id=trace_id,
+        span_id=span_id,
+        trace_flags=flags,
+        severity_text=text,
+        severity_number=number,
+        service_name=service,
+        body=body,
+        attributes=attrs,
+        resource_attributes=resource,
+        scope_name=scope,
+        scope_version=version,
+        event_name=event,
+    )
+
+
+def log_where(f: query_pb2.LogFilter) -> Where:
+    where = Where()
+    lo, hi = time_range(f.start_time_min_unix_nano, f.start_time_max_unix_nano)
+    where.add(
+        "Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})",
+        lo=lo,
+        hi=hi,
+    )
+    if f.service_name:
+        where.add("ServiceName = {service:String}", service=f.service_name)
+    if f.min_severity_number:
+        if f.min_severity_number > 24:
+            raise InvalidQuery(f"min_severity_number must be 1-24, got {f.min_severity_number}")
+        where.add("SeverityNumber >= {severity:UInt8}", severity=f.min_severity_number)
+    if f.trace_id:
+        where.add("TraceId = {trace_id:String}", trace_id=check_trace_id(f.trace_id))
+    if f.span_id:
+        span_id = f.span_id.strip().lower()
+        if len(span_id) != 16 or any(c not in "0123456789abcdef" for c in span_id):
+            raise InvalidQuery(f"span_id must be 16 hex characters, got {f.span_id!r}")
+        where.add("SpanId = {span_id:String}", span_id=span_id)
+    if f.body_contains:
+        # LIKE on lower(Body) lets the token bloom filter index skip granules.
+        needle = f.body_contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.add("lower(Body) LIKE {body_like:String}", body_like=f"%{needle}%")
+    for i, (key, value) in enumerate(sorted(f.attributes.items())):
+        if not key:
+            raise InvalidQuery("attribute filter keys must not be empty")
+        where.add(
+            f"((mapContains(LogAttributes, {{ak{i}:String}}) AND LogAttributes[{{ak{i}:String}}] = {{av{i}:String}})"
+            f" OR (mapContains(ResourceAttributes, {{ak{i}:String}})"
+            f" AND ResourceAttributes[{{ak{i}:String}}] = {{av{i}:String}}))",
+            **{f"ak{i}": key, f"av{i}": value},
+        )
+    return where
+
+
+def search_logs(reader: Reader, request: query_pb2.SearchLogsRequest) -> query_pb2.SearchLogsResponse:
+    size = page_token.page_size(request.page_size, default=100)
+    where = log_where(request.filter)
+    fp = page_token.fingerprint(request.filter)
+    if request.page_token:
+        ts, row_hash = page_token.decode_parts(request.page_token, fp, 2)
+        if not isinstance(ts, int) or not isinstance(row_hash, int):
+            raise InvalidQuery(
+                f"page_token is not a token issued by this service: {request.page_token[:40]!r}"
+            )
+        where.add("(ts, h) < ({c_ts:Int64}, {c_h:UInt64})", c_ts=ts, c_h=row_hash)
+    rows = reader.rows(
+        f"SELECT {_COLUMNS}, {_ROW_HASH} AS h FROM {reader.db}.otel_logs WHERE {where.sql}"
+        f" ORDER BY ts DESC, h DESC LIMIT {size + 1}",
+        where.params,
+        "searching logs",
+    )
+    response = query_pb2.SearchLogsResponse(logs=[to_log(r) for r in rows[:size]])
+    if len(rows) > size:
+        last = rows[size - 1]
+        response.next_page_token = page_token.encode_parts([last[0], last[13]], fp)
+    return response
+
+
+def logs_of_trace(reader: Reader, trace_id: str, start_ns: int, end_ns: int) -> list[query_pb2.LogRecord]:
+    """The trace's log records, oldest first, from an hour around its spans' time (records
+    are written by the same processes as the spans, with their clocks)."""
+    hour = 3600 * 10**9
+    rows = reader.rows(
+        f"SELECT {_COLUMNS} FROM {reader.db}.otel_logs WHERE TraceId = {{t:String}}"
+        " AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+        f" ORDER BY ts LIMIT {MAX_TRACE_LOGS}",
+        {"t": trace_id, "lo": start_ns - hour, "hi": end_ns + hour},
+        "reading the trace's logs",
+    )
+    return [to_log(r) for r in rows]
