@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow.ipc
 
+from vigil_collector.decode.metrics import unpack
 from vigil_collector.decode.native import check_native
 from vigil_collector.decode.pool import ArrowRecords, decode_request
 from vigil_collector.decode.spans import DecodeLimits
@@ -35,7 +36,17 @@ from vigil_collector.receive.body import decode_body
 # Small limits, so that inputs of a few KB reach the truncation and rejection paths.
 LIMITS = DecodeLimits(max_attributes_per_span=16, max_attribute_value_length=256)
 BODY_LIMIT = 64 * 1024
-TARGETS = ("protobuf", "json", "gzip", "deflate", "encoding", "logs_protobuf", "logs_json")
+TARGETS = (
+    "protobuf",
+    "json",
+    "gzip",
+    "deflate",
+    "encoding",
+    "logs_protobuf",
+    "logs_json",
+    "metrics_protobuf",
+    "metrics_json",
+)
 
 
 def _read_back(decoded: ArrowRecords) -> None:
@@ -78,6 +89,16 @@ def check_logs(body: bytes, is_json: bool) -> None:
     _read_back(decoded)
 
 
+def check_metrics(body: bytes, is_json: bool) -> None:
+    try:
+        decoded = decode_request(body, is_json, LIMITS, native=False, signal="metrics")
+    except MalformedRequest:
+        return
+    assert isinstance(decoded, ArrowRecords)
+    rows = sum(table.num_rows for _, table in unpack(decoded.ipc))
+    assert rows == decoded.accepted, f"{rows} rows for {decoded.accepted} accepted data points"
+
+
 def check_compressed(body: bytes, encoding: str) -> None:
     try:
         inflated = decode_body(body, encoding, BODY_LIMIT)
@@ -111,6 +132,8 @@ def run(data: bytes) -> None:
         check_compressed(body, target)
     elif target.startswith("logs_"):
         check_logs(body, target == "logs_json")
+    elif target.startswith("metrics_"):
+        check_metrics(body, target == "metrics_json")
     else:
         check_encoding(body)
 
@@ -149,7 +172,34 @@ def seeds() -> list[bytes]:
         index["encoding"] + b"gzip\n" + gzip.compress(b"x"),
         index["logs_protobuf"] + _logs_request().SerializeToString(),
         index["logs_json"] + json.dumps(_logs_json(_logs_request())).encode(),
+        index["metrics_protobuf"] + _metrics_request().SerializeToString(),
+        index["metrics_json"] + json.dumps(json_format.MessageToDict(_metrics_request())).encode(),
     ]
+
+
+def _metrics_request() -> Any:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    from reference_payload import kv
+
+    request = ExportMetricsServiceRequest()
+    rm = request.resource_metrics.add()
+    rm.resource.attributes.append(kv("service.name", "fuzz"))
+    sm = rm.scope_metrics.add()
+    gauge = sm.metrics.add(name="g").gauge.data_points.add(time_unix_nano=2, as_double=1.5)
+    gauge.exemplars.add(time_unix_nano=2, as_int=3, span_id=b"\x02" * 8)
+    total = sm.metrics.add(name="s").sum
+    total.aggregation_temporality, total.is_monotonic = 2, True
+    total.data_points.add(time_unix_nano=2, as_int=4).attributes.append(kv("k", "v"))
+    hist = sm.metrics.add(name="h").histogram.data_points.add(time_unix_nano=2, count=2, sum=3.0)
+    hist.bucket_counts.extend([1, 1])
+    hist.explicit_bounds.append(1.0)
+    exp = sm.metrics.add(name="e").exponential_histogram.data_points.add(time_unix_nano=2, count=1, scale=3)
+    exp.positive.bucket_counts.append(1)
+    sm.metrics.add(name="q").summary.data_points.add(time_unix_nano=2, count=1).quantile_values.add(
+        quantile=0.5
+    )
+    return request
 
 
 def _logs_request() -> Any:

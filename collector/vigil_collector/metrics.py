@@ -24,7 +24,7 @@ class CollectorMetrics:
             registry=r,
         )
         # One family per signal, as the Go collector has (…_spans, …_log_records).
-        self.signals = {unit: SignalCounters(unit, r) for unit in ("spans", "log_records")}
+        self.signals = {unit: SignalCounters(unit, r) for unit in ("spans", "log_records", "metric_points")}
         self.requests = Counter(
             "vigil_receiver_requests",
             "Export requests by outcome.",

@@ -48,6 +48,7 @@ class Signal:
 
 TRACES = Signal("traces", "spans", RecordKind.TRACES_ARROW)
 LOGS = Signal("logs", "log_records", RecordKind.LOGS_ARROW)
+METRICS = Signal("metrics", "metric_points", RecordKind.METRICS_ARROW)
 
 
 class Pipeline:

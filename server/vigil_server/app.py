@@ -36,6 +36,7 @@ from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.wal.log import WriteAheadLog
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write import ArrowWriter, TraceWriter
+from vigil_collector.write.metrics_writer import MetricsWriter
 from vigil_query.drift_detector import run_detector
 from vigil_query.reader import Reader
 from vigil_query.server import QueryServer
@@ -90,6 +91,14 @@ class VigilApp:
             )
             for _ in range(settings.insert_concurrency)
         ]
+        self.metrics_writers = [
+            MetricsWriter(
+                settings.dsn,
+                connect_timeout_s=settings.storage_connect_timeout_s,
+                insert_timeout_s=settings.insert_timeout_s,
+            )
+            for _ in range(settings.insert_concurrency)
+        ]
         self.auth = make_authenticator(settings, self.metrics.auth_failures.labels)
         self.wal = WriteAheadLog(
             settings.resolved_wal_dir, max_bytes=settings.wal_max_bytes, metrics=self.metrics
@@ -125,7 +134,7 @@ class VigilApp:
         await self.auth.start()  # before the writers: they look up the projects' databases
         self.batcher = Batcher(
             self.wal,
-            [list(lane) for lane in zip(self.writers, self.log_writers, strict=True)],
+            [list(lane) for lane in zip(self.writers, self.log_writers, self.metrics_writers, strict=True)],
             max_items=s.batch_max_spans,
             max_bytes=s.batch_max_bytes,
             max_wait_s=s.batch_max_wait_s,

@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from vigil_collector.decode.logs import decode_logs, parse_json_logs, parse_proto_logs
+from vigil_collector.decode.metrics import decode_metrics, pack
+from vigil_collector.decode.metrics_parse import parse_json_metrics, parse_proto_metrics
 from vigil_collector.decode.native import NativeSpans, check_native
 from vigil_collector.decode.otlp_json import parse_json_traces
 from vigil_collector.decode.otlp_proto import parse_proto_traces
@@ -33,7 +35,7 @@ from vigil_collector.errors import DecoderFailed
 
 log = logging.getLogger(__name__)
 
-TRACES, LOGS = "traces", "logs"
+TRACES, LOGS, METRICS = "traces", "logs", "metrics"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ def decode_request(
     """Decode one OTLP request body of ``signal`` (runs in a worker): for traces, its span
     count if ClickHouse may decode it (``native``, protobuf only); else its items flattened in
     Python."""
+    if signal == METRICS:
+        request = parse_json_metrics(body) if is_json else parse_proto_metrics(body)
+        metrics = decode_metrics(request, limits)
+        return ArrowRecords(pack(metrics.tables), metrics.accepted, metrics.rejected, metrics.message)
     if signal == LOGS:
         logs = decode_logs(parse_json_logs(body) if is_json else parse_proto_logs(body), limits)
         return ArrowRecords(_ipc(logs.table), logs.accepted, logs.rejected, logs.message)

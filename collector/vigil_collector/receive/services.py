@@ -12,12 +12,16 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsPartialSuccess,
     ExportLogsServiceResponse,
 )
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsPartialSuccess,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
 
-from vigil_collector.pipeline import LOGS, TRACES, ExportResult, Signal
+from vigil_collector.pipeline import LOGS, METRICS, TRACES, ExportResult, Signal
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,15 @@ def _logs(result: ExportResult) -> Message:
     return response
 
 
+def _metrics(result: ExportResult) -> Message:
+    response = ExportMetricsServiceResponse()
+    if result.rejected or result.message:
+        response.partial_success.CopyFrom(
+            ExportMetricsPartialSuccess(rejected_data_points=result.rejected, error_message=result.message)
+        )
+    return response
+
+
 SERVICES = (
     OtlpService(
         TRACES,
@@ -61,5 +74,12 @@ SERVICES = (
         "/v1/logs",
         ExportLogsServiceResponse,
         _logs,
+    ),
+    OtlpService(
+        METRICS,
+        "opentelemetry.proto.collector.metrics.v1.MetricsService",
+        "/v1/metrics",
+        ExportMetricsServiceResponse,
+        _metrics,
     ),
 )

@@ -37,6 +37,8 @@ class RecordKind(IntEnum):
     TRACES_ARROW = 2
     # otel_logs rows: an Arrow IPC stream in LOG_SCHEMA.
     LOGS_ARROW = 3
+    # otel_metrics_* rows of one request: IPC streams, one per point type (decode/metrics.py).
+    METRICS_ARROW = 4
 
 
 SEGMENT_MAGIC = b"VIGILWL2"  # VIGILWAL: the first format, without projects

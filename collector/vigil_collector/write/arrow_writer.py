@@ -47,13 +47,15 @@ class ArrowWriter:
         self.write_arrow(tables[0] if len(tables) == 1 else pa.concat_tables(tables), database, token)
         return "python"
 
-    def write_arrow(self, table: pa.Table, database: str, token: str = "") -> None:
-        """Insert all rows of ``table`` in one INSERT; raises StorageError on failure."""
+    def write_arrow(self, table: pa.Table, database: str, token: str = "", table_name: str = "") -> None:
+        """Insert all rows of ``table`` in one INSERT (into ``table_name``, default this
+        writer's table); raises StorageError on failure."""
         client = self._connected()
         settings = with_token(INSERT_SETTINGS, token)
+        target = f"{quote_identifier(database)}.{table_name}" if table_name else self.table(database)
         try:
             with translate_errors(f"inserting {table.num_rows} {self._items}"):
-                client.insert_arrow(self.table(database), table, settings=settings)
+                client.insert_arrow(target, table, settings=settings)
         except StorageUnavailable as exc:
             self._drop_if_unreachable(exc)
             raise
