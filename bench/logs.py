@@ -67,7 +67,11 @@ def build_logs(rng: random.Random, start_ns: int) -> ExportLogsServiceRequest:
     return request
 
 
-async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) -> float:
+async def send_all(
+    port: int, bodies: list[bytes], clients: int, inflight: int, method: str = EXPORT
+) -> float:
+    """Send every body with ``clients`` channels of ``inflight`` calls each (retrying what is
+    refused as retryable); the seconds until the last acknowledgement."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -86,7 +90,7 @@ async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) 
 
     async def client() -> None:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+            export = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
             await asyncio.gather(*(caller(export) for _ in range(inflight)))
 
     started = time.perf_counter()
