@@ -9,23 +9,20 @@ its times do not fit the column, or it has more attributes than allowed.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from vigil_collector.decode.anyvalue import to_str
-from vigil_collector.decode.otlp_json import shortened
+from vigil_collector.decode.otlp_json import hex_ids, json_list, parse_otlp_json
+from vigil_collector.decode.otlp_proto import parse_proto
+from vigil_collector.decode.report import partial_success_text
 from vigil_collector.decode.spans import DecodeLimits, MapColumn, add_attributes, as_timestamps
 from vigil_collector.decode.validate import LATEST_TIME_NS
-from vigil_collector.errors import MalformedRequest
 
 _ATTR_MAP = pa.map_(pa.string(), pa.string())
-_MAX_REPORTED = 5
 
 LOG_SCHEMA = pa.schema(
     [
@@ -59,63 +56,25 @@ class DecodedLogs:
 
     @property
     def message(self) -> str:
-        parts = list(self.errors[:_MAX_REPORTED])
-        if len(self.errors) > _MAX_REPORTED:
-            parts.append(f"... and {len(self.errors) - _MAX_REPORTED} more rejected log records")
-        if self.truncated_values:
-            parts.append(f"{self.truncated_values} attribute values truncated to the length limit")
-        return "; ".join(parts)
+        """Partial-success text: why log records were rejected, and any warnings."""
+        return partial_success_text(self.errors, self.truncated_values, "log records")
 
 
 def parse_proto_logs(body: bytes) -> ExportLogsServiceRequest:
-    request = ExportLogsServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except Exception as exc:  # DecodeError, or a message nested past the parser's limit
-        raise MalformedRequest(f"malformed OTLP protobuf ExportLogsServiceRequest: {exc}") from exc
-    return request
+    return parse_proto(body, ExportLogsServiceRequest())
 
 
 def parse_json_logs(body: bytes) -> ExportLogsServiceRequest:
     """OTLP/JSON logs: the protobuf JSON mapping, with trace and span ids in hex."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedRequest(f"malformed OTLP JSON: {exc}") from exc
-    except RecursionError:
-        raise MalformedRequest("malformed OTLP JSON: values are nested too deeply") from None
-    if not isinstance(document, dict):
-        raise MalformedRequest("malformed OTLP JSON: the body must be a JSON object")
-    for rl in _list(document, "resourceLogs", "resource_logs"):
-        for sl in _list(rl, "scopeLogs", "scope_logs"):
-            for i, record in enumerate(_list(sl, "logRecords", "log_records")):
-                if isinstance(record, dict):
-                    for key in ("traceId", "spanId", "trace_id", "span_id"):
-                        value = record.get(key)
-                        if isinstance(value, str) and value:
-                            try:
-                                record[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                            except ValueError:
-                                raise MalformedRequest(
-                                    f"malformed OTLP JSON: logRecords[{i}].{key} must be hex, got {value[:40]!r}"
-                                ) from None
-    request = ExportLogsServiceRequest()
-    try:
-        json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except json_format.ParseError as exc:
-        raise MalformedRequest(f"malformed OTLP JSON: {shortened(str(exc))}") from exc
-    except RecursionError:
-        raise MalformedRequest("malformed OTLP JSON: values are nested too deeply") from None
-    return request
+    return parse_otlp_json(body, ExportLogsServiceRequest(), _hex_ids)
 
 
-def _list(node: object, *names: str) -> list:
-    if isinstance(node, dict):
-        for name in names:
-            value = node.get(name)
-            if isinstance(value, list):
-                return value
-    return []
+def _hex_ids(document: dict) -> None:
+    for ri, rl in enumerate(json_list(document, "resourceLogs", "resource_logs")):
+        for si, sl in enumerate(json_list(rl, "scopeLogs", "scope_logs")):
+            for li, record in enumerate(json_list(sl, "logRecords", "log_records")):
+                where = f"resourceLogs[{ri}].scopeLogs[{si}].logRecords[{li}]"
+                hex_ids(record, ("traceId", "spanId", "trace_id", "span_id"), where)
 
 
 def decode_logs(request: ExportLogsServiceRequest, limits: DecodeLimits) -> DecodedLogs:
@@ -156,8 +115,8 @@ def decode_logs(request: ExportLogsServiceRequest, limits: DecodeLimits) -> Deco
                 cols["ScopeName"].append(scope.name)
                 cols["ScopeVersion"].append(scope.version)
                 cols["EventName"].append(record.event_name)
-                _repeat(resource_attrs, resource)
-                _repeat(scope_attrs, scope_column)
+                resource_attrs.append_map(resource)
+                scope_attrs.append_map(scope_column)
                 truncated += add_attributes(log_attrs, record.attributes, max_len)
     arrays = {
         name: as_timestamps(values) if name == "Timestamp" else pa.array(values, LOG_SCHEMA.field(name).type)
@@ -168,14 +127,6 @@ def decode_logs(request: ExportLogsServiceRequest, limits: DecodeLimits) -> Deco
     arrays["LogAttributes"] = log_attrs.to_arrow()
     table = pa.Table.from_arrays([arrays[name] for name in LOG_SCHEMA.names], schema=LOG_SCHEMA)
     return DecodedLogs(table, accepted, len(errors), errors, truncated)
-
-
-def _repeat(column: MapColumn, one: MapColumn) -> None:
-    """Append the single map ``one`` holds to ``column`` (a resource's or scope's attributes,
-    repeated on every record)."""
-    column.keys.extend(one.keys)
-    column.values.extend(one.values)
-    column.offsets.append(len(column.keys))
 
 
 def _problem(record: LogRecord, max_attributes: int) -> str | None:

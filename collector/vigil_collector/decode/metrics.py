@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.ipc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from vigil_collector.decode.report import partial_success_text
 from vigil_collector.decode.spans import DecodeLimits, MapColumn, add_attributes, as_timestamps
 from vigil_collector.decode.validate import LATEST_TIME_NS
 
 _MAP = pa.map_(pa.string(), pa.string())
 _TS = pa.timestamp("ns")
-_MAX_REPORTED = 5
 TABLES = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
 
 _COMMON = [
@@ -148,12 +148,8 @@ class DecodedMetrics:
 
     @property
     def message(self) -> str:
-        parts = list(self.errors[:_MAX_REPORTED])
-        if len(self.errors) > _MAX_REPORTED:
-            parts.append(f"... and {len(self.errors) - _MAX_REPORTED} more rejected data points")
-        if self.truncated_values:
-            parts.append(f"{self.truncated_values} attribute values truncated to the length limit")
-        return "; ".join(parts)
+        """Partial-success text: why data points were rejected, and any warnings."""
+        return partial_success_text(self.errors, self.truncated_values, "data points")
 
 
 def decode_metrics(request: ExportMetricsServiceRequest, limits: DecodeLimits) -> DecodedMetrics:
@@ -197,8 +193,8 @@ def decode_metrics(request: ExportMetricsServiceRequest, limits: DecodeLimits) -
                     c["StartTimeUnix"].append(point.start_time_unix_nano)
                     c["TimeUnix"].append(point.time_unix_nano)
                     c["Flags"].append(point.flags)
-                    _repeat(table.maps["ResourceAttributes"], resource)
-                    _repeat(table.maps["ScopeAttributes"], scope)
+                    table.maps["ResourceAttributes"].append_map(resource)
+                    table.maps["ScopeAttributes"].append_map(scope)
                     truncated += add_attributes(table.maps["Attributes"], point.attributes, max_len)
                     truncated += _point(kind, data, point, table, max_len)
     decoded = {name: t for name, t in ((n, tables[n].to_arrow()) for n in TABLES) if t is not None}
@@ -249,12 +245,6 @@ def _point(kind: str, data: Any, point: Any, table: _Table, max_len: int) -> int
         c["Exemplars.SpanId"].append(span_ids)
         c["Exemplars.TraceId"].append(trace_ids)
     return truncated
-
-
-def _repeat(column: MapColumn, one: MapColumn) -> None:
-    column.keys.extend(one.keys)
-    column.values.extend(one.values)
-    column.offsets.append(len(column.keys))
 
 
 def _problem(point: Any) -> str | None:

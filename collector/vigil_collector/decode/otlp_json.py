@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from vigil_collector.errors import MalformedRequest
@@ -23,6 +25,15 @@ _TOO_DEEP = "malformed OTLP JSON: values are nested too deeply"
 
 
 def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
+    return parse_otlp_json(body, ExportTraceServiceRequest(), _hex_ids_to_base64)
+
+
+M = TypeVar("M", bound=Message)
+
+
+def parse_otlp_json(body: bytes, request: M, hex_ids_to_base64: Callable[[dict[str, Any]], None]) -> M:
+    """An OTLP/JSON body into ``request`` (of any signal): the document is parsed, its hex ids
+    rewritten by ``hex_ids_to_base64``, and the rest left to protobuf's ``json_format``."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -31,8 +42,7 @@ def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
         raise MalformedRequest(_TOO_DEEP) from None
     if not isinstance(document, dict):
         raise MalformedRequest("malformed OTLP JSON: the body must be a JSON object")
-    _hex_ids_to_base64(document)
-    request = ExportTraceServiceRequest()
+    hex_ids_to_base64(document)
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
@@ -51,16 +61,16 @@ def shortened(reason: str, limit: int = 300) -> str:
 
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:
-    for ri, resource_spans in enumerate(_list(document, "resourceSpans", "resource_spans")):
-        for si, scope_spans in enumerate(_list(resource_spans, "scopeSpans", "scope_spans")):
-            for pi, span in enumerate(_list(scope_spans, "spans")):
+    for ri, resource_spans in enumerate(json_list(document, "resourceSpans", "resource_spans")):
+        for si, scope_spans in enumerate(json_list(resource_spans, "scopeSpans", "scope_spans")):
+            for pi, span in enumerate(json_list(scope_spans, "spans")):
                 where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                _convert(span, _SPAN_ID_FIELDS, where)
-                for li, link in enumerate(_list(span, "links")):
-                    _convert(link, _LINK_ID_FIELDS, f"{where}.links[{li}]")
+                hex_ids(span, _SPAN_ID_FIELDS, where)
+                for li, link in enumerate(json_list(span, "links")):
+                    hex_ids(link, _LINK_ID_FIELDS, f"{where}.links[{li}]")
 
 
-def _list(node: Any, *names: str) -> list[Any]:
+def json_list(node: Any, *names: str) -> list[Any]:
     if not isinstance(node, dict):
         return []
     for name in names:
@@ -70,7 +80,8 @@ def _list(node: Any, *names: str) -> list[Any]:
     return []
 
 
-def _convert(node: Any, fields: tuple[str, ...], where: str) -> None:
+def hex_ids(node: Any, fields: tuple[str, ...], where: str) -> None:
+    """Rewrite the hex ids in ``node``'s ``fields`` as the base64 protobuf's JSON mapping reads."""
     if not isinstance(node, dict):
         return
     for name in fields:
@@ -88,4 +99,4 @@ def _convert(node: Any, fields: tuple[str, ...], where: str) -> None:
         node[name] = base64.b64encode(raw).decode("ascii")
 
 
-__all__ = ["parse_json_traces"]
+__all__ = ["hex_ids", "json_list", "parse_json_traces", "parse_otlp_json", "shortened"]

@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from vigil_collector.decode.anyvalue import format_double, to_str
+from vigil_collector.decode.report import partial_success_text
 from vigil_collector.decode.validate import span_problem
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
@@ -54,8 +55,6 @@ SPAN_SCHEMA = pa.schema(
     ]
 )
 
-_MAX_REPORTED_ERRORS = 5
-
 
 @dataclass(frozen=True)
 class DecodeLimits:
@@ -76,12 +75,7 @@ class DecodedSpans:
     @property
     def message(self) -> str:
         """Partial-success text: why spans were rejected, and any warnings."""
-        parts = list(self.errors[:_MAX_REPORTED_ERRORS])
-        if len(self.errors) > _MAX_REPORTED_ERRORS:
-            parts.append(f"... and {len(self.errors) - _MAX_REPORTED_ERRORS} more rejected spans")
-        if self.truncated_values:
-            parts.append(f"{self.truncated_values} attribute values truncated to the length limit")
-        return "; ".join(parts)
+        return partial_success_text(self.errors, self.truncated_values, "spans")
 
 
 class MapColumn:
@@ -93,6 +87,13 @@ class MapColumn:
         self.offsets = [0]
         self.keys: list[str] = []
         self.values: list[str] = []
+
+    def append_map(self, one: MapColumn) -> None:
+        """Append the single map ``one`` holds (a resource's or scope's attributes, repeated
+        on each of its rows)."""
+        self.keys.extend(one.keys)
+        self.values.extend(one.values)
+        self.offsets.append(len(self.keys))
 
     def to_arrow(self) -> pa.Array:
         return pa.MapArray.from_arrays(
