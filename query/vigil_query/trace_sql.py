@@ -51,6 +51,8 @@ class TraceOutline:
     where: str  # locates the trace's rows in otel_traces
     params: dict[str, Any]
     fingerprint: str  # of the request, so a token is only taken back for the same trace
+    logs_by_span: dict[str, list[query_pb2.LogRecord]]  # the trace's log records under their span
+    trace_logs: list[query_pb2.LogRecord]  # those that name no span of the trace
 
     @property
     def span_count(self) -> int:
@@ -97,13 +99,29 @@ def outline(reader: Reader, request: TraceRequest) -> TraceOutline:
     if not rows:
         raise NotFound(f"trace {trace_id} not found")
     graph: TraceGraph[SpanLink] = TraceGraph.build(SpanLink(*row) for row in rows)
+    # Read once per outline (a stream of pages shares it): the spans' first and last start
+    # (the rows are in time order) bound where the trace's logs are looked for.
+    logs_by_span: dict[str, list[query_pb2.LogRecord]] = {}
+    trace_logs: list[query_pb2.LogRecord] = []
+    for record in logs_of_trace(reader, trace_id, rows[0][2], rows[-1][2]):
+        if record.span_id in graph.spans:
+            logs_by_span.setdefault(record.span_id, []).append(record)
+        else:
+            trace_logs.append(record)
     located = query_pb2.GetTraceRequest(
         trace_id=trace_id,
         start_time_min_unix_nano=request.start_time_min_unix_nano,
         start_time_max_unix_nano=request.start_time_max_unix_nano,
     )
     return TraceOutline(
-        trace_id, graph, list(graph.depth_first()), where, params, page_token.fingerprint(located)
+        trace_id,
+        graph,
+        list(graph.depth_first()),
+        where,
+        params,
+        page_token.fingerprint(located),
+        logs_by_span,
+        trace_logs,
     )
 
 
@@ -130,17 +148,12 @@ def page(
         )
         spans = {row[1]: to_span(row) for row in rows}
     response = message(trace_id=trace.trace_id, root_span_ids=trace.graph.roots, span_count=trace.span_count)
-    starts = [link.start_time_unix_nano for link in trace.graph.spans.values()]
-    by_span: dict[str, list[query_pb2.LogRecord]] = {}
-    for record in logs_of_trace(reader, trace.trace_id, min(starts), max(starts)):
-        if record.span_id in trace.graph.spans:
-            by_span.setdefault(record.span_id, []).append(record)
-        elif offset == 0:  # logs that name no span of the trace: once, on the first page
-            response.logs.append(record)
+    if offset == 0:  # logs that name no span of the trace: once, on the first page
+        response.logs.extend(trace.trace_logs)
     taken = 0
     budget = max_bytes - response.ByteSize()
     for node in span_nodes(trace.graph, order, spans):
-        node.logs.extend(by_span.get(node.span.span_id, ()))
+        node.logs.extend(trace.logs_by_span.get(node.span.span_id, ()))
         budget -= node.ByteSize()
         if budget < 0 and taken:
             break
