@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from vigil_auth import registry
+from vigil_auth import grpc_calls, registry
 from vigil_auth.authenticator import Authenticator, Principal
 from vigil_auth.errors import PermissionDenied
 from vigil_auth.keys import ADMIN
@@ -17,7 +17,7 @@ from vigil_auth.passwords import hash_password
 from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil_query.errors import InvalidQuery
 from vigil_query.reader import Reader
-from vigil_query.service import metadata_value, respond
+from vigil_query.service import respond
 
 DEFAULT_GRACE_S = 24 * 3600
 
@@ -140,18 +140,13 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         async def work() -> Any:
             if not self._auth.enabled:
                 raise PermissionDenied("the admin API needs VIGIL_AUTH=on (use the vigil commands otherwise)")
-            caller = await self._auth.check(
-                metadata_value(context, "authorization"),
-                ADMIN,
-                metadata_value(context, "x-vigil-project") or "",
-                peer=context.peer() or "",
-            )
-            if server_admin and not caller.server_admin:
+            principal = await grpc_calls.caller(self._auth, context, ADMIN)
+            if server_admin and not principal.server_admin:
                 raise PermissionDenied("this needs a server admin (a user created with --admin)")
 
             def call(reader: Reader) -> Any:
                 try:
-                    return operation(reader.client(), reader.database, caller)
+                    return operation(reader.client(), reader.database, principal)
                 except (registry.RegistryError, ValueError) as exc:
                     raise InvalidQuery(str(exc)) from exc
 

@@ -13,6 +13,7 @@ import grpc
 from google.protobuf.message import Message
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
+from vigil_auth.grpc_calls import caller
 from vigil_auth.keys import READ, REPLAY
 
 from vigil.query.v1 import query_pb2, query_pb2_grpc
@@ -146,12 +147,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
 
     async def reader_for(self, context: grpc.aio.ServicerContext, scope: str) -> Reader:
         """The reader over the caller's project, once the caller may do ``scope`` there."""
-        principal = await self.auth.check(
-            metadata_value(context, "authorization"),
-            scope,
-            metadata_value(context, "x-vigil-project") or "",
-            peer=context.peer() or "",
-        )
+        principal = await caller(self.auth, context, scope)
         return self.reader.scoped(principal.database)
 
     async def Login(
@@ -225,10 +221,3 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
 
 
 __all__ = ["QueryService", "query_pb2", "status_for"]
-
-
-def metadata_value(context: grpc.aio.ServicerContext, name: str) -> str | None:
-    for key, value in context.invocation_metadata() or ():
-        if key == name:
-            return value if isinstance(value, str) else value.decode("latin-1")
-    return None

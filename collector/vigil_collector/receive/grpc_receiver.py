@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthError
+from vigil_auth.grpc_calls import metadata_value
 from vigil_auth.keys import INGEST
 
 from vigil_collector.errors import IngestError
@@ -79,7 +80,9 @@ class OtlpGrpcReceiver:
 
     async def _export(self, service: OtlpService, body: bytes, context: grpc.aio.ServicerContext) -> Message:
         try:
-            principal = await self._auth.check(_authorization(context), INGEST, peer=context.peer() or "")
+            principal = await self._auth.check(
+                metadata_value(context, "authorization"), INGEST, peer=context.peer() or ""
+            )
             result = await self._pipeline.export_proto(body, "grpc", principal.project, service.signal)
         except (IngestError, AuthError) as exc:
             await context.abort(grpc_status(exc), exc.reason)
@@ -90,10 +93,3 @@ class OtlpGrpcReceiver:
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
             raise  # unreachable: abort raises
         return service.response(result)
-
-
-def _authorization(context: grpc.aio.ServicerContext) -> str | None:
-    for key, value in context.invocation_metadata() or ():
-        if key == "authorization":
-            return value if isinstance(value, str) else value.decode("latin-1")
-    return None
