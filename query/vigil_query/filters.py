@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,20 @@ class Where:
         self.clauses.append(clause)
         self.params.update(params)
 
+    def add_attributes(self, attributes: Mapping[str, str], own: str) -> None:
+        """Every ``key = value`` must hold in the row's ``own`` attribute map (SpanAttributes,
+        LogAttributes) or in its ResourceAttributes."""
+        for i, (key, value) in enumerate(sorted(attributes.items())):
+            if not key:
+                raise InvalidQuery("attribute filter keys must not be empty")
+            # mapContains first lets the bloom-filter indexes on map keys and values prune granules.
+            self.add(
+                f"((mapContains({own}, {{ak{i}:String}}) AND {own}[{{ak{i}:String}}] = {{av{i}:String}})"
+                f" OR (mapContains(ResourceAttributes, {{ak{i}:String}})"
+                f" AND ResourceAttributes[{{ak{i}:String}}] = {{av{i}:String}}))",
+                **{f"ak{i}": key, f"av{i}": value},
+            )
+
     @property
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "1"
@@ -97,14 +112,5 @@ def span_where(f: query_pb2.SpanFilter) -> Where:
         where.add("Duration <= {d_max:UInt64}", d_max=f.duration_max_nano)
     if f.trace_id:
         where.add("TraceId = {trace_id:String}", trace_id=check_trace_id(f.trace_id))
-    for i, (key, value) in enumerate(sorted(f.attributes.items())):
-        if not key:
-            raise InvalidQuery("attribute filter keys must not be empty")
-        # mapContains first lets the bloom-filter indexes on map keys and values prune granules.
-        where.add(
-            f"((mapContains(SpanAttributes, {{ak{i}:String}}) AND SpanAttributes[{{ak{i}:String}}] = {{av{i}:String}})"
-            f" OR (mapContains(ResourceAttributes, {{ak{i}:String}})"
-            f" AND ResourceAttributes[{{ak{i}:String}}] = {{av{i}:String}}))",
-            **{f"ak{i}": key, f"av{i}": value},
-        )
+    where.add_attributes(f.attributes, "SpanAttributes")
     return where

@@ -8,7 +8,7 @@ from typing import Any
 from vigil.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery
-from vigil_query.filters import Where, check_trace_id, time_range
+from vigil_query.filters import TIMESTAMP_BETWEEN, Where, check_trace_id, time_range
 from vigil_query.reader import Reader
 
 # Log records of one trace that GetTrace returns at most (a log line per LLM call is usual;
@@ -46,11 +46,7 @@ def to_log(row: Sequence[Any]) -> query_pb2.LogRecord:
 def log_where(f: query_pb2.LogFilter) -> Where:
     where = Where()
     lo, hi = time_range(f.start_time_min_unix_nano, f.start_time_max_unix_nano)
-    where.add(
-        "Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})",
-        lo=lo,
-        hi=hi,
-    )
+    where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
     if f.service_name:
         where.add("ServiceName = {service:String}", service=f.service_name)
     if f.min_severity_number:
@@ -68,15 +64,7 @@ def log_where(f: query_pb2.LogFilter) -> Where:
         # LIKE on lower(Body) lets the token bloom filter index skip granules.
         needle = f.body_contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.add("lower(Body) LIKE {body_like:String}", body_like=f"%{needle}%")
-    for i, (key, value) in enumerate(sorted(f.attributes.items())):
-        if not key:
-            raise InvalidQuery("attribute filter keys must not be empty")
-        where.add(
-            f"((mapContains(LogAttributes, {{ak{i}:String}}) AND LogAttributes[{{ak{i}:String}}] = {{av{i}:String}})"
-            f" OR (mapContains(ResourceAttributes, {{ak{i}:String}})"
-            f" AND ResourceAttributes[{{ak{i}:String}}] = {{av{i}:String}}))",
-            **{f"ak{i}": key, f"av{i}": value},
-        )
+    where.add_attributes(f.attributes, "LogAttributes")
     return where
 
 
@@ -110,7 +98,7 @@ def logs_of_trace(reader: Reader, trace_id: str, start_ns: int, end_ns: int) -> 
     hour = 3600 * 10**9
     rows = reader.rows(
         f"SELECT {_COLUMNS} FROM {reader.db}.otel_logs WHERE TraceId = {{t:String}}"
-        " AND Timestamp >= fromUnixTimestamp64Nano({lo:Int64}) AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64})"
+        f" AND {TIMESTAMP_BETWEEN}"
         f" ORDER BY ts LIMIT {MAX_TRACE_LOGS}",
         {"t": trace_id, "lo": start_ns - hour, "hi": end_ns + hour},
         "reading the trace's logs",
