@@ -86,9 +86,7 @@ def decode_logs(request: ExportLogsServiceRequest, limits: DecodeLimits) -> Deco
     for ri, resource_logs in enumerate(request.resource_logs):
         resource = MapColumn()
         truncated += add_attributes(resource, resource_logs.resource.attributes, max_len)
-        service = next(
-            (v for k, v in zip(resource.keys, resource.values, strict=True) if k == "service.name"), ""
-        )
+        service = resource.first("service.name")
         for si, scope_logs in enumerate(resource_logs.scope_logs):
             scope = scope_logs.scope
             scope_column = MapColumn()

@@ -160,9 +160,7 @@ def decode_metrics(request: ExportMetricsServiceRequest, limits: DecodeLimits) -
     for ri, rm in enumerate(request.resource_metrics):
         resource = MapColumn()
         truncated += add_attributes(resource, rm.resource.attributes, max_len)
-        service = next(
-            (v for k, v in zip(resource.keys, resource.values, strict=True) if k == "service.name"), ""
-        )
+        service = resource.first("service.name")
         for si, sm in enumerate(rm.scope_metrics):
             scope = MapColumn()
             truncated += add_attributes(scope, sm.scope.attributes, max_len)

@@ -88,6 +88,14 @@ class MapColumn:
         self.keys: list[str] = []
         self.values: list[str] = []
 
+    def first(self, key: str) -> str:
+        """The value of ``key`` in the first map, '' without one: the first match, as a map
+        lookup in ClickHouse (native decode) finds it (a resource's service.name)."""
+        for k, value in zip(self.keys, self.values, strict=True):
+            if k == key:
+                return value
+        return ""
+
     def append_map(self, one: MapColumn) -> None:
         """Append the single map ``one`` holds (a resource's or scope's attributes, repeated
         on each of its rows)."""
@@ -181,13 +189,7 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
         # Resource attributes repeat on every span of the resource: convert them once.
         resource_column = MapColumn()
         truncated += add_attributes(resource_column, resource_spans.resource.attributes, max_len)
-        r_keys, r_values = resource_column.keys, resource_column.values
-        # The first service.name, as a map lookup in ClickHouse (native decode) finds it.
-        service = ""
-        for key, value in zip(r_keys, r_values, strict=True):
-            if key == "service.name":
-                service = value
-                break
+        service = resource_column.first("service.name")
         for si, scope_spans in enumerate(resource_spans.scope_spans):
             scope = scope_spans.scope
             scope_name, scope_version = scope.name, scope.version
@@ -216,9 +218,7 @@ def decode_spans(request: ExportTraceServiceRequest, limits: DecodeLimits) -> De
                 kind = span.kind
                 span_kinds.append(kinds[kind] if 0 <= kind < 6 else "Unspecified")
                 services.append(service)
-                resource_attrs.keys.extend(r_keys)
-                resource_attrs.values.extend(r_values)
-                resource_attrs.offsets.append(len(resource_attrs.keys))
+                resource_attrs.append_map(resource_column)
                 scope_names.append(scope_name)
                 scope_versions.append(scope_version)
                 truncated += add_attributes(span_attrs, attributes, max_len)
