@@ -20,16 +20,16 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 from test_query_grpcurl import grpcurl
+
+from vigil import QueryClient, QueryError
+from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
+from vigil.query.v1 import query_pb2
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
 from vigil_auth.throttle import FailureThrottle
 from vigil_auth.tokens import TokenSigner
-
-from vigil import QueryClient, QueryError
-from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
-from vigil.query.v1 import query_pb2
 from vigil_storage import StorageUnavailable, connect
 
 from support import RunningApp, http_request, make_request, make_settings, run_cli

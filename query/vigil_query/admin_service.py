@@ -8,13 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+
+from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil_auth import grpc_calls, registry
 from vigil_auth.authenticator import Authenticator, Principal
 from vigil_auth.errors import PermissionDenied
 from vigil_auth.keys import ADMIN
 from vigil_auth.passwords import hash_password
-
-from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil_query.errors import InvalidQuery
 from vigil_query.reader import Reader
 from vigil_query.service import respond

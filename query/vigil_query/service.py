@@ -11,12 +11,12 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import Message
+
+from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.grpc_calls import caller
 from vigil_auth.keys import READ, REPLAY
-
-from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift

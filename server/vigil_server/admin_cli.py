@@ -16,7 +16,6 @@ from vigil_auth import registry
 from vigil_auth.keys import SCOPES, KeyHasher
 from vigil_auth.passwords import hash_password
 from vigil_auth.secret import server_secret
-
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, connect
 

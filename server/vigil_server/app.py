@@ -20,12 +20,12 @@ from typing import Any
 
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
+
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.keys import KeyHasher
 from vigil_auth.secret import server_secret
 from vigil_auth.tokens import TokenSigner
-
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.pool import DecodePool

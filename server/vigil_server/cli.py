@@ -10,8 +10,8 @@ import logging
 import sys
 
 from pydantic import ValidationError
-from vigil_auth import registry
 
+from vigil_auth import registry
 from vigil_collector.wal.log import LogLocked
 from vigil_query.drift_detector import evaluate_once
 from vigil_server.admin_cli import add_admin_commands, run_admin_command

@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthError
 from vigil_auth.keys import READ
-
 from vigil_collector.receive.status_map import http_status
 from vigil_storage.readiness import StorageGate
 

@@ -15,11 +15,11 @@ import uuid
 import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthError
 from vigil_auth.grpc_calls import metadata_value
 from vigil_auth.keys import INGEST
-
 from vigil_collector.errors import IngestError
 from vigil_collector.pipeline import Pipeline
 from vigil_collector.receive.services import SERVICES, OtlpService

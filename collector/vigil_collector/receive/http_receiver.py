@@ -17,10 +17,10 @@ import grpc
 from aiohttp import web
 from google.protobuf import json_format
 from google.rpc import status_pb2
+
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthError
 from vigil_auth.keys import INGEST
-
 from vigil_collector.errors import BodyTooLarge, IngestError, UnsupportedMedia
 from vigil_collector.pipeline import Pipeline
 from vigil_collector.receive.body import decode_body

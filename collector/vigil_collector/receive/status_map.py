@@ -5,8 +5,8 @@ credential → UNAUTHENTICATED / 401, which exporters do not retry)."""
 from __future__ import annotations
 
 import grpc
-from vigil_auth.errors import AuthError, CredentialsUnavailable, PermissionDenied, Unauthenticated
 
+from vigil_auth.errors import AuthError, CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_collector.errors import (
     BodyTooLarge,
     IngestError,
