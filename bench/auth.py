@@ -17,99 +17,52 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
-
-import grpc
 
 from vigil import QueryClient
 
-from ingest import free_port, wait_ready, wait_written
+from ingest import wait_written
+from load import send_all, server_env, serving
 from reference_payload import SPANS_PER_REQUEST, build_request
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SECRET = "bench-auth-secret"
 
 
-async def ack_rate(port: int, bodies: list[bytes], clients: int, inflight: int, key: str) -> float:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    metadata = (("authorization", f"Bearer {key}"),) if key else None
-
-    async def caller(export: grpc.aio.UnaryUnaryMultiCallable) -> None:
-        while not queue.empty():
-            body = queue.get_nowait()
-            while True:
-                try:
-                    await export(body, timeout=60, metadata=metadata)
-                    break
-                except grpc.aio.AioRpcError as exc:
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                        raise
-                    await asyncio.sleep(0.05)
-
-    async def client() -> None:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
-            await asyncio.gather(*(caller(export) for _ in range(inflight)))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return len(bodies) * SPANS_PER_REQUEST / (time.perf_counter() - started)
-
-
 def run_mode(mode: str, bodies: list[bytes], trace_id: str, gets: int) -> dict[str, float]:
-    work = Path(tempfile.mkdtemp(prefix=f"vigil-bench-auth-{mode}-"))
-    grpc_port, http_port, query_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "VIGIL_DATA_DIR": str(work),
-        "VIGIL_OTLP_GRPC_PORT": str(grpc_port),
-        "VIGIL_OTLP_HTTP_PORT": str(http_port),
-        "VIGIL_QUERY_PORT": str(query_port),
-        "VIGIL_LOG_LEVEL": "WARNING",
-        "VIGIL_AUTH": mode,
-        "VIGIL_AUTH_SECRET": SECRET,
-        "VIGIL_DRIFT_INTERVAL_S": "0",
-    }
+    server = server_env(f"vigil-bench-auth-{mode}-", VIGIL_AUTH=mode, VIGIL_AUTH_SECRET=SECRET)
     key = ""
     if mode == "on":  # embedded chDB: keys are made before the server holds the directory
         made = subprocess.run(
             [sys.executable, "-m", "vigil_server.cli", "keys", "create", "--scopes", "ingest,read"],
-            env=env, capture_output=True, text=True, check=True,
+            env=server.env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         key = json.loads(made.stdout)["key"]
-    server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
-    try:
-        wait_ready(http_port)
+    metadata = (("authorization", f"Bearer {key}"),) if key else None
+    with serving(server):
         half = len(bodies) // 2
-        one = asyncio.run(ack_rate(grpc_port, bodies[:half], 1, 1, key))
-        many = asyncio.run(ack_rate(grpc_port, bodies[half:], 8, 8, key))
-        wait_written(http_port)
+        one = asyncio.run(send_all(server.grpc_port, bodies[:half], 1, 1, EXPORT, metadata))
+        many = asyncio.run(send_all(server.grpc_port, bodies[half:], 8, 8, EXPORT, metadata))
+        wait_written(server.http_port)
         latencies = []
-        with QueryClient(f"127.0.0.1:{query_port}", api_key=key) as client:
+        with QueryClient(f"127.0.0.1:{server.query_port}", api_key=key) as client:
             client.get_trace(trace_id)  # warm
             for _ in range(gets):
                 started = time.perf_counter()
                 client.get_trace(trace_id)
                 latencies.append((time.perf_counter() - started) * 1000)
-        latencies.sort()
-        return {
-            "ack_1x1": one,
-            "ack_8x8": many,
-            "get_p50_ms": latencies[len(latencies) // 2],
-            "get_p99_ms": latencies[int(len(latencies) * 0.99) - 1],
-        }
-    finally:
-        server.terminate()
-        server.wait(120)
+    latencies.sort()
+    spans = len(bodies) // 2 * SPANS_PER_REQUEST
+    return {
+        "ack_1x1": spans / one,
+        "ack_8x8": (len(bodies) - len(bodies) // 2) * SPANS_PER_REQUEST / many,
+        "get_p50_ms": latencies[len(latencies) // 2],
+        "get_p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+    }
 
 
 def main() -> None:

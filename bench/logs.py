@@ -14,21 +14,13 @@ beforehand, are inserted straight into a copy of ``otel_logs``: ClickHouse's own
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-import grpc
 import pyarrow as pa
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from ingest import free_port, wait_ready, wait_written
+from load import ack_and_end_to_end, server_env, serving
 from reference_payload import SERVICES, WORDS, kv
 
 EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
@@ -67,37 +59,6 @@ def build_logs(rng: random.Random, start_ns: int) -> ExportLogsServiceRequest:
     return request
 
 
-async def send_all(
-    port: int, bodies: list[bytes], clients: int, inflight: int, method: str = EXPORT
-) -> float:
-    """Send every body with ``clients`` channels of ``inflight`` calls each (retrying what is
-    refused as retryable); the seconds until the last acknowledgement."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-
-    async def caller(export: grpc.aio.UnaryUnaryMultiCallable) -> None:
-        while not queue.empty():
-            body = queue.get_nowait()
-            while True:
-                try:
-                    await export(body, timeout=60)
-                    break
-                except grpc.aio.AioRpcError as exc:
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                        raise
-                    await asyncio.sleep(0.05)
-
-    async def client() -> None:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            export = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
-            await asyncio.gather(*(caller(export) for _ in range(inflight)))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -121,30 +82,9 @@ def main() -> None:
         f"payload: {len(bodies)} requests x {RECORDS_PER_REQUEST} records, {sum(map(len, bodies)) / records:.0f} B/record"
     )
 
-    work = Path(tempfile.mkdtemp(prefix="vigil-bench-logs-"))
-    grpc_port, http_port, query_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "VIGIL_DATA_DIR": str(work),
-        "VIGIL_OTLP_GRPC_PORT": str(grpc_port),
-        "VIGIL_OTLP_HTTP_PORT": str(http_port),
-        "VIGIL_QUERY_PORT": str(query_port),
-        "VIGIL_LOG_LEVEL": "WARNING",
-        "VIGIL_DRIFT_INTERVAL_S": "0",
-    }
-    server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
-    try:
-        wait_ready(http_port)
-        started = time.perf_counter()
-        ack_s = asyncio.run(send_all(grpc_port, bodies, args.clients, args.inflight))
-        wait_written(http_port)
-        e2e_s = time.perf_counter() - started
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=120)
-    if code != 0:
-        raise SystemExit(f"vigil serve exited with {code}")
-    client = connect(f"chdb://{work / 'clickhouse'}")
+    with serving(server_env("vigil-bench-logs-")) as server:
+        ack_s, e2e_s = ack_and_end_to_end(server, bodies, args.clients, args.inflight, EXPORT)
+    client = connect(f"chdb://{server.work / 'clickhouse'}")
     stored = int(client.command("SELECT count() FROM otel.otel_logs"))
     if stored != records:
         raise SystemExit(f"LOST RECORDS: stored {stored} of {records}")

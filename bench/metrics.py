@@ -13,20 +13,12 @@ ClickHouse. Then the same points, decoded beforehand, go straight into copies of
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from logs import send_all
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from ingest import free_port, wait_ready, wait_written
+from load import ack_and_end_to_end, server_env, serving
 from reference_payload import SERVICES, kv
 
 EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
@@ -95,30 +87,9 @@ def main() -> None:
         f"payload: {len(bodies)} requests x {POINTS_PER_REQUEST} points, {sum(map(len, bodies)) / points:.0f} B/point"
     )
 
-    work = Path(tempfile.mkdtemp(prefix="vigil-bench-metrics-"))
-    grpc_port, http_port, query_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "VIGIL_DATA_DIR": str(work),
-        "VIGIL_OTLP_GRPC_PORT": str(grpc_port),
-        "VIGIL_OTLP_HTTP_PORT": str(http_port),
-        "VIGIL_QUERY_PORT": str(query_port),
-        "VIGIL_LOG_LEVEL": "WARNING",
-        "VIGIL_DRIFT_INTERVAL_S": "0",
-    }
-    server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
-    try:
-        wait_ready(http_port)
-        started = time.perf_counter()
-        ack_s = asyncio.run(send_all(grpc_port, bodies, args.clients, args.inflight, EXPORT))
-        wait_written(http_port)
-        e2e_s = time.perf_counter() - started
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=120)
-    if code != 0:
-        raise SystemExit(f"vigil serve exited with {code}")
-    client = connect(f"chdb://{work / 'clickhouse'}")
+    with serving(server_env("vigil-bench-metrics-")) as server:
+        ack_s, e2e_s = ack_and_end_to_end(server, bodies, args.clients, args.inflight, EXPORT)
+    client = connect(f"chdb://{server.work / 'clickhouse'}")
     tables = ("sum", "gauge", "histogram")
     stored = sum(int(client.command(f"SELECT count() FROM otel.otel_metrics_{t}")) for t in tables)
     if stored != points:
