@@ -4,20 +4,16 @@ decoder and writer), not another receiver."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsPartialSuccess,
     ExportLogsServiceResponse,
 )
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsPartialSuccess,
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
 
@@ -30,34 +26,17 @@ class OtlpService:
     grpc_service: str
     http_path: str
     response_type: type[Message]
-    response: Callable[[ExportResult], Message]
+    rejected_field: str  # of the response's partial_success: rejected_spans, …
 
-
-def _traces(result: ExportResult) -> Message:
-    response = ExportTraceServiceResponse()
-    if result.rejected or result.message:
-        response.partial_success.CopyFrom(
-            ExportTracePartialSuccess(rejected_spans=result.rejected, error_message=result.message)
-        )
-    return response
-
-
-def _logs(result: ExportResult) -> Message:
-    response = ExportLogsServiceResponse()
-    if result.rejected or result.message:
-        response.partial_success.CopyFrom(
-            ExportLogsPartialSuccess(rejected_log_records=result.rejected, error_message=result.message)
-        )
-    return response
-
-
-def _metrics(result: ExportResult) -> Message:
-    response = ExportMetricsServiceResponse()
-    if result.rejected or result.message:
-        response.partial_success.CopyFrom(
-            ExportMetricsPartialSuccess(rejected_data_points=result.rejected, error_message=result.message)
-        )
-    return response
+    def response(self, result: ExportResult) -> Message:
+        """The Export…ServiceResponse, with partial_success when items were rejected or there
+        is something to say."""
+        response = self.response_type()
+        if result.rejected or result.message:
+            partial = response.partial_success  # type: ignore[attr-defined]
+            setattr(partial, self.rejected_field, result.rejected)
+            partial.error_message = result.message
+        return response
 
 
 SERVICES = (
@@ -66,20 +45,20 @@ SERVICES = (
         "opentelemetry.proto.collector.trace.v1.TraceService",
         "/v1/traces",
         ExportTraceServiceResponse,
-        _traces,
+        "rejected_spans",
     ),
     OtlpService(
         LOGS,
         "opentelemetry.proto.collector.logs.v1.LogsService",
         "/v1/logs",
         ExportLogsServiceResponse,
-        _logs,
+        "rejected_log_records",
     ),
     OtlpService(
         METRICS,
         "opentelemetry.proto.collector.metrics.v1.MetricsService",
         "/v1/metrics",
         ExportMetricsServiceResponse,
-        _metrics,
+        "rejected_data_points",
     ),
 )
