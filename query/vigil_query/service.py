@@ -22,6 +22,7 @@ from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift
 from vigil_query.errors import Busy, InvalidQuery, NotFound, TimedOut
 from vigil_query.logs_sql import search_logs
+from vigil_query.metrics_sql import list_metrics, query_metrics
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
 from vigil_query.replay.history_sql import get_replay, list_replays
@@ -179,6 +180,8 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     GetTrace = _Unary(get_trace)
     SearchSpans = _Unary(search_spans)
     SearchLogs = _Unary(search_logs)
+    ListMetrics = _Unary(list_metrics)
+    QueryMetrics = _Unary(query_metrics)
     SearchTraces = _Unary(search_traces)
     GetServices = _Unary(get_services)
     GetOperations = _Unary(get_operations)

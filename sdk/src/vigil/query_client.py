@@ -159,6 +159,53 @@ class QueryClient:
             if not token:
                 return
 
+    def list_metrics(
+        self, *, service: str = "", name_prefix: str = "", start: TimeLike = None, end: TimeLike = None
+    ) -> list[query_pb2.MetricDescriptor]:
+        """Metrics seen in the time range (default: the last 24 hours), per service."""
+        request = query_pb2.ListMetricsRequest(
+            service_name=service,
+            name_prefix=name_prefix,
+            start_time_min_unix_nano=_ns(start),
+            start_time_max_unix_nano=_ns(end),
+        )
+        return list(self._call(self._stub.ListMetrics, request).metrics)
+
+    def query_metrics(
+        self,
+        name: str,
+        aggregation: str,
+        *,
+        service: str = "",
+        attributes: Mapping[str, str] | None = None,
+        group_by: Sequence[str] = (),
+        start: TimeLike = None,
+        end: TimeLike = None,
+        step_s: float = 0,
+        metric_type: str = "",
+    ) -> query_pb2.QueryMetricsResponse:
+        """One metric in time buckets (default: the last hour, 60 buckets), one series per
+        group. ``aggregation``: avg, min, max, sum, last, rate, p50, p90, p95 or p99;
+        ``metric_type`` (gauge, sum, histogram, exponential_histogram) only when the name is
+        stored with several types."""
+        try:
+            agg = query_pb2.Aggregation.Value(f"AGGREGATION_{aggregation.upper()}")
+            kind = query_pb2.MetricType.Value(f"METRIC_TYPE_{metric_type.upper()}") if metric_type else 0
+        except ValueError as exc:
+            raise ValueError(f"unknown aggregation {aggregation!r} or metric type {metric_type!r}") from exc
+        request = query_pb2.QueryMetricsRequest(
+            metric_name=name,
+            type=kind,  # type: ignore[arg-type]
+            service_name=service,
+            attributes=dict(attributes or {}),
+            group_by=list(group_by),
+            start_time_min_unix_nano=_ns(start),
+            start_time_max_unix_nano=_ns(end),
+            step_nano=int(step_s * 10**9),
+            aggregation=agg,  # type: ignore[arg-type]
+        )
+        return self._call(self._stub.QueryMetrics, request)
+
     def iter_trace_pages(
         self, trace_id: str, *, start: TimeLike = None, end: TimeLike = None, page_size: int = 0
     ) -> Iterator[query_pb2.StreamTraceResponse]:

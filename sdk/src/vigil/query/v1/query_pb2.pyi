@@ -7,6 +7,46 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class MetricType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    METRIC_TYPE_UNSPECIFIED: _ClassVar[MetricType]
+    METRIC_TYPE_GAUGE: _ClassVar[MetricType]
+    METRIC_TYPE_SUM: _ClassVar[MetricType]
+    METRIC_TYPE_HISTOGRAM: _ClassVar[MetricType]
+    METRIC_TYPE_EXPONENTIAL_HISTOGRAM: _ClassVar[MetricType]
+    METRIC_TYPE_SUMMARY: _ClassVar[MetricType]
+
+class Aggregation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGGREGATION_UNSPECIFIED: _ClassVar[Aggregation]
+    AGGREGATION_AVG: _ClassVar[Aggregation]
+    AGGREGATION_MIN: _ClassVar[Aggregation]
+    AGGREGATION_MAX: _ClassVar[Aggregation]
+    AGGREGATION_SUM: _ClassVar[Aggregation]
+    AGGREGATION_LAST: _ClassVar[Aggregation]
+    AGGREGATION_RATE: _ClassVar[Aggregation]
+    AGGREGATION_P50: _ClassVar[Aggregation]
+    AGGREGATION_P90: _ClassVar[Aggregation]
+    AGGREGATION_P95: _ClassVar[Aggregation]
+    AGGREGATION_P99: _ClassVar[Aggregation]
+METRIC_TYPE_UNSPECIFIED: MetricType
+METRIC_TYPE_GAUGE: MetricType
+METRIC_TYPE_SUM: MetricType
+METRIC_TYPE_HISTOGRAM: MetricType
+METRIC_TYPE_EXPONENTIAL_HISTOGRAM: MetricType
+METRIC_TYPE_SUMMARY: MetricType
+AGGREGATION_UNSPECIFIED: Aggregation
+AGGREGATION_AVG: Aggregation
+AGGREGATION_MIN: Aggregation
+AGGREGATION_MAX: Aggregation
+AGGREGATION_SUM: Aggregation
+AGGREGATION_LAST: Aggregation
+AGGREGATION_RATE: Aggregation
+AGGREGATION_P50: Aggregation
+AGGREGATION_P90: Aggregation
+AGGREGATION_P95: Aggregation
+AGGREGATION_P99: Aggregation
+
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password")
     USERNAME_FIELD_NUMBER: _ClassVar[int]
@@ -249,6 +289,114 @@ class SearchLogsResponse(_message.Message):
     logs: _containers.RepeatedCompositeFieldContainer[LogRecord]
     next_page_token: str
     def __init__(self, logs: _Optional[_Iterable[_Union[LogRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListMetricsRequest(_message.Message):
+    __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "service_name", "name_prefix")
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    NAME_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    service_name: str
+    name_prefix: str
+    def __init__(self, start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., service_name: _Optional[str] = ..., name_prefix: _Optional[str] = ...) -> None: ...
+
+class MetricDescriptor(_message.Message):
+    __slots__ = ("service_name", "name", "type", "unit", "description", "attribute_keys", "is_monotonic", "aggregation_temporality", "points", "last_time_unix_nano")
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    IS_MONOTONIC_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATION_TEMPORALITY_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    service_name: str
+    name: str
+    type: MetricType
+    unit: str
+    description: str
+    attribute_keys: _containers.RepeatedScalarFieldContainer[str]
+    is_monotonic: bool
+    aggregation_temporality: int
+    points: int
+    last_time_unix_nano: int
+    def __init__(self, service_name: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[MetricType, str]] = ..., unit: _Optional[str] = ..., description: _Optional[str] = ..., attribute_keys: _Optional[_Iterable[str]] = ..., is_monotonic: _Optional[bool] = ..., aggregation_temporality: _Optional[int] = ..., points: _Optional[int] = ..., last_time_unix_nano: _Optional[int] = ...) -> None: ...
+
+class ListMetricsResponse(_message.Message):
+    __slots__ = ("metrics", "truncated")
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    metrics: _containers.RepeatedCompositeFieldContainer[MetricDescriptor]
+    truncated: bool
+    def __init__(self, metrics: _Optional[_Iterable[_Union[MetricDescriptor, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class QueryMetricsRequest(_message.Message):
+    __slots__ = ("metric_name", "type", "service_name", "attributes", "group_by", "start_time_min_unix_nano", "start_time_max_unix_nano", "step_nano", "aggregation")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    METRIC_NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    STEP_NANO_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATION_FIELD_NUMBER: _ClassVar[int]
+    metric_name: str
+    type: MetricType
+    service_name: str
+    attributes: _containers.ScalarMap[str, str]
+    group_by: _containers.RepeatedScalarFieldContainer[str]
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    step_nano: int
+    aggregation: Aggregation
+    def __init__(self, metric_name: _Optional[str] = ..., type: _Optional[_Union[MetricType, str]] = ..., service_name: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., group_by: _Optional[_Iterable[str]] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., step_nano: _Optional[int] = ..., aggregation: _Optional[_Union[Aggregation, str]] = ...) -> None: ...
+
+class MetricPoint(_message.Message):
+    __slots__ = ("time_unix_nano", "value")
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    value: float
+    def __init__(self, time_unix_nano: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+
+class MetricSeries(_message.Message):
+    __slots__ = ("group", "points")
+    class GroupEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    group: _containers.ScalarMap[str, str]
+    points: _containers.RepeatedCompositeFieldContainer[MetricPoint]
+    def __init__(self, group: _Optional[_Mapping[str, str]] = ..., points: _Optional[_Iterable[_Union[MetricPoint, _Mapping]]] = ...) -> None: ...
+
+class QueryMetricsResponse(_message.Message):
+    __slots__ = ("type", "unit", "step_nano", "series")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    STEP_NANO_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    type: MetricType
+    unit: str
+    step_nano: int
+    series: _containers.RepeatedCompositeFieldContainer[MetricSeries]
+    def __init__(self, type: _Optional[_Union[MetricType, str]] = ..., unit: _Optional[str] = ..., step_nano: _Optional[int] = ..., series: _Optional[_Iterable[_Union[MetricSeries, _Mapping]]] = ...) -> None: ...
 
 class GetTraceResponse(_message.Message):
     __slots__ = ("trace_id", "spans", "root_span_ids", "next_page_token", "span_count", "logs")

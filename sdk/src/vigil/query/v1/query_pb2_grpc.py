@@ -49,6 +49,16 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsResponse.FromString,
                 _registered_method=True)
+        self.ListMetrics = channel.unary_unary(
+                '/vigil.query.v1.QueryService/ListMetrics',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ListMetricsRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ListMetricsResponse.FromString,
+                _registered_method=True)
+        self.QueryMetrics = channel.unary_unary(
+                '/vigil.query.v1.QueryService/QueryMetrics',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsResponse.FromString,
+                _registered_method=True)
         self.SearchSpans = channel.unary_unary(
                 '/vigil.query.v1.QueryService/SearchSpans',
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansRequest.SerializeToString,
@@ -131,6 +141,20 @@ class QueryServiceServicer:
 
     def SearchLogs(self, request, context):
         """Log records matching a filter, newest first, paged with an opaque token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMetrics(self, request, context):
+        """Metric names seen in a time range, per service: type, unit, description, attribute keys.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryMetrics(self, request, context):
+        """One metric aggregated into time buckets, one series per group of attribute values.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -242,6 +266,16 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.SearchLogs,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsResponse.SerializeToString,
+            ),
+            'ListMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMetrics,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ListMetricsRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ListMetricsResponse.SerializeToString,
+            ),
+            'QueryMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryMetrics,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsResponse.SerializeToString,
             ),
             'SearchSpans': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchSpans,
@@ -385,6 +419,60 @@ class QueryService:
             '/vigil.query.v1.QueryService/SearchLogs',
             vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.SearchLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/ListMetrics',
+            vigil_dot_query_dot_v1_dot_query__pb2.ListMetricsRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.ListMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/QueryMetrics',
+            vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsResponse.FromString,
             options,
             channel_credentials,
             insecure,
