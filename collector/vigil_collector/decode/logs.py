@@ -80,6 +80,14 @@ def _hex_ids(document: dict) -> None:
 def decode_logs(request: ExportLogsServiceRequest, limits: DecodeLimits) -> DecodedLogs:
     max_attrs, max_len = limits.max_attributes_per_span, limits.max_attribute_value_length
     cols: dict[str, list] = {name: [] for name in LOG_SCHEMA.names if not name.endswith("Attributes")}
+    # Per record: the columns a record's own fields fill (bound once: this loop is the cost).
+    timestamps, trace_ids, span_ids = cols["Timestamp"].append, cols["TraceId"].append, cols["SpanId"].append
+    flags, severity_texts = cols["TraceFlags"].append, cols["SeverityText"].append
+    severity_numbers, bodies, event_names = (
+        cols["SeverityNumber"].append,
+        cols["Body"].append,
+        cols["EventName"].append,
+    )
     resource_attrs, scope_attrs, log_attrs = MapColumn(), MapColumn(), MapColumn()
     errors: list[str] = []
     truncated = accepted = 0
@@ -91,31 +99,36 @@ def decode_logs(request: ExportLogsServiceRequest, limits: DecodeLimits) -> Deco
             scope = scope_logs.scope
             scope_column = MapColumn()
             truncated += add_attributes(scope_column, scope.attributes, max_len)
+            taken = 0
             for li, record in enumerate(scope_logs.log_records):
                 problem = _problem(record, max_attrs)
                 if problem:
                     errors.append(f"resource_logs[{ri}].scope_logs[{si}].log_records[{li}]: {problem}")
                     continue
-                accepted += 1
-                cols["Timestamp"].append(record.time_unix_nano or record.observed_time_unix_nano)
-                cols["TraceId"].append(record.trace_id.hex())
-                cols["SpanId"].append(record.span_id.hex())
-                cols["TraceFlags"].append(record.flags & 0xFF)
-                cols["SeverityText"].append(record.severity_text)
-                cols["SeverityNumber"].append(int(record.severity_number))
-                cols["ServiceName"].append(service)
+                taken += 1
+                timestamps(record.time_unix_nano or record.observed_time_unix_nano)
+                trace_ids(record.trace_id.hex())
+                span_ids(record.span_id.hex())
+                flags(record.flags & 0xFF)
+                severity_texts(record.severity_text)
+                severity_numbers(record.severity_number)
                 body = record.body
-                which = body.WhichOneof("value")
-                text = to_str(body, which) if which else ""
-                cols["Body"].append(text)
-                cols["ResourceSchemaUrl"].append(resource_logs.schema_url)
-                cols["ScopeSchemaUrl"].append(scope_logs.schema_url)
-                cols["ScopeName"].append(scope.name)
-                cols["ScopeVersion"].append(scope.version)
-                cols["EventName"].append(record.event_name)
-                resource_attrs.append_map(resource)
-                scope_attrs.append_map(scope_column)
+                # A set string_value is the usual Body: skip WhichOneof, as add_attributes does.
+                text = body.string_value
+                if not text and (which := body.WhichOneof("value")) and which != "string_value":
+                    text = to_str(body, which)
+                bodies(text)
+                event_names(record.event_name)
                 truncated += add_attributes(log_attrs, record.attributes, max_len)
+            # What the scope's records share, repeated once for all of them.
+            accepted += taken
+            cols["ServiceName"].extend([service] * taken)
+            cols["ResourceSchemaUrl"].extend([resource_logs.schema_url] * taken)
+            cols["ScopeSchemaUrl"].extend([scope_logs.schema_url] * taken)
+            cols["ScopeName"].extend([scope.name] * taken)
+            cols["ScopeVersion"].extend([scope.version] * taken)
+            resource_attrs.append_map(resource, taken)
+            scope_attrs.append_map(scope_column, taken)
     arrays = {
         name: as_timestamps(values) if name == "Timestamp" else pa.array(values, LOG_SCHEMA.field(name).type)
         for name, values in cols.items()

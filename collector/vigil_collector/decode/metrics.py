@@ -97,16 +97,64 @@ SCHEMAS = {
     ),
 }
 _MAPS = {"ResourceAttributes", "ScopeAttributes", "Attributes"}
+# Columns of one value per metric (or per scope, resource), repeated on each of its points.
+_SHARED = (
+    "ResourceSchemaUrl",
+    "ScopeName",
+    "ScopeVersion",
+    "ScopeDroppedAttrCount",
+    "ScopeSchemaUrl",
+    "ServiceName",
+    "MetricName",
+    "MetricDescription",
+    "MetricUnit",
+)
+
+
+class _Lists:
+    """A column of lists being built flat: values and offsets (what Arrow stores)."""
+
+    __slots__ = ("offsets", "values")
+
+    def __init__(self) -> None:
+        self.offsets = [0]
+        self.values: list = []
+
+    def to_arrow(self, values: pa.Array) -> pa.Array:
+        return pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()), values)
 
 
 class _Table:
-    """One point type's columns being built."""
+    """One point type's columns being built: scalars as lists, list columns flat."""
 
     def __init__(self, name: str) -> None:
         self.schema = SCHEMAS[name]
-        self.columns: dict[str, list] = {f.name: [] for f in self.schema if f.name not in _MAPS}
+        self.lists = {
+            f.name: _Lists()
+            for f in self.schema
+            if pa.types.is_list(f.type) and not f.name.startswith("Exemplars.")
+        }
+        self.columns: dict[str, list] = {
+            f.name: [] for f in self.schema if f.name not in _MAPS and f.name not in self.lists
+        }
         self.maps = {name: MapColumn() for name in _MAPS}
-        self.exemplar_attrs: list[MapColumn] = []
+        # Exemplars: one offset per point into flat per-exemplar columns.
+        self.exemplars = _Lists()
+        self.exemplar_attrs = MapColumn()
+        self.exemplar_columns: dict[str, list] = {name: [] for name, _ in _EXEMPLARS[1:]}
+
+    def add_exemplars(self, exemplars: Any, max_len: int) -> int:
+        c = self.exemplar_columns
+        truncated = 0
+        for e in exemplars:
+            truncated += add_attributes(self.exemplar_attrs, e.filtered_attributes, max_len)
+            c["Exemplars.TimeUnix"].append(e.time_unix_nano)
+            as_int = e.as_int  # 0 unless the oneof holds an int (then as_double is 0)
+            c["Exemplars.Value"].append(float(as_int) if as_int else e.as_double)
+            c["Exemplars.SpanId"].append(e.span_id.hex())
+            c["Exemplars.TraceId"].append(e.trace_id.hex())
+        self.exemplars.offsets.append(len(c["Exemplars.TimeUnix"]))
+        return truncated
 
     def to_arrow(self) -> pa.Table | None:
         if not self.columns["TimeUnix"]:
@@ -116,23 +164,20 @@ class _Table:
             if f.name in _MAPS:
                 arrays.append(self.maps[f.name].to_arrow())
             elif f.name == "Exemplars.FilteredAttributes":
-                offsets, flat = [0], MapColumn()
-                for one in self.exemplar_attrs:  # one MapColumn of this point's exemplars
-                    flat.keys.extend(one.keys)
-                    flat.values.extend(one.values)
-                    base = flat.offsets[-1]
-                    flat.offsets.extend(base + o for o in one.offsets[1:])
-                    offsets.append(offsets[-1] + len(one.offsets) - 1)
-                arrays.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), flat.to_arrow()))
+                arrays.append(self.exemplars.to_arrow(self.exemplar_attrs.to_arrow()))
+            elif f.name.startswith("Exemplars."):
+                values = self.exemplar_columns[f.name]
+                flat = (
+                    as_timestamps(values)
+                    if f.name == "Exemplars.TimeUnix"
+                    else pa.array(values, f.type.value_type)
+                )
+                arrays.append(self.exemplars.to_arrow(flat))
+            elif f.name in self.lists:
+                lists = self.lists[f.name]
+                arrays.append(lists.to_arrow(pa.array(lists.values, f.type.value_type)))
             elif f.type == _TS:
                 arrays.append(as_timestamps(self.columns[f.name]))
-            elif f.name == "Exemplars.TimeUnix":
-                values = self.columns[f.name]
-                offsets = [0]
-                for v in values:
-                    offsets.append(offsets[-1] + len(v))
-                flat = as_timestamps([t for v in values for t in v])
-                arrays.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), flat))
             else:
                 arrays.append(pa.array(self.columns[f.name], f.type))
         return pa.Table.from_arrays(arrays, schema=self.schema)
@@ -170,79 +215,93 @@ def decode_metrics(request: ExportMetricsServiceRequest, limits: DecodeLimits) -
                     continue
                 data = getattr(metric, kind)
                 table = tables[kind]
-                for pi, point in enumerate(data.data_points):
-                    problem = _problem(point)
-                    if problem:
-                        errors.append(
-                            f"resource_metrics[{ri}].scope_metrics[{si}].metrics[{mi}].data_points[{pi}]: {problem}"
-                        )
-                        continue
-                    accepted += 1
-                    c = table.columns
-                    c["ResourceSchemaUrl"].append(rm.schema_url)
-                    c["ScopeName"].append(sm.scope.name)
-                    c["ScopeVersion"].append(sm.scope.version)
-                    c["ScopeDroppedAttrCount"].append(sm.scope.dropped_attributes_count)
-                    c["ScopeSchemaUrl"].append(sm.schema_url)
-                    c["ServiceName"].append(service)
-                    c["MetricName"].append(metric.name)
-                    c["MetricDescription"].append(metric.description)
-                    c["MetricUnit"].append(metric.unit)
-                    c["StartTimeUnix"].append(point.start_time_unix_nano)
-                    c["TimeUnix"].append(point.time_unix_nano)
-                    c["Flags"].append(point.flags)
-                    table.maps["ResourceAttributes"].append_map(resource)
-                    table.maps["ScopeAttributes"].append_map(scope)
-                    truncated += add_attributes(table.maps["Attributes"], point.attributes, max_len)
-                    truncated += _point(kind, data, point, table, max_len)
+                where = f"resource_metrics[{ri}].scope_metrics[{si}].metrics[{mi}]"
+                taken, cut = _points(kind, data.data_points, table, max_len, where, errors)
+                truncated += cut
+                accepted += taken
+                c = table.columns
+                for name, value in zip(
+                    _SHARED,
+                    (
+                        rm.schema_url,
+                        sm.scope.name,
+                        sm.scope.version,
+                        sm.scope.dropped_attributes_count,
+                        sm.schema_url,
+                        service,
+                        metric.name,
+                        metric.description,
+                        metric.unit,
+                    ),
+                    strict=True,
+                ):
+                    c[name].extend([value] * taken)
+                if kind in ("sum", "histogram", "exponential_histogram"):
+                    c["AggregationTemporality"].extend([int(data.aggregation_temporality)] * taken)
+                if kind == "sum":
+                    c["IsMonotonic"].extend([bool(data.is_monotonic)] * taken)
+                table.maps["ResourceAttributes"].append_map(resource, taken)
+                table.maps["ScopeAttributes"].append_map(scope, taken)
     decoded = {name: t for name, t in ((n, tables[n].to_arrow()) for n in TABLES) if t is not None}
     return DecodedMetrics(decoded, accepted, len(errors), errors, truncated)
 
 
-def _point(kind: str, data: Any, point: Any, table: _Table, max_len: int) -> int:
-    """The point type's own columns; returns the attribute values truncated."""
-    c = table.columns
-    truncated = 0
-    if kind in ("gauge", "sum"):
-        c["Value"].append(float(point.as_int) if point.WhichOneof("value") == "as_int" else point.as_double)
-    else:
-        c["Count"].append(point.count)
-        c["Sum"].append(point.sum)
-    if kind == "sum":
-        c["AggregationTemporality"].append(int(data.aggregation_temporality))
-        c["IsMonotonic"].append(bool(data.is_monotonic))
-    elif kind == "histogram":
-        c["BucketCounts"].append(list(point.bucket_counts))
-        c["ExplicitBounds"].append(list(point.explicit_bounds))
-    elif kind == "exponential_histogram":
-        c["Scale"].append(point.scale)
-        c["ZeroCount"].append(point.zero_count)
-        c["PositiveOffset"].append(point.positive.offset)
-        c["PositiveBucketCounts"].append(list(point.positive.bucket_counts))
-        c["NegativeOffset"].append(point.negative.offset)
-        c["NegativeBucketCounts"].append(list(point.negative.bucket_counts))
-    elif kind == "summary":
-        c["ValueAtQuantiles.Quantile"].append([q.quantile for q in point.quantile_values])
-        c["ValueAtQuantiles.Value"].append([q.value for q in point.quantile_values])
-    if kind in ("histogram", "exponential_histogram"):
-        c["Min"].append(point.min if point.HasField("min") else 0.0)
-        c["Max"].append(point.max if point.HasField("max") else 0.0)
-        c["AggregationTemporality"].append(int(data.aggregation_temporality))
-    if kind != "summary":
-        attrs = MapColumn()
-        times, values, span_ids, trace_ids = [], [], [], []
-        for e in point.exemplars:
-            truncated += add_attributes(attrs, e.filtered_attributes, max_len)
-            times.append(e.time_unix_nano)
-            values.append(float(e.as_int) if e.WhichOneof("value") == "as_int" else e.as_double)
-            span_ids.append(e.span_id.hex())
-            trace_ids.append(e.trace_id.hex())
-        table.exemplar_attrs.append(attrs)
-        c["Exemplars.TimeUnix"].append(times)
-        c["Exemplars.Value"].append(values)
-        c["Exemplars.SpanId"].append(span_ids)
-        c["Exemplars.TraceId"].append(trace_ids)
-    return truncated
+def _points(
+    kind: str, points: Any, table: _Table, max_len: int, where: str, errors: list[str]
+) -> tuple[int, int]:
+    """Append one metric's valid points to ``table``: (points taken, values truncated)."""
+    c, lists = table.columns, table.lists
+    starts, times, flags = c["StartTimeUnix"].append, c["TimeUnix"].append, c["Flags"].append
+    attributes = table.maps["Attributes"]
+    no_exemplars = table.exemplars.offsets
+    taken = truncated = 0
+    for pi, point in enumerate(points):
+        if (
+            point.time_unix_nano > LATEST_TIME_NS
+            or point.start_time_unix_nano > LATEST_TIME_NS
+            or (kind != "summary" and point.exemplars)
+        ) and (problem := _problem(point)):
+            errors.append(f"{where}.data_points[{pi}]: {problem}")
+            continue
+        taken += 1
+        starts(point.start_time_unix_nano)
+        times(point.time_unix_nano)
+        flags(point.flags)
+        truncated += add_attributes(attributes, point.attributes, max_len)
+        if kind in ("gauge", "sum"):
+            as_int = point.as_int  # 0 unless the oneof holds an int (then as_double is 0)
+            c["Value"].append(float(as_int) if as_int else point.as_double)
+        else:
+            c["Count"].append(point.count)
+            c["Sum"].append(point.sum)
+            if kind == "summary":
+                quantiles = point.quantile_values
+                _extend(lists["ValueAtQuantiles.Quantile"], [q.quantile for q in quantiles])
+                _extend(lists["ValueAtQuantiles.Value"], [q.value for q in quantiles])
+            else:
+                c["Min"].append(point.min)  # 0.0 when unset, as the exporter stores it
+                c["Max"].append(point.max)
+                if kind == "histogram":
+                    _extend(lists["BucketCounts"], point.bucket_counts)
+                    _extend(lists["ExplicitBounds"], point.explicit_bounds)
+                else:
+                    c["Scale"].append(point.scale)
+                    c["ZeroCount"].append(point.zero_count)
+                    c["PositiveOffset"].append(point.positive.offset)
+                    _extend(lists["PositiveBucketCounts"], point.positive.bucket_counts)
+                    c["NegativeOffset"].append(point.negative.offset)
+                    _extend(lists["NegativeBucketCounts"], point.negative.bucket_counts)
+        if kind != "summary":
+            if point.exemplars:
+                truncated += table.add_exemplars(point.exemplars, max_len)
+            else:
+                no_exemplars.append(no_exemplars[-1])
+    return taken, truncated
+
+
+def _extend(lists: _Lists, values: Any) -> None:
+    lists.values.extend(values)
+    lists.offsets.append(len(lists.values))
 
 
 def _problem(point: Any) -> str | None:

@@ -96,12 +96,14 @@ class MapColumn:
                 return value
         return ""
 
-    def append_map(self, one: MapColumn) -> None:
-        """Append the single map ``one`` holds (a resource's or scope's attributes, repeated
-        on each of its rows)."""
-        self.keys.extend(one.keys)
-        self.values.extend(one.values)
-        self.offsets.append(len(self.keys))
+    def append_map(self, one: MapColumn, times: int = 1) -> None:
+        """Append the single map ``one`` holds ``times`` times (a resource's or scope's
+        attributes, repeated on each of its rows)."""
+        size = len(one.keys)
+        self.keys.extend(one.keys * times)
+        self.values.extend(one.values * times)
+        end = self.offsets[-1]
+        self.offsets.extend(range(end + size, end + size * times + 1, size) if size else [end] * times)
 
     def to_arrow(self) -> pa.Array:
         return pa.MapArray.from_arrays(
