@@ -45,15 +45,32 @@ EXPECTED_INDEXES = {
     ("idx_span_attr_key", "mapKeys(SpanAttributes)", "bloom_filter(0.01)", 1),
     ("idx_span_attr_value", "mapValues(SpanAttributes)", "bloom_filter(0.01)", 1),
     ("idx_duration", "Duration", "minmax", 1),
+    ("idx_session_id", "SessionId", "bloom_filter(0.001)", 1),
+    ("idx_user_id", "UserId", "bloom_filter(0.001)", 1),
 }
+# Vigil's LLM analytics columns after the exporter's, all MATERIALIZED from SpanAttributes
+# (never in an INSERT, nor in SELECT *).
+GENAI_COLUMNS = [
+    ("GenAiModel", "LowCardinality(String)"),
+    ("GenAiProvider", "LowCardinality(String)"),
+    ("GenAiInputTokens", "Nullable(UInt64)"),
+    ("GenAiOutputTokens", "Nullable(UInt64)"),
+    ("GenAiCacheReadTokens", "UInt64"),
+    ("GenAiCacheCreationTokens", "UInt64"),
+    ("SessionId", "String"),
+    ("UserId", "String"),
+]
 
 
 def test_traces_table_matches_the_exporter_schema(app: RunningApp, ch: Client) -> None:
     columns = ch.query(
-        "SELECT name, type, compression_codec FROM system.columns"
+        "SELECT name, type, compression_codec, default_kind FROM system.columns"
         " WHERE database = 'otel' AND table = 'otel_traces' ORDER BY position"
     ).result_rows
-    assert [(n, t, c.removeprefix("CODEC(").removesuffix(")")) for n, t, c in columns] == EXPECTED_COLUMNS
+    exporter = [(n, t, c.removeprefix("CODEC(").removesuffix(")")) for n, t, c, kind in columns if not kind]
+    assert exporter == EXPECTED_COLUMNS
+    assert [(n, t) for n, t, _, kind in columns if kind] == GENAI_COLUMNS
+    assert {kind for *_, kind in columns if kind} == {"MATERIALIZED"}
     indexes = ch.query(
         "SELECT name, expr, type_full, granularity FROM system.data_skipping_indices"
         " WHERE database = 'otel' AND table = 'otel_traces'"
