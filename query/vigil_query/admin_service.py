@@ -16,6 +16,8 @@ from vigil_auth.errors import PermissionDenied
 from vigil_auth.keys import ADMIN
 from vigil_auth.passwords import hash_password
 from vigil_query.errors import InvalidQuery
+from vigil_query.prices import store as price_book
+from vigil_query.prices_rpc import from_messages
 from vigil_query.reader import Reader
 from vigil_query.service import respond
 
@@ -126,6 +128,17 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             return admin_pb2.SetRoleResponse(user=_user(registry.user(c, db, request.username), slugs))
 
         return await self._run("SetRole", context, False, grant, reload=True)
+
+    # --- the price book: server admins (one book for every project) ------------------------
+
+    async def SetModelPrices(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def write(c: Any, db: str, _: Principal) -> Any:
+            prices = from_messages(list(request.prices))
+            return admin_pb2.SetModelPricesResponse(
+                written=price_book.set_prices(c, db, prices, replace=request.replace)
+            )
+
+        return await self._run("SetModelPrices", context, True, write)
 
     # --- one path for all ----------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ class Reader:
     ) -> None:
         self._dsn = dsn
         self.database = database
+        # The main database (the registry's, the price book's), whatever project a view is over.
+        self.main_database = database
         self.db = quote_identifier(database)
         self._timeout_s = timeout_s
         self._max_rows = max_rows

@@ -23,13 +23,16 @@ from vigil_query.drift_sql import get_drift
 from vigil_query.errors import Busy, InvalidQuery, NotFound, TimedOut
 from vigil_query.logs_sql import search_logs
 from vigil_query.metrics_sql import list_metrics, query_metrics
+from vigil_query.prices_rpc import list_model_prices
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
 from vigil_query.replay.history_sql import get_replay, list_replays
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits, Replays
+from vigil_query.sessions_sql import get_session, search_sessions
 from vigil_query.spans_sql import search_spans, search_traces
 from vigil_query.trace_sql import get_trace, outline, page, page_size
+from vigil_query.usage_sql import get_usage
 from vigil_storage import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -183,6 +186,10 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     ListMetrics = _Unary(list_metrics)
     QueryMetrics = _Unary(query_metrics)
     SearchTraces = _Unary(search_traces)
+    SearchSessions = _Unary(search_sessions)
+    GetSession = _Unary(get_session)
+    GetUsage = _Unary(get_usage)
+    ListModelPrices = _Unary(list_model_prices)
     GetServices = _Unary(get_services)
     GetOperations = _Unary(get_operations)
     ListDriftAlerts = _Unary(list_alerts)

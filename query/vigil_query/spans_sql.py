@@ -5,9 +5,9 @@ from __future__ import annotations
 from vigil.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.filters import span_where
-from vigil_query.genai_fields import INPUT_TOKENS, OUTPUT_TOKENS, first_present
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
+from vigil_query.trace_summary import trace_summaries
 
 
 def search_spans(reader: Reader, request: query_pb2.SearchSpansRequest) -> query_pb2.SearchSpansResponse:
@@ -73,54 +73,9 @@ def search_traces(reader: Reader, request: query_pb2.SearchTracesRequest) -> que
     )
     if not page:
         return query_pb2.SearchTracesResponse()
-    # Spans of a matching trace may lie outside the filter's window: look an hour around it.
-    sql = f"""
-        SELECT TraceId,
-            if(countIf(ParentSpanId = '') > 0, argMinIf(ServiceName, ts, ParentSpanId = ''), argMin(ServiceName, ts)),
-            if(countIf(ParentSpanId = '') > 0, argMinIf(SpanName, ts, ParentSpanId = ''), argMin(SpanName, ts)),
-            min(ts),
-            max(ts + Duration) - min(ts),
-            count(),
-            countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')),
-            sum(input_tokens),
-            sum(output_tokens)
-        FROM (
-            SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, StatusCode, Duration,
-                toUnixTimestamp64Nano(Timestamp) AS ts,
-                {first_present(INPUT_TOKENS, "toInt64OrZero", "0")} AS input_tokens,
-                {first_present(OUTPUT_TOKENS, "toInt64OrZero", "0")} AS output_tokens
-            FROM {reader.db}.otel_traces
-            WHERE TraceId IN {{ids:Array(String)}}
-              AND Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) - INTERVAL 1 HOUR
-              AND Timestamp <= fromUnixTimestamp64Nano({{hi:Int64}}) + INTERVAL 1 HOUR
-            LIMIT 1 BY TraceId, SpanId
-        )
-        GROUP BY TraceId
-    """
-    summaries = {
-        r[0]: r
-        for r in reader.rows(
-            sql,
-            {"ids": [r[0] for r in page[:size]], "lo": params["lo"], "hi": params["hi"]},
-            "summarising traces",
-        )
-    }
+    summaries = trace_summaries(reader, [r[0] for r in page[:size]], params["lo"], params["hi"])
     response = query_pb2.SearchTracesResponse(
-        traces=[
-            query_pb2.TraceSummary(
-                trace_id=r[0],
-                root_service_name=r[1],
-                root_span_name=r[2],
-                start_time_unix_nano=r[3],
-                duration_nano=r[4],
-                span_count=r[5],
-                error_count=r[6],
-                input_tokens=r[7],
-                output_tokens=r[8],
-            )
-            for r in (summaries.get(trace_id) for trace_id, _ in page[:size])
-            if r is not None
-        ]
+        traces=[summaries[trace_id] for trace_id, _ in page[:size] if trace_id in summaries]
     )
     if len(page) > size:
         trace_id, first_ns = page[size - 1]

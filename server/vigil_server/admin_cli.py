@@ -1,4 +1,5 @@
-"""``vigil projects …``, ``vigil keys …`` and ``vigil users …``: the registry, worked on
+"""``vigil projects …``, ``vigil keys …``, ``vigil users …`` and ``vigil prices …``: the
+registry and the price book, worked on
 directly in storage (embedded chDB: while the server is stopped, since one process holds the
 directory; a ClickHouse server: at any time, the server sees changes within seconds)."""
 
@@ -16,6 +17,8 @@ from vigil_auth import registry
 from vigil_auth.keys import SCOPES, KeyHasher
 from vigil_auth.passwords import hash_password
 from vigil_auth.secret import server_secret
+from vigil_query.prices import store as price_book
+from vigil_query.prices.book import Price, load_file
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, connect
 
@@ -68,11 +71,20 @@ def add_admin_commands(sub: Any) -> None:
     ur.add_argument("username")
     ur.add_argument("--project", default=registry.DEFAULT_PROJECT)
 
+    prices = sub.add_parser("prices", help="the model price book (cost of LLM calls)").add_subparsers(
+        dest="action", required=True
+    )
+    prices.add_parser("list", help="every price: the defaults shipped with Vigil and the ones imported")
+    pi = prices.add_parser("import", help="add or change prices from a JSON file (see README: Cost)")
+    pi.add_argument("file")
+    pi.add_argument("--replace", action="store_true", help="also remove imported prices not in the file")
+
 
 def run_admin_command(args: argparse.Namespace, s: VigilSettings) -> int:
     try:
         client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
         registry.ensure(client, s.database)
+        price_book.ensure(client, s.database)
         out = _run(args, s, client)
     except (registry.RegistryError, ValueError) as exc:
         print(f"vigil: {exc}", file=sys.stderr)
@@ -99,6 +111,11 @@ def _run(args: argparse.Namespace, s: VigilSettings, client: Any) -> Any:
         return _project(registry.delete_project(client, db, args.project))
     if args.command == "users":
         return _users(args, client, db)
+    if args.command == "prices":
+        if args.action == "import":
+            written = price_book.set_prices(client, db, load_file(args.file), replace=args.replace)
+            return {"written": written, "prices": len(price_book.list_prices(client, db))}
+        return [_price(p) for p in price_book.list_prices(client, db)]
     if args.action == "create":
         expires = time.time_ns() + int(args.expires_days * 86400e9) if args.expires_days else 0
         scopes = [x.strip() for x in args.scopes.split(",") if x.strip()]
@@ -111,6 +128,20 @@ def _run(args: argparse.Namespace, s: VigilSettings, client: Any) -> Any:
         record, key = registry.rotate_key(client, db, hasher, args.key_id, args.grace_hours * 3600)
         return {**_key(record), "key": key, "note": "shown once; the old key expires after the grace period"}
     return _key(registry.revoke_key(client, db, args.key_id))
+
+
+def _price(p: Price) -> dict[str, Any]:
+    return {
+        "origin": p.origin,
+        "provider": p.provider,
+        "model": p.model,
+        "input": p.input,
+        "output": p.output,
+        "cache_read": p.cache_read,
+        "cache_creation": p.cache_creation,
+        "effective_from": _time(p.effective_from_ns) if p.effective_from_ns else None,
+        "effective_to": _time(p.effective_to_ns) if p.effective_to_ns else None,
+    }
 
 
 def _users(args: argparse.Namespace, client: Any, db: str) -> Any:

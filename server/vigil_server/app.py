@@ -38,6 +38,7 @@ from vigil_collector.wal.records import RecordKind
 from vigil_collector.write import ArrowWriter, TraceWriter
 from vigil_collector.write.metrics_writer import MetricsWriter
 from vigil_query.drift_detector import run_detector
+from vigil_query.prices import store as price_book
 from vigil_query.reader import Reader
 from vigil_query.server import QueryServer
 from vigil_query.service import QueryService
@@ -269,21 +270,30 @@ class VigilApp:
         log.info("storage ready: migrations applied")
 
     def _migrate_projects(self) -> None:
-        """The migrations of every project's database too (the main one is the gate's): a
-        project made by an earlier version gets the tables added since (otel_logs, say)."""
+        """The registry, the price book and every project's migrations (the main database's
+        are the gate's): a project made by an earlier version gets the tables added since."""
         s = self.settings
         try:
             client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
             try:
-                registry.ensure(client, s.database)
-                for project in registry.list_projects(client, s.database)[1:]:
-                    apply_migrations(client, project.database, s.traces_ttl_days)
+                migrate_all(client, s)
             finally:
                 client.close()
         except StorageError as exc:
             log.warning(
                 "could not migrate the projects' databases (retried at the next start): %s", exc.reason
             )
+
+
+def migrate_all(client: Client, s: VigilSettings) -> list[int]:
+    """Every schema Vigil keeps, up to date: the main database's migrations (their versions
+    applied now are returned), the registry, the price book's defaults, each project's."""
+    applied = apply_migrations(client, s.database, s.traces_ttl_days)
+    registry.ensure(client, s.database)
+    price_book.ensure(client, s.database)
+    for project in registry.list_projects(client, s.database)[1:]:
+        apply_migrations(client, project.database, s.traces_ttl_days)
+    return applied
 
 
 def make_reader(s: VigilSettings) -> Reader:

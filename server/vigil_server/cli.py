@@ -11,14 +11,13 @@ import sys
 
 from pydantic import ValidationError
 
-from vigil_auth import registry
 from vigil_collector.wal.log import LogLocked
 from vigil_query.drift_detector import evaluate_once
 from vigil_server.admin_cli import add_admin_commands, run_admin_command
-from vigil_server.app import detect_drift, make_reader, serve, serve_query
+from vigil_server.app import detect_drift, make_reader, migrate_all, serve, serve_query
 from vigil_server.logs import configure_logging
 from vigil_server.settings import VigilSettings
-from vigil_storage import StorageError, apply_migrations, connect
+from vigil_storage import StorageError, connect
 
 log = logging.getLogger("vigil")
 
@@ -92,16 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         try:
             client = connect(settings.dsn, connect_timeout_s=settings.storage_connect_timeout_s)
-            applied = apply_migrations(client, settings.database, settings.traces_ttl_days)
-            registry.ensure(client, settings.database)
-            for project in registry.list_projects(client, settings.database)[1:]:
-                apply_migrations(client, project.database, settings.traces_ttl_days)
+            applied = migrate_all(client, settings)
         except StorageError as exc:
             log.error("migration failed: %s", exc.reason)
             return 1
         log.info("migrations applied", extra={"applied": applied, "database": settings.database})
         return 0
-    if args.command in ("projects", "keys", "users"):
+    if args.command in ("projects", "keys", "users", "prices"):
         return run_admin_command(args, settings)
     return 2
 

@@ -4,10 +4,13 @@
 - ``@vigil.trace`` / ``@vigil.span`` trace functions, capturing inputs and outputs.
 - ``vigil.instrument_openai()`` / ``vigil.instrument_anthropic()`` trace LLM calls with the
   OpenTelemetry GenAI semantic conventions.
+- ``with vigil.session("id"):`` / ``with vigil.user("id"):`` put the spans started inside
+  into a session (conversation) and under a user.
 - ``vigil.QueryClient`` reads traces back from the query service.
 - ``vigil.replay(trace_id, mutations, fn)`` re-runs ``fn`` with mutated inputs and compares.
 """
 
+from vigil.context_attributes import session, user
 from vigil.decorators import span
 from vigil.decorators import trace_ as trace
 from vigil.instrumentation import (
@@ -37,10 +40,12 @@ __all__ = [
     "mutation",
     "replay",
     "replay_async",
+    "session",
     "shutdown",
     "span",
     "span_filter",
     "trace",
     "uninstrument_anthropic",
     "uninstrument_openai",
+    "user",
 ]

@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from vigil import config as _config
+from vigil import context_attributes
 from vigil.capture import capture
 from vigil.replay_scope import replay_scope
 
@@ -141,7 +142,7 @@ class _SpanSpec:
 
     def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Span:
         cfg = _config.current()
-        attributes = dict(self.attributes) if self.attributes else {}
+        attributes = {**context_attributes.current(), **self.attributes}
         if self.capture_input and cfg.enabled:
             text, truncated = capture(self.arguments.bind(args, kwargs), cfg)
             attributes[INPUT_VALUE] = text

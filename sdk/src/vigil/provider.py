@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from vigil import config as _config
 from vigil.config import DEFAULT_MAX_VALUE_LENGTH, CaptureConfig, Redactor
+from vigil.context_attributes import ContextAttributesProcessor
 
 logger = logging.getLogger("vigil")
 
@@ -124,6 +125,7 @@ def init(
                 "an OpenTelemetry TracerProvider was already set up; vigil.init() adds its exporter to it "
                 "and keeps that provider's resource (service_name and resource_attributes are ignored)"
             )
+        provider.add_span_processor(ContextAttributesProcessor())  # vigil.session / vigil.user
         provider.add_span_processor(processor)
         _config.configure(capture)
         _installed = _Installed(provider, processor)

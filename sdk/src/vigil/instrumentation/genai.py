@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind
 
 from vigil import config as _config
+from vigil import context_attributes
 from vigil.capture import capture
 from vigil.decorators import record_error
 
@@ -110,7 +111,9 @@ def start_span(operation: str, provider: str, model: Any, attributes: Mapping[st
     base = {OPERATION: operation, PROVIDER: provider, SYSTEM: provider}
     if isinstance(model, str):
         base[REQUEST_MODEL] = model
-    return _tracer.start_span(name, kind=SpanKind.CLIENT, attributes={**base, **attributes})
+    return _tracer.start_span(
+        name, kind=SpanKind.CLIENT, attributes={**context_attributes.current(), **base, **attributes}
+    )
 
 
 def arguments_json(arguments: Any) -> Any:

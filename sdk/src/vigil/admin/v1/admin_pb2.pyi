@@ -1,3 +1,4 @@
+from vigil.query.v1 import query_pb2 as _query_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -220,3 +221,17 @@ class SetRoleResponse(_message.Message):
     USER_FIELD_NUMBER: _ClassVar[int]
     user: User
     def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class SetModelPricesRequest(_message.Message):
+    __slots__ = ("prices", "replace")
+    PRICES_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    prices: _containers.RepeatedCompositeFieldContainer[_query_pb2.ModelPrice]
+    replace: bool
+    def __init__(self, prices: _Optional[_Iterable[_Union[_query_pb2.ModelPrice, _Mapping]]] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class SetModelPricesResponse(_message.Message):
+    __slots__ = ("written",)
+    WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    written: int
+    def __init__(self, written: _Optional[int] = ...) -> None: ...

@@ -100,6 +100,11 @@ class AdminServiceStub:
                 request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetRoleRequest.SerializeToString,
                 response_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetRoleResponse.FromString,
                 _registered_method=True)
+        self.SetModelPrices = channel.unary_unary(
+                '/vigil.admin.v1.AdminService/SetModelPrices',
+                request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetModelPricesRequest.SerializeToString,
+                response_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetModelPricesResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -187,6 +192,16 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetModelPrices(self, request, context):
+        """Add or change prices in the price book (server admins; one book for all projects). A price
+        with the provider, pattern and effective_from of a user's price replaces it; replace =
+        true also removes the user's prices not sent. The defaults shipped with Vigil stay, and a
+        user's price wins over a default one for the same model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -249,6 +264,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.SetRole,
                     request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetRoleRequest.FromString,
                     response_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetRoleResponse.SerializeToString,
+            ),
+            'SetModelPrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetModelPrices,
+                    request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetModelPricesRequest.FromString,
+                    response_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetModelPricesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -581,6 +601,33 @@ class AdminService:
             '/vigil.admin.v1.AdminService/SetRole',
             vigil_dot_admin_dot_v1_dot_admin__pb2.SetRoleRequest.SerializeToString,
             vigil_dot_admin_dot_v1_dot_admin__pb2.SetRoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetModelPrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.admin.v1.AdminService/SetModelPrices',
+            vigil_dot_admin_dot_v1_dot_admin__pb2.SetModelPricesRequest.SerializeToString,
+            vigil_dot_admin_dot_v1_dot_admin__pb2.SetModelPricesResponse.FromString,
             options,
             channel_credentials,
             insecure,

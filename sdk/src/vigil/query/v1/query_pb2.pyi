@@ -29,6 +29,15 @@ class Aggregation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGGREGATION_P90: _ClassVar[Aggregation]
     AGGREGATION_P95: _ClassVar[Aggregation]
     AGGREGATION_P99: _ClassVar[Aggregation]
+
+class UsageGroupBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    USAGE_GROUP_BY_NONE: _ClassVar[UsageGroupBy]
+    USAGE_GROUP_BY_MODEL: _ClassVar[UsageGroupBy]
+    USAGE_GROUP_BY_PROVIDER: _ClassVar[UsageGroupBy]
+    USAGE_GROUP_BY_SERVICE: _ClassVar[UsageGroupBy]
+    USAGE_GROUP_BY_USER: _ClassVar[UsageGroupBy]
+    USAGE_GROUP_BY_SESSION: _ClassVar[UsageGroupBy]
 METRIC_TYPE_UNSPECIFIED: MetricType
 METRIC_TYPE_GAUGE: MetricType
 METRIC_TYPE_SUM: MetricType
@@ -46,6 +55,12 @@ AGGREGATION_P50: Aggregation
 AGGREGATION_P90: Aggregation
 AGGREGATION_P95: Aggregation
 AGGREGATION_P99: Aggregation
+USAGE_GROUP_BY_NONE: UsageGroupBy
+USAGE_GROUP_BY_MODEL: UsageGroupBy
+USAGE_GROUP_BY_PROVIDER: UsageGroupBy
+USAGE_GROUP_BY_SERVICE: UsageGroupBy
+USAGE_GROUP_BY_USER: UsageGroupBy
+USAGE_GROUP_BY_SESSION: UsageGroupBy
 
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password")
@@ -490,7 +505,7 @@ class SearchSpansResponse(_message.Message):
     def __init__(self, spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class TraceSummary(_message.Message):
-    __slots__ = ("trace_id", "root_service_name", "root_span_name", "start_time_unix_nano", "duration_nano", "span_count", "error_count", "input_tokens", "output_tokens")
+    __slots__ = ("trace_id", "root_service_name", "root_span_name", "start_time_unix_nano", "duration_nano", "span_count", "error_count", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls", "session_id", "llm_calls")
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     ROOT_SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
     ROOT_SPAN_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -500,6 +515,10 @@ class TraceSummary(_message.Message):
     ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    UNPRICED_CALLS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LLM_CALLS_FIELD_NUMBER: _ClassVar[int]
     trace_id: str
     root_service_name: str
     root_span_name: str
@@ -509,7 +528,11 @@ class TraceSummary(_message.Message):
     error_count: int
     input_tokens: int
     output_tokens: int
-    def __init__(self, trace_id: _Optional[str] = ..., root_service_name: _Optional[str] = ..., root_span_name: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., duration_nano: _Optional[int] = ..., span_count: _Optional[int] = ..., error_count: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
+    cost_usd: float
+    unpriced_calls: int
+    session_id: str
+    llm_calls: int
+    def __init__(self, trace_id: _Optional[str] = ..., root_service_name: _Optional[str] = ..., root_span_name: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., duration_nano: _Optional[int] = ..., span_count: _Optional[int] = ..., error_count: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., unpriced_calls: _Optional[int] = ..., session_id: _Optional[str] = ..., llm_calls: _Optional[int] = ...) -> None: ...
 
 class SearchTracesRequest(_message.Message):
     __slots__ = ("filter", "page_size", "page_token")
@@ -905,3 +928,197 @@ class GetReplayResponse(_message.Message):
     summary: ReplaySummary
     result: ReplayResponse
     def __init__(self, summary: _Optional[_Union[ReplaySummary, _Mapping]] = ..., result: _Optional[_Union[ReplayResponse, _Mapping]] = ...) -> None: ...
+
+class ModelPrice(_message.Message):
+    __slots__ = ("provider", "model_pattern", "input", "output", "cache_read", "cache_creation", "effective_from_unix_nano", "effective_to_unix_nano", "origin")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_FIELD_NUMBER: _ClassVar[int]
+    CACHE_CREATION_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FROM_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_TO_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    model_pattern: str
+    input: float
+    output: float
+    cache_read: float
+    cache_creation: float
+    effective_from_unix_nano: int
+    effective_to_unix_nano: int
+    origin: str
+    def __init__(self, provider: _Optional[str] = ..., model_pattern: _Optional[str] = ..., input: _Optional[float] = ..., output: _Optional[float] = ..., cache_read: _Optional[float] = ..., cache_creation: _Optional[float] = ..., effective_from_unix_nano: _Optional[int] = ..., effective_to_unix_nano: _Optional[int] = ..., origin: _Optional[str] = ...) -> None: ...
+
+class ListModelPricesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListModelPricesResponse(_message.Message):
+    __slots__ = ("prices", "currency")
+    PRICES_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    prices: _containers.RepeatedCompositeFieldContainer[ModelPrice]
+    currency: str
+    def __init__(self, prices: _Optional[_Iterable[_Union[ModelPrice, _Mapping]]] = ..., currency: _Optional[str] = ...) -> None: ...
+
+class SessionSummary(_message.Message):
+    __slots__ = ("session_id", "first_time_unix_nano", "last_time_unix_nano", "traces", "spans", "llm_calls", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls", "errors", "user_ids", "service_name")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    LAST_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    TRACES_FIELD_NUMBER: _ClassVar[int]
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    LLM_CALLS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    UNPRICED_CALLS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    first_time_unix_nano: int
+    last_time_unix_nano: int
+    traces: int
+    spans: int
+    llm_calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    unpriced_calls: int
+    errors: int
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    service_name: str
+    def __init__(self, session_id: _Optional[str] = ..., first_time_unix_nano: _Optional[int] = ..., last_time_unix_nano: _Optional[int] = ..., traces: _Optional[int] = ..., spans: _Optional[int] = ..., llm_calls: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., unpriced_calls: _Optional[int] = ..., errors: _Optional[int] = ..., user_ids: _Optional[_Iterable[str]] = ..., service_name: _Optional[str] = ...) -> None: ...
+
+class SearchSessionsRequest(_message.Message):
+    __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "service_name", "user_id", "page_size", "page_token")
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    service_name: str
+    user_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., service_name: _Optional[str] = ..., user_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchSessionsResponse(_message.Message):
+    __slots__ = ("sessions", "next_page_token")
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    sessions: _containers.RepeatedCompositeFieldContainer[SessionSummary]
+    next_page_token: str
+    def __init__(self, sessions: _Optional[_Iterable[_Union[SessionSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetSessionRequest(_message.Message):
+    __slots__ = ("session_id", "start_time_min_unix_nano", "start_time_max_unix_nano")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    def __init__(self, session_id: _Optional[str] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ...) -> None: ...
+
+class GetSessionResponse(_message.Message):
+    __slots__ = ("session", "traces", "truncated")
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    TRACES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    session: SessionSummary
+    traces: _containers.RepeatedCompositeFieldContainer[TraceSummary]
+    truncated: bool
+    def __init__(self, session: _Optional[_Union[SessionSummary, _Mapping]] = ..., traces: _Optional[_Iterable[_Union[TraceSummary, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class GetUsageRequest(_message.Message):
+    __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "step_nano", "group_by", "service_name", "model", "provider", "user_id", "session_id", "max_groups")
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    STEP_NANO_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    step_nano: int
+    group_by: UsageGroupBy
+    service_name: str
+    model: str
+    provider: str
+    user_id: str
+    session_id: str
+    max_groups: int
+    def __init__(self, start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., step_nano: _Optional[int] = ..., group_by: _Optional[_Union[UsageGroupBy, str]] = ..., service_name: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., user_id: _Optional[str] = ..., session_id: _Optional[str] = ..., max_groups: _Optional[int] = ...) -> None: ...
+
+class UsageStats(_message.Message):
+    __slots__ = ("calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd", "unpriced_calls", "errors", "error_rate", "latency_p50_nano", "latency_p95_nano", "latency_p99_nano")
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_CREATION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    UNPRICED_CALLS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_NANO_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P95_NANO_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_NANO_FIELD_NUMBER: _ClassVar[int]
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    cost_usd: float
+    unpriced_calls: int
+    errors: int
+    error_rate: float
+    latency_p50_nano: int
+    latency_p95_nano: int
+    latency_p99_nano: int
+    def __init__(self, calls: _Optional[int] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_creation_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., unpriced_calls: _Optional[int] = ..., errors: _Optional[int] = ..., error_rate: _Optional[float] = ..., latency_p50_nano: _Optional[int] = ..., latency_p95_nano: _Optional[int] = ..., latency_p99_nano: _Optional[int] = ...) -> None: ...
+
+class UsageBucket(_message.Message):
+    __slots__ = ("time_unix_nano", "stats")
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    stats: UsageStats
+    def __init__(self, time_unix_nano: _Optional[int] = ..., stats: _Optional[_Union[UsageStats, _Mapping]] = ...) -> None: ...
+
+class UsageGroup(_message.Message):
+    __slots__ = ("key", "total", "buckets")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    total: UsageStats
+    buckets: _containers.RepeatedCompositeFieldContainer[UsageBucket]
+    def __init__(self, key: _Optional[str] = ..., total: _Optional[_Union[UsageStats, _Mapping]] = ..., buckets: _Optional[_Iterable[_Union[UsageBucket, _Mapping]]] = ...) -> None: ...
+
+class GetUsageResponse(_message.Message):
+    __slots__ = ("total", "groups", "step_nano", "unpriced_models", "currency", "truncated")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    STEP_NANO_FIELD_NUMBER: _ClassVar[int]
+    UNPRICED_MODELS_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    total: UsageStats
+    groups: _containers.RepeatedCompositeFieldContainer[UsageGroup]
+    step_nano: int
+    unpriced_models: _containers.RepeatedScalarFieldContainer[str]
+    currency: str
+    truncated: bool
+    def __init__(self, total: _Optional[_Union[UsageStats, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[UsageGroup, _Mapping]]] = ..., step_nano: _Optional[int] = ..., unpriced_models: _Optional[_Iterable[str]] = ..., currency: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...

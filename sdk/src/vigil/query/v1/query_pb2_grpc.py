@@ -69,6 +69,26 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchTracesRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchTracesResponse.FromString,
                 _registered_method=True)
+        self.SearchSessions = channel.unary_unary(
+                '/vigil.query.v1.QueryService/SearchSessions',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSessionsRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSessionsResponse.FromString,
+                _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/vigil.query.v1.QueryService/GetSession',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetSessionRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetSessionResponse.FromString,
+                _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/vigil.query.v1.QueryService/GetUsage',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
+        self.ListModelPrices = channel.unary_unary(
+                '/vigil.query.v1.QueryService/ListModelPrices',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ListModelPricesRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ListModelPricesResponse.FromString,
+                _registered_method=True)
         self.GetServices = channel.unary_unary(
                 '/vigil.query.v1.QueryService/GetServices',
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetServicesRequest.SerializeToString,
@@ -170,6 +190,36 @@ class QueryServiceServicer:
     def SearchTraces(self, request, context):
         """One summary per trace containing a matching span, paged; traces ordered by their first
         matching span, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchSessions(self, request, context):
+        """Conversations: spans grouped by their session id (session.id, gen_ai.conversation.id or
+        langfuse.session.id), most recently active first, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSession(self, request, context):
+        """One session: its summary and its traces in the order they started.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsage(self, request, context):
+        """LLM calls, tokens, cost, errors and latency in time buckets, grouped by model, provider,
+        service, user or session. Cost is computed now from the price book (ListModelPrices).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModelPrices(self, request, context):
+        """The price book: the defaults shipped with Vigil and the prices users added.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -286,6 +336,26 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.SearchTraces,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchTracesRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchTracesResponse.SerializeToString,
+            ),
+            'SearchSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchSessions,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSessionsRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSessionsResponse.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetSessionRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetSessionResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetUsageRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'ListModelPrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelPrices,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.ListModelPricesRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.ListModelPricesResponse.SerializeToString,
             ),
             'GetServices': grpc.unary_unary_rpc_method_handler(
                     servicer.GetServices,
@@ -527,6 +597,114 @@ class QueryService:
             '/vigil.query.v1.QueryService/SearchTraces',
             vigil_dot_query_dot_v1_dot_query__pb2.SearchTracesRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.SearchTracesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/SearchSessions',
+            vigil_dot_query_dot_v1_dot_query__pb2.SearchSessionsRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.SearchSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/GetSession',
+            vigil_dot_query_dot_v1_dot_query__pb2.GetSessionRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.GetSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/GetUsage',
+            vigil_dot_query_dot_v1_dot_query__pb2.GetUsageRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModelPrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/ListModelPrices',
+            vigil_dot_query_dot_v1_dot_query__pb2.ListModelPricesRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.ListModelPricesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,41 @@
+"""Cost at query time: the prices of the models a query's spans name, resolved from the price
+book (prices/book.py) into SQL that each RPC selects beside its other columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vigil_query.prices.book import LLM_CALL, cost_sql, resolve
+from vigil_query.prices.store import list_prices
+from vigil_query.reader import Reader
+
+MAX_MODELS = 10_000
+
+__all__ = ["LLM_CALL", "Costing", "costing"]
+
+
+@dataclass(frozen=True)
+class Costing:
+    index_sql: str  # a span's price number, 0 for none
+    cost_sql: str  # its cost in USD, NULL when unpriced (refers to _price)
+    params: dict[str, Any]
+
+    @property
+    def columns(self) -> str:
+        """Two columns for a SELECT over otel_traces: ``_price`` and ``cost``."""
+        return f"{self.index_sql} AS _price, {self.cost_sql} AS cost"
+
+
+def costing(reader: Reader, where_sql: str, params: dict[str, Any]) -> Costing:
+    """Prices for the models of the spans ``where_sql`` selects (on reader's query thread)."""
+    models = reader.rows(
+        f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {reader.db}.otel_traces"
+        f" WHERE ({where_sql}) AND GenAiModel != '' LIMIT {MAX_MODELS}",
+        params,
+        "finding the models to price",
+    )
+    if not models:
+        return Costing(*cost_sql([]), {})
+    periods = resolve(list_prices(reader.client(), reader.main_database), [(p, m) for p, m in models])
+    return Costing(*cost_sql(periods))

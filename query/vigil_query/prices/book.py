@@ -1,0 +1,219 @@
+"""The price book: model prices per million tokens, which price holds for a model at a time,
+and the SQL that prices a span from its GenAI columns.
+
+Cost is computed when a query runs, never stored: a price added or changed re-prices every
+span it covers, old ones included. A price is chosen per span by its provider, its model
+(a regular expression matched against the whole model name) and its time (effective_from ≤
+start < effective_to); where several match, a user's price beats a default, then the later
+effective_from, then the longer pattern (the more specific). A span that is an LLM call
+(it has a model or token counts) with no price is *unpriced*: counted apart, never $0.
+
+Cached input tokens are counted inside the input tokens (the GenAI conventions' rule), so a
+span costs (input - cache read - cache creation) * input + cache read * cache_read + cache
+creation * cache_creation + output * output, per million. A price without its own cache
+prices charges them as input (OpenAI bills cache writes at the input price).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULTS_FILE = Path(__file__).with_name("default_model_prices.json")
+DEFAULT, USER = "default", "user"
+FOREVER_NS = 2**63 - 1
+_FIELDS = {
+    "provider",
+    "model",
+    "input",
+    "output",
+    "cache_read",
+    "cache_creation",
+    "effective_from",
+    "effective_to",
+}
+
+
+@dataclass(frozen=True)
+class Price:
+    provider: str  # '' = any provider
+    model: str  # a regular expression, matched against the whole model name
+    input: float  # USD per million tokens
+    output: float
+    cache_read: float
+    cache_creation: float
+    effective_from_ns: int = 0
+    effective_to_ns: int = 0  # 0 = no end
+    origin: str = USER
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_regex", re.compile(self.model))
+
+    def matches(self, provider: str, model: str) -> bool:
+        if self.provider and provider and self.provider != provider:
+            return False
+        return self._regex.fullmatch(model) is not None  # type: ignore[attr-defined]
+
+    def covers(self, t_ns: int) -> bool:
+        return self.effective_from_ns <= t_ns < (self.effective_to_ns or FOREVER_NS)
+
+    @property
+    def rank(self) -> tuple[bool, int, int]:
+        return (self.origin == USER, self.effective_from_ns, len(self.model))
+
+
+class PriceFileError(ValueError):
+    pass
+
+
+def _time(value: Any, where: str) -> int:
+    if value in (None, "", 0):
+        return 0
+    if isinstance(value, int):
+        return value
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise PriceFileError(f"{where}: {value!r} is not a date (YYYY-MM-DD or an ISO time)") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 10**9
+
+
+def parse_prices(document: Any, origin: str = USER) -> list[Price]:
+    """Prices from a price file's document: ``{"prices": [{"provider", "model", "input",
+    "output", "cache_read"?, "cache_creation"?, "effective_from"?, "effective_to"?}, ...]}``
+    (or the list alone). Raises PriceFileError naming the entry and the reason."""
+    entries = document.get("prices") if isinstance(document, dict) else document
+    if not isinstance(entries, list):
+        raise PriceFileError('a price file holds {"prices": [...]} or a list of prices')
+    currency = document.get("currency", "USD") if isinstance(document, dict) else "USD"
+    if currency != "USD":
+        raise PriceFileError(f"prices must be in USD, got currency {currency!r}")
+    prices = []
+    for i, entry in enumerate(entries):
+        where = f"prices[{i}]"
+        if not isinstance(entry, dict):
+            raise PriceFileError(f"{where}: an object with model, input and output expected")
+        unknown = set(entry) - _FIELDS
+        if unknown:
+            raise PriceFileError(f"{where}: unknown fields {sorted(unknown)}; known: {sorted(_FIELDS)}")
+        model = entry.get("model")
+        if not isinstance(model, str) or not model:
+            raise PriceFileError(f"{where}: model (a regular expression) is required")
+        try:
+            re.compile(model)
+        except re.error as exc:
+            raise PriceFileError(f"{where}: model {model!r} is not a regular expression: {exc}") from exc
+        amounts = {}
+        for name in ("input", "output", "cache_read", "cache_creation"):
+            value = entry.get(name, entry.get("input") if name.startswith("cache") else None)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e6:
+                raise PriceFileError(f"{where}: {name} must be a price per million tokens ≥ 0, got {value!r}")
+            amounts[name] = float(value)
+        start = _time(entry.get("effective_from"), f"{where}.effective_from")
+        end = _time(entry.get("effective_to"), f"{where}.effective_to")
+        if end and end <= start:
+            raise PriceFileError(f"{where}: effective_to is not after effective_from")
+        provider = entry.get("provider", "")
+        if not isinstance(provider, str):
+            raise PriceFileError(f"{where}: provider must be a string")
+        prices.append(
+            Price(provider, model, **amounts, effective_from_ns=start, effective_to_ns=end, origin=origin)
+        )
+    return prices
+
+
+def load_file(path: Path, origin: str = USER) -> list[Price]:
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PriceFileError(f"cannot read price file {path}: {exc}") from exc
+    return parse_prices(document, origin)
+
+
+def default_prices() -> list[Price]:
+    return load_file(DEFAULTS_FILE, DEFAULT)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The price of one (provider, model) from start to end (ns)."""
+
+    provider: str
+    model: str
+    start_ns: int
+    end_ns: int
+    price: Price
+
+
+def resolve(prices: list[Price], models: list[tuple[str, str]]) -> list[Period]:
+    """For each (provider, model) seen, the prices that hold over time, as periods."""
+    periods = []
+    for provider, model in models:
+        matching = [p for p in prices if p.matches(provider, model)]
+        if not matching:
+            continue
+        edges = sorted(
+            {
+                0,
+                *(p.effective_from_ns for p in matching),
+                *(p.effective_to_ns for p in matching if p.effective_to_ns),
+            }
+        )
+        edges.append(FOREVER_NS)
+        current: Period | None = None
+        for start, end in itertools.pairwise(edges):
+            holding = [p for p in matching if p.covers(start)]
+            winner = max(holding, key=lambda p: p.rank) if holding else None
+            if current is not None and winner is current.price:
+                current = Period(provider, model, current.start_ns, end, winner)
+                periods[-1] = current
+                continue
+            current = None
+            if winner is not None:
+                current = Period(provider, model, start, end, winner)
+                periods.append(current)
+    return periods
+
+
+# A span is an LLM call when it names a model or counts tokens.
+LLM_CALL = "(GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL)"
+_FORMULA = (
+    "(greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens)"
+    " - toInt64(GenAiCacheCreationTokens), 0) * {pin:Array(Float64)}[_price]"
+    " + GenAiCacheReadTokens * {pcr:Array(Float64)}[_price]"
+    " + GenAiCacheCreationTokens * {pcc:Array(Float64)}[_price]"
+    " + ifNull(GenAiOutputTokens, 0) * {pout:Array(Float64)}[_price]) / 1e6"
+)
+
+
+def cost_sql(periods: list[Period]) -> tuple[str, str, dict[str, Any]]:
+    """(the index of a span's price, 0 for none; its cost in USD or NULL when unpriced; the
+    parameters). The first is meant to be bound as ``_price`` (``... AS _price``)."""
+    if not periods:
+        return "toUInt32(0)", "CAST(NULL, 'Nullable(Float64)')", {}
+    branches = []
+    params: dict[str, Any] = {
+        "pin": [p.price.input for p in periods],
+        "pout": [p.price.output for p in periods],
+        "pcr": [p.price.cache_read for p in periods],
+        "pcc": [p.price.cache_creation for p in periods],
+    }
+    for i, period in enumerate(periods):
+        params[f"pp{i}"], params[f"pm{i}"] = period.provider, period.model
+        condition = f"GenAiProvider = {{pp{i}:String}} AND GenAiModel = {{pm{i}:String}}"
+        if period.start_ns:
+            params[f"pf{i}"] = period.start_ns
+            condition += f" AND Timestamp >= fromUnixTimestamp64Nano({{pf{i}:Int64}})"
+        if period.end_ns != FOREVER_NS:
+            params[f"pt{i}"] = period.end_ns
+            condition += f" AND Timestamp < fromUnixTimestamp64Nano({{pt{i}:Int64}})"
+        branches.append(f"{condition}, toUInt32({i + 1})")
+    index = f"multiIf({', '.join(branches)}, toUInt32(0))"
+    return index, f"if(_price = 0, NULL, {_FORMULA})", params

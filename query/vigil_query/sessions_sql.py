@@ -1,0 +1,145 @@
+"""SearchSessions and GetSession: spans grouped by their SessionId column (session.id,
+gen_ai.conversation.id or langfuse.session.id), with tokens and cost of their LLM calls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from vigil.query.v1 import query_pb2
+from vigil_query import page_token
+from vigil_query.cost_sql import LLM_CALL, costing
+from vigil_query.errors import InvalidQuery, NotFound
+from vigil_query.filters import TIMESTAMP_BETWEEN, Where, time_range
+from vigil_query.reader import Reader
+from vigil_query.trace_summary import trace_summaries
+
+MAX_SESSION_TRACES = 1000
+_MAX_USERS = 10
+_THIRTY_DAYS_NS = 30 * 24 * 3600 * 10**9
+# One SessionSummary from a session's spans (``cost`` and ``llm`` from the inner SELECT).
+_SUMMARY_SQL = f"""
+    SessionId,
+    min(ts) AS first_ns,
+    max(ts + Duration) AS last_ns,
+    uniqExact(TraceId),
+    count(),
+    countIf(llm),
+    sum(ifNull(GenAiInputTokens, 0)),
+    sum(ifNull(GenAiOutputTokens, 0)),
+    ifNull(sum(cost), 0),
+    countIf(llm AND cost IS NULL),
+    countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')),
+    arraySort(groupUniqArrayIf({_MAX_USERS})(UserId, UserId != '')),
+    argMin(ServiceName, ts)
+"""
+_SPAN_COLUMNS = (
+    "SessionId, TraceId, ServiceName, StatusCode, Duration, UserId, GenAiInputTokens, GenAiOutputTokens,"
+    f" toUnixTimestamp64Nano(Timestamp) AS ts, {LLM_CALL} AS llm"
+)
+
+
+def _summary(row: Sequence[Any]) -> query_pb2.SessionSummary:
+    session, first, last, traces, spans, calls, inputs, outputs, cost, unpriced, errors, users, service = row[
+        :13
+    ]
+    return query_pb2.SessionSummary(
+        session_id=session,
+        first_time_unix_nano=first,
+        last_time_unix_nano=last,
+        traces=traces,
+        spans=spans,
+        llm_calls=calls,
+        input_tokens=inputs,
+        output_tokens=outputs,
+        cost_usd=cost,
+        unpriced_calls=unpriced,
+        errors=errors,
+        user_ids=users,
+        service_name=service,
+    )
+
+
+def search_sessions(
+    reader: Reader, request: query_pb2.SearchSessionsRequest
+) -> query_pb2.SearchSessionsResponse:
+    size = page_token.page_size(request.page_size, default=50)
+    lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
+    where = Where()
+    where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
+    where.add("SessionId != ''")
+    if request.service_name:
+        where.add("ServiceName = {service:String}", service=request.service_name)
+    if request.user_id:
+        # A session's spans need not all name the user: pick the sessions, then all their spans.
+        where.add(
+            f"SessionId IN (SELECT DISTINCT SessionId FROM {reader.db}.otel_traces"
+            f" WHERE {TIMESTAMP_BETWEEN} AND UserId = {{user:String}} AND SessionId != '')",
+            user=request.user_id,
+        )
+    criteria = query_pb2.SearchSessionsRequest()
+    criteria.CopyFrom(request)
+    criteria.ClearField("page_token")
+    criteria.ClearField("page_size")
+    fp = page_token.fingerprint(criteria)
+    having = "1"
+    params = dict(where.params)
+    if request.page_token:
+        last_ns, session = page_token.decode_parts(request.page_token, fp, 2)
+        if not isinstance(last_ns, int) or not isinstance(session, str):
+            raise InvalidQuery(
+                f"page_token is not a token issued by this service: {request.page_token[:40]!r}"
+            )
+        having = "(last_ns, SessionId) < ({c_ts:Int64}, {c_session:String})"
+        params.update(c_ts=last_ns, c_session=session)
+    prices = costing(reader, where.sql, where.params)
+    rows = reader.rows(
+        f"SELECT {_SUMMARY_SQL} FROM (SELECT {_SPAN_COLUMNS}, {prices.columns}"
+        f" FROM {reader.db}.otel_traces WHERE {where.sql})"
+        f" GROUP BY SessionId HAVING {having} ORDER BY last_ns DESC, SessionId DESC LIMIT {size + 1}",
+        {**params, **prices.params},
+        "searching sessions",
+    )
+    response = query_pb2.SearchSessionsResponse(sessions=[_summary(r) for r in rows[:size]])
+    if len(rows) > size:
+        last = rows[size - 1]
+        response.next_page_token = page_token.encode_parts([last[2], last[0]], fp)
+    return response
+
+
+def get_session(reader: Reader, request: query_pb2.GetSessionRequest) -> query_pb2.GetSessionResponse:
+    if not request.session_id:
+        raise InvalidQuery("session_id is required")
+    hi = request.start_time_max_unix_nano
+    lo = request.start_time_min_unix_nano
+    if not lo and not hi:
+        lo, hi = time_range(0, 0)
+        lo = hi - _THIRTY_DAYS_NS
+    else:
+        lo, hi = time_range(lo, hi)
+    where = Where()
+    where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
+    where.add("SessionId = {session:String}", session=request.session_id)
+    prices = costing(reader, where.sql, where.params)
+    rows = reader.rows(
+        f"SELECT {_SUMMARY_SQL} FROM (SELECT {_SPAN_COLUMNS}, {prices.columns}"
+        f" FROM {reader.db}.otel_traces WHERE {where.sql}) GROUP BY SessionId",
+        {**where.params, **prices.params},
+        "reading the session",
+    )
+    if not rows:
+        raise NotFound(f"no spans of session {request.session_id!r} between {lo} and {hi} (Unix ns)")
+    traces = reader.rows(
+        f"SELECT TraceId, min(Timestamp) AS first FROM {reader.db}.otel_traces WHERE {where.sql}"
+        f" GROUP BY TraceId ORDER BY first, TraceId LIMIT {MAX_SESSION_TRACES + 1}",
+        where.params,
+        "listing the session's traces",
+    )
+    row = rows[0]
+    trace_ids = [t for t, _ in traces]  # in the order their first span started
+    summaries = trace_summaries(reader, trace_ids[:MAX_SESSION_TRACES], lo, hi)
+    return query_pb2.GetSessionResponse(
+        session=_summary(row),
+        traces=[summaries[t] for t in trace_ids[:MAX_SESSION_TRACES] if t in summaries],
+        truncated=len(trace_ids) > MAX_SESSION_TRACES,
+    )

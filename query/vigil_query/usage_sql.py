@@ -1,0 +1,135 @@
+"""GetUsage: LLM calls, tokens, cost, errors and latency per group and time bucket, from the
+GenAI columns, in one ClickHouse query (GROUPING SETS give the buckets, each group's total
+and the overall total at once)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from vigil.query.v1 import query_pb2
+from vigil_query.cost_sql import LLM_CALL, costing
+from vigil_query.errors import InvalidQuery
+from vigil_query.filters import TIMESTAMP_BETWEEN, Where
+from vigil_query.reader import Reader
+
+G = query_pb2.UsageGroupBy
+GROUP_COLUMNS = {
+    G.USAGE_GROUP_BY_NONE: "''",
+    G.USAGE_GROUP_BY_MODEL: "GenAiModel",
+    G.USAGE_GROUP_BY_PROVIDER: "GenAiProvider",
+    G.USAGE_GROUP_BY_SERVICE: "ServiceName",
+    G.USAGE_GROUP_BY_USER: "UserId",
+    G.USAGE_GROUP_BY_SESSION: "SessionId",
+}
+DAY_NS = 24 * 3600 * 10**9
+_SECOND_NS = 10**9
+_CLOCK_SKEW_NS = 5 * 60 * 10**9
+MAX_BUCKETS = 10_000
+ERROR = "StatusCode IN ('Error', 'STATUS_CODE_ERROR')"
+# The aggregates of UsageStats, in its field order (latency as one quantiles() array).
+STATS_SQL = (
+    "count(), sum(ifNull(GenAiInputTokens, 0)), sum(ifNull(GenAiOutputTokens, 0)),"
+    " sum(GenAiCacheReadTokens), sum(GenAiCacheCreationTokens), ifNull(sum(cost), 0),"
+    f" countIf(cost IS NULL), countIf({ERROR}), quantiles(0.5, 0.95, 0.99)(Duration)"
+)
+
+
+def stats(row: Sequence[Any]) -> query_pb2.UsageStats:
+    """UsageStats from the nine values of ``STATS_SQL``."""
+    calls, inputs, outputs, cache_read, cache_creation, cost, unpriced, errors, latency = row
+    return query_pb2.UsageStats(
+        calls=calls,
+        input_tokens=inputs,
+        output_tokens=outputs,
+        cache_read_tokens=cache_read,
+        cache_creation_tokens=cache_creation,
+        cost_usd=cost,
+        unpriced_calls=unpriced,
+        errors=errors,
+        error_rate=errors / calls if calls else 0.0,
+        latency_p50_nano=int(latency[0]) if calls else 0,
+        latency_p95_nano=int(latency[1]) if calls else 0,
+        latency_p99_nano=int(latency[2]) if calls else 0,
+    )
+
+
+def llm_where(start_min: int, start_max: int, default_ns: int, **exact: str) -> tuple[Where, int, int]:
+    """LLM calls in a time range with exact column filters (``ServiceName=...``)."""
+    if start_min < 0 or start_max < 0:
+        raise InvalidQuery("time bounds must not be negative")
+    hi = start_max or time.time_ns() + _CLOCK_SKEW_NS
+    lo = start_min or hi - default_ns
+    if lo > hi:
+        raise InvalidQuery(f"start_time_min_unix_nano ({lo}) is after start_time_max_unix_nano ({hi})")
+    where = Where()
+    where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
+    where.add(LLM_CALL)
+    for i, (column, value) in enumerate(sorted(exact.items())):
+        if value:
+            where.add(f"{column} = {{f{i}:String}}", **{f"f{i}": value})
+    return where, lo, hi
+
+
+def get_usage(reader: Reader, request: query_pb2.GetUsageRequest) -> query_pb2.GetUsageResponse:
+    where, lo, hi = llm_where(
+        request.start_time_min_unix_nano,
+        request.start_time_max_unix_nano,
+        DAY_NS,
+        ServiceName=request.service_name,
+        GenAiModel=request.model,
+        GenAiProvider=request.provider,
+        UserId=request.user_id,
+        SessionId=request.session_id,
+    )
+    if request.step_nano < 0:
+        raise InvalidQuery("step_nano must not be negative")
+    step = request.step_nano or max(_SECOND_NS, -(-(hi - lo) // 24))
+    if (hi - lo) // step >= MAX_BUCKETS:
+        raise InvalidQuery(f"{(hi - lo) // step + 1} time buckets; at most {MAX_BUCKETS}: widen step_nano")
+    if request.group_by not in GROUP_COLUMNS:
+        raise InvalidQuery(f"unknown group_by {request.group_by}")
+    max_groups = request.max_groups or 100
+    if max_groups > 1000:
+        raise InvalidQuery(f"max_groups must be at most 1000, got {max_groups}")
+    prices = costing(reader, where.sql, where.params)
+    params = {**where.params, **prices.params, "step": step, "origin": lo}
+    key = GROUP_COLUMNS[request.group_by]
+    bucket = "{origin:Int64} + intDiv(toUnixTimestamp64Nano(Timestamp) - {origin:Int64}, {step:Int64}) * {step:Int64}"
+    rows = reader.rows(
+        f"SELECT grouping(key, bucket) AS level, key, bucket, {STATS_SQL} FROM ("
+        f" SELECT {key} AS key, {bucket} AS bucket, GenAiInputTokens, GenAiOutputTokens, GenAiCacheReadTokens,"
+        f"  GenAiCacheCreationTokens, StatusCode, Duration, {prices.columns}"
+        f" FROM {reader.db}.otel_traces WHERE {where.sql})"
+        " GROUP BY GROUPING SETS ((key, bucket), (key), ())",
+        params,
+        "measuring usage",
+    )
+    response = query_pb2.GetUsageResponse(step_nano=step, currency="USD")
+    groups: dict[str, query_pb2.UsageGroup] = {}
+    buckets: dict[str, list[tuple[int, query_pb2.UsageStats]]] = {}
+    for level, group_key, start, *values in rows:
+        if level == 3:
+            response.total.CopyFrom(stats(values))
+        elif level == 1:
+            groups[group_key] = query_pb2.UsageGroup(key=group_key, total=stats(values))
+        else:
+            buckets.setdefault(group_key, []).append((start, stats(values)))
+    ranked = sorted(groups.values(), key=lambda g: (-g.total.cost_usd, -g.total.calls, g.key))
+    response.truncated = len(ranked) > max_groups
+    for group in ranked[:max_groups]:
+        for start, bucket_stats in sorted(buckets.get(group.key, []), key=lambda b: b[0]):
+            group.buckets.add(time_unix_nano=start, stats=bucket_stats)
+        response.groups.append(group)
+    if response.total.unpriced_calls:
+        response.unpriced_models.extend(
+            r[0]
+            for r in reader.rows(
+                f"SELECT DISTINCT GenAiModel FROM (SELECT GenAiModel, {prices.columns}"
+                f" FROM {reader.db}.otel_traces WHERE {where.sql}) WHERE cost IS NULL AND GenAiModel != '' ORDER BY GenAiModel LIMIT 100",
+                {**where.params, **prices.params},
+                "listing unpriced models",
+            )
+        )
+    return response
