@@ -15,7 +15,6 @@ from typing import Any
 from vigil.query.v1 import query_pb2
 from vigil_query import psi as psi_math
 from vigil_query.errors import InvalidQuery
-from vigil_query.genai_fields import INPUT_TOKENS, OUTPUT_TOKENS, first_present
 from vigil_query.reader import Reader
 
 HOUR_NS = 3600 * 10**9
@@ -39,8 +38,9 @@ METRICS = {
     m.name: m
     for m in (
         Metric("duration", "ms", "Duration / 1e6"),
-        Metric("input_tokens", "tokens", first_present(INPUT_TOKENS, "toFloat64OrNull", "NULL")),
-        Metric("output_tokens", "tokens", first_present(OUTPUT_TOKENS, "toFloat64OrNull", "NULL")),
+        # The GenAI columns (migration 0007): current attribute names first, then older ones.
+        Metric("input_tokens", "tokens", "toFloat64(GenAiInputTokens)"),
+        Metric("output_tokens", "tokens", "toFloat64(GenAiOutputTokens)"),
     )
 }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from vigil.query.v1 import query_pb2
 from vigil_query.cost_sql import LLM_CALL, costing
-from vigil_query.genai_fields import INPUT_TOKENS, OUTPUT_TOKENS, first_present
 from vigil_query.reader import Reader
 
 # Spans of a trace may lie outside the window it was found in: look this much around it.
@@ -24,8 +23,7 @@ def trace_summaries(
     )
     params = {"ids": trace_ids, "lo": lo, "hi": hi}
     prices = costing(reader, where, params)
-    # Tokens from the attributes (the older names too), as before the GenAI columns: the same
-    # numbers for traces stored before and after them. Retried copies of a span count once.
+    # Retried copies of a span count once.
     rows = reader.rows(
         f"""
         SELECT TraceId,
@@ -44,8 +42,7 @@ def trace_summaries(
         FROM (
             SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, StatusCode, Duration, SessionId,
                 toUnixTimestamp64Nano(Timestamp) AS ts,
-                {first_present(INPUT_TOKENS, "toInt64OrZero", "0")} AS input_tokens,
-                {first_present(OUTPUT_TOKENS, "toInt64OrZero", "0")} AS output_tokens,
+                ifNull(GenAiInputTokens, 0) AS input_tokens, ifNull(GenAiOutputTokens, 0) AS output_tokens,
                 {LLM_CALL} AS llm, {prices.columns}
             FROM {reader.db}.otel_traces
             WHERE {where}
