@@ -1,4 +1,5 @@
-"""Query benchmark: GetTrace and SearchSpans latency with millions of reference spans stored.
+"""Query benchmark: GetTrace, SearchSpans, GetDrift, GetUsage and SearchSessions latency with
+millions of reference spans stored.
 
     make bench-query                              # 10 million spans (takes a few minutes)
     make bench-query BENCH_ARGS="--spans 1000000"
@@ -14,7 +15,9 @@ What it does:
    GetTrace for random trace ids from the whole day, and a first SearchSpans page
    (service + attribute filter, last hour, 100 spans); prints p50/p90/p99 of each;
 4. GetDrift over all groups with the default windows (last hour against the 24 hours
-   before it), for span duration and for input tokens; prints p50 and max.
+   before it), for span duration and for input tokens; prints p50 and max;
+5. GetUsage for the 24 hours, hourly, grouped by model, and a first SearchSessions page
+   (every 4 traces form a session of one of 500 users); prints p50 and max.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ def fill_sql(offset: int, rows: int, total: int, now_ns: int) -> str:
             'gen_ai.request.temperature', toString(round((cityHash64(number, 6) % 100) / 100, 2)),
             'gen_ai.request.stream', if(cityHash64(number, 7) % 10 < 3, 'true', 'false'),
             'gen_ai.response.finish_reasons', '["stop"]',
+            'session.id', concat('session-', toString(intDiv(number, 32))),
+            'user.id', concat('user-', toString(intDiv(number, 32) % 500)),
             'gen_ai.prompt', substring(repeat('summarise the following customer conversation and list the open questions ', 6),
                                        1 + number % 60, 300)) AS SpanAttributes,
         toUInt64(20000000 + cityHash64(number, 8) % 480000000) AS Duration,
@@ -217,6 +222,20 @@ def main() -> None:
                 scored = [g for g in response.groups if g.severity != "insufficient_data"]
                 assert scored, f"no group scored for {metric}"
                 drift_groups = len(response.groups)
+            analytics: dict[str, list[float]] = {"GetUsage": [], "SearchSessions": []}
+            calls = {
+                "GetUsage": lambda: client.usage(group_by="model", step_s=3600),
+                "SearchSessions": lambda: client.sessions(page_size=50),
+            }
+            for name, call in calls.items():
+                call()  # untimed warm-up
+                for _ in range(args.drift_calls):
+                    t = time.perf_counter()
+                    answer = call()
+                    analytics[name].append((time.perf_counter() - t) * 1000)
+            usage, sessions = calls["GetUsage"](), calls["SearchSessions"]()
+            assert len(usage.groups) == len(MODELS) and usage.total.cost_usd > 0, usage.total
+            assert len(sessions.sessions) == 50, answer
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
@@ -231,8 +250,19 @@ def main() -> None:
             f"  ({drift_groups} groups, default windows: last hour vs the 24 h before, 10 bins)"
         )
     print(
+        f"GetUsage:       p50 {statistics.median(analytics['GetUsage']):.0f} ms,"
+        f" max {max(analytics['GetUsage']):.0f} ms  (24 h, hourly, by model: {len(usage.groups)} models,"
+        f" {usage.total.calls:,} calls, ${usage.total.cost_usd:,.2f})"
+    )
+    print(
+        f"SearchSessions: p50 {statistics.median(analytics['SearchSessions']):.0f} ms,"
+        f" max {max(analytics['SearchSessions']):.0f} ms  (first page of 50, last 24 h)"
+    )
+    print(
         f"RESULT get_trace_p99_ms={p(get_trace, 99):.1f} search_spans_p99_ms={p(search, 99):.1f}"
         f" get_drift_duration_max_ms={max(drift['duration']):.0f}"
+        f" get_drift_input_tokens_max_ms={max(drift['input_tokens']):.0f}"
+        f" get_usage_max_ms={max(analytics['GetUsage']):.0f} search_sessions_max_ms={max(analytics['SearchSessions']):.0f}"
     )
 
 

@@ -96,12 +96,9 @@ def test_cost_by_model_equals_a_hand_computation_and_follows_price_changes(
         [("t1", OPENAI_CALL), ("t1", ANTHROPIC_CALL), ("t2", LOCAL_CALL), ("t2", {"plain": "span"})],
         start,
     )
-    window = {"start_time_min_unix_nano": start - 10**9, "service_name": "llm-cost"}
 
     def usage() -> query_pb2.GetUsageResponse:
-        return client._call(
-            client._stub.GetUsage, query_pb2.GetUsageRequest(group_by=U.USAGE_GROUP_BY_MODEL, **window)
-        )
+        return client.usage(group_by="model", service="llm-cost", start=start - 10**9)
 
     response = usage()
     by_model = {g.key: g.total for g in response.groups}
@@ -141,7 +138,7 @@ def test_cost_by_model_equals_a_hand_computation_and_follows_price_changes(
         assert by_model["gpt-4o-2024-08-06"].cost_usd == pytest.approx(2 * OPENAI_COST)
         assert by_model["my-local-llama"].cost_usd == pytest.approx(55 / 1e6)
         assert by_model["my-local-llama"].unpriced_calls == 0
-        listed = client._call(client._stub.ListModelPrices, query_pb2.ListModelPricesRequest()).prices
+        listed = client.model_prices()
         assert [p.origin for p in listed].count("user") == 2
     finally:
         price_book.set_prices(ch, "otel", [], replace=True)
@@ -241,7 +238,7 @@ def test_vigil_session_and_user_reach_instrumented_llm_spans(
         vigil.uninstrument_openai()
     assert vigil.flush(30)
     app.flush()
-    session = client._call(client._stub.GetSession, query_pb2.GetSessionRequest(session_id="sdk-session-1"))
+    session = client.session("sdk-session-1")
     assert session.session.traces == 2 and session.session.llm_calls == 2
     assert list(session.session.user_ids) == ["alice"]
 

@@ -20,6 +20,7 @@ class Costing:
     index_sql: str  # a span's price number, 0 for none
     cost_sql: str  # its cost in USD, NULL when unpriced (refers to _price)
     params: dict[str, Any]
+    unpriced_models: tuple[str, ...] = ()  # seen, with no price at any time
 
     @property
     def columns(self) -> str:
@@ -36,6 +37,9 @@ def costing(reader: Reader, where_sql: str, params: dict[str, Any]) -> Costing:
         "finding the models to price",
     )
     if not models:
-        return Costing(*cost_sql([]), {})
-    periods = resolve(list_prices(reader.client(), reader.main_database), [(p, m) for p, m in models])
-    return Costing(*cost_sql(periods))
+        return Costing(*cost_sql([]))
+    pairs = [(provider, model) for provider, model in models]
+    periods = resolve(list_prices(reader.client(), reader.main_database), pairs)
+    priced = {(p.provider, p.model) for p in periods}
+    unpriced = sorted({model for provider, model in pairs if (provider, model) not in priced})
+    return Costing(*cost_sql(periods), tuple(unpriced))

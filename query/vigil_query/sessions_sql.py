@@ -92,19 +92,36 @@ def search_sessions(
             )
         having = "(last_ns, SessionId) < ({c_ts:Int64}, {c_session:String})"
         params.update(c_ts=last_ns, c_session=session)
-    prices = costing(reader, where.sql, where.params)
-    rows = reader.rows(
-        f"SELECT {_SUMMARY_SQL} FROM (SELECT {_SPAN_COLUMNS}, {prices.columns}"
-        f" FROM {reader.db}.otel_traces WHERE {where.sql})"
+    # Two bounded steps, as SearchTraces: the page's sessions by their last activity (two
+    # narrow columns), then the summaries of just those.
+    page = reader.rows(
+        f"SELECT SessionId, max(toUnixTimestamp64Nano(Timestamp) + Duration) AS last_ns"
+        f" FROM {reader.db}.otel_traces WHERE {where.sql}"
         f" GROUP BY SessionId HAVING {having} ORDER BY last_ns DESC, SessionId DESC LIMIT {size + 1}",
-        {**params, **prices.params},
+        params,
         "searching sessions",
     )
-    response = query_pb2.SearchSessionsResponse(sessions=[_summary(r) for r in rows[:size]])
-    if len(rows) > size:
-        last = rows[size - 1]
-        response.next_page_token = page_token.encode_parts([last[2], last[0]], fp)
+    ids = [session for session, _ in page[:size]]
+    summaries = {r[0]: _summary(r) for r in _summaries(reader, where, ids)}
+    response = query_pb2.SearchSessionsResponse(sessions=[summaries[i] for i in ids if i in summaries])
+    if len(page) > size:
+        session, last_ns = page[size - 1]
+        response.next_page_token = page_token.encode_parts([last_ns, session], fp)
     return response
+
+
+def _summaries(reader: Reader, where: Where, session_ids: list[str]) -> Sequence[Sequence[Any]]:
+    if not session_ids:
+        return []
+    only = Where(list(where.clauses), dict(where.params))
+    only.add("SessionId IN {session_ids:Array(String)}", session_ids=session_ids)
+    prices = costing(reader, only.sql, only.params)
+    return reader.rows(
+        f"SELECT {_SUMMARY_SQL} FROM (SELECT {_SPAN_COLUMNS}, {prices.columns}"
+        f" FROM {reader.db}.otel_traces WHERE {only.sql}) GROUP BY SessionId",
+        {**only.params, **prices.params},
+        "summarising sessions",
+    )
 
 
 def get_session(reader: Reader, request: query_pb2.GetSessionRequest) -> query_pb2.GetSessionResponse:
@@ -120,13 +137,7 @@ def get_session(reader: Reader, request: query_pb2.GetSessionRequest) -> query_p
     where = Where()
     where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
     where.add("SessionId = {session:String}", session=request.session_id)
-    prices = costing(reader, where.sql, where.params)
-    rows = reader.rows(
-        f"SELECT {_SUMMARY_SQL} FROM (SELECT {_SPAN_COLUMNS}, {prices.columns}"
-        f" FROM {reader.db}.otel_traces WHERE {where.sql}) GROUP BY SessionId",
-        {**where.params, **prices.params},
-        "reading the session",
-    )
+    rows = _summaries(reader, where, [request.session_id])
     if not rows:
         raise NotFound(f"no spans of session {request.session_id!r} between {lo} and {hi} (Unix ns)")
     traces = reader.rows(

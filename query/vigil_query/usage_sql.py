@@ -123,13 +123,5 @@ def get_usage(reader: Reader, request: query_pb2.GetUsageRequest) -> query_pb2.G
             group.buckets.add(time_unix_nano=start, stats=bucket_stats)
         response.groups.append(group)
     if response.total.unpriced_calls:
-        response.unpriced_models.extend(
-            r[0]
-            for r in reader.rows(
-                f"SELECT DISTINCT GenAiModel FROM (SELECT GenAiModel, {prices.columns}"
-                f" FROM {reader.db}.otel_traces WHERE {where.sql}) WHERE cost IS NULL AND GenAiModel != '' ORDER BY GenAiModel LIMIT 100",
-                {**where.params, **prices.params},
-                "listing unpriced models",
-            )
-        )
+        response.unpriced_models.extend(prices.unpriced_models)
     return response

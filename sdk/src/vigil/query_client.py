@@ -295,6 +295,77 @@ class QueryClient:
         )
         return self._call(self._stub.GetDrift, request)
 
+    def usage(
+        self,
+        *,
+        group_by: str = "",
+        start: TimeLike = None,
+        end: TimeLike = None,
+        step_s: float = 0,
+        service: str = "",
+        model: str = "",
+        provider: str = "",
+        user: str = "",
+        session: str = "",
+        max_groups: int = 0,
+    ) -> query_pb2.GetUsageResponse:
+        """LLM calls, tokens, cost (USD), errors and latency, in time buckets (default: the
+        last 24 hours in 24), grouped by ``group_by``: "", "model", "provider", "service",
+        "user" or "session". Calls whose model has no price are in ``unpriced_calls``."""
+        try:
+            grouping = query_pb2.UsageGroupBy.Value(f"USAGE_GROUP_BY_{(group_by or 'none').upper()}")
+        except ValueError as exc:
+            raise ValueError(
+                f"group_by must be model, provider, service, user or session, got {group_by!r}"
+            ) from exc
+        request = query_pb2.GetUsageRequest(
+            start_time_min_unix_nano=_ns(start),
+            start_time_max_unix_nano=_ns(end),
+            step_nano=int(step_s * 10**9),
+            group_by=grouping,  # type: ignore[arg-type]
+            service_name=service,
+            model=model,
+            provider=provider,
+            user_id=user,
+            session_id=session,
+            max_groups=max_groups,
+        )
+        return self._call(self._stub.GetUsage, request)
+
+    def sessions(
+        self,
+        *,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        service: str = "",
+        user: str = "",
+        page_size: int = 50,
+        page_token: str = "",
+    ) -> query_pb2.SearchSessionsResponse:
+        """One page of sessions (conversations), most recently active first."""
+        request = query_pb2.SearchSessionsRequest(
+            start_time_min_unix_nano=_ns(start),
+            start_time_max_unix_nano=_ns(end),
+            service_name=service,
+            user_id=user,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return self._call(self._stub.SearchSessions, request)
+
+    def session(
+        self, session_id: str, *, start: TimeLike = None, end: TimeLike = None
+    ) -> query_pb2.GetSessionResponse:
+        """One session's summary and its traces in order (default: the last 30 days)."""
+        request = query_pb2.GetSessionRequest(
+            session_id=session_id, start_time_min_unix_nano=_ns(start), start_time_max_unix_nano=_ns(end)
+        )
+        return self._call(self._stub.GetSession, request)
+
+    def model_prices(self) -> list[query_pb2.ModelPrice]:
+        """The price book: Vigil's default prices and the ones users added."""
+        return list(self._call(self._stub.ListModelPrices, query_pb2.ListModelPricesRequest()).prices)
+
     def drift_alerts(
         self,
         *,
