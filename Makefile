@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test lint fuzz bench bench-metrics bench-logs bench-auth bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
+.PHONY: run test lint fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
 
 run: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync vigil serve
@@ -38,6 +38,9 @@ bench-outage: $(VENV_STAMP)
 
 bench-metrics: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/metrics.py $(BENCH_ARGS)
+
+bench-genai-columns: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python bench/genai_columns.py $(BENCH_ARGS)
 
 bench-logs: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/logs.py $(BENCH_ARGS)

@@ -353,6 +353,23 @@ def test_the_admin_api(secured: RunningApp, ch: Client) -> None:
         with pytest.raises(grpc.RpcError) as no_admin_scope:
             call("ListApiKeys", admin_pb2.ListApiKeysRequest(), ingest_key)
         assert no_admin_scope.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # The price book, one for all projects: server admins only, prices checked.
+        acme = query_pb2.ModelPrice(provider="acme", model_pattern="acme-.*", input=1.0, output=2.0)
+        written = call("SetModelPrices", admin_pb2.SetModelPricesRequest(prices=[acme]), root)
+        assert written.written == 1
+        with QueryClient(secured.query_target) as client:
+            client.login("root", "root password 1")
+            (mine,) = [p for p in client.model_prices() if p.origin == "user"]
+        assert (mine.model_pattern, mine.cache_read, mine.cache_creation) == ("acme-.*", 1.0, 1.0)
+        bad = query_pb2.ModelPrice(model_pattern="acme-[", input=1.0, output=2.0)
+        with pytest.raises(grpc.RpcError) as refused:
+            call("SetModelPrices", admin_pb2.SetModelPricesRequest(prices=[bad]), root)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "is not a regular expression" in refused.value.details()
+        with pytest.raises(grpc.RpcError) as not_server_admin:
+            call("SetModelPrices", admin_pb2.SetModelPricesRequest(prices=[acme]), gina, "gamma")
+        assert not_server_admin.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        call("SetModelPrices", admin_pb2.SetModelPricesRequest(replace=True), root)
         with pytest.raises(grpc.RpcError) as unconfirmed:
             call("DeleteProject", admin_pb2.DeleteProjectRequest(project="gamma"), root)
         assert unconfirmed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
