@@ -16,7 +16,7 @@ from vigil_query.reader import Reader
 
 G = query_pb2.UsageGroupBy
 GROUP_COLUMNS = {
-    G.USAGE_GROUP_BY_NONE: "''",
+    G.USAGE_GROUP_BY_UNSPECIFIED: "''",
     G.USAGE_GROUP_BY_MODEL: "GenAiModel",
     G.USAGE_GROUP_BY_PROVIDER: "GenAiProvider",
     G.USAGE_GROUP_BY_SERVICE: "ServiceName",

@@ -313,7 +313,7 @@ class QueryClient:
         last 24 hours in 24), grouped by ``group_by``: "", "model", "provider", "service",
         "user" or "session". Calls whose model has no price are in ``unpriced_calls``."""
         try:
-            grouping = query_pb2.UsageGroupBy.Value(f"USAGE_GROUP_BY_{(group_by or 'none').upper()}")
+            grouping = query_pb2.UsageGroupBy.Value(f"USAGE_GROUP_BY_{(group_by or 'unspecified').upper()}")
         except ValueError as exc:
             raise ValueError(
                 f"group_by must be model, provider, service, user or session, got {group_by!r}"

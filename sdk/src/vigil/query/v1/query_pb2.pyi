@@ -32,7 +32,7 @@ class Aggregation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 
 class UsageGroupBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
-    USAGE_GROUP_BY_NONE: _ClassVar[UsageGroupBy]
+    USAGE_GROUP_BY_UNSPECIFIED: _ClassVar[UsageGroupBy]
     USAGE_GROUP_BY_MODEL: _ClassVar[UsageGroupBy]
     USAGE_GROUP_BY_PROVIDER: _ClassVar[UsageGroupBy]
     USAGE_GROUP_BY_SERVICE: _ClassVar[UsageGroupBy]
@@ -55,7 +55,7 @@ AGGREGATION_P50: Aggregation
 AGGREGATION_P90: Aggregation
 AGGREGATION_P95: Aggregation
 AGGREGATION_P99: Aggregation
-USAGE_GROUP_BY_NONE: UsageGroupBy
+USAGE_GROUP_BY_UNSPECIFIED: UsageGroupBy
 USAGE_GROUP_BY_MODEL: UsageGroupBy
 USAGE_GROUP_BY_PROVIDER: UsageGroupBy
 USAGE_GROUP_BY_SERVICE: UsageGroupBy
