@@ -113,6 +113,14 @@ def test_cost_by_model_equals_a_hand_computation_and_follows_price_changes(
     assert (total.input_tokens, total.cache_read_tokens, total.cache_creation_tokens) == (3050, 1400, 500)
     assert list(response.unpriced_models) == ["my-local-llama"]
     assert [g.key for g in response.groups][:2] == ["claude-sonnet-4-20250514", "gpt-4o-2024-08-06"]
+    # Hourly buckets read the rollup kept by a materialized view: the same numbers.
+    hourly = client.usage(group_by="model", service="llm-cost", start=start - 10**9, step_s=3600)
+    for rolled, spanned in zip(hourly.groups, response.groups, strict=True):
+        fields = ("calls", "input_tokens", "output_tokens", "cache_read_tokens", "unpriced_calls", "errors")
+        assert rolled.key == spanned.key
+        assert [getattr(rolled.total, f) for f in fields] == [getattr(spanned.total, f) for f in fields]
+        assert rolled.total.cost_usd == pytest.approx(spanned.total.cost_usd)
+        assert rolled.buckets[0].time_unix_nano % (3600 * 10**9) == 0
 
     traces = client._call(
         client._stub.SearchTraces,

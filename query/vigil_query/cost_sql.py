@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vigil_query.prices.book import LLM_CALL, cost_sql, resolve
+from vigil_query.prices.book import LLM_CALL, ROLLUP_TOKENS, SPAN_TOKENS, cost_sql, resolve
 from vigil_query.prices.store import list_prices
 from vigil_query.reader import Reader
 
@@ -28,18 +28,21 @@ class Costing:
         return f"{self.index_sql} AS _price, {self.cost_sql} AS cost"
 
 
-def costing(reader: Reader, where_sql: str, params: dict[str, Any]) -> Costing:
-    """Prices for the models of the spans ``where_sql`` selects (on reader's query thread)."""
+def costing(reader: Reader, where_sql: str, params: dict[str, Any], *, rollup: bool = False) -> Costing:
+    """Prices for the models of the spans ``where_sql`` selects (on reader's query thread),
+    or of the rows of otel_genai_usage_hourly with ``rollup``."""
+    table = "otel_genai_usage_hourly" if rollup else "otel_traces"
     models = reader.rows(
-        f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {reader.db}.otel_traces"
+        f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {reader.db}.{table}"
         f" WHERE ({where_sql}) AND GenAiModel != '' LIMIT {MAX_MODELS}",
         params,
         "finding the models to price",
     )
+    time, tokens = ("Hour", ROLLUP_TOKENS) if rollup else ("Timestamp", SPAN_TOKENS)
     if not models:
-        return Costing(*cost_sql([]))
+        return Costing(*cost_sql([], time, tokens))
     pairs = [(provider, model) for provider, model in models]
     periods = resolve(list_prices(reader.client(), reader.main_database), pairs)
     priced = {(p.provider, p.model) for p in periods}
     unpriced = sorted({model for provider, model in pairs if (provider, model) not in priced})
-    return Costing(*cost_sql(periods), tuple(unpriced))
+    return Costing(*cost_sql(periods, time, tokens), tuple(unpriced))

@@ -13,6 +13,7 @@ from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, time_range
 from vigil_query.reader import Reader
 from vigil_query.trace_summary import trace_summaries
+from vigil_query.usage_sql import HOUR_NS, ROLLUP_BETWEEN
 
 MAX_SESSION_TRACES = 1000
 _MAX_USERS = 10
@@ -63,49 +64,55 @@ def _summary(row: Sequence[Any]) -> query_pb2.SessionSummary:
 def search_sessions(
     reader: Reader, request: query_pb2.SearchSessionsRequest
 ) -> query_pb2.SearchSessionsResponse:
+    """Two bounded steps: the page's sessions by their last activity, from the hourly rollup
+    (otel_sessions_hourly: the range, service and user applied per hour), then the summaries
+    of just those, from their spans in the time the page covers."""
     size = page_token.page_size(request.page_size, default=50)
     lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
-    where = Where()
-    where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
-    where.add("SessionId != ''")
+    hours = Where()
+    hours.add(ROLLUP_BETWEEN, lo=lo // HOUR_NS * HOUR_NS, hi=hi)
     if request.service_name:
-        where.add("ServiceName = {service:String}", service=request.service_name)
+        hours.add("has(Services, {service:String})", service=request.service_name)
     if request.user_id:
-        # A session's spans need not all name the user: pick the sessions, then all their spans.
-        where.add(
-            f"SessionId IN (SELECT DISTINCT SessionId FROM {reader.db}.otel_traces"
-            f" WHERE {TIMESTAMP_BETWEEN} AND UserId = {{user:String}} AND SessionId != '')",
-            user=request.user_id,
-        )
+        hours.add("has(Users, {user:String})", user=request.user_id)
     criteria = query_pb2.SearchSessionsRequest()
     criteria.CopyFrom(request)
     criteria.ClearField("page_token")
     criteria.ClearField("page_size")
     fp = page_token.fingerprint(criteria)
-    having = "1"
-    params = dict(where.params)
+    having = "last_ns >= {r_lo:Int64} AND first_ns <= {r_hi:Int64}"
+    params = {**hours.params, "r_lo": lo, "r_hi": hi}
     if request.page_token:
         last_ns, session = page_token.decode_parts(request.page_token, fp, 2)
         if not isinstance(last_ns, int) or not isinstance(session, str):
             raise InvalidQuery(
                 f"page_token is not a token issued by this service: {request.page_token[:40]!r}"
             )
-        having = "(last_ns, SessionId) < ({c_ts:Int64}, {c_session:String})"
+        having += " AND (last_ns, SessionId) < ({c_ts:Int64}, {c_session:String})"
         params.update(c_ts=last_ns, c_session=session)
-    # Two bounded steps, as SearchTraces: the page's sessions by their last activity (two
-    # narrow columns), then the summaries of just those.
     page = reader.rows(
-        f"SELECT SessionId, max(toUnixTimestamp64Nano(Timestamp) + Duration) AS last_ns"
-        f" FROM {reader.db}.otel_traces WHERE {where.sql}"
+        f"SELECT SessionId, max(LastNs) AS last_ns, min(FirstNs) AS first_ns"
+        f" FROM {reader.db}.otel_sessions_hourly WHERE {hours.sql}"
         f" GROUP BY SessionId HAVING {having} ORDER BY last_ns DESC, SessionId DESC LIMIT {size + 1}",
         params,
         "searching sessions",
     )
-    ids = [session for session, _ in page[:size]]
-    summaries = {r[0]: _summary(r) for r in _summaries(reader, where, ids)}
-    response = query_pb2.SearchSessionsResponse(sessions=[summaries[i] for i in ids if i in summaries])
+    response = query_pb2.SearchSessionsResponse()
+    if not page:
+        return response
+    ids = [session for session, _, _ in page[:size]]
+    spans = Where()
+    spans.add(
+        TIMESTAMP_BETWEEN,
+        lo=max(lo, min(first for _, _, first in page[:size])),
+        hi=min(hi, max(last for _, last, _ in page[:size])),
+    )
+    if request.service_name:
+        spans.add("ServiceName = {service:String}", service=request.service_name)
+    summaries = {r[0]: _summary(r) for r in _summaries(reader, spans, ids)}
+    response.sessions.extend(summaries[i] for i in ids if i in summaries)
     if len(page) > size:
-        session, last_ns = page[size - 1]
+        session, last_ns, _ = page[size - 1]
         response.next_page_token = page_token.encode_parts([last_ns, session], fp)
     return response
 
@@ -134,10 +141,19 @@ def get_session(reader: Reader, request: query_pb2.GetSessionRequest) -> query_p
         lo = hi - _THIRTY_DAYS_NS
     else:
         lo, hi = time_range(lo, hi)
+    # Where the session's spans are, from the rollup: the span query reads only that time.
+    ((first, last),) = reader.rows(
+        f"SELECT min(FirstNs), max(LastNs) FROM {reader.db}.otel_sessions_hourly"
+        f" WHERE SessionId = {{session:String}} AND {ROLLUP_BETWEEN}",
+        {"session": request.session_id, "lo": lo // HOUR_NS * HOUR_NS, "hi": hi},
+        "finding the session",
+    )
     where = Where()
+    if first and last:
+        lo, hi = max(lo, first), min(hi, last)
     where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
     where.add("SessionId = {session:String}", session=request.session_id)
-    rows = _summaries(reader, where, [request.session_id])
+    rows = _summaries(reader, where, [request.session_id]) if first and last else []
     if not rows:
         raise NotFound(f"no spans of session {request.session_id!r} between {lo} and {hi} (Unix ns)")
     traces = reader.rows(

@@ -1,6 +1,11 @@
-"""GetUsage: LLM calls, tokens, cost, errors and latency per group and time bucket, from the
-GenAI columns, in one ClickHouse query (GROUPING SETS give the buckets, each group's total
-and the overall total at once)."""
+"""GetUsage: LLM calls, tokens, cost, errors and latency per group and time bucket, in one
+ClickHouse query (GROUPING SETS give the buckets, each group's total and the overall total
+at once).
+
+Buckets of whole hours read the hourly rollup ``otel_genai_usage_hourly`` (migration 0008),
+a row per hour, service, provider, model and user, with the range widened to whole hours;
+anything finer, and grouping or filtering by session, reads the spans' GenAI columns.
+"""
 
 from __future__ import annotations
 
@@ -23,17 +28,26 @@ GROUP_COLUMNS = {
     G.USAGE_GROUP_BY_USER: "UserId",
     G.USAGE_GROUP_BY_SESSION: "SessionId",
 }
-DAY_NS = 24 * 3600 * 10**9
+HOUR_NS = 3600 * 10**9
+DAY_NS = 24 * HOUR_NS
 _SECOND_NS = 10**9
 _CLOCK_SKEW_NS = 5 * 60 * 10**9
 MAX_BUCKETS = 10_000
 ERROR = "StatusCode IN ('Error', 'STATUS_CODE_ERROR')"
-# The aggregates of UsageStats, in its field order (latency as one quantiles() array).
+# The aggregates of UsageStats, in its field order (latency as one quantiles() array), over
+# spans and over rollup rows; then the columns the inner SELECT passes up for them.
 STATS_SQL = (
     "count(), sum(ifNull(GenAiInputTokens, 0)), sum(ifNull(GenAiOutputTokens, 0)),"
     " sum(GenAiCacheReadTokens), sum(GenAiCacheCreationTokens), ifNull(sum(cost), 0),"
     f" countIf(cost IS NULL), countIf({ERROR}), quantiles(0.5, 0.95, 0.99)(Duration)"
 )
+ROLLUP_STATS_SQL = (
+    "sum(Calls), sum(InputTokens), sum(OutputTokens), sum(CacheReadTokens), sum(CacheCreationTokens),"
+    " ifNull(sum(cost), 0), sumIf(Calls, cost IS NULL), sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(Latency)"
+)
+_SPAN_INPUTS = "GenAiInputTokens, GenAiOutputTokens, GenAiCacheReadTokens, GenAiCacheCreationTokens, StatusCode, Duration"
+_ROLLUP_INPUTS = "Calls, Errors, InputTokens, UncachedInputTokens, OutputTokens, CacheReadTokens, CacheCreationTokens, Latency"
+ROLLUP_BETWEEN = "Hour >= toDateTime(intDiv({lo:Int64}, 1000000000)) AND Hour <= toDateTime(intDiv({hi:Int64}, 1000000000))"
 
 
 def stats(row: Sequence[Any]) -> query_pb2.UsageStats:
@@ -55,34 +69,19 @@ def stats(row: Sequence[Any]) -> query_pb2.UsageStats:
     )
 
 
-def llm_where(start_min: int, start_max: int, default_ns: int, **exact: str) -> tuple[Where, int, int]:
-    """LLM calls in a time range with exact column filters (``ServiceName=...``)."""
-    if start_min < 0 or start_max < 0:
-        raise InvalidQuery("time bounds must not be negative")
-    hi = start_max or time.time_ns() + _CLOCK_SKEW_NS
-    lo = start_min or hi - default_ns
-    if lo > hi:
-        raise InvalidQuery(f"start_time_min_unix_nano ({lo}) is after start_time_max_unix_nano ({hi})")
-    where = Where()
-    where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
-    where.add(LLM_CALL)
-    for i, (column, value) in enumerate(sorted(exact.items())):
+def _exact(where: Where, filters: dict[str, str]) -> None:
+    for i, (column, value) in enumerate(sorted(filters.items())):
         if value:
             where.add(f"{column} = {{f{i}:String}}", **{f"f{i}": value})
-    return where, lo, hi
 
 
 def get_usage(reader: Reader, request: query_pb2.GetUsageRequest) -> query_pb2.GetUsageResponse:
-    where, lo, hi = llm_where(
-        request.start_time_min_unix_nano,
-        request.start_time_max_unix_nano,
-        DAY_NS,
-        ServiceName=request.service_name,
-        GenAiModel=request.model,
-        GenAiProvider=request.provider,
-        UserId=request.user_id,
-        SessionId=request.session_id,
-    )
+    if request.start_time_min_unix_nano < 0 or request.start_time_max_unix_nano < 0:
+        raise InvalidQuery("time bounds must not be negative")
+    hi = request.start_time_max_unix_nano or time.time_ns() + _CLOCK_SKEW_NS
+    lo = request.start_time_min_unix_nano or hi - DAY_NS
+    if lo > hi:
+        raise InvalidQuery(f"start_time_min_unix_nano ({lo}) is after start_time_max_unix_nano ({hi})")
     if request.step_nano < 0:
         raise InvalidQuery("step_nano must not be negative")
     step = request.step_nano or max(_SECOND_NS, -(-(hi - lo) // 24))
@@ -93,15 +92,34 @@ def get_usage(reader: Reader, request: query_pb2.GetUsageRequest) -> query_pb2.G
     max_groups = request.max_groups or 100
     if max_groups > 1000:
         raise InvalidQuery(f"max_groups must be at most 1000, got {max_groups}")
-    prices = costing(reader, where.sql, where.params)
+    filters = {
+        "ServiceName": request.service_name,
+        "GenAiModel": request.model,
+        "GenAiProvider": request.provider,
+        "UserId": request.user_id,
+    }
+    rollup = step % HOUR_NS == 0 and request.group_by != G.USAGE_GROUP_BY_SESSION and not request.session_id
+    where = Where()
+    if rollup:
+        lo = lo // HOUR_NS * HOUR_NS
+        where.add(ROLLUP_BETWEEN, lo=lo, hi=hi)
+        time_ns = "toInt64(toUnixTimestamp(Hour)) * 1000000000"
+        inputs, stats_sql, table = _ROLLUP_INPUTS, ROLLUP_STATS_SQL, "otel_genai_usage_hourly"
+    else:
+        where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
+        where.add(LLM_CALL)
+        filters["SessionId"] = request.session_id
+        time_ns = "toUnixTimestamp64Nano(Timestamp)"
+        inputs, stats_sql, table = _SPAN_INPUTS, STATS_SQL, "otel_traces"
+    _exact(where, filters)
+    prices = costing(reader, where.sql, where.params, rollup=rollup)
     params = {**where.params, **prices.params, "step": step, "origin": lo}
     key = GROUP_COLUMNS[request.group_by]
-    bucket = "{origin:Int64} + intDiv(toUnixTimestamp64Nano(Timestamp) - {origin:Int64}, {step:Int64}) * {step:Int64}"
+    bucket = f"{{origin:Int64}} + intDiv({time_ns} - {{origin:Int64}}, {{step:Int64}}) * {{step:Int64}}"
     rows = reader.rows(
-        f"SELECT grouping(key, bucket) AS level, key, bucket, {STATS_SQL} FROM ("
-        f" SELECT {key} AS key, {bucket} AS bucket, GenAiInputTokens, GenAiOutputTokens, GenAiCacheReadTokens,"
-        f"  GenAiCacheCreationTokens, StatusCode, Duration, {prices.columns}"
-        f" FROM {reader.db}.otel_traces WHERE {where.sql})"
+        f"SELECT grouping(key, bucket) AS level, key, bucket, {stats_sql} FROM ("
+        f" SELECT {key} AS key, {bucket} AS bucket, {inputs}, {prices.columns}"
+        f" FROM {reader.db}.{table} WHERE {where.sql})"
         " GROUP BY GROUPING SETS ((key, bucket), (key), ())",
         params,
         "measuring usage",

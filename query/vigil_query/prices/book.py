@@ -184,18 +184,23 @@ def resolve(prices: list[Price], models: list[tuple[str, str]]) -> list[Period]:
 
 # A span is an LLM call when it names a model or counts tokens.
 LLM_CALL = "(GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL)"
-_FORMULA = (
-    "(greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens)"
-    " - toInt64(GenAiCacheCreationTokens), 0) * {pin:Array(Float64)}[_price]"
-    " + GenAiCacheReadTokens * {pcr:Array(Float64)}[_price]"
-    " + GenAiCacheCreationTokens * {pcc:Array(Float64)}[_price]"
-    " + ifNull(GenAiOutputTokens, 0) * {pout:Array(Float64)}[_price]) / 1e6"
+# The four token counts a price applies to (input less cached, cache read, cache creation,
+# output), for one span and for a row of otel_genai_usage_hourly.
+SPAN_TOKENS = (
+    "greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens) - toInt64(GenAiCacheCreationTokens), 0)",
+    "GenAiCacheReadTokens",
+    "GenAiCacheCreationTokens",
+    "ifNull(GenAiOutputTokens, 0)",
 )
+ROLLUP_TOKENS = ("UncachedInputTokens", "CacheReadTokens", "CacheCreationTokens", "OutputTokens")
 
 
-def cost_sql(periods: list[Period]) -> tuple[str, str, dict[str, Any]]:
-    """(the index of a span's price, 0 for none; its cost in USD or NULL when unpriced; the
-    parameters). The first is meant to be bound as ``_price`` (``... AS _price``)."""
+def cost_sql(
+    periods: list[Period], time: str = "Timestamp", tokens: tuple[str, str, str, str] = SPAN_TOKENS
+) -> tuple[str, str, dict[str, Any]]:
+    """(the index of a row's price, 0 for none; its cost in USD or NULL when unpriced; the
+    parameters), for rows with the GenAi provider and model columns, a ``time`` column and
+    the ``tokens`` expressions. The first is meant to be bound as ``_price``."""
     if not periods:
         return "toUInt32(0)", "CAST(NULL, 'Nullable(Float64)')", {}
     branches = []
@@ -210,10 +215,15 @@ def cost_sql(periods: list[Period]) -> tuple[str, str, dict[str, Any]]:
         condition = f"GenAiProvider = {{pp{i}:String}} AND GenAiModel = {{pm{i}:String}}"
         if period.start_ns:
             params[f"pf{i}"] = period.start_ns
-            condition += f" AND Timestamp >= fromUnixTimestamp64Nano({{pf{i}:Int64}})"
+            condition += f" AND {time} >= fromUnixTimestamp64Nano({{pf{i}:Int64}})"
         if period.end_ns != FOREVER_NS:
             params[f"pt{i}"] = period.end_ns
-            condition += f" AND Timestamp < fromUnixTimestamp64Nano({{pt{i}:Int64}})"
+            condition += f" AND {time} < fromUnixTimestamp64Nano({{pt{i}:Int64}})"
         branches.append(f"{condition}, toUInt32({i + 1})")
     index = f"multiIf({', '.join(branches)}, toUInt32(0))"
-    return index, f"if(_price = 0, NULL, {_FORMULA})", params
+    uncached, cache_read, cache_creation, output = tokens
+    formula = (
+        f"({uncached} * {{pin:Array(Float64)}}[_price] + {cache_read} * {{pcr:Array(Float64)}}[_price]"
+        f" + {cache_creation} * {{pcc:Array(Float64)}}[_price] + {output} * {{pout:Array(Float64)}}[_price]) / 1e6"
+    )
+    return index, f"if(_price = 0, NULL, {formula})", params
