@@ -239,9 +239,16 @@ def test_vigil_session_and_user_reach_instrumented_llm_spans(
             )
             return reply.choices[0].message.content
 
+        @vigil.trace(name="chat-turn", session_arg="conversation", user_arg="who")
+        def chat_turn(conversation: str, who: str, text: str) -> str:
+            return turn(text)
+
         with vigil.session("sdk-session-1"), vigil.user("alice"):
             turn("hello")
             turn("again")
+        chat_turn("sdk-session-2", who="bob", text="hi")
+        with pytest.raises(TypeError, match="parameter 'conversation'"):
+            vigil.span(session_arg="conversation")(lambda text: text)
     finally:
         vigil.uninstrument_openai()
     assert vigil.flush(30)
@@ -249,6 +256,8 @@ def test_vigil_session_and_user_reach_instrumented_llm_spans(
     session = client.session("sdk-session-1")
     assert session.session.traces == 2 and session.session.llm_calls == 2
     assert list(session.session.user_ids) == ["alice"]
+    from_arguments = client.session("sdk-session-2").session
+    assert (from_arguments.spans, from_arguments.llm_calls, list(from_arguments.user_ids)) == (3, 1, ["bob"])
 
 
 def test_prices_import_and_list_commands(tmp_path: Path) -> None:

@@ -329,6 +329,7 @@ def test_init_arguments_in_a_fresh_process(app: RunningApp, fake_llm: FakeLLM, t
         check=True,
         timeout=120,
     )
+    app.flush()  # acknowledged means in the write-ahead log; stored in ClickHouse shortly after
     with QueryClient(app.query_target) as client:
         spans = {s.name: s for s in client.iter_spans(service="init-args")}
     assert set(spans) == {"login", "chat gpt-init"}

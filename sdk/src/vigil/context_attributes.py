@@ -26,6 +26,11 @@ def current(context: Context | None = None) -> Mapping[str, str]:
     return value if isinstance(value, dict) else {}
 
 
+def with_values(context: Context, values: Mapping[str, str]) -> Context:
+    """``context`` with ``values`` added to the block's attributes."""
+    return context_api.set_value(_KEY, {**current(context), **values}, context) if values else context
+
+
 @contextmanager
 def attributes(values: Mapping[str, str]) -> Iterator[None]:
     """Every span started inside carries ``values`` (inner blocks add to and override outer)."""

@@ -106,7 +106,16 @@ class _ArgumentNames:
 class _SpanSpec:
     """What one decorator application decided: name, kind, attributes and capture switches."""
 
-    __slots__ = ("arguments", "attributes", "capture_input", "capture_output", "kind", "name", "new_trace")
+    __slots__ = (
+        "arguments",
+        "attributes",
+        "capture_input",
+        "capture_output",
+        "context_from",
+        "kind",
+        "name",
+        "new_trace",
+    )
 
     def __init__(
         self,
@@ -117,6 +126,7 @@ class _SpanSpec:
         capture_input: bool,
         capture_output: bool,
         new_trace: bool,
+        context_from: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "function")
         self.kind = _span_kind(kind)
@@ -125,6 +135,15 @@ class _SpanSpec:
         self.capture_output = capture_output
         self.new_trace = new_trace
         self.arguments = _ArgumentNames(fn)
+        # attribute (session.id, user.id) → the parameter whose value it takes, for this span
+        # and every span started inside the call
+        self.context_from = dict(context_from or {})
+        parameters = inspect.signature(fn).parameters
+        for attribute, parameter in self.context_from.items():
+            if parameter not in parameters:
+                raise TypeError(
+                    f"{attribute} is taken from parameter {parameter!r}, which {self.name} does not have"
+                )
 
     def replayed(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -140,16 +159,21 @@ class _SpanSpec:
         first = args[:1] if self.arguments.drop_first and args else ()
         return self.arguments.unbind(mutated, first)
 
-    def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Span:
+    def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Span, context_api.Context]:
+        """The call's span, and the context to run the call in (the span current in it)."""
         cfg = _config.current()
-        attributes = {**context_attributes.current(), **self.attributes}
+        ctx = context_api.get_current()
+        if self.context_from:
+            ctx = context_attributes.with_values(ctx, self._context_values(args, kwargs))
+        attributes = {**context_attributes.current(ctx), **self.attributes}
         if self.capture_input and cfg.enabled:
             text, truncated = capture(self.arguments.bind(args, kwargs), cfg)
             attributes[INPUT_VALUE] = text
             if truncated:
                 attributes[INPUT_TRUNCATED] = True
         if not self.new_trace:
-            return _tracer.start_span(self.name, kind=self.kind, attributes=attributes)
+            span = _tracer.start_span(self.name, kind=self.kind, attributes=attributes)
+            return span, trace.set_span_in_context(span, ctx)
         # A new trace: no parent, but a link to whatever span was current so nothing is lost.
         ambient = trace.get_current_span().get_span_context()
         links = [Link(ambient)] if ambient.is_valid else []
@@ -165,7 +189,16 @@ class _SpanSpec:
         )
         if scope is not None:
             scope.started_root(span)
-        return span
+        return span, trace.set_span_in_context(span, ctx)
+
+    def _context_values(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, str]:
+        bound = self.arguments.bind(args, kwargs)
+        values = {}
+        for attribute, parameter in self.context_from.items():
+            value = bound.get(parameter)
+            if value is not None and str(value):
+                values[attribute] = str(value)
+        return values
 
     def finish(self, span: Span, output: Any) -> None:
         cfg = _config.current()
@@ -180,8 +213,8 @@ def _wrap_function(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         args, kwargs = spec.replayed(args, kwargs)
-        span = spec.start(args, kwargs)
-        token = context_api.attach(trace.set_span_in_context(span))
+        span, ctx = spec.start(args, kwargs)
+        token = context_api.attach(ctx)
         try:
             result = fn(*args, **kwargs)
             spec.finish(span, result)
@@ -200,8 +233,8 @@ def _wrap_coroutine(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., An
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         args, kwargs = spec.replayed(args, kwargs)
-        span = spec.start(args, kwargs)
-        token = context_api.attach(trace.set_span_in_context(span))
+        span, ctx = spec.start(args, kwargs)
+        token = context_api.attach(ctx)
         try:
             result = await fn(*args, **kwargs)
             spec.finish(span, result)
@@ -220,8 +253,7 @@ def _wrap_generator(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., An
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         args, kwargs = spec.replayed(args, kwargs)
-        span = spec.start(args, kwargs)
-        ctx = trace.set_span_in_context(span)
+        span, ctx = spec.start(args, kwargs)
         token = context_api.attach(ctx)
         try:
             gen = fn(*args, **kwargs)
@@ -266,8 +298,7 @@ def _wrap_async_generator(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[.
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         args, kwargs = spec.replayed(args, kwargs)
-        span = spec.start(args, kwargs)
-        ctx = trace.set_span_in_context(span)
+        span, ctx = spec.start(args, kwargs)
         agen = fn(*args, **kwargs)
         items: list[Any] = []
         step, value = agen.asend, None
@@ -320,6 +351,8 @@ def _decorator(
     capture_input: bool,
     capture_output: bool,
     new_trace: bool,
+    session_arg: str | None = None,
+    user_arg: str | None = None,
 ) -> Any:
     if isinstance(fn, str):  # @vigil.span("name")
         fn, name = None, fn
@@ -328,7 +361,17 @@ def _decorator(
     def apply(target: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(target):
             raise TypeError(f"vigil decorators wrap functions, got {type(target).__name__}")
-        spec = _SpanSpec(target, name, kind, attributes, capture_input, capture_output, new_trace)
+        context_from = {
+            key: parameter
+            for key, parameter in (
+                (context_attributes.SESSION_ID, session_arg),
+                (context_attributes.USER_ID, user_arg),
+            )
+            if parameter
+        }
+        spec = _SpanSpec(
+            target, name, kind, attributes, capture_input, capture_output, new_trace, context_from
+        )
         wrapper = _decorate(target, spec)
         wrapper.__vigil_span__ = spec  # type: ignore[attr-defined]  # vigil.replay looks for it
         return wrapper
@@ -348,6 +391,8 @@ def span(
     attributes: Mapping[str, Any] | None = None,
     capture_input: bool = True,
     capture_output: bool = True,
+    session_arg: str | None = None,
+    user_arg: str | None = None,
 ) -> Callable[[F], F]: ...
 def span(
     fn: Callable[..., Any] | str | None = None,
@@ -358,6 +403,8 @@ def span(
     attributes: Mapping[str, Any] | None = None,
     capture_input: bool = True,
     capture_output: bool = True,
+    session_arg: str | None = None,
+    user_arg: str | None = None,
 ) -> Any:
     """A span around each call, a child of the current span.
 
@@ -365,8 +412,11 @@ def span(
     The arguments are recorded as ``input.value`` (a JSON object by parameter name, without
     ``self``/``cls``) and the return value as ``output.value``; for generators, the list of
     yielded items. Turn either off with ``capture_input=False`` / ``capture_output=False``.
+    ``session_arg="conversation_id"`` / ``user_arg="user"``: the value of that parameter is the
+    session (``session.id``) / user (``user.id``) of this span and every span started inside,
+    as in ``with vigil.session(...)``.
     """
-    return _decorator(fn, name, kind, attributes, capture_input, capture_output, new_trace=False)
+    return _decorator(fn, name, kind, attributes, capture_input, capture_output, False, session_arg, user_arg)
 
 
 @overload
@@ -381,6 +431,8 @@ def trace_(
     attributes: Mapping[str, Any] | None = None,
     capture_input: bool = True,
     capture_output: bool = True,
+    session_arg: str | None = None,
+    user_arg: str | None = None,
 ) -> Callable[[F], F]: ...
 def trace_(
     fn: Callable[..., Any] | str | None = None,
@@ -391,10 +443,12 @@ def trace_(
     attributes: Mapping[str, Any] | None = None,
     capture_input: bool = True,
     capture_output: bool = True,
+    session_arg: str | None = None,
+    user_arg: str | None = None,
 ) -> Any:
     """Like ``span``, but each call starts a new trace: the root span of one unit of work.
 
     If a span is current when the function is called (say, an incoming HTTP request), the
     new root carries a span link to it, so the two traces stay connected.
     """
-    return _decorator(fn, name, kind, attributes, capture_input, capture_output, new_trace=True)
+    return _decorator(fn, name, kind, attributes, capture_input, capture_output, True, session_arg, user_arg)
