@@ -34,13 +34,15 @@ def check_trace_id(value: str, name: str = "trace_id") -> str:
     return normalized
 
 
-def time_range(start_min: int, start_max: int, what: str = "start_time") -> tuple[int, int]:
-    """Validated [min, max] in ns; both 0 means the last 24 hours."""
+def time_range(
+    start_min: int, start_max: int, what: str = "start_time", default_ns: int = DEFAULT_WINDOW_NS
+) -> tuple[int, int]:
+    """Validated [min, max] in ns; both 0 means the last ``default_ns`` (24 hours)."""
     if start_min < 0 or start_max < 0:
         raise InvalidQuery(f"{what} bounds must not be negative")
     if start_min == 0 and start_max == 0:
         now = time.time_ns()
-        return now - DEFAULT_WINDOW_NS, now + _CLOCK_SKEW_NS
+        return now - default_ns, now + _CLOCK_SKEW_NS
     if start_max == 0:
         start_max = time.time_ns() + _CLOCK_SKEW_NS
     if start_min > start_max:

@@ -11,14 +11,13 @@ differences, merges and interpolates them.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vigil.query.v1 import query_pb2
 from vigil_query.errors import InvalidQuery
-from vigil_query.filters import Where
+from vigil_query.filters import Where, time_range
 from vigil_query.histograms import Explicit, Exponential, Range, quantile
 from vigil_query.reader import Reader
 
@@ -47,7 +46,6 @@ QUANTILES = {
 _DELTA = 1  # AggregationTemporality
 HOUR_NS = 3600 * 10**9
 _SECOND_NS = 10**9
-_CLOCK_SKEW_NS = 5 * 60 * 10**9
 # A cumulative series is differenced from the point before the range: read this much earlier.
 LOOKBACK_NS = 10 * 60 * 10**9
 MAX_BUCKETS = 10_000
@@ -60,22 +58,11 @@ _TIME_BETWEEN = (
 )
 
 
-def _time_range(start_min: int, start_max: int, default_ns: int) -> tuple[int, int]:
-    if start_min < 0 or start_max < 0:
-        raise InvalidQuery("time bounds must not be negative")
-    now = time.time_ns()
-    hi = start_max or now + _CLOCK_SKEW_NS
-    lo = start_min or hi - default_ns
-    if lo > hi:
-        raise InvalidQuery(f"start_time_min_unix_nano ({lo}) is after start_time_max_unix_nano ({hi})")
-    return lo, hi
-
-
 # --- ListMetrics -------------------------------------------------------------------------
 
 
 def list_metrics(reader: Reader, request: query_pb2.ListMetricsRequest) -> query_pb2.ListMetricsResponse:
-    lo, hi = _time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano, 24 * HOUR_NS)
+    lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
     where = Where()
     where.add(_TIME_BETWEEN, lo=lo, hi=hi)
     if request.service_name:
@@ -173,7 +160,9 @@ def _validate(request: query_pb2.QueryMetricsRequest) -> _Query:
         raise InvalidQuery(
             "aggregation is required: AVG, MIN, MAX, SUM, LAST, RATE (gauges and sums) or P50, P90, P95, P99 (histograms)"
         )
-    lo, hi = _time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano, HOUR_NS)
+    lo, hi = time_range(
+        request.start_time_min_unix_nano, request.start_time_max_unix_nano, default_ns=HOUR_NS
+    )
     if request.step_nano < 0:
         raise InvalidQuery("step_nano must not be negative")
     step = request.step_nano or max(_SECOND_NS, -(-(hi - lo) // 60))

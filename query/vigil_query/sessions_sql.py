@@ -90,23 +90,33 @@ def search_sessions(
             )
         having += " AND (last_ns, SessionId) < ({c_ts:Int64}, {c_session:String})"
         params.update(c_ts=last_ns, c_session=session)
-    page = reader.rows(
-        f"SELECT SessionId, max(LastNs) AS last_ns, min(FirstNs) AS first_ns"
-        f" FROM {reader.db}.otel_sessions_hourly WHERE {hours.sql}"
-        f" GROUP BY SessionId HAVING {having} ORDER BY last_ns DESC, SessionId DESC LIMIT {size + 1}",
-        params,
-        "searching sessions",
-    )
+    # The most recent sessions are in the most recent hours: look there first, and further
+    # back only when they hold too few (a session found in an hour ends after its start).
+    newest = params.get("c_ts", hi) // HOUR_NS * HOUR_NS
+    first_hour = lo // HOUR_NS * HOUR_NS
+    for hours_back in (1, 6, 0):
+        since = first_hour if not hours_back else max(first_hour, newest - (hours_back - 1) * HOUR_NS)
+        page = reader.rows(
+            f"SELECT SessionId, max(LastNs) AS last_ns, min(FirstNs) AS first_ns"
+            f" FROM {reader.db}.otel_sessions_hourly WHERE {hours.sql} AND Hour >= toDateTime({since // 10**9})"
+            f" GROUP BY SessionId HAVING {having} ORDER BY last_ns DESC, SessionId DESC LIMIT {size + 1}",
+            params,
+            "searching sessions",
+        )
+        if len(page) > size or since == first_hour:
+            break
     response = query_pb2.SearchSessionsResponse()
     if not page:
         return response
     ids = [session for session, _, _ in page[:size]]
-    spans = Where()
-    spans.add(
-        TIMESTAMP_BETWEEN,
-        lo=max(lo, min(first for _, _, first in page[:size])),
-        hi=min(hi, max(last for _, last, _ in page[:size])),
+    ((earliest,),) = reader.rows(
+        f"SELECT min(FirstNs) FROM {reader.db}.otel_sessions_hourly"
+        f" WHERE SessionId IN {{ids:Array(String)}} AND {ROLLUP_BETWEEN}",
+        {"ids": ids, "lo": first_hour, "hi": hi},
+        "finding the sessions' start",
     )
+    spans = Where()
+    spans.add(TIMESTAMP_BETWEEN, lo=max(lo, earliest), hi=min(hi, max(last for _, last, _ in page[:size])))
     if request.service_name:
         spans.add("ServiceName = {service:String}", service=request.service_name)
     summaries = {r[0]: _summary(r) for r in _summaries(reader, spans, ids)}

@@ -9,14 +9,13 @@ anything finer, and grouping or filtering by session, reads the spans' GenAI col
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from vigil.query.v1 import query_pb2
 from vigil_query.cost_sql import LLM_CALL, costing
 from vigil_query.errors import InvalidQuery
-from vigil_query.filters import TIMESTAMP_BETWEEN, Where
+from vigil_query.filters import TIMESTAMP_BETWEEN, Where, time_range
 from vigil_query.reader import Reader
 
 G = query_pb2.UsageGroupBy
@@ -29,21 +28,28 @@ GROUP_COLUMNS = {
     G.USAGE_GROUP_BY_SESSION: "SessionId",
 }
 HOUR_NS = 3600 * 10**9
-DAY_NS = 24 * HOUR_NS
 _SECOND_NS = 10**9
-_CLOCK_SKEW_NS = 5 * 60 * 10**9
 MAX_BUCKETS = 10_000
 ERROR = "StatusCode IN ('Error', 'STATUS_CODE_ERROR')"
-# The aggregates of UsageStats, in its field order (latency as one quantiles() array), over
-# spans and over rollup rows; then the columns the inner SELECT passes up for them.
-STATS_SQL = (
-    "count(), sum(ifNull(GenAiInputTokens, 0)), sum(ifNull(GenAiOutputTokens, 0)),"
-    " sum(GenAiCacheReadTokens), sum(GenAiCacheCreationTokens), ifNull(sum(cost), 0),"
-    f" countIf(cost IS NULL), countIf({ERROR}), quantiles(0.5, 0.95, 0.99)(Duration)"
+# UsageStats in two steps: per (group, bucket) from spans or rollup rows (latency as a
+# quantiles state), then GROUPING SETS over those few rows for the groups' and the overall
+# totals, merging the states (merging t-digests is the costly part: done once per level).
+SPAN_PARTIALS = (
+    "count() AS part_calls, sum(ifNull(GenAiInputTokens, 0)) AS part_input, sum(ifNull(GenAiOutputTokens, 0)) AS part_output,"
+    " sum(GenAiCacheReadTokens) AS part_cache_read, sum(GenAiCacheCreationTokens) AS part_cache_creation,"
+    f" sum(cost) AS part_cost, countIf(cost IS NULL) AS part_unpriced, countIf({ERROR}) AS part_errors,"
+    " quantilesState(0.5, 0.95, 0.99)(Duration) AS part_latency"
 )
-ROLLUP_STATS_SQL = (
-    "sum(Calls), sum(InputTokens), sum(OutputTokens), sum(CacheReadTokens), sum(CacheCreationTokens),"
-    " ifNull(sum(cost), 0), sumIf(Calls, cost IS NULL), sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(Latency)"
+ROLLUP_PARTIALS = (
+    "sum(Calls) AS part_calls, sum(InputTokens) AS part_input, sum(OutputTokens) AS part_output,"
+    " sum(CacheReadTokens) AS part_cache_read, sum(CacheCreationTokens) AS part_cache_creation, sum(cost) AS part_cost,"
+    " sumIf(Calls, cost IS NULL) AS part_unpriced, sum(Errors) AS part_errors,"
+    " quantilesTDigestMergeState(0.5, 0.95, 0.99)(Latency) AS part_latency"
+)
+# The nine values of UsageStats, in its field order (latency: p50, p95, p99).
+TOTALS = (
+    "sum(part_calls), sum(part_input), sum(part_output), sum(part_cache_read), sum(part_cache_creation),"
+    " ifNull(sum(part_cost), 0), sum(part_unpriced), sum(part_errors), {merge}(0.5, 0.95, 0.99)(part_latency)"
 )
 _SPAN_INPUTS = "GenAiInputTokens, GenAiOutputTokens, GenAiCacheReadTokens, GenAiCacheCreationTokens, StatusCode, Duration"
 _ROLLUP_INPUTS = "Calls, Errors, InputTokens, UncachedInputTokens, OutputTokens, CacheReadTokens, CacheCreationTokens, Latency"
@@ -51,7 +57,7 @@ ROLLUP_BETWEEN = "Hour >= toDateTime(intDiv({lo:Int64}, 1000000000)) AND Hour <=
 
 
 def stats(row: Sequence[Any]) -> query_pb2.UsageStats:
-    """UsageStats from the nine values of ``STATS_SQL``."""
+    """UsageStats from the nine values of ``TOTALS``."""
     calls, inputs, outputs, cache_read, cache_creation, cost, unpriced, errors, latency = row
     return query_pb2.UsageStats(
         calls=calls,
@@ -76,12 +82,7 @@ def _exact(where: Where, filters: dict[str, str]) -> None:
 
 
 def get_usage(reader: Reader, request: query_pb2.GetUsageRequest) -> query_pb2.GetUsageResponse:
-    if request.start_time_min_unix_nano < 0 or request.start_time_max_unix_nano < 0:
-        raise InvalidQuery("time bounds must not be negative")
-    hi = request.start_time_max_unix_nano or time.time_ns() + _CLOCK_SKEW_NS
-    lo = request.start_time_min_unix_nano or hi - DAY_NS
-    if lo > hi:
-        raise InvalidQuery(f"start_time_min_unix_nano ({lo}) is after start_time_max_unix_nano ({hi})")
+    lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
     if request.step_nano < 0:
         raise InvalidQuery("step_nano must not be negative")
     step = request.step_nano or max(_SECOND_NS, -(-(hi - lo) // 24))
@@ -104,22 +105,29 @@ def get_usage(reader: Reader, request: query_pb2.GetUsageRequest) -> query_pb2.G
         lo = lo // HOUR_NS * HOUR_NS
         where.add(ROLLUP_BETWEEN, lo=lo, hi=hi)
         time_ns = "toInt64(toUnixTimestamp(Hour)) * 1000000000"
-        inputs, stats_sql, table = _ROLLUP_INPUTS, ROLLUP_STATS_SQL, "otel_genai_usage_hourly"
+        inputs, partials, merge, table = (
+            _ROLLUP_INPUTS,
+            ROLLUP_PARTIALS,
+            "quantilesTDigestMerge",
+            "otel_genai_usage_hourly",
+        )
     else:
         where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
         where.add(LLM_CALL)
         filters["SessionId"] = request.session_id
         time_ns = "toUnixTimestamp64Nano(Timestamp)"
-        inputs, stats_sql, table = _SPAN_INPUTS, STATS_SQL, "otel_traces"
+        inputs, partials, merge, table = _SPAN_INPUTS, SPAN_PARTIALS, "quantilesMerge", "otel_traces"
     _exact(where, filters)
     prices = costing(reader, where.sql, where.params, rollup=rollup)
     params = {**where.params, **prices.params, "step": step, "origin": lo}
     key = GROUP_COLUMNS[request.group_by]
     bucket = f"{{origin:Int64}} + intDiv({time_ns} - {{origin:Int64}}, {{step:Int64}}) * {{step:Int64}}"
     rows = reader.rows(
-        f"SELECT grouping(key, bucket) AS level, key, bucket, {stats_sql} FROM ("
-        f" SELECT {key} AS key, {bucket} AS bucket, {inputs}, {prices.columns}"
-        f" FROM {reader.db}.{table} WHERE {where.sql})"
+        f"SELECT grouping(key, bucket) AS level, key, bucket, {TOTALS.format(merge=merge)} FROM ("
+        f" SELECT key, bucket, {partials} FROM ("
+        f"  SELECT {key} AS key, {bucket} AS bucket, {inputs}, {prices.columns}"
+        f"  FROM {reader.db}.{table} WHERE {where.sql})"
+        " GROUP BY key, bucket)"
         " GROUP BY GROUPING SETS ((key, bucket), (key), ())",
         params,
         "measuring usage",
