@@ -121,6 +121,12 @@ def test_cost_by_model_equals_a_hand_computation_and_follows_price_changes(
         assert [getattr(rolled.total, f) for f in fields] == [getattr(spanned.total, f) for f in fields]
         assert rolled.total.cost_usd == pytest.approx(spanned.total.cost_usd)
         assert rolled.buckets[0].time_unix_nano % (3600 * 10**9) == 0
+    by_project = {
+        g.key: g.total
+        for g in client.usage(group_by="project", service="llm-cost", start=start - 10**9).groups
+    }
+    assert (by_project["default"].calls, by_project["default"].unpriced_calls) == (3, 1)
+    assert by_project["default"].cost_usd == pytest.approx(OPENAI_COST + ANTHROPIC_COST)
 
     traces = client._call(
         client._stub.SearchTraces,

@@ -28,13 +28,25 @@ class Costing:
         return f"{self.index_sql} AS _price, {self.cost_sql} AS cost"
 
 
-def costing(reader: Reader, where_sql: str, params: dict[str, Any], *, rollup: bool = False) -> Costing:
+def costing(
+    reader: Reader,
+    where_sql: str,
+    params: dict[str, Any],
+    *,
+    rollup: bool = False,
+    databases: list[str] | None = None,
+) -> Costing:
     """Prices for the models of the spans ``where_sql`` selects (on reader's query thread),
-    or of the rows of otel_genai_usage_hourly with ``rollup``."""
+    or of the rows of otel_genai_usage_hourly with ``rollup``; in reader's database, or in
+    each of ``databases`` (quoted identifiers)."""
     table = "otel_genai_usage_hourly" if rollup else "otel_traces"
     models = reader.rows(
-        f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {reader.db}.{table}"
-        f" WHERE ({where_sql}) AND GenAiModel != '' LIMIT {MAX_MODELS}",
+        " UNION DISTINCT ".join(
+            f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {db}.{table}"
+            f" WHERE ({where_sql}) AND GenAiModel != ''"
+            for db in databases or [reader.db]
+        )
+        + f" LIMIT {MAX_MODELS}",
         params,
         "finding the models to price",
     )

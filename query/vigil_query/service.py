@@ -13,6 +13,7 @@ import grpc
 from google.protobuf.message import Message
 
 from vigil.query.v1 import query_pb2, query_pb2_grpc
+from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.grpc_calls import caller
@@ -188,7 +189,6 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     SearchTraces = _Unary(search_traces)
     SearchSessions = _Unary(search_sessions)
     GetSession = _Unary(get_session)
-    GetUsage = _Unary(get_usage)
     ListModelPrices = _Unary(list_model_prices)
     GetServices = _Unary(get_services)
     GetOperations = _Unary(get_operations)
@@ -223,6 +223,29 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
             return await self.replays.run(reader, request)
 
         return await respond("Replay", work(), context)
+
+    async def GetUsage(
+        self, request: query_pb2.GetUsageRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.GetUsageResponse:
+        async def work() -> query_pb2.GetUsageResponse:
+            principal = await caller(self.auth, context, READ)
+            reader = self.reader.scoped(principal.database)
+
+            def usage(r: Reader) -> query_pb2.GetUsageResponse:
+                projects: list[tuple[str, str]] = []
+                if request.group_by == query_pb2.USAGE_GROUP_BY_PROJECT:
+                    # A server admin sees every project; anyone else the one they act in.
+                    every = registry.list_projects(r.client(), r.main_database)
+                    projects = [
+                        (p.slug, p.database)
+                        for p in every
+                        if principal.server_admin or p.database == principal.database
+                    ]
+                return get_usage(r, request, projects)
+
+            return await reader.run(usage)
+
+        return await respond("GetUsage", work(), context)
 
     def _drift(self, reader: Reader, request: query_pb2.GetDriftRequest) -> query_pb2.GetDriftResponse:
         return get_drift(reader, request, thresholds=self.thresholds)

@@ -17,6 +17,7 @@ from vigil_query.cost_sql import LLM_CALL, costing
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, time_range
 from vigil_query.reader import Reader
+from vigil_storage.migrate import quote_identifier
 
 G = query_pb2.UsageGroupBy
 GROUP_COLUMNS = {
@@ -81,14 +82,19 @@ def _exact(where: Where, filters: dict[str, str]) -> None:
             where.add(f"{column} = {{f{i}:String}}", **{f"f{i}": value})
 
 
-def get_usage(reader: Reader, request: query_pb2.GetUsageRequest) -> query_pb2.GetUsageResponse:
+def get_usage(
+    reader: Reader, request: query_pb2.GetUsageRequest, projects: Sequence[tuple[str, str]] = ()
+) -> query_pb2.GetUsageResponse:
+    """``projects`` — (project id, database) pairs — are read when grouping by project (the
+    service passes those the caller may read); otherwise reader's database alone."""
     lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
     if request.step_nano < 0:
         raise InvalidQuery("step_nano must not be negative")
     step = request.step_nano or max(_SECOND_NS, -(-(hi - lo) // 24))
     if (hi - lo) // step >= MAX_BUCKETS:
         raise InvalidQuery(f"{(hi - lo) // step + 1} time buckets; at most {MAX_BUCKETS}: widen step_nano")
-    if request.group_by not in GROUP_COLUMNS:
+    by_project = request.group_by == G.USAGE_GROUP_BY_PROJECT
+    if request.group_by not in GROUP_COLUMNS and not by_project:
         raise InvalidQuery(f"unknown group_by {request.group_by}")
     max_groups = request.max_groups or 100
     if max_groups > 1000:
@@ -118,15 +124,23 @@ def get_usage(reader: Reader, request: query_pb2.GetUsageRequest) -> query_pb2.G
         time_ns = "toUnixTimestamp64Nano(Timestamp)"
         inputs, partials, merge, table = _SPAN_INPUTS, SPAN_PARTIALS, "quantilesMerge", "otel_traces"
     _exact(where, filters)
-    prices = costing(reader, where.sql, where.params, rollup=rollup)
+    # One source per database read: a project's id is its group's key.
+    sources = (
+        [(f"{{project{i}:String}}", quote_identifier(db)) for i, (_, db) in enumerate(projects)]
+        if by_project
+        else [(GROUP_COLUMNS[request.group_by], reader.db)]
+    )
+    prices = costing(reader, where.sql, where.params, rollup=rollup, databases=[db for _, db in sources])
     params = {**where.params, **prices.params, "step": step, "origin": lo}
-    key = GROUP_COLUMNS[request.group_by]
+    params.update({f"project{i}": slug for i, (slug, _) in enumerate(projects)} if by_project else {})
     bucket = f"{{origin:Int64}} + intDiv({time_ns} - {{origin:Int64}}, {{step:Int64}}) * {{step:Int64}}"
+    spans = " UNION ALL ".join(
+        f"SELECT {key} AS key, {bucket} AS bucket, {inputs}, {prices.columns} FROM {db}.{table} WHERE {where.sql}"
+        for key, db in sources
+    )
     rows = reader.rows(
         f"SELECT grouping(key, bucket) AS level, key, bucket, {TOTALS.format(merge=merge)} FROM ("
-        f" SELECT key, bucket, {partials} FROM ("
-        f"  SELECT {key} AS key, {bucket} AS bucket, {inputs}, {prices.columns}"
-        f"  FROM {reader.db}.{table} WHERE {where.sql})"
+        f" SELECT key, bucket, {partials} FROM ({spans})"
         " GROUP BY key, bucket)"
         " GROUP BY GROUPING SETS ((key, bucket), (key), ())",
         params,

@@ -311,7 +311,7 @@ class QueryClient:
     ) -> query_pb2.GetUsageResponse:
         """LLM calls, tokens, cost (USD), errors and latency, in time buckets (default: the
         last 24 hours in 24), grouped by ``group_by``: "", "model", "provider", "service",
-        "user" or "session". Calls whose model has no price are in ``unpriced_calls``."""
+        "user", "session" or "project". Calls whose model has no price are in ``unpriced_calls``."""
         try:
             grouping = query_pb2.UsageGroupBy.Value(f"USAGE_GROUP_BY_{(group_by or 'unspecified').upper()}")
         except ValueError as exc:

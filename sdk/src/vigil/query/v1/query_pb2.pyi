@@ -38,6 +38,7 @@ class UsageGroupBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     USAGE_GROUP_BY_SERVICE: _ClassVar[UsageGroupBy]
     USAGE_GROUP_BY_USER: _ClassVar[UsageGroupBy]
     USAGE_GROUP_BY_SESSION: _ClassVar[UsageGroupBy]
+    USAGE_GROUP_BY_PROJECT: _ClassVar[UsageGroupBy]
 METRIC_TYPE_UNSPECIFIED: MetricType
 METRIC_TYPE_GAUGE: MetricType
 METRIC_TYPE_SUM: MetricType
@@ -61,6 +62,7 @@ USAGE_GROUP_BY_PROVIDER: UsageGroupBy
 USAGE_GROUP_BY_SERVICE: UsageGroupBy
 USAGE_GROUP_BY_USER: UsageGroupBy
 USAGE_GROUP_BY_SESSION: UsageGroupBy
+USAGE_GROUP_BY_PROJECT: UsageGroupBy
 
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password")

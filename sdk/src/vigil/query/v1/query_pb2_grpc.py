@@ -212,7 +212,7 @@ class QueryServiceServicer:
 
     def GetUsage(self, request, context):
         """LLM calls, tokens, cost, errors and latency in time buckets, grouped by model, provider,
-        service, user or session. Cost is computed now from the price book (ListModelPrices).
+        service, user, session or project. Cost is computed now from the price book (ListModelPrices).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
