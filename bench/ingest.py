@@ -331,6 +331,7 @@ def main() -> None:
         VIGIL_OTLP_GRPC_PORT=str(grpc_port),
         VIGIL_OTLP_HTTP_PORT=str(http_port),
         VIGIL_QUERY_PORT=str(query_port),
+        VIGIL_WEB_PORT="0",
         VIGIL_LOG_LEVEL="WARNING",
     )
     server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)

@@ -39,6 +39,7 @@ def server_env(prefix: str, **settings: str) -> Server:
         "VIGIL_OTLP_GRPC_PORT": str(grpc_port),
         "VIGIL_OTLP_HTTP_PORT": str(http_port),
         "VIGIL_QUERY_PORT": str(query_port),
+        "VIGIL_WEB_PORT": "0",
         "VIGIL_LOG_LEVEL": "WARNING",
         "VIGIL_DRIFT_INTERVAL_S": "0",
         **settings,

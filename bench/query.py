@@ -178,6 +178,7 @@ def main() -> None:
         VIGIL_OTLP_GRPC_PORT=str(grpc_port),
         VIGIL_OTLP_HTTP_PORT=str(http_port),
         VIGIL_QUERY_PORT=str(query_port),
+        VIGIL_WEB_PORT="0",
         VIGIL_LOG_LEVEL="WARNING",
         VIGIL_DECODE_WORKERS="1",
         VIGIL_DRIFT_INTERVAL_S="0",  # the detector would compete with the timed calls

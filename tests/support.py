@@ -72,6 +72,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         "otlp_grpc_port": 0,
         "otlp_http_port": 0,
         "query_port": 0,
+        "web_port": 0,
         "batch_max_wait_s": 0.02,
         "decode_workers": 0,
         # Tests send few spans at a time: let ClickHouse decode them all the same.
@@ -108,6 +109,10 @@ class RunningApp:
     @property
     def query_target(self) -> str:
         return f"127.0.0.1:{self.ports.query}"
+
+    @property
+    def web_base(self) -> str:
+        return f"http://127.0.0.1:{self.ports.web}"
 
     @property
     def http_base(self) -> str:
@@ -227,6 +232,7 @@ class ServerProcess:
             "VIGIL_OTLP_GRPC_PORT": str(self.grpc_port),
             "VIGIL_OTLP_HTTP_PORT": str(self.http_port),
             "VIGIL_QUERY_PORT": str(self.query_port),
+            "VIGIL_WEB_PORT": "0",
             "VIGIL_BATCH_MAX_WAIT_S": "0.05",
             "VIGIL_DECODE_WORKERS": "1",
             **env,

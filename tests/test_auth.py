@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -424,3 +426,27 @@ def test_projects_created_at_once_get_distinct_numbers(secured: RunningApp) -> N
     with connect(secured.settings.dsn) as client:
         live = {p.slug: p.number for p in registry.list_projects(client, MAIN)}
     assert {live[f"burst_{i}"] for i in range(4)} == set(numbers)
+
+
+def test_the_web_port_takes_the_same_credentials(secured: RunningApp, ch: Client) -> None:
+    """Connect on the web port: the same keys, scopes and errors as gRPC on the query port."""
+    url = f"{secured.web_base}/vigil.query.v1.QueryService/GetServices"
+
+    def call(headers: dict[str, str]) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            url, data=b"{}", headers={"Content-Type": "application/json", **headers}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read())
+
+    status, error = call({})
+    assert (status, error["code"]) == (401, "unauthenticated")
+    _, ingest_key = new_key(ch, "alpha", "ingest")
+    status, error = call(bearer(ingest_key))
+    assert (status, error["code"]) == (403, "permission_denied")
+    _, read_key = new_key(ch, "alpha", "read")
+    status, answer = call(bearer(read_key))
+    assert (status == 200 and "services" in answer) or answer == {}

@@ -1,7 +1,12 @@
-"""The query gRPC server (port 4319): QueryService with server reflection and grpc.health.v1,
-so that ``grpcurl -plaintext localhost:4319 list`` works without any .proto file."""
+"""The query API's servers: gRPC (port 4319: QueryService and AdminService with server
+reflection and grpc.health.v1, so that ``grpcurl -plaintext localhost:4319 list`` works
+without any .proto file), and the same servicers over Connect on the web port (4320)."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -11,7 +16,15 @@ from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil.query_client import MAX_MESSAGE_BYTES
 from vigil_query.admin_service import AdminService
+from vigil_query.connect_app import connect_app
 from vigil_query.service import QueryService
+from vigil_query.web_server import WebServer
+
+
+class TlsFiles(Protocol):
+    cert_file: Path
+    key_file: Path
+
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
@@ -27,9 +40,16 @@ class QueryServer:
                 ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ]
         )
+        admin = AdminService(service.reader, service.auth, traces_ttl_days)
         query_pb2_grpc.add_QueryServiceServicer_to_server(service, self._server)
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminService(service.reader, service.auth, traces_ttl_days), self._server
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, self._server)
+        self._web = WebServer(
+            connect_app(
+                {
+                    query_pb2.DESCRIPTOR.services_by_name["QueryService"]: service,
+                    admin_pb2.DESCRIPTOR.services_by_name["AdminService"]: admin,
+                }
+            )
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
@@ -42,6 +62,12 @@ class QueryServer:
             self._server,
         )
         self.port = 0
+        self.web_port = 0
+
+    async def start_web(self, host: str, port: int, tls: TlsFiles | None = None) -> int:
+        """Serve the Connect API on ``host:port`` (HTTPS with ``tls``); returns the port."""
+        self.web_port = await self._web.start(host, port, *(tls.cert_file, tls.key_file) if tls else ())
+        return self.web_port
 
     async def start(self, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> int:
         """Listen on ``host:port`` (with TLS when ``credentials`` are given); returns the port."""
@@ -60,5 +86,5 @@ class QueryServer:
     async def stop(self, grace_s: float) -> None:
         for service in ("", SERVICE_NAME):
             await self._health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self._server.stop(grace_s)
+        await asyncio.gather(self._server.stop(grace_s), self._web.stop())
         self.reader.close()

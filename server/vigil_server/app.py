@@ -57,6 +57,7 @@ class BoundPorts:
     otlp_grpc: int
     otlp_http: int
     query: int
+    web: int
 
 
 class VigilApp:
@@ -193,6 +194,7 @@ class VigilApp:
 
         self.query = QueryServer(make_query_service(s, self.auth), s.traces_ttl_days)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
+        web_port = await self.query.start_web(s.listen_host, s.web_port, tls)
         if s.drift_interval_s > 0:
             self._detector_task = loop.create_task(
                 run_detector(
@@ -201,13 +203,14 @@ class VigilApp:
                 name="vigil-drift",
             )
 
-        self.ports = BoundPorts(grpc_port, http_port, query_port)
+        self.ports = BoundPorts(grpc_port, http_port, query_port, web_port)
         log.info(
             "vigil serving",
             extra={
                 "otlp_grpc": f"{s.listen_host}:{grpc_port}",
                 "otlp_http": f"{s.listen_host}:{http_port}",
                 "query": f"{s.listen_host}:{query_port}",
+                "web": f"{s.listen_host}:{web_port}",
                 "storage": "embedded chDB" if s.embedded else "ClickHouse server",
                 "database": s.database,
             },
@@ -351,9 +354,14 @@ async def serve_query(settings: VigilSettings) -> None:
     port = await server.start(
         settings.listen_host, settings.query_port, tls.grpc_credentials() if tls else None
     )
+    web_port = await server.start_web(settings.listen_host, settings.web_port, tls)
     log.info(
         "vigil query serving",
-        extra={"query": f"{settings.listen_host}:{port}", "database": settings.database},
+        extra={
+            "query": f"{settings.listen_host}:{port}",
+            "web": f"{settings.listen_host}:{web_port}",
+            "database": settings.database,
+        },
     )
     await stop.wait()
     await server.stop(grace_s=settings.shutdown_timeout_s)

@@ -50,6 +50,7 @@ class VigilSettings(BaseSettings):
     otlp_grpc_port: int = Field(default=4317, ge=0, le=65535)
     otlp_http_port: int = Field(default=4318, ge=0, le=65535)
     query_port: int = Field(default=4319, ge=0, le=65535)
+    web_port: int = Field(default=4320, ge=0, le=65535)  # the query API over Connect (browsers)
 
     # --- authentication ---------------------------------------------------------------------
     auth: str = Field(
