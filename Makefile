@@ -10,13 +10,35 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test lint fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
+.PHONY: run test ui ui-if-npm lint fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
 
-run: $(VENV_STAMP)
+run: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync vigil serve
 
-test: $(VENV_STAMP)
+test: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+# The web UI (ui/, TypeScript + Vite) from its lockfile into ui/dist, which `vigil serve`
+# serves on port 4320. Without npm, `make run` serves everything else and the page at :4320
+# says how to get the UI.
+NPM ?= $(shell command -v npm 2>/dev/null)
+UI_SOURCES := $(shell find ui/src ui/index.html ui/package-lock.json ui/vite.config.ts ui/tsconfig.json 2>/dev/null)
+
+ui: ui/dist/index.html
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	cd ui && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
+	cd ui && $(NPM) run build
+
+ui-if-npm:
+ifneq ($(NPM),)
+	@$(MAKE) --no-print-directory ui
+else
+	@echo "npm not found: the web UI is not built (install Node.js and npm, then make ui); everything else runs"
+endif
 
 lint: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync ruff check .
@@ -66,4 +88,4 @@ $(VENV_STAMP): uv.lock pyproject.toml sdk/pyproject.toml | $(UV)
 	touch $@
 
 clean:
-	rm -rf .venv .tools .vigil-data
+	rm -rf .venv .tools .vigil-data ui/node_modules ui/dist

@@ -18,6 +18,7 @@ from vigil.query_client import MAX_MESSAGE_BYTES
 from vigil_query.admin_service import AdminService
 from vigil_query.connect_app import connect_app
 from vigil_query.service import QueryService
+from vigil_query.web_app import web_app
 from vigil_query.web_server import WebServer
 
 
@@ -31,7 +32,7 @@ ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_
 
 
 class QueryServer:
-    def __init__(self, service: QueryService, traces_ttl_days: int = 0) -> None:
+    def __init__(self, service: QueryService, traces_ttl_days: int = 0, ui_dir: Path | None = None) -> None:
         self.reader = service.reader
         self._health = health.aio.HealthServicer()
         self._server = grpc.aio.server(
@@ -43,14 +44,13 @@ class QueryServer:
         admin = AdminService(service.reader, service.auth, traces_ttl_days)
         query_pb2_grpc.add_QueryServiceServicer_to_server(service, self._server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, self._server)
-        self._web = WebServer(
-            connect_app(
-                {
-                    query_pb2.DESCRIPTOR.services_by_name["QueryService"]: service,
-                    admin_pb2.DESCRIPTOR.services_by_name["AdminService"]: admin,
-                }
-            )
+        api = connect_app(
+            {
+                query_pb2.DESCRIPTOR.services_by_name["QueryService"]: service,
+                admin_pb2.DESCRIPTOR.services_by_name["AdminService"]: admin,
+            }
         )
+        self._web = WebServer(web_app(api, ui_dir))
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (

@@ -192,7 +192,7 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = QueryServer(make_query_service(s, self.auth), s.traces_ttl_days)
+        self.query = QueryServer(make_query_service(s, self.auth), s.traces_ttl_days, s.ui_dir)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
         web_port = await self.query.start_web(s.listen_host, s.web_port, tls)
         if s.drift_interval_s > 0:
@@ -348,7 +348,7 @@ async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
     auth = make_authenticator(settings)
     await auth.start()
-    server = QueryServer(make_query_service(settings, auth), settings.traces_ttl_days)
+    server = QueryServer(make_query_service(settings, auth), settings.traces_ttl_days, settings.ui_dir)
     stop = stop_on_signals()
     tls = settings.tls()
     port = await server.start(

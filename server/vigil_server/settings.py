@@ -18,6 +18,7 @@ from vigil_query.drift_detector import DetectorConfig
 from vigil_query.psi import Thresholds
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits
+from vigil_query.web_app import default_ui_dir
 from vigil_server.tls import Tls
 
 MIB = 1024 * 1024
@@ -50,7 +51,8 @@ class VigilSettings(BaseSettings):
     otlp_grpc_port: int = Field(default=4317, ge=0, le=65535)
     otlp_http_port: int = Field(default=4318, ge=0, le=65535)
     query_port: int = Field(default=4319, ge=0, le=65535)
-    web_port: int = Field(default=4320, ge=0, le=65535)  # the query API over Connect (browsers)
+    web_port: int = Field(default=4320, ge=0, le=65535)  # the UI and the query API over Connect
+    ui_dir: Path = Field(default_factory=default_ui_dir)  # the built web UI (make ui)
 
     # --- authentication ---------------------------------------------------------------------
     auth: str = Field(

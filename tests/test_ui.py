@@ -1,0 +1,124 @@
+"""The web UI (ui/), served by the app on its web port, in a real Chromium driven by
+playwright-core (ui/tests/e2e.mjs): trace search → a trace → the LLM span's conversation;
+deep links; the TypeScript stubs generated from proto/ are current. Screenshots land in
+.test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+from fake_llm import FakeLLM
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import vigil
+from vigil_query.web_app import web_app
+
+from support import REPO, RunningApp
+
+UI = REPO / "ui"
+SHOTS = REPO / ".test-artifacts" / "ui"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+needs_ui = pytest.mark.skipif(
+    not (UI / "node_modules").is_dir() or not (UI / "dist" / "index.html").is_file(),
+    reason="the UI is not built (make ui needs Node.js and npm)",
+)
+needs_browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+
+
+def browser(scenario: str, app: RunningApp, *args: str) -> dict:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(
+        ["node", str(UI / "tests" / "e2e.mjs"), scenario, app.web_base, str(SHOTS), *args],
+        capture_output=True, text=True, timeout=180, cwd=UI, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )  # fmt: skip
+    assert out.returncode == 0, f"{scenario}: {out.stderr.strip()} (screenshots in {SHOTS})"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@needs_ui
+def test_generated_typescript_is_current() -> None:
+    with tempfile.TemporaryDirectory() as out:
+        template = Path(out) / "buf.gen.yaml"
+        template.write_text((UI / "buf.gen.yaml").read_text().replace("out: src/gen", f"out: {out}/gen"))
+        subprocess.run(
+            ["npx", "--no-install", "buf", "generate", "--template", str(template), "../proto"],
+            cwd=UI, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        committed, fresh = UI / "src" / "gen", Path(out) / "gen"
+        files = {f.relative_to(committed) for f in committed.rglob("*.ts")}
+        files |= {f.relative_to(fresh) for f in fresh.rglob("*.ts")}
+        changed = sorted(
+            str(f)
+            for f in files
+            if not (committed / f).is_file()
+            or not (fresh / f).is_file()
+            or (committed / f).read_bytes() != (fresh / f).read_bytes()
+        )
+        assert not changed, f"ui/src/gen is stale ({changed}): run `npm run generate` in ui/"
+
+
+@needs_ui
+def test_the_app_serves_the_ui_and_its_deep_links(app: RunningApp) -> None:
+    with urllib.request.urlopen(f"{app.web_base}/traces/{'ab' * 16}", timeout=30) as page:
+        assert page.status == 200 and b'<div id="app">' in page.read()
+    with urllib.request.urlopen(f"{app.web_base}/", timeout=30) as page:
+        html = page.read().decode()
+    asset = html.split('src="', 1)[1].split('"', 1)[0]
+    with urllib.request.urlopen(f"{app.web_base}{asset}", timeout=30) as script:
+        assert script.headers["Content-Type"].startswith(("text/javascript", "application/javascript"))
+        assert "immutable" in script.headers["Cache-Control"]
+
+
+@needs_ui
+@needs_browser
+def test_search_open_a_trace_and_read_the_conversation(
+    app: RunningApp, fake_llm: FakeLLM, sdk_memory: InMemorySpanExporter
+) -> None:
+    vigil.instrument_openai()
+    try:
+        oai = openai.OpenAI(base_url=fake_llm.base_url + "/v1", api_key="test-key", max_retries=0)
+
+        @vigil.trace(name="ui-agent-turn")
+        def turn(question: str) -> str:
+            reply = oai.chat.completions.create(
+                model="gpt-ui",
+                messages=[
+                    {"role": "system", "content": "Answer briefly."},
+                    {"role": "user", "content": question},
+                ],
+            )
+            return reply.choices[0].message.content
+
+        turn("which order is late?")
+    finally:
+        vigil.uninstrument_openai()
+    assert vigil.flush(30)
+    app.flush()
+    seen = browser("search-open-trace", app, "vigil-sdk-tests", "ui-agent-turn", "which order is late?")
+    assert "/traces/" in seen["url"]
+    assert [r.split(" ")[0].lower() for r in seen["roles"]][:3] == ["system", "user", "assistant"]
+
+
+def test_without_a_built_ui_the_port_says_how_to_get_it(tmp_path: Path) -> None:
+
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def api(scope: dict, receive: object, send: object) -> None:
+        raise AssertionError("a GET of a page is not an API call")
+
+    asyncio.run(
+        web_app(api, tmp_path / "missing")({"type": "http", "method": "GET", "path": "/"}, None, send)
+    )
+    assert sent[0]["status"] == 200 and b"make ui" in sent[1]["body"]

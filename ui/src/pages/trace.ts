@@ -1,0 +1,114 @@
+// A trace: a waterfall (collapsible tree with timing bars, orphans and cycles marked,
+// virtualized: only the rows in view are in the DOM) and the panel of the selected span.
+
+import { h, clear } from "../dom";
+import { query, errorText } from "../api";
+import { duration, time } from "../format";
+import type { SpanNode } from "../gen/vigil/query/v1/query_pb";
+import { spanPanel } from "./span";
+
+const ROW_HEIGHT = 26;
+
+export async function tracePage(main: HTMLElement, traceId: string): Promise<void> {
+  clear(main, h("p", { class: "muted" }, "Loading trace…"));
+  const nodes: SpanNode[] = [];
+  try {
+    // StreamTrace: every page of the trace, in depth-first order, from one view of it.
+    for await (const page of query.streamTrace({ traceId })) nodes.push(...page.spans);
+  } catch (error) {
+    clear(main, h("h1", {}, "Trace ", h("code", {}, traceId)), h("p", { class: "error" }, errorText(error)));
+    return;
+  }
+  const start = nodes.reduce((m, n) => (n.span!.startTimeUnixNano < m ? n.span!.startTimeUnixNano : m), nodes[0].span!.startTimeUnixNano);
+  const end = nodes.reduce((m, n) => {
+    const e = n.span!.startTimeUnixNano + n.span!.durationNano;
+    return e > m ? e : m;
+  }, 0n);
+  const total = Number(end - start) || 1;
+  const collapsed = new Set<string>();
+  const panel = h("aside", { class: "span-panel" }, h("p", { class: "muted" }, "Select a span."));
+  const viewport = h("div", { class: "waterfall", tabindex: 0, role: "tree", "aria-label": "Spans" });
+  const spacer = h("div", { class: "spacer" });
+  const rows = h("div", { class: "rows" });
+  viewport.append(spacer, rows);
+  let visible: SpanNode[] = [];
+  let selected = -1;
+
+  function recompute(): void {
+    visible = [];
+    let hideBelow = -1;
+    for (const node of nodes) {
+      if (hideBelow >= 0 && node.depth > hideBelow) continue;
+      hideBelow = collapsed.has(node.span!.spanId) ? node.depth : -1;
+      visible.push(node);
+    }
+    spacer.style.height = `${visible.length * ROW_HEIGHT}px`;
+    draw();
+  }
+
+  function draw(): void {
+    const first = Math.max(0, Math.floor(viewport.scrollTop / ROW_HEIGHT) - 10);
+    const last = Math.min(visible.length, first + Math.ceil(viewport.clientHeight / ROW_HEIGHT) + 20);
+    rows.style.transform = `translateY(${first * ROW_HEIGHT}px)`;
+    clear(rows, ...visible.slice(first, last).map((node, i) => row(node, first + i)));
+  }
+
+  function row(node: SpanNode, index: number): HTMLElement {
+    const span = node.span!;
+    const left = (Number(span.startTimeUnixNano - start) / total) * 100;
+    const width = Math.max((Number(span.durationNano) / total) * 100, 0.2);
+    const hasChildren = node.childSpanIds.length > 0;
+    const toggle = h("button", {
+      class: "toggle",
+      "aria-label": collapsed.has(span.spanId) ? "Expand" : "Collapse",
+      onclick: (e: Event) => {
+        e.stopPropagation();
+        if (collapsed.has(span.spanId)) collapsed.delete(span.spanId);
+        else collapsed.add(span.spanId);
+        recompute();
+      },
+    }, hasChildren ? (collapsed.has(span.spanId) ? "▸" : "▾") : "");
+    return h("div", {
+      class: `row${index === selected ? " selected" : ""}${span.statusCode === "Error" ? " error" : ""}`,
+      role: "treeitem",
+      "data-span-id": span.spanId,
+      style: `height:${ROW_HEIGHT}px`,
+      onclick: () => select(index),
+    },
+      h("div", { class: "label", style: `padding-left:${node.depth * 14 + 4}px` },
+        toggle,
+        h("span", { class: "name" }, span.name),
+        h("span", { class: "service" }, span.serviceName),
+        node.orphan ? h("span", { class: "badge warn", title: "Its parent span never arrived" }, "orphan") : null,
+        node.cycle ? h("span", { class: "badge warn", title: "Its stored parent link closed a cycle" }, "cycle") : null),
+      h("div", { class: "timeline" },
+        h("div", { class: "bar", style: `left:${left}%;width:${width}%` }),
+        h("span", { class: "dur" }, duration(span.durationNano))),
+    );
+  }
+
+  function select(index: number): void {
+    selected = index;
+    draw();
+    const node = visible[index];
+    if (node) clear(panel, spanPanel(node));
+  }
+
+  viewport.addEventListener("scroll", () => requestAnimationFrame(draw));
+  viewport.addEventListener("keydown", (event: KeyboardEvent) => {
+    if (event.key === "ArrowDown" || event.key === "j") select(Math.min(visible.length - 1, selected + 1));
+    else if (event.key === "ArrowUp" || event.key === "k") select(Math.max(0, selected - 1));
+    else return;
+    event.preventDefault();
+    const top = selected * ROW_HEIGHT;
+    if (top < viewport.scrollTop || top > viewport.scrollTop + viewport.clientHeight - ROW_HEIGHT) viewport.scrollTop = top - viewport.clientHeight / 2;
+  });
+
+  const root = nodes[0].span!;
+  clear(main,
+    h("h1", {}, root.name, " ", h("code", { class: "muted" }, traceId)),
+    h("p", { class: "muted" }, `${nodes.length} spans · ${duration(end - start)} · started ${time(start)}`),
+    h("div", { class: "trace-layout" }, viewport, panel));
+  recompute();
+  select(0);
+}

@@ -1,0 +1,66 @@
+// Browser checks of the UI against a running `vigil serve`, driven by playwright-core in the
+// machine's Chromium (no browser download). Run by tests/test_ui.py:
+//   node ui/tests/e2e.mjs <scenario> <web base URL> <screenshot dir> [arguments...]
+// Prints one JSON line with what it measured; exits non-zero with the reason on failure.
+import { chromium } from "playwright-core";
+
+const [scenario, base, shots, ...args] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const errors = [];
+page.on("pageerror", (e) => errors.push(String(e)));
+
+async function searchOpenTraceSeeChat([service, rootName, userText]) {
+  await page.goto(base + "/");
+  await page.selectOption("select[name=service]", service);
+  await page.click("form.filters button[type=submit]");
+  const link = page.locator("table.traces a", { hasText: rootName }).first();
+  await link.waitFor({ timeout: 15000 });
+  await page.screenshot({ path: `${shots}/search.png`, fullPage: true });
+  await link.click();
+  await page.locator(".waterfall .row").first().waitFor({ timeout: 15000 });
+  // The LLM call's span: the row whose name starts with "chat".
+  await page.locator(".waterfall .row", { hasText: /^.*chat / }).first().click();
+  const message = page.locator(".conversation .message.role-user", { hasText: userText });
+  await message.waitFor({ timeout: 15000 });
+  const roles = await page.locator(".conversation .message .role").allInnerTexts();
+  await page.screenshot({ path: `${shots}/trace.png`, fullPage: true });
+  return { url: page.url(), roles };
+}
+
+async function openAndScroll([traceId]) {
+  const started = Date.now();
+  await page.goto(`${base}/traces/${traceId}`);
+  await page.locator(".waterfall .row").first().waitFor({ timeout: 60000 });
+  const opened = Date.now() - started;
+  const scrollStarted = Date.now();
+  const frames = await page.evaluate(async () => {
+    const viewport = document.querySelector(".waterfall");
+    const step = viewport.scrollHeight / 50;
+    for (let i = 1; i <= 50; i++) {
+      viewport.scrollTop = i * step;
+      await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    }
+    return document.querySelectorAll(".waterfall .row").length;
+  });
+  const scrolled = Date.now() - scrollStarted;
+  await page.screenshot({ path: `${shots}/large-trace.png` });
+  return { opened_ms: opened, scrolled_ms: scrolled, rows_in_dom: frames };
+}
+
+try {
+  const run = { "search-open-trace": searchOpenTraceSeeChat, "open-and-scroll": openAndScroll }[scenario];
+  if (!run) throw new Error(`unknown scenario ${scenario}`);
+  const result = await run(args);
+  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+  console.log(JSON.stringify(result));
+} catch (error) {
+  await page.screenshot({ path: `${shots}/failure-${scenario}.png`, fullPage: true }).catch(() => {});
+  console.error(String(error));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
