@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test ui ui-if-npm lint fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
+.PHONY: run test ui ui-if-npm lint fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
 
 run: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync vigil serve
@@ -63,6 +63,9 @@ bench-metrics: $(VENV_STAMP)
 
 bench-genai-columns: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/genai_columns.py $(BENCH_ARGS)
+
+bench-ui: $(VENV_STAMP) ui
+	$(UV) run --frozen --no-sync python bench/ui.py $(BENCH_ARGS)
 
 bench-logs: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/logs.py $(BENCH_ARGS)

@@ -27,24 +27,25 @@ class Server:
     grpc_port: int
     http_port: int
     query_port: int
+    web_port: int
 
 
 def server_env(prefix: str, **settings: str) -> Server:
     """Settings for a server in a fresh directory, not started yet."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
-    grpc_port, http_port, query_port = free_port(), free_port(), free_port()
+    grpc_port, http_port, query_port, web_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "VIGIL_DATA_DIR": str(work),
         "VIGIL_OTLP_GRPC_PORT": str(grpc_port),
         "VIGIL_OTLP_HTTP_PORT": str(http_port),
         "VIGIL_QUERY_PORT": str(query_port),
-        "VIGIL_WEB_PORT": "0",
+        "VIGIL_WEB_PORT": str(web_port),
         "VIGIL_LOG_LEVEL": "WARNING",
         "VIGIL_DRIFT_INTERVAL_S": "0",
         **settings,
     }
-    return Server(work, env, grpc_port, http_port, query_port)
+    return Server(work, env, grpc_port, http_port, query_port, web_port)
 
 
 @contextmanager

@@ -109,7 +109,6 @@ def test_search_open_a_trace_and_read_the_conversation(
 
 def test_without_a_built_ui_the_port_says_how_to_get_it(tmp_path: Path) -> None:
 
-
     sent: list[dict] = []
 
     async def send(message: dict) -> None:
