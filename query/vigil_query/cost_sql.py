@@ -40,13 +40,12 @@ def costing(
     or of the rows of otel_genai_usage_hourly with ``rollup``; in reader's database, or in
     each of ``databases`` (quoted identifiers)."""
     table = "otel_genai_usage_hourly" if rollup else "otel_traces"
+    each = " UNION DISTINCT ".join(
+        f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {db}.{table} WHERE ({where_sql}) AND GenAiModel != ''"
+        for db in databases or [reader.db]
+    )
     models = reader.rows(
-        " UNION DISTINCT ".join(
-            f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {db}.{table}"
-            f" WHERE ({where_sql}) AND GenAiModel != ''"
-            for db in databases or [reader.db]
-        )
-        + f" LIMIT {MAX_MODELS}",
+        f"SELECT * FROM ({each}) LIMIT {MAX_MODELS}",
         params,
         "finding the models to price",
     )

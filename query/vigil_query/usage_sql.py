@@ -124,6 +124,8 @@ def get_usage(
         time_ns = "toUnixTimestamp64Nano(Timestamp)"
         inputs, partials, merge, table = _SPAN_INPUTS, SPAN_PARTIALS, "quantilesMerge", "otel_traces"
     _exact(where, filters)
+    if by_project and not projects:
+        return query_pb2.GetUsageResponse(step_nano=step, currency="USD")
     # One source per database read: a project's id is its group's key.
     sources = (
         [(f"{{project{i}:String}}", quote_identifier(db)) for i, (_, db) in enumerate(projects)]
