@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import openai
 import pytest
 from fake_llm import FakeLLM
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from test_drift import send_durations
 
 import vigil
 from vigil_query.web_app import web_app
@@ -105,6 +108,40 @@ def test_search_open_a_trace_and_read_the_conversation(
     seen = browser("search-open-trace", app, "vigil-sdk-tests", "ui-agent-turn", "which order is late?")
     assert "/traces/" in seen["url"]
     assert [r.split(" ")[0].lower() for r in seen["roles"]][:3] == ["system", "user", "assistant"]
+
+
+@needs_ui
+@needs_browser
+def test_a_session_page_shows_its_traces_on_a_timeline(
+    app: RunningApp, sdk_memory: InMemorySpanExporter
+) -> None:
+    @vigil.trace(name="ui-session-turn", session_arg="conversation")
+    def turn(conversation: str, n: int) -> int:
+        return n
+
+    for n in range(3):
+        turn("ui-session-1", n)
+    assert vigil.flush(30)
+    app.flush()
+    seen = browser("session-timeline", app, "ui-session-1", "3")
+    assert seen["rows"] == 3 and seen["url"].endswith("/sessions/ui-session-1")
+
+
+@needs_ui
+@needs_browser
+def test_the_drift_page_draws_both_windows_of_a_shifted_group(app: RunningApp) -> None:
+    rng = random.Random(17)
+    now = time.time_ns()
+    hour = 3600 * 10**9
+    send_durations(app.grpc_target, "ui-drift", "answer", [rng.randrange(80, 120) * 10**6 for _ in range(400)],
+                   now - 20 * hour, now - 2 * hour, rng)  # fmt: skip
+    send_durations(app.grpc_target, "ui-drift", "answer", [rng.randrange(280, 320) * 10**6 for _ in range(200)],
+                   now - hour // 2, now - 60 * 10**9, rng)  # fmt: skip
+    app.flush()
+    seen = browser("drift-histograms", app, "ui-drift · answer")
+    assert seen["bars"]["baseline"] >= 2 and seen["bars"]["current"] == seen["bars"]["baseline"]
+    assert seen["severity"] == "high"
+    assert "p50" in seen["captions"][0] and "p95" in seen["captions"][1]
 
 
 def test_without_a_built_ui_the_port_says_how_to_get_it(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ import "./style.css";
 import { h, clear } from "./dom";
 import { searchPage } from "./pages/search";
 import { tracePage } from "./pages/trace";
+import { sessionPage, sessionsPage } from "./pages/sessions";
+import { driftPage } from "./pages/drift";
 
 const root = document.getElementById("app")!;
 
@@ -35,13 +37,23 @@ function render(): void {
     "header",
     {},
     h("a", { href: "/", class: "brand", onclick: link("/") }, "Vigil"),
-    h("nav", {}, h("a", { href: "/", onclick: link("/") }, "Traces")),
+    h("nav", {},
+      ...[["/", "Traces"], ["/sessions", "Sessions"], ["/drift", "Drift"]].map(([href, label]) =>
+        h("a", { href, onclick: link(href), class: current(href, path) ? "active" : "" }, label))),
     themeToggle(),
   );
   clear(root, header, main);
   const trace = path.match(/^\/traces\/([0-9a-fA-F]{32})\/?$/);
+  const session = path.match(/^\/sessions\/(.+)$/);
   if (trace) void tracePage(main, trace[1].toLowerCase());
+  else if (session) void sessionPage(main, decodeURIComponent(session[1]));
+  else if (path.startsWith("/sessions")) void sessionsPage(main);
+  else if (path.startsWith("/drift")) void driftPage(main);
   else void searchPage(main);
+}
+
+function current(href: string, path: string): boolean {
+  return href === "/" ? path === "/" || path.startsWith("/traces") : path.startsWith(href);
 }
 
 export function link(path: string): (event: Event) => void {

@@ -51,8 +51,40 @@ async function openAndScroll([traceId]) {
   return { opened_ms: opened, scrolled_ms: scrolled, rows_in_dom: frames };
 }
 
+async function sessionTimeline([sessionId, traces]) {
+  await page.goto(base + "/sessions");
+  const link = page.locator("table.sessions a", { hasText: sessionId }).first();
+  await link.waitFor({ timeout: 15000 });
+  await link.click();
+  await page.locator(".timeline-row").nth(Number(traces) - 1).waitFor({ timeout: 15000 });
+  const rows = await page.locator(".timeline-row").count();
+  await page.screenshot({ path: `${shots}/session.png`, fullPage: true });
+  return { url: page.url(), rows };
+}
+
+async function driftHistograms([groupText]) {
+  await page.goto(base + "/drift");
+  const row = page.locator("table.drift tbody tr", { hasText: groupText }).first();
+  await row.waitFor({ timeout: 20000 });
+  await row.click();
+  await page.locator(".drift-detail h2", { hasText: groupText }).waitFor({ timeout: 10000 });
+  const bars = {
+    baseline: await page.locator(".drift-detail svg.histogram.baseline rect").count(),
+    current: await page.locator(".drift-detail svg.histogram.current rect").count(),
+  };
+  const severity = await row.locator(".badge").innerText();
+  const captions = await page.locator(".drift-detail figcaption").allInnerTexts();
+  await page.screenshot({ path: `${shots}/drift.png`, fullPage: true });
+  return { bars, severity, captions };
+}
+
 try {
-  const run = { "search-open-trace": searchOpenTraceSeeChat, "open-and-scroll": openAndScroll }[scenario];
+  const run = {
+    "search-open-trace": searchOpenTraceSeeChat,
+    "open-and-scroll": openAndScroll,
+    "session-timeline": sessionTimeline,
+    "drift-histograms": driftHistograms,
+  }[scenario];
   if (!run) throw new Error(`unknown scenario ${scenario}`);
   const result = await run(args);
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
