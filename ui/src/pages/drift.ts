@@ -28,24 +28,24 @@ export async function driftPage(main: HTMLElement): Promise<void> {
         h("thead", {}, h("tr", {}, h("th", {}, "Group"), h("th", { class: "num" }, "PSI"), h("th", {}, "Severity"))),
         h("tbody", {}, ...answer.groups.map((g, i) => h("tr", {
           class: `severity-${g.severity}`, tabindex: 0,
-          onclick: () => show(g, answer.unit), onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === "Enter") show(g, answer.unit); },
+          onclick: () => show(g, answer.unit, answer.groupBy), onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === "Enter") show(g, answer.unit, answer.groupBy); },
           "data-index": i,
         },
-          h("td", {}, Object.values(g.group).join(" · ")),
+          h("td", {}, label(g, answer.groupBy)),
           h("td", { class: "num" }, g.severity === "insufficient_data" ? "" : g.psi.toFixed(3)),
           h("td", {}, h("span", { class: `badge sev ${g.severity}` }, g.severity.replace("_", " ")))))),
       ));
-      show(answer.groups[0], answer.unit);
+      show(answer.groups[0], answer.unit, answer.groupBy);
     } catch (error) {
       clear(groups, h("p", { class: "error" }, errorText(error)));
     }
   }
 
-  function show(g: DriftGroup, unit: string): void {
+  function show(g: DriftGroup, unit: string, groupBy: string[]): void {
     // One scale for both windows, so that their bars compare.
     const peak = Math.max(...g.baselineProportions, ...g.currentProportions, 0.0001);
     clear(detail,
-      h("h2", {}, Object.values(g.group).join(" · ")),
+      h("h2", {}, label(g, groupBy)),
       h("p", { class: "muted" }, `PSI ${g.psi.toFixed(3)} (${g.severity.replace("_", " ")}) · baseline ${g.baselineCount} spans, current ${g.currentCount}`),
       histogram("Baseline", g.baselineProportions, g.binEdges, unit, g.baselineP50, g.baselineP95, "baseline", peak),
       histogram("Current", g.currentProportions, g.binEdges, unit, g.currentP50, g.currentP95, "current", peak),
@@ -53,6 +53,11 @@ export async function driftPage(main: HTMLElement): Promise<void> {
   }
 
   await load();
+}
+
+// The group's values in the order of its keys (a map's own order is not defined).
+function label(g: DriftGroup, groupBy: string[]): string {
+  return groupBy.map((key) => g.group[key] ?? "").join(" · ");
 }
 
 function histogram(
