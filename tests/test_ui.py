@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from test_drift import send_durations
 
 import vigil
+from vigil_query.drift_detector import DetectorConfig, evaluate_once
 from vigil_query.web_app import web_app
 
 from support import REPO, RunningApp
@@ -142,6 +143,23 @@ def test_the_drift_page_draws_both_windows_of_a_shifted_group(app: RunningApp) -
     assert seen["bars"]["baseline"] >= 2 and seen["bars"]["current"] == seen["bars"]["baseline"]
     assert seen["severity"] == "high"
     assert "p50" in seen["captions"][0] and "p95" in seen["captions"][1]
+
+
+@needs_ui
+@needs_browser
+def test_an_alert_is_resolved_from_the_alerts_page(app: RunningApp) -> None:
+    rng = random.Random(23)
+    now = time.time_ns()
+    hour = 3600 * 10**9
+    send_durations(app.grpc_target, "ui-alerts", "plan", [rng.randrange(40, 60) * 10**6 for _ in range(400)],
+                   now - 20 * hour, now - 2 * hour, rng)  # fmt: skip
+    send_durations(app.grpc_target, "ui-alerts", "plan", [rng.randrange(400, 500) * 10**6 for _ in range(200)],
+                   now - hour // 2, now - 60 * 10**9, rng)  # fmt: skip
+    app.flush()
+    reader = app.app.query.reader  # the detector's pass, as `vigil drift-detect` runs it
+    app.run(reader.run(lambda r: evaluate_once(r, DetectorConfig(metrics=("duration",)))))
+    seen = browser("resolve-alert", app, "service.name=ui-alerts, span.name=plan")
+    assert seen["severity"] == "high" and "resolved by user" in seen["resolvedText"]
 
 
 def test_without_a_built_ui_the_port_says_how_to_get_it(tmp_path: Path) -> None:

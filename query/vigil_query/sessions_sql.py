@@ -144,13 +144,9 @@ def _summaries(reader: Reader, where: Where, session_ids: list[str]) -> Sequence
 def get_session(reader: Reader, request: query_pb2.GetSessionRequest) -> query_pb2.GetSessionResponse:
     if not request.session_id:
         raise InvalidQuery("session_id is required")
-    hi = request.start_time_max_unix_nano
-    lo = request.start_time_min_unix_nano
-    if not lo and not hi:
-        lo, hi = time_range(0, 0)
-        lo = hi - _THIRTY_DAYS_NS
-    else:
-        lo, hi = time_range(lo, hi)
+    lo, hi = time_range(
+        request.start_time_min_unix_nano, request.start_time_max_unix_nano, default_ns=_THIRTY_DAYS_NS
+    )
     # Where the session's spans are, from the rollup: the span query reads only that time.
     ((first, last),) = reader.rows(
         f"SELECT min(FirstNs), max(LastNs) FROM {reader.db}.otel_sessions_hourly"

@@ -7,6 +7,7 @@ import { searchPage } from "./pages/search";
 import { tracePage } from "./pages/trace";
 import { sessionPage, sessionsPage } from "./pages/sessions";
 import { driftPage } from "./pages/drift";
+import { alertsPage } from "./pages/alerts";
 
 const root = document.getElementById("app")!;
 
@@ -38,7 +39,7 @@ function render(): void {
     {},
     h("a", { href: "/", class: "brand", onclick: link("/") }, "Vigil"),
     h("nav", {},
-      ...[["/", "Traces"], ["/sessions", "Sessions"], ["/drift", "Drift"]].map(([href, label]) =>
+      ...[["/", "Traces"], ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"]].map(([href, label]) =>
         h("a", { href, onclick: link(href), class: current(href, path) ? "active" : "" }, label))),
     themeToggle(),
   );
@@ -49,6 +50,7 @@ function render(): void {
   else if (session) void sessionPage(main, decodeURIComponent(session[1]));
   else if (path.startsWith("/sessions")) void sessionsPage(main);
   else if (path.startsWith("/drift")) void driftPage(main);
+  else if (path.startsWith("/alerts")) void alertsPage(main);
   else void searchPage(main);
 }
 

@@ -78,8 +78,24 @@ async function driftHistograms([groupText]) {
   return { bars, severity, captions };
 }
 
+async function resolveAlert([groupText]) {
+  await page.goto(base + "/alerts");
+  const row = page.locator("table.alerts tbody tr", { hasText: groupText }).first();
+  await row.waitFor({ timeout: 15000 });
+  const severity = await row.locator(".badge").innerText();
+  await page.screenshot({ path: `${shots}/alerts.png`, fullPage: true });
+  await row.locator("button.resolve").click();
+  await page.locator("table.alerts tbody tr", { hasText: groupText }).waitFor({ state: "detached", timeout: 15000 });
+  await page.selectOption("select[name=resolved]", "2");
+  await page.click("form.filters button[type=submit]");
+  const resolved = page.locator("table.alerts tbody tr", { hasText: groupText }).first();
+  await resolved.waitFor({ timeout: 15000 });
+  return { severity, resolvedText: await resolved.innerText() };
+}
+
 try {
   const run = {
+    "resolve-alert": resolveAlert,
     "search-open-trace": searchOpenTraceSeeChat,
     "open-and-scroll": openAndScroll,
     "session-timeline": sessionTimeline,
