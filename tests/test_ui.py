@@ -109,6 +109,11 @@ def test_search_open_a_trace_and_read_the_conversation(
     seen = browser("search-open-trace", app, "vigil-sdk-tests", "ui-agent-turn", "which order is late?")
     assert "/traces/" in seen["url"]
     assert [r.split(" ")[0].lower() for r in seen["roles"]][:3] == ["system", "user", "assistant"]
+    # Replay from the span panel: the prompt edited, "What if" shows the diff.
+    trace_id = seen["url"].rsplit("/", 1)[1]
+    replayed = browser("replay-what-if", app, trace_id, "which order is late?", "which parcel is late?")
+    assert replayed["changed"] == 1
+    assert "-" in replayed["diff"] and "parcel" in replayed["diff"] and "order" in replayed["diff"]
 
 
 @needs_ui

@@ -93,8 +93,26 @@ async function resolveAlert([groupText]) {
   return { severity, resolvedText: await resolved.innerText() };
 }
 
+async function replayWhatIf([traceId, before, after]) {
+  await page.goto(`${base}/traces/${traceId}`);
+  await page.locator(".waterfall .row", { hasText: /^.*chat / }).first().click();
+  await page.locator("details.replay summary").click();
+  const editor = page.locator("textarea.json-editor");
+  await editor.fill((await editor.inputValue()).replace(before, after));
+  await page.locator("details.replay button", { hasText: "What if" }).click();
+  const diff = page.locator(".replay-result pre.unified").first();
+  await diff.waitFor({ timeout: 15000 });
+  await diff.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${shots}/replay.png`, fullPage: true });
+  return {
+    diff: await diff.innerText(),
+    changed: await page.locator(".replay-result .side-by-side").count(),
+  };
+}
+
 try {
   const run = {
+    "replay-what-if": replayWhatIf,
     "resolve-alert": resolveAlert,
     "search-open-trace": searchOpenTraceSeeChat,
     "open-and-scroll": openAndScroll,

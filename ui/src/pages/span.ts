@@ -4,6 +4,7 @@
 import { h } from "../dom";
 import { duration, prettyJson, time } from "../format";
 import type { SpanNode } from "../gen/vigil/query/v1/query_pb";
+import { replayPanel } from "./replay";
 
 type Part = { type?: string; content?: unknown; name?: string; arguments?: unknown; response?: unknown; id?: string };
 type Message = { role?: string; parts?: Part[]; finish_reason?: string };
@@ -24,6 +25,7 @@ export function spanPanel(node: SpanNode): HTMLElement {
       ...fact("Span id", span.spanId),
       ...(node.duplicates ? fact("Duplicates", String(node.duplicates)) : [])),
     conversation(attrs),
+    replayPanel(span),
     json("Input", attrs["input.value"]),
     json("Output", attrs["output.value"]),
     table("Attributes", attrs),
