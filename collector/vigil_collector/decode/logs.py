@@ -18,7 +18,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from vigil_collector.decode.anyvalue import to_str
 from vigil_collector.decode.otlp_json import hex_ids, json_list, parse_otlp_json
 from vigil_collector.decode.otlp_proto import parse_proto
-from vigil_collector.decode.report import partial_success_text
+from vigil_collector.decode.report import PartialSuccess
 from vigil_collector.decode.spans import DecodeLimits, MapColumn, add_attributes, as_timestamps
 from vigil_collector.decode.validate import LATEST_TIME_NS
 
@@ -47,17 +47,13 @@ LOG_SCHEMA = pa.schema(
 
 
 @dataclass
-class DecodedLogs:
+class DecodedLogs(PartialSuccess):
+    items = "log records"
     table: pa.Table
     accepted: int
     rejected: int
     errors: list[str] = field(default_factory=list)
     truncated_values: int = 0
-
-    @property
-    def message(self) -> str:
-        """Partial-success text: why log records were rejected, and any warnings."""
-        return partial_success_text(self.errors, self.truncated_values, "log records")
 
 
 def parse_proto_logs(body: bytes) -> ExportLogsServiceRequest:

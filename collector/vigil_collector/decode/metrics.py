@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.ipc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from vigil_collector.decode.report import partial_success_text
+from vigil_collector.decode.report import PartialSuccess
 from vigil_collector.decode.spans import DecodeLimits, MapColumn, add_attributes, as_timestamps
 from vigil_collector.decode.validate import LATEST_TIME_NS
 
@@ -184,17 +184,13 @@ class _Table:
 
 
 @dataclass
-class DecodedMetrics:
+class DecodedMetrics(PartialSuccess):
+    items = "data points"
     tables: dict[str, pa.Table]
     accepted: int  # data points
     rejected: int
     errors: list[str] = field(default_factory=list)
     truncated_values: int = 0
-
-    @property
-    def message(self) -> str:
-        """Partial-success text: why data points were rejected, and any warnings."""
-        return partial_success_text(self.errors, self.truncated_values, "data points")
 
 
 def decode_metrics(request: ExportMetricsServiceRequest, limits: DecodeLimits) -> DecodedMetrics:

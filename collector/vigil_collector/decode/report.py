@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 MAX_REPORTED = 5
 
 
@@ -14,3 +16,17 @@ def partial_success_text(errors: list[str], truncated_values: int, items: str) -
     if truncated_values:
         parts.append(f"{truncated_values} attribute values truncated to the length limit")
     return "; ".join(parts)
+
+
+class PartialSuccess:
+    """The ``message`` of a signal's decode result (a dataclass with ``errors`` and
+    ``truncated_values``), its items named by ``items``."""
+
+    items: ClassVar[str]
+    errors: list[str]
+    truncated_values: int
+
+    @property
+    def message(self) -> str:
+        """Partial-success text: why items were rejected, and any warnings."""
+        return partial_success_text(self.errors, self.truncated_values, self.items)

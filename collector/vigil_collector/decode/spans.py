@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from vigil_collector.decode.anyvalue import format_double, to_str
-from vigil_collector.decode.report import partial_success_text
+from vigil_collector.decode.report import PartialSuccess
 from vigil_collector.decode.validate import span_problem
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
@@ -63,19 +63,15 @@ class DecodeLimits:
 
 
 @dataclass
-class DecodedSpans:
+class DecodedSpans(PartialSuccess):
     """The valid spans of one request, ready to insert, and what was dropped."""
 
+    items = "spans"
     table: pa.Table
     accepted: int
     rejected: int
     errors: list[str] = field(default_factory=list)
     truncated_values: int = 0
-
-    @property
-    def message(self) -> str:
-        """Partial-success text: why spans were rejected, and any warnings."""
-        return partial_success_text(self.errors, self.truncated_values, "spans")
 
 
 class MapColumn:
