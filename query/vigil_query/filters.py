@@ -50,6 +50,22 @@ def time_range(
     return start_min, start_max
 
 
+MAX_BUCKETS = 10_000
+
+
+def bucket_step(lo: int, hi: int, step_nano: int, default_buckets: int) -> int:
+    """The width of the time buckets of [lo, hi] (QueryMetrics, GetUsage): ``step_nano``, or
+    the range cut in ``default_buckets``, at least a second; at most MAX_BUCKETS buckets."""
+    if step_nano < 0:
+        raise InvalidQuery("step_nano must not be negative")
+    step = step_nano or max(10**9, -(-(hi - lo) // default_buckets))
+    if (hi - lo) // step >= MAX_BUCKETS:
+        raise InvalidQuery(
+            f"{(hi - lo) // step + 1} time buckets of {step} ns; at most {MAX_BUCKETS}: widen step_nano"
+        )
+    return step
+
+
 @dataclass
 class Where:
     clauses: list[str] = field(default_factory=list)

@@ -17,7 +17,7 @@ from typing import Any
 
 from vigil.query.v1 import query_pb2
 from vigil_query.errors import InvalidQuery
-from vigil_query.filters import Where, time_range
+from vigil_query.filters import Where, bucket_step, time_range
 from vigil_query.histograms import Explicit, Exponential, Range, quantile
 from vigil_query.reader import Reader
 
@@ -48,7 +48,6 @@ HOUR_NS = 3600 * 10**9
 _SECOND_NS = 10**9
 # A cumulative series is differenced from the point before the range: read this much earlier.
 LOOKBACK_NS = 10 * 60 * 10**9
-MAX_BUCKETS = 10_000
 MAX_GROUP_KEYS = 10
 MAX_LISTED = 10_000
 # One series = one stream of points from one process (the exporter's ordering key and more).
@@ -152,6 +151,13 @@ class _Query:
     def group_names(self) -> str:
         return "".join(f", g{i}" for i in range(len(self.group_sql)))
 
+    @property
+    def grouped(self) -> str:
+        """GROUP BY and ORDER BY of an aggregation: per bucket and group, a series at a time
+        (the order ``_series`` reads rows in)."""
+        names = self.group_names()
+        return f" GROUP BY bucket{names} ORDER BY {names[2:] + ', ' if names else ''}bucket"
+
 
 def _validate(request: query_pb2.QueryMetricsRequest) -> _Query:
     if not request.metric_name:
@@ -163,13 +169,7 @@ def _validate(request: query_pb2.QueryMetricsRequest) -> _Query:
     lo, hi = time_range(
         request.start_time_min_unix_nano, request.start_time_max_unix_nano, default_ns=HOUR_NS
     )
-    if request.step_nano < 0:
-        raise InvalidQuery("step_nano must not be negative")
-    step = request.step_nano or max(_SECOND_NS, -(-(hi - lo) // 60))
-    if (hi - lo) // step >= MAX_BUCKETS:
-        raise InvalidQuery(
-            f"{(hi - lo) // step + 1} time buckets of {step} ns; at most {MAX_BUCKETS}: widen step_nano"
-        )
+    step = bucket_step(lo, hi, request.step_nano, default_buckets=60)
     if len(request.group_by) > MAX_GROUP_KEYS:
         raise InvalidQuery(f"at most {MAX_GROUP_KEYS} group_by keys, got {len(request.group_by)}")
     where = Where()
@@ -266,7 +266,7 @@ def _values(reader: Reader, query: _Query, aggregate: str, metric_type: int) -> 
     return reader.rows(
         f"SELECT {query.bucket_sql} AS bucket, {aggregate}{query.groups()}"
         f" FROM {reader.db}.{TABLES[metric_type]} WHERE {query.where.sql} AND {_TIME_BETWEEN}"
-        f" GROUP BY bucket{query.group_names()} ORDER BY {query.group_names()[2:] or 'bucket'}, bucket",
+        f"{query.grouped}",
         query.params(query.first_bucket),
         "aggregating the metric",
     )
@@ -290,7 +290,7 @@ def _rates(reader: Reader, query: _Query) -> Sequence[Sequence[Any]]:
         "  row_number() OVER series AS n"
         f" FROM {reader.db}.otel_metrics_sum WHERE {query.where.sql} AND {_TIME_BETWEEN}"
         f" WINDOW series AS (PARTITION BY {_SERIES} ORDER BY TimeUnix ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))"
-        f" GROUP BY bucket{query.group_names()} ORDER BY {query.group_names()[2:] or 'bucket'}, bucket",
+        f"{query.grouped}",
         query.params(query.read_lo),
         "computing the metric's rate",
     )

@@ -15,7 +15,7 @@ from typing import Any
 from vigil.query.v1 import query_pb2
 from vigil_query.cost_sql import LLM_CALL, costing
 from vigil_query.errors import InvalidQuery
-from vigil_query.filters import TIMESTAMP_BETWEEN, Where, time_range
+from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, time_range
 from vigil_query.reader import Reader
 from vigil_storage.migrate import quote_identifier
 
@@ -29,8 +29,6 @@ GROUP_COLUMNS = {
     G.USAGE_GROUP_BY_SESSION: "SessionId",
 }
 HOUR_NS = 3600 * 10**9
-_SECOND_NS = 10**9
-MAX_BUCKETS = 10_000
 ERROR = "StatusCode IN ('Error', 'STATUS_CODE_ERROR')"
 # UsageStats in two steps: per (group, bucket) from spans or rollup rows (latency as a
 # quantiles state), then GROUPING SETS over those few rows for the groups' and the overall
@@ -88,11 +86,7 @@ def get_usage(
     """``projects`` — (project id, database) pairs — are read when grouping by project (the
     service passes those the caller may read); otherwise reader's database alone."""
     lo, hi = time_range(request.start_time_min_unix_nano, request.start_time_max_unix_nano)
-    if request.step_nano < 0:
-        raise InvalidQuery("step_nano must not be negative")
-    step = request.step_nano or max(_SECOND_NS, -(-(hi - lo) // 24))
-    if (hi - lo) // step >= MAX_BUCKETS:
-        raise InvalidQuery(f"{(hi - lo) // step + 1} time buckets; at most {MAX_BUCKETS}: widen step_nano")
+    step = bucket_step(lo, hi, request.step_nano, default_buckets=24)
     by_project = request.group_by == G.USAGE_GROUP_BY_PROJECT
     if request.group_by not in GROUP_COLUMNS and not by_project:
         raise InvalidQuery(f"unknown group_by {request.group_by}")
