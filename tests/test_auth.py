@@ -450,3 +450,27 @@ def test_the_web_port_takes_the_same_credentials(secured: RunningApp, ch: Client
     _, read_key = new_key(ch, "alpha", "read")
     status, answer = call(bearer(read_key))
     assert (status == 200 and "services" in answer) or answer == {}
+
+
+def test_whoami_lists_the_projects_a_credential_may_act_in(secured: RunningApp, ch: Client) -> None:
+    """The UI's project switcher: a user's memberships with their roles; a key's own project
+    (any valid key may ask, an ingest-only one too); no credential → UNAUTHENTICATED."""
+    registry.create_user(ch, MAIN, "wanda", hash_password("pw-wanda"), is_admin=False)
+    registry.grant(ch, MAIN, "wanda", "alpha", "viewer")
+    registry.grant(ch, MAIN, "wanda", "beta", "member")
+    with QueryClient(secured.query_target, project="beta") as client:
+        client.login("wanda", "pw-wanda")
+        me = client.whoami()
+    assert me.auth_enabled and me.username == "wanda" and me.project == "beta" and not me.server_admin
+    assert [(p.slug, p.role, list(p.scopes)) for p in me.projects] == [
+        ("alpha", "viewer", ["read"]),
+        ("beta", "member", ["read", "replay"]),
+    ]
+    key, ingest_key = new_key(ch, "alpha", "ingest")
+    with QueryClient(secured.query_target, api_key=ingest_key) as client:
+        me = client.whoami()
+    assert (me.username, me.key_id, me.project) == ("", key.key_id, "alpha")
+    assert [(p.slug, list(p.scopes)) for p in me.projects] == [("alpha", ["ingest"])]
+    with QueryClient(secured.query_target) as client, pytest.raises(QueryError) as anonymous:
+        client.whoami()
+    assert anonymous.value.code == grpc.StatusCode.UNAUTHENTICATED

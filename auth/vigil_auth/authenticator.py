@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
-from vigil_auth.keys import ADMIN, PREFIX, SCOPES, KeyHasher
+from vigil_auth.keys import ADMIN, ANY, PREFIX, SCOPES, KeyHasher
 from vigil_auth.passwords import hash_password, password_matches
-from vigil_auth.registry import DEFAULT_PROJECT, ROLES, ApiKey, Snapshot, User
+from vigil_auth.registry import DEFAULT_PROJECT, ROLES, ApiKey, Project, Snapshot, User
 from vigil_auth.throttle import FailureThrottle
 from vigil_auth.tokens import REFRESH, Session, TokenSigner
 from vigil_storage import StorageUnavailable
@@ -54,9 +54,24 @@ class Principal:
     key_id: str = ""
     server_admin: bool = False  # may manage projects and users
 
+    @property
+    def username(self) -> str:
+        """The user of a session; "" for an API key."""
+        return self.key_id.removeprefix("user:") if self.key_id.startswith("user:") else ""
+
     def require(self, scope: str) -> None:
+        if scope == ANY:
+            return
         if scope not in self.scopes and ADMIN not in self.scopes:
             raise PermissionDenied(f"this credential may {', '.join(sorted(self.scopes))}, not {scope}")
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    slug: str
+    name: str
+    role: str  # a user's role there; "" for an API key
+    scopes: tuple[str, ...]
 
 
 class Authenticator:
@@ -85,6 +100,7 @@ class Authenticator:
         self._users: dict[str, User] = {}
         self._databases: dict[int, str] = {0: default_database}
         self._numbers: dict[str, int] = {DEFAULT_PROJECT: 0}
+        self._projects: dict[int, Project] = {0: Project(0, DEFAULT_PROJECT, "Default", default_database)}
         self._loaded = False
         self._last_load = 0.0
         self._reloading: asyncio.Future[None] | None = None
@@ -119,6 +135,29 @@ class Authenticator:
         if database is None and not self._loaded:
             raise StorageUnavailable(f"the projects are not loaded yet; records of project {project} wait")
         return database
+
+    def access(self, principal: Principal) -> list[ProjectAccess]:
+        """The projects ``principal`` may act in, and what it may do in each (a user's
+        memberships; a key's own project; every project for a server admin). With
+        authentication off every request acts in the default project."""
+        if not self.enabled:
+            return [ProjectAccess(DEFAULT_PROJECT, self._projects[0].name, "", SCOPES)]
+        username = principal.username
+        user = self._users.get(username) if username else None
+        found: list[ProjectAccess] = []
+        for number, p in sorted(self._projects.items()):
+            if principal.server_admin:
+                found.append(ProjectAccess(p.slug, p.name, "admin" if user else "", SCOPES))
+            elif user is not None and user.roles.get(number):
+                role = user.roles[number]
+                found.append(ProjectAccess(p.slug, p.name, role, ROLES[role]))
+            elif user is None and number == principal.project:
+                found.append(ProjectAccess(p.slug, p.name, "", tuple(sorted(principal.scopes))))
+        return found
+
+    def slug_of(self, project: int) -> str:
+        p = self._projects.get(project)
+        return p.slug if p is not None else ""
 
     async def check(
         self, authorization: str | None, scope: str, project: str = "", peer: str = ""
@@ -229,6 +268,7 @@ class Authenticator:
                 return
             self._databases = {p.number: p.database for p in snapshot.projects}
             self._numbers = {p.slug: p.number for p in snapshot.projects}
+            self._projects = {p.number: p for p in snapshot.projects}
             self._keys = {k.hash: k for k in snapshot.keys}
             self._users = {u.username: u for u in snapshot.users}
             self._loaded = True

@@ -17,6 +17,7 @@ VISIBLE = len(PREFIX) + 8  # what listings show: vgl_ and 8 characters
 
 INGEST, READ, REPLAY, ADMIN = "ingest", "read", "replay", "admin"
 SCOPES = (INGEST, READ, REPLAY, ADMIN)
+ANY = "any"  # a valid credential, whatever it may do (who-am-I questions)
 
 
 def new_key() -> str:

@@ -3,6 +3,7 @@ gRPC status codes here, once."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import uuid
@@ -17,7 +18,7 @@ from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.grpc_calls import caller
-from vigil_auth.keys import READ, REPLAY
+from vigil_auth.keys import ANY, READ, REPLAY
 from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift
@@ -32,6 +33,7 @@ from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits, Replays
 from vigil_query.sessions_sql import get_session, search_sessions
 from vigil_query.spans_sql import search_spans, search_traces
+from vigil_query.tail_sql import POLL_S, Tail
 from vigil_query.trace_sql import get_trace, outline, page, page_size
 from vigil_query.usage_sql import get_usage
 from vigil_storage import StorageError, StorageUnavailable
@@ -181,6 +183,25 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
 
         return await respond("RefreshSession", work(), context)
 
+    async def WhoAmI(
+        self, request: query_pb2.WhoAmIRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.WhoAmIResponse:
+        async def work() -> query_pb2.WhoAmIResponse:
+            principal = await caller(self.auth, context, ANY)
+            return query_pb2.WhoAmIResponse(
+                auth_enabled=self.auth.enabled,
+                username=principal.username,
+                key_id="" if principal.username else principal.key_id,
+                server_admin=principal.server_admin,
+                project=self.auth.slug_of(principal.project),
+                projects=[
+                    query_pb2.ProjectAccess(slug=a.slug, name=a.name, role=a.role, scopes=a.scopes)
+                    for a in self.auth.access(principal)
+                ],
+            )
+
+        return await respond("WhoAmI", work(), context)
+
     GetTrace = _Unary(get_trace)
     SearchSpans = _Unary(search_spans)
     SearchLogs = _Unary(search_logs)
@@ -214,6 +235,26 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
                 yield message
         except Exception as exc:
             await _abort("StreamTrace", exc, context)
+
+    async def TailSpans(
+        self, request: query_pb2.TailSpansRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[query_pb2.TailSpansResponse]:
+        """Polls until the caller cancels (gRPC and Connect cancel this generator). A poll
+        refused because the service is busy is skipped, not fatal: the next one catches up."""
+        try:
+            reader = await self.reader_for(context, READ)
+            tail = Tail(request.filter)
+            yield query_pb2.TailSpansResponse()  # live: what ends from now on is sent
+            while True:
+                await asyncio.sleep(POLL_S)
+                try:
+                    found = await reader.run(tail.poll)
+                except Busy:
+                    continue
+                if found.spans or found.skipped:
+                    yield found
+        except Exception as exc:
+            await _abort("TailSpans", exc, context)
 
     async def Replay(
         self, request: query_pb2.ReplayRequest, context: grpc.aio.ServicerContext

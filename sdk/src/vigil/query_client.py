@@ -243,6 +243,16 @@ class QueryClient:
             if not token:
                 return
 
+    def tail_spans(self, **filters: object) -> SpanTail:
+        """Live tail (TailSpans): iterate it for an empty response at once (the tail is
+        live), then the new spans about once a second; ``cancel()`` (from any thread) or the
+        end of a ``with`` block ends it. Filters: see ``span_filter`` (without start/end)."""
+        return SpanTail(self._stub.TailSpans(query_pb2.TailSpansRequest(filter=span_filter(**filters))))
+
+    def whoami(self) -> query_pb2.WhoAmIResponse:
+        """The caller and the projects it may act in."""
+        return self._call(self._stub.WhoAmI, query_pb2.WhoAmIRequest())
+
     def search_traces(
         self, *, page_size: int = 100, page_token: str = "", **filters: object
     ) -> query_pb2.SearchTracesResponse:
@@ -434,6 +444,29 @@ class QueryClient:
             return method(request, timeout=self._timeout_s)
         except grpc.RpcError as exc:
             raise QueryError(exc.code(), exc.details() or "") from None
+
+
+class SpanTail:
+    """A running TailSpans call."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def __iter__(self) -> Iterator[query_pb2.TailSpansResponse]:
+        try:
+            yield from self._call
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                raise QueryError(exc.code(), exc.details() or "") from None
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+    def __enter__(self) -> SpanTail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
 
 
 def mutation(

@@ -64,6 +64,38 @@ USAGE_GROUP_BY_USER: UsageGroupBy
 USAGE_GROUP_BY_SESSION: UsageGroupBy
 USAGE_GROUP_BY_PROJECT: UsageGroupBy
 
+class WhoAmIRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ProjectAccess(_message.Message):
+    __slots__ = ("slug", "name", "role", "scopes")
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    slug: str
+    name: str
+    role: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, slug: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WhoAmIResponse(_message.Message):
+    __slots__ = ("auth_enabled", "username", "key_id", "server_admin", "project", "projects")
+    AUTH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ADMIN_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    PROJECTS_FIELD_NUMBER: _ClassVar[int]
+    auth_enabled: bool
+    username: str
+    key_id: str
+    server_admin: bool
+    project: str
+    projects: _containers.RepeatedCompositeFieldContainer[ProjectAccess]
+    def __init__(self, auth_enabled: _Optional[bool] = ..., username: _Optional[str] = ..., key_id: _Optional[str] = ..., server_admin: _Optional[bool] = ..., project: _Optional[str] = ..., projects: _Optional[_Iterable[_Union[ProjectAccess, _Mapping]]] = ...) -> None: ...
+
 class LoginRequest(_message.Message):
     __slots__ = ("username", "password")
     USERNAME_FIELD_NUMBER: _ClassVar[int]
@@ -505,6 +537,20 @@ class SearchSpansResponse(_message.Message):
     spans: _containers.RepeatedCompositeFieldContainer[Span]
     next_page_token: str
     def __init__(self, spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class TailSpansRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: SpanFilter
+    def __init__(self, filter: _Optional[_Union[SpanFilter, _Mapping]] = ...) -> None: ...
+
+class TailSpansResponse(_message.Message):
+    __slots__ = ("spans", "skipped")
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    spans: _containers.RepeatedCompositeFieldContainer[Span]
+    skipped: int
+    def __init__(self, spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class TraceSummary(_message.Message):
     __slots__ = ("trace_id", "root_service_name", "root_span_name", "start_time_unix_nano", "duration_nano", "span_count", "error_count", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls", "session_id", "llm_calls")

@@ -64,6 +64,11 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansResponse.FromString,
                 _registered_method=True)
+        self.TailSpans = channel.unary_stream(
+                '/vigil.query.v1.QueryService/TailSpans',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.TailSpansRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.TailSpansResponse.FromString,
+                _registered_method=True)
         self.SearchTraces = channel.unary_unary(
                 '/vigil.query.v1.QueryService/SearchTraces',
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchTracesRequest.SerializeToString,
@@ -139,6 +144,11 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionResponse.FromString,
                 _registered_method=True)
+        self.WhoAmI = channel.unary_unary(
+                '/vigil.query.v1.QueryService/WhoAmI',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -182,6 +192,15 @@ class QueryServiceServicer:
 
     def SearchSpans(self, request, context):
         """Spans matching a filter, newest first, paged with an opaque token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TailSpans(self, request, context):
+        """Live tail: the spans matching a filter as they arrive, until the caller cancels. The
+        first response comes at once and is empty (the tail is live); then one response per
+        poll (about a second) that found new spans, oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -299,6 +318,14 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WhoAmI(self, request, context):
+        """Who the credential names and the projects it may act in (any valid credential; with
+        authentication off, everyone is an admin of the default project).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -331,6 +358,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.SearchSpans,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansResponse.SerializeToString,
+            ),
+            'TailSpans': grpc.unary_stream_rpc_method_handler(
+                    servicer.TailSpans,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.TailSpansRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.TailSpansResponse.SerializeToString,
             ),
             'SearchTraces': grpc.unary_unary_rpc_method_handler(
                     servicer.SearchTraces,
@@ -406,6 +438,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.RefreshSession,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionResponse.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -570,6 +607,33 @@ class QueryService:
             '/vigil.query.v1.QueryService/SearchSpans',
             vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.SearchSpansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TailSpans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/TailSpans',
+            vigil_dot_query_dot_v1_dot_query__pb2.TailSpansRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.TailSpansResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -975,6 +1039,33 @@ class QueryService:
             '/vigil.query.v1.QueryService/RefreshSession',
             vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.RefreshSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/WhoAmI',
+            vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIResponse.FromString,
             options,
             channel_credentials,
             insecure,
