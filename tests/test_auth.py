@@ -466,6 +466,13 @@ def test_whoami_lists_the_projects_a_credential_may_act_in(secured: RunningApp, 
         ("alpha", "viewer", ["read"]),
         ("beta", "member", ["read", "replay"]),
     ]
+    with QueryClient(secured.query_target) as client:  # the default project: not hers
+        client.login("wanda", "pw-wanda")
+        me = client.whoami()
+        assert me.project == "" and [p.slug for p in me.projects] == ["alpha", "beta"]
+        with pytest.raises(QueryError) as outside:
+            client.services()
+        assert outside.value.code == grpc.StatusCode.PERMISSION_DENIED
     key, ingest_key = new_key(ch, "alpha", "ingest")
     with QueryClient(secured.query_target, api_key=ingest_key) as client:
         me = client.whoami()

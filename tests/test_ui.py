@@ -18,14 +18,22 @@ from pathlib import Path
 import openai
 import pytest
 from fake_llm import FakeLLM
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from test_drift import send_durations
 
 import vigil
+from vigil_auth import registry
+from vigil_auth.keys import KeyHasher
+from vigil_auth.passwords import hash_password
 from vigil_query.drift_detector import DetectorConfig, evaluate_once
 from vigil_query.web_app import web_app
+from vigil_storage import connect
 
-from support import REPO, RunningApp
+from support import REPO, RunningApp, make_settings
 
 UI = REPO / "ui"
 SHOTS = REPO / ".test-artifacts" / "ui"
@@ -165,6 +173,76 @@ def test_an_alert_is_resolved_from_the_alerts_page(app: RunningApp) -> None:
     app.run(reader.run(lambda r: evaluate_once(r, DetectorConfig(metrics=("duration",)))))
     seen = browser("resolve-alert", app, "service.name=ui-alerts, span.name=plan")
     assert seen["severity"] == "high" and "resolved by user" in seen["resolvedText"]
+
+
+@needs_ui
+@needs_browser
+def test_the_live_tail_shows_a_span_sent_after_the_page_opened(
+    app: RunningApp, sdk_memory: InMemorySpanExporter
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    watcher = subprocess.Popen(
+        ["node", str(UI / "tests" / "e2e.mjs"), "live-tail", app.web_base, str(SHOTS), "vigil-sdk-tests", "ui-tail-span"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=UI, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )  # fmt: skip
+    try:
+        assert watcher.stdout is not None
+        assert watcher.stdout.readline().strip() == "live", watcher.stderr.read() if watcher.stderr else ""
+
+        @vigil.trace(name="ui-tail-span")
+        def work() -> int:
+            return 1
+
+        work()
+        assert vigil.flush(30)
+        out, err = watcher.communicate(timeout=120)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, f"live-tail: {err.strip()} (screenshots in {SHOTS})"
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen["rows"] >= 1 and seen["state"].startswith("Live") and seen["href"].startswith("/traces/")
+
+
+AUTH_DB = "uiauth"
+AUTH_SECRET = "ui-test-secret-0123456789abcdef"
+
+
+@needs_ui
+@needs_browser
+def test_sign_in_and_switch_projects(chdb_dir: Path) -> None:
+    """VIGIL_AUTH=on: the login page, a wrong password refused, then the project switcher
+    shows each project's own traces; a reload keeps the session; sign out."""
+    secured = RunningApp(make_settings(chdb_dir, database=AUTH_DB, auth="on", auth_secret=AUTH_SECRET))
+    try:
+        with connect(secured.settings.dsn) as ch:
+            registry.ensure(ch, AUTH_DB)
+            hasher = KeyHasher(AUTH_SECRET.encode())
+            for slug in ("red", "blue"):
+                registry.create_project(ch, AUTH_DB, slug)
+                _, key = registry.create_key(ch, AUTH_DB, hasher, slug, ["ingest"], name="ui")
+                provider = TracerProvider(resource=Resource.create({"service.name": f"{slug}-svc"}))
+                exporter = OTLPSpanExporter(
+                    endpoint=f"http://{secured.grpc_target}",
+                    insecure=True,
+                    headers={"authorization": f"Bearer {key}"},
+                )
+                provider.add_span_processor(SimpleSpanProcessor(exporter))
+                with provider.get_tracer("ui").start_as_current_span(f"{slug}-root"):
+                    pass
+                provider.shutdown()
+            registry.create_user(ch, AUTH_DB, "uma", hash_password("uma-password"), is_admin=False)
+            registry.grant(ch, AUTH_DB, "uma", "red", "viewer")
+            registry.grant(ch, AUTH_DB, "uma", "blue", "member")
+        secured.flush()
+        seen = browser(
+            "login-switch-project", secured, "uma", "uma-password", "red", "red-root", "blue", "blue-root"
+        )
+    finally:
+        secured.stop()
+    assert "invalid user name or password" in seen["refused"]
+    assert seen["projects"] == ["blue", "red"]
+    assert seen["seenA"] == ["red-root"] and seen["seenB"] == ["blue-root"]
+    assert seen["afterReload"] == "blue"
 
 
 def test_without_a_built_ui_the_port_says_how_to_get_it(tmp_path: Path) -> None:

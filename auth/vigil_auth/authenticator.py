@@ -138,14 +138,15 @@ class Authenticator:
 
     def access(self, principal: Principal) -> list[ProjectAccess]:
         """The projects ``principal`` may act in, and what it may do in each (a user's
-        memberships; a key's own project; every project for a server admin). With
+        memberships; a key's own project; every project for a server admin), the default
+        project first, then by slug. With
         authentication off every request acts in the default project."""
         if not self.enabled:
             return [ProjectAccess(DEFAULT_PROJECT, self._projects[0].name, "", SCOPES)]
         username = principal.username
         user = self._users.get(username) if username else None
         found: list[ProjectAccess] = []
-        for number, p in sorted(self._projects.items()):
+        for number, p in sorted(self._projects.items(), key=lambda item: (item[0] != 0, item[1].slug)):
             if principal.server_admin:
                 found.append(ProjectAccess(p.slug, p.name, "admin" if user else "", SCOPES))
             elif user is not None and user.roles.get(number):
@@ -187,7 +188,9 @@ class Authenticator:
             if project and self._numbers.get(project) != principal.project:
                 raise PermissionDenied(f"this key is not a key of project {project!r}")
         else:
-            principal = await self._user_principal(self._signer.username(token), project or DEFAULT_PROJECT)
+            principal = await self._user_principal(
+                self._signer.username(token), project or DEFAULT_PROJECT, scope
+            )
         principal.require(scope)
         return principal
 
@@ -202,13 +205,15 @@ class Authenticator:
         admin = key.project == 0 and ADMIN in key.scopes  # the default project's admin keys
         return Principal(key.project, database, frozenset(key.scopes), key.key_id, server_admin=admin)
 
-    async def _user_principal(self, username: str, project: str) -> Principal:
+    async def _user_principal(self, username: str, project: str, scope: str) -> Principal:
         user = await self._lookup(lambda: self._users.get(username))
         if user is None:
             raise Unauthenticated(_INVALID)
         number = self._numbers.get(project)
         role = user.roles.get(number, "") if number is not None else ""
         if number is None or not (user.is_admin or role):
+            if scope == ANY:  # who-am-I: the user, acting in no project, may do nothing
+                return Principal(-1, "", frozenset(), f"user:{username}")
             raise PermissionDenied(f"user {username} is not a member of project {project!r}")
         scopes = frozenset(SCOPES) if user.is_admin else frozenset(ROLES[role])
         return Principal(

@@ -1,19 +1,32 @@
-// The app shell: header, theme, and a router over the History API (deep links work: the
-// server answers every path that is not an API call with index.html).
+// The app shell: who is signed in (WhoAmI), the header with the project switcher, theme,
+// and a router over the History API (deep links work: the server answers every path that
+// is not an API call with index.html).
 
 import "./style.css";
 import { h, clear } from "./dom";
+import { Code } from "@connectrpc/connect";
+import { errorCode, errorText, project, query, setProject, signOut, signedIn, whenSignedOut } from "./api";
+import type { WhoAmIResponse } from "./gen/vigil/query/v1/query_pb";
+import { loginPage } from "./pages/login";
 import { searchPage } from "./pages/search";
 import { tracePage } from "./pages/trace";
 import { sessionPage, sessionsPage } from "./pages/sessions";
 import { driftPage } from "./pages/drift";
 import { alertsPage } from "./pages/alerts";
+import { tailPage } from "./pages/tail";
 
 const root = document.getElementById("app")!;
+let me: WhoAmIResponse | null = null;
+let leaving: (() => void)[] = [];
 
 export function navigate(path: string): void {
   history.pushState(null, "", path);
   render();
+}
+
+// Work a page started that must stop when the user leaves it (a live tail's stream).
+export function onLeave(stop: () => void): void {
+  leaving.push(stop);
 }
 
 function themeToggle(): HTMLElement {
@@ -31,7 +44,29 @@ function themeToggle(): HTMLElement {
   }, "◐");
 }
 
+// Projects are separate databases: a trace of one is not found in another, so switching
+// goes back to the trace search.
+function account(): HTMLElement | null {
+  if (!me?.authEnabled) return null;
+  const picker = h("select", {
+    name: "project",
+    "aria-label": "Project",
+    onchange: () => {
+      setProject(picker.value);
+      history.pushState(null, "", "/");
+      void start();
+    },
+  }, ...me.projects.map((p) => h("option", { value: p.slug, selected: p.slug === me!.project },
+    p.name && p.name !== p.slug ? `${p.name} (${p.slug})` : p.slug)));
+  return h("div", { class: "account" },
+    picker,
+    h("span", { class: "muted user" }, me.username || `key ${me.keyId}`),
+    me.username ? h("button", { class: "ghost signout", title: "Sign out", onclick: () => { signOut(); void start(); } }, "⎋") : null);
+}
+
 function render(): void {
+  for (const stop of leaving) stop();
+  leaving = [];
   const path = window.location.pathname;
   const main = h("main");
   const header = h(
@@ -39,8 +74,9 @@ function render(): void {
     {},
     h("a", { href: "/", class: "brand", onclick: link("/") }, "Vigil"),
     h("nav", {},
-      ...[["/", "Traces"], ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"]].map(([href, label]) =>
+      ...[["/", "Traces"], ["/tail", "Live"], ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"]].map(([href, label]) =>
         h("a", { href, onclick: link(href), class: current(href, path) ? "active" : "" }, label))),
+    account(),
     themeToggle(),
   );
   clear(root, header, main);
@@ -49,9 +85,47 @@ function render(): void {
   if (trace) void tracePage(main, trace[1].toLowerCase());
   else if (session) void sessionPage(main, decodeURIComponent(session[1]));
   else if (path.startsWith("/sessions")) void sessionsPage(main);
+  else if (path.startsWith("/tail")) void tailPage(main);
   else if (path.startsWith("/drift")) void driftPage(main);
   else if (path.startsWith("/alerts")) void alertsPage(main);
   else void searchPage(main);
+}
+
+// Who is calling decides what is shown: the login page when the server wants a user and
+// none is signed in, else the app in the project chosen (or the credential's own).
+async function start(): Promise<void> {
+  try {
+    me = await query.whoAmI({});
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === Code.PermissionDenied && project()) {
+      setProject(""); // a project this user is no longer a member of
+      return start();
+    }
+    if (code === Code.Unauthenticated) {
+      for (const stop of leaving) stop();
+      leaving = [];
+      loginPage(root, signedIn() ? "Your session has ended; sign in again." : "", () => void start());
+      return;
+    }
+    me = null;
+    render();
+    root.querySelector("main")?.prepend(h("p", { class: "error" }, errorText(error)));
+    return;
+  }
+  if (me.authEnabled && !me.project) {
+    // Signed in, but not a member of the project asked for (or of the default one).
+    if (me.projects.length) {
+      setProject(me.projects[0].slug);
+      return start();
+    }
+    clear(root, h("main", {}, h("div", { class: "empty" },
+      h("p", {}, `${me.username}, you are not a member of any project yet. An administrator adds you:`),
+      h("pre", {}, `vigil users grant ${me.username} --project PROJECT --role viewer`),
+      h("button", { onclick: () => { signOut(); void start(); } }, "Sign out"))));
+    return;
+  }
+  render();
 }
 
 function current(href: string, path: string): boolean {
@@ -67,5 +141,6 @@ export function link(path: string): (event: Event) => void {
   };
 }
 
+whenSignedOut(() => void start());
 window.addEventListener("popstate", render);
-render();
+void start();

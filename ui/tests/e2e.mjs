@@ -110,8 +110,52 @@ async function replayWhatIf([traceId, before, after]) {
   };
 }
 
+async function liveTail([service, spanName]) {
+  await page.goto(`${base}/tail?service=${encodeURIComponent(service)}`);
+  await page.locator(".tail-state.live").waitFor({ timeout: 20000 });
+  console.log("live"); // the test sends its spans now, after the page opened
+  const row = page.locator("table.tail tbody tr", { hasText: spanName }).first();
+  await row.waitFor({ timeout: 30000 });
+  await page.screenshot({ path: `${shots}/tail.png`, fullPage: true });
+  return {
+    rows: await page.locator("table.tail tbody tr").count(),
+    state: await page.locator(".tail-state").innerText(),
+    href: await row.locator("a").getAttribute("href"),
+  };
+}
+
+async function loginAndSwitchProject([user, password, projectA, rootA, projectB, rootB]) {
+  await page.goto(base + "/");
+  await page.locator("form.login").waitFor({ timeout: 15000 });
+  await page.fill("input[name=username]", user);
+  await page.fill("input[name=password]", "not the password");
+  await page.click("form.login button[type=submit]");
+  const refused = await page.locator("form.login .error").innerText({ timeout: 15000 });
+  await page.screenshot({ path: `${shots}/login.png`, fullPage: true });
+  await page.fill("input[name=password]", password);
+  await page.click("form.login button[type=submit]");
+  const picker = page.locator("select[name=project]");
+  await picker.waitFor({ timeout: 15000 });
+  const projects = await picker.locator("option").allInnerTexts();
+  await page.selectOption("select[name=project]", projectA);
+  await page.locator("table.traces a", { hasText: rootA }).first().waitFor({ timeout: 15000 });
+  const seenA = await page.locator("table.traces a").allInnerTexts();
+  await page.selectOption("select[name=project]", projectB);
+  await page.locator("table.traces a", { hasText: rootB }).first().waitFor({ timeout: 15000 });
+  const seenB = await page.locator("table.traces a").allInnerTexts();
+  await page.screenshot({ path: `${shots}/project-switched.png`, fullPage: true });
+  await page.reload();
+  await page.locator("table.traces a", { hasText: rootB }).first().waitFor({ timeout: 15000 });
+  const afterReload = await page.locator("select[name=project]").inputValue();
+  await page.click("button.signout");
+  await page.locator("form.login").waitFor({ timeout: 15000 });
+  return { refused, projects, seenA, seenB, afterReload };
+}
+
 try {
   const run = {
+    "live-tail": liveTail,
+    "login-switch-project": loginAndSwitchProject,
     "replay-what-if": replayWhatIf,
     "resolve-alert": resolveAlert,
     "search-open-trace": searchOpenTraceSeeChat,
