@@ -9,7 +9,9 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -26,6 +28,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from test_drift import send_durations
 
 import vigil
+from vigil import QueryClient
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
@@ -33,7 +36,7 @@ from vigil_query.drift_detector import DetectorConfig, evaluate_once
 from vigil_query.web_app import web_app
 from vigil_storage import connect
 
-from support import REPO, RunningApp, make_settings
+from support import REPO, RunningApp, ServerProcess, free_port, make_settings
 
 UI = REPO / "ui"
 SHOTS = REPO / ".test-artifacts" / "ui"
@@ -45,10 +48,10 @@ needs_ui = pytest.mark.skipif(
 needs_browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
 
 
-def browser(scenario: str, app: RunningApp, *args: str) -> dict:
+def browser(scenario: str, web_base: str, *args: str) -> dict:
     SHOTS.mkdir(parents=True, exist_ok=True)
     out = subprocess.run(
-        ["node", str(UI / "tests" / "e2e.mjs"), scenario, app.web_base, str(SHOTS), *args],
+        ["node", str(UI / "tests" / "e2e.mjs"), scenario, web_base, str(SHOTS), *args],
         capture_output=True, text=True, timeout=180, cwd=UI, env={**os.environ, "CHROMIUM": CHROMIUM},
     )  # fmt: skip
     assert out.returncode == 0, f"{scenario}: {out.stderr.strip()} (screenshots in {SHOTS})"
@@ -114,12 +117,16 @@ def test_search_open_a_trace_and_read_the_conversation(
         vigil.uninstrument_openai()
     assert vigil.flush(30)
     app.flush()
-    seen = browser("search-open-trace", app, "vigil-sdk-tests", "ui-agent-turn", "which order is late?")
+    seen = browser(
+        "search-open-trace", app.web_base, "vigil-sdk-tests", "ui-agent-turn", "which order is late?"
+    )
     assert "/traces/" in seen["url"]
     assert [r.split(" ")[0].lower() for r in seen["roles"]][:3] == ["system", "user", "assistant"]
     # Replay from the span panel: the prompt edited, "What if" shows the diff.
     trace_id = seen["url"].rsplit("/", 1)[1]
-    replayed = browser("replay-what-if", app, trace_id, "which order is late?", "which parcel is late?")
+    replayed = browser(
+        "replay-what-if", app.web_base, trace_id, "which order is late?", "which parcel is late?"
+    )
     assert replayed["changed"] == 1
     assert "-" in replayed["diff"] and "parcel" in replayed["diff"] and "order" in replayed["diff"]
 
@@ -137,7 +144,7 @@ def test_a_session_page_shows_its_traces_on_a_timeline(
         turn("ui-session-1", n)
     assert vigil.flush(30)
     app.flush()
-    seen = browser("session-timeline", app, "ui-session-1", "3")
+    seen = browser("session-timeline", app.web_base, "ui-session-1", "3")
     assert seen["rows"] == 3 and seen["url"].endswith("/sessions/ui-session-1")
 
 
@@ -152,7 +159,7 @@ def test_the_drift_page_draws_both_windows_of_a_shifted_group(app: RunningApp) -
     send_durations(app.grpc_target, "ui-drift", "answer", [rng.randrange(280, 320) * 10**6 for _ in range(200)],
                    now - hour // 2, now - 60 * 10**9, rng)  # fmt: skip
     app.flush()
-    seen = browser("drift-histograms", app, "ui-drift · answer")
+    seen = browser("drift-histograms", app.web_base, "ui-drift · answer")
     assert seen["bars"]["baseline"] >= 2 and seen["bars"]["current"] == seen["bars"]["baseline"]
     assert seen["severity"] == "high"
     assert "p50" in seen["captions"][0] and "p95" in seen["captions"][1]
@@ -171,7 +178,7 @@ def test_an_alert_is_resolved_from_the_alerts_page(app: RunningApp) -> None:
     app.flush()
     reader = app.app.query.reader  # the detector's pass, as `vigil drift-detect` runs it
     app.run(reader.run(lambda r: evaluate_once(r, DetectorConfig(metrics=("duration",)))))
-    seen = browser("resolve-alert", app, "service.name=ui-alerts, span.name=plan")
+    seen = browser("resolve-alert", app.web_base, "service.name=ui-alerts, span.name=plan")
     assert seen["severity"] == "high" and "resolved by user" in seen["resolvedText"]
 
 
@@ -201,6 +208,43 @@ def test_the_live_tail_shows_a_span_sent_after_the_page_opened(
     assert watcher.returncode == 0, f"live-tail: {err.strip()} (screenshots in {SHOTS})"
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["rows"] >= 1 and seen["state"].startswith("Live") and seen["href"].startswith("/traces/")
+
+
+@needs_ui
+@needs_browser
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_readme_quick_start(tmp_path: Path) -> None:
+    """`make run`, the README's example script (as written; only the endpoint moved to this
+    server's port by the standard OTEL variable), its trace in the browser."""
+    readme = (REPO / "README.md").read_text()
+    script = readme.split("<!-- quickstart:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "quickstart.py").write_text(script)
+    server = ServerProcess(
+        tmp_path / "data", command=["make", "--no-print-directory", "-C", str(REPO), "run"], VIGIL_WEB_PORT=str(free_port())
+    )  # fmt: skip
+    try:
+        server.wait_ready()
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{server.grpc_target}"}
+        ran = subprocess.run([sys.executable, "quickstart.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert ran.returncode == 0 and "Order A-1042 is delayed." in ran.stdout, ran.stderr
+        seen = _wait_for_trace(server, "quickstart")
+    finally:
+        server.terminate(whole_group=True)
+        server.wait()
+    assert seen["rows"][:2] == ["answer", "look_up"]
+    assert "delayed" in seen["panel"]
+
+
+def _wait_for_trace(server: ServerProcess, service: str) -> dict:
+    # Acknowledged means in the write-ahead log; the trace is in ClickHouse a moment later.
+    deadline = time.monotonic() + 30
+    while True:
+        with QueryClient(f"127.0.0.1:{server.query_port}") as client:
+            if client.search_traces(service=service).traces or time.monotonic() > deadline:
+                break
+        time.sleep(0.3)
+    web_base = f"http://127.0.0.1:{server.env['VIGIL_WEB_PORT']}"
+    return browser("quick-start", web_base, service, "answer", "look_up")
 
 
 AUTH_DB = "uiauth"
@@ -235,7 +279,14 @@ def test_sign_in_and_switch_projects(chdb_dir: Path) -> None:
             registry.grant(ch, AUTH_DB, "uma", "blue", "member")
         secured.flush()
         seen = browser(
-            "login-switch-project", secured, "uma", "uma-password", "red", "red-root", "blue", "blue-root"
+            "login-switch-project",
+            secured.web_base,
+            "uma",
+            "uma-password",
+            "red",
+            "red-root",
+            "blue",
+            "blue-root",
         )
     finally:
         secured.stop()

@@ -152,8 +152,28 @@ async function loginAndSwitchProject([user, password, projectA, rootA, projectB,
   return { refused, projects, seenA, seenB, afterReload };
 }
 
+async function quickStart([service, rootName, childName]) {
+  await page.goto(base + "/");
+  await page.locator(`select[name=service] option[value="${service}"]`).waitFor({ state: "attached", timeout: 15000 });
+  await page.selectOption("select[name=service]", service);
+  await page.click("form.filters button[type=submit]");
+  const link = page.locator("table.traces a", { hasText: rootName }).first();
+  await link.waitFor({ timeout: 15000 });
+  await link.click();
+  const child = page.locator(".waterfall .row", { hasText: childName }).first();
+  await child.waitFor({ timeout: 15000 });
+  await child.click();
+  await page.locator(".span-panel", { hasText: "output.value" }).waitFor({ timeout: 15000 });
+  await page.screenshot({ path: `${shots}/quick-start.png`, fullPage: true });
+  return {
+    rows: await page.locator(".waterfall .row .name").allInnerTexts(),
+    panel: await page.locator(".span-panel").innerText(),
+  };
+}
+
 try {
   const run = {
+    "quick-start": quickStart,
     "live-tail": liveTail,
     "login-switch-project": loginAndSwitchProject,
     "replay-what-if": replayWhatIf,
