@@ -129,6 +129,9 @@ def test_search_open_a_trace_and_read_the_conversation(
     )
     assert replayed["changed"] == 1
     assert "-" in replayed["diff"] and "parcel" in replayed["diff"] and "order" in replayed["diff"]
+    # Execute: the LLM call sent again, the new trace linked and opened.
+    assert replayed["executed"] and replayed["executed"][0].startswith("gpt-ui")
+    assert replayed["newTraceUrl"].rsplit("/", 1)[1] != trace_id and replayed["newTraceRows"]
 
 
 @needs_ui

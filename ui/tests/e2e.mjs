@@ -104,10 +104,21 @@ async function replayWhatIf([traceId, before, after]) {
   await diff.waitFor({ timeout: 15000 });
   await diff.scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${shots}/replay.png`, fullPage: true });
-  return {
+  const seen = {
     diff: await diff.innerText(),
     changed: await page.locator(".replay-result .side-by-side").count(),
   };
+  // Execute: the call sent again (to the test's fake LLM), a link to the new trace.
+  await page.locator("details.replay button", { hasText: "Execute" }).click();
+  const created = page.locator(".replay-result a.new-trace");
+  await created.waitFor({ timeout: 30000 });
+  seen.executed = await page.locator(".replay-result .diff p.muted").allInnerTexts();
+  await page.screenshot({ path: `${shots}/replay-executed.png`, fullPage: true });
+  await created.click();
+  await page.locator(".waterfall .row").first().waitFor({ timeout: 15000 });
+  seen.newTraceUrl = page.url();
+  seen.newTraceRows = await page.locator(".waterfall .row .name").allInnerTexts();
+  return seen;
 }
 
 async function liveTail([service, spanName]) {

@@ -8,6 +8,8 @@ import type { SpanNode } from "../gen/vigil/query/v1/query_pb";
 import { spanPanel } from "./span";
 
 const ROW_HEIGHT = 26;
+// Deeper levels keep this indent (and say their depth), so labels stay in view in deep trees.
+const MAX_INDENT_DEPTH = 16;
 
 export async function tracePage(main: HTMLElement, traceId: string): Promise<void> {
   clear(main, h("p", { class: "muted" }, "Loading trace…"));
@@ -75,7 +77,8 @@ export async function tracePage(main: HTMLElement, traceId: string): Promise<voi
       style: `height:${ROW_HEIGHT}px`,
       onclick: () => select(index),
     },
-      h("div", { class: "label", style: `padding-left:${node.depth * 14 + 4}px` },
+      h("div", { class: "label", style: `padding-left:${Math.min(node.depth, MAX_INDENT_DEPTH) * 14 + 4}px` },
+        node.depth > MAX_INDENT_DEPTH ? h("span", { class: "depth", title: "Depth in the tree" }, `${node.depth}`) : null,
         toggle,
         h("span", { class: "name" }, span.name),
         h("span", { class: "service" }, span.serviceName),
@@ -98,7 +101,13 @@ export async function tracePage(main: HTMLElement, traceId: string): Promise<voi
   viewport.addEventListener("keydown", (event: KeyboardEvent) => {
     if (event.key === "ArrowDown" || event.key === "j") select(Math.min(visible.length - 1, selected + 1));
     else if (event.key === "ArrowUp" || event.key === "k") select(Math.max(0, selected - 1));
-    else return;
+    else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      const span = visible[selected]?.span;
+      if (!span || !visible[selected].childSpanIds.length) return;
+      if (event.key === "ArrowLeft") collapsed.add(span.spanId);
+      else collapsed.delete(span.spanId);
+      recompute();
+    } else return;
     event.preventDefault();
     const top = selected * ROW_HEIGHT;
     if (top < viewport.scrollTop || top > viewport.scrollTop + viewport.clientHeight - ROW_HEIGHT) viewport.scrollTop = top - viewport.clientHeight / 2;
