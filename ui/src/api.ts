@@ -87,7 +87,7 @@ const origin = window.location.origin;
 // Login and RefreshSession need no credential: a client without the interceptor.
 const bare = createClient(QueryService, createConnectTransport({ baseUrl: origin }));
 
-export const query = createClient(QueryService, createConnectTransport({ baseUrl: origin, interceptors: [credentials] }));
+export const query = createClient(QueryService, createConnectTransport({ baseUrl: origin, interceptors: [credentials], useBinaryFormat: true }));
 export const login = (username: string, password: string) => bare.login({ username, password });
 
 export function errorCode(error: unknown): Code {
