@@ -18,9 +18,21 @@ Which member of a oneof was set is read from the presence column ClickHouse fill
 
 from __future__ import annotations
 
-from vigil_collector.decode.native import SCHEMA_MESSAGE
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+
+from vigil_collector.decode.native import SCHEMA_MESSAGE, schema_path, schema_text
 from vigil_collector.decode.spans import SPAN_KINDS, SPAN_SCHEMA, STATUS_CODES
+from vigil_collector.write.arrow_writer import with_token
 from vigil_storage.client import INSERT_SETTINGS
+from vigil_storage.errors import translate_errors
+
+log = logging.getLogger(__name__)
 
 # Field numbers of AnyValue's oneof members: the values of its presence column.
 _STRING, _BOOL, _INT, _DOUBLE, _ARRAY, _KVLIST, _BYTES = range(1, 8)
@@ -34,20 +46,20 @@ _VALUE = (
     f" array_value Tuple(values Array({_ELEMENT})),"
     f" kvlist_value Tuple(values Array(Tuple(key String, value {_ELEMENT}))), bytes_value String)"
 )
-_ATTRIBUTES = f"Array(Tuple(key String, value {_VALUE}))"
+ATTRIBUTES = f"Array(Tuple(key String, value {_VALUE}))"
 
 # The columns ClickHouse fills from each request: the schema's fields that Vigil stores.
 STRUCTURE = (
     "resource_spans Array(Tuple("
-    f"resource Tuple(attributes {_ATTRIBUTES}),"
+    f"resource Tuple(attributes {ATTRIBUTES}),"
     " scope_spans Array(Tuple("
     "scope Tuple(name String, version String),"
     " spans Array(Tuple("
     "trace_id String, span_id String, trace_state String, parent_span_id String, name String,"
     " kind Int32, start_time_unix_nano UInt64, end_time_unix_nano UInt64,"
-    f" attributes {_ATTRIBUTES},"
-    f" events Array(Tuple(time_unix_nano UInt64, name String, attributes {_ATTRIBUTES})),"
-    f" links Array(Tuple(trace_id String, span_id String, trace_state String, attributes {_ATTRIBUTES})),"
+    f" attributes {ATTRIBUTES},"
+    f" events Array(Tuple(time_unix_nano UInt64, name String, attributes {ATTRIBUTES})),"
+    f" links Array(Tuple(trace_id String, span_id String, trace_state String, attributes {ATTRIBUTES})),"
     " status Tuple(message String, code Int32)))))))"
 )
 
@@ -120,7 +132,7 @@ def _value_string(v: str) -> str:
     )
 
 
-def _attribute_map(attributes: str) -> str:
+def attribute_map(attributes: str) -> str:
     return (
         f"mapFromArrays(arrayMap(kv -> kv.key, {attributes}),"
         f" arrayMap(kv -> {_value_string('kv.value')}, {attributes}))"
@@ -132,11 +144,11 @@ def _names(names: tuple[str, ...], code: str) -> str:
     return f"if({code} >= 0 AND {code} < {len(names)}, {array}[{code} + 1], '{names[0]}')"
 
 
-def _hex(x: str) -> str:
+def hex_id(x: str) -> str:
     return f"lower(hex({x}))"
 
 
-def _nanos(x: str) -> str:
+def nanos(x: str) -> str:
     return f"fromUnixTimestamp64Nano(toInt64({x}))"
 
 
@@ -149,10 +161,10 @@ def insert_select(table: str, source: str) -> str:
     # attributes go through one map expression (a list of lists, then sliced apart): the
     # analysis of this statement costs tens of ms per INSERT, in proportion to its size.
     expressions = [
-        _nanos("s.start_time_unix_nano"),
-        _hex("s.trace_id"),
-        _hex("s.span_id"),
-        _hex("s.parent_span_id"),
+        nanos("s.start_time_unix_nano"),
+        hex_id("s.trace_id"),
+        hex_id("s.span_id"),
+        hex_id("s.parent_span_id"),
         "s.trace_state",
         "s.name",
         _names(SPAN_KINDS, "s.kind"),
@@ -164,11 +176,11 @@ def insert_select(table: str, source: str) -> str:
         "s.end_time_unix_nano - s.start_time_unix_nano",
         _names(STATUS_CODES, "s.status.code"),
         "s.status.message",
-        f"arrayMap(ev -> {_nanos('ev.time_unix_nano')}, s.events)",
+        f"arrayMap(ev -> {nanos('ev.time_unix_nano')}, s.events)",
         "arrayMap(ev -> ev.name, s.events)",
         "arraySlice(maps, 2, length(s.events))",
-        f"arrayMap(ln -> {_hex('ln.trace_id')}, s.links)",
-        f"arrayMap(ln -> {_hex('ln.span_id')}, s.links)",
+        f"arrayMap(ln -> {hex_id('ln.trace_id')}, s.links)",
+        f"arrayMap(ln -> {hex_id('ln.span_id')}, s.links)",
         "arrayMap(ln -> ln.trace_state, s.links)",
         "arraySlice(maps, 2 + length(s.events), length(s.links))",
     ]
@@ -180,13 +192,13 @@ SELECT
     {select}
 FROM (
     SELECT resource_attributes, service, scope_name, scope_version, s,
-        arrayMap(attributes -> {_attribute_map("attributes")}, arrayConcat([s.attributes],
+        arrayMap(attributes -> {attribute_map("attributes")}, arrayConcat([s.attributes],
             arrayMap(ev -> ev.attributes, s.events), arrayMap(ln -> ln.attributes, s.links))) AS maps
     FROM (
         SELECT resource_attributes, service, ss.scope.name AS scope_name,
             ss.scope.version AS scope_version, ss.spans AS spans
         FROM (
-            SELECT {_attribute_map("rs.resource.attributes")} AS resource_attributes,
+            SELECT {attribute_map("rs.resource.attributes")} AS resource_attributes,
                 resource_attributes['service.name'] AS service, rs.scope_spans AS scopes
             FROM {source}
             ARRAY JOIN resource_spans AS rs
@@ -197,17 +209,95 @@ FROM (
 )"""
 
 
-def format_settings(schema: str, *, inline: bool) -> dict[str, str | int]:
+def format_settings(schema: str, *, inline: bool, message: str = SCHEMA_MESSAGE) -> dict[str, str | int]:
     """The INSERT's settings. ``schema`` is a path to the .proto (``inline=False``, the
-    embedded engine) or its text (``inline=True``, a server, which cannot read our files)."""
+    embedded engine) or its text (``inline=True``, a server, which cannot read our files);
+    ``message`` the request message each row is."""
     settings: dict[str, str | int] = {
         **INSERT_SETTINGS,
-        "format_schema": schema if inline else f"{schema}:{SCHEMA_MESSAGE}",
+        "format_schema": schema if inline else f"{schema}:{message}",
         "input_format_protobuf_oneof_presence": 1,
         # toJSONString would write "\/" (valid JSON, but not what orjson writes).
         "output_format_json_escape_forward_slashes": 0,
     }
     if inline:
         settings["format_schema_source"] = "string"
-        settings["format_schema_message_name"] = SCHEMA_MESSAGE
+        settings["format_schema_message_name"] = message
     return settings
+
+
+# What native decode needs of a ClickHouse server: the schema sent inline (25.6) and oneof
+# presence columns (25.9).
+_NATIVE_SETTINGS = ("format_schema_source", "input_format_protobuf_oneof_presence")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One INSERT … SELECT over the request rows: ``sql(source)`` reads them from ``source``,
+    which yields ``structure`` (a subset of the schema's fields is enough)."""
+
+    structure: str
+    sql: Callable[[str], str]
+    token: str
+
+
+class NativeInserter:
+    """Runs native INSERTs on one writer's DSN. The embedded engine takes no request body: it
+    reads the rows from a file (in the system's temporary directory, written once for all the
+    statements of a batch) and takes the settings inline. A server reads them with
+    ``input()`` from the request body and gets the schema's text, if it is recent enough
+    (``supported``)."""
+
+    def __init__(self, dsn: str, message: str) -> None:
+        self.embedded = dsn.startswith("chdb:")
+        if self.embedded:
+            self._settings: dict[str, str | int] = {}
+            self._clause = ", ".join(
+                f"{k} = {v if isinstance(v, int) else sql_string(v)}"
+                for k, v in format_settings(schema_path(), inline=False, message=message).items()
+            )
+        else:
+            self._settings = format_settings(schema_text(), inline=True, message=message)
+            self._clause = ""
+        self._server_native: bool | None = None  # known once connected to a server
+
+    def supported(self, client: Client) -> bool:
+        if self.embedded:
+            return True
+        if self._server_native is None:
+            names = ", ".join(f"'{name}'" for name in _NATIVE_SETTINGS)
+            with translate_errors("checking the server's protobuf settings"):
+                found = client.command(f"SELECT count() FROM system.settings WHERE name IN ({names})")
+            self._server_native = int(found) == len(_NATIVE_SETTINGS)  # type: ignore[arg-type]
+            if not self._server_native:
+                log.warning(
+                    "this ClickHouse server lacks the settings %s (ClickHouse 25.9+): OTLP requests "
+                    "are decoded in Python (slower); upgrade ClickHouse to let it decode them",
+                    names,
+                )
+        return self._server_native
+
+    def forget_server(self) -> None:
+        """After a reconnect the server may be another one."""
+        self._server_native = None
+
+    def insert(self, client: Client, bodies: list[bytes], statements: list[Statement]) -> None:
+        data = length_delimited(bodies)
+        if not self.embedded:
+            for st in statements:
+                sql = st.sql(f"input({sql_string(st.structure)})")
+                client.command(
+                    f"{sql}\nFORMAT Protobuf", data=data, settings=with_token(self._settings, st.token)
+                )
+            return
+        with tempfile.NamedTemporaryFile(prefix="vigil-otlp-", suffix=".pb", delete=False) as f:
+            f.write(data)
+        try:
+            for st in statements:
+                sql = st.sql(f"file({sql_string(f.name)}, 'Protobuf', {sql_string(st.structure)})")
+                clause = self._clause
+                if st.token:
+                    clause += f", insert_deduplication_token = {sql_string(st.token)}"
+                client.command(f"{sql}\nSETTINGS {clause}")
+        finally:
+            os.unlink(f.name)

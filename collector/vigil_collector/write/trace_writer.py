@@ -4,34 +4,16 @@ itself (write/native_insert.py)."""
 
 from __future__ import annotations
 
-import logging
-import os
-import tempfile
-
 import pyarrow as pa
-import pyarrow.ipc
-from clickhouse_connect.driver.client import Client
 
-from vigil_collector.decode.native import Decoder, schema_path, schema_text
+from vigil_collector.decode.native import SCHEMA_MESSAGE, Decoder
 from vigil_collector.decode.otlp_proto import parse_proto_traces
 from vigil_collector.decode.spans import DecodeLimits, decode_spans
 from vigil_collector.wal.records import RecordKind
-from vigil_collector.write.arrow_writer import ArrowWriter, with_token
-from vigil_collector.write.native_insert import (
-    STRUCTURE,
-    format_settings,
-    insert_select,
-    length_delimited,
-    sql_string,
-)
+from vigil_collector.write.arrow_writer import ArrowWriter
+from vigil_collector.write.native_insert import STRUCTURE, NativeInserter, Statement, insert_select
 from vigil_storage import StorageUnavailable
 from vigil_storage.errors import translate_errors
-
-log = logging.getLogger(__name__)
-
-# What native decode needs of a ClickHouse server: the schema sent inline (25.6) and oneof
-# presence columns (25.9).
-_NATIVE_SETTINGS = ("format_schema_source", "input_format_protobuf_oneof_presence")
 
 
 class TraceWriter(ArrowWriter):
@@ -54,19 +36,7 @@ class TraceWriter(ArrowWriter):
         )
         self._limits = limits or DecodeLimits()
         self._native_min_spans = native_min_spans
-        self._embedded = dsn.startswith("chdb:")
-        # The native INSERT's settings, built once: the embedded engine reads the schema from
-        # our file and takes the settings inline; a server gets the schema's text.
-        if self._embedded:
-            self._native_settings: dict[str, str | int] = {}
-            self._native_settings_clause = ", ".join(
-                f"{k} = {v if isinstance(v, int) else sql_string(v)}"
-                for k, v in format_settings(schema_path(), inline=False).items()
-            )
-        else:
-            self._native_settings = format_settings(schema_text(), inline=True)
-            self._native_settings_clause = ""
-        self._server_native: bool | None = None  # known once connected to a server
+        self._native = NativeInserter(dsn, SCHEMA_MESSAGE)
 
     def write(
         self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str
@@ -85,20 +55,14 @@ class TraceWriter(ArrowWriter):
         """
         client = self._connected()
         try:
-            if spans < self._native_min_spans or (
-                not self._embedded and not self._server_supports_native(client)
-            ):
+            if spans < self._native_min_spans or not self._native.supported(client):
                 self.write_arrow(self._decode_in_python(bodies), database, token)
                 return "python"
-            data = length_delimited(bodies)
+            statement = Statement(
+                STRUCTURE, lambda source: insert_select(self.table(database), source), token
+            )
             with translate_errors(f"inserting the spans of {len(bodies)} requests"):
-                if self._embedded:
-                    self._insert_from_file(client, data, self.table(database), token)
-                else:
-                    source = f"input({sql_string(STRUCTURE)})"
-                    sql = insert_select(self.table(database), source)
-                    settings = with_token(self._native_settings, token)
-                    client.command(f"{sql}\nFORMAT Protobuf", data=data, settings=settings)
+                self._native.insert(client, bodies, [statement])
         except StorageUnavailable as exc:
             self._drop_if_unreachable(exc)
             raise
@@ -106,37 +70,7 @@ class TraceWriter(ArrowWriter):
 
     def close(self) -> None:
         super().close()
-        self._server_native = None
-
-    def _insert_from_file(self, client: Client, data: bytes, table: str, token: str) -> None:
-        # The embedded engine takes no request body: it reads the bytes from a file (in the
-        # system's temporary directory), and the settings go inline (passed separately, the
-        # client would SET and reset each of them around the call).
-        with tempfile.NamedTemporaryFile(prefix="vigil-otlp-", suffix=".pb", delete=False) as f:
-            f.write(data)
-        try:
-            source = f"file({sql_string(f.name)}, 'Protobuf', {sql_string(STRUCTURE)})"
-            sql = insert_select(table, source)
-            clause = self._native_settings_clause
-            if token:
-                clause += f", insert_deduplication_token = {sql_string(token)}"
-            client.command(f"{sql}\nSETTINGS {clause}")
-        finally:
-            os.unlink(f.name)
-
-    def _server_supports_native(self, client: Client) -> bool:
-        if self._server_native is None:
-            names = ", ".join(f"'{name}'" for name in _NATIVE_SETTINGS)
-            with translate_errors("checking the server's protobuf settings"):
-                found = client.command(f"SELECT count() FROM system.settings WHERE name IN ({names})")
-            self._server_native = int(found) == len(_NATIVE_SETTINGS)  # type: ignore[arg-type]
-            if not self._server_native:
-                log.warning(
-                    "this ClickHouse server lacks the settings %s (ClickHouse 25.9+): OTLP requests "
-                    "are decoded in Python (slower); upgrade ClickHouse to let it decode them",
-                    names,
-                )
-        return self._server_native
+        self._native.forget_server()
 
     def _decode_in_python(self, bodies: list[bytes]) -> pa.Table:
         return pa.concat_tables(decode_spans(parse_proto_traces(body), self._limits).table for body in bodies)
