@@ -65,7 +65,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--requests", type=int, default=300, help="requests of 1,000 data points (default 300)"
+        "--requests",
+        type=int,
+        default=1000,
+        help="requests of 1,000 data points (default 1000: long enough that the last batches' drain is a small part)",
     )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--inflight", type=int, default=8)

@@ -77,6 +77,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         "decode_workers": 0,
         # Tests send few spans at a time: let ClickHouse decode them all the same.
         "native_decode_min_spans": 0,
+        "native_decode_min_points": 0,
         "log_format": "text",
         # Tests that want the drift detector turn it on; elsewhere it would write alerts
         # into the shared session database.

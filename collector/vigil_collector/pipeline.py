@@ -1,7 +1,7 @@
 """The pipeline every signal and both receivers share: decode → validate → write-ahead log (ack).
 
 A request is acknowledged once its validated spans are a record fsynced in the log
-(wal/log.py): its protobuf bytes as they came, when ClickHouse may decode them (NativeSpans,
+(wal/log.py): its protobuf bytes as they came, when ClickHouse may decode them (NativeRequest,
 see decode/native.py), or else the spans decoded in Python as Arrow. The batcher writes the
 log to ClickHouse behind the acknowledgements (batch/batcher.py).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from vigil_collector.decode.native import NativeSpans
+from vigil_collector.decode.native import NativeRequest
 from vigil_collector.decode.pool import DecodePool
 from vigil_collector.errors import DecoderFailed, IngestError, Overloaded, RetryableError
 from vigil_collector.metrics import CollectorMetrics
@@ -44,11 +44,12 @@ class Signal:
     name: str  # the decoder's signal (decode/pool.py) and the requests metric's label
     unit: str  # spans, log_records
     arrow_kind: RecordKind
+    native_kind: RecordKind | None = None  # protobuf bodies ClickHouse decodes
 
 
-TRACES = Signal("traces", "spans", RecordKind.TRACES_ARROW)
+TRACES = Signal("traces", "spans", RecordKind.TRACES_ARROW, RecordKind.TRACES_OTLP)
 LOGS = Signal("logs", "log_records", RecordKind.LOGS_ARROW)
-METRICS = Signal("metrics", "metric_points", RecordKind.METRICS_ARROW)
+METRICS = Signal("metrics", "metric_points", RecordKind.METRICS_ARROW, RecordKind.METRICS_OTLP)
 
 
 class Pipeline:
@@ -113,9 +114,9 @@ class Pipeline:
         except IngestError:
             m.requests.labels(signal.name, transport, "malformed").inc()
             raise
-        if isinstance(decoded, NativeSpans):
-            accepted, rejected, message = decoded.spans, 0, ""
-            kind, payload = RecordKind.TRACES_OTLP, decoded.body
+        if isinstance(decoded, NativeRequest) and signal.native_kind is not None:
+            accepted, rejected, message = decoded.items, 0, ""
+            kind, payload = signal.native_kind, decoded.payload
         else:
             accepted, rejected, message = decoded.accepted, decoded.rejected, decoded.message
             kind, payload = signal.arrow_kind, decoded.ipc

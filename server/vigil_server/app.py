@@ -98,6 +98,8 @@ class VigilApp:
                 settings.dsn,
                 connect_timeout_s=settings.storage_connect_timeout_s,
                 insert_timeout_s=settings.insert_timeout_s,
+                limits=self.limits,
+                native_min_points=settings.native_decode_min_points,
             )
             for _ in range(settings.insert_concurrency)
         ]

@@ -160,6 +160,12 @@ class VigilSettings(BaseSettings):
         description="Smaller batches are decoded in Python all the same: ClickHouse spends ~80 ms "
         "planning a native INSERT, whatever its size.",
     )
+    native_decode_min_points: int = Field(
+        default=4096,
+        ge=0,
+        description="The same for metrics: batches with fewer data points are decoded in Python "
+        "(each point type present costs one native INSERT).",
+    )
     decode_workers: int = Field(
         default=-1,
         ge=-1,

@@ -3,7 +3,8 @@
 Requests are acknowledged by the log (wal/log.py) once fsynced; this is what happens after.
 A batch is the records ``[start, end)`` of the log, cut when a writer is free and either
 ``max_items`` are waiting or the oldest waiting record is ``max_wait_s`` old (and never over
-``max_bytes``). Each writer ("lane") runs its INSERTs in a thread of its own, so the next
+``max_bytes``). Items are counted by their cost in spans' worth (wal/records.cost: four
+metric data points count as one span), here and in the pace. Each writer ("lane") runs its INSERTs in a thread of its own, so the next
 batch is written while the last one still is.
 
 Exactly once (wal/state.py): a batch's boundaries are recorded durably before its INSERT;
@@ -93,6 +94,7 @@ class Batch:
     end: int
     entries: list[Record | Damaged]
     items: int = 0
+    cost: int = 0  # records.cost: what the cut and the pace count
     bytes: int = 0
     oldest_ns: int = 0
     written: dict[str, int] = field(default_factory=dict)  # items by metric label
@@ -141,7 +143,7 @@ class Batcher:
         self._writing: set[asyncio.Task[None]] = set()
         self._redo: list[tuple[int, int]] = []
         self._next_cut = 0
-        self._cut_items = 0
+        self._cut_cost = 0
         self._checkpoint = 0
         # (durable_seq, wall-clock ns) after each fsynced group not yet wholly cut: when the
         # oldest waiting record arrived.
@@ -149,7 +151,7 @@ class Batcher:
         self._pending: dict[tuple[int, int], int] = {}  # batches being written → oldest_ns
         self._committed_records = 0
         self._committed_bytes = 0
-        self._committed_items = 0
+        self._committed_cost = 0
         self.last_error = ""  # why the latest INSERT attempt failed; '' once one commits
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -182,19 +184,19 @@ class Batcher:
             self._progress.clear()
             await self._progress.wait()
 
-    def _unwritten_items(self) -> int:
-        return self._wal.durable_items - self._committed_items
+    def _unwritten_cost(self) -> int:
+        return self._wal.durable_cost - self._committed_cost
 
     def _pacing(self) -> bool:
         """Is the log in the paced regime: short, with ClickHouse healthy? Not after an outage or
         a restart (a backlog over four times the pace): then it drains at full speed while
         acknowledgements go on, since holding clients for minutes would only time them out."""
         return (
-            bool(self._pace_items) and not self.last_error and self._unwritten_items() <= 4 * self._pace_items
+            bool(self._pace_items) and not self.last_error and self._unwritten_cost() <= 4 * self._pace_items
         )
 
     def _paused(self) -> bool:
-        return self._pacing() and self._unwritten_items() > self._pace_items
+        return self._pacing() and self._unwritten_cost() > self._pace_items
 
     def _cut_items_limit(self) -> int:
         # Paced, what waits is at most the pace: shared among the writers, so that they all
@@ -303,7 +305,7 @@ class Batcher:
                     self._free.put_nowait(lane)  # a crash must not lose the lane (supervised)
                     raise
                 self._redo.pop(0)
-                self._cut_items += batch.items
+                self._cut_cost += batch.cost
                 self._spawn(lane, batch)
                 continue
             if self._next_cut >= self._wal.durable_seq:
@@ -322,7 +324,7 @@ class Batcher:
                 self._free.put_nowait(lane)
                 raise
             self._next_cut = batch.end
-            self._cut_items += batch.items
+            self._cut_cost += batch.cost
             while self._arrivals and self._arrivals[0][0] <= self._next_cut:
                 self._arrivals.popleft()
             self._spawn(lane, batch)
@@ -333,7 +335,7 @@ class Batcher:
         """Until a full batch waits, the oldest waiting record is max_wait old, admission is
         paused (nothing more comes until a batch commits), or draining."""
         while not self._draining:
-            waiting = self._wal.durable_items - self._cut_items
+            waiting = self._wal.durable_cost - self._cut_cost
             if waiting >= self._cut_items_limit() or not self._arrivals or self._paused():
                 return
             age_s = (time.time_ns() - self._arrivals[0][1]) / 1e9
@@ -360,6 +362,7 @@ class Batcher:
         for e in entries:
             if isinstance(e, Record):
                 batch.items += e.items
+                batch.cost += e.cost
                 batch.bytes += e.size
                 batch.oldest_ns = batch.oldest_ns or e.appended_ns
         return batch
@@ -416,7 +419,7 @@ class Batcher:
                 self._metrics.decoded_spans.labels(label).inc(items)
             self._committed_records += sum(1 for e in batch.entries if isinstance(e, Record))
             self._committed_bytes += batch.bytes
-            self._committed_items += batch.items
+            self._committed_cost += batch.cost
             self._checkpoint = max(self._checkpoint, checkpoint)  # lanes commit in any order
             self.last_error = ""
             self._pending.pop((batch.start, batch.end), None)

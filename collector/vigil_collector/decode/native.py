@@ -20,6 +20,10 @@ undecoded only when all of this holds:
   span and resource, encodes in at most a sixth of the length limit.
 
 Anything else returns None and is decoded in Python, which reports the reasons.
+
+Metrics requests (``check_native_metrics``) follow the same rules: every data point valid
+(its times, its exemplars' ids and times, as ``decode/metrics.py`` checks them), nothing
+unknown, nothing that might need truncating.
 """
 
 from __future__ import annotations
@@ -30,13 +34,15 @@ from typing import Literal
 
 from google.protobuf.message import DecodeError
 
-from vigil_collector.decode.native_schema_pb2 import ExportTraceServiceRequest
-from vigil_collector.decode.validate import span_problem
+from vigil_collector.decode.metrics import TABLES
+from vigil_collector.decode.native_schema_pb2 import ExportMetricsServiceRequest, ExportTraceServiceRequest
+from vigil_collector.decode.validate import LATEST_TIME_NS, span_problem
 
 Decoder = Literal["clickhouse", "python"]  # who decoded a request's spans (a metric label)
 
 SCHEMA_FILE = "native_schema.proto"
 SCHEMA_MESSAGE = "ExportTraceServiceRequest"
+METRICS_MESSAGE = "ExportMetricsServiceRequest"
 _MAX_EXPANSION = 6  # stored characters per encoded byte, at most (see above)
 
 
@@ -51,11 +57,21 @@ def schema_text() -> str:
 
 
 @dataclass(frozen=True)
-class NativeSpans:
-    """An OTLP/protobuf body whose spans are all valid and that ClickHouse can decode."""
+class NativeCheck:
+    """A body ClickHouse may decode, as a decode worker reports it: how many items it holds,
+    and the bytes its log record starts with before the body (metrics: which point types)."""
 
-    body: bytes
-    spans: int
+    items: int
+    header: bytes = b""
+
+
+@dataclass(frozen=True)
+class NativeRequest:
+    """An OTLP/protobuf body whose items are all valid and that ClickHouse can decode: the
+    payload of its write-ahead log record (header and body)."""
+
+    payload: bytes
+    items: int
 
 
 def check_native(body: bytes, max_attributes: int, max_value_length: int) -> int | None:
@@ -92,3 +108,49 @@ def check_native(body: bytes, max_attributes: int, max_value_length: int) -> int
                     return None
             spans += len(scope_spans.spans)
     return spans
+
+
+def check_native_metrics(body: bytes, max_value_length: int) -> NativeCheck | None:
+    """The data point count of ``body`` and a one-byte mask of its point types if ClickHouse
+    may decode it, else None (decode in Python)."""
+    size_limit = max_value_length // _MAX_EXPANSION
+    check_sizes = len(body) > size_limit
+    request = ExportMetricsServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except DecodeError:
+        return None
+    request.DiscardUnknownFields()
+    if request.ByteSize() != len(body):
+        return None
+    points = mask = 0
+    for rm in request.resource_metrics:
+        if check_sizes and rm.resource.ByteSize() > size_limit:
+            return None
+        for sm in rm.scope_metrics:
+            if check_sizes and sm.scope.ByteSize() > size_limit:
+                return None
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                if kind is None:
+                    continue
+                data_points = getattr(metric, kind).data_points
+                if not data_points:
+                    continue
+                mask |= 1 << TABLES.index(kind)  # bit i: point type TABLES[i]
+                points += len(data_points)
+                for point in data_points:
+                    if check_sizes and point.ByteSize() > size_limit:
+                        return None
+                    if point.time_unix_nano > LATEST_TIME_NS or point.start_time_unix_nano > LATEST_TIME_NS:
+                        return None
+                    if kind != "summary" and point.exemplars and not _exemplars_valid(point.exemplars):
+                        return None
+    return NativeCheck(points, bytes([mask]))
+
+
+def _exemplars_valid(exemplars: object) -> bool:
+    return all(
+        len(e.trace_id) in (0, 16) and len(e.span_id) in (0, 8) and e.time_unix_nano <= LATEST_TIME_NS
+        for e in exemplars  # type: ignore[attr-defined]
+    )

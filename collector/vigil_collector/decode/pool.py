@@ -5,7 +5,7 @@ one GIL: with the decode in the event loop, one core is saturated while ClickHou
 pool of ``workers`` spawned processes decodes request bodies in parallel. For a protobuf body
 that ClickHouse may decode itself (decode/native.py) a worker only checks it and sends back
 the span count; otherwise it sends back the spans as an Arrow IPC stream (no per-span cost),
-which is what the write-ahead log stores. ``workers = 0`` decodes inline in the event loop
+which is what the write-ahead log stores. The same holds for metrics requests. ``workers = 0`` decodes inline in the event loop
 (tests, tiny deployments).
 
 A worker that dies (killed, out of memory) breaks the whole pool: the pool is replaced, and
@@ -27,7 +27,7 @@ import pyarrow.ipc
 from vigil_collector.decode.logs import decode_logs, parse_json_logs, parse_proto_logs
 from vigil_collector.decode.metrics import decode_metrics, pack
 from vigil_collector.decode.metrics_parse import parse_json_metrics, parse_proto_metrics
-from vigil_collector.decode.native import NativeSpans, check_native
+from vigil_collector.decode.native import NativeCheck, NativeRequest, check_native, check_native_metrics
 from vigil_collector.decode.otlp_json import parse_json_traces
 from vigil_collector.decode.otlp_proto import parse_proto_traces
 from vigil_collector.decode.spans import DecodeLimits, decode_spans
@@ -51,11 +51,15 @@ class ArrowRecords:
 
 def decode_request(
     body: bytes, is_json: bool, limits: DecodeLimits, native: bool, signal: str = TRACES
-) -> ArrowRecords | int:
-    """Decode one OTLP request body of ``signal`` (runs in a worker): for traces, its span
-    count if ClickHouse may decode it (``native``, protobuf only); else its items flattened in
-    Python."""
+) -> ArrowRecords | NativeCheck:
+    """Decode one OTLP request body of ``signal`` (runs in a worker): for traces and metrics,
+    its item count if ClickHouse may decode it (``native``, protobuf only); else its items
+    flattened in Python."""
     if signal == METRICS:
+        if native and not is_json:
+            checked = check_native_metrics(body, limits.max_attribute_value_length)
+            if checked is not None:
+                return checked
         request = parse_json_metrics(body) if is_json else parse_proto_metrics(body)
         metrics = decode_metrics(request, limits)
         return ArrowRecords(pack(metrics.tables), metrics.accepted, metrics.rejected, metrics.message)
@@ -65,7 +69,7 @@ def decode_request(
     if native and not is_json:
         spans = check_native(body, limits.max_attributes_per_span, limits.max_attribute_value_length)
         if spans is not None:
-            return spans
+            return NativeCheck(spans)
     request = parse_json_traces(body) if is_json else parse_proto_traces(body)
     decoded = decode_spans(request, limits)
     return ArrowRecords(_ipc(decoded.table), decoded.accepted, decoded.rejected, decoded.message)
@@ -113,7 +117,7 @@ class DecodePool:
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._pool, _noop) for _ in range(self._workers)))
 
-    async def decode(self, body: bytes, is_json: bool, signal: str = TRACES) -> ArrowRecords | NativeSpans:
+    async def decode(self, body: bytes, is_json: bool, signal: str = TRACES) -> ArrowRecords | NativeRequest:
         args = (body, is_json, self._limits, self._native, signal)
         if self._workers == 0:
             result = decode_request(*args)
@@ -130,7 +134,9 @@ class DecodePool:
                 await self._replace(pool)
                 raise DecoderFailed("a decode worker died while decoding this request; retry it") from None
         # The body stays here: a worker answers with the count, not a copy of the bytes.
-        return NativeSpans(body, result) if isinstance(result, int) else result
+        if isinstance(result, NativeCheck):
+            return NativeRequest(result.header + body if result.header else body, result.items)
+        return result
 
     async def _replace(self, broken: ProcessPoolExecutor) -> None:
         """Replace a broken pool, once, however many requests saw it break."""

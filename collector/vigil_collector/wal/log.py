@@ -42,6 +42,7 @@ from vigil_collector.wal.records import (
     SEGMENT_HEADER,
     Record,
     RecordKind,
+    cost,
     encode_header,
     encode_segment_header,
 )
@@ -136,7 +137,7 @@ class WriteAheadLog:
         self.durable_seq = 0  # every record below is fsynced; read on any thread
         # Counted over the records fsynced since open, plus the backlog recovered at open:
         self.durable_records = 0
-        self.durable_items = 0
+        self.durable_cost = 0  # of the records durable so far (records.cost): the batcher's measure
         self.durable_bytes = 0
         self._last_append: asyncio.Future[int] | None = None
         self._queue: list[_Append] = []
@@ -184,7 +185,7 @@ class WriteAheadLog:
         def in_backlog(seq: int) -> bool:
             return seq >= next_cut or any(s <= seq < e for s, e in pending)
 
-        records = items = size = 0
+        records = items = costs = size = 0
         oldest = 0
         kept: list[_Segment] = []
         for i, (first_seq, path) in enumerate(found):
@@ -204,6 +205,7 @@ class WriteAheadLog:
             kept.append(_Segment(first_seq, path, scanned.valid_bytes))
             records += scanned.backlog_records
             items += scanned.backlog_items
+            costs += scanned.backlog_cost
             size += scanned.backlog_bytes
             if scanned.backlog_records and not oldest:
                 oldest = scanned.oldest_backlog_ns
@@ -219,7 +221,7 @@ class WriteAheadLog:
         self._segments = kept
         self._disk_bytes = sum(s.size for s in kept)
         self.durable_seq = self._next_seq
-        self.durable_records, self.durable_items, self.durable_bytes = records, items, size
+        self.durable_records, self.durable_cost, self.durable_bytes = records, costs, size
         self.recovered = Backlog(records, items, size, oldest)
         self._metrics.wal_bytes.set(self._disk_bytes)
         return self.recovered
@@ -467,7 +469,7 @@ class WriteAheadLog:
         if error is None:
             self.durable_seq = group[-1].seq + 1
             self.durable_records += len(group)
-            self.durable_items += sum(e.items for e in group)
+            self.durable_cost += sum(cost(e.kind, e.items) for e in group)
             self.durable_bytes += sum(e.size for e in group)
             self._metrics.wal_fsync_seconds.observe(fsync_s)
             self._metrics.wal_bytes.set(self._disk_bytes)
@@ -484,13 +486,13 @@ class WriteAheadLog:
     # --- reading and releasing (the batcher's threads) ------------------------------------------
 
     def read(
-        self, start: int, limit: int, max_items: int, max_bytes: int
+        self, start: int, limit: int, max_cost: int, max_bytes: int
     ) -> tuple[list[Record | Damaged], int]:
         """Records from ``start`` on, below ``limit`` (at most the durable end), until
-        ``max_items`` or ``max_bytes`` would be exceeded (at least one record). Returns them
-        and the sequence number after the last. Called by one thread at a time."""
+        ``max_cost`` (records.cost) or ``max_bytes`` would be exceeded (at least one record).
+        Returns them and the sequence number after the last. Called by one thread at a time."""
         out: list[Record | Damaged] = []
-        seq, items, size = start, 0, 0
+        seq, costs, size = start, 0, 0
         while seq < limit:
             with self._seg_lock:
                 firsts = [s.first_seq for s in self._segments]
@@ -517,10 +519,10 @@ class WriteAheadLog:
                         out.append(Damaged(seq, _read_from(segment.path, after), found))
                         seq = following
                         break
-                    if out and (items + found.items > max_items or size + found.size > max_bytes):
+                    if out and (costs + found.cost > max_cost or size + found.size > max_bytes):
                         return out, seq
                     out.append(found)
-                    items += found.items
+                    costs += found.cost
                     size += found.size
                     seq = found.seq + 1
                     self._hint = (seq, segment.first_seq, after)

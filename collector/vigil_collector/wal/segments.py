@@ -17,6 +17,7 @@ from vigil_collector.wal.records import (
     Record,
     RecordKind,
     checksum_ok,
+    cost,
     segment_first_seq,
 )
 
@@ -51,6 +52,7 @@ class ScannedSegment:
     problem: str  # why the scan stopped before the end of the file; '' if it did not
     backlog_records: int = 0
     backlog_items: int = 0
+    backlog_cost: int = 0
     backlog_bytes: int = 0
     oldest_backlog_ns: int = 0
 
@@ -100,6 +102,7 @@ def scan_segment(first_seq: int, path: Path, in_backlog: Callable[[int], bool]) 
                 scanned.oldest_backlog_ns = appended_ns
             scanned.backlog_records += 1
             scanned.backlog_items += items
+            scanned.backlog_cost += cost(kind, items)
             scanned.backlog_bytes += end - offset
         scanned.records += 1
         seq += 1

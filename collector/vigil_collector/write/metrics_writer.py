@@ -1,36 +1,103 @@
-"""Inserts metric records into the five ``otel_metrics_*`` tables: each record holds a
-request's points split by type (decode/metrics.py); a batch becomes one INSERT per table,
-each with the batch's token and the table's name, so a repeat after a crash is dropped table
-by table."""
+"""Inserts metric records into the five ``otel_metrics_*`` tables. A record holds either a
+request's points split by type (decoded in Python, decode/metrics.py) or the request's
+protobuf bytes, which ClickHouse decodes itself (write/native_metrics.py). A batch becomes
+one INSERT per table that has points in it, each with the batch's token and the table's
+name, so a repeat after a crash is dropped table by table."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from vigil_collector.decode.metrics import TABLES, unpack
+from vigil_collector.decode.metrics import TABLES, decode_metrics, unpack
+from vigil_collector.decode.metrics_parse import parse_proto_metrics
+from vigil_collector.decode.native import METRICS_MESSAGE, Decoder
+from vigil_collector.decode.spans import DecodeLimits
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.arrow_writer import ArrowWriter
+from vigil_collector.write.native_insert import NativeInserter, Statement
+from vigil_collector.write.native_metrics import insert_select, structure, tables_in
+from vigil_storage import StorageUnavailable
+from vigil_storage.errors import translate_errors
+from vigil_storage.migrate import quote_identifier
 
 
 class MetricsWriter(ArrowWriter):
-    def __init__(self, dsn: str, *, connect_timeout_s: float, insert_timeout_s: float) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        connect_timeout_s: float,
+        insert_timeout_s: float,
+        limits: DecodeLimits | None = None,
+        native_min_points: int = 0,
+    ) -> None:
         super().__init__(
             dsn,
             "otel_metrics_gauge",
-            frozenset({RecordKind.METRICS_ARROW}),
+            frozenset({RecordKind.METRICS_ARROW, RecordKind.METRICS_OTLP}),
             connect_timeout_s=connect_timeout_s,
             insert_timeout_s=insert_timeout_s,
             items="data points",
         )
+        self._limits = limits or DecodeLimits()
+        self._native_min_points = native_min_points
+        self._native = NativeInserter(dsn, METRICS_MESSAGE)
 
-    def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str) -> str:
+    def write(
+        self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str
+    ) -> Decoder:
+        if kind == RecordKind.METRICS_OTLP:
+            return self._write_native(payloads, items, database, token)
         parts: dict[str, list[pa.Table]] = {}
         for payload in payloads:
             for name, table in unpack(payload):
                 parts.setdefault(name, []).append(table)
+        self._write_tables(parts, database, token)
+        return "python"
+
+    def _write_native(self, payloads: list[bytes], points: int, database: str, token: str) -> Decoder:
+        """One INSERT per point type in the batch, ClickHouse decoding the bodies; in Python
+        instead below ``native_min_points`` (each native INSERT costs tens of ms to plan)
+        and for a server too old to decode them."""
+        client = self._connected()
+        mask = 0
+        bodies = []
+        for payload in payloads:
+            mask |= payload[0]
+            bodies.append(payload[1:])
+        try:
+            if points < self._native_min_points or not self._native.supported(client):
+                parts: dict[str, list[pa.Table]] = {}
+                for body in bodies:
+                    for name, table in decode_metrics(parse_proto_metrics(body), self._limits).tables.items():
+                        parts.setdefault(name, []).append(table)
+                self._write_tables(parts, database, token)
+                return "python"
+            statements = [
+                Statement(
+                    structure(name),
+                    lambda source, name=name: insert_select(name, self._target(database, name), source),
+                    f"{token}:{name}" if token else "",
+                )
+                for name in tables_in(mask)
+            ]
+            with translate_errors(f"inserting the {points} data points of {len(bodies)} requests"):
+                self._native.insert(client, bodies, statements)
+        except StorageUnavailable as exc:
+            self._drop_if_unreachable(exc)
+            raise
+        return "clickhouse"
+
+    def _write_tables(self, parts: dict[str, list[pa.Table]], database: str, token: str) -> None:
         for name in TABLES:
             if name in parts:
                 tables = parts[name]
                 table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
                 self.write_arrow(table, database, f"{token}:{name}" if token else "", f"otel_metrics_{name}")
-        return "python"
+
+    def _target(self, database: str, name: str) -> str:
+        return f"{quote_identifier(database)}.otel_metrics_{name}"
+
+    def close(self) -> None:
+        super().close()
+        self._native.forget_server()
