@@ -3,7 +3,7 @@
 Requests are acknowledged by the log (wal/log.py) once fsynced; this is what happens after.
 A batch is the records ``[start, end)`` of the log, cut when a writer is free and either
 ``max_items`` are waiting or the oldest waiting record is ``max_wait_s`` old (and never over
-``max_bytes``). Items are counted by their cost in spans' worth (wal/records.cost: four
+``max_bytes``). Items are counted by their cost in spans' worth (wal/records.cost: eight
 metric data points count as one span), here and in the pace. Each writer ("lane") runs its INSERTs in a thread of its own, so the next
 batch is written while the last one still is.
 

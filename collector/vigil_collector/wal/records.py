@@ -54,9 +54,11 @@ MAX_PAYLOAD = 2**32 - 1
 
 # Items of a kind per unit of cost (default 1): what a record costs the writers, in spans'
 # worth. Batches are cut and acknowledgements paced by cost (batch/batcher.py), so that a
-# batch is about the same INSERT work whatever it holds: a metric data point is about a
-# quarter of a span's (Arrow INSERT: ~6 µs a point, ~20 µs a span).
-_ITEMS_PER_COST = {RecordKind.METRICS_ARROW: 4, RecordKind.METRICS_OTLP: 4}
+# batch is about the same INSERT work whatever it holds. A metric data point costs ClickHouse
+# a fifth to a seventh of a span (~6 µs against 20-45), and a metrics batch pays the
+# planning of one INSERT per point type in it: eight points count as one span
+# (bench/metrics.py: 8 gave 100-123k points/s end to end where 4 gave 87-106k, alternating).
+_ITEMS_PER_COST = {RecordKind.METRICS_ARROW: 8, RecordKind.METRICS_OTLP: 8}
 
 
 def cost(kind: int, items: int) -> int:
