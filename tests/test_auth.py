@@ -481,3 +481,16 @@ def test_whoami_lists_the_projects_a_credential_may_act_in(secured: RunningApp, 
     with QueryClient(secured.query_target) as client, pytest.raises(QueryError) as anonymous:
         client.whoami()
     assert anonymous.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_revoked_key_ends_its_live_tail(secured: RunningApp, ch: Client) -> None:
+    key, read_key = new_key(ch, "alpha", "read")
+    with QueryClient(secured.query_target, api_key=read_key) as client:
+        tail = iter(client.tail_spans())
+        assert not next(tail).spans  # live
+        registry.revoke_key(ch, MAIN, key.key_id)
+        started = time.monotonic()
+        with pytest.raises(QueryError) as ended:
+            for _ in tail:
+                pass
+    assert ended.value.code == grpc.StatusCode.UNAUTHENTICATED and time.monotonic() - started < 15

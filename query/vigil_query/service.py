@@ -239,14 +239,16 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     async def TailSpans(
         self, request: query_pb2.TailSpansRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[query_pb2.TailSpansResponse]:
-        """Polls until the caller cancels (gRPC and Connect cancel this generator). A poll
-        refused because the service is busy is skipped, not fatal: the next one catches up."""
+        """Polls until the caller cancels (gRPC and Connect cancel this generator). The caller
+        is checked again at every poll (a revoked key ends its tail). A poll refused because
+        the service is busy is skipped, not fatal: the next one catches up."""
         try:
-            reader = await self.reader_for(context, READ)
+            await self.reader_for(context, READ)
             tail = Tail(request.filter)
             yield query_pb2.TailSpansResponse()  # live: what ends from now on is sent
             while True:
                 await asyncio.sleep(POLL_S)
+                reader = await self.reader_for(context, READ)
                 try:
                     found = await reader.run(tail.poll)
                 except Busy:
