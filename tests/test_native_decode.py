@@ -21,6 +21,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from vigil_collector.decode import DecodeLimits, decode_spans
 from vigil_collector.decode.native import check_native
+from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.trace_writer import TraceWriter
 from vigil_storage.migrate import apply_migrations
 
@@ -256,3 +257,36 @@ def test_small_batches_are_decoded_in_python(app: RunningApp, ch: Client) -> Non
     ).result_rows
     assert counts == [("small-0", 100), ("small-1", 100)]
     ch.command(f"DROP DATABASE {database}")
+
+
+def test_a_batch_dropped_as_a_duplicate_of_an_insert_that_never_committed_is_recovered(
+    app: RunningApp, ch: Client
+) -> None:
+    """ClickHouse records an INSERT's token just before it commits the part; a crash between
+    the two leaves the token without the rows. Simulated: another INSERT took the token first.
+    The batch written again is dropped as a duplicate; recover() finds its spans missing and
+    inserts exactly those, once."""
+    database = "recover_missing"
+    ch.command(f"DROP DATABASE IF EXISTS {database}")
+    apply_migrations(ch, database)
+    writer = TraceWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60)
+    try:
+        rng = random.Random(12)
+        decoy = make_request(1, "recover-decoy", rng)
+        writer.write_arrow(decode_spans(decoy, DecodeLimits()).table, database, "gen:0-9:1:0")
+        bodies = [make_request(2000, "recover", rng).SerializeToString() for _ in range(10)]
+        writer.write_native(bodies, 20_000, database, "gen:0-9:1:0")  # dropped: a "duplicate"
+
+        def stored() -> int:
+            return ch.query(
+                f"SELECT count() FROM {database}.otel_traces WHERE ServiceName = 'recover'"
+            ).result_rows[0][0]
+
+        assert stored() == 0
+        assert writer.recover(RecordKind.TRACES_OTLP, bodies, "gen:0-9:1:0", database) == 20_000
+        assert stored() == 20_000
+        assert writer.recover(RecordKind.TRACES_OTLP, bodies, "gen:0-9:1:0", database) == 0
+        assert stored() == 20_000
+    finally:
+        writer.close()
+        ch.command(f"DROP DATABASE IF EXISTS {database}")

@@ -69,6 +69,20 @@ class RecordWriter(Protocol):
     def close(self) -> None: ...
 
 
+class RecoveringWriter(RecordWriter, Protocol):
+    """A writer that can tell which of a batch's items ClickHouse holds, and insert the rest.
+
+    Why: ClickHouse (non-replicated MergeTree) records an INSERT's deduplication token just
+    before it commits the part. A crash between the two (with the embedded engine, a crash of
+    Vigil) leaves the token without the rows, and the batch written again after the restart
+    is dropped as a duplicate. So batches written again at start are checked by writers that
+    can (spans have ids); the missing items are inserted with a token of their own."""
+
+    def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
+        """Insert the items of these payloads that ``database`` lacks; returns how many."""
+        ...
+
+
 @dataclass
 class _Lane:
     """A writer per table family and the one thread they run on (a ClickHouse client never
@@ -98,6 +112,7 @@ class Batch:
     bytes: int = 0
     oldest_ns: int = 0
     written: dict[str, int] = field(default_factory=dict)  # items by metric label
+    redo: bool = False  # recorded before a restart: written again, then checked
 
 
 class Batcher:
@@ -305,6 +320,7 @@ class Batcher:
                     self._free.put_nowait(lane)  # a crash must not lose the lane (supervised)
                     raise
                 self._redo.pop(0)
+                batch.redo = True
                 self._cut_cost += batch.cost
                 self._spawn(lane, batch)
                 continue
@@ -484,8 +500,20 @@ class Batcher:
         that makes a repeat of it after a crash a no-op."""
         token = f"{self._wal.generation}:{first}-{end}:{int(target.kind)}:{target.project}"
         items = sum(r.items for r in records)
-        label = target.writer.write(target.kind, [r.payload for r in records], items, token, target.database)
+        payloads = [r.payload for r in records]
+        label = target.writer.write(target.kind, payloads, items, token, target.database)
         batch.written[label] += items
+        recover = getattr(target.writer, "recover", None)
+        if batch.redo and recover is not None:
+            missing = recover(target.kind, payloads, token, target.database)
+            if missing:
+                log.warning(
+                    "records %d-%d: %d items written before the restart were not in ClickHouse "
+                    "(its deduplication log outlived their part); inserted them again",
+                    first,
+                    end,
+                    missing,
+                )
 
     def _dead_letter(self, record: Record, reason: str) -> None:
         path = self._wal.dead_letters.add(record, reason)
