@@ -102,7 +102,8 @@ def main() -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     print(
         f"{args.spans:,}-span trace in headless Chromium: opened in {result['opened_ms'] / 1000:.2f} s,"
-        f" scrolled top to bottom in {result['scrolled_ms'] / 1000:.2f} s (50 steps),"
+        f" scrolled top to bottom in {result['scrolled_ms'] / 1000:.2f} s (50 steps of 2 frames; longest"
+        f" frame {result['longest_frame_ms']} ms, p95 {result['p95_frame_ms']} ms),"
         f" {result['rows_in_dom']} rows in the DOM; screenshot in {shots}"
     )
     print(
@@ -111,7 +112,7 @@ def main() -> None:
     )
     print(
         f"RESULT open_ms={result['opened_ms']} scroll_ms={result['scrolled_ms']} rows_in_dom={result['rows_in_dom']}"
-        f" grpc_stream_ms={grpc_s * 1000:.0f}"
+        f" grpc_stream_ms={grpc_s * 1000:.0f} longest_frame_ms={result['longest_frame_ms']}"
     )
 
 
