@@ -8,11 +8,11 @@ from typing import Any
 
 from vigil.query.v1 import query_pb2
 from vigil_query import page_token
-from vigil_query.cost_sql import LLM_CALL, costing
+from vigil_query.cost_sql import LLM_CALL, Costing, costing
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, time_range
 from vigil_query.reader import Reader
-from vigil_query.trace_summary import trace_summaries
+from vigil_query.trace_summary import trace_summaries, traces_where
 from vigil_query.usage_sql import HOUR_NS, ROLLUP_BETWEEN
 
 MAX_SESSION_TRACES = 1000
@@ -127,12 +127,14 @@ def search_sessions(
     return response
 
 
-def _summaries(reader: Reader, where: Where, session_ids: list[str]) -> Sequence[Sequence[Any]]:
+def _summaries(
+    reader: Reader, where: Where, session_ids: list[str], prices: Costing | None = None
+) -> Sequence[Sequence[Any]]:
     if not session_ids:
         return []
     only = Where(list(where.clauses), dict(where.params))
     only.add("SessionId IN {session_ids:Array(String)}", session_ids=session_ids)
-    prices = costing(reader, only.sql, only.params)
+    prices = prices or costing(reader, only.sql, only.params)
     return reader.rows(
         f"SELECT {_SUMMARY_SQL} FROM (SELECT {_SPAN_COLUMNS}, {prices.columns}"
         f" FROM {reader.db}.otel_traces WHERE {only.sql}) GROUP BY SessionId",
@@ -159,18 +161,28 @@ def get_session(reader: Reader, request: query_pb2.GetSessionRequest) -> query_p
         lo, hi = max(lo, first), min(hi, last)
     where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
     where.add("SessionId = {session:String}", session=request.session_id)
-    rows = _summaries(reader, where, [request.session_id]) if first and last else []
+    traces = (
+        reader.rows(
+            f"SELECT TraceId, min(Timestamp) AS first FROM {reader.db}.otel_traces WHERE {where.sql}"
+            f" GROUP BY TraceId ORDER BY first, TraceId LIMIT {MAX_SESSION_TRACES + 1}",
+            where.params,
+            "listing the session's traces",
+        )
+        if first and last
+        else []
+    )
+    if not traces:
+        raise NotFound(f"no spans of session {request.session_id!r} between {lo} and {hi} (Unix ns)")
+    trace_ids = [t for t, _ in traces]  # in the order their first span started
+    # The prices once, for the models of the traces' spans: a superset of the session's own
+    # (every span of the session is in one of its traces) unless the traces were truncated.
+    shown = trace_ids[:MAX_SESSION_TRACES]
+    prices = costing(reader, *traces_where(shown, lo, hi)) if len(trace_ids) <= MAX_SESSION_TRACES else None
+    rows = _summaries(reader, where, [request.session_id], prices)
     if not rows:
         raise NotFound(f"no spans of session {request.session_id!r} between {lo} and {hi} (Unix ns)")
-    traces = reader.rows(
-        f"SELECT TraceId, min(Timestamp) AS first FROM {reader.db}.otel_traces WHERE {where.sql}"
-        f" GROUP BY TraceId ORDER BY first, TraceId LIMIT {MAX_SESSION_TRACES + 1}",
-        where.params,
-        "listing the session's traces",
-    )
     row = rows[0]
-    trace_ids = [t for t, _ in traces]  # in the order their first span started
-    summaries = trace_summaries(reader, trace_ids[:MAX_SESSION_TRACES], lo, hi)
+    summaries = trace_summaries(reader, shown, lo, hi, prices)
     return query_pb2.GetSessionResponse(
         session=_summary(row),
         traces=[summaries[t] for t in trace_ids[:MAX_SESSION_TRACES] if t in summaries],

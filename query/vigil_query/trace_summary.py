@@ -3,26 +3,34 @@ spans, errors, tokens, LLM calls, cost and session, from the given traces' spans
 
 from __future__ import annotations
 
+from typing import Any
+
 from vigil.query.v1 import query_pb2
-from vigil_query.cost_sql import LLM_CALL, costing
+from vigil_query.cost_sql import LLM_CALL, Costing, costing
 from vigil_query.reader import Reader
 
 # Spans of a trace may lie outside the window it was found in: look this much around it.
 _AROUND = "INTERVAL 1 HOUR"
 
 
-def trace_summaries(
-    reader: Reader, trace_ids: list[str], lo: int, hi: int
-) -> dict[str, query_pb2.TraceSummary]:
-    if not trace_ids:
-        return {}
+def traces_where(trace_ids: list[str], lo: int, hi: int) -> tuple[str, dict[str, Any]]:
+    """The spans of these traces, found between ``lo`` and ``hi``: what trace_summaries reads."""
     where = (
         "TraceId IN {ids:Array(String)}"
         f" AND Timestamp >= fromUnixTimestamp64Nano({{lo:Int64}}) - {_AROUND}"
         f" AND Timestamp <= fromUnixTimestamp64Nano({{hi:Int64}}) + {_AROUND}"
     )
-    params = {"ids": trace_ids, "lo": lo, "hi": hi}
-    prices = costing(reader, where, params)
+    return where, {"ids": trace_ids, "lo": lo, "hi": hi}
+
+
+def trace_summaries(
+    reader: Reader, trace_ids: list[str], lo: int, hi: int, prices: Costing | None = None
+) -> dict[str, query_pb2.TraceSummary]:
+    """``prices``: resolved already for (at least) these spans' models, else resolved here."""
+    if not trace_ids:
+        return {}
+    where, params = traces_where(trace_ids, lo, hi)
+    prices = prices or costing(reader, where, params)
     # Retried copies of a span count once.
     rows = reader.rows(
         f"""
