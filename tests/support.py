@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -15,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,18 @@ def query_stopped_storage(data_dir: Path, sql: str) -> list[list[Any]]:
         timeout=120,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def scratch_databases(ch: Any, *names: str) -> Iterator[tuple[str, ...]]:
+    """Fresh databases with Vigil's tables (dropped again after), beside the session app's."""
+    from vigil_storage.migrate import apply_migrations
+
+    for name in names:
+        ch.command(f"DROP DATABASE IF EXISTS {name}")
+        apply_migrations(ch, name)
+    try:
+        yield names
+    finally:
+        for name in names:
+            ch.command(f"DROP DATABASE IF EXISTS {name}")

@@ -25,7 +25,7 @@ from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.trace_writer import TraceWriter
 from vigil_storage.migrate import apply_migrations
 
-from support import RunningApp, export_otlp, make_request
+from support import RunningApp, export_otlp, make_request, scratch_databases
 
 EDGE_DOUBLES = [
     0.0, -0.0, 0.5, -2.5, 1.0, 5.0, 1e-7, 1.5e-7, 1e-6, 1.5e-6, 0.000123, 123456.0, 1e20, 1e21,
@@ -114,13 +114,8 @@ def random_request(rng: random.Random, spans: int) -> ExportTraceServiceRequest:
 
 @pytest.fixture(scope="module")
 def databases(app: RunningApp, ch: Client) -> Iterator[tuple[str, str]]:
-    names = ("native_eq_clickhouse", "native_eq_python")
-    for name in names:
-        ch.command(f"DROP DATABASE IF EXISTS {name}")
-        apply_migrations(ch, name)
-    yield names
-    for name in names:
-        ch.command(f"DROP DATABASE IF EXISTS {name}")
+    with scratch_databases(ch, "native_eq_clickhouse", "native_eq_python") as names:
+        yield names
 
 
 def test_clickhouse_stores_what_python_stores(

@@ -23,9 +23,8 @@ from vigil_collector.decode.metrics import TABLES
 from vigil_collector.decode.native import check_native_metrics
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.metrics_writer import MetricsWriter
-from vigil_storage.migrate import apply_migrations
 
-from support import RunningApp
+from support import RunningApp, scratch_databases
 
 BASE_NS = 1_700_000_000 * 10**9
 
@@ -118,13 +117,8 @@ def random_request(rng: random.Random, points: int, clock: list[int]) -> ExportM
 
 @pytest.fixture(scope="module")
 def databases(app: RunningApp, ch: Client) -> Iterator[tuple[str, str]]:
-    names = ("native_metrics_clickhouse", "native_metrics_python")
-    for name in names:
-        ch.command(f"DROP DATABASE IF EXISTS {name}")
-        apply_migrations(ch, name)
-    yield names
-    for name in names:
-        ch.command(f"DROP DATABASE IF EXISTS {name}")
+    with scratch_databases(ch, "native_metrics_clickhouse", "native_metrics_python") as names:
+        yield names
 
 
 def _same(a: object, b: object) -> bool:

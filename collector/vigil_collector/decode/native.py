@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Literal
+from typing import Literal, TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from vigil_collector.decode.metrics import TABLES
 from vigil_collector.decode.native_schema_pb2 import ExportMetricsServiceRequest, ExportTraceServiceRequest
@@ -74,17 +74,27 @@ class NativeRequest:
     items: int
 
 
+M = TypeVar("M", bound=Message)
+
+
+def _parsed_whole(body: bytes, request: M) -> M | None:
+    """``body`` parsed with the native schema, if the schema knows every field of it (the
+    re-encoded size is the body's: see the top of this module); None otherwise, and for a
+    body that does not parse (the Python decoder reports why)."""
+    try:
+        request.ParseFromString(body)
+    except DecodeError:
+        return None
+    request.DiscardUnknownFields()
+    return request if request.ByteSize() == len(body) else None
+
+
 def check_native(body: bytes, max_attributes: int, max_value_length: int) -> int | None:
     """The span count of ``body`` if ClickHouse may decode it, else None (decode in Python)."""
     size_limit = max_value_length // _MAX_EXPANSION
     check_sizes = len(body) > size_limit
-    request = ExportTraceServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except DecodeError:
-        return None  # the Python decoder reports it
-    request.DiscardUnknownFields()
-    if request.ByteSize() != len(body):
+    request = _parsed_whole(body, ExportTraceServiceRequest())
+    if request is None:
         return None
     spans = 0
     for resource_spans in request.resource_spans:
@@ -115,13 +125,8 @@ def check_native_metrics(body: bytes, max_value_length: int) -> NativeCheck | No
     may decode it, else None (decode in Python)."""
     size_limit = max_value_length // _MAX_EXPANSION
     check_sizes = len(body) > size_limit
-    request = ExportMetricsServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except DecodeError:
-        return None
-    request.DiscardUnknownFields()
-    if request.ByteSize() != len(body):
+    request = _parsed_whole(body, ExportMetricsServiceRequest())
+    if request is None:
         return None
     points = mask = 0
     for rm in request.resource_metrics:
