@@ -101,10 +101,11 @@ function emptyState(): HTMLElement {
   return h("div", { class: "empty" },
     h("p", {}, "No traces in this range yet. Send one with the Vigil SDK:"),
     h("pre", {}, [
-      "pip install -e sdk   # or: uv pip install vigil",
+      "# in the Vigil checkout's environment (.venv/bin/python), or after: pip install -e sdk",
       "import vigil",
       "vigil.init(service_name=\"my-agent\")  # OTLP to localhost:4317",
       "@vigil.trace\ndef handle(question): ...",
     ].join("\n")),
+    h("p", {}, "The README's quick start has a whole script to copy."),
     h("p", {}, "or point any OpenTelemetry exporter at localhost:4317 (gRPC) or :4318 (HTTP)."));
 }
