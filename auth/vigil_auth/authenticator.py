@@ -139,8 +139,8 @@ class Authenticator:
     def access(self, principal: Principal) -> list[ProjectAccess]:
         """The projects ``principal`` may act in, and what it may do in each (a user's
         memberships; a key's own project; every project for a server admin), the default
-        project first, then by slug. With
-        authentication off every request acts in the default project."""
+        project first, then by slug. With authentication off every request acts in the
+        default project."""
         if not self.enabled:
             return [ProjectAccess(DEFAULT_PROJECT, self._projects[0].name, "", SCOPES)]
         username = principal.username

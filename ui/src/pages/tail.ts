@@ -66,6 +66,13 @@ export async function tailPage(main: HTMLElement): Promise<void> {
         }
         live();
       }
+      if (stream === mine) {
+        // The server ended the stream (it restarted, say): say so, and offer to resume.
+        stream = null;
+        toggle.textContent = "Resume";
+        state.textContent = "The tail ended; Resume starts a new one";
+        state.className = "tail-state muted";
+      }
     } catch (error) {
       if (mine.signal.aborted) return;
       state.textContent = errorText(error);
