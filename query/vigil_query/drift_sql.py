@@ -1,7 +1,7 @@
 """GetDrift: PSI of a metric per group, every group at once in one ClickHouse query.
 
-ClickHouse builds, per group and window, a histogram of the metric rounded up to 8
-significant bits, and derives from it the bin edges (baseline quantiles) and both windows'
+ClickHouse builds, per group and window, a histogram of the metric rounded up to 6
+mantissa bits, and derives from it the bin edges (baseline quantiles) and both windows'
 counts per bin (see ``drift_sql``); only those short vectors reach Python, where PSI is a few
 floating-point operations per group (``psi.py``).
 """
@@ -144,8 +144,10 @@ def drift_query(request: query_pb2.GetDriftRequest, now_ns: int | None = None) -
 
 
 MAX_GROUPS = 2000
-# Values are binned by their value rounded up to this many significant bits (0.4%): see drift_sql.
-MANTISSA_BITS = 8
+# Values are binned by their value rounded up to this many mantissa bits (1.6%): see drift_sql.
+# 6 rather than 8 (0.4%): a third as many (group, value) keys to aggregate, ~20% faster on 10M
+# spans (1157 -> 935 ms for input tokens, same run); PSI over deciles does not need finer.
+MANTISSA_BITS = 6
 _LOW_BITS = (1 << (52 - MANTISSA_BITS)) - 1
 
 
@@ -211,7 +213,7 @@ def drift_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
     of r <= edge in each window. Because r rounds up and the edges are such rounded values,
     r <= edge exactly when v <= edge: the counts are exact for the unrounded values, and
     binning the raw values with the returned edges (any tool, e.g. numpy) gives the same
-    numbers. p50/p95 are read from the same histograms (0.4% resolution).
+    numbers. p50/p95 are read from the same histograms (1.6% resolution).
     Measured on 10M spans: 0.7 s, against 0.9 s for computing edges first
     (``quantilesBFloat16``) and binning in a second pass, and 3.3 s with a per-row join.
     """
