@@ -90,6 +90,8 @@ class VigilApp:
                 connect_timeout_s=settings.storage_connect_timeout_s,
                 insert_timeout_s=settings.insert_timeout_s,
                 items="log records",
+                # A batch written again after a crash is checked by these (see batcher).
+                recovery_key=("Timestamp", "ServiceName", "TraceId", "SpanId", "SeverityNumber", "Body"),
             )
             for _ in range(settings.insert_concurrency)
         ]

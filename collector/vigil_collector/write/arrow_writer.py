@@ -11,7 +11,10 @@ makes writing a batch again after a crash harmless.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc
 from clickhouse_connect.driver.client import Client
 
@@ -32,11 +35,13 @@ class ArrowWriter:
         connect_timeout_s: float,
         insert_timeout_s: float,
         items: str = "rows",
+        recovery_key: tuple[str, ...] = (),
     ) -> None:
         self._dsn = dsn
         self._table_name = table
         self.kinds = kinds
         self._items = items  # for error messages: spans, log records
+        self._recovery_key = recovery_key  # what tells rows apart (recover), time column first
         self._connect_timeout_s = connect_timeout_s
         self._insert_timeout_s = insert_timeout_s
         self._client: Client | None = None
@@ -63,6 +68,59 @@ class ArrowWriter:
     def table(self, database: str) -> str:
         return f"{quote_identifier(database)}.{self._table_name}"
 
+    def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
+        """Insert the rows of these payloads that ``database`` lacks (a batch written again
+        after a crash: see batcher.RecoveringWriter), when the writer has a recovery key."""
+        if not self._recovery_key:
+            return 0
+        tables = [pa.ipc.open_stream(p).read_all() for p in payloads]
+        return self.recover_rows(
+            pa.concat_tables(tables), database, token, self._table_name, self._recovery_key
+        )
+
+    def recover_rows(
+        self, table: pa.Table, database: str, token: str, table_name: str, key: tuple[str, ...]
+    ) -> int:
+        """Rows have no ids outside traces, so the check is by ``key`` as a multiset: a key the
+        batch holds n times and the table m times (in the batch's time range and services) is
+        missing n - m times. The first of ``key`` is the time column. Returns the rows inserted."""
+        if table.num_rows == 0:
+            return 0
+        time_column = key[0]
+        times = table.column(time_column).cast(pa.int64())
+        columns = [f"toUnixTimestamp64Nano(`{time_column}`)", *(f"`{k}`" for k in key[1:])]
+        client = self._connected()
+        target = f"{quote_identifier(database)}.{table_name}"
+        with translate_errors(f"checking the {self._items} of a batch written again"):
+            rows = client.query(
+                f"SELECT {', '.join(columns)}, count() FROM {target}"
+                f" WHERE `{time_column}` >= fromUnixTimestamp64Nano({{lo:Int64}})"
+                f" AND `{time_column}` <= fromUnixTimestamp64Nano({{hi:Int64}})"
+                " AND ServiceName IN {services:Array(String)}"
+                f" GROUP BY {', '.join(columns)}",
+                parameters={
+                    "lo": pc.min(times).as_py(),
+                    "hi": pc.max(times).as_py(),
+                    "services": sorted(set(table.column("ServiceName").to_pylist())),
+                },
+            ).result_rows
+        present = Counter({tuple(_hashable(v) for v in row[:-1]): row[-1] for row in rows})
+        values = [times.to_pylist(), *(table.column(k).to_pylist() for k in key[1:])]
+        missing = []
+        for row in zip(*values, strict=True):
+            found = tuple(_hashable(v) for v in row)
+            if present[found] > 0:
+                present[found] -= 1
+                missing.append(False)
+            else:
+                missing.append(True)
+        count = sum(missing)
+        if count:
+            self.write_arrow(
+                table.filter(pa.array(missing)), database, f"{token}:recovered" if token else "", table_name
+            )
+        return count
+
     def close(self) -> None:
         client, self._client = self._client, None
         close_quietly(client)
@@ -79,6 +137,16 @@ class ArrowWriter:
                 self._dsn, connect_timeout_s=self._connect_timeout_s, query_timeout_s=self._insert_timeout_s
             )
         return self._client
+
+
+def _hashable(value: object) -> object:
+    """A value as ClickHouse and Arrow both give it, comparable: maps (dicts from ClickHouse,
+    lists of pairs from Arrow) as tuples of pairs, lists as tuples."""
+    if isinstance(value, dict):
+        return tuple(value.items())
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
 
 
 def with_token(settings: dict[str, str | int], token: str) -> dict[str, str | int]:

@@ -48,11 +48,7 @@ class MetricsWriter(ArrowWriter):
     ) -> Decoder:
         if kind == RecordKind.METRICS_OTLP:
             return self._write_native(payloads, items, database, token)
-        parts: dict[str, list[pa.Table]] = {}
-        for payload in payloads:
-            for name, table in unpack(payload):
-                parts.setdefault(name, []).append(table)
-        self._write_tables(parts, database, token)
+        self._write_tables(self._split(kind, payloads), database, token)
         return "python"
 
     def _write_native(self, payloads: list[bytes], points: int, database: str, token: str) -> Decoder:
@@ -67,11 +63,7 @@ class MetricsWriter(ArrowWriter):
             bodies.append(payload[1:])
         try:
             if points < self._native_min_points or not self._native.supported(client):
-                parts: dict[str, list[pa.Table]] = {}
-                for body in bodies:
-                    for name, table in decode_metrics(parse_proto_metrics(body), self._limits).tables.items():
-                        parts.setdefault(name, []).append(table)
-                self._write_tables(parts, database, token)
+                self._write_tables(self._split(RecordKind.METRICS_OTLP, payloads), database, token)
                 return "python"
             statements = [
                 Statement(
@@ -87,6 +79,34 @@ class MetricsWriter(ArrowWriter):
             self._drop_if_unreachable(exc)
             raise
         return "clickhouse"
+
+    def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
+        """Insert the points of these payloads that ``database`` lacks (a batch written again
+        after a crash, see batcher.RecoveringWriter), table by table: a point is its series
+        (service, metric, attributes) and its times."""
+        parts = self._split(kind, payloads)
+        return sum(
+            self.recover_rows(
+                pa.concat_tables(tables),
+                database,
+                f"{token}:{name}" if token else "",
+                f"otel_metrics_{name}",
+                ("TimeUnix", "ServiceName", "MetricName", "Attributes", "StartTimeUnix"),
+            )
+            for name, tables in parts.items()
+        )
+
+    def _split(self, kind: RecordKind, payloads: list[bytes]) -> dict[str, list[pa.Table]]:
+        """The payloads' rows by point type, decoded in Python whatever their kind."""
+        parts: dict[str, list[pa.Table]] = {}
+        for payload in payloads:
+            if kind == RecordKind.METRICS_OTLP:
+                tables = decode_metrics(parse_proto_metrics(payload[1:]), self._limits).tables.items()
+            else:
+                tables = unpack(payload)
+            for name, table in tables:
+                parts.setdefault(name, []).append(table)
+        return parts
 
     def _write_tables(self, parts: dict[str, list[pa.Table]], database: str, token: str) -> None:
         for name in TABLES:
