@@ -4,8 +4,8 @@ Requests are acknowledged by the log (wal/log.py) once fsynced; this is what hap
 A batch is the records ``[start, end)`` of the log, cut when a writer is free and either
 ``max_items`` are waiting or the oldest waiting record is ``max_wait_s`` old (and never over
 ``max_bytes``). Items are counted by their cost in spans' worth (wal/records.cost: eight
-metric data points count as one span), here and in the pace. Each writer ("lane") runs its INSERTs in a thread of its own, so the next
-batch is written while the last one still is.
+metric data points count as one span), here and in the pace. Each writer ("lane") runs its
+INSERTs in a thread of its own, so the next batch is written while the last one still is.
 
 Exactly once (wal/state.py): a batch's boundaries are recorded durably before its INSERT;
 every INSERT carries ``insert_deduplication_token = <generation>:<start>-<end>:<kind>``; after a
@@ -75,8 +75,8 @@ class RecoveringWriter(RecordWriter, Protocol):
     Why: ClickHouse (non-replicated MergeTree) records an INSERT's deduplication token just
     before it commits the part. A crash between the two (with the embedded engine, a crash of
     Vigil) leaves the token without the rows, and the batch written again after the restart
-    is dropped as a duplicate. So batches written again at start are checked by writers that
-    can (spans have ids); the missing items are inserted with a token of their own."""
+    is dropped as a duplicate. So batches written again at start are checked (spans by their
+    ids, other rows by a key); the missing items are inserted with a token of their own."""
 
     def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
         """Insert the items of these payloads that ``database`` lacks; returns how many."""
