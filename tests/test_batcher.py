@@ -188,6 +188,9 @@ def test_after_a_crash_the_same_batches_are_written_again_with_the_same_tokens(t
             await asyncio.sleep(0.01)
         assert wal.state is not None and wal.state.state.pending == [(0, 3)]
         assert not await stop(wal, batcher, timeout_s=0.3)
+        # The "dead" process's INSERT must never finish: released to a failure, so that its
+        # thread cannot commit the batch while the next run opens the log.
+        writer.fail_with = RuntimeError("the process died during this INSERT")
         writer.release.set()
 
     async def second_run() -> None:
