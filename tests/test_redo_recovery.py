@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 
-import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -19,6 +18,7 @@ from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.logs import decode_logs
 from vigil_collector.decode.metrics import TABLES
 from vigil_collector.decode.native import check_native_metrics
+from vigil_collector.decode.pool import ipc_stream
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.arrow_writer import ArrowWriter
 from vigil_collector.write.metrics_writer import MetricsWriter
@@ -27,13 +27,6 @@ from support import RunningApp, scratch_databases
 
 TOKEN = "gen:0-9:5:0"
 LOG_KEY = ("Timestamp", "ServiceName", "TraceId", "SpanId", "SeverityNumber", "Body")
-
-
-def _ipc(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 
 def _logs(service: str, n: int, seed: int) -> bytes:
@@ -49,7 +42,7 @@ def _logs(service: str, n: int, seed: int) -> bytes:
             body=AnyValue(string_value=f"line {i % 7}"),
         )
     records.append(records[0])  # an identical record, sent twice: both are stored
-    return _ipc(decode_logs(request, DecodeLimits()).table)
+    return ipc_stream(decode_logs(request, DecodeLimits()).table)
 
 
 def test_log_records_missing_after_a_crash_are_inserted_again(app: RunningApp, ch: Client) -> None:

@@ -65,17 +65,18 @@ def decode_request(
         return ArrowRecords(pack(metrics.tables), metrics.accepted, metrics.rejected, metrics.message)
     if signal == LOGS:
         logs = decode_logs(parse_json_logs(body) if is_json else parse_proto_logs(body), limits)
-        return ArrowRecords(_ipc(logs.table), logs.accepted, logs.rejected, logs.message)
+        return ArrowRecords(ipc_stream(logs.table), logs.accepted, logs.rejected, logs.message)
     if native and not is_json:
         spans = check_native(body, limits.max_attributes_per_span, limits.max_attribute_value_length)
         if spans is not None:
             return NativeCheck(spans)
     request = parse_json_traces(body) if is_json else parse_proto_traces(body)
     decoded = decode_spans(request, limits)
-    return ArrowRecords(_ipc(decoded.table), decoded.accepted, decoded.rejected, decoded.message)
+    return ArrowRecords(ipc_stream(decoded.table), decoded.accepted, decoded.rejected, decoded.message)
 
 
-def _ipc(table: pa.Table) -> bytes:
+def ipc_stream(table: pa.Table) -> bytes:
+    """``table`` as one Arrow IPC stream: what a record of Arrow rows holds."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

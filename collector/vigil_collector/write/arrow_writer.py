@@ -79,11 +79,19 @@ class ArrowWriter:
         )
 
     def recover_rows(
-        self, table: pa.Table, database: str, token: str, table_name: str, key: tuple[str, ...]
+        self,
+        table: pa.Table,
+        database: str,
+        token: str,
+        table_name: str,
+        key: tuple[str, ...],
+        narrow_by: str = "",
     ) -> int:
-        """Rows have no ids outside traces, so the check is by ``key`` as a multiset: a key the
-        batch holds n times and the table m times (in the batch's time range and services) is
-        missing n - m times. The first of ``key`` is the time column. Returns the rows inserted."""
+        """Insert the rows of ``table`` that ``database``'s ``table_name`` lacks, by ``key``
+        as a multiset: a key the batch holds n times and the table m times (in the batch's
+        time range and services) is missing n - m times. The first of ``key`` is the time
+        column; ``narrow_by``, a column of ``key`` with an index (spans: TraceId), also limits
+        the query to the batch's values of it. Returns the rows inserted."""
         if table.num_rows == 0:
             return 0
         time_column = key[0]
@@ -97,11 +105,13 @@ class ArrowWriter:
                 f" WHERE `{time_column}` >= fromUnixTimestamp64Nano({{lo:Int64}})"
                 f" AND `{time_column}` <= fromUnixTimestamp64Nano({{hi:Int64}})"
                 " AND ServiceName IN {services:Array(String)}"
-                f" GROUP BY {', '.join(columns)}",
+                + (f" AND `{narrow_by}` IN {{narrow:Array(String)}}" if narrow_by else "")
+                + f" GROUP BY {', '.join(columns)}",
                 parameters={
                     "lo": pc.min(times).as_py(),
                     "hi": pc.max(times).as_py(),
                     "services": sorted(set(table.column("ServiceName").to_pylist())),
+                    "narrow": sorted(set(table.column(narrow_by).to_pylist())) if narrow_by else [],
                 },
             ).result_rows
         present = Counter({tuple(_hashable(v) for v in row[:-1]): row[-1] for row in rows})

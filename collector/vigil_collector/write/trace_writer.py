@@ -5,7 +5,6 @@ itself (write/native_insert.py)."""
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.ipc
 
 from vigil_collector.decode.native import SCHEMA_MESSAGE, Decoder
@@ -73,35 +72,14 @@ class TraceWriter(ArrowWriter):
     def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
         """Insert the spans of these payloads that ``database`` lacks (see batcher's
         RecoveringWriter: a batch written again after a crash may have been dropped as a
-        duplicate of an INSERT that never committed). One query over the batch's time range
-        and trace ids; the missing spans get a token of their own."""
+        duplicate of an INSERT that never committed), by their ids."""
         if kind == RecordKind.TRACES_OTLP:
             table = self._decode_in_python(payloads)
         else:
             table = pa.concat_tables(pa.ipc.open_stream(p).read_all() for p in payloads)
-        if table.num_rows == 0:
-            return 0
-        client = self._connected()
-        trace_ids = table.column("TraceId").to_pylist()
-        span_ids = table.column("SpanId").to_pylist()
-        times = table.column("Timestamp").cast(pa.int64())
-        with translate_errors("checking the spans of a batch written again"):
-            rows = client.query(
-                f"SELECT TraceId, SpanId FROM {self.table(database)}"
-                " WHERE Timestamp >= fromUnixTimestamp64Nano({lo:Int64})"
-                " AND Timestamp <= fromUnixTimestamp64Nano({hi:Int64}) AND TraceId IN {ids:Array(String)}",
-                parameters={
-                    "lo": pc.min(times).as_py(),
-                    "hi": pc.max(times).as_py(),
-                    "ids": sorted(set(trace_ids)),
-                },
-            ).result_rows
-        present = {(t, s) for t, s in rows}
-        missing = [(t, s) not in present for t, s in zip(trace_ids, span_ids, strict=True)]
-        count = sum(missing)
-        if count:
-            self.write_arrow(table.filter(pa.array(missing)), database, f"{token}:recovered" if token else "")
-        return count
+        return self.recover_rows(
+            table, database, token, "otel_traces", ("Timestamp", "TraceId", "SpanId"), narrow_by="TraceId"
+        )
 
     def close(self) -> None:
         super().close()
