@@ -43,6 +43,15 @@ Decoder = Literal["clickhouse", "python"]  # who decoded a request's spans (a me
 SCHEMA_FILE = "native_schema.proto"
 SCHEMA_MESSAGE = "ExportTraceServiceRequest"
 METRICS_MESSAGE = "ExportMetricsServiceRequest"
+# The point types a metrics record holds: bit i of its first byte is point type TABLES[i].
+TYPE_BITS = {name: 1 << i for i, name in enumerate(TABLES)}
+
+
+def tables_in(mask: int) -> list[str]:
+    """The point types of a metrics record's mask, in TABLES order."""
+    return [name for name in TABLES if mask & TYPE_BITS[name]]
+
+
 _MAX_EXPANSION = 6  # stored characters per encoded byte, at most (see above)
 
 
@@ -142,7 +151,7 @@ def check_native_metrics(body: bytes, max_value_length: int) -> NativeCheck | No
                 data_points = getattr(metric, kind).data_points
                 if not data_points:
                     continue
-                mask |= 1 << TABLES.index(kind)  # bit i: point type TABLES[i]
+                mask |= TYPE_BITS[kind]
                 points += len(data_points)
                 for point in data_points:
                     if check_sizes and point.ByteSize() > size_limit:

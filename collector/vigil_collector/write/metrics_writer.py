@@ -10,12 +10,12 @@ import pyarrow as pa
 
 from vigil_collector.decode.metrics import TABLES, decode_metrics, unpack
 from vigil_collector.decode.metrics_parse import parse_proto_metrics
-from vigil_collector.decode.native import METRICS_MESSAGE, Decoder
+from vigil_collector.decode.native import METRICS_MESSAGE, Decoder, tables_in
 from vigil_collector.decode.spans import DecodeLimits
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.arrow_writer import ArrowWriter
 from vigil_collector.write.native_insert import NativeInserter, Statement
-from vigil_collector.write.native_metrics import insert_select, structure, tables_in
+from vigil_collector.write.native_metrics import insert_select, structure
 from vigil_storage import StorageUnavailable
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier

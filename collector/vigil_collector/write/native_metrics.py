@@ -12,13 +12,11 @@ max as 0, temporality as its enum number. tests/test_native_metrics.py compares 
 
 from __future__ import annotations
 
-from vigil_collector.decode.metrics import SCHEMAS, TABLES
+from vigil_collector.decode.metrics import SCHEMAS
 from vigil_collector.write.native_insert import ATTRIBUTES, attribute_map, hex_id, nanos
 
 # Field numbers of the value oneofs (NumberDataPoint and Exemplar): as_int.
 _POINT_AS_INT, _EXEMPLAR_AS_INT = 6, 6
-# Bits of the point types present in a request (the write-ahead log record's first byte).
-TYPE_BITS = {name: 1 << i for i, name in enumerate(TABLES)}
 
 _EXEMPLARS = (
     f"exemplars Array(Tuple(filtered_attributes {ATTRIBUTES}, time_unix_nano UInt64, value UInt8,"
@@ -168,7 +166,3 @@ FROM (
     )
     ARRAY JOIN points AS p
 )"""
-
-
-def tables_in(mask: int) -> list[str]:
-    return [name for name in TABLES if mask & TYPE_BITS[name]]
