@@ -6,7 +6,8 @@ see decode/native.py), or else the spans decoded in Python as Arrow. The batcher
 log to ClickHouse behind the acknowledgements (batch/batcher.py).
 
 When ClickHouse is healthy but slower than the clients, requests wait before their append
-(``pace``, Batcher.admit) so that the log stays short and spans stay fresh.
+(``pace``, Batcher.admitted; batch/pacing.py) so that the log stays short and spans stay
+fresh.
 
 What a request holds in memory between arriving and being fsynced is bounded, in bytes and
 in items (spans, log records), whatever their size: past either bound requests are refused
@@ -18,7 +19,8 @@ translate those to their protocol.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from vigil_collector.decode.native import NativeRequest
@@ -26,7 +28,7 @@ from vigil_collector.decode.pool import DecodePool
 from vigil_collector.errors import DecoderFailed, IngestError, Overloaded, RetryableError
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.log import WriteAheadLog
-from vigil_collector.wal.records import RecordKind
+from vigil_collector.wal.records import RecordKind, cost
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Pipeline:
         *,
         max_pending_bytes: int,
         max_pending_items: int,
-        pace: Callable[[], Awaitable[None]] | None = None,
+        pace: Callable[[int], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
         self._wal = wal
         self._decoder = decoder
@@ -131,9 +133,9 @@ class Pipeline:
                     )
                 self._pending_items += accepted
                 try:
-                    if self._pace is not None:
-                        await self._pace()
-                    await self._wal.append(kind, accepted, payload, project)
+                    paced = self._pace(cost(kind, accepted)) if self._pace else nullcontext()
+                    async with paced:
+                        await self._wal.append(kind, accepted, payload, project)
                 finally:
                     self._pending_items -= accepted
             except RetryableError as exc:

@@ -147,7 +147,7 @@ class VigilApp:
             metrics=self.metrics,
             databases=self.auth.database_of,
             storage_ready=lambda: self.gate.schema_ready,
-            pace_items=s.wal_pace_spans,
+            pace_s=s.wal_pace_s,
         )
         self.batcher.start()
         self.decoder = DecodePool(
@@ -162,7 +162,7 @@ class VigilApp:
             self.metrics,
             max_pending_bytes=s.queue_max_bytes,
             max_pending_items=s.queue_max_spans,
-            pace=self.batcher.admit,
+            pace=self.batcher.admitted,
         )
 
         self.grpc = OtlpGrpcReceiver(pipeline, self.auth, max_message_bytes=s.max_body_bytes)

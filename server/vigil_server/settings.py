@@ -180,11 +180,13 @@ class VigilSettings(BaseSettings):
         gt=0,
         description="Disk the write-ahead log may use; when full, ingest answers 'retry' until the writers catch up.",
     )
-    wal_pace_spans: int = Field(
-        default=50_000,
+    wal_pace_s: float = Field(
+        default=1.5,
         ge=0,
-        description="While ClickHouse is healthy and more spans than this wait for it, new requests wait "
-        "before their ack (paced to what ClickHouse takes, keeping spans fresh); 0 = never wait.",
+        description="While ClickHouse is healthy but slower than the clients, new requests wait before "
+        "their ack, and the amount that may wait for it is sized so that each INSERT takes about this "
+        "long (collector/vigil_collector/batch/pacing.py); smaller keeps acknowledged spans fresher "
+        "under such load, larger gives more throughput; 0 = never wait.",
     )
     batch_max_spans: int = Field(default=50_000, gt=0, description="An INSERT is sent at this many spans...")
     batch_max_bytes: int = Field(

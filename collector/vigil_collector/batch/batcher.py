@@ -43,6 +43,7 @@ from typing import Protocol
 import pyarrow as pa
 from google.protobuf.message import DecodeError
 
+from vigil_collector.batch.pacing import Pacer
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.log import Damaged, WriteAheadLog
 from vigil_collector.wal.records import Record, RecordKind
@@ -52,7 +53,6 @@ from vigil_storage.errors import StorageDataError
 log = logging.getLogger(__name__)
 
 _BUG_ATTEMPTS = 3  # an unexpected exception is retried this often before the batch is split
-_PACE_MAX_WAIT_S = 5.0  # the longest a request waits for the writers before its append
 
 
 class RecordWriter(Protocol):
@@ -113,6 +113,7 @@ class Batch:
     oldest_ns: int = 0
     written: dict[str, int] = field(default_factory=dict)  # items by metric label
     redo: bool = False  # recorded before a restart: written again, then checked
+    cut_at: float = 0.0  # time.monotonic() when it was handed to a writer
 
 
 class Batcher:
@@ -130,7 +131,7 @@ class Batcher:
         databases: Callable[[int], str | None],
         storage_ready: Callable[[], bool] = lambda: True,
         retry_max_s: float = 5.0,
-        pace_items: int = 0,
+        pace_s: float = 0.0,
     ) -> None:
         if not lanes or max_items <= 0 or max_bytes <= 0 or max_wait_s < 0:
             raise ValueError("need lanes, max_items > 0, max_bytes > 0, max_wait_s >= 0")
@@ -147,7 +148,17 @@ class Batcher:
         self._databases = databases  # project number → its database; None once deleted
         self._storage_ready = storage_ready
         self._retry_max_s = retry_max_s
-        self._pace_items = pace_items
+        # Acknowledgements wait while more waits for the writers than keeps acknowledged
+        # records visible within pace_s (pacing.py); the bound never shrinks below a tenth of
+        # a full batch, where each INSERT's fixed cost would dominate.
+        self.pacer = Pacer(
+            target_s=pace_s,
+            floor=max(1, max_items // 10),
+            ceiling=max_items,
+            unwritten=self._unwritten_cost,
+            healthy=lambda: not self.last_error,
+            reserved_ended=lambda: self._wakeup.set(),
+        )
         self._cutter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-cutter")
         self._free: asyncio.Queue[_Lane] | None = None
         self._wakeup = asyncio.Event()
@@ -202,50 +213,23 @@ class Batcher:
     def _unwritten_cost(self) -> int:
         return self._wal.durable_cost - self._committed_cost
 
-    def _pacing(self) -> bool:
-        """Is the log in the paced regime: short, with ClickHouse healthy? Not after an outage or
-        a restart (a backlog over four times the pace): then it drains at full speed while
-        acknowledgements go on, since holding clients for minutes would only time them out."""
-        return (
-            bool(self._pace_items) and not self.last_error and self._unwritten_cost() <= 4 * self._pace_items
-        )
-
-    def _paused(self) -> bool:
-        return self._pacing() and self._unwritten_cost() > self._pace_items
-
     def _cut_items_limit(self) -> int:
-        # Paced, what waits is at most the pace: shared among the writers, so that they all
-        # write at once and each batch is committed (visible) sooner.
-        if self._pacing():
-            return max(1, min(self._max_items, self._pace_items // len(self._lanes)))
+        # Paced, what waits is at most the pacer's bound: shared among the writers, so that
+        # they all write at once and each batch is committed (visible) sooner.
+        if self.pacer.paced:
+            return max(1, min(self._max_items, self.pacer.bound() // len(self._lanes)))
         return self._max_items
 
-    async def admit(self) -> None:
-        """Pace acknowledgements to what ClickHouse takes: while it is healthy and more than
-        ``pace_items`` wait for it, a new request waits (it is not refused) until the writers
-        catch up. Without this, clients that can send faster than ClickHouse stores would
-        grow the log until it is full and queries would see spans ever later; with it, the
-        log stays about ``pace_items`` long under such load. During an outage (the last INSERT
-        failed) and while a large backlog drains, nothing waits (see _pacing): the log fills,
-        and refuses only once full."""
-        if not self._pace_items:
-            return
-        # Never longer than _PACE_MAX_WAIT_S: a client must get its answer even if the writers
-        # are stuck (the log takes the request then).
-        deadline = time.monotonic() + _PACE_MAX_WAIT_S
-        while not self._draining and self._paused():
-            self._progress.clear()
-            self._wakeup.set()  # a lingering cut need not wait any longer
-            timeout = deadline - time.monotonic()
-            if timeout <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), timeout)
+    def admitted(self, cost: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """Wait, while ClickHouse is healthy but behind, until a request of ``cost`` may be
+        appended (pacing.py); the block appends it."""
+        return self.pacer.admitted(cost)
 
     async def drain(self, timeout_s: float) -> bool:
         """Write everything in the log within ``timeout_s``; what is left stays in the log for
         the next start. True if all was written."""
         self._draining = True
+        self.pacer.stop()
         self._wakeup.set()
         assert self._task is not None, "start() first"
         try:
@@ -348,16 +332,21 @@ class Batcher:
             await asyncio.gather(*self._writing, return_exceptions=True)
 
     async def _linger(self) -> None:
-        """Until a full batch waits, the oldest waiting record is max_wait old, admission is
-        paused (nothing more comes until a batch commits), or draining."""
+        """Until a full batch waits, the oldest waiting record is max_wait old, the pacer
+        holds requests back (nothing more comes until a batch commits), or draining. While
+        the pacer has just let requests in, until they are durable rather than max_wait:
+        cutting before them would make a small batch, and small batches are what a
+        saturated ClickHouse can least afford (each INSERT has a fixed cost)."""
         while not self._draining:
             waiting = self._wal.durable_cost - self._cut_cost
-            if waiting >= self._cut_items_limit() or not self._arrivals or self._paused():
+            if waiting >= self._cut_items_limit() or not self._arrivals or self.pacer.holding:
                 return
-            age_s = (time.time_ns() - self._arrivals[0][1]) / 1e9
-            timeout = self._max_wait_s - age_s
-            if timeout <= 0:
-                return
+            if self.pacer.appending:
+                timeout = self._max_wait_s
+            else:
+                timeout = self._max_wait_s - (time.time_ns() - self._arrivals[0][1]) / 1e9
+                if timeout <= 0:
+                    return
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
@@ -385,6 +374,7 @@ class Batcher:
 
     def _spawn(self, lane: _Lane, batch: Batch) -> None:
         self._pending[(batch.start, batch.end)] = batch.oldest_ns
+        batch.cut_at = time.monotonic()
         task = asyncio.get_running_loop().create_task(self._write(lane, batch))
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
@@ -414,6 +404,7 @@ class Batcher:
                         reason = f"internal error {type(exc).__name__}: {exc}"
                 attempt += 1
                 self.last_error = reason
+                self.pacer.wake()  # an outage is not paced: let the waiting requests in
                 self._metrics.insert_failures.inc()
                 if attempt == 1 or attempt % 20 == 0:
                     log.warning(
@@ -440,6 +431,7 @@ class Batcher:
             self.last_error = ""
             self._pending.pop((batch.start, batch.end), None)
             self._progress.set()
+            self.pacer.committed(time.monotonic() - batch.cut_at)
         finally:
             self._free.put_nowait(lane)
 
