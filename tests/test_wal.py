@@ -252,3 +252,30 @@ def test_a_segment_started_just_before_a_crash_is_dropped(tmp_path: Path) -> Non
         wal.close()
 
     asyncio.run(reopen())
+
+
+def test_a_record_damaged_in_the_segment_being_written_is_skipped_not_retried(tmp_path: Path) -> None:
+    """Its bytes change on disk after they were fsynced and checked: the segment is closed,
+    the rest of it goes to the batcher as damaged (dead letters), and reading goes on with the
+    records appended after it, instead of failing on it at every read."""
+
+    async def scenario() -> None:
+        wal = make_log(tmp_path)
+        wal.start()
+        await append_all(wal, [payload(i, 500) for i in range(4)])
+        (_, path), *_ = list_segments(tmp_path)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # inside the second or third record
+        path.write_bytes(bytes(data))
+        first = read_all(wal)
+        assert isinstance(first[-1], Damaged) and "checksum" in first[-1].reason
+        assert all(isinstance(r, Record) for r in first[:-1]) and len(first) in (2, 3)
+        assert first[-1].records == 4 - first[-1].seq
+        after = await wal.append(KIND, 1, b"after the damage")
+        assert after == 4  # numbering goes on, in a new segment
+        assert len(list_segments(tmp_path)) == 2
+        rest = read_all(wal, start=4)
+        assert [r.payload for r in rest] == [b"after the damage"]  # type: ignore[union-attr]
+        wal.close()
+
+    asyncio.run(scenario())

@@ -424,8 +424,10 @@ class Batcher:
             self._metrics.batch_spans.observe(batch.items)
             for label, items in batch.written.items():
                 self._metrics.decoded_spans.labels(label).inc(items)
-            self._committed_records += sum(1 for e in batch.entries if isinstance(e, Record))
-            self._committed_bytes += batch.bytes
+            self._committed_records += sum(1 if isinstance(e, Record) else e.records for e in batch.entries)
+            self._committed_bytes += batch.bytes + sum(
+                len(e.raw) for e in batch.entries if isinstance(e, Damaged)
+            )
             self._committed_cost += batch.cost
             self._checkpoint = max(self._checkpoint, checkpoint)  # lanes commit in any order
             self.last_error = ""

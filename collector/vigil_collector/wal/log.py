@@ -74,6 +74,7 @@ class Damaged:
     seq: int
     raw: bytes
     reason: str
+    records: int = 0  # how many sequence numbers it covers (seq to the next segment's first)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class WriteAheadLog:
         self.durable_bytes = 0
         self._last_append: asyncio.Future[int] | None = None
         self._queue: list[_Append] = []
+        self._seal_requests: list[threading.Event] = []  # readers waiting for _seal_active
         self._cond = threading.Condition()
         self._closing = False
         self._accepting = False
@@ -357,11 +359,22 @@ class WriteAheadLog:
         thread goes on with the next one."""
         while True:
             with self._cond:
-                while not self._queue and not self._closing:
+                while not self._queue and not self._closing and not self._seal_requests:
                     self._cond.wait()
-                if not self._queue:
+                seals, self._seal_requests = self._seal_requests, []
+                if not self._queue and not seals:
                     return
                 group, self._queue = self._queue, []
+            if seals:
+                try:
+                    self._seal_now()
+                except Exception:
+                    log.exception("write-ahead log: could not close the segment being written")
+                finally:
+                    for done in seals:
+                        done.set()
+            if not group:
+                continue
             try:
                 self._append_group(group)
             except Exception as exc:
@@ -410,6 +423,30 @@ class WriteAheadLog:
         os.fdatasync(self._fd)  # type: ignore[arg-type]
         self._next_seq = seq
         return time.perf_counter() - started
+
+    def _seal_active(self) -> int | None:
+        """Close the segment being written and start the next one, so that a record damaged
+        in it can be skipped like damage in an older segment (the reader moves on to the
+        next segment). The appender's thread does it between two groups; this waits for it.
+        Returns the next segment's first sequence number, or None if there is none."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._seal_now()  # no appender: nothing else touches the segments
+        else:
+            done = threading.Event()
+            with self._cond:
+                self._seal_requests.append(done)
+                self._cond.notify_all()
+            done.wait()
+        with self._seg_lock:
+            last = self._segments[-1] if self._segments else None
+        return last.first_seq if last is not None and last.first_seq == self._next_seq else None
+
+    def _seal_now(self) -> None:
+        with self._seg_lock:
+            last = self._segments[-1] if self._segments else None
+        if last is None or last.first_seq < self._next_seq:  # else it holds no record yet
+            self._roll(self._next_seq)
 
     def _roll(self, first_seq: int) -> None:
         """Start a new segment whose first record is ``first_seq``."""
@@ -515,8 +552,15 @@ class WriteAheadLog:
                 for found, after in reader.records(offset, seq, seg_limit):
                     if isinstance(found, str):
                         if following is None:
-                            raise RuntimeError(f"write-ahead log: {found}, in the segment being written")
-                        out.append(Damaged(seq, _read_from(segment.path, after), found))
+                            # Damaged after it was checked (its bytes changed on disk), in the
+                            # segment being written: close that segment, so that what follows
+                            # goes into the next one, and skip the rest of it as for an
+                            # older one. Otherwise every read would stop here, for good.
+                            log.error("write-ahead log: %s, in the segment being written", found)
+                            following = self._seal_active()
+                            if following is None:
+                                raise RuntimeError(f"write-ahead log: {found}; could not close its segment")
+                        out.append(Damaged(seq, _read_from(segment.path, after), found, following - seq))
                         seq = following
                         break
                     if out and (costs + found.cost > max_cost or size + found.size > max_bytes):
