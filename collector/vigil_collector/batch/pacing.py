@@ -5,13 +5,16 @@ send faster than ClickHouse stores would grow the log without bound, and a span 
 the back of it would become visible ever later. So, while ClickHouse is healthy, a request
 waits before its append (it is not refused) while more than a bound waits for the writers.
 
-The bound follows what it is for: each committed batch reports its lag, the age of its
-oldest record (acknowledged then) when it became visible. While requests are being held,
-a lag over ``target_s`` shrinks the bound and a lag under it grows it, by at most a fifth
-per batch. Smaller bounds make smaller batches, which commit sooner but pay each INSERT's
-fixed cost (~0.1 s of planning) more often: the bound settles at the largest that keeps
-the target, i.e. the best throughput that keeps spans fresh, whatever the machine, the
-span size or the merges ClickHouse runs meanwhile. It stays within [floor, ceiling].
+The bound adapts to how long the writers take: each committed batch reports the time from
+its cut to its commit. While requests are being held, a batch slower than ``target_s``
+shrinks the bound and a faster one grows it, by at most a fifth per batch, so each INSERT
+takes about ``target_s``: the bound follows the machine, the span size and the merges
+ClickHouse runs meanwhile. The INSERT's time rather than a record's whole lag (its age at
+commit), because the INSERT's time falls with the bound and the lag does not always: a
+client still appending while an INSERT runs waits for that one and then for its own, and
+shrinking batches to chase that lag only multiplies the INSERTs' fixed cost (~0.1 s of
+planning each). Under such load a record is visible about one to two ``target_s`` after
+its ack. The bound stays within [floor, ceiling].
 
 Waiting requests are let in first come, first served, each reserving its cost until its
 append is durable: many requests released by one commit cannot all pass on the same room
