@@ -148,9 +148,9 @@ class Batcher:
         self._databases = databases  # project number → its database; None once deleted
         self._storage_ready = storage_ready
         self._retry_max_s = retry_max_s
-        # Acknowledgements wait while more waits for the writers than keeps acknowledged
-        # records visible within pace_s (pacing.py); the bound never shrinks below a tenth of
-        # a full batch, where each INSERT's fixed cost would dominate.
+        # Acknowledgements wait while more waits for the writers than a bound sized so that
+        # an INSERT takes about pace_s (pacing.py); never below a tenth of a full batch,
+        # where each INSERT's fixed cost would dominate.
         self.pacer = Pacer(
             target_s=pace_s,
             floor=max(1, max_items // 10),

@@ -65,6 +65,7 @@ class Pacer:
         self._bound = float(max(floor, ceiling // 2))
         self._held = False  # has a request waited since the last commit?
         self._reserved = 0  # cost admitted, not yet durable in the log
+        self._released = 0  # the part of it that had to wait first
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._stopped = False
 
@@ -100,8 +101,9 @@ class Pacer:
 
     @property
     def appending(self) -> bool:
-        """Are requests let in still being appended (so more is about to be durable)?"""
-        return self.paced and self._reserved > 0
+        """Are requests that were held, then let in, still being appended (so that a batch
+        cut now would miss them)?"""
+        return self.paced and self._released > 0
 
     def _fits(self, cost: int) -> bool:
         if not self.paced:
@@ -113,9 +115,11 @@ class Pacer:
     async def admitted(self, cost: int) -> AsyncIterator[None]:
         """Hold a request of ``cost`` until there is room, then reserve it while its body
         is appended (the block); the reservation ends with the block, when the log counts it."""
+        waited = False
         if not self._waiting and self._fits(cost):
             self._reserved += cost
         else:
+            waited = True
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting.append((cost, future))
             self._held = True
@@ -126,16 +130,20 @@ class Pacer:
                     self._waiting.remove((cost, future))
                 if not future.done():
                     self._reserved += cost  # waited long enough: in it goes
+                    self._released += cost
             except BaseException:
                 with contextlib.suppress(ValueError):
                     self._waiting.remove((cost, future))
                 if future.done():
                     self._reserved -= cost  # admitted just as it was cancelled
+                    self._released -= cost
                 raise
         try:
             yield
         finally:
             self._reserved -= cost
+            if waited:
+                self._released -= cost
             self.wake()
             self._reserved_ended()
 
@@ -149,6 +157,7 @@ class Pacer:
             self._waiting.popleft()
             if not future.done():
                 self._reserved += cost
+                self._released += cost
                 future.set_result(None)
 
     def stop(self) -> None:
