@@ -41,6 +41,9 @@ _DRAIN_FACTOR = 4  # a backlog this many times the bound drains unpaced (see the
 
 
 class Pacer:
+    """Admission in front of the log (``admitted``), fed by the batcher (``committed``,
+    ``wake``); read by the batcher's cut (``paced``, ``bound``, ``holding``, ``appending``)."""
+
     def __init__(
         self,
         *,
