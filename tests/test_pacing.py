@@ -91,7 +91,7 @@ def test_nothing_waits_longer_than_the_maximum_or_during_an_outage() -> None:
         started = loop.time()
         async with pacer.admitted(10):
             waited = loop.time() - started
-        assert 0.15 < waited < 1.0
+        assert 0.15 < waited < 3.0
 
         order: list[int] = []
         release = asyncio.Event()
@@ -172,8 +172,11 @@ def test_batcher_paces_appends_to_its_bound(tmp_path: Path) -> None:
                 await wal.append(RecordKind.TRACES_OTLP, 100, b"x%d" % i)
 
         tasks = [asyncio.create_task(request(i)) for i in range(30)]
-        await asyncio.sleep(0.5)
         bound = batcher.pacer.bound()
+        async with asyncio.timeout(4):  # the first ones are appended (fsynced)...
+            while sum(1 for t in tasks if t.done()) < bound // 100:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # ...and no more get in while the INSERT hangs
         assert sum(1 for t in tasks if t.done()) == bound // 100
         writer.release.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 20)
