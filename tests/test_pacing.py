@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from test_batcher import RecordingWriter, make_batcher, open_log, stop
 
 from vigil_collector.batch.pacing import Pacer
@@ -178,6 +179,9 @@ def test_batcher_paces_appends_to_its_bound(tmp_path: Path) -> None:
                 await asyncio.sleep(0.01)
         await asyncio.sleep(0.3)  # ...and no more get in while the INSERT hangs
         assert sum(1 for t in tasks if t.done()) == bound // 100
+        metrics = generate_latest(batcher._metrics.registry).decode()
+        assert f"vigil_ingest_paced_requests {30 - bound // 100}.0" in metrics
+        assert f"vigil_ingest_pace_bound_spans {bound}.0" in metrics
         writer.release.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 20)
         await batcher.flushed()

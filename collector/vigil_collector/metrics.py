@@ -74,6 +74,16 @@ class CollectorMetrics:
             "Age of the oldest record not yet in ClickHouse; 0 when all are written.",
             registry=r,
         )
+        self.paced_requests = Gauge(
+            "vigil_ingest_paced_requests",
+            "Requests waiting before their append because ClickHouse is behind (batch/pacing.py).",
+            registry=r,
+        )
+        self.pace_bound = Gauge(
+            "vigil_ingest_pace_bound_spans",
+            "What may wait for ClickHouse (in spans' worth) before requests wait; it adapts.",
+            registry=r,
+        )
         self.batch_spans = Histogram(
             "vigil_batcher_batch_spans", "Spans per INSERT.", buckets=_BATCH_BUCKETS, registry=r
         )

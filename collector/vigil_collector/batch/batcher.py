@@ -200,6 +200,8 @@ class Batcher:
         m.backlog_records.set_function(lambda: self.backlog_records)
         m.backlog_bytes.set_function(lambda: self.backlog_bytes)
         m.backlog_age.set_function(self.oldest_unwritten_age_s)
+        m.paced_requests.set_function(lambda: self.pacer.waiting)
+        m.pace_bound.set_function(self.pacer.bound)
         self._task = asyncio.get_running_loop().create_task(self._supervise(), name="vigil-batcher")
 
     async def flushed(self) -> None:

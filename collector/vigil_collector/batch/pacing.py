@@ -72,6 +72,11 @@ class Pacer:
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._stopped = False
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting now."""
+        return len(self._waiting)
+
     def bound(self) -> int:
         """The cost that may wait for the writers (reserved included) before requests wait."""
         return int(self._bound)
