@@ -13,15 +13,12 @@ from vigil_collector.decode.metrics_parse import parse_proto_metrics
 from vigil_collector.decode.native import METRICS_MESSAGE, Decoder, tables_in
 from vigil_collector.decode.spans import DecodeLimits
 from vigil_collector.wal.records import RecordKind
-from vigil_collector.write.arrow_writer import ArrowWriter
-from vigil_collector.write.native_insert import NativeInserter, Statement
+from vigil_collector.write.native_insert import NativeWriter, Statement
 from vigil_collector.write.native_metrics import insert_select, structure
-from vigil_storage import StorageUnavailable
-from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 
 
-class MetricsWriter(ArrowWriter):
+class MetricsWriter(NativeWriter):
     def __init__(
         self,
         dsn: str,
@@ -35,13 +32,13 @@ class MetricsWriter(ArrowWriter):
             dsn,
             "otel_metrics_gauge",
             frozenset({RecordKind.METRICS_ARROW, RecordKind.METRICS_OTLP}),
+            message=METRICS_MESSAGE,
+            items="data points",
             connect_timeout_s=connect_timeout_s,
             insert_timeout_s=insert_timeout_s,
-            items="data points",
+            limits=limits,
+            native_min_items=native_min_points,
         )
-        self._limits = limits or DecodeLimits()
-        self._native_min_points = native_min_points
-        self._native = NativeInserter(dsn, METRICS_MESSAGE)
 
     def write(
         self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str
@@ -52,33 +49,27 @@ class MetricsWriter(ArrowWriter):
         return "python"
 
     def _write_native(self, payloads: list[bytes], points: int, database: str, token: str) -> Decoder:
-        """One INSERT per point type in the batch, ClickHouse decoding the bodies; in Python
-        instead below ``native_min_points`` (each native INSERT costs tens of ms to plan)
-        and for a server too old to decode them."""
-        client = self._connected()
+        """One INSERT per point type in the batch, ClickHouse decoding the bodies (or in
+        Python: see NativeWriter)."""
         mask = 0
         bodies = []
         for payload in payloads:
             mask |= payload[0]
             bodies.append(payload[1:])
-        try:
-            if points < self._native_min_points or not self._native.supported(client):
-                self._write_tables(self._split(RecordKind.METRICS_OTLP, payloads), database, token)
-                return "python"
-            statements = [
+        return self.insert_native(
+            bodies,
+            points,
+            lambda: [
                 Statement(
                     structure(name),
                     lambda source, name=name: insert_select(name, self._target(database, name), source),
                     f"{token}:{name}" if token else "",
                 )
                 for name in tables_in(mask)
-            ]
-            with translate_errors(f"inserting the {points} data points of {len(bodies)} requests"):
-                self._native.insert(client, bodies, statements)
-        except StorageUnavailable as exc:
-            self._drop_if_unreachable(exc)
-            raise
-        return "clickhouse"
+            ],
+            lambda: self._write_tables(self._split(RecordKind.METRICS_OTLP, payloads), database, token),
+            f"inserting the {points} data points of {len(bodies)} requests",
+        )
 
     def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
         """Insert the points of these payloads that ``database`` lacks (a batch written again
@@ -117,7 +108,3 @@ class MetricsWriter(ArrowWriter):
 
     def _target(self, database: str, name: str) -> str:
         return f"{quote_identifier(database)}.otel_metrics_{name}"
-
-    def close(self) -> None:
-        super().close()
-        self._native.forget_server()

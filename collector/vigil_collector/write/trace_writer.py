@@ -11,13 +11,10 @@ from vigil_collector.decode.native import SCHEMA_MESSAGE, Decoder
 from vigil_collector.decode.otlp_proto import parse_proto_traces
 from vigil_collector.decode.spans import DecodeLimits, decode_spans
 from vigil_collector.wal.records import RecordKind
-from vigil_collector.write.arrow_writer import ArrowWriter
-from vigil_collector.write.native_insert import STRUCTURE, NativeInserter, Statement, insert_select
-from vigil_storage import StorageUnavailable
-from vigil_storage.errors import translate_errors
+from vigil_collector.write.native_insert import STRUCTURE, NativeWriter, Statement, insert_select
 
 
-class TraceWriter(ArrowWriter):
+class TraceWriter(NativeWriter):
     def __init__(
         self,
         dsn: str,
@@ -31,13 +28,13 @@ class TraceWriter(ArrowWriter):
             dsn,
             "otel_traces",
             frozenset({RecordKind.TRACES_OTLP, RecordKind.TRACES_ARROW}),
+            message=SCHEMA_MESSAGE,
+            items="spans",
             connect_timeout_s=connect_timeout_s,
             insert_timeout_s=insert_timeout_s,
-            items="spans",
+            limits=limits,
+            native_min_items=native_min_spans,
         )
-        self._limits = limits or DecodeLimits()
-        self._native_min_spans = native_min_spans
-        self._native = NativeInserter(dsn, SCHEMA_MESSAGE)
 
     def write(
         self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str
@@ -48,26 +45,15 @@ class TraceWriter(ArrowWriter):
         return super().write(kind, payloads, items, token, database)  # type: ignore[return-value]
 
     def write_native(self, bodies: list[bytes], spans: int, database: str, token: str = "") -> Decoder:
-        """Insert the ``spans`` of these OTLP/protobuf bodies; say who decoded them.
-
-        Normally one INSERT in which ClickHouse decodes them. But ClickHouse spends ~80 ms
-        planning that INSERT whatever its size, so fewer than ``native_min_spans`` are cheaper
-        decoded here (~15 µs a span); and an older ClickHouse server cannot decode them.
-        """
-        client = self._connected()
-        try:
-            if spans < self._native_min_spans or not self._native.supported(client):
-                self.write_arrow(self._decode_in_python(bodies), database, token)
-                return "python"
-            statement = Statement(
-                STRUCTURE, lambda source: insert_select(self.table(database), source), token
-            )
-            with translate_errors(f"inserting the spans of {len(bodies)} requests"):
-                self._native.insert(client, bodies, [statement])
-        except StorageUnavailable as exc:
-            self._drop_if_unreachable(exc)
-            raise
-        return "clickhouse"
+        """Insert the ``spans`` of these OTLP/protobuf bodies in one INSERT (NativeWriter says
+        who decodes them)."""
+        return self.insert_native(
+            bodies,
+            spans,
+            lambda: [Statement(STRUCTURE, lambda source: insert_select(self.table(database), source), token)],
+            lambda: self.write_arrow(self._decode_in_python(bodies), database, token),
+            f"inserting the spans of {len(bodies)} requests",
+        )
 
     def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
         """Insert the spans of these payloads that ``database`` lacks (see batcher's
@@ -80,10 +66,6 @@ class TraceWriter(ArrowWriter):
         return self.recover_rows(
             table, database, token, "otel_traces", ("Timestamp", "TraceId", "SpanId"), narrow_by="TraceId"
         )
-
-    def close(self) -> None:
-        super().close()
-        self._native.forget_server()
 
     def _decode_in_python(self, bodies: list[bytes]) -> pa.Table:
         return pa.concat_tables(decode_spans(parse_proto_traces(body), self._limits).table for body in bodies)
