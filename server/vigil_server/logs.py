@@ -55,3 +55,12 @@ def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    if root.level > logging.DEBUG:
+        handler.addFilter(_quiet_urllib3)
+
+
+def _quiet_urllib3(record: logging.LogRecord) -> bool:
+    """urllib3 (under clickhouse-connect, which sets its level to WARNING whatever ours is)
+    warns before each retry of a failed connection: with ClickHouse down, a line every few
+    seconds saying what Vigil's own log says once, with the reason. Kept when debugging."""
+    return record.levelno >= logging.ERROR or not record.name.startswith("urllib3")
