@@ -26,7 +26,7 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import EXPORT, free_port, http_json, tree_rss_bytes, wait_written
+from ingest import EXPORT, _tree_cpu_s, free_port, http_json, tree_rss_bytes, wait_written
 from reference_payload import SPANS_PER_REQUEST, build_request
 
 MIB = 1024 * 1024
@@ -115,9 +115,10 @@ def main() -> None:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), _tree_cpu_s(server.pid)
         acked, refused = asyncio.run(flood(grpc_port, bodies, args.clients, args.inflight, args.seconds))
         elapsed = time.monotonic() - started
+        cpu_s = _tree_cpu_s(server.pid) - cpu_before
         stop = True
         sampler.join()
     finally:
@@ -126,6 +127,12 @@ def main() -> None:
     print(
         f"outage of {elapsed:.0f} s, {args.clients} clients x {args.inflight} in flight: {acked:,} spans "
         f"acknowledged into the log ({acked / elapsed:,.0f}/s), {refused:,} requests refused once it was full"
+    )
+    # With no ClickHouse to write to, this is what the acknowledgement alone costs (receive,
+    # check, log, fsync), next to the whole ingest's figure in `make bench`.
+    print(
+        f"server cpu: {cpu_s / max(acked, 1) * 1e6:.1f} us per acknowledged span "
+        f"({cpu_s / elapsed:.2f} cores; decode workers included, no ClickHouse in the process)"
     )
     print(
         f"peak RSS: server {peak_main / MIB:,.0f} MiB, with decode workers {peak_tree / MIB:,.0f} MiB; "
