@@ -64,7 +64,7 @@ def _tree_pids(pid: int) -> list[int]:
     return pids
 
 
-def _tree_cpu_s(pid: int) -> float:
+def tree_cpu_s(pid: int) -> float:
     """CPU seconds used so far by ``pid`` and its child processes (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
@@ -340,11 +340,11 @@ def main() -> None:
         asyncio.run(send_all(grpc_port, warmup, 4, 1))
         wait_written(http_port)
         client_cpu = _cpu(resource.RUSAGE_SELF)
-        server_cpu = _tree_cpu_s(server.pid)
+        server_cpu = tree_cpu_s(server.pid)
         ack_s, e2e_s, acked, retries, delays = asyncio.run(
             run_vigil(grpc_port, http_port, query_port, measured, args)
         )
-        server_cpu = _tree_cpu_s(server.pid) - server_cpu
+        server_cpu = tree_cpu_s(server.pid) - server_cpu
         client_cpu = _cpu(resource.RUSAGE_SELF) - client_cpu
         decoders, inserts, fsync = server_metrics(http_port)
     finally:

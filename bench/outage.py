@@ -26,7 +26,7 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import EXPORT, _tree_cpu_s, free_port, http_json, tree_rss_bytes, wait_written
+from ingest import EXPORT, free_port, http_json, tree_cpu_s, tree_rss_bytes, wait_written
 from reference_payload import SPANS_PER_REQUEST, build_request
 
 MIB = 1024 * 1024
@@ -115,10 +115,10 @@ def main() -> None:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        started, cpu_before = time.monotonic(), _tree_cpu_s(server.pid)
+        started, cpu_before = time.monotonic(), tree_cpu_s(server.pid)
         acked, refused = asyncio.run(flood(grpc_port, bodies, args.clients, args.inflight, args.seconds))
         elapsed = time.monotonic() - started
-        cpu_s = _tree_cpu_s(server.pid) - cpu_before
+        cpu_s = tree_cpu_s(server.pid) - cpu_before
         stop = True
         sampler.join()
     finally:

@@ -14,13 +14,14 @@ from vigil_server.logs import configure_logging
 
 @pytest.fixture
 def restored_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, urllib3 = logging.getLogger(), logging.getLogger("urllib3")
+    handlers, level, urllib3_level = root.handlers[:], root.level, urllib3.level
     try:
         yield
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        urllib3.setLevel(urllib3_level)
 
 
 def test_urllib3_retry_warnings_are_left_out_unless_debugging(

@@ -60,7 +60,8 @@ def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None
 
 
 def _quiet_urllib3(record: logging.LogRecord) -> bool:
-    """urllib3 (under clickhouse-connect, which sets its level to WARNING whatever ours is)
-    warns before each retry of a failed connection: with ClickHouse down, a line every few
-    seconds saying what Vigil's own log says once, with the reason. Kept when debugging."""
+    """urllib3's warnings, below ERROR, are left out unless debugging. clickhouse-connect sets
+    urllib3's level to WARNING whatever ours is, and urllib3 warns before each retry of a
+    failed connection: with ClickHouse down, a line every few seconds saying what Vigil's own
+    log says once, with the reason."""
     return record.levelno >= logging.ERROR or not record.name.startswith("urllib3")
