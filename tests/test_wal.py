@@ -279,3 +279,29 @@ def test_a_record_damaged_in_the_segment_being_written_is_skipped_not_retried(tm
         wal.close()
 
     asyncio.run(scenario())
+
+
+def test_damage_in_the_segment_being_written_is_skipped_while_appends_go_on(tmp_path: Path) -> None:
+    """The same while clients keep appending: records appended just after the segment is
+    closed go into the next one, and the damaged one still ends where that one begins."""
+
+    async def scenario() -> None:
+        wal = make_log(tmp_path)
+        wal.start()
+        await append_all(wal, [payload(i, 500) for i in range(4)])
+        (_, path), *_ = list_segments(tmp_path)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        reading = asyncio.create_task(asyncio.to_thread(read_all, wal))
+        appended = await append_all(wal, [payload(i, 500) for i in range(4, 204)])
+        first = await reading
+        damaged = first[-1]
+        assert isinstance(damaged, Damaged)
+        following = damaged.seq + damaged.records
+        assert following == list_segments(tmp_path)[1][0]  # where the next segment begins
+        rest = read_all(wal, start=following)
+        assert [r.seq for r in rest] == list(range(following, appended[-1] + 1))
+        wal.close()
+
+    asyncio.run(scenario())

@@ -424,11 +424,13 @@ class WriteAheadLog:
         self._next_seq = seq
         return time.perf_counter() - started
 
-    def _seal_active(self) -> int | None:
-        """Close the segment being written and start the next one, so that a record damaged
-        in it can be skipped like damage in an older segment (the reader moves on to the
-        next segment). The appender's thread does it between two groups; this waits for it.
-        Returns the next segment's first sequence number, or None if there is none."""
+    def _seal_active(self, segment: _Segment) -> int | None:
+        """Close ``segment``, the one being written, and start the next one, so that a record
+        damaged in it can be skipped like damage in an older segment (the reader moves on to
+        the next segment). The appender's thread does it between two groups; this waits for
+        it. Returns the next segment's first sequence number (looked up as for an older
+        segment: the appender may already have written more after it), or None if it could
+        not be closed."""
         thread = self._thread
         if thread is None or not thread.is_alive():
             self._seal_now()  # no appender: nothing else touches the segments
@@ -439,8 +441,7 @@ class WriteAheadLog:
                 self._cond.notify_all()
             done.wait()
         with self._seg_lock:
-            last = self._segments[-1] if self._segments else None
-        return last.first_seq if last is not None and last.first_seq == self._next_seq else None
+            return next((s.first_seq for s in self._segments if s.first_seq > segment.first_seq), None)
 
     def _seal_now(self) -> None:
         with self._seg_lock:
@@ -557,7 +558,7 @@ class WriteAheadLog:
                             # goes into the next one, and skip the rest of it as for an
                             # older one. Otherwise every read would stop here, for good.
                             log.error("write-ahead log: %s, in the segment being written", found)
-                            following = self._seal_active()
+                            following = self._seal_active(segment)
                             if following is None:
                                 raise RuntimeError(f"write-ahead log: {found}; could not close its segment")
                         out.append(Damaged(seq, _read_from(segment.path, after), found, following - seq))
