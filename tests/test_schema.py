@@ -9,7 +9,7 @@ import random
 from clickhouse_connect.driver.client import Client
 
 from vigil_storage import applied_versions, apply_migrations
-from vigil_storage.migrate import LATEST_VERSION, MIGRATIONS
+from vigil_storage.migrate import LATEST_VERSION, MIGRATIONS, Migration
 
 from support import RunningApp, export_otlp, make_request
 
@@ -106,6 +106,25 @@ def test_migrations_with_ttl(ch: Client) -> None:
     assert apply_migrations(ch, "ttl_db", ttl_days=7) == [m.version for m in MIGRATIONS]
     ddl = ch.command("SHOW CREATE TABLE ttl_db.otel_traces")
     assert "TTL toDateTime(Timestamp) + toIntervalDay(7)" in ddl
+
+
+def test_ingested_tables_merge_with_a_wider_base(app: RunningApp, ch: Client) -> None:
+    """Migration 0009: fewer merges of the small parts each INSERT from the log writes."""
+    for table in ("otel_traces", "otel_traces_trace_id_ts", "otel_logs", "otel_metrics_sum"):
+        assert "merge_selector_base = 20" in ch.command(f"SHOW CREATE TABLE otel.{table}")
+
+
+def test_a_tuning_migration_is_skipped_on_a_server_without_its_setting(ch: Client) -> None:
+    # The statement would fail (no such table, no such setting) if it ran.
+    tuning = Migration(
+        1,
+        "tuning",
+        "-- requires-merge-tree-setting: no_such_setting\n"
+        "ALTER TABLE ${db}.no_such_table MODIFY SETTING no_such_setting = 1",
+    )
+    assert tuning.required_settings == ("no_such_setting",)
+    assert apply_migrations(ch, "tuning_db", migrations=(tuning,)) == [1]
+    assert applied_versions(ch, "tuning_db") == {1}
 
 
 def test_grafana_trace_view_and_search_sql_run_on_our_tables(app: RunningApp, ch: Client) -> None:

@@ -4,10 +4,15 @@ Each migration is a .sql file beside this module (``NNNN_name.sql``), statements
 by ``;`` at line end, written with ``IF NOT EXISTS`` so that re-running a half-applied
 migration is harmless (ClickHouse DDL is not transactional). Applied versions are recorded
 in ``vigil_schema_migrations``.
+
+A migration that only tunes a table (a MergeTree setting) may begin with
+``-- requires-merge-tree-setting: NAME``: on a ClickHouse server without that setting it is
+skipped with a warning and recorded, so that an older server still runs Vigil.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -17,8 +22,11 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_storage.errors import translate_errors
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_TABLE = "vigil_schema_migrations"
 _FILE_RE = re.compile(r"^(\d{4})_(\w+)\.sql$")
+_REQUIRES_RE = re.compile(r"^--\s*requires-merge-tree-setting:\s*(\w+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,11 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def required_settings(self) -> tuple[str, ...]:
+        """The MergeTree settings this migration sets, which older servers may not have."""
+        return tuple(_REQUIRES_RE.findall(self.sql))
 
     def statements(self, database: str, ttl_days: int) -> list[str]:
         ttl = f"TTL toDateTime(Timestamp) + toIntervalDay({ttl_days})" if ttl_days else ""
@@ -80,8 +93,22 @@ def applied_versions(client: Client, database: str) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
-def apply_migrations(client: Client, database: str, ttl_days: int = 0) -> list[int]:
-    """Apply every migration not yet recorded; returns the versions applied now."""
+def _missing_settings(client: Client, names: tuple[str, ...]) -> list[str]:
+    if not names:
+        return []
+    rows = client.query(
+        "SELECT name FROM system.merge_tree_settings WHERE name IN {names:Array(String)}",
+        parameters={"names": list(names)},
+    ).result_rows
+    known = {r[0] for r in rows}
+    return [n for n in names if n not in known]
+
+
+def apply_migrations(
+    client: Client, database: str, ttl_days: int = 0, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[int]:
+    """Apply every migration not yet recorded; returns the versions applied now (skipped
+    ones included: they are recorded too)."""
     db = quote_identifier(database)
     with translate_errors("applying migrations"):
         client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
@@ -92,12 +119,21 @@ def apply_migrations(client: Client, database: str, ttl_days: int = 0) -> list[i
         )
     done = applied_versions(client, database)
     applied = []
-    for migration in MIGRATIONS:
+    for migration in migrations:
         if migration.version in done:
             continue
         with translate_errors(f"applying migration {migration.version:04d}_{migration.name}"):
-            for statement in migration.statements(database, ttl_days):
-                client.command(statement)
+            missing = _missing_settings(client, migration.required_settings)
+            if missing:
+                log.warning(
+                    "migration %04d_%s skipped: this ClickHouse server has no MergeTree setting %s",
+                    migration.version,
+                    migration.name,
+                    ", ".join(missing),
+                )
+            else:
+                for statement in migration.statements(database, ttl_days):
+                    client.command(statement)
             client.command(
                 f"INSERT INTO {db}.{MIGRATIONS_TABLE} (version, name) VALUES ({{v:UInt32}}, {{n:String}})",
                 parameters={"v": migration.version, "n": migration.name},
