@@ -126,7 +126,8 @@ def apply_migrations(
             missing = _missing_settings(client, migration.required_settings)
             if missing:
                 log.warning(
-                    "migration %04d_%s skipped: this ClickHouse server has no MergeTree setting %s",
+                    "migration %04d_%s skipped: this ClickHouse server has no MergeTree setting %s"
+                    " (after an upgrade, set it by hand: README, Storage)",
                     migration.version,
                     migration.name,
                     ", ".join(missing),
