@@ -5,7 +5,7 @@ by ``;`` at line end, written with ``IF NOT EXISTS`` so that re-running a half-a
 migration is harmless (ClickHouse DDL is not transactional). Applied versions are recorded
 in ``vigil_schema_migrations``.
 
-A migration that only tunes a table (a MergeTree setting) may begin with
+A migration that only tunes tables (MergeTree settings) may carry the line
 ``-- requires-merge-tree-setting: NAME``: on a ClickHouse server without that setting it is
 skipped with a warning and recorded, so that an older server still runs Vigil.
 """
