@@ -133,6 +133,10 @@ def build_request(
 
 
 def store(reader: Reader, request: ExportTraceServiceRequest) -> None:
+    """Write the replay trace straight into ``otel_traces``, not through the collector's
+    write-ahead log: Replay answers with the new trace id only once it is stored, so the
+    caller's next GetTrace finds it (read-your-writes), and a failed INSERT fails this RPC,
+    where nothing was acknowledged to an exporter that could be lost."""
     decoded = decode_spans(request, DecodeLimits())
     if decoded.rejected:
         raise ValueError(f"replay spans were rejected by the decoder: {decoded.message}")
