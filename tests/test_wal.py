@@ -56,6 +56,24 @@ async def append_all(wal: WriteAheadLog, payloads: list[bytes]) -> list[int]:
     return list(await asyncio.gather(*(wal.append(KIND, 1, p) for p in payloads)))
 
 
+def flip_byte(path: Path, index: int) -> None:
+    """Damage a segment on disk, as a bad disk or another process would."""
+    data = bytearray(path.read_bytes())
+    data[index] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+async def with_damaged_active_segment(directory: Path) -> WriteAheadLog:
+    """A started log of 4 records whose segment, still being written, is damaged inside its
+    second or third record after they were fsynced and checked."""
+    wal = make_log(directory)
+    wal.start()
+    await append_all(wal, [payload(i, 500) for i in range(4)])
+    (_, path), *_ = list_segments(directory)
+    flip_byte(path, path.stat().st_size // 2)
+    return wal
+
+
 def read_all(wal: WriteAheadLog, start: int = 0) -> list[Record | Damaged]:
     out, _ = wal.read(start, wal.durable_seq, 2**40, 2**40)
     return out
@@ -119,9 +137,7 @@ def test_a_flipped_bit_in_an_older_segment_goes_to_dead_letters(tmp_path: Path) 
     segments = list_segments(tmp_path)
     assert len(segments) >= 3
     _, path = segments[0]
-    data = bytearray(path.read_bytes())
-    data[-10] ^= 0xFF  # the last record of the first segment
-    path.write_bytes(bytes(data))
+    flip_byte(path, -10)  # the last record of the first segment
 
     wal = make_log(tmp_path, segment_bytes=4096)
     entries = wal.dead_letters.entries()
@@ -260,13 +276,7 @@ def test_a_record_damaged_in_the_segment_being_written_is_skipped_not_retried(tm
     records appended after it, instead of failing on it at every read."""
 
     async def scenario() -> None:
-        wal = make_log(tmp_path)
-        wal.start()
-        await append_all(wal, [payload(i, 500) for i in range(4)])
-        (_, path), *_ = list_segments(tmp_path)
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0xFF  # inside the second or third record
-        path.write_bytes(bytes(data))
+        wal = await with_damaged_active_segment(tmp_path)
         first = read_all(wal)
         assert isinstance(first[-1], Damaged) and "checksum" in first[-1].reason
         assert all(isinstance(r, Record) for r in first[:-1]) and len(first) in (2, 3)
@@ -286,13 +296,7 @@ def test_damage_in_the_segment_being_written_is_skipped_while_appends_go_on(tmp_
     closed go into the next one, and the damaged one still ends where that one begins."""
 
     async def scenario() -> None:
-        wal = make_log(tmp_path)
-        wal.start()
-        await append_all(wal, [payload(i, 500) for i in range(4)])
-        (_, path), *_ = list_segments(tmp_path)
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        path.write_bytes(bytes(data))
+        wal = await with_damaged_active_segment(tmp_path)
         reading = asyncio.create_task(asyncio.to_thread(read_all, wal))
         appended = await append_all(wal, [payload(i, 500) for i in range(4, 204)])
         first = await reading
