@@ -189,3 +189,40 @@ def test_batcher_paces_appends_to_its_bound(tmp_path: Path) -> None:
         assert await stop(wal, batcher)
 
     asyncio.run(run())
+
+
+def test_what_the_pacer_lets_in_goes_into_the_next_batch(tmp_path: Path) -> None:
+    """Paced, a free writer's batch takes all that the bound leaves beyond the batch being
+    written: a request let in and left out would wait for another whole INSERT to be visible
+    (before, each batch took a lane's share of the bound, and the rest waited)."""
+
+    async def run() -> None:
+        wal = open_log(tmp_path)
+        writers = [RecordingWriter(), RecordingWriter()]
+        for w in writers:
+            w.release.clear()  # both INSERTs hang until the batches are cut
+        batcher = make_batcher(wal, *writers, max_items=1000, max_wait_s=0.3, pace_s=1.0)
+        bound = batcher.pacer.bound()
+
+        async def request(i: int) -> None:
+            async with batcher.admitted(100):
+                await wal.append(RecordKind.TRACES_OTLP, 100, b"x%d" % i)
+
+        await request(0)  # a small batch, cut after max_wait
+        async with asyncio.timeout(4):
+            while not any(w.attempts for w in writers):
+                await asyncio.sleep(0.01)
+        # The bound leaves room for more than a lane's share beside it: all of it is let in.
+        others = (bound - 100) // 100
+        assert others * 100 > bound // len(writers)
+        await asyncio.wait_for(asyncio.gather(*(request(i) for i in range(1, 1 + others))), 4)
+        async with asyncio.timeout(4):
+            while sum(w.attempts for w in writers) < 2:
+                await asyncio.sleep(0.01)
+        for w in writers:
+            w.release.set()
+        await asyncio.wait_for(batcher.flushed(), 5)
+        assert sorted(len(p) for w in writers for _, p in w.inserts) == [1, others]
+        assert await stop(wal, batcher)
+
+    asyncio.run(run())

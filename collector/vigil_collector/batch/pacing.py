@@ -13,8 +13,10 @@ ClickHouse runs meanwhile. The INSERT's time rather than a record's whole lag (i
 commit), because the INSERT's time falls with the bound and the lag does not always: a
 client still appending while an INSERT runs waits for that one and then for its own, and
 shrinking batches to chase that lag only multiplies the INSERTs' fixed cost (~0.1 s of
-planning each). Under such load a record is visible about one to two ``target_s`` after
-its ack. The bound stays within [floor, ceiling].
+planning each). Under such load a record is visible about one ``target_s`` after its ack
+(requests let in when a batch commits go into the batch cut next: see the batcher's cut
+limit), at most about two (one let in just after a cut waits for a free writer). The bound
+stays within [floor, ceiling].
 
 Waiting requests are let in first come, first served, each reserving its cost until its
 append is durable: many requests released by one commit cannot all pass on the same room
