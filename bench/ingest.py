@@ -147,10 +147,29 @@ def server_metrics(http_port: int) -> tuple[str, str, str]:
     inserts = (
         f"{count:.0f} INSERTs of {spans / max(count, 1):,.0f} spans, {seconds / max(count, 1):.2f} s each"
     )
+    lag = "commit lag of each batch's oldest record (vigil_batcher_commit_lag_seconds): " + ", ".join(
+        f"p{q * 100:g} <= {_quantile_bound(values, 'vigil_batcher_commit_lag_seconds', q)} s"
+        for q in (0.5, 0.99)
+    )
+    inserts += f"; {lag}"
     fsyncs = values.get("vigil_wal_fsync_seconds_count", 0)
     fsync_s = values.get("vigil_wal_fsync_seconds_sum", 0)
     fsync = f"{fsyncs:.0f} fsyncs, {fsync_s / max(fsyncs, 1) * 1000:.2f} ms each"
     return decoders, inserts, fsync
+
+
+def _quantile_bound(values: dict[str, float], histogram: str, q: float) -> str:
+    """The upper bound of the histogram bucket holding quantile ``q`` (Prometheus exposition)."""
+    buckets = sorted(
+        (float(name.split('le="')[1].split('"')[0]), count)
+        for name, count in values.items()
+        if name.startswith(f"{histogram}_bucket")
+    )
+    total = buckets[-1][1] if buckets else 0
+    for le, count in buckets:
+        if total and count >= q * total:
+            return f"{le:g}"
+    return "?"
 
 
 LATENCIES: list[float] = []  # seconds from send to ack, of every request of the last send_all

@@ -107,6 +107,10 @@ def test_waiting_records_share_one_insert(tmp_path: Path) -> None:
         assert len(writer.inserts) == 1 and len(writer.stored) == 20
         token, _ = writer.inserts[0]
         assert token == f"{wal.generation}:0-20:{int(KIND)}:0"
+        # Committed after lingering for more: its oldest record waited at least that long.
+        registry = batcher._metrics.registry
+        assert registry.get_sample_value("vigil_batcher_commit_lag_seconds_count") == 1
+        assert registry.get_sample_value("vigil_batcher_commit_lag_seconds_sum") >= 0.3
         assert await stop(wal, batcher)
 
     asyncio.run(scenario())

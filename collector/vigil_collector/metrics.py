@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 _BATCH_BUCKETS = (1, 10, 100, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 _FSYNC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_LAG_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60, 300, 3600)
 
 
 class CollectorMetrics:
@@ -86,6 +87,13 @@ class CollectorMetrics:
         )
         self.batch_spans = Histogram(
             "vigil_batcher_batch_spans", "Spans per INSERT.", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.commit_lag = Histogram(
+            "vigil_batcher_commit_lag_seconds",
+            "Per committed batch, seconds from the append (ack) of its oldest record to the commit: "
+            "how stale its spans are at most when they become queryable.",
+            buckets=_LAG_BUCKETS,
+            registry=r,
         )
         self.insert_seconds = Histogram(
             "vigil_writer_insert_seconds", "Duration of one INSERT.", buckets=_LATENCY_BUCKETS, registry=r

@@ -431,6 +431,8 @@ class Batcher:
                     await asyncio.wait_for(self._stop.wait(), delay)
                 delay = min(delay * 2, self._retry_max_s)
             self._metrics.insert_seconds.observe(time.perf_counter() - started)
+            if batch.oldest_ns:
+                self._metrics.commit_lag.observe(max(0.0, (time.time_ns() - batch.oldest_ns) / 1e9))
             self._metrics.batch_spans.observe(batch.items)
             for label, items in batch.written.items():
                 self._metrics.decoded_spans.labels(label).inc(items)
