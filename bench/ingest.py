@@ -4,6 +4,7 @@ insert of the same spans into the same ClickHouse, measured in the same run.
     make bench                                          # 8 clients x 8 in flight (defaults)
     make bench BENCH_ARGS="--clients 1 --inflight 1"    # one exporter, one request in flight
     make bench BENCH_ARGS="--requests 1200 --clients 16"
+    make bench BENCH_ARGS="--rate 10000 --requests 200 --clients 1 --inflight 1"   # steady load
 
 What it does:
 1. builds the reference payload (bench/reference_payload.py): N requests of 512 spans,
@@ -175,12 +176,16 @@ def _quantile_bound(values: dict[str, float], histogram: str, q: float) -> str:
 LATENCIES: list[float] = []  # seconds from send to ack, of every request of the last send_all
 
 
-async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) -> tuple[float, int, int]:
+async def send_all(
+    port: int, bodies: list[bytes], clients: int, inflight: int, rate: float = 0.0
+) -> tuple[float, int, int]:
     """``clients`` channels, each with up to ``inflight`` export calls outstanding (as the OTel
-    Collector's exporter does with its sending queue consumers); each call waits for its ack."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    Collector's exporter does with its sending queue consumers); each call waits for its ack.
+    ``rate`` > 0: request k is not sent before k x 512 / rate seconds (a steady load, not a
+    saturating one)."""
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for item in enumerate(bodies):
+        queue.put_nowait(item)
     retries = 0
     acked = 0
 
@@ -188,9 +193,11 @@ async def send_all(port: int, bodies: list[bytes], clients: int, inflight: int) 
         nonlocal retries, acked
         while True:
             try:
-                body = queue.get_nowait()
+                index, body = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            if rate > 0:
+                await asyncio.sleep(started + index * SPANS_PER_REQUEST / rate - time.perf_counter())
             while True:
                 try:
                     sent = time.perf_counter()
@@ -282,7 +289,7 @@ async def run_vigil(
     stop = asyncio.Event()
     probe = asyncio.create_task(probe_freshness(grpc_port, query_port, stop)) if args.freshness else None
     started = time.perf_counter()
-    ack_s, acked, retries = await send_all(grpc_port, bodies, args.clients, args.inflight)
+    ack_s, acked, retries = await send_all(grpc_port, bodies, args.clients, args.inflight, args.rate)
     await asyncio.to_thread(wait_written, http_port)
     e2e_s = time.perf_counter() - started
     stop.set()
@@ -319,6 +326,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="requests of 512 spans (default 600)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC clients (default 8)")
     parser.add_argument("--inflight", type=int, default=8, help="outstanding requests per client (default 8)")
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="spans/s to send at (default 0: as fast as the server acks)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-freshness", dest="freshness", action="store_false", help="skip the probe")
     parser.add_argument("--no-direct", dest="direct", action="store_false", help="skip the direct insert")
