@@ -221,10 +221,12 @@ def format_settings(schema: str, *, inline: bool, message: str = SCHEMA_MESSAGE)
         "input_format_protobuf_oneof_presence": 1,
         # toJSONString would write "\/" (valid JSON, but not what orjson writes).
         "output_format_json_escape_forward_slashes": 0,
-        # Every branch of the value conversion is cheap and none can throw, while evaluating
-        # each only on its rows (masks, filtered copies of the nested columns) costs more
-        # than it saves: 8% fewer instructions per INSERT (callgrind, 20,480 reference spans:
-        # 2.85 G against 3.10 G).
+        # Every branch is evaluated on every row: evaluating each only on its rows (masks,
+        # filtered copies of the nested columns) costs more than it saves in the value
+        # conversion, 8% more instructions per INSERT (callgrind, 20,480 reference spans:
+        # 3.10 G against 2.85 G). This covers all that the INSERT evaluates (this SELECT, the
+        # table's MATERIALIZED columns, its views), so none of it may hold an expression that
+        # throws on the rows an if/multiIf keeps it from (intDiv, throwIf, a strict cast).
         "short_circuit_function_evaluation": "disable",
     }
     if inline:
