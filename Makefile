@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test ui ui-if-npm lint fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
+.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
 
 run: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync vigil serve
@@ -42,6 +42,10 @@ endif
 
 lint: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync ruff check .
+
+# docs/configuration.md from the settings object (tests/test_lint.py checks it is current).
+docs: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python -m vigil_server.settings_doc
 
 # Coverage-guided fuzzing of the OTLP decoders (fuzz/run.py); FUZZ_ARGS for libFuzzer flags.
 FUZZ_ARGS ?= -runs=1000000
