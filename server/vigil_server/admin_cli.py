@@ -75,7 +75,7 @@ def add_admin_commands(sub: Any) -> None:
         dest="action", required=True
     )
     prices.add_parser("list", help="every price: the defaults shipped with Vigil and the ones imported")
-    pi = prices.add_parser("import", help="add or change prices from a JSON file (see README: Cost)")
+    pi = prices.add_parser("import", help="add or change prices from a JSON file (see docs/llm-analytics.md)")
     pi.add_argument("file")
     pi.add_argument("--replace", action="store_true", help="also remove imported prices not in the file")
 

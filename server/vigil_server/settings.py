@@ -43,16 +43,31 @@ class VigilSettings(BaseSettings):
     traces_ttl_days: int = Field(
         default=0, ge=0, description="Drop trace partitions older than this; 0 keeps all."
     )
-    storage_connect_timeout_s: float = Field(default=5.0, gt=0)
-    insert_timeout_s: float = Field(default=30.0, gt=0)
+    storage_connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="Time limit of connecting to ClickHouse."
+    )
+    insert_timeout_s: float = Field(default=30.0, gt=0, description="Time limit of one INSERT.")
 
     # --- network -------------------------------------------------------------------------
     listen_host: str = Field(default="127.0.0.1", description="Address the servers bind; 0.0.0.0 for all.")
-    otlp_grpc_port: int = Field(default=4317, ge=0, le=65535)
-    otlp_http_port: int = Field(default=4318, ge=0, le=65535)
-    query_port: int = Field(default=4319, ge=0, le=65535)
-    web_port: int = Field(default=4320, ge=0, le=65535)  # the UI and the query API over Connect
-    ui_dir: Path = Field(default_factory=default_ui_dir)  # the built web UI (make ui)
+    otlp_grpc_port: int = Field(
+        default=4317, ge=0, le=65535, description="OTLP/gRPC port; 0 picks a free port."
+    )
+    otlp_http_port: int = Field(
+        default=4318, ge=0, le=65535, description="OTLP/HTTP port; 0 picks a free port."
+    )
+    query_port: int = Field(
+        default=4319, ge=0, le=65535, description="Query API (gRPC) port; 0 picks a free port."
+    )
+    web_port: int = Field(
+        default=4320,
+        ge=0,
+        le=65535,
+        description="The web UI and the query and admin APIs over Connect; 0 picks a free port.",
+    )
+    ui_dir: Path = Field(
+        default_factory=default_ui_dir, description="The built web UI the web port serves (make ui)."
+    )
 
     # --- authentication ---------------------------------------------------------------------
     auth: str = Field(
@@ -105,7 +120,7 @@ class VigilSettings(BaseSettings):
         default=["service.name", "span.name"],
         description="Group keys: service.name, span.name, or attribute keys such as gen_ai.request.model.",
     )
-    drift_bins: int = Field(default=10, ge=2, le=100)
+    drift_bins: int = Field(default=10, ge=2, le=100, description="Bins of the PSI histograms.")
     drift_min_samples: int = Field(default=0, ge=0, description="Per window; 0 = 10 x drift_bins.")
     drift_current_s: float = Field(
         default=3600.0, gt=0, description="Current window: the last this many seconds."
@@ -120,9 +135,15 @@ class VigilSettings(BaseSettings):
     replay_openai_base_url: str = Field(
         default="https://api.openai.com/v1", description="OpenAI-compatible API."
     )
-    replay_openai_api_key: SecretStr = Field(default=SecretStr(""))
-    replay_anthropic_base_url: str = Field(default="https://api.anthropic.com")
-    replay_anthropic_api_key: SecretStr = Field(default=SecretStr(""))
+    replay_openai_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Key for the OpenAI calls Replay(execute) sends."
+    )
+    replay_anthropic_base_url: str = Field(
+        default="https://api.anthropic.com", description="Anthropic API for re-executed calls."
+    )
+    replay_anthropic_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Key for the Anthropic calls Replay(execute) sends."
+    )
     replay_timeout_s: float = Field(default=60.0, gt=0, description="Time limit of one re-executed call.")
     replay_total_timeout_s: float = Field(
         default=300.0, gt=0, description="Time limit of a whole Replay RPC; beyond it DEADLINE_EXCEEDED."
@@ -143,7 +164,9 @@ class VigilSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * MIB, gt=0, description="Cap on a request body after decompression."
     )
-    max_attributes_per_span: int = Field(default=1024, gt=0)
+    max_attributes_per_span: int = Field(
+        default=1024, gt=0, description="Spans with more attributes are rejected."
+    )
     max_attribute_value_length: int = Field(
         default=1 * MIB,
         gt=0,
@@ -213,11 +236,17 @@ class VigilSettings(BaseSettings):
         description="Bytes of requests received but not yet fsynced in the log; beyond it ingest answers 'retry'.",
     )
     retry_after_s: int = Field(default=1, ge=1, description="Retry-After sent with 503/429 answers.")
-    shutdown_timeout_s: float = Field(default=30.0, gt=0)
+    shutdown_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long in-flight requests get to commit on SIGTERM."
+    )
 
     # --- logging -------------------------------------------------------------------------
-    log_level: str = Field(default="INFO")
-    log_format: str = Field(default="json", pattern="^(json|text)$")
+    log_level: str = Field(default="INFO", description="Python log level.")
+    log_format: str = Field(
+        default="json",
+        pattern="^(json|text)$",
+        description="json: a JSON object a line on stderr; text: for humans.",
+    )
 
     @field_validator("storage_dsn")
     @classmethod
