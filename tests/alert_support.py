@@ -17,7 +17,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from support import RunningApp
@@ -67,17 +67,19 @@ class Gauges:
 
 
 def send_spans(
-    app: RunningApp, service: str, spans: Iterable[tuple[str, float, bool, dict[str, str]]]
+    app: RunningApp,
+    service: str,
+    spans: Iterable[tuple[str, float, bool, dict[str, str]]],
+    ago_s: float = 0.0,
 ) -> list[str]:
-    """Spans (name, duration ms, error?, attributes) ending now, one trace each; their trace ids."""
+    """Spans (name, duration ms, error?, attributes) ending now (or ``ago_s`` before), one trace
+    each; their trace ids."""
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=app.grpc_target, insecure=True))
-    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=app.grpc_target, insecure=True)))
     tracer = provider.get_tracer("vigil.tests.alerts")
     trace_ids = []
     for name, ms, error, attributes in spans:
-        end = time.time_ns()
+        end = time.time_ns() - int(ago_s * 1e9)
         span = tracer.start_span(name, start_time=end - int(ms * 1e6), attributes=attributes)
         if error:
             span.set_status(Status(StatusCode.ERROR, "boom"))

@@ -261,6 +261,29 @@ def test_absence_of_a_service_that_stopped_sending(app: RunningApp, ch: Client) 
     assert missing.breaching and missing.labels == {"service.name": f"never-{uid}"}
 
 
+def test_drift_psi_per_group(app: RunningApp, ch: Client) -> None:
+    uid = _uid()
+    shifted, steady = f"drift-shifted-{uid}", f"drift-steady-{uid}"
+    for service, current_ms in ((shifted, 400.0), (steady, 10.0)):
+        send_spans(app, service, [("op", 10.0 + i % 10, False, {}) for i in range(40)], ago_s=300)
+        send_spans(app, service, [("op", current_ms + i % 10, False, {}) for i in range(40)])
+    app.flush()
+    rule = parse_rule(
+        {
+            "name": "drift",
+            "severity": "medium",
+            "target": f"drift-*-{uid}",
+            "condition": {"type": "drift", "current": "2m", "baseline": "10m", "bins": 4, "min_samples": 20},
+        }
+    )
+    result = evaluate_rule(ch, "otel", rule)
+    by_service = {g.labels["service.name"]: g for g in result.groups}
+    assert set(by_service) == {shifted, steady}
+    assert by_service[shifted].breaching and by_service[shifted].value > 1
+    assert not by_service[steady].breaching and by_service[steady].value < 0.1
+    assert result.threshold == "above 0.1"
+
+
 def test_every_query_bounds_its_time_column() -> None:
     rule = parse_rule(
         {

@@ -162,6 +162,9 @@ class Runner:
         status = self.status_of[rule.name]
         interval = self.interval_of(rule)
         status.next_due_ns = now_ns + int(interval * 1e9)
+        # Counted when it starts, so a reader that sees its effects also sees it counted.
+        status.evaluations += 1
+        status.last_evaluation_ns = now_ns
         started = time.perf_counter()
         try:
             result = evaluate_rule(self.client, self.telemetry_database, rule, now_ns, deadline_s=interval)
@@ -179,8 +182,6 @@ class Runner:
                 log.exception("rule %r: the failure could not be recorded", rule.name)
             return None
         finally:
-            status.evaluations += 1
-            status.last_evaluation_ns = now_ns
             status.last_seconds = time.perf_counter() - started
         return result
 
