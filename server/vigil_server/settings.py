@@ -131,6 +131,15 @@ class VigilSettings(BaseSettings):
     drift_medium: float = Field(default=0.1, gt=0, description="PSI from which drift is 'medium'.")
     drift_high: float = Field(default=0.2, gt=0, description="PSI from which drift is 'high'.")
 
+    # --- alert rules ---------------------------------------------------------------------------
+    rules_file: Path | None = Field(
+        default=None,
+        description="Alert rules as code: a YAML or JSON file of policies (docs/alerting.md); read-only via the API.",
+    )
+    rules_interval_s: float = Field(
+        default=30.0, gt=0, description="Default evaluation interval of an alert rule that sets none."
+    )
+
     # --- replay: where re-executed GenAI calls go --------------------------------------------
     replay_openai_base_url: str = Field(
         default="https://api.openai.com/v1", description="OpenAI-compatible API."

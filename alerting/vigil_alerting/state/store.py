@@ -1,0 +1,174 @@
+"""Alert state and history in the system database (control plane, not telemetry).
+
+- ``vigil_alert_instances``: the current state of every instance, one row per version
+  (ReplacingMergeTree by ``UpdatedNs``, read FINAL): a restart reads it back and resumes.
+- ``vigil_alert_transitions``: every state change, append-only (value, threshold, time,
+  example trace ids).
+- ``vigil_rule_evaluation_errors``: every failed evaluation, append-only.
+
+The tables are created here (``ensure_schema``), idempotently, because the system database's
+migrations are not in storage/ yet; they move there when it has them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from clickhouse_connect.driver.client import Client
+
+from vigil_alerting.state.machine import AlertInstance, State, Transition
+from vigil_storage.client import INSERT_SETTINGS
+from vigil_storage.errors import translate_errors
+from vigil_storage.migrate import quote_identifier
+
+_DDL = (
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_alert_instances (
+    Rule String,
+    Fingerprint String,
+    Labels Map(String, String),
+    State LowCardinality(String),
+    Value Nullable(Float64),
+    Threshold String,
+    ActiveSinceNs Int64,
+    LastBreachNs Int64,
+    FiredAtNs Int64,
+    ResolvedAtNs Int64,
+    UpdatedNs Int64,
+    ExampleTraceIds Array(String)
+) ENGINE = ReplacingMergeTree(UpdatedNs)
+ORDER BY (Rule, Fingerprint)""",
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_alert_transitions (
+    AtNs Int64,
+    Rule String,
+    Fingerprint String,
+    Labels Map(String, String),
+    FromState LowCardinality(String),
+    ToState LowCardinality(String),
+    Value Nullable(Float64),
+    Threshold String,
+    Severity LowCardinality(String),
+    ExampleTraceIds Array(String)
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
+ORDER BY (Rule, AtNs)""",
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_rule_evaluation_errors (
+    AtNs Int64,
+    Rule String,
+    Error String
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
+ORDER BY (Rule, AtNs)""",
+)
+_INSTANCE_COLUMNS = [
+    "Rule", "Fingerprint", "Labels", "State", "Value", "Threshold", "ActiveSinceNs", "LastBreachNs",
+    "FiredAtNs", "ResolvedAtNs", "UpdatedNs", "ExampleTraceIds",
+]  # fmt: skip
+_TRANSITION_COLUMNS = [
+    "AtNs", "Rule", "Fingerprint", "Labels", "FromState", "ToState", "Value", "Threshold", "Severity",
+    "ExampleTraceIds",
+]  # fmt: skip
+
+
+def _float(v: float | None) -> float | None:
+    return None if v is None or math.isnan(v) else v
+
+
+class AlertStore:
+    """Reads and appends alert state; the caller owns ``client`` (one thread at a time)."""
+
+    def __init__(self, client: Client, system_database: str) -> None:
+        self.client = client
+        self.db = quote_identifier(system_database)
+        self.database = system_database
+
+    def ensure_schema(self) -> None:
+        with translate_errors("creating the alert tables"):
+            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
+            for ddl in _DDL:
+                self.client.command(ddl.format(db=self.db))
+
+    def load_instances(self) -> dict[tuple[str, str], AlertInstance]:
+        """Every instance's latest version, keyed by (rule, fingerprint)."""
+        with translate_errors("reading alert instances"):
+            rows = self.client.query(
+                f"SELECT {', '.join(_INSTANCE_COLUMNS)} FROM {self.db}.vigil_alert_instances FINAL"
+            ).result_rows
+        out = {}
+        for r in rows:
+            instance = AlertInstance(
+                rule=r[0],
+                fingerprint=r[1],
+                labels=dict(r[2]),
+                state=r[3],
+                value=r[4],
+                threshold=r[5],
+                active_since_ns=r[6],
+                last_breach_ns=r[7],
+                fired_at_ns=r[8],
+                resolved_at_ns=r[9],
+                updated_ns=r[10],
+                example_trace_ids=tuple(r[11]),
+            )
+            out[(instance.rule, instance.fingerprint)] = instance
+        return out
+
+    def save(self, instances: Iterable[AlertInstance], transitions: Iterable[Transition]) -> None:
+        """Transitions first: if the process dies between the two INSERTs, the history has the
+        change and the next evaluation (which sees the old state) records it at most once more."""
+        t_rows = [
+            [t.at_ns, t.rule, t.fingerprint, t.labels, t.from_state, t.to_state, _float(t.value), t.threshold,
+             t.severity, list(t.example_trace_ids)]
+            for t in transitions
+        ]  # fmt: skip
+        i_rows = [
+            [i.rule, i.fingerprint, i.labels, i.state, _float(i.value), i.threshold, i.active_since_ns,
+             i.last_breach_ns, i.fired_at_ns, i.resolved_at_ns, i.updated_ns, list(i.example_trace_ids)]
+            for i in instances
+        ]  # fmt: skip
+        with translate_errors("writing alert state"):
+            if t_rows:
+                self.client.insert(
+                    "vigil_alert_transitions", t_rows, column_names=_TRANSITION_COLUMNS,
+                    database=self.database, settings=INSERT_SETTINGS,
+                )  # fmt: skip
+            if i_rows:
+                self.client.insert(
+                    "vigil_alert_instances", i_rows, column_names=_INSTANCE_COLUMNS,
+                    database=self.database, settings=INSERT_SETTINGS,
+                )  # fmt: skip
+
+    def record_error(self, rule: str, at_ns: int, error: str) -> None:
+        with translate_errors("recording an evaluation error"):
+            self.client.insert(
+                "vigil_rule_evaluation_errors", [[at_ns, rule, error[:2000]]], column_names=["AtNs", "Rule", "Error"],
+                database=self.database, settings=INSERT_SETTINGS,
+            )  # fmt: skip
+
+    def history(self, rule: str = "", to_state: State | None = None, limit: int = 1000) -> list[Transition]:
+        """Transitions, oldest first, of one rule (or all), optionally into one state."""
+        where, params = [], {"limit": limit}
+        if rule:
+            where.append("Rule = {rule:String}")
+            params["rule"] = rule
+        if to_state:
+            where.append("ToState = {to:String}")
+            params["to"] = to_state
+        sql = (
+            f"SELECT {', '.join(_TRANSITION_COLUMNS)} FROM {self.db}.vigil_alert_transitions"
+            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY AtNs, Fingerprint LIMIT {{limit:UInt32}}"
+        )
+        with translate_errors("reading alert history"):
+            rows = self.client.query(sql, parameters=params).result_rows
+        return [
+            Transition(r[0], r[1], r[2], dict(r[3]), r[4], r[5], r[6], r[7], r[8], tuple(r[9])) for r in rows
+        ]
+
+    def error_count(self, rule: str) -> int:
+        with translate_errors("reading evaluation errors"):
+            return int(
+                self.client.query(
+                    f"SELECT count() FROM {self.db}.vigil_rule_evaluation_errors WHERE Rule = {{r:String}}",
+                    parameters={"r": rule},
+                ).result_rows[0][0]
+            )
