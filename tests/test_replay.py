@@ -289,6 +289,10 @@ def test_executed_replays_are_capped_and_time_limited(
                 first.result()
             assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             assert "VIGIL_REPLAY_TOTAL_TIMEOUT_S" in (late.value.details() or "")
+            # The call was sent: the history counts it for the caps, with what was reserved.
+            listed = client.replays(source_trace_id=agent_trace["trace"], page_size=1000).replays
+            (timed_out,) = [r for r in listed if r.status == "timed_out"]
+            assert timed_out.provider_calls == 1 and timed_out.tokens > 4096  # input + max_tokens
     finally:
         fake_llm.force_model = original
         limited.stop()
