@@ -5,8 +5,10 @@ the libraries' own request building, response parsing and SSE stream decoding al
 Replies are deterministic: the assistant echoes the last user text, and token counts are word
 counts, so tests can predict every attribute.
 
-Special models: ``fail-500`` answers HTTP 500, ``slow`` waits ``slow_s`` seconds first
-(``force_model`` applies one of them to every request).
+Special models: ``fail-500`` answers HTTP 500, ``slow`` waits ``slow_s`` seconds first,
+``redirect`` answers 307 to ``/redirected`` on this server, which answers like the real route
+(a client that follows it is seen in ``requests``) (``force_model`` applies one of them to
+every request).
 """
 
 from __future__ import annotations
@@ -70,7 +72,12 @@ class FakeLLM:
                 model = fake.force_model or body.get("model", "")
                 if model == "slow":
                     time.sleep(fake.slow_s)
-                if model == "fail-500":
+                if model == "redirect" and not self.path.startswith("/redirected"):
+                    self.send_response(307)
+                    self.send_header("Location", f"/redirected{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif model == "fail-500":
                     self._send(
                         500,
                         "application/json",

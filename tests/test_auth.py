@@ -92,7 +92,7 @@ def test_no_or_bad_credential_is_refused_and_nothing_stored(secured: RunningApp,
 def test_each_key_writes_and_reads_its_own_project(secured: RunningApp, ch: Client) -> None:
     _, alpha_ingest = new_key(ch, "alpha", "ingest")
     _, beta_ingest = new_key(ch, "beta", "ingest")
-    _, alpha_read = new_key(ch, "alpha", "read")
+    _, alpha_read = new_key(ch, "alpha", "read", "replay")  # replay: a what-if writes history
     alpha_spans, beta_spans = record_spans("alpha-svc"), record_spans("beta-svc")
     grpc_exporter = GrpcExporter(endpoint=secured.grpc_target, insecure=True, headers=bearer(alpha_ingest))
     http_exporter = HttpExporter(endpoint=f"{secured.http_base}/v1/traces", headers=bearer(beta_ingest))
@@ -464,7 +464,7 @@ def test_whoami_lists_the_projects_a_credential_may_act_in(secured: RunningApp, 
     assert me.auth_enabled and me.username == "wanda" and me.project == "beta" and not me.server_admin
     assert [(p.slug, p.role, list(p.scopes)) for p in me.projects] == [
         ("alpha", "viewer", ["read"]),
-        ("beta", "member", ["read", "replay"]),
+        ("beta", "member", ["read", "replay", "write"]),
     ]
     with QueryClient(secured.query_target) as client:  # the default project: not hers
         client.login("wanda", "pw-wanda")

@@ -176,6 +176,9 @@ def test_execute_openai_records_a_linked_trace(app: RunningApp, agent_trace: dic
         summary = next(r for r in listed.replays if r.replay_id == response.replay_id)
         assert summary.status == "executed" and summary.new_trace_id == response.new_trace_id
         assert summary.requested_by == "test" and json.loads(summary.mutations)[0]["patch"] == PROMPT_EDIT
+        # Authentication is off: the principal says so, whatever requested_by claims.
+        assert summary.principal == "auth-off"
+        assert summary.provider_calls == 1 and summary.tokens == 7 + 6  # the fake counts words
         stored = client._call(
             client._stub.GetReplay, query_pb2.GetReplayRequest(replay_id=response.replay_id)
         )
@@ -225,6 +228,28 @@ def test_provider_errors_and_timeouts_are_reported(
         assert client.services()  # still serving
 
 
+def test_a_provider_redirect_is_not_followed(
+    app: RunningApp, agent_trace: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    """The provider's API key goes to the configured address only: a 307 elsewhere is an
+    error on the call, and the redirect's target is never asked."""
+    request = query_pb2.ReplayRequest(
+        trace_id=agent_trace["trace"], mutations=[mutation("chat gpt-test", PROMPT_EDIT)], execute=True
+    )
+    original = fake_llm.force_model
+    fake_llm.force_model = "redirect"
+    asked = len(fake_llm.requests)
+    try:
+        response = replay(app, request)
+    finally:
+        fake_llm.force_model = original
+    (call,) = response.executed
+    assert "HTTP 307" in call.error and "not followed" in call.error, call.error
+    assert "VIGIL_REPLAY_OPENAI_BASE_URL" in call.error
+    paths = [path for path, _ in fake_llm.requests[asked:]]
+    assert paths == ["/v1/chat/completions"]  # and not /redirected/v1/chat/completions
+
+
 def test_executed_replays_are_capped_and_time_limited(
     chdb_dir: Path, app: RunningApp, agent_trace: dict[str, str], fake_llm: FakeLLM
 ) -> None:
@@ -239,6 +264,7 @@ def test_executed_replays_are_capped_and_time_limited(
             replay_timeout_s=10.0,
             replay_total_timeout_s=1.5,
             replay_max_executing=1,
+            replay_models=["gpt-test"],
             drift_interval_s=0,
         )
     )
@@ -263,6 +289,10 @@ def test_executed_replays_are_capped_and_time_limited(
                 first.result()
             assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             assert "VIGIL_REPLAY_TOTAL_TIMEOUT_S" in (late.value.details() or "")
+            # The call was sent: the history counts it for the caps, with what was reserved.
+            listed = client.replays(source_trace_id=agent_trace["trace"], page_size=1000).replays
+            (timed_out,) = [r for r in listed if r.status == "timed_out"]
+            assert timed_out.provider_calls == 1 and timed_out.tokens > 4096  # input + max_tokens
     finally:
         fake_llm.force_model = original
         limited.stop()

@@ -15,8 +15,9 @@ import secrets
 PREFIX = "vgl_"
 VISIBLE = len(PREFIX) + 8  # what listings show: vgl_ and 8 characters
 
-INGEST, READ, REPLAY, ADMIN = "ingest", "read", "replay", "admin"
-SCOPES = (INGEST, READ, REPLAY, ADMIN)
+# write: may change state (resolve alerts; rules, silences, incidents, actions as they come).
+INGEST, READ, REPLAY, WRITE, ADMIN = "ingest", "read", "replay", "write", "admin"
+SCOPES = (INGEST, READ, REPLAY, WRITE, ADMIN)
 ANY = "any"  # a valid credential, whatever it may do (who-am-I questions)
 
 

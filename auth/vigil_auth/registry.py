@@ -46,7 +46,11 @@ _DDL = (
     ) ENGINE = ReplacingMergeTree(version) ORDER BY (username, project)""",
 )
 # A user's role in a project → what it may do there ('' = removed from the project).
-ROLES = {"viewer": ("read",), "member": ("read", "replay"), "admin": ("read", "replay", "ingest", "admin")}
+ROLES = {
+    "viewer": ("read",),
+    "member": ("read", "replay", "write"),
+    "admin": ("read", "replay", "write", "ingest", "admin"),
+}
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _PROJECT_COLUMNS = ("number", "slug", "name", "created_ns", "deleted", "version")
 _KEY_COLUMNS = (

@@ -4,6 +4,7 @@ QueryError
 ├── InvalidQuery   bad id, filter, page size or token  → INVALID_ARGUMENT
 ├── NotFound       no such trace                       → NOT_FOUND
 ├── Busy           too many queries in flight          → RESOURCE_EXHAUSTED (retry shortly)
+│   └── OverCap    a replay cap (calls, tokens)          → RESOURCE_EXHAUSTED (which, when it frees)
 └── TimedOut       the RPC's own time limit passed      → DEADLINE_EXCEEDED
 (storage errors: StorageUnavailable → UNAVAILABLE, a query stopped at its time limit →
  DEADLINE_EXCEEDED, at its memory or row limit → RESOURCE_EXHAUSTED, other StorageQueryError →
@@ -33,3 +34,8 @@ class Busy(QueryError):
 
 class TimedOut(QueryError):
     pass
+
+
+class OverCap(Busy):
+    """A replay would pass one of its caps; the reason names the cap, its value, and when it
+    frees up."""

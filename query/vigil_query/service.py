@@ -18,7 +18,7 @@ from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.grpc_calls import caller
-from vigil_auth.keys import ANY, READ, REPLAY
+from vigil_auth.keys import ANY, READ, REPLAY, WRITE
 from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift
@@ -28,6 +28,7 @@ from vigil_query.metrics_sql import list_metrics, query_metrics
 from vigil_query.prices_rpc import list_model_prices
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
+from vigil_query.replay.caps import AUTH_OFF
 from vigil_query.replay.history_sql import get_replay, list_replays
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits, Replays
@@ -214,7 +215,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     GetServices = _Unary(get_services)
     GetOperations = _Unary(get_operations)
     ListDriftAlerts = _Unary(list_alerts)
-    ResolveDriftAlert = _Unary(resolve_alert)
+    ResolveDriftAlert = _Unary(resolve_alert, scope=WRITE)  # a state change
     ListReplays = _Unary(list_replays)
     GetReplay = _Unary(get_replay)
 
@@ -262,8 +263,17 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
         self, request: query_pb2.ReplayRequest, context: grpc.aio.ServicerContext
     ) -> query_pb2.ReplayResponse:
         async def work() -> query_pb2.ReplayResponse:
-            reader = await self.reader_for(context, REPLAY if request.execute else READ)
-            return await self.replays.run(reader, request)
+            # `replay`, what-if too: every replay is written to the history (an audit record
+            # of who asked), so a read-only credential may not run one.
+            principal = await caller(self.auth, context, REPLAY)
+            reader = self.reader.scoped(principal.database)
+            if not self.auth.enabled:
+                who, databases = AUTH_OFF, [principal.database]
+            elif principal.username:  # a user's replays are in every project it acts in
+                who, databases = principal.key_id, self.auth.databases()
+            else:
+                who, databases = principal.key_id, [principal.database]
+            return await self.replays.run(reader, request, who, databases)
 
         return await respond("Replay", work(), context)
 

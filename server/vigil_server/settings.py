@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigil_query.drift_detector import DetectorConfig
 from vigil_query.psi import Thresholds
+from vigil_query.replay.caps import Caps
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits
 from vigil_query.web_app import default_ui_dir
@@ -168,6 +169,31 @@ class VigilSettings(BaseSettings):
         gt=0,
         description="Traces with more spans are refused by Replay (it holds the whole trace).",
     )
+    # What Replay(execute) may spend of the provider keys (the span's model and max_tokens are
+    # anyone's with an ingest key): beyond a cap, RESOURCE_EXHAUSTED before anything is sent.
+    replay_models: list[str] = Field(
+        default=[], description="Models Replay(execute) may call; empty = the models the price book prices."
+    )
+    replay_max_calls: int = Field(default=20, gt=0, description="Provider calls of one executed replay.")
+    replay_max_tokens: int = Field(
+        default=200_000,
+        gt=0,
+        description="Tokens of one replay: estimated input + max_tokens, summed over its calls.",
+    )
+    replay_max_tokens_per_call: int = Field(
+        default=4096,
+        gt=0,
+        description="max_tokens sent with each call (a larger stored value is lowered to it).",
+    )
+    replay_principal_calls: int = Field(
+        default=200, gt=0, description="Provider calls per principal per VIGIL_REPLAY_CAP_WINDOW_S."
+    )
+    replay_principal_tokens: int = Field(
+        default=2_000_000, gt=0, description="Tokens per principal per VIGIL_REPLAY_CAP_WINDOW_S."
+    )
+    replay_cap_window_s: float = Field(
+        default=3600.0, gt=0, description="The sliding window of the per-principal replay caps."
+    )
 
     # --- ingest limits and batching --------------------------------------------------------
     max_body_bytes: int = Field(
@@ -301,6 +327,15 @@ class VigilSettings(BaseSettings):
             calls_in_flight=self.replay_calls_in_flight,
             timeout_s=self.replay_total_timeout_s,
             max_spans=self.replay_max_spans,
+            caps=Caps(
+                max_calls=self.replay_max_calls,
+                max_tokens=self.replay_max_tokens,
+                max_tokens_per_call=self.replay_max_tokens_per_call,
+                principal_calls=self.replay_principal_calls,
+                principal_tokens=self.replay_principal_tokens,
+                window_s=self.replay_cap_window_s,
+                models=tuple(self.replay_models),
+            ),
         )
 
     def drift_thresholds(self) -> Thresholds:

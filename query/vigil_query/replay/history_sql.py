@@ -1,5 +1,6 @@
-"""vigil_replays: every Replay is stored with its mutations and full result; ListReplays and
-GetReplay read them back."""
+"""vigil_replays: every Replay is stored with its mutations, full result, principal and what it
+spent of the provider keys (the caps count it: caps.py); ListReplays and GetReplay read them
+back."""
 
 from __future__ import annotations
 
@@ -21,11 +22,17 @@ COLUMNS = (
     "Mutations",
     "Execute",
     "RequestedBy",
+    "Principal",
     "CreatedAt",
     "Status",
+    "ProviderCalls",
+    "Tokens",
     "Result",
 )
-_SUMMARY = "ReplayId, SourceTraceId, NewTraceId, Mutations, Execute, RequestedBy, toUnixTimestamp64Nano(CreatedAt), Status"
+_SUMMARY = (
+    "ReplayId, SourceTraceId, NewTraceId, Mutations, Execute, RequestedBy, Principal,"
+    " toUnixTimestamp64Nano(CreatedAt), Status, ProviderCalls, Tokens"
+)
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -37,24 +44,30 @@ def save(reader: Reader, summary: query_pb2.ReplaySummary, result: query_pb2.Rep
         summary.mutations,
         int(summary.execute),
         summary.requested_by,
+        summary.principal,
         datetime_of_ns(summary.created_time_unix_nano),
         summary.status,
+        summary.provider_calls,
+        summary.tokens,
         json_format.MessageToJson(result, indent=None),
     ]
     reader.insert(TABLE, [row], COLUMNS, "store the replay")
 
 
 def _summary(row: tuple[Any, ...]) -> query_pb2.ReplaySummary:
-    replay_id, source, new, mutations, execute, who, created, status = row
+    replay_id, source, new, mutations, execute, label, principal, created, status, calls, tokens = row
     return query_pb2.ReplaySummary(
         replay_id=replay_id,
         source_trace_id=source,
         new_trace_id=new,
         mutations=mutations,
         execute=bool(execute),
-        requested_by=who,
+        requested_by=label,
+        principal=principal,
         created_time_unix_nano=created,
         status=status,
+        provider_calls=calls,
+        tokens=tokens,
     )
 
 

@@ -55,6 +55,7 @@ class CallResult:
     input_tokens: int | None = None
     output_tokens: int | None = None
     error: str = ""
+    sent: bool = False  # the request left for the provider (it may have been billed)
 
     @property
     def latency_ms(self) -> float:
@@ -272,22 +273,45 @@ def _read_anthropic(result: CallResult, body: dict[str, Any]) -> None:
     result.response_id = body.get("id") or ""
 
 
-async def send(
-    session: aiohttp.ClientSession,
-    config: ProviderConfig,
+def request_for(
     provider: str,
     attributes: dict[str, str],
     messages: list[dict[str, Any]],
     system: list[dict[str, Any]] | None,
-) -> CallResult:
-    """One call; provider failures and timeouts end up in ``CallResult.error``, never raised."""
-    endpoint = config.endpoint(provider)
+    max_tokens: int,
+) -> dict[str, Any]:
+    """The provider's request body, with ``max_tokens`` at most ``max_tokens`` (the stored
+    value is anyone's with an ingest key; without one, the cap itself is sent)."""
     if provider == OPENAI:
         request = openai_request(attributes, messages)
+    else:
+        request = anthropic_request(attributes, messages, system)
+    stored = request.get("max_tokens")
+    request["max_tokens"] = min(stored, max_tokens) if isinstance(stored, int) and stored > 0 else max_tokens
+    return request
+
+
+def estimated_input_tokens(request: dict[str, Any]) -> int:
+    """Input tokens of a request before it is sent, for the caps: one per 3 bytes of its
+    messages (and system prompt) as JSON, above what tokenizers make of most text."""
+    sent = json.dumps([request.get("messages"), request.get("system")], ensure_ascii=False)
+    return -(-len(sent.encode()) // 3)
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    config: ProviderConfig,
+    provider: str,
+    request: dict[str, Any],
+) -> CallResult:
+    """One call of a request built by ``request_for``; provider failures, timeouts and
+    redirects end up in ``CallResult.error``, never raised. Redirects are not followed: the
+    provider's key must go to the configured address only."""
+    endpoint = config.endpoint(provider)
+    if provider == OPENAI:
         url = endpoint.base_url.rstrip("/") + "/chat/completions"
         headers = {"Authorization": f"Bearer {endpoint.api_key}"}
     else:
-        request = anthropic_request(attributes, messages, system)
         url = endpoint.base_url.rstrip("/") + "/v1/messages"
         headers = {"x-api-key": endpoint.api_key, "anthropic-version": ANTHROPIC_VERSION}
     result = CallResult(provider, request["model"], request, started_ns=time.time_ns())
@@ -295,12 +319,24 @@ async def send(
         result.ended_ns = result.started_ns
         result.error = f"no API key configured for {provider} (VIGIL_REPLAY_{provider.upper()}_API_KEY)"
         return result
+    result.sent = True
     try:
         async with session.post(
-            url, json=request, headers=headers, timeout=aiohttp.ClientTimeout(total=config.timeout_s)
+            url,
+            json=request,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=config.timeout_s),
+            allow_redirects=False,
         ) as response:
             text = await response.text()
             result.ended_ns = time.time_ns()
+            if 300 <= response.status < 400:
+                result.error = (
+                    f"{provider} answered HTTP {response.status}, a redirect to "
+                    f"{response.headers.get('Location', '(no Location)')!r}: not followed (the API key goes "
+                    f"to VIGIL_REPLAY_{provider.upper()}_BASE_URL only; set it to the final address)"
+                )
+                return result
             if response.status >= 400:
                 result.error = f"{provider} answered HTTP {response.status}: {text[:300]}"
                 return result

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -15,8 +17,10 @@ import aiohttp
 from vigil.query.v1 import query_pb2
 from vigil_query.errors import Busy, TimedOut
 from vigil_query.filters import check_trace_id
+from vigil_query.prices.store import list_prices
 from vigil_query.reader import Reader
-from vigil_query.replay import history_sql, record
+from vigil_query.replay import caps, history_sql, record
+from vigil_query.replay.caps import Caps, Spend
 from vigil_query.replay.mutations import (
     INPUT_MESSAGES,
     MutationResult,
@@ -24,13 +28,24 @@ from vigil_query.replay.mutations import (
     apply_mutations,
     unified_diff,
 )
-from vigil_query.replay.providers import CallResult, NotReplayable, ProviderConfig, provider_of, send
+from vigil_query.replay.providers import (
+    CallResult,
+    NotReplayable,
+    ProviderConfig,
+    estimated_input_tokens,
+    provider_of,
+    request_for,
+    send,
+)
 from vigil_query.replay.stale import stale_spans
 from vigil_query.trace_sql import whole_trace
+
+log = logging.getLogger(__name__)
 
 SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 OUTPUT_MESSAGES = "gen_ai.output.messages"
 COMPUTED, EXECUTED, PARTIALLY_FAILED, FAILED = "computed", "executed", "partially_failed", "failed"
+TIMED_OUT = "timed_out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +57,23 @@ class ReplayLimits:
     calls_in_flight: int = 8  # provider calls one replay has open at once
     timeout_s: float = 300.0  # the whole RPC: reading, mutating, every call, recording
     max_spans: int = 20_000  # larger traces are refused (the whole trace is held to mutate it)
+    caps: Caps = field(default_factory=Caps)  # what executed replays may spend
+
+
+# Admits a replay's spend (or raises OverCap) before any call is sent: fn(need).
+Admit = Callable[[Spend], Awaitable[None]]
+
+
+@dataclass
+class _Run:
+    """One Replay RPC as it goes: what to write to the history if it ends before its end."""
+
+    principal: str
+    summary: query_pb2.ReplaySummary | None = None
+    response: query_pb2.ReplayResponse | None = None
+    admitted: Spend | None = None  # the spend reserved for it (calls sent, tokens at most)
+    sent: bool = False
+    saved: bool = False
 
 
 class Replays:
@@ -51,25 +83,76 @@ class Replays:
         self._providers = providers
         self.limits = limits
         self._executing = 0
+        self._running = caps.Running()
+        # Admission (read the window, check, reserve) one replay at a time in this process, so
+        # that two replays of one principal cannot both pass on the same count.
+        self._admitting = asyncio.Lock()
 
-    async def run(self, reader: Reader, request: query_pb2.ReplayRequest) -> query_pb2.ReplayResponse:
+    async def run(
+        self,
+        reader: Reader,
+        request: query_pb2.ReplayRequest,
+        principal: str,
+        databases: Sequence[str],
+    ) -> query_pb2.ReplayResponse:
+        """``principal``: who asks (recorded, and what the per-principal caps count);
+        ``databases``: the project databases whose history counts for it."""
         if request.execute and self._executing >= self.limits.max_executing:
             raise Busy(
                 f"{self._executing} executed replays are running, the limit of VIGIL_REPLAY_MAX_EXECUTING;"
                 " retry when one has finished"
             )
         self._executing += request.execute
+        run = _Run(principal)
+
+        async def admit(need: Spend) -> None:
+            limits = self.limits.caps
+            caps.check_replay(need, limits)
+            async with self._admitting:
+                now = time.time_ns()
+                since = now - int(limits.window_s * 1e9)
+                history = await reader.run(lambda r: caps.window_rows(r, principal, databases, since))
+                running = self._running.by_principal.get(principal, [])
+                caps.check_window(principal, history, list(running), need, limits, now)
+                self._running.add(principal, need)
+                run.admitted = need
+
         try:
             return await asyncio.wait_for(
-                replay(reader, self._providers, request, self.limits), self.limits.timeout_s
+                replay(reader, self._providers, request, self.limits, run, admit), self.limits.timeout_s
             )
         except TimeoutError:
+            await self._save_unfinished(reader, run, TIMED_OUT)
             raise TimedOut(
                 f"the replay did not finish within {self.limits.timeout_s:g} s (VIGIL_REPLAY_TOTAL_TIMEOUT_S);"
                 " calls already sent may have been recorded, see ListReplays"
             ) from None
+        except Exception:
+            await self._save_unfinished(reader, run, FAILED)
+            raise
         finally:
             self._executing -= request.execute
+            if run.admitted is not None:
+                self._running.remove(principal, run.admitted)
+
+    async def _save_unfinished(self, reader: Reader, run: _Run, status: str) -> None:
+        """A replay that sent calls and ended before writing its history (its time limit, a
+        failed INSERT) is written with what was reserved for it, so that the caps count it."""
+        if not run.sent or run.saved or run.summary is None or run.admitted is None:
+            return
+        summary, response = run.summary, run.response or query_pb2.ReplayResponse()
+        summary.status = status
+        if not summary.provider_calls:  # the calls had not all come back
+            summary.provider_calls, summary.tokens = run.admitted.calls, run.admitted.tokens
+        try:
+            await reader.run(lambda r: history_sql.save(r, summary, response))
+        except Exception as exc:
+            log.error(
+                "replay %s of %s sent provider calls but could not be written to the history: %s",
+                summary.replay_id,
+                run.principal,
+                exc,
+            )
 
 
 def _json_attribute(span: query_pb2.Span, key: str) -> Any:
@@ -126,20 +209,38 @@ def _executed(span: query_pb2.Span, call: CallResult, new_span_id: bytes | None)
     return out
 
 
+@dataclass(slots=True)
+class _Planned:
+    span: query_pb2.Span
+    provider: str
+    messages: list[Any]
+    request: dict[str, Any]  # the provider's request body
+    reserved_tokens: int  # estimated input + max_tokens sent
+
+    def counted_tokens(self, call: CallResult) -> int:
+        """What the call counts for against the caps: the provider's reported usage, else
+        what was reserved (a call that timed out may still have been billed)."""
+        if call.input_tokens is not None and call.output_tokens is not None:
+            return call.input_tokens + call.output_tokens
+        return self.reserved_tokens
+
+
 async def _execute(
     reader: Reader,
     providers: ProviderConfig,
-    replay_id: str,
+    limits: ReplayLimits,
+    run: _Run,
+    admit: Admit,
     trace_id: str,
     result: MutationResult,
-    response: query_pb2.ReplayResponse,
-    calls_in_flight: int,
 ) -> str:
+    assert run.summary is not None and run.response is not None
+    replay_id, response = run.summary.replay_id, run.response
     by_span: dict[str, list[SpanPatch]] = {}
     for patch in result.patches:
         if not patch.error:
             by_span.setdefault(patch.span.span_id, []).append(patch)
-    planned: list[tuple[query_pb2.Span, str, dict[str, str], list[Any], Any]] = []
+    planned: list[_Planned] = []
     for patches in by_span.values():
         span = patches[0].span
         try:
@@ -159,21 +260,33 @@ async def _execute(
             )
             continue
         system = mutated.get(SYSTEM_INSTRUCTIONS, _json_attribute(span, SYSTEM_INSTRUCTIONS))
-        planned.append((span, provider, dict(span.attributes), messages, system))
+        request = request_for(
+            provider, dict(span.attributes), messages, system, limits.caps.max_tokens_per_call
+        )
+        reserved = estimated_input_tokens(request) + request["max_tokens"]
+        planned.append(_Planned(span, provider, messages, request, reserved))
     if not planned:
         return FAILED
-    in_flight = asyncio.Semaphore(calls_in_flight)
+    # Nothing is sent unless every call may be: models first, then the caps.
+    prices = (
+        [] if limits.caps.models else await reader.run(lambda r: list_prices(r.client(), r.main_database))
+    )
+    caps.check_models([(p.provider, p.request["model"]) for p in planned], limits.caps, prices)
+    await admit(Spend(len(planned), sum(p.reserved_tokens for p in planned)))
+    in_flight = asyncio.Semaphore(limits.calls_in_flight)
 
-    async def call(session: aiohttp.ClientSession, plan: tuple[Any, ...]) -> CallResult:
-        _, provider, attrs, messages, system = plan
+    async def call(session: aiohttp.ClientSession, plan: _Planned) -> CallResult:
         async with in_flight:
-            return await send(session, providers, provider, attrs, messages, system)
+            return await send(session, providers, plan.provider, plan.request)
 
+    run.sent = True
     async with aiohttp.ClientSession() as session:
         calls = await asyncio.gather(*(call(session, plan) for plan in planned))
+    run.summary.provider_calls = sum(1 for c in calls if c.sent)
+    run.summary.tokens = sum(p.counted_tokens(c) for p, c in zip(planned, calls, strict=True) if c.sent)
     stored = [
-        (span, json.dumps(messages, ensure_ascii=False), call)
-        for (span, _, _, messages, _), call in zip(planned, calls, strict=True)
+        (plan.span, json.dumps(plan.messages, ensure_ascii=False), call)
+        for plan, call in zip(planned, calls, strict=True)
     ]
     otlp, new_trace_id, new_ids = record.build_request(replay_id, trace_id, stored)
     await reader.run(lambda r: record.store(r, otlp))
@@ -187,7 +300,12 @@ async def _execute(
 
 
 async def replay(
-    reader: Reader, providers: ProviderConfig, request: query_pb2.ReplayRequest, limits: ReplayLimits
+    reader: Reader,
+    providers: ProviderConfig,
+    request: query_pb2.ReplayRequest,
+    limits: ReplayLimits,
+    run: _Run,
+    admit: Admit,
 ) -> query_pb2.ReplayResponse:
     trace_id = check_trace_id(request.trace_id)
     trace = await reader.run(lambda r: whole_trace(r, trace_id, limits.max_spans))
@@ -201,15 +319,9 @@ async def replay(
         changes=[p.to_proto() for p in result.patches],
         stale=stale,
     )
-    status = COMPUTED
-    if request.execute:
-        status = await _execute(
-            reader, providers, replay_id, trace_id, result, response, limits.calls_in_flight
-        )
     summary = query_pb2.ReplaySummary(
         replay_id=replay_id,
         source_trace_id=trace_id,
-        new_trace_id=response.new_trace_id,
         mutations=json.dumps(
             [
                 {
@@ -226,8 +338,15 @@ async def replay(
         ),
         execute=request.execute,
         requested_by=request.requested_by or "anonymous",
+        principal=run.principal,
+        # When the spend starts: the caps' window counts it from here.
         created_time_unix_nano=time.time_ns(),
-        status=status,
+        status=COMPUTED,
     )
+    run.summary, run.response = summary, response
+    if request.execute:
+        summary.status = await _execute(reader, providers, limits, run, admit, trace_id, result)
+        summary.new_trace_id = response.new_trace_id
     await reader.run(lambda r: history_sql.save(r, summary, response))
+    run.saved = True
     return response

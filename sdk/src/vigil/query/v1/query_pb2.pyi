@@ -926,7 +926,7 @@ class ReplayResponse(_message.Message):
     def __init__(self, replay_id: _Optional[str] = ..., source_trace_id: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[SpanChange, _Mapping]]] = ..., stale: _Optional[_Iterable[_Union[StaleSpan, _Mapping]]] = ..., new_trace_id: _Optional[str] = ..., executed: _Optional[_Iterable[_Union[ExecutedCall, _Mapping]]] = ...) -> None: ...
 
 class ReplaySummary(_message.Message):
-    __slots__ = ("replay_id", "source_trace_id", "new_trace_id", "mutations", "execute", "requested_by", "created_time_unix_nano", "status")
+    __slots__ = ("replay_id", "source_trace_id", "new_trace_id", "mutations", "execute", "requested_by", "created_time_unix_nano", "status", "principal", "provider_calls", "tokens")
     REPLAY_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     NEW_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -935,6 +935,9 @@ class ReplaySummary(_message.Message):
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
     CREATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_CALLS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
     replay_id: str
     source_trace_id: str
     new_trace_id: str
@@ -943,7 +946,10 @@ class ReplaySummary(_message.Message):
     requested_by: str
     created_time_unix_nano: int
     status: str
-    def __init__(self, replay_id: _Optional[str] = ..., source_trace_id: _Optional[str] = ..., new_trace_id: _Optional[str] = ..., mutations: _Optional[str] = ..., execute: _Optional[bool] = ..., requested_by: _Optional[str] = ..., created_time_unix_nano: _Optional[int] = ..., status: _Optional[str] = ...) -> None: ...
+    principal: str
+    provider_calls: int
+    tokens: int
+    def __init__(self, replay_id: _Optional[str] = ..., source_trace_id: _Optional[str] = ..., new_trace_id: _Optional[str] = ..., mutations: _Optional[str] = ..., execute: _Optional[bool] = ..., requested_by: _Optional[str] = ..., created_time_unix_nano: _Optional[int] = ..., status: _Optional[str] = ..., principal: _Optional[str] = ..., provider_calls: _Optional[int] = ..., tokens: _Optional[int] = ...) -> None: ...
 
 class ListReplaysRequest(_message.Message):
     __slots__ = ("source_trace_id", "page_size", "page_token")

@@ -274,6 +274,7 @@ class QueryServiceServicer:
 
     def ResolveDriftAlert(self, request, context):
         """Mark an alert handled. If the drift is still measured later, a new alert opens.
+        Needs the `write` scope.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -283,6 +284,8 @@ class QueryServiceServicer:
         """What if some of a stored trace's inputs had been different: the mutated inputs, their
         diffs, the spans whose recorded outputs may no longer hold, and with execute = true the
         GenAI calls sent again to their provider, recorded as a new trace linked to the original.
+        Needs the `replay` scope (every replay is written to the history, with its principal);
+        with execute = true, the server's model allow-list and caps apply (RESOURCE_EXHAUSTED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
