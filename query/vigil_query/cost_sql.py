@@ -53,7 +53,7 @@ def costing(
     if not models:
         return Costing(*cost_sql([], time, tokens))
     pairs = [(provider, model) for provider, model in models]
-    periods = resolve(list_prices(reader.client(), reader.main_database), pairs)
+    periods = resolve(list_prices(reader.client(), reader.system_database), pairs)
     priced = {(p.provider, p.model) for p in periods}
     unpriced = sorted({model for provider, model in pairs if (provider, model) not in priced})
     return Costing(*cost_sql(periods, time, tokens), tuple(unpriced))

@@ -176,7 +176,7 @@ async def _execute(
         for (span, _, _, messages, _), call in zip(planned, calls, strict=True)
     ]
     otlp, new_trace_id, new_ids = record.build_request(replay_id, trace_id, stored)
-    await reader.run(lambda r: record.store(r, otlp))
+    await reader.writer.run(lambda w: record.store(w, otlp))
     response.new_trace_id = new_trace_id.hex()
     for (span, _, call), new_id in zip(stored, new_ids, strict=True):
         response.executed.append(_executed(span, call, new_id))
@@ -229,5 +229,5 @@ async def replay(
         created_time_unix_nano=time.time_ns(),
         status=status,
     )
-    await reader.run(lambda r: history_sql.save(r, summary, response))
+    await reader.writer.run(lambda w: history_sql.save(w, summary, response))
     return response
