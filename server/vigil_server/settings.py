@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigil_query.drift_detector import DetectorConfig
@@ -232,10 +232,10 @@ class VigilSettings(BaseSettings):
 
     @field_validator("storage_dsn", "query_dsn")
     @classmethod
-    def _known_scheme(cls, value: str) -> str:
+    def _known_scheme(cls, value: str, info: ValidationInfo) -> str:
         if value and not value.startswith(("chdb:", "http://", "https://")):
             scheme = value.split(":", 1)[0] if ":" in value else value[:10]
-            raise ValueError(f"a DSN must start with chdb:, http:// or https://, not {scheme!r}")
+            raise ValueError(f"{info.field_name} must start with chdb:, http:// or https://, not {scheme!r}")
         return value
 
     @model_validator(mode="after")
