@@ -85,6 +85,10 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         "drift_interval_s": 0,
     }
     values.update(overrides)
+    # Apps over another main database (other tests' installs in the shared chDB directory)
+    # get a system database of their own.
+    if values.get("database", "otel") != "otel":
+        values.setdefault("system_database", f"vigil_system_{values['database']}")
     # Each app its own write-ahead log (apps in one test process share the chDB directory).
     values.setdefault("wal_dir", Path(data_dir) / f"wal-{uuid.uuid4().hex[:8]}")
     return VigilSettings(_env_file=None, **values)

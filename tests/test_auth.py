@@ -39,6 +39,7 @@ from test_otlp_roundtrip import record_spans
 
 SECRET = "test-auth-secret-0123456789"
 MAIN = "authmain"
+SYS = f"vigil_system_{MAIN}"  # its system database (support.make_settings)
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +47,15 @@ def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     app = RunningApp(
         make_settings(chdb_dir, database=MAIN, auth="on", auth_secret=SECRET, drift_interval_s=0)
     )
-    registry.ensure(ch, MAIN)
+    registry.ensure(ch, SYS)
     for slug in ("alpha", "beta"):
-        registry.create_project(ch, MAIN, slug)
+        registry.create_project(ch, SYS, slug, main=MAIN)
     yield app
     app.stop()
 
 
 def new_key(ch: Client, project: str, *scopes: str) -> tuple[registry.ApiKey, str]:
-    return registry.create_key(ch, MAIN, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
+    return registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -168,12 +169,12 @@ def _within(seconds: float, condition: object) -> float:
 def test_revoked_and_rotated_keys(secured: RunningApp, ch: Client) -> None:
     record, key = new_key(ch, "alpha", "ingest")
     assert _accepted(secured, key) == 200  # a new key works at once
-    registry.revoke_key(ch, MAIN, record.key_id)
+    registry.revoke_key(ch, SYS, record.key_id)
     took = _within(5, lambda: _accepted(secured, key) == 401)
     print(f"revoked key refused after {took:.1f} s")
 
     old_record, old = new_key(ch, "alpha", "ingest")
-    _, new = registry.rotate_key(ch, MAIN, KeyHasher(SECRET.encode()), old_record.key_id, grace_s=3)
+    _, new = registry.rotate_key(ch, SYS, KeyHasher(SECRET.encode()), old_record.key_id, grace_s=3)
     assert _accepted(secured, old) == 200 and _accepted(secured, new) == 200  # both, during the grace
     _within(8, lambda: _accepted(secured, old) == 401)
     assert _accepted(secured, new) == 200
@@ -183,7 +184,7 @@ def test_no_key_in_clear_text_in_storage(secured: RunningApp, ch: Client) -> Non
     _, key = new_key(ch, "alpha", "ingest", "read")
     assert _accepted(secured, key) == 200
     secured.flush()
-    databases = [MAIN, f"{MAIN}_alpha", f"{MAIN}_beta"]
+    databases = [MAIN, f"{MAIN}_alpha", f"{MAIN}_beta", SYS]
     tables = ch.query(
         "SELECT database, name FROM system.tables WHERE database IN {dbs:Array(String)} AND engine LIKE '%MergeTree'",
         parameters={"dbs": databases},
@@ -218,8 +219,8 @@ def test_a_get_trace_request_works_with_a_key(secured: RunningApp, ch: Client) -
 def test_users_log_in_and_act_in_their_projects_by_role(secured: RunningApp, ch: Client) -> None:
     """A viewer reads its project with a session from Login, cannot execute replays, cannot
     read a project it is not a member of; an expired token and a wrong password are refused."""
-    registry.create_user(ch, MAIN, "vera", hash_password("correct horse"), is_admin=False)
-    registry.grant(ch, MAIN, "vera", "beta", "viewer")
+    registry.create_user(ch, SYS, "vera", hash_password("correct horse"), is_admin=False)
+    registry.grant(ch, SYS, "vera", "beta", "viewer")
     with QueryClient(secured.query_target, project="beta") as client:
         with pytest.raises(QueryError) as wrong:
             client.login("vera", "wrong password")
@@ -243,7 +244,7 @@ def test_users_log_in_and_act_in_their_projects_by_role(secured: RunningApp, ch:
         with pytest.raises(QueryError) as late:
             client.services()
         assert late.value.code == grpc.StatusCode.UNAUTHENTICATED
-    rows = ch.query(f"SELECT password_hash FROM {MAIN}.vigil_users WHERE username = 'vera'").result_rows
+    rows = ch.query(f"SELECT password_hash FROM {SYS}.vigil_users WHERE username = 'vera'").result_rows
     assert rows and all("correct horse" not in r[0] and r[0].startswith("$argon2id$") for r in rows)
 
 
@@ -309,14 +310,14 @@ def test_keys_list_when_they_were_last_used(secured: RunningApp, ch: Client) -> 
     record, key = new_key(ch, "alpha", "ingest")
     assert _accepted(secured, key) == 200
     secured.run(secured.app.auth.save_usage())  # the server does this once a minute
-    (listed,) = [k for k in registry.list_keys(ch, MAIN) if k.key_id == record.key_id]
+    (listed,) = [k for k in registry.list_keys(ch, SYS) if k.key_id == record.key_id]
     assert listed.last_used_ns >= record.created_ns
 
 
 def test_the_admin_api(secured: RunningApp, ch: Client) -> None:
     """The registry's operations as RPCs (listed by reflection): a server admin creates a
     project and a user; that project's admin makes and revokes keys; others are refused."""
-    registry.create_user(ch, MAIN, "root", hash_password("root password 1"), is_admin=True)
+    registry.create_user(ch, SYS, "root", hash_password("root password 1"), is_admin=True)
     with grpc.insecure_channel(secured.query_target) as channel:
         admin = admin_pb2_grpc.AdminServiceStub(channel)
 
@@ -416,7 +417,7 @@ def test_projects_created_at_once_get_distinct_numbers(secured: RunningApp) -> N
     def create(i: int) -> int:
         client = connect(secured.settings.dsn)
         try:
-            return registry.create_project(client, MAIN, f"burst_{i}").number
+            return registry.create_project(client, SYS, f"burst_{i}", main=MAIN).number
         finally:
             client.close()
 
@@ -424,7 +425,7 @@ def test_projects_created_at_once_get_distinct_numbers(secured: RunningApp) -> N
         numbers = list(pool.map(create, range(4)))
     assert len(set(numbers)) == 4, numbers
     with connect(secured.settings.dsn) as client:
-        live = {p.slug: p.number for p in registry.list_projects(client, MAIN)}
+        live = {p.slug: p.number for p in registry.list_projects(client, SYS, main=MAIN)}
     assert {live[f"burst_{i}"] for i in range(4)} == set(numbers)
 
 
@@ -455,9 +456,9 @@ def test_the_web_port_takes_the_same_credentials(secured: RunningApp, ch: Client
 def test_whoami_lists_the_projects_a_credential_may_act_in(secured: RunningApp, ch: Client) -> None:
     """The UI's project switcher: a user's memberships with their roles; a key's own project
     (any valid key may ask, an ingest-only one too); no credential → UNAUTHENTICATED."""
-    registry.create_user(ch, MAIN, "wanda", hash_password("pw-wanda"), is_admin=False)
-    registry.grant(ch, MAIN, "wanda", "alpha", "viewer")
-    registry.grant(ch, MAIN, "wanda", "beta", "member")
+    registry.create_user(ch, SYS, "wanda", hash_password("pw-wanda"), is_admin=False)
+    registry.grant(ch, SYS, "wanda", "alpha", "viewer")
+    registry.grant(ch, SYS, "wanda", "beta", "member")
     with QueryClient(secured.query_target, project="beta") as client:
         client.login("wanda", "pw-wanda")
         me = client.whoami()
@@ -488,7 +489,7 @@ def test_a_revoked_key_ends_its_live_tail(secured: RunningApp, ch: Client) -> No
     with QueryClient(secured.query_target, api_key=read_key) as client:
         tail = iter(client.tail_spans())
         assert not next(tail).spans  # live
-        registry.revoke_key(ch, MAIN, key.key_id)
+        registry.revoke_key(ch, SYS, key.key_id)
         started = time.monotonic()
         with pytest.raises(QueryError) as ended:
             for _ in tail:

@@ -142,7 +142,7 @@ def test_cost_by_model_equals_a_hand_computation_and_follows_price_changes(
     try:
         price_book.set_prices(
             ch,
-            "otel",
+            "vigil_system",
             [
                 Price("openai", r"gpt-4o(-\d{4}-\d{2}-\d{2})?", 5.0, 20.0, 2.5, 5.0),
                 Price("", "my-local-.*", 1.0, 1.0, 1.0, 1.0),
@@ -155,7 +155,7 @@ def test_cost_by_model_equals_a_hand_computation_and_follows_price_changes(
         listed = client.model_prices()
         assert [p.origin for p in listed].count("user") == 2
     finally:
-        price_book.set_prices(ch, "otel", [], replace=True)
+        price_book.set_prices(ch, "vigil_system", [], replace=True)
     assert {g.key: g.total for g in usage().groups}["gpt-4o-2024-08-06"].cost_usd == pytest.approx(
         OPENAI_COST
     )

@@ -251,6 +251,7 @@ def _wait_for_trace(server: ServerProcess, service: str) -> dict:
 
 
 AUTH_DB = "uiauth"
+AUTH_SYS = f"vigil_system_{AUTH_DB}"  # its system database (support.make_settings)
 AUTH_SECRET = "ui-test-secret-0123456789abcdef"
 
 
@@ -262,11 +263,11 @@ def test_sign_in_and_switch_projects(chdb_dir: Path) -> None:
     secured = RunningApp(make_settings(chdb_dir, database=AUTH_DB, auth="on", auth_secret=AUTH_SECRET))
     try:
         with connect(secured.settings.dsn) as ch:
-            registry.ensure(ch, AUTH_DB)
+            registry.ensure(ch, AUTH_SYS)
             hasher = KeyHasher(AUTH_SECRET.encode())
             for slug in ("red", "blue"):
-                registry.create_project(ch, AUTH_DB, slug)
-                _, key = registry.create_key(ch, AUTH_DB, hasher, slug, ["ingest"], name="ui")
+                registry.create_project(ch, AUTH_SYS, slug, main=AUTH_DB)
+                _, key = registry.create_key(ch, AUTH_SYS, hasher, slug, ["ingest"], name="ui")
                 provider = TracerProvider(resource=Resource.create({"service.name": f"{slug}-svc"}))
                 exporter = OTLPSpanExporter(
                     endpoint=f"http://{secured.grpc_target}",
@@ -277,9 +278,9 @@ def test_sign_in_and_switch_projects(chdb_dir: Path) -> None:
                 with provider.get_tracer("ui").start_as_current_span(f"{slug}-root"):
                     pass
                 provider.shutdown()
-            registry.create_user(ch, AUTH_DB, "uma", hash_password("uma-password"), is_admin=False)
-            registry.grant(ch, AUTH_DB, "uma", "red", "viewer")
-            registry.grant(ch, AUTH_DB, "uma", "blue", "member")
+            registry.create_user(ch, AUTH_SYS, "uma", hash_password("uma-password"), is_admin=False)
+            registry.grant(ch, AUTH_SYS, "uma", "red", "viewer")
+            registry.grant(ch, AUTH_SYS, "uma", "blue", "member")
         secured.flush()
         seen = browser(
             "login-switch-project",

@@ -1,4 +1,14 @@
-"""Projects, API keys, users and their roles, kept in Vigil's own tables of the main database.
+"""Projects, API keys, users and their roles, kept in the system database.
+
+The system database (``VIGIL_SYSTEM_DATABASE``, default ``vigil_system``) holds Vigil's
+control plane and nothing else: users (with their password hashes), API keys and their
+usage, memberships, projects, the price book — and every later control-plane table (alert
+rules, incidents, silences, the notification outbox, actions) goes there too. No such table
+lives in a telemetry database (``otel``, ``otel_<project>``): those are what Grafana, ETL
+jobs and second exporters are given, and whoever can read or write a credential table can
+read password hashes or make themselves a server admin. Every function here takes that
+system database as ``db``; the ones that name a project's telemetry database also take the
+main telemetry database as ``main``.
 
 Each project's data lives in a database of its own (the default project's is the main
 database itself; project ``acme``'s is ``<main>_acme``), with the exporter's schema, so that
@@ -27,6 +37,8 @@ from vigil_storage.migrate import quote_identifier
 DEFAULT_PROJECT = "default"
 _SLUG = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
+# The registry's tables, in the order an upgrade moves them (see ``move_tables``).
+TABLES = ("vigil_projects", "vigil_api_keys", "vigil_api_key_usage", "vigil_users", "vigil_members")
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_projects (
         number UInt16, slug String, name String, created_ns Int64, deleted UInt8, version Int64
@@ -117,33 +129,47 @@ def database_of(main: str, slug: str) -> str:
     return main if slug == DEFAULT_PROJECT else f"{main}_{slug}"
 
 
-def list_projects(client: Client, db: str) -> list[Project]:
-    """Every live project, the default one first."""
+def list_projects(client: Client, db: str, *, main: str) -> list[Project]:
+    """Every live project, the default one first (``main``: the main telemetry database)."""
     with translate_errors("listing projects"):
         rows = client.query(
             f"SELECT number, slug, name, created_ns FROM {quote_identifier(db)}.vigil_projects FINAL"
             " WHERE NOT deleted ORDER BY number"
         ).result_rows
-    projects = [Project(0, DEFAULT_PROJECT, "Default", db)]
-    projects += [Project(n, slug, name, database_of(db, slug), created) for n, slug, name, created in rows]
+    projects = [Project(0, DEFAULT_PROJECT, "Default", main)]
+    projects += [Project(n, slug, name, database_of(main, slug), created) for n, slug, name, created in rows]
     return projects
 
 
-def project(client: Client, db: str, slug: str) -> Project:
-    for p in list_projects(client, db):
+def project_numbers(client: Client, db: str) -> dict[str, int]:
+    """Every live project's slug → number (what needs no telemetry database)."""
+    return {p.slug: p.number for p in list_projects(client, db, main=db)}
+
+
+def project(client: Client, db: str, slug: str, *, main: str) -> Project:
+    for p in list_projects(client, db, main=main):
         if p.slug == slug:
             return p
     raise RegistryError(f"no project {slug!r} (see `vigil projects list`)")
 
 
-def create_project(client: Client, db: str, slug: str, name: str = "", ttl_days: int = 0) -> Project:
+def _project_number(client: Client, db: str, slug: str) -> int:
+    number = project_numbers(client, db).get(slug)
+    if number is None:
+        raise RegistryError(f"no project {slug!r} (see `vigil projects list`)")
+    return number
+
+
+def create_project(
+    client: Client, db: str, slug: str, name: str = "", ttl_days: int = 0, *, main: str
+) -> Project:
     if not _SLUG.fullmatch(slug) or slug == DEFAULT_PROJECT:
         raise RegistryError(
             f"a project id is 1-40 lower-case letters, digits or _, starting with a letter, not {DEFAULT_PROJECT!r}; got {slug!r}"
         )
-    if any(p.slug == slug for p in list_projects(client, db)):
+    if slug in project_numbers(client, db):
         raise RegistryError(f"project {slug!r} exists already")
-    database = database_of(db, slug)
+    database = database_of(main, slug)
     apply_migrations(client, database, ttl_days)  # its tables before anyone can send to it
     q = quote_identifier(db)
     # The number is a hash of the slug (probing on to the next free one), so that two projects
@@ -176,8 +202,8 @@ def create_project(client: Client, db: str, slug: str, name: str = "", ttl_days:
     raise RegistryError("could not allocate a project number")
 
 
-def rename_project(client: Client, db: str, slug: str, name: str) -> Project:
-    found = project(client, db, slug)
+def rename_project(client: Client, db: str, slug: str, name: str, *, main: str) -> Project:
+    found = project(client, db, slug, main=main)
     if found.number == 0:
         raise RegistryError("the default project cannot be renamed")
     renamed = Project(found.number, found.slug, name, found.database, found.created_ns)
@@ -185,9 +211,9 @@ def rename_project(client: Client, db: str, slug: str, name: str) -> Project:
     return renamed
 
 
-def delete_project(client: Client, db: str, slug: str) -> Project:
+def delete_project(client: Client, db: str, slug: str, *, main: str) -> Project:
     """Delete a project, its keys and all its data (DROP DATABASE)."""
-    found = project(client, db, slug)
+    found = project(client, db, slug, main=main)
     if found.number == 0:
         raise RegistryError("the default project cannot be deleted")
     now = time.time_ns()
@@ -210,11 +236,11 @@ def create_key(
     expires_ns: int = 0,
 ) -> tuple[ApiKey, str]:
     """A new key; returns it and the key itself, which is shown once and never stored."""
-    owner = project(client, db, project_slug)
+    owner = _project_number(client, db, project_slug)
     key = new_key()
     record = ApiKey(
         uuid.uuid4().hex[:16],
-        owner.number,
+        owner,
         name,
         visible_prefix(key),
         hasher.digest(key),
@@ -269,7 +295,7 @@ def rotate_key(client: Client, db: str, hasher: KeyHasher, key_id: str, grace_s:
     old = key(client, db, key_id)
     if not old.valid_at(time.time_ns()):
         raise RegistryError(f"key {key_id} is revoked or expired; create a new one instead")
-    slug = next(p.slug for p in list_projects(client, db) if p.number == old.project)
+    slug = next(s for s, n in project_numbers(client, db).items() if n == old.project)
     new, plain = create_key(client, db, hasher, slug, list(old.scopes), old.name, old.expires_ns)
     grace_end = time.time_ns() + int(grace_s * 1e9)
     _put_key(client, db, _replace(old, expires_ns=min(old.expires_ns or grace_end, grace_end)))
@@ -343,7 +369,7 @@ def grant(client: Client, db: str, username: str, project_slug: str, role: str) 
     if role and role not in ROLES:
         raise RegistryError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     user(client, db, username)
-    number = project(client, db, project_slug).number
+    number = _project_number(client, db, project_slug)
     with translate_errors("saving a membership"):
         client.insert(
             f"{quote_identifier(db)}.vigil_members",
@@ -379,9 +405,10 @@ class Link:
     None when nothing changed since the last load) and ``record_usage``; over one client kept
     between calls, dropped when it fails so that the next call reconnects. One thread only."""
 
-    def __init__(self, connect: Callable[[], Client], db: str) -> None:
+    def __init__(self, connect: Callable[[], Client], db: str, *, main: str) -> None:
         self._connect = connect
         self._db = db
+        self._main = main
         self._client: Client | None = None
         self._stamp: tuple[int, ...] | None = None
 
@@ -392,7 +419,9 @@ class Link:
             if now == self._stamp:
                 return None
             snapshot = Snapshot(
-                list_projects(client, self._db), list_keys(client, self._db), list_users(client, self._db)
+                list_projects(client, self._db, main=self._main),
+                list_keys(client, self._db),
+                list_users(client, self._db),
             )
         except Exception:
             self._client = None

@@ -18,7 +18,7 @@ from vigil_auth.passwords import hash_password
 from vigil_query.errors import InvalidQuery
 from vigil_query.prices import store as price_book
 from vigil_query.prices_rpc import from_messages
-from vigil_query.reader import Reader
+from vigil_query.reader import Reader, Writer
 from vigil_query.service import respond
 
 DEFAULT_GRACE_S = 24 * 3600
@@ -26,7 +26,10 @@ DEFAULT_GRACE_S = 24 * 3600
 
 class AdminService(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, reader: Reader, auth: Authenticator, ttl_days: int = 0) -> None:
-        self._reader = reader  # over the main database, where the registry lives
+        # Every operation runs on the writing side (the storage DSN): the reader's DSN may be
+        # a read-only user's. ``db`` below is the system database, where the registry lives.
+        self._writer = reader.writer
+        self._main = reader.main_database  # the telemetry database projects' names derive from
         self._auth = auth
         self._ttl_days = ttl_days
 
@@ -34,19 +37,21 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
 
     async def ListProjects(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._run("ListProjects", context, True, lambda c, db, _: admin_pb2.ListProjectsResponse(
-            projects=[_project(p) for p in registry.list_projects(c, db)]
+            projects=[_project(p) for p in registry.list_projects(c, db, main=self._main)]
         ))  # fmt: skip
 
     async def CreateProject(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         def create(c: Any, db: str, _: Principal) -> Any:
-            made = registry.create_project(c, db, request.project, request.name, self._ttl_days)
+            made = registry.create_project(
+                c, db, request.project, request.name, self._ttl_days, main=self._main
+            )
             return admin_pb2.CreateProjectResponse(project=_project(made))
 
         return await self._run("CreateProject", context, True, create, reload=True)
 
     async def RenameProject(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         return await self._run("RenameProject", context, True, lambda c, db, _: admin_pb2.RenameProjectResponse(
-            project=_project(registry.rename_project(c, db, request.project, request.name))
+            project=_project(registry.rename_project(c, db, request.project, request.name, main=self._main))
         ), reload=True)  # fmt: skip
 
     async def DeleteProject(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -54,7 +59,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             if not request.confirm:
                 raise InvalidQuery(f"deleting project {request.project!r} removes all its data: set confirm")
             return admin_pb2.DeleteProjectResponse(
-                project=_project(registry.delete_project(c, db, request.project))
+                project=_project(registry.delete_project(c, db, request.project, main=self._main))
             )
 
         return await self._run("DeleteProject", context, True, delete, reload=True)
@@ -157,13 +162,13 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             if server_admin and not principal.server_admin:
                 raise PermissionDenied("this needs a server admin (a user created with --admin)")
 
-            def call(reader: Reader) -> Any:
+            def call(writer: Writer) -> Any:
                 try:
-                    return operation(reader.client(), reader.database, principal)
+                    return operation(writer.client(), writer.system_database, principal)
                 except (registry.RegistryError, ValueError) as exc:
                     raise InvalidQuery(str(exc)) from exc
 
-            answer = await self._reader.run(call)
+            answer = await self._writer.run(call)
             if reload:
                 await self._auth.reload()
             return answer
@@ -177,7 +182,7 @@ def _own_key(client: Any, db: str, key_id: str, caller: Principal) -> None:
 
 
 def _slugs(client: Any, db: str) -> dict[int, str]:
-    return {p.number: p.slug for p in registry.list_projects(client, db)}
+    return {number: slug for slug, number in registry.project_numbers(client, db).items()}
 
 
 def _project(p: registry.Project) -> admin_pb2.Project:

@@ -17,7 +17,7 @@ from vigil_query import page_token
 from vigil_query import psi as psi_math
 from vigil_query.drift_sql import DriftQuery, DriftResult, Window
 from vigil_query.errors import InvalidQuery, NotFound
-from vigil_query.reader import Reader, datetime_of_ns
+from vigil_query.reader import Reader, Writer, datetime_of_ns
 
 TABLE = "vigil_drift_alerts"
 DEFAULT_PAGE_SIZE = 100
@@ -168,9 +168,9 @@ def resolved(alert: Alert, by: str, now_ns: int) -> Alert:
     )
 
 
-def write(reader: Reader, alerts: list[Alert]) -> None:
+def write(writer: Writer, alerts: list[Alert]) -> None:
     if alerts:
-        reader.insert(TABLE, [a.row() for a in alerts], COLUMNS, "write drift alerts")
+        writer.insert(TABLE, [a.row() for a in alerts], COLUMNS, "write drift alerts")
 
 
 def open_alerts(reader: Reader, metric: str) -> dict[str, Alert]:
@@ -250,5 +250,5 @@ def resolve_alert(
     alert = Alert.from_row(rows[0])
     if not alert.resolved:
         alert = resolved(alert, RESOLVED_BY_USER, time.time_ns())
-        write(reader, [alert])
+        write(reader.writer, [alert])
     return query_pb2.ResolveDriftAlertResponse(alert=alert.to_proto())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vigil_query.prices.book import LLM_CALL, ROLLUP_TOKENS, SPAN_TOKENS, cost_sql, resolve
+from vigil_query.prices.book import LLM_CALL, MODEL_KEY, ROLLUP_TOKENS, SPAN_TOKENS, cost_sql, resolve
 from vigil_query.prices.store import list_prices
 from vigil_query.reader import Reader
 
@@ -45,15 +45,16 @@ def costing(
         for db in databases or [reader.db]
     )
     models = reader.rows(
-        f"SELECT * FROM ({each}) LIMIT {MAX_MODELS}",
+        f"SELECT GenAiProvider, GenAiModel, {MODEL_KEY} FROM ({each}) LIMIT {MAX_MODELS}",
         params,
         "finding the models to price",
     )
     time, tokens = ("Hour", ROLLUP_TOKENS) if rollup else ("Timestamp", SPAN_TOKENS)
     if not models:
-        return Costing(*cost_sql([], time, tokens))
-    pairs = [(provider, model) for provider, model in models]
-    periods = resolve(list_prices(reader.client(), reader.main_database), pairs)
+        return Costing(*cost_sql([], {}, time, tokens))
+    keys = {(provider, model): key for provider, model, key in models}
+    pairs = list(keys)
+    periods = resolve(list_prices(reader.client(), reader.system_database), pairs)
     priced = {(p.provider, p.model) for p in periods}
     unpriced = sorted({model for provider, model in pairs if (provider, model) not in priced})
-    return Costing(*cost_sql(periods, time, tokens), tuple(unpriced))
+    return Costing(*cost_sql(periods, keys, time, tokens), tuple(unpriced))

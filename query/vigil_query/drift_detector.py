@@ -82,7 +82,7 @@ def evaluate_once(reader: Reader, config: DetectorConfig, now_ns: int | None = N
             elif result.severity == psi_math.NONE and existing is not None:
                 changes.append(alerts_sql.resolved(existing, alerts_sql.RESOLVED_BY_DETECTOR, now_ns))
                 report.resolved += 1
-        alerts_sql.write(reader, changes)
+        alerts_sql.write(reader.writer, changes)
         report.evaluated_groups += len(results)
     return report
 

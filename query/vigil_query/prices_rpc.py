@@ -49,5 +49,5 @@ def list_model_prices(
     reader: Reader, request: query_pb2.ListModelPricesRequest
 ) -> query_pb2.ListModelPricesResponse:
     return query_pb2.ListModelPricesResponse(
-        prices=[to_message(p) for p in list_prices(reader.client(), reader.main_database)], currency="USD"
+        prices=[to_message(p) for p in list_prices(reader.client(), reader.system_database)], currency="USD"
     )

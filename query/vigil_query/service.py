@@ -288,7 +288,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
                 projects: list[tuple[str, str]] = []
                 if request.group_by == query_pb2.USAGE_GROUP_BY_PROJECT:
                     # A server admin sees every project; anyone else the one they act in.
-                    every = registry.list_projects(r.client(), r.main_database)
+                    every = registry.list_projects(r.client(), r.system_database, main=r.main_database)
                     projects = [
                         (p.slug, p.database)
                         for p in every

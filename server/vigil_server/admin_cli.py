@@ -19,6 +19,7 @@ from vigil_auth.passwords import hash_password
 from vigil_auth.secret import server_secret
 from vigil_query.prices import store as price_book
 from vigil_query.prices.book import Price, load_file
+from vigil_server.app import ensure_system
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, connect
 
@@ -83,8 +84,7 @@ def add_admin_commands(sub: Any) -> None:
 def run_admin_command(args: argparse.Namespace, s: VigilSettings) -> int:
     try:
         client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
-        registry.ensure(client, s.database)
-        price_book.ensure(client, s.database)
+        ensure_system(client, s)
         out = _run(args, s, client)
     except (registry.RegistryError, ValueError) as exc:
         print(f"vigil: {exc}", file=sys.stderr)
@@ -97,18 +97,20 @@ def run_admin_command(args: argparse.Namespace, s: VigilSettings) -> int:
 
 
 def _run(args: argparse.Namespace, s: VigilSettings, client: Any) -> Any:
-    db = s.database
+    db, main = s.system_database, s.database
     hasher = KeyHasher(server_secret(s.auth_secret.get_secret_value(), s.data_dir))
     if args.command == "projects":
         if args.action == "create":
-            return _project(registry.create_project(client, db, args.project, args.name, s.traces_ttl_days))
+            return _project(
+                registry.create_project(client, db, args.project, args.name, s.traces_ttl_days, main=main)
+            )
         if args.action == "list":
-            return [_project(p) for p in registry.list_projects(client, db)]
+            return [_project(p) for p in registry.list_projects(client, db, main=main)]
         if args.action == "rename":
-            return _project(registry.rename_project(client, db, args.project, args.name))
+            return _project(registry.rename_project(client, db, args.project, args.name, main=main))
         if not args.yes:
             raise ValueError(f"deleting project {args.project!r} removes all its data: add --yes to confirm")
-        return _project(registry.delete_project(client, db, args.project))
+        return _project(registry.delete_project(client, db, args.project, main=main))
     if args.command == "users":
         return _users(args, client, db)
     if args.command == "prices":
@@ -122,7 +124,7 @@ def _run(args: argparse.Namespace, s: VigilSettings, client: Any) -> Any:
         record, key = registry.create_key(client, db, hasher, args.project, scopes, args.name, expires)
         return {**_key(record), "key": key, "note": "shown once: store it now"}
     if args.action == "list":
-        number = registry.project(client, db, args.project).number if args.project else None
+        number = registry.project(client, db, args.project, main=main).number if args.project else None
         return [_key(k) for k in registry.list_keys(client, db, number)]
     if args.action == "rotate":
         record, key = registry.rotate_key(client, db, hasher, args.key_id, args.grace_hours * 3600)
@@ -170,7 +172,7 @@ def _read_password() -> str:
 
 
 def _user(u: registry.User, client: Any, db: str) -> dict[str, Any]:
-    slugs = {p.number: p.slug for p in registry.list_projects(client, db)}
+    slugs = {number: slug for slug, number in registry.project_numbers(client, db).items()}
     return {
         "username": u.username,
         "admin": u.is_admin,

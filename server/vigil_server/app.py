@@ -39,12 +39,13 @@ from vigil_collector.write import ArrowWriter, TraceWriter
 from vigil_collector.write.metrics_writer import MetricsWriter
 from vigil_query.drift_detector import run_detector
 from vigil_query.prices import store as price_book
-from vigil_query.reader import Reader
+from vigil_query.reader import Reader, Writer
 from vigil_query.server import QueryServer
 from vigil_query.service import QueryService
 from vigil_server.ops_routes import add_ops_routes
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, apply_migrations, connect
+from vigil_storage.migrate import move_tables
 from vigil_storage.readiness import StorageGate
 
 log = logging.getLogger(__name__)
@@ -294,19 +295,42 @@ class VigilApp:
 
 def migrate_all(client: Client, s: VigilSettings) -> list[int]:
     """Every schema Vigil keeps, up to date: the main database's migrations (their versions
-    applied now are returned), the registry, the price book's defaults, each project's."""
+    applied now are returned), the system database's tables, each project's."""
     applied = apply_migrations(client, s.database, s.traces_ttl_days)
-    registry.ensure(client, s.database)
-    price_book.ensure(client, s.database)
-    for project in registry.list_projects(client, s.database)[1:]:
+    ensure_system(client, s)
+    for project in registry.list_projects(client, s.system_database, main=s.database)[1:]:
         apply_migrations(client, project.database, s.traces_ttl_days)
     return applied
 
 
+def ensure_system(client: Client, s: VigilSettings) -> None:
+    """The system database: the registry's tables and the price book (with its defaults).
+    An install made by an earlier version kept them in the main telemetry database: their
+    rows are moved here and the old tables dropped (crash-safe and idempotent, see
+    ``move_tables``), so that no credential stays where Grafana and ETL jobs read."""
+    registry.ensure(client, s.system_database)
+    price_book.ensure(client, s.system_database)
+    if move_tables(client, s.database, s.system_database, (*registry.TABLES, price_book.TABLE)):
+        price_book.ensure(client, s.system_database)  # the moved defaults, brought up to date
+
+
 def make_reader(s: VigilSettings) -> Reader:
-    return Reader(
+    """The query service's reads on VIGIL_QUERY_DSN (a read-only user's, where one is set),
+    its writes on the storage DSN, each with its own threads and clients."""
+    writer = Writer(
         s.dsn,
         s.database,
+        system_database=s.system_database,
+        timeout_s=s.query_timeout_s,
+        threads=max(1, s.query_threads // 2),
+        connect_timeout_s=s.storage_connect_timeout_s,
+        max_inflight=s.query_max_inflight,
+    )
+    return Reader(
+        s.reader_dsn,
+        s.database,
+        writer=writer,
+        system_database=s.system_database,
         timeout_s=s.query_timeout_s,
         max_rows=s.query_max_rows,
         threads=s.query_threads,
@@ -331,7 +355,7 @@ def make_authenticator(
         enabled=s.auth_enabled,
         hasher=KeyHasher(secret),
         signer=TokenSigner(secret, access_ttl_s=s.auth_token_ttl_s),
-        link=registry.Link(connect_registry, s.database),
+        link=registry.Link(connect_registry, s.system_database, main=s.database),
         default_database=s.database,
         on_failure=(lambda reason: failure_counter(reason).inc())
         if failure_counter

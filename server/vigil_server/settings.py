@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigil_query.drift_detector import DetectorConfig
@@ -21,6 +21,7 @@ from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits
 from vigil_query.web_app import default_ui_dir
 from vigil_server.tls import Tls
+from vigil_storage.migrate import quote_identifier
 
 MIB = 1024 * 1024
 
@@ -41,6 +42,16 @@ class VigilSettings(BaseSettings):
         ),
     )
     database: str = Field(default="otel", description="Database holding otel_traces and vigil_* tables.")
+    system_database: str = Field(
+        default="vigil_system",
+        description="Database of the control plane (users, API keys, members, projects, the price book); "
+        "never a telemetry database, so that a user given those (Grafana) cannot read credentials.",
+    )
+    query_dsn: str = Field(
+        default="",
+        description="DSN of the query service's reads, e.g. a read-only ClickHouse user; default: the "
+        "storage DSN. Writes (replays, alert resolutions, admin RPCs) use the storage DSN.",
+    )
     traces_ttl_days: int = Field(
         default=0, ge=0, description="Drop trace partitions older than this; 0 keeps all."
     )
@@ -283,13 +294,24 @@ class VigilSettings(BaseSettings):
         description="json: a JSON object a line on stderr; text: for humans.",
     )
 
-    @field_validator("storage_dsn")
+    @field_validator("storage_dsn", "query_dsn")
     @classmethod
-    def _known_scheme(cls, value: str) -> str:
+    def _known_scheme(cls, value: str, info: ValidationInfo) -> str:
         if value and not value.startswith(("chdb:", "http://", "https://")):
             scheme = value.split(":", 1)[0] if ":" in value else value[:10]
-            raise ValueError(f"storage_dsn must start with chdb:, http:// or https://, not {scheme!r}")
+            raise ValueError(f"{info.field_name} must start with chdb:, http:// or https://, not {scheme!r}")
         return value
+
+    @model_validator(mode="after")
+    def _system_database_apart(self) -> VigilSettings:
+        for name in (self.database, self.system_database):
+            quote_identifier(name)  # a plain identifier, or ValueError naming it
+        if self.system_database == self.database or self.system_database.startswith(f"{self.database}_"):
+            raise ValueError(
+                f"VIGIL_SYSTEM_DATABASE={self.system_database} must not be VIGIL_DATABASE ({self.database}) "
+                f"or a project's database ({self.database}_<project>): credentials would sit among telemetry"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> VigilSettings:
@@ -375,9 +397,12 @@ class VigilSettings(BaseSettings):
         """Values that must never appear in a log line: the storage password (as given and
         URL-decoded) and the provider API keys."""
         password = urlparse(self.storage_dsn).password or ""
+        query_password = urlparse(self.query_dsn).password or ""
         return [
             password,
             unquote(password),
+            query_password,
+            unquote(query_password),
             self.replay_openai_api_key.get_secret_value(),
             self.replay_anthropic_api_key.get_secret_value(),
             self.auth_secret.get_secret_value(),
@@ -389,6 +414,11 @@ class VigilSettings(BaseSettings):
         if self.storage_dsn:
             return self.storage_dsn
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def reader_dsn(self) -> str:
+        """The query service's reading DSN: query_dsn, else the storage DSN."""
+        return self.query_dsn or self.dsn
 
     @property
     def resolved_wal_dir(self) -> Path:

@@ -93,6 +93,43 @@ def applied_versions(client: Client, database: str) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
+def table_columns(client: Client, database: str, table: str) -> list[str]:
+    """The columns of ``database.table`` in order; empty when there is no such table."""
+    with translate_errors(f"reading the columns of {database}.{table}"):
+        rows = client.query(
+            "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}"
+            " ORDER BY position",
+            parameters={"db": database, "t": table},
+        ).result_rows
+    return [r[0] for r in rows]
+
+
+def move_tables(client: Client, source: str, target: str, tables: tuple[str, ...]) -> list[str]:
+    """Move the rows of ``tables`` from database ``source`` into the same-named tables of
+    ``target`` (which must exist), then DROP them from ``source``; returns the tables moved.
+
+    For versioned tables (ReplacingMergeTree, read with FINAL) this is crash-safe and
+    idempotent: a move cut short between its copy and its DROP copies the same rows again at
+    the next start, and FINAL collapses them; a row changed in ``target`` since keeps its
+    newer version. Columns are matched by name (those ``source`` lacks take their defaults),
+    so a table that gained columns since still receives the old rows."""
+    src, dst = quote_identifier(source), quote_identifier(target)
+    moved = []
+    for table in tables:
+        old = table_columns(client, source, table)
+        if not old:
+            continue
+        shared = ", ".join(f"`{c}`" for c in table_columns(client, target, table) if c in old)
+        if not shared:
+            raise ValueError(f"{target}.{table} does not exist: create it before moving {source}.{table}")
+        with translate_errors(f"moving {source}.{table} to {target}"):
+            client.command(f"INSERT INTO {dst}.{table} ({shared}) SELECT {shared} FROM {src}.{table}")
+            client.command(f"DROP TABLE IF EXISTS {src}.{table} SYNC")
+        log.info("moved %s.%s into %s", source, table, target)
+        moved.append(table)
+    return moved
+
+
 def _missing_settings(client: Client, names: tuple[str, ...]) -> list[str]:
     if not names:
         return []

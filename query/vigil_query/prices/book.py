@@ -195,35 +195,66 @@ SPAN_TOKENS = (
 ROLLUP_TOKENS = ("UncachedInputTokens", "CacheReadTokens", "CacheCreationTokens", "OutputTokens")
 
 
+# A row's (provider, model) as the price lookup's key: computed by ClickHouse both when the
+# models to price are listed and when rows are priced, so the two always agree.
+MODEL_KEY = "cityHash64(GenAiProvider, GenAiModel)"
+
+
 def cost_sql(
-    periods: list[Period], time: str = "Timestamp", tokens: tuple[str, str, str, str] = SPAN_TOKENS
+    periods: list[Period],
+    keys: dict[tuple[str, str], int],
+    time: str = "Timestamp",
+    tokens: tuple[str, str, str, str] = SPAN_TOKENS,
 ) -> tuple[str, str, dict[str, Any]]:
     """(the index of a row's price, 0 for none; its cost in USD or NULL when unpriced; the
     parameters), for rows with the GenAi provider and model columns, a ``time`` column and
-    the ``tokens`` expressions. The first is meant to be bound as ``_price``."""
+    the ``tokens`` expressions. The first is meant to be bound as ``_price``. ``keys``: each
+    priced (provider, model)'s MODEL_KEY.
+
+    The SQL is the same whatever the number of models: a row's model is looked up (by its
+    key, in a hash table ClickHouse builds once per query from constant arrays) to its
+    *schedule* — the list of periods and prices its price book entries make — and the period
+    holding at the row's time is found among that schedule's few periods. Models with the same
+    schedule (every fine-tuned name an open pattern matches) share it, so what grows with the
+    number of models is one key and one number each, in parameters, never the query text."""
     if not periods:
         return "toUInt32(0)", "CAST(NULL, 'Nullable(Float64)')", {}
-    branches = []
-    params: dict[str, Any] = {
-        "pin": [p.price.input for p in periods],
-        "pout": [p.price.output for p in periods],
-        "pcr": [p.price.cache_read for p in periods],
-        "pcc": [p.price.cache_creation for p in periods],
+    by_model: dict[tuple[str, str], list[Period]] = {}
+    for period in periods:
+        by_model.setdefault((period.provider, period.model), []).append(period)
+    schedules: dict[tuple[tuple[int, int, float, float, float, float], ...], int] = {}
+    params: dict[str, list[Any]] = {
+        name: [] for name in ("pk", "ps", "sfirst", "scount", "pf", "pt", "pin", "pout", "pcr", "pcc")
     }
-    for i, period in enumerate(periods):
-        params[f"pp{i}"], params[f"pm{i}"] = period.provider, period.model
-        condition = f"GenAiProvider = {{pp{i}:String}} AND GenAiModel = {{pm{i}:String}}"
-        if period.start_ns:
-            params[f"pf{i}"] = period.start_ns
-            condition += f" AND {time} >= fromUnixTimestamp64Nano({{pf{i}:Int64}})"
-        if period.end_ns != FOREVER_NS:
-            params[f"pt{i}"] = period.end_ns
-            condition += f" AND {time} < fromUnixTimestamp64Nano({{pt{i}:Int64}})"
-        branches.append(f"{condition}, toUInt32({i + 1})")
-    index = f"multiIf({', '.join(branches)}, toUInt32(0))"
+    for model, model_periods in by_model.items():
+        schedule = tuple(
+            (p.start_ns, p.end_ns, p.price.input, p.price.output, p.price.cache_read, p.price.cache_creation)
+            for p in sorted(model_periods, key=lambda p: p.start_ns)
+        )
+        number = schedules.get(schedule)
+        if number is None:
+            number = schedules[schedule] = len(schedules) + 1
+            params["sfirst"].append(len(params["pf"]) + 1)
+            params["scount"].append(len(schedule))
+            for start, end, pin, pout, pcr, pcc in schedule:
+                for name, value in zip(
+                    ("pf", "pt", "pin", "pout", "pcr", "pcc"), (start, end, pin, pout, pcr, pcc), strict=True
+                ):
+                    params[name].append(value)
+        params["pk"].append(keys[model])
+        params["ps"].append(number)
+    schedule = f"transform({MODEL_KEY}, {{pk:Array(UInt64)}}, {{ps:Array(UInt32)}}, toUInt32(0))"
+    first, count = f"{{sfirst:Array(UInt32)}}[{schedule}]", f"{{scount:Array(UInt32)}}[{schedule}]"
+    at = f"toUnixTimestamp64Nano(toDateTime64({time}, 9))"
+    # Index 0 of a ClickHouse array is the default (0): no schedule → no periods → no price.
+    found = (
+        f"arrayFirstIndex((f, t) -> f <= {at} AND {at} < t,"
+        f" arraySlice({{pf:Array(Int64)}}, {first}, {count}), arraySlice({{pt:Array(Int64)}}, {first}, {count}))"
+    )
+    index = f"toUInt32(if({found} = 0, 0, {first} + {found} - 1))"
     uncached, cache_read, cache_creation, output = tokens
     formula = (
         f"({uncached} * {{pin:Array(Float64)}}[_price] + {cache_read} * {{pcr:Array(Float64)}}[_price]"
         f" + {cache_creation} * {{pcc:Array(Float64)}}[_price] + {output} * {{pout:Array(Float64)}}[_price]) / 1e6"
     )
-    return index, f"if(_price = 0, NULL, {formula})", params
+    return index, f"if(_price = 0, NULL, {formula})", dict(params)

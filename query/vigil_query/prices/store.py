@@ -1,5 +1,6 @@
-"""The price book's table, ``vigil_model_prices`` in the main database (one book for every
-project: a model costs the same whoever calls it).
+"""The price book's table, ``vigil_model_prices`` in the system database (one book for every
+project: a model costs the same whoever calls it; see vigil_auth.registry on what the system
+database holds).
 
 Rows are replaced by key (origin, provider, model pattern, effective_from) and read FINAL;
 removing one writes it again marked deleted. The defaults (origin ``default``) are the

@@ -12,7 +12,7 @@ from vigil.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import check_trace_id
-from vigil_query.reader import Reader, datetime_of_ns
+from vigil_query.reader import Reader, Writer, datetime_of_ns
 
 TABLE = "vigil_replays"
 COLUMNS = (
@@ -36,7 +36,7 @@ _SUMMARY = (
 DEFAULT_PAGE_SIZE = 50
 
 
-def save(reader: Reader, summary: query_pb2.ReplaySummary, result: query_pb2.ReplayResponse) -> None:
+def save(writer: Writer, summary: query_pb2.ReplaySummary, result: query_pb2.ReplayResponse) -> None:
     row = [
         summary.replay_id,
         summary.source_trace_id,
@@ -51,7 +51,7 @@ def save(reader: Reader, summary: query_pb2.ReplaySummary, result: query_pb2.Rep
         summary.tokens,
         json_format.MessageToJson(result, indent=None),
     ]
-    reader.insert(TABLE, [row], COLUMNS, "store the replay")
+    writer.insert(TABLE, [row], COLUMNS, "store the replay")
 
 
 def _summary(row: tuple[Any, ...]) -> query_pb2.ReplaySummary:

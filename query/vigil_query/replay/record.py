@@ -19,8 +19,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from vigil.query.v1 import query_pb2
 from vigil_collector.decode import DecodeLimits, decode_spans
-from vigil_query.reader import Reader
 from vigil_query.replay.providers import CallResult
+from vigil_query.writer import Writer
 
 REPLAY_SERVICE = "vigil-replay"
 SOURCE_TRACE_ID = "vigil.replay.source_trace_id"
@@ -132,7 +132,7 @@ def build_request(
     return request, trace_id, ids
 
 
-def store(reader: Reader, request: ExportTraceServiceRequest) -> None:
+def store(writer: Writer, request: ExportTraceServiceRequest) -> None:
     """Write the replay trace straight into ``otel_traces``, not through the collector's
     write-ahead log: Replay answers with the new trace id only once it is stored, so the
     caller's next GetTrace finds it (read-your-writes), and a failed INSERT fails this RPC,
@@ -140,4 +140,4 @@ def store(reader: Reader, request: ExportTraceServiceRequest) -> None:
     decoded = decode_spans(request, DecodeLimits())
     if decoded.rejected:
         raise ValueError(f"replay spans were rejected by the decoder: {decoded.message}")
-    reader.insert_arrow("otel_traces", decoded.table, "record the replay trace")
+    writer.insert_arrow("otel_traces", decoded.table, "record the replay trace")

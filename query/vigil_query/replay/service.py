@@ -145,7 +145,7 @@ class Replays:
         if not summary.provider_calls:  # the calls had not all come back
             summary.provider_calls, summary.tokens = run.admitted.calls, run.admitted.tokens
         try:
-            await reader.run(lambda r: history_sql.save(r, summary, response))
+            await reader.writer.run(lambda w: history_sql.save(w, summary, response))
         except Exception as exc:
             log.error(
                 "replay %s of %s sent provider calls but could not be written to the history: %s",
@@ -269,7 +269,7 @@ async def _execute(
         return FAILED
     # Nothing is sent unless every call may be: models first, then the caps.
     prices = (
-        [] if limits.caps.models else await reader.run(lambda r: list_prices(r.client(), r.main_database))
+        [] if limits.caps.models else await reader.run(lambda r: list_prices(r.client(), r.system_database))
     )
     caps.check_models([(p.provider, p.request["model"]) for p in planned], limits.caps, prices)
     await admit(Spend(len(planned), sum(p.reserved_tokens for p in planned)))
@@ -289,7 +289,7 @@ async def _execute(
         for plan, call in zip(planned, calls, strict=True)
     ]
     otlp, new_trace_id, new_ids = record.build_request(replay_id, trace_id, stored)
-    await reader.run(lambda r: record.store(r, otlp))
+    await reader.writer.run(lambda w: record.store(w, otlp))
     response.new_trace_id = new_trace_id.hex()
     for (span, _, call), new_id in zip(stored, new_ids, strict=True):
         response.executed.append(_executed(span, call, new_id))
@@ -347,6 +347,6 @@ async def replay(
     if request.execute:
         summary.status = await _execute(reader, providers, limits, run, admit, trace_id, result)
         summary.new_trace_id = response.new_trace_id
-    await reader.run(lambda r: history_sql.save(r, summary, response))
+    await reader.writer.run(lambda w: history_sql.save(w, summary, response))
     run.saved = True
     return response
