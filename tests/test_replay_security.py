@@ -35,6 +35,7 @@ from support import RunningApp, make_settings
 
 SECRET = "replay-security-secret-0123456789"
 MAIN = "replaysec"
+SYS = f"vigil_system_{MAIN}"  # its system database (support.make_settings)
 CAPS: dict[str, Any] = {
     "replay_max_calls": 1,
     "replay_max_tokens": 2000,
@@ -65,16 +66,16 @@ def capped_app(chdb_dir: Path, fake_llm: FakeLLM, **overrides: Any) -> RunningAp
 @pytest.fixture(scope="module")
 def capped(chdb_dir: Path, ch: Client, fake_llm: FakeLLM) -> Iterator[RunningApp]:
     app = capped_app(chdb_dir, fake_llm)
-    registry.ensure(ch, MAIN)
-    registry.create_project(ch, MAIN, "alpha")
+    registry.ensure(ch, SYS)
+    registry.create_project(ch, SYS, "alpha", main=MAIN)
     # gpt-test is priced (so allowed), claude-test and gpt-unpriced are not.
-    set_prices(ch, MAIN, [Price("openai", "gpt-test", 1.0, 2.0, 1.0, 1.0)])
+    set_prices(ch, SYS, [Price("openai", "gpt-test", 1.0, 2.0, 1.0, 1.0)])
     yield app
     app.stop()
 
 
 def new_key(ch: Client, *scopes: str) -> tuple[registry.ApiKey, str]:
-    return registry.create_key(ch, MAIN, KeyHasher(SECRET.encode()), "alpha", list(scopes), name="test")
+    return registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), "alpha", list(scopes), name="test")
 
 
 def llm_attributes(model: str, provider: str = "openai", text: str = "hello there") -> dict[str, Any]:
@@ -137,8 +138,8 @@ def test_execute_records_the_principal_and_caps_max_tokens(
         assert summary.provider_calls == 1 and summary.tokens == 2 + 3  # the fake counts words
         assert client.get_replay(response.replay_id).summary.principal == key.key_id
 
-    registry.create_user(ch, MAIN, "mia", hash_password("mia's password"), is_admin=False)
-    registry.grant(ch, MAIN, "mia", "alpha", "member")
+    registry.create_user(ch, SYS, "mia", hash_password("mia's password"), is_admin=False)
+    registry.grant(ch, SYS, "mia", "alpha", "member")
     with QueryClient(capped.query_target, project="alpha") as client:
         client.login("mia", "mia's password")
         response = client.replay(trace, [edit("chat gpt-test")], execute=True, requested_by="not mia")
@@ -297,10 +298,10 @@ def test_read_only_credentials_change_no_state(capped: RunningApp, ch: Client, i
             client.resolve_drift_alert("no-such-alert")
         assert missing.value.code == grpc.StatusCode.NOT_FOUND
 
-    registry.create_user(ch, MAIN, "vic", hash_password("vic's password"), is_admin=False)
-    registry.grant(ch, MAIN, "vic", "alpha", "viewer")
-    registry.create_user(ch, MAIN, "meg", hash_password("meg's password"), is_admin=False)
-    registry.grant(ch, MAIN, "meg", "alpha", "member")
+    registry.create_user(ch, SYS, "vic", hash_password("vic's password"), is_admin=False)
+    registry.grant(ch, SYS, "vic", "alpha", "viewer")
+    registry.create_user(ch, SYS, "meg", hash_password("meg's password"), is_admin=False)
+    registry.grant(ch, SYS, "meg", "alpha", "member")
     for user, code in (("vic", grpc.StatusCode.PERMISSION_DENIED), ("meg", grpc.StatusCode.NOT_FOUND)):
         with QueryClient(capped.query_target, project="alpha") as client:
             client.login(user, f"{user}'s password")
