@@ -251,7 +251,7 @@ def _wait_for_trace(server: ServerProcess, service: str) -> dict:
 
 
 AUTH_DB = "uiauth"
-AUTH_SECRET = "ui-test-secret-0123456789abcdef"
+AUTH_SECRET = "ui-test-secret-0123456789abcdef-0123"  # ≥ 32 bytes
 
 
 @needs_ui

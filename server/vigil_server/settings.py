@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigil_auth.secret import check_length
 from vigil_query.drift_detector import DetectorConfig
 from vigil_query.psi import Thresholds
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
@@ -65,6 +66,11 @@ class VigilSettings(BaseSettings):
         default=SecretStr(""),
         description="Key of the API-key hashes; default: a random one in $VIGIL_DATA_DIR/auth-secret. "
         "Set it alike on every process of a deployment.",
+    )
+    session_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key that signs users' session tokens (≥ 32 bytes); default: a random one in "
+        "$VIGIL_DATA_DIR/session-secret. Changing it ends every session and voids no API key.",
     )
 
     auth_token_ttl_s: int = Field(
@@ -227,6 +233,12 @@ class VigilSettings(BaseSettings):
             raise ValueError(f"storage_dsn must start with chdb:, http:// or https://, not {scheme!r}")
         return value
 
+    @field_validator("auth_secret", "session_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        check_length(value.get_secret_value(), f"VIGIL_{str(info.field_name).upper()}")
+        return value
+
     @model_validator(mode="after")
     def _tls_pair(self) -> VigilSettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
@@ -308,6 +320,7 @@ class VigilSettings(BaseSettings):
             self.replay_openai_api_key.get_secret_value(),
             self.replay_anthropic_api_key.get_secret_value(),
             self.auth_secret.get_secret_value(),
+            self.session_secret.get_secret_value(),
         ]
 
     @property
