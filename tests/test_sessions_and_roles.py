@@ -402,7 +402,9 @@ def test_the_local_admin_token(chdb_dir: Path, ch: Client, secured: RunningApp, 
                 p.project for p in local("ListProjects", admin_pb2.ListProjectsRequest()).projects
             ]
             name = f"admin_{auth}"
-            local("CreateUser", admin_pb2.CreateUserRequest(username=name, password="long password", admin=True))
+            local(
+                "CreateUser", admin_pb2.CreateUserRequest(username=name, password="long password", admin=True)
+            )
             local.project = "beta"
             made = local("CreateApiKey", admin_pb2.CreateApiKeyRequest(scopes=["read"], name="cli"))
             assert made.key.project == "beta"
