@@ -6,8 +6,11 @@ sign-out); the two secrets are independent, at least 32 bytes, and written safel
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -443,3 +446,27 @@ def test_secret_files_are_made_whole_0600_and_a_damaged_one_is_refused(tmp_path:
         (data / "session-secret").write_text(content)
         with pytest.raises(SecretError, match="session-secret"):
             session_secret("", data)
+
+
+def test_the_users_commands_disable_enable_and_delete(tmp_path: Path) -> None:
+    env = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+
+    def vigil(*args: str) -> Any:
+        out = subprocess.run(
+            [sys.executable, "-m", "vigil_server.cli", *args],
+            input="a long enough password\n",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    assert vigil("users", "create", "ursula")["disabled"] is False
+    assert vigil("users", "disable", "ursula")["disabled"] is True
+    assert vigil("users", "list")[0]["disabled"] is True
+    assert vigil("users", "enable", "ursula")["disabled"] is False
+    assert vigil("users", "delete", "ursula")["deleted"] is True
+    assert vigil("users", "list") == []
+    assert stat.S_IMODE(os.stat(tmp_path / "data" / "auth-secret").st_mode) == 0o600
