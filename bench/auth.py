@@ -30,7 +30,7 @@ from load import send_all, server_env, serving
 from reference_payload import SPANS_PER_REQUEST, build_request
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-SECRET = "bench-auth-secret"
+SECRET = "bench-auth-secret-0123456789-abcdef"  # ≥ 32 bytes
 
 
 def run_mode(mode: str, bodies: list[bytes], trace_id: str, gets: int) -> dict[str, float]:

@@ -37,7 +37,8 @@ from vigil_storage import StorageUnavailable, connect
 from support import RunningApp, http_request, make_request, make_settings, run_cli
 from test_otlp_roundtrip import record_spans
 
-SECRET = "test-auth-secret-0123456789"
+SECRET = "test-auth-secret-0123456789-abcdefghij"  # ≥ 32 bytes
+SESSION_SECRET = "test-session-secret-0123456789-abcdefghij"
 MAIN = "authmain"
 SYS = f"vigil_system_{MAIN}"  # its system database (support.make_settings)
 
@@ -45,7 +46,14 @@ SYS = f"vigil_system_{MAIN}"  # its system database (support.make_settings)
 @pytest.fixture(scope="module")
 def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     app = RunningApp(
-        make_settings(chdb_dir, database=MAIN, auth="on", auth_secret=SECRET, drift_interval_s=0)
+        make_settings(
+            chdb_dir,
+            database=MAIN,
+            auth="on",
+            auth_secret=SECRET,
+            session_secret=SESSION_SECRET,
+            drift_interval_s=0,
+        )
     )
     registry.ensure(ch, SYS)
     for slug in ("alpha", "beta"):
@@ -239,7 +247,7 @@ def test_users_log_in_and_act_in_their_projects_by_role(secured: RunningApp, ch:
         with pytest.raises(QueryError) as other:
             client.services()
         assert other.value.code == grpc.StatusCode.PERMISSION_DENIED
-    expired = TokenSigner(SECRET.encode()).issue("vera", now=time.time() - 3600).access_token
+    expired = TokenSigner(SESSION_SECRET.encode()).issue("vera", now=time.time() - 3600).access_token
     with QueryClient(secured.query_target, api_key=expired, project="beta") as client:
         with pytest.raises(QueryError) as late:
             client.services()
@@ -291,6 +299,7 @@ def test_metrics_can_require_a_key(chdb_dir: Path, ch: Client, secured: RunningA
             database=MAIN,
             auth="on",
             auth_secret=SECRET,
+            session_secret=SESSION_SECRET,
             metrics_require_key=True,
             drift_interval_s=0,
         )
@@ -391,6 +400,15 @@ def test_records_of_other_projects_wait_while_the_projects_cannot_be_loaded() ->
 
         def record_usage(self, used: dict[str, int]) -> None:
             pass
+
+        def start_session(self, family: str, username: str, refresh_id: str) -> None:
+            raise StorageUnavailable("connecting: ClickHouse unavailable")
+
+        def rotate_session(self, family: str, presented: str, new_id: str) -> bool:
+            raise StorageUnavailable("connecting: ClickHouse unavailable")
+
+        def end_session(self, family: str) -> None:
+            raise StorageUnavailable("connecting: ClickHouse unavailable")
 
     async def scenario() -> None:
         auth = Authenticator(

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import grpc
 import openai
 import pytest
 from fake_llm import FakeLLM
@@ -28,7 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from test_drift import send_durations
 
 import vigil
-from vigil import QueryClient
+from vigil import QueryClient, QueryError
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
@@ -252,7 +253,7 @@ def _wait_for_trace(server: ServerProcess, service: str) -> dict:
 
 AUTH_DB = "uiauth"
 AUTH_SYS = f"vigil_system_{AUTH_DB}"  # its system database (support.make_settings)
-AUTH_SECRET = "ui-test-secret-0123456789abcdef"
+AUTH_SECRET = "ui-test-secret-0123456789abcdef-0123"  # ≥ 32 bytes
 
 
 @needs_ui
@@ -292,12 +293,25 @@ def test_sign_in_and_switch_projects(chdb_dir: Path) -> None:
             "blue",
             "blue-root",
         )
+        refused_after_sign_out = _token_refused(secured, seen["signedOutToken"])
     finally:
         secured.stop()
     assert "invalid user name or password" in seen["refused"]
     assert seen["projects"] == ["blue", "red"]
     assert seen["seenA"] == ["red-root"] and seen["seenB"] == ["blue-root"]
     assert seen["afterReload"] == "blue"
+    # Signing out ended the session on the server: its token is refused (checked while the
+    # server still ran, below).
+    assert refused_after_sign_out
+
+
+def _token_refused(app: RunningApp, token: str) -> bool:
+    with QueryClient(app.query_target, api_key=token, project="blue") as client:
+        try:
+            client.services()
+        except QueryError as exc:
+            return exc.code == grpc.StatusCode.UNAUTHENTICATED
+    return False
 
 
 def test_without_a_built_ui_the_port_says_how_to_get_it(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import logging
 import secrets
 import time
@@ -27,7 +28,7 @@ from vigil_auth.keys import ADMIN, ANY, PREFIX, SCOPES, KeyHasher
 from vigil_auth.passwords import hash_password, password_matches
 from vigil_auth.registry import DEFAULT_PROJECT, ROLES, ApiKey, Project, Snapshot, User
 from vigil_auth.throttle import FailureThrottle
-from vigil_auth.tokens import REFRESH, Session, TokenSigner
+from vigil_auth.tokens import REFRESH, Claims, Session, TokenSigner
 from vigil_storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ USAGE_SAVE_S = 60.0
 class RegistryLink(Protocol):
     def load(self) -> Snapshot | None: ...  # None: nothing changed since the last load
     def record_usage(self, used: dict[str, int]) -> None: ...
+    def start_session(self, family: str, username: str, refresh_id: str) -> None: ...
+    def rotate_session(self, family: str, presented: str, new_id: str) -> bool: ...
+    def end_session(self, family: str) -> None: ...
 
 
 T = TypeVar("T")
@@ -52,17 +56,22 @@ class Principal:
     database: str
     scopes: frozenset[str]
     key_id: str = ""
-    server_admin: bool = False  # may manage projects and users
+    # May manage projects, users and the price book: only a user created --admin and the
+    # local admin token, never a project role or a key's scope.
+    server_admin: bool = False
+    family: str = ""  # a user's session family (what SignOut ends)
 
     @property
     def username(self) -> str:
         """The user of a session; "" for an API key."""
         return self.key_id.removeprefix("user:") if self.key_id.startswith("user:") else ""
 
+    def holds(self, scope: str) -> bool:
+        """May do ``scope`` in its project (the admin scope holds every scope of the project)."""
+        return scope == ANY or scope in self.scopes or ADMIN in self.scopes
+
     def require(self, scope: str) -> None:
-        if scope == ANY:
-            return
-        if scope not in self.scopes and ADMIN not in self.scopes:
+        if not self.holds(scope):
             raise PermissionDenied(f"this credential may {', '.join(sorted(self.scopes))}, not {scope}")
 
 
@@ -86,8 +95,12 @@ class Authenticator:
         refresh_s: float = 2.0,
         miss_reload_s: float = 1.0,
         on_failure: Callable[[str], None] = lambda reason: None,
+        local_admin_token: str = "",
     ) -> None:
         self.enabled = enabled
+        # The bearer the local `vigil` commands send to a running server: a server admin,
+        # with authentication on or off.
+        self._local_admin_token = local_admin_token.encode()
         self.hasher = hasher
         self._signer = signer
         self._link = link
@@ -97,7 +110,8 @@ class Authenticator:
         self._refresh_s = refresh_s
         self._miss_reload_s = miss_reload_s
         self._keys: dict[str, ApiKey] = {}
-        self._users: dict[str, User] = {}
+        self._users: dict[str, User] = {}  # those that may log in (not disabled)
+        self._ended: set[str] = set()  # session families ended within an access token's lifetime
         self._databases: dict[int, str] = {0: default_database}
         self._numbers: dict[str, int] = {DEFAULT_PROJECT: 0}
         self._projects: dict[int, Project] = {0: Project(0, DEFAULT_PROJECT, "Default", default_database)}
@@ -179,17 +193,31 @@ class Authenticator:
                     await asyncio.sleep(delay)
             raise
 
+    def local_admin(self, authorization: str | None, project: str = "") -> Principal | None:
+        """The server-admin principal of the local admin token (acting in ``project``, default
+        the default project) if ``authorization`` bears it; None otherwise."""
+        token = _bearer(authorization).encode()
+        if not self._local_admin_token or not hmac.compare_digest(token, self._local_admin_token):
+            return None
+        number = self._numbers.get(project or DEFAULT_PROJECT)
+        if number is None:
+            raise PermissionDenied(f"no project {project!r}")
+        return Principal(number, self._databases[number], frozenset(SCOPES), "local-admin", server_admin=True)
+
     async def _check(self, authorization: str | None, scope: str, project: str) -> Principal:
         token = _bearer(authorization)
         if not token:
             raise Unauthenticated(_MISSING)
+        local = self.local_admin(authorization, project)
+        if local is not None:
+            return local
         if token.startswith(PREFIX):
             principal = await self._key_principal(token)
             if project and self._numbers.get(project) != principal.project:
                 raise PermissionDenied(f"this key is not a key of project {project!r}")
         else:
             principal = await self._user_principal(
-                self._signer.username(token), project or DEFAULT_PROJECT, scope
+                self._signer.claims(token), project or DEFAULT_PROJECT, scope
             )
         principal.require(scope)
         return principal
@@ -202,22 +230,40 @@ class Authenticator:
         if key is None or database is None or not key.valid_at(now):
             raise Unauthenticated(_INVALID)
         self._used[key.key_id] = now
-        admin = key.project == 0 and ADMIN in key.scopes  # the default project's admin keys
-        return Principal(key.project, database, frozenset(key.scopes), key.key_id, server_admin=admin)
+        # A key acts in its project only, whatever its scopes: never a server admin.
+        return Principal(key.project, database, frozenset(key.scopes), key.key_id)
 
-    async def _user_principal(self, username: str, project: str, scope: str) -> Principal:
-        user = await self._lookup(lambda: self._users.get(username))
-        if user is None:
+    async def _session_user(self, claims: Claims) -> User:
+        """The user of a session token still valid: the user exists, is not disabled, has
+        not moved to a newer token version, and the token's family has not ended."""
+        # A token newer than the user held here was issued by another process after a
+        # change this one has not loaded yet: a miss, which reloads.
+        user = await self._lookup(lambda: self._user_at(claims.username, claims.version))
+        if user is None or user.token_version != claims.version or claims.family in self._ended:
             raise Unauthenticated(_INVALID)
+        return user
+
+    def _user_at(self, username: str, version: int) -> User | None:
+        user = self._users.get(username)
+        return user if user is not None and user.token_version >= version else None
+
+    async def _user_principal(self, claims: Claims, project: str, scope: str) -> Principal:
+        user = await self._session_user(claims)
+        username = user.username
         number = self._numbers.get(project)
         role = user.roles.get(number, "") if number is not None else ""
         if number is None or not (user.is_admin or role):
             if scope == ANY:  # who-am-I: the user, acting in no project, may do nothing
-                return Principal(-1, "", frozenset(), f"user:{username}")
+                return Principal(-1, "", frozenset(), f"user:{username}", family=claims.family)
             raise PermissionDenied(f"user {username} is not a member of project {project!r}")
         scopes = frozenset(SCOPES) if user.is_admin else frozenset(ROLES[role])
         return Principal(
-            number, self._databases[number], scopes, f"user:{username}", server_admin=user.is_admin
+            number,
+            self._databases[number],
+            scopes,
+            f"user:{username}",
+            server_admin=user.is_admin,
+            family=claims.family,
         )
 
     async def login(self, username: str, password: str, peer: str = "") -> Session:
@@ -235,13 +281,43 @@ class Authenticator:
                 self._throttle.failed(peer)
                 await asyncio.sleep(delay)
             raise Unauthenticated("invalid user name or password")
-        return self._signer.issue(username)
+        return await self._open_session(user)
+
+    async def _open_session(self, user: User) -> Session:
+        """A new session family for ``user``, recorded before its tokens are handed out."""
+        session = self._signer.issue(user.username, user.token_version)
+        await self._on_link(self._link.start_session, session.family, user.username, session.refresh_id)
+        return session
 
     async def refresh(self, refresh_token: str) -> Session:
-        username = self._signer.username(refresh_token, REFRESH)
-        if await self._lookup(lambda: self._users.get(username)) is None:
+        """New tokens of the same family for the family's current refresh token, which is
+        used up. A refresh token used again ends its whole family (the refresh and access
+        tokens of whoever holds them): refresh tokens are rotated, so a second use means a
+        copy is in other hands."""
+        claims = self._signer.claims(refresh_token, REFRESH)
+        user = await self._session_user(claims)
+        session = self._signer.issue(user.username, user.token_version, claims.family)
+        if not await self._on_link(
+            self._link.rotate_session, claims.family, claims.token_id, session.refresh_id
+        ):
+            self._ended.add(claims.family)
+            log.warning("a refresh token of user %s was used again: that session ended", user.username)
             raise Unauthenticated(_INVALID)
-        return self._signer.issue(username)
+        return session
+
+    async def end_session(self, family: str) -> None:
+        """End a session family (sign out): its tokens are refused at once here, within a
+        reload on other processes."""
+        await self._on_link(self._link.end_session, family)
+        self._ended.add(family)
+
+    async def _on_link(self, call: Callable[..., T], *args: object) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, call, *args)
+        except StorageUnavailable as exc:
+            raise CredentialsUnavailable(
+                "sessions cannot be recorded (storage unreachable); retry later"
+            ) from exc
 
     async def _lookup(self, find: Callable[[], T | None]) -> T | None:
         """What ``find`` finds in memory; on a miss (perhaps created a moment ago) after a
@@ -275,7 +351,8 @@ class Authenticator:
             self._numbers = {p.slug: p.number for p in snapshot.projects}
             self._projects = {p.number: p for p in snapshot.projects}
             self._keys = {k.hash: k for k in snapshot.keys}
-            self._users = {u.username: u for u in snapshot.users}
+            self._users = {u.username: u for u in snapshot.users if not u.disabled}
+            self._ended = set(snapshot.ended_sessions)
             self._loaded = True
             self._reloading.set_result(None)
         except Exception as exc:

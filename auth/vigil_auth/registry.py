@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -34,6 +35,7 @@ from vigil_storage import apply_migrations
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 
+R = TypeVar("R")
 DEFAULT_PROJECT = "default"
 _SLUG = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -56,6 +58,19 @@ _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_members (
         username String, project UInt16, role String, version Int64
     ) ENGINE = ReplacingMergeTree(version) ORDER BY (username, project)""",
+    # A user's session families: the one refresh token of each that may still be exchanged,
+    # and when it ended (0 = live). A family's newest row is never older than the refresh
+    # token lifetime (7 days) while it lives, so rows past 8 days are of dead families.
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_sessions (
+        family String, username String, refresh_id String, ended_ns Int64, version Int64
+    ) ENGINE = ReplacingMergeTree(version) ORDER BY family
+    TTL toDateTime(intDiv(version, 1000000000)) + INTERVAL 8 DAY""",
+)
+# Columns added since the tables were first made (an install made earlier gets them at start).
+_UPGRADES = (
+    "ALTER TABLE {db}.vigil_users ADD COLUMN IF NOT EXISTS token_version UInt64 DEFAULT 0",
+    "ALTER TABLE {db}.vigil_users ADD COLUMN IF NOT EXISTS disabled UInt8 DEFAULT 0",
+    "ALTER TABLE {db}.vigil_users ADD COLUMN IF NOT EXISTS deleted UInt8 DEFAULT 0",
 )
 # A user's role in a project → what it may do there ('' = removed from the project).
 ROLES = {
@@ -103,6 +118,10 @@ class User:
     is_admin: bool  # every scope in every project
     created_ns: int
     roles: dict[int, str]  # project number → role
+    # Tokens issued at an older version are refused: bumped by a password change, disabling
+    # and "sign out everywhere".
+    token_version: int = 0
+    disabled: bool = False  # may not log in; its sessions end
 
 
 @dataclass(frozen=True)
@@ -112,6 +131,7 @@ class Snapshot:
     projects: list[Project]
     keys: list[ApiKey]
     users: list[User]
+    ended_sessions: frozenset[str] = frozenset()  # session families ended lately
 
 
 class RegistryError(ValueError):
@@ -121,7 +141,7 @@ class RegistryError(ValueError):
 def ensure(client: Client, db: str) -> None:
     with translate_errors("creating the project and key tables"):
         client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(db)}")
-        for ddl in _DDL:
+        for ddl in _DDL + _UPGRADES:
             client.command(ddl.format(db=quote_identifier(db)))
 
 
@@ -330,16 +350,21 @@ def create_user(client: Client, db: str, username: str, password_hash: str, *, i
         raise RegistryError(f"a user name is 1-64 letters, digits or . _ @ -, got {username!r}")
     if any(u.username == username for u in list_users(client, db)):
         raise RegistryError(f"user {username!r} exists already")
-    user = User(username, password_hash, is_admin, time.time_ns(), {})
+    # A deleted user's name may be taken again: the new user's tokens start past the old
+    # one's version, so that no token of the old user is accepted for the new one.
+    version = _deleted_versions(client, db).get(username, -1) + 1
+    user = User(username, password_hash, is_admin, time.time_ns(), {}, version)
     _put_user(client, db, user)
     return user
 
 
 def list_users(client: Client, db: str) -> list[User]:
+    """Every user not deleted (disabled ones too), with their roles."""
     q = quote_identifier(db)
     with translate_errors("listing users"):
         rows = client.query(
-            f"SELECT username, password_hash, is_admin, created_ns FROM {q}.vigil_users FINAL ORDER BY username"
+            f"SELECT username, password_hash, is_admin, created_ns, token_version, disabled"
+            f" FROM {q}.vigil_users FINAL WHERE NOT deleted ORDER BY username"
         ).result_rows
         members = client.query(
             f"SELECT username, project, role FROM {q}.vigil_members FINAL WHERE role != ''"
@@ -347,7 +372,7 @@ def list_users(client: Client, db: str) -> list[User]:
     roles: dict[str, dict[int, str]] = {}
     for username, project_number, role in members:
         roles.setdefault(username, {})[project_number] = role
-    return [User(u, h, bool(a), c, roles.get(u, {})) for u, h, a, c in rows]
+    return [User(u, h, bool(a), c, roles.get(u, {}), int(v), bool(d)) for u, h, a, c, v, d in rows]
 
 
 def user(client: Client, db: str, username: str) -> User:
@@ -358,10 +383,35 @@ def user(client: Client, db: str, username: str) -> User:
 
 
 def set_password(client: Client, db: str, username: str, password_hash: str) -> User:
+    """A new password; every session of the user ends."""
     found = user(client, db, username)
-    changed = User(found.username, password_hash, found.is_admin, found.created_ns, found.roles)
-    _put_user(client, db, changed)
-    return changed
+    return _changed(client, db, found, password_hash=password_hash, token_version=found.token_version + 1)
+
+
+def sign_out_everywhere(client: Client, db: str, username: str) -> User:
+    """End every session of the user (their tokens are refused within seconds)."""
+    found = user(client, db, username)
+    return _changed(client, db, found, token_version=found.token_version + 1)
+
+
+def disable_user(client: Client, db: str, username: str) -> User:
+    """The user may no longer log in, and every session of theirs ends."""
+    found = user(client, db, username)
+    return _changed(client, db, found, disabled=True, token_version=found.token_version + 1)
+
+
+def enable_user(client: Client, db: str, username: str) -> User:
+    return _changed(client, db, user(client, db, username), disabled=False)
+
+
+def delete_user(client: Client, db: str, username: str) -> User:
+    """Remove a user, their roles and their sessions (the name may be taken again)."""
+    found = user(client, db, username)
+    for number in found.roles:
+        _put_member(client, db, username, number, "")
+    gone = User(found.username, "", found.is_admin, found.created_ns, {}, found.token_version + 1, True)
+    _put_user(client, db, gone, deleted=True)
+    return gone
 
 
 def grant(client: Client, db: str, username: str, project_slug: str, role: str) -> None:
@@ -369,7 +419,10 @@ def grant(client: Client, db: str, username: str, project_slug: str, role: str) 
     if role and role not in ROLES:
         raise RegistryError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     user(client, db, username)
-    number = _project_number(client, db, project_slug)
+    _put_member(client, db, username, _project_number(client, db, project_slug), role)
+
+
+def _put_member(client: Client, db: str, username: str, number: int, role: str) -> None:
     with translate_errors("saving a membership"):
         client.insert(
             f"{quote_identifier(db)}.vigil_members",
@@ -378,12 +431,92 @@ def grant(client: Client, db: str, username: str, project_slug: str, role: str) 
         )
 
 
-def _put_user(client: Client, db: str, u: User) -> None:
+def _changed(client: Client, db: str, u: User, **changes: object) -> User:
+    changed = User(**{**u.__dict__, **changes})  # type: ignore[arg-type]
+    _put_user(client, db, changed)
+    return changed
+
+
+def _deleted_versions(client: Client, db: str) -> dict[str, int]:
+    with translate_errors("listing users"):
+        rows = client.query(
+            f"SELECT username, token_version FROM {quote_identifier(db)}.vigil_users FINAL WHERE deleted"
+        ).result_rows
+    return {u: int(v) for u, v in rows}
+
+
+def _put_user(client: Client, db: str, u: User, *, deleted: bool = False) -> None:
     with translate_errors("saving a user"):
         client.insert(
             f"{quote_identifier(db)}.vigil_users",
-            [[u.username, u.password_hash, int(u.is_admin), u.created_ns, time.time_ns()]],
-            column_names=["username", "password_hash", "is_admin", "created_ns", "version"],
+            [[u.username, u.password_hash, int(u.is_admin), u.created_ns, u.token_version, int(u.disabled),
+              int(deleted), time.time_ns()]],
+            column_names=["username", "password_hash", "is_admin", "created_ns", "token_version", "disabled",
+                          "deleted", "version"],
+        )  # fmt: skip
+
+
+# --- session families (see tokens.py) ----------------------------------------------------------
+
+
+def start_session(client: Client, db: str, family: str, username: str, refresh_id: str) -> None:
+    _put_session(client, db, family, username, refresh_id, 0)
+
+
+def rotate_session(client: Client, db: str, family: str, presented: str, new_id: str) -> bool:
+    """Exchange refresh token ``presented`` of ``family`` for ``new_id``: True if it was the
+    family's current one. A refresh token used again (already exchanged, or exchanged by two
+    callers at once) ends the whole family and answers False: one of the two is a thief."""
+    current = _session(client, db, family)
+    if current is None or current[2]:
+        return False
+    username, refresh_id, _ = current
+    if refresh_id != presented:
+        end_session(client, db, family)
+        return False
+    _put_session(client, db, family, username, new_id, 0)
+    # Storage has no transactions: whoever sees another id after writing withdraws (if two
+    # exchanged the same token at once, both see it, and the family ends).
+    after = _session(client, db, family)
+    if after is None or after[1] != new_id or after[2]:
+        end_session(client, db, family)
+        return False
+    return True
+
+
+def end_session(client: Client, db: str, family: str) -> None:
+    current = _session(client, db, family)
+    _put_session(client, db, family, current[0] if current else "", "", time.time_ns())
+
+
+def ended_sessions(client: Client, db: str, since_ns: int) -> frozenset[str]:
+    """Families ended since ``since_ns`` (older ones' access tokens have expired)."""
+    with translate_errors("listing ended sessions"):
+        rows = client.query(
+            f"SELECT DISTINCT family FROM {quote_identifier(db)}.vigil_sessions"
+            " WHERE ended_ns != 0 AND ended_ns >= {since:Int64}",
+            parameters={"since": since_ns},
+        ).result_rows
+    return frozenset(r[0] for r in rows)
+
+
+def _session(client: Client, db: str, family: str) -> tuple[str, str, int] | None:
+    """(username, current refresh id, ended ns) of a family; None if unknown."""
+    with translate_errors("reading a session"):
+        rows = client.query(
+            "SELECT argMax(username, version), argMax(refresh_id, version), max(ended_ns)"
+            f" FROM {quote_identifier(db)}.vigil_sessions WHERE family = {{f:String}} HAVING count() > 0",
+            parameters={"f": family},
+        ).result_rows
+    return (str(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None
+
+
+def _put_session(client: Client, db: str, family: str, username: str, refresh_id: str, ended_ns: int) -> None:
+    with translate_errors("saving a session"):
+        client.insert(
+            f"{quote_identifier(db)}.vigil_sessions",
+            [[family, username, refresh_id, ended_ns, time.time_ns()]],
+            column_names=["family", "username", "refresh_id", "ended_ns", "version"],
         )
 
 
@@ -393,45 +526,63 @@ def stamp(client: Client, db: str) -> tuple[int, ...]:
     q = quote_identifier(db)
     tables = ("vigil_projects", "vigil_api_keys", "vigil_users", "vigil_members")  # not usage: it
     # changes with every minute of traffic and the authenticator does not read it
+    # Sessions: only their ends (a refresh writes a row too, and needs no reload).
+    counts = [f"(SELECT (max(version), count()) FROM {q}.{t})" for t in tables]
+    counts.append(f"(SELECT (max(version), count()) FROM {q}.vigil_sessions WHERE ended_ns != 0)")
     with translate_errors("checking the registry for changes"):
-        row = client.query(
-            "SELECT " + ", ".join(f"(SELECT (max(version), count()) FROM {q}.{t})" for t in tables)
-        ).result_rows[0]
+        row = client.query("SELECT " + ", ".join(counts)).result_rows[0]
     return tuple(v for pair in row for v in pair)
 
 
 class Link:
-    """The authenticator's way to the registry: ``load`` every live project, key and user (or
-    None when nothing changed since the last load) and ``record_usage``; over one client kept
-    between calls, dropped when it fails so that the next call reconnects. One thread only."""
+    """The authenticator's way to the registry: ``load`` every live project, key and user and
+    the session families ended in the last ``ended_window_s`` (the access tokens' lifetime; or
+    None when nothing changed since the last load), ``record_usage`` and the session families'
+    changes; over one client kept between calls, dropped when it fails so that the next call
+    reconnects. One thread only."""
 
-    def __init__(self, connect: Callable[[], Client], db: str, *, main: str) -> None:
+    def __init__(
+        self, connect: Callable[[], Client], db: str, *, main: str, ended_window_s: float = 86400.0
+    ) -> None:
         self._connect = connect
         self._db = db
         self._main = main
+        self._ended_window_ns = int(ended_window_s * 1e9)
         self._client: Client | None = None
         self._stamp: tuple[int, ...] | None = None
 
     def load(self) -> Snapshot | None:
-        client = self._connected()
-        try:
+        def snapshot(client: Client) -> tuple[tuple[int, ...], Snapshot | None]:
             now = stamp(client, self._db)
             if now == self._stamp:
-                return None
-            snapshot = Snapshot(
+                return now, None
+            ended = ended_sessions(client, self._db, time.time_ns() - self._ended_window_ns)
+            return now, Snapshot(
                 list_projects(client, self._db, main=self._main),
                 list_keys(client, self._db),
                 list_users(client, self._db),
+                ended,
             )
-        except Exception:
-            self._client = None
-            raise
-        self._stamp = now
-        return snapshot
+
+        self._stamp, loaded = self._call(snapshot)
+        return loaded
 
     def record_usage(self, used: dict[str, int]) -> None:
+        self._call(lambda client: record_usage(client, self._db, used))
+
+    def start_session(self, family: str, username: str, refresh_id: str) -> None:
+        self._call(lambda client: start_session(client, self._db, family, username, refresh_id))
+
+    def rotate_session(self, family: str, presented: str, new_id: str) -> bool:
+        return self._call(lambda client: rotate_session(client, self._db, family, presented, new_id))
+
+    def end_session(self, family: str) -> None:
+        self._call(lambda client: end_session(client, self._db, family))
+
+    def _call(self, work: Callable[[Client], R]) -> R:
+        client = self._connected()
         try:
-            record_usage(self._connected(), self._db, used)
+            return work(client)
         except Exception:
             self._client = None
             raise

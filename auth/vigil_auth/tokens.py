@@ -1,6 +1,11 @@
 """User sessions: a short-lived access JWT and a longer refresh JWT (HS256, PyJWT), signed
-with a key derived from the server secret. Tokens carry only the user name: roles are looked
-up at each request, so a revoked membership takes effect within the key cache's refresh."""
+with a key derived from the session secret (VIGIL_SESSION_SECRET, apart from the API keys').
+
+Tokens carry the user name, the user's token version and the session family: roles are looked
+up at each request, a token whose version is older than the user's (bumped by a password
+change, disabling, "sign out everywhere") is refused, and so is one of an ended family. Each
+refresh token has an id (jti): the family's row in storage names the one refresh token that may
+still be exchanged, so a token used twice is seen (see authenticator.refresh)."""
 
 from __future__ import annotations
 
@@ -23,6 +28,16 @@ class Session:
     access_token: str
     refresh_token: str
     expires_in_s: int
+    family: str = ""  # the session family both tokens belong to
+    refresh_id: str = ""  # the refresh token's id (jti)
+
+
+@dataclass(frozen=True)
+class Claims:
+    username: str
+    version: int  # the user's token version when issued
+    family: str
+    token_id: str
 
 
 class TokenSigner:
@@ -31,32 +46,49 @@ class TokenSigner:
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
 
-    def issue(self, username: str, now: float | None = None) -> Session:
+    def issue(self, username: str, version: int = 0, family: str = "", now: float | None = None) -> Session:
+        """Tokens of ``family`` (a new family when empty) for a user at token ``version``."""
         now = time.time() if now is None else now
+        family = family or uuid.uuid4().hex
+        refresh_id = uuid.uuid4().hex
         return Session(
-            self._sign(username, ACCESS, now, self.access_ttl_s),
-            self._sign(username, REFRESH, now, self.refresh_ttl_s),
+            self._sign(username, ACCESS, version, family, uuid.uuid4().hex, now, self.access_ttl_s),
+            self._sign(username, REFRESH, version, family, refresh_id, now, self.refresh_ttl_s),
             self.access_ttl_s,
+            family,
+            refresh_id,
         )
 
-    def username(self, token: str, kind: str = ACCESS) -> str:
-        """The user a valid, unexpired token of this kind names; Unauthenticated otherwise."""
+    def claims(self, token: str, kind: str = ACCESS) -> Claims:
+        """What a valid, unexpired token of this kind says; Unauthenticated otherwise (a token
+        without a version or family, as issued before sessions were revocable, too)."""
         try:
             claims = jwt.decode(
-                token, self._key, algorithms=["HS256"], options={"require": ["exp", "sub", "typ"]}
+                token,
+                self._key,
+                algorithms=["HS256"],
+                options={"require": ["exp", "sub", "typ", "ver", "fam", "jti"]},
             )
         except jwt.PyJWTError:
             raise Unauthenticated(_INVALID) from None
-        if claims["typ"] != kind:
+        if claims["typ"] != kind or not isinstance(claims["ver"], int):
             raise Unauthenticated(_INVALID)
-        return str(claims["sub"])
+        return Claims(str(claims["sub"]), claims["ver"], str(claims["fam"]), str(claims["jti"]))
 
-    def _sign(self, username: str, kind: str, now: float, ttl_s: int) -> str:
+    def username(self, token: str, kind: str = ACCESS) -> str:
+        """The user a valid, unexpired token of this kind names; Unauthenticated otherwise."""
+        return self.claims(token, kind).username
+
+    def _sign(
+        self, username: str, kind: str, version: int, family: str, token_id: str, now: float, ttl_s: int
+    ) -> str:
         claims = {
             "sub": username,
             "typ": kind,
+            "ver": version,
+            "fam": family,
             "iat": int(now),
             "exp": int(now) + ttl_s,
-            "jti": uuid.uuid4().hex,
+            "jti": token_id,
         }
         return jwt.encode(claims, self._key, algorithm="HS256")

@@ -71,6 +71,13 @@ def add_admin_commands(sub: Any) -> None:
     ur = users.add_parser("revoke", help="remove a user from a project")
     ur.add_argument("username")
     ur.add_argument("--project", default=registry.DEFAULT_PROJECT)
+    for action, help_text in (
+        ("disable", "the user may no longer log in; their sessions end"),
+        ("enable", "let a disabled user log in again"),
+        ("delete", "remove a user, their roles and sessions"),
+        ("signout", "end every session of a user"),
+    ):
+        users.add_parser(action, help=help_text).add_argument("username")
 
     prices = sub.add_parser("prices", help="the model price book (cost of LLM calls)").add_subparsers(
         dest="action", required=True
@@ -158,6 +165,14 @@ def _users(args: argparse.Namespace, client: Any, db: str) -> Any:
         return _user(
             registry.set_password(client, db, args.username, hash_password(_read_password())), client, db
         )
+    if args.action == "disable":
+        return _user(registry.disable_user(client, db, args.username), client, db)
+    if args.action == "enable":
+        return _user(registry.enable_user(client, db, args.username), client, db)
+    if args.action == "delete":
+        return {**_user(registry.delete_user(client, db, args.username), client, db), "deleted": True}
+    if args.action == "signout":
+        return _user(registry.sign_out_everywhere(client, db, args.username), client, db)
     registry.grant(client, db, args.username, args.project, args.role if args.action == "grant" else "")
     return _user(registry.user(client, db, args.username), client, db)
 
@@ -176,6 +191,7 @@ def _user(u: registry.User, client: Any, db: str) -> dict[str, Any]:
     return {
         "username": u.username,
         "admin": u.is_admin,
+        "disabled": u.disabled,
         "roles": {slugs.get(n, str(n)): role for n, role in u.roles.items()},
         "created": _time(u.created_ns),
     }

@@ -24,7 +24,7 @@ from clickhouse_connect.driver.client import Client
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.keys import KeyHasher
-from vigil_auth.secret import server_secret
+from vigil_auth.secret import server_secret, session_secret
 from vigil_auth.tokens import TokenSigner
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
@@ -345,17 +345,22 @@ def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
 
 
 def make_authenticator(
-    s: VigilSettings, failure_counter: Callable[[str], Any] | None = None
+    s: VigilSettings, failure_counter: Callable[[str], Any] | None = None, local_admin_token: str = ""
 ) -> Authenticator:
     def connect_registry() -> Client:
         return connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
 
-    secret = server_secret(s.auth_secret.get_secret_value(), s.data_dir)
+    # Two secrets: ending every session (a new session secret) voids no API key.
     return Authenticator(
         enabled=s.auth_enabled,
-        hasher=KeyHasher(secret),
-        signer=TokenSigner(secret, access_ttl_s=s.auth_token_ttl_s),
-        link=registry.Link(connect_registry, s.system_database, main=s.database),
+        hasher=KeyHasher(server_secret(s.auth_secret.get_secret_value(), s.data_dir)),
+        signer=TokenSigner(
+            session_secret(s.session_secret.get_secret_value(), s.data_dir), access_ttl_s=s.auth_token_ttl_s
+        ),
+        link=registry.Link(
+            connect_registry, s.system_database, main=s.database, ended_window_s=s.auth_token_ttl_s + 60
+        ),
+        local_admin_token=local_admin_token,
         default_database=s.database,
         on_failure=(lambda reason: failure_counter(reason).inc())
         if failure_counter

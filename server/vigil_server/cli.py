@@ -11,6 +11,7 @@ import sys
 
 from pydantic import ValidationError
 
+from vigil_auth.secret import SecretError
 from vigil_collector.wal.log import LogLocked
 from vigil_query.drift_detector import evaluate_once
 from vigil_server.admin_cli import add_admin_commands, run_admin_command
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         try:
             asyncio.run(serve(settings))
-        except (LogLocked, OSError) as exc:  # the log's directory taken, a port in use
+        except (LogLocked, OSError, SecretError) as exc:  # the log's directory taken, a port in use
             print(f"vigil: cannot start: {exc}", file=sys.stderr)
             return 1
         return 0

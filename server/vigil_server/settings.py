@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigil_auth.secret import check_length
 from vigil_query.drift_detector import DetectorConfig
 from vigil_query.psi import Thresholds
 from vigil_query.replay.caps import Caps
@@ -92,6 +93,11 @@ class VigilSettings(BaseSettings):
         default=SecretStr(""),
         description="Key of the API-key hashes; default: a random one in $VIGIL_DATA_DIR/auth-secret. "
         "Set it alike on every process of a deployment.",
+    )
+    session_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key that signs users' session tokens (≥ 32 bytes); default: a random one in "
+        "$VIGIL_DATA_DIR/session-secret. Changing it ends every session and voids no API key.",
     )
 
     auth_token_ttl_s: int = Field(
@@ -302,6 +308,12 @@ class VigilSettings(BaseSettings):
             raise ValueError(f"{info.field_name} must start with chdb:, http:// or https://, not {scheme!r}")
         return value
 
+    @field_validator("auth_secret", "session_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        check_length(value.get_secret_value(), f"VIGIL_{str(info.field_name).upper()}")
+        return value
+
     @model_validator(mode="after")
     def _system_database_apart(self) -> VigilSettings:
         for name in (self.database, self.system_database):
@@ -406,6 +418,7 @@ class VigilSettings(BaseSettings):
             self.replay_openai_api_key.get_secret_value(),
             self.replay_anthropic_api_key.get_secret_value(),
             self.auth_secret.get_secret_value(),
+            self.session_secret.get_secret_value(),
         ]
 
     @property

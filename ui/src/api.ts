@@ -2,9 +2,12 @@
 // with the signed-in user's credentials (VIGIL_AUTH=on): every call carries the session's
 // access token and the project chosen in the header; a token about to expire is renewed
 // with RefreshSession first; a call refused as unauthenticated signs the user out.
+// Signing out ends the session on the server too (AdminService.SignOut): a copy of the
+// tokens left anywhere is refused from then on.
 
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { AdminService } from "./gen/vigil/admin/v1/admin_pb";
 import { QueryService } from "./gen/vigil/query/v1/query_pb";
 
 const SESSION = "vigil-session";
@@ -26,8 +29,23 @@ export function saveSession(accessToken: string, refreshToken: string, expiresIn
   localStorage.setItem(SESSION, JSON.stringify(session));
 }
 
+// Forget the session in this browser (the server already refused it).
 export function signOut(): void {
   localStorage.removeItem(SESSION);
+}
+
+// Sign out: the server ends the session, then this browser forgets it (even if the server
+// could not be reached: the user asked to be signed out here).
+export async function endSession(): Promise<void> {
+  const session = loadSession();
+  if (session) {
+    try {
+      await sessions.signOut({}, { headers: { authorization: `Bearer ${session.accessToken}` } });
+    } catch {
+      // already ended or expired: nothing left to end
+    }
+  }
+  signOut();
 }
 
 export function project(): string {
@@ -88,6 +106,8 @@ const origin = window.location.origin;
 const bare = createClient(QueryService, createConnectTransport({ baseUrl: origin }));
 
 export const query = createClient(QueryService, createConnectTransport({ baseUrl: origin, interceptors: [credentials], useBinaryFormat: true }));
+// SignOut with the session's own token as it is (not renewed first, never signing out twice).
+const sessions = createClient(AdminService, createConnectTransport({ baseUrl: origin }));
 export const login = (username: string, password: string) => bare.login({ username, password });
 
 export function errorCode(error: unknown): Code {

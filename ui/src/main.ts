@@ -5,7 +5,7 @@
 import "./style.css";
 import { h, clear } from "./dom";
 import { Code } from "@connectrpc/connect";
-import { errorCode, errorText, project, query, setProject, signOut, signedIn, whenSignedOut } from "./api";
+import { endSession, errorCode, errorText, project, query, setProject, signedIn, whenSignedOut } from "./api";
 import type { WhoAmIResponse } from "./gen/vigil/query/v1/query_pb";
 import { loginPage } from "./pages/login";
 import { searchPage } from "./pages/search";
@@ -61,7 +61,7 @@ function account(): HTMLElement | null {
   return h("div", { class: "account" },
     picker,
     h("span", { class: "muted user" }, me.username || `key ${me.keyId}`),
-    me.username ? h("button", { class: "ghost signout", title: "Sign out", onclick: () => { signOut(); void start(); } }, "⎋") : null);
+    me.username ? h("button", { class: "ghost signout", title: "Sign out", onclick: () => { void endSession().then(start); } }, "⎋") : null);
 }
 
 function render(): void {
@@ -122,7 +122,7 @@ async function start(): Promise<void> {
     clear(root, h("main", {}, h("div", { class: "empty" },
       h("p", {}, `${me.username}, you are not a member of any project yet. An administrator adds you:`),
       h("pre", {}, `vigil users grant ${me.username} --project PROJECT --role viewer`),
-      h("button", { onclick: () => { signOut(); void start(); } }, "Sign out"))));
+      h("button", { onclick: () => { void endSession().then(start); } }, "Sign out"))));
     return;
   }
   render();

@@ -169,9 +169,11 @@ async function loginAndSwitchProject([user, password, projectA, rootA, projectB,
   await page.reload();
   await page.locator("table.traces a", { hasText: rootB }).first().waitFor({ timeout: 15000 });
   const afterReload = await page.locator("select[name=project]").inputValue();
+  // The session's token before signing out: the server must refuse it afterwards.
+  const signedOutToken = await page.evaluate(() => JSON.parse(localStorage.getItem("vigil-session")).accessToken);
   await page.click("button.signout");
   await page.locator("form.login").waitFor({ timeout: 15000 });
-  return { refused, projects, seenA, seenB, afterReload };
+  return { refused, projects, seenA, seenB, afterReload, signedOutToken };
 }
 
 async function quickStart([service, rootName, childName]) {

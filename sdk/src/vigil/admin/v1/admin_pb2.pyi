@@ -42,7 +42,7 @@ class ApiKey(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., prefix: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., created_time_unix_nano: _Optional[int] = ..., expires_time_unix_nano: _Optional[int] = ..., revoked_time_unix_nano: _Optional[int] = ..., last_used_time_unix_nano: _Optional[int] = ...) -> None: ...
 
 class User(_message.Message):
-    __slots__ = ("username", "admin", "roles", "created_time_unix_nano")
+    __slots__ = ("username", "admin", "roles", "created_time_unix_nano", "disabled")
     class RolesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -54,11 +54,13 @@ class User(_message.Message):
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
     CREATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
     username: str
     admin: bool
     roles: _containers.ScalarMap[str, str]
     created_time_unix_nano: int
-    def __init__(self, username: _Optional[str] = ..., admin: _Optional[bool] = ..., roles: _Optional[_Mapping[str, str]] = ..., created_time_unix_nano: _Optional[int] = ...) -> None: ...
+    disabled: bool
+    def __init__(self, username: _Optional[str] = ..., admin: _Optional[bool] = ..., roles: _Optional[_Mapping[str, str]] = ..., created_time_unix_nano: _Optional[int] = ..., disabled: _Optional[bool] = ...) -> None: ...
 
 class ListProjectsRequest(_message.Message):
     __slots__ = ()
@@ -235,3 +237,59 @@ class SetModelPricesResponse(_message.Message):
     WRITTEN_FIELD_NUMBER: _ClassVar[int]
     written: int
     def __init__(self, written: _Optional[int] = ...) -> None: ...
+
+class DisableUserRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class DisableUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class EnableUserRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class EnableUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class DeleteUserRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class DeleteUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class SignOutRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SignOutResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SignOutEverywhereRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class SignOutEverywhereResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...

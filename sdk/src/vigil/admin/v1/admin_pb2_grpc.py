@@ -27,11 +27,14 @@ if _version_not_supported:
 
 class AdminServiceStub:
     """Projects, API keys and users, on the query port (the `vigil projects|keys|users` commands
-    do the same directly in storage). Needs VIGIL_AUTH=on and a credential:
-    - projects and users: a server admin (a user created with --admin, or a key with the admin
-    scope in the default project);
+    do the same). Needs a credential:
+    - projects, users and prices: a server admin (a user created with --admin, or the local
+    admin token of the `vigil` commands); never a project role or a key's scope;
     - keys and roles: the admin scope in the caller's project (a key's own project; for a user,
-    the project named by the `x-vigil-project` metadata).
+    the project named by the `x-vigil-project` metadata); nobody gives a key or a role a
+    scope they do not hold there, and only a server admin changes a server admin's roles;
+    - SignOut and SignOutEverywhere: a user's session.
+    With VIGIL_AUTH off, only the local admin token is accepted.
     """
 
     def __init__(self, channel):
@@ -95,6 +98,31 @@ class AdminServiceStub:
                 request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetPasswordRequest.SerializeToString,
                 response_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetPasswordResponse.FromString,
                 _registered_method=True)
+        self.DisableUser = channel.unary_unary(
+                '/vigil.admin.v1.AdminService/DisableUser',
+                request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.DisableUserRequest.SerializeToString,
+                response_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.DisableUserResponse.FromString,
+                _registered_method=True)
+        self.EnableUser = channel.unary_unary(
+                '/vigil.admin.v1.AdminService/EnableUser',
+                request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.EnableUserRequest.SerializeToString,
+                response_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.EnableUserResponse.FromString,
+                _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/vigil.admin.v1.AdminService/DeleteUser',
+                request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.DeleteUserRequest.SerializeToString,
+                response_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.DeleteUserResponse.FromString,
+                _registered_method=True)
+        self.SignOut = channel.unary_unary(
+                '/vigil.admin.v1.AdminService/SignOut',
+                request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutRequest.SerializeToString,
+                response_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutResponse.FromString,
+                _registered_method=True)
+        self.SignOutEverywhere = channel.unary_unary(
+                '/vigil.admin.v1.AdminService/SignOutEverywhere',
+                request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutEverywhereRequest.SerializeToString,
+                response_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutEverywhereResponse.FromString,
+                _registered_method=True)
         self.SetRole = channel.unary_unary(
                 '/vigil.admin.v1.AdminService/SetRole',
                 request_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetRoleRequest.SerializeToString,
@@ -109,11 +137,14 @@ class AdminServiceStub:
 
 class AdminServiceServicer:
     """Projects, API keys and users, on the query port (the `vigil projects|keys|users` commands
-    do the same directly in storage). Needs VIGIL_AUTH=on and a credential:
-    - projects and users: a server admin (a user created with --admin, or a key with the admin
-    scope in the default project);
+    do the same). Needs a credential:
+    - projects, users and prices: a server admin (a user created with --admin, or the local
+    admin token of the `vigil` commands); never a project role or a key's scope;
     - keys and roles: the admin scope in the caller's project (a key's own project; for a user,
-    the project named by the `x-vigil-project` metadata).
+    the project named by the `x-vigil-project` metadata); nobody gives a key or a role a
+    scope they do not hold there, and only a server admin changes a server admin's roles;
+    - SignOut and SignOutEverywhere: a user's session.
+    With VIGIL_AUTH off, only the local admin token is accepted.
     """
 
     def ListProjects(self, request, context):
@@ -180,7 +211,42 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetPassword(self, request, context):
+        """A new password; every session of the user ends (within 2 s on every server).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableUser(self, request, context):
+        """The user may no longer log in; every session of theirs ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableUser(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUser(self, request, context):
+        """Removes the user, their roles and sessions (the name may be taken again).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignOut(self, request, context):
+        """Ends the caller's session (its access and refresh tokens).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignOutEverywhere(self, request, context):
+        """Ends every session of a user: the caller's own, or (a server admin) anyone's.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -260,6 +326,31 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetPasswordRequest.FromString,
                     response_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetPasswordResponse.SerializeToString,
             ),
+            'DisableUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableUser,
+                    request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.DisableUserRequest.FromString,
+                    response_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.DisableUserResponse.SerializeToString,
+            ),
+            'EnableUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableUser,
+                    request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.EnableUserRequest.FromString,
+                    response_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.EnableUserResponse.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.DeleteUserRequest.FromString,
+                    response_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.DeleteUserResponse.SerializeToString,
+            ),
+            'SignOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignOut,
+                    request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutRequest.FromString,
+                    response_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutResponse.SerializeToString,
+            ),
+            'SignOutEverywhere': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignOutEverywhere,
+                    request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutEverywhereRequest.FromString,
+                    response_serializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutEverywhereResponse.SerializeToString,
+            ),
             'SetRole': grpc.unary_unary_rpc_method_handler(
                     servicer.SetRole,
                     request_deserializer=vigil_dot_admin_dot_v1_dot_admin__pb2.SetRoleRequest.FromString,
@@ -280,11 +371,14 @@ def add_AdminServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
     """Projects, API keys and users, on the query port (the `vigil projects|keys|users` commands
-    do the same directly in storage). Needs VIGIL_AUTH=on and a credential:
-    - projects and users: a server admin (a user created with --admin, or a key with the admin
-    scope in the default project);
+    do the same). Needs a credential:
+    - projects, users and prices: a server admin (a user created with --admin, or the local
+    admin token of the `vigil` commands); never a project role or a key's scope;
     - keys and roles: the admin scope in the caller's project (a key's own project; for a user,
-    the project named by the `x-vigil-project` metadata).
+    the project named by the `x-vigil-project` metadata); nobody gives a key or a role a
+    scope they do not hold there, and only a server admin changes a server admin's roles;
+    - SignOut and SignOutEverywhere: a user's session.
+    With VIGIL_AUTH off, only the local admin token is accepted.
     """
 
     @staticmethod
@@ -574,6 +668,141 @@ class AdminService:
             '/vigil.admin.v1.AdminService/SetPassword',
             vigil_dot_admin_dot_v1_dot_admin__pb2.SetPasswordRequest.SerializeToString,
             vigil_dot_admin_dot_v1_dot_admin__pb2.SetPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.admin.v1.AdminService/DisableUser',
+            vigil_dot_admin_dot_v1_dot_admin__pb2.DisableUserRequest.SerializeToString,
+            vigil_dot_admin_dot_v1_dot_admin__pb2.DisableUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.admin.v1.AdminService/EnableUser',
+            vigil_dot_admin_dot_v1_dot_admin__pb2.EnableUserRequest.SerializeToString,
+            vigil_dot_admin_dot_v1_dot_admin__pb2.EnableUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.admin.v1.AdminService/DeleteUser',
+            vigil_dot_admin_dot_v1_dot_admin__pb2.DeleteUserRequest.SerializeToString,
+            vigil_dot_admin_dot_v1_dot_admin__pb2.DeleteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.admin.v1.AdminService/SignOut',
+            vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutRequest.SerializeToString,
+            vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignOutEverywhere(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.admin.v1.AdminService/SignOutEverywhere',
+            vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutEverywhereRequest.SerializeToString,
+            vigil_dot_admin_dot_v1_dot_admin__pb2.SignOutEverywhereResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vigil/admin/v1/admin.proto.
  */
 export const file_vigil_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("Chp2aWdpbC9hZG1pbi92MS9hZG1pbi5wcm90bxIOdmlnaWwuYWRtaW4udjEiWgoHUHJvamVjdBIPCgdwcm9qZWN0GAEgASgJEgwKBG5hbWUYAiABKAkSEAoIZGF0YWJhc2UYAyABKAkSHgoWY3JlYXRlZF90aW1lX3VuaXhfbmFubxgEIAEoAyLZAQoGQXBpS2V5Eg4KBmtleV9pZBgBIAEoCRIOCgZwcmVmaXgYAiABKAkSDwoHcHJvamVjdBgDIAEoCRIMCgRuYW1lGAQgASgJEg4KBnNjb3BlcxgFIAMoCRIeChZjcmVhdGVkX3RpbWVfdW5peF9uYW5vGAYgASgDEh4KFmV4cGlyZXNfdGltZV91bml4X25hbm8YByABKAMSHgoWcmV2b2tlZF90aW1lX3VuaXhfbmFubxgIIAEoAxIgChhsYXN0X3VzZWRfdGltZV91bml4X25hbm8YCSABKAMipQEKBFVzZXISEAoIdXNlcm5hbWUYASABKAkSDQoFYWRtaW4YAiABKAgSLgoFcm9sZXMYAyADKAsyHy52aWdpbC5hZG1pbi52MS5Vc2VyLlJvbGVzRW50cnkSHgoWY3JlYXRlZF90aW1lX3VuaXhfbmFubxgEIAEoAxosCgpSb2xlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiFQoTTGlzdFByb2plY3RzUmVxdWVzdCJBChRMaXN0UHJvamVjdHNSZXNwb25zZRIpCghwcm9qZWN0cxgBIAMoCzIXLnZpZ2lsLmFkbWluLnYxLlByb2plY3QiNQoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRIMCgRuYW1lGAIgASgJIkEKFUNyZWF0ZVByb2plY3RSZXNwb25zZRIoCgdwcm9qZWN0GAEgASgLMhcudmlnaWwuYWRtaW4udjEuUHJvamVjdCI1ChRSZW5hbWVQcm9qZWN0UmVxdWVzdBIPCgdwcm9qZWN0GAEgASgJEgwKBG5hbWUYAiABKAkiQQoVUmVuYW1lUHJvamVjdFJlc3BvbnNlEigKB3Byb2plY3QYASABKAsyFy52aWdpbC5hZG1pbi52MS5Qcm9qZWN0IjgKFERlbGV0ZVByb2plY3RSZXF1ZXN0Eg8KB3Byb2plY3QYASABKAkSDwoHY29uZmlybRgCIAEoCCJBChVEZWxldGVQcm9qZWN0UmVzcG9uc2USKAoHcHJvamVjdBgBIAEoCzIXLnZpZ2lsLmFkbWluLnYxLlByb2plY3QiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjsKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoEa2V5cxgBIAMoCzIWLnZpZ2lsLmFkbWluLnYxLkFwaUtleSJTChNDcmVhdGVBcGlLZXlSZXF1ZXN0Eg4KBnNjb3BlcxgBIAMoCRIMCgRuYW1lGAIgASgJEh4KFmV4cGlyZXNfdGltZV91bml4X25hbm8YAyABKAMiSwoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USIwoDa2V5GAEgASgLMhYudmlnaWwuYWRtaW4udjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSI8ChNSb3RhdGVBcGlLZXlSZXF1ZXN0Eg4KBmtleV9pZBgBIAEoCRIVCg1ncmFjZV9zZWNvbmRzGAIgASgNIksKFFJvdGF0ZUFwaUtleVJlc3BvbnNlEiMKA2tleRgBIAEoCzIWLnZpZ2lsLmFkbWluLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiJQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIOCgZrZXlfaWQYASABKAkiOwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIwoDa2V5GAEgASgLMhYudmlnaWwuYWRtaW4udjEuQXBpS2V5IhIKEExpc3RVc2Vyc1JlcXVlc3QiOAoRTGlzdFVzZXJzUmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC52aWdpbC5hZG1pbi52MS5Vc2VyIkYKEUNyZWF0ZVVzZXJSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEg0KBWFkbWluGAMgASgIIjgKEkNyZWF0ZVVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQudmlnaWwuYWRtaW4udjEuVXNlciI4ChJTZXRQYXNzd29yZFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiOQoTU2V0UGFzc3dvcmRSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQudmlnaWwuYWRtaW4udjEuVXNlciIwCg5TZXRSb2xlUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIMCgRyb2xlGAIgASgJIjUKD1NldFJvbGVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQudmlnaWwuYWRtaW4udjEuVXNlciJUChVTZXRNb2RlbFByaWNlc1JlcXVlc3QSKgoGcHJpY2VzGAEgAygLMhoudmlnaWwucXVlcnkudjEuTW9kZWxQcmljZRIPCgdyZXBsYWNlGAIgASgIIikKFlNldE1vZGVsUHJpY2VzUmVzcG9uc2USDwoHd3JpdHRlbhgBIAEoDTKYCQoMQWRtaW5TZXJ2aWNlElkKDExpc3RQcm9qZWN0cxIjLnZpZ2lsLmFkbWluLnYxLkxpc3RQcm9qZWN0c1JlcXVlc3QaJC52aWdpbC5hZG1pbi52MS5MaXN0UHJvamVjdHNSZXNwb25zZRJcCg1DcmVhdGVQcm9qZWN0EiQudmlnaWwuYWRtaW4udjEuQ3JlYXRlUHJvamVjdFJlcXVlc3QaJS52aWdpbC5hZG1pbi52MS5DcmVhdGVQcm9qZWN0UmVzcG9uc2USXAoNUmVuYW1lUHJvamVjdBIkLnZpZ2lsLmFkbWluLnYxLlJlbmFtZVByb2plY3RSZXF1ZXN0GiUudmlnaWwuYWRtaW4udjEuUmVuYW1lUHJvamVjdFJlc3BvbnNlElwKDURlbGV0ZVByb2plY3QSJC52aWdpbC5hZG1pbi52MS5EZWxldGVQcm9qZWN0UmVxdWVzdBolLnZpZ2lsLmFkbWluLnYxLkRlbGV0ZVByb2plY3RSZXNwb25zZRJWCgtMaXN0QXBpS2V5cxIiLnZpZ2lsLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBojLnZpZ2lsLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USWQoMQ3JlYXRlQXBpS2V5EiMudmlnaWwuYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBokLnZpZ2lsLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElkKDFJvdGF0ZUFwaUtleRIjLnZpZ2lsLmFkbWluLnYxLlJvdGF0ZUFwaUtleVJlcXVlc3QaJC52aWdpbC5hZG1pbi52MS5Sb3RhdGVBcGlLZXlSZXNwb25zZRJZCgxSZXZva2VBcGlLZXkSIy52aWdpbC5hZG1pbi52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiQudmlnaWwuYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVzcG9uc2USUAoJTGlzdFVzZXJzEiAudmlnaWwuYWRtaW4udjEuTGlzdFVzZXJzUmVxdWVzdBohLnZpZ2lsLmFkbWluLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlElMKCkNyZWF0ZVVzZXISIS52aWdpbC5hZG1pbi52MS5DcmVhdGVVc2VyUmVxdWVzdBoiLnZpZ2lsLmFkbWluLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJWCgtTZXRQYXNzd29yZBIiLnZpZ2lsLmFkbWluLnYxLlNldFBhc3N3b3JkUmVxdWVzdBojLnZpZ2lsLmFkbWluLnYxLlNldFBhc3N3b3JkUmVzcG9uc2USSgoHU2V0Um9sZRIeLnZpZ2lsLmFkbWluLnYxLlNldFJvbGVSZXF1ZXN0Gh8udmlnaWwuYWRtaW4udjEuU2V0Um9sZVJlc3BvbnNlEl8KDlNldE1vZGVsUHJpY2VzEiUudmlnaWwuYWRtaW4udjEuU2V0TW9kZWxQcmljZXNSZXF1ZXN0GiYudmlnaWwuYWRtaW4udjEuU2V0TW9kZWxQcmljZXNSZXNwb25zZWIGcHJvdG8z", [file_vigil_query_v1_query]);
+  fileDesc("Chp2aWdpbC9hZG1pbi92MS9hZG1pbi5wcm90bxIOdmlnaWwuYWRtaW4udjEiWgoHUHJvamVjdBIPCgdwcm9qZWN0GAEgASgJEgwKBG5hbWUYAiABKAkSEAoIZGF0YWJhc2UYAyABKAkSHgoWY3JlYXRlZF90aW1lX3VuaXhfbmFubxgEIAEoAyLZAQoGQXBpS2V5Eg4KBmtleV9pZBgBIAEoCRIOCgZwcmVmaXgYAiABKAkSDwoHcHJvamVjdBgDIAEoCRIMCgRuYW1lGAQgASgJEg4KBnNjb3BlcxgFIAMoCRIeChZjcmVhdGVkX3RpbWVfdW5peF9uYW5vGAYgASgDEh4KFmV4cGlyZXNfdGltZV91bml4X25hbm8YByABKAMSHgoWcmV2b2tlZF90aW1lX3VuaXhfbmFubxgIIAEoAxIgChhsYXN0X3VzZWRfdGltZV91bml4X25hbm8YCSABKAMitwEKBFVzZXISEAoIdXNlcm5hbWUYASABKAkSDQoFYWRtaW4YAiABKAgSLgoFcm9sZXMYAyADKAsyHy52aWdpbC5hZG1pbi52MS5Vc2VyLlJvbGVzRW50cnkSHgoWY3JlYXRlZF90aW1lX3VuaXhfbmFubxgEIAEoAxIQCghkaXNhYmxlZBgFIAEoCBosCgpSb2xlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiFQoTTGlzdFByb2plY3RzUmVxdWVzdCJBChRMaXN0UHJvamVjdHNSZXNwb25zZRIpCghwcm9qZWN0cxgBIAMoCzIXLnZpZ2lsLmFkbWluLnYxLlByb2plY3QiNQoUQ3JlYXRlUHJvamVjdFJlcXVlc3QSDwoHcHJvamVjdBgBIAEoCRIMCgRuYW1lGAIgASgJIkEKFUNyZWF0ZVByb2plY3RSZXNwb25zZRIoCgdwcm9qZWN0GAEgASgLMhcudmlnaWwuYWRtaW4udjEuUHJvamVjdCI1ChRSZW5hbWVQcm9qZWN0UmVxdWVzdBIPCgdwcm9qZWN0GAEgASgJEgwKBG5hbWUYAiABKAkiQQoVUmVuYW1lUHJvamVjdFJlc3BvbnNlEigKB3Byb2plY3QYASABKAsyFy52aWdpbC5hZG1pbi52MS5Qcm9qZWN0IjgKFERlbGV0ZVByb2plY3RSZXF1ZXN0Eg8KB3Byb2plY3QYASABKAkSDwoHY29uZmlybRgCIAEoCCJBChVEZWxldGVQcm9qZWN0UmVzcG9uc2USKAoHcHJvamVjdBgBIAEoCzIXLnZpZ2lsLmFkbWluLnYxLlByb2plY3QiFAoSTGlzdEFwaUtleXNSZXF1ZXN0IjsKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoEa2V5cxgBIAMoCzIWLnZpZ2lsLmFkbWluLnYxLkFwaUtleSJTChNDcmVhdGVBcGlLZXlSZXF1ZXN0Eg4KBnNjb3BlcxgBIAMoCRIMCgRuYW1lGAIgASgJEh4KFmV4cGlyZXNfdGltZV91bml4X25hbm8YAyABKAMiSwoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USIwoDa2V5GAEgASgLMhYudmlnaWwuYWRtaW4udjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSI8ChNSb3RhdGVBcGlLZXlSZXF1ZXN0Eg4KBmtleV9pZBgBIAEoCRIVCg1ncmFjZV9zZWNvbmRzGAIgASgNIksKFFJvdGF0ZUFwaUtleVJlc3BvbnNlEiMKA2tleRgBIAEoCzIWLnZpZ2lsLmFkbWluLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiJQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIOCgZrZXlfaWQYASABKAkiOwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIwoDa2V5GAEgASgLMhYudmlnaWwuYWRtaW4udjEuQXBpS2V5IhIKEExpc3RVc2Vyc1JlcXVlc3QiOAoRTGlzdFVzZXJzUmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC52aWdpbC5hZG1pbi52MS5Vc2VyIkYKEUNyZWF0ZVVzZXJSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEg0KBWFkbWluGAMgASgIIjgKEkNyZWF0ZVVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQudmlnaWwuYWRtaW4udjEuVXNlciI4ChJTZXRQYXNzd29yZFJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiOQoTU2V0UGFzc3dvcmRSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQudmlnaWwuYWRtaW4udjEuVXNlciIwCg5TZXRSb2xlUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIMCgRyb2xlGAIgASgJIjUKD1NldFJvbGVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQudmlnaWwuYWRtaW4udjEuVXNlciJUChVTZXRNb2RlbFByaWNlc1JlcXVlc3QSKgoGcHJpY2VzGAEgAygLMhoudmlnaWwucXVlcnkudjEuTW9kZWxQcmljZRIPCgdyZXBsYWNlGAIgASgIIikKFlNldE1vZGVsUHJpY2VzUmVzcG9uc2USDwoHd3JpdHRlbhgBIAEoDSImChJEaXNhYmxlVXNlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiOQoTRGlzYWJsZVVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQudmlnaWwuYWRtaW4udjEuVXNlciIlChFFbmFibGVVc2VyUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCSI4ChJFbmFibGVVc2VyUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULnZpZ2lsLmFkbWluLnYxLlVzZXIiJQoRRGVsZXRlVXNlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiOAoSRGVsZXRlVXNlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC52aWdpbC5hZG1pbi52MS5Vc2VyIhAKDlNpZ25PdXRSZXF1ZXN0IhEKD1NpZ25PdXRSZXNwb25zZSIsChhTaWduT3V0RXZlcnl3aGVyZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiPwoZU2lnbk91dEV2ZXJ5d2hlcmVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQudmlnaWwuYWRtaW4udjEuVXNlcjLQDAoMQWRtaW5TZXJ2aWNlElkKDExpc3RQcm9qZWN0cxIjLnZpZ2lsLmFkbWluLnYxLkxpc3RQcm9qZWN0c1JlcXVlc3QaJC52aWdpbC5hZG1pbi52MS5MaXN0UHJvamVjdHNSZXNwb25zZRJcCg1DcmVhdGVQcm9qZWN0EiQudmlnaWwuYWRtaW4udjEuQ3JlYXRlUHJvamVjdFJlcXVlc3QaJS52aWdpbC5hZG1pbi52MS5DcmVhdGVQcm9qZWN0UmVzcG9uc2USXAoNUmVuYW1lUHJvamVjdBIkLnZpZ2lsLmFkbWluLnYxLlJlbmFtZVByb2plY3RSZXF1ZXN0GiUudmlnaWwuYWRtaW4udjEuUmVuYW1lUHJvamVjdFJlc3BvbnNlElwKDURlbGV0ZVByb2plY3QSJC52aWdpbC5hZG1pbi52MS5EZWxldGVQcm9qZWN0UmVxdWVzdBolLnZpZ2lsLmFkbWluLnYxLkRlbGV0ZVByb2plY3RSZXNwb25zZRJWCgtMaXN0QXBpS2V5cxIiLnZpZ2lsLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBojLnZpZ2lsLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USWQoMQ3JlYXRlQXBpS2V5EiMudmlnaWwuYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBokLnZpZ2lsLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElkKDFJvdGF0ZUFwaUtleRIjLnZpZ2lsLmFkbWluLnYxLlJvdGF0ZUFwaUtleVJlcXVlc3QaJC52aWdpbC5hZG1pbi52MS5Sb3RhdGVBcGlLZXlSZXNwb25zZRJZCgxSZXZva2VBcGlLZXkSIy52aWdpbC5hZG1pbi52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiQudmlnaWwuYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVzcG9uc2USUAoJTGlzdFVzZXJzEiAudmlnaWwuYWRtaW4udjEuTGlzdFVzZXJzUmVxdWVzdBohLnZpZ2lsLmFkbWluLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlElMKCkNyZWF0ZVVzZXISIS52aWdpbC5hZG1pbi52MS5DcmVhdGVVc2VyUmVxdWVzdBoiLnZpZ2lsLmFkbWluLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJWCgtTZXRQYXNzd29yZBIiLnZpZ2lsLmFkbWluLnYxLlNldFBhc3N3b3JkUmVxdWVzdBojLnZpZ2lsLmFkbWluLnYxLlNldFBhc3N3b3JkUmVzcG9uc2USVgoLRGlzYWJsZVVzZXISIi52aWdpbC5hZG1pbi52MS5EaXNhYmxlVXNlclJlcXVlc3QaIy52aWdpbC5hZG1pbi52MS5EaXNhYmxlVXNlclJlc3BvbnNlElMKCkVuYWJsZVVzZXISIS52aWdpbC5hZG1pbi52MS5FbmFibGVVc2VyUmVxdWVzdBoiLnZpZ2lsLmFkbWluLnYxLkVuYWJsZVVzZXJSZXNwb25zZRJTCgpEZWxldGVVc2VyEiEudmlnaWwuYWRtaW4udjEuRGVsZXRlVXNlclJlcXVlc3QaIi52aWdpbC5hZG1pbi52MS5EZWxldGVVc2VyUmVzcG9uc2USSgoHU2lnbk91dBIeLnZpZ2lsLmFkbWluLnYxLlNpZ25PdXRSZXF1ZXN0Gh8udmlnaWwuYWRtaW4udjEuU2lnbk91dFJlc3BvbnNlEmgKEVNpZ25PdXRFdmVyeXdoZXJlEigudmlnaWwuYWRtaW4udjEuU2lnbk91dEV2ZXJ5d2hlcmVSZXF1ZXN0GikudmlnaWwuYWRtaW4udjEuU2lnbk91dEV2ZXJ5d2hlcmVSZXNwb25zZRJKCgdTZXRSb2xlEh4udmlnaWwuYWRtaW4udjEuU2V0Um9sZVJlcXVlc3QaHy52aWdpbC5hZG1pbi52MS5TZXRSb2xlUmVzcG9uc2USXwoOU2V0TW9kZWxQcmljZXMSJS52aWdpbC5hZG1pbi52MS5TZXRNb2RlbFByaWNlc1JlcXVlc3QaJi52aWdpbC5hZG1pbi52MS5TZXRNb2RlbFByaWNlc1Jlc3BvbnNlYgZwcm90bzM", [file_vigil_query_v1_query]);
 
 /**
  * @generated from message vigil.admin.v1.Project
@@ -134,6 +134,13 @@ export type User = Message<"vigil.admin.v1.User"> & {
    * @generated from field: int64 created_time_unix_nano = 4;
    */
   createdTimeUnixNano: bigint;
+
+  /**
+   * May not log in (DisableUser).
+   *
+   * @generated from field: bool disabled = 5;
+   */
+  disabled: boolean;
 };
 
 /**
@@ -647,12 +654,179 @@ export const SetModelPricesResponseSchema: GenMessage<SetModelPricesResponse> = 
   messageDesc(file_vigil_admin_v1_admin, 28);
 
 /**
+ * @generated from message vigil.admin.v1.DisableUserRequest
+ */
+export type DisableUserRequest = Message<"vigil.admin.v1.DisableUserRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message vigil.admin.v1.DisableUserRequest.
+ * Use `create(DisableUserRequestSchema)` to create a new message.
+ */
+export const DisableUserRequestSchema: GenMessage<DisableUserRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 29);
+
+/**
+ * @generated from message vigil.admin.v1.DisableUserResponse
+ */
+export type DisableUserResponse = Message<"vigil.admin.v1.DisableUserResponse"> & {
+  /**
+   * @generated from field: vigil.admin.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message vigil.admin.v1.DisableUserResponse.
+ * Use `create(DisableUserResponseSchema)` to create a new message.
+ */
+export const DisableUserResponseSchema: GenMessage<DisableUserResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 30);
+
+/**
+ * @generated from message vigil.admin.v1.EnableUserRequest
+ */
+export type EnableUserRequest = Message<"vigil.admin.v1.EnableUserRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message vigil.admin.v1.EnableUserRequest.
+ * Use `create(EnableUserRequestSchema)` to create a new message.
+ */
+export const EnableUserRequestSchema: GenMessage<EnableUserRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 31);
+
+/**
+ * @generated from message vigil.admin.v1.EnableUserResponse
+ */
+export type EnableUserResponse = Message<"vigil.admin.v1.EnableUserResponse"> & {
+  /**
+   * @generated from field: vigil.admin.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message vigil.admin.v1.EnableUserResponse.
+ * Use `create(EnableUserResponseSchema)` to create a new message.
+ */
+export const EnableUserResponseSchema: GenMessage<EnableUserResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 32);
+
+/**
+ * @generated from message vigil.admin.v1.DeleteUserRequest
+ */
+export type DeleteUserRequest = Message<"vigil.admin.v1.DeleteUserRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message vigil.admin.v1.DeleteUserRequest.
+ * Use `create(DeleteUserRequestSchema)` to create a new message.
+ */
+export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 33);
+
+/**
+ * @generated from message vigil.admin.v1.DeleteUserResponse
+ */
+export type DeleteUserResponse = Message<"vigil.admin.v1.DeleteUserResponse"> & {
+  /**
+   * @generated from field: vigil.admin.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message vigil.admin.v1.DeleteUserResponse.
+ * Use `create(DeleteUserResponseSchema)` to create a new message.
+ */
+export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 34);
+
+/**
+ * @generated from message vigil.admin.v1.SignOutRequest
+ */
+export type SignOutRequest = Message<"vigil.admin.v1.SignOutRequest"> & {
+};
+
+/**
+ * Describes the message vigil.admin.v1.SignOutRequest.
+ * Use `create(SignOutRequestSchema)` to create a new message.
+ */
+export const SignOutRequestSchema: GenMessage<SignOutRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 35);
+
+/**
+ * @generated from message vigil.admin.v1.SignOutResponse
+ */
+export type SignOutResponse = Message<"vigil.admin.v1.SignOutResponse"> & {
+};
+
+/**
+ * Describes the message vigil.admin.v1.SignOutResponse.
+ * Use `create(SignOutResponseSchema)` to create a new message.
+ */
+export const SignOutResponseSchema: GenMessage<SignOutResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 36);
+
+/**
+ * @generated from message vigil.admin.v1.SignOutEverywhereRequest
+ */
+export type SignOutEverywhereRequest = Message<"vigil.admin.v1.SignOutEverywhereRequest"> & {
+  /**
+   * Empty: the caller.
+   *
+   * @generated from field: string username = 1;
+   */
+  username: string;
+};
+
+/**
+ * Describes the message vigil.admin.v1.SignOutEverywhereRequest.
+ * Use `create(SignOutEverywhereRequestSchema)` to create a new message.
+ */
+export const SignOutEverywhereRequestSchema: GenMessage<SignOutEverywhereRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 37);
+
+/**
+ * @generated from message vigil.admin.v1.SignOutEverywhereResponse
+ */
+export type SignOutEverywhereResponse = Message<"vigil.admin.v1.SignOutEverywhereResponse"> & {
+  /**
+   * @generated from field: vigil.admin.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message vigil.admin.v1.SignOutEverywhereResponse.
+ * Use `create(SignOutEverywhereResponseSchema)` to create a new message.
+ */
+export const SignOutEverywhereResponseSchema: GenMessage<SignOutEverywhereResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_admin_v1_admin, 38);
+
+/**
  * Projects, API keys and users, on the query port (the `vigil projects|keys|users` commands
- * do the same directly in storage). Needs VIGIL_AUTH=on and a credential:
- * - projects and users: a server admin (a user created with --admin, or a key with the admin
- *   scope in the default project);
+ * do the same). Needs a credential:
+ * - projects, users and prices: a server admin (a user created with --admin, or the local
+ *   admin token of the `vigil` commands); never a project role or a key's scope;
  * - keys and roles: the admin scope in the caller's project (a key's own project; for a user,
- *   the project named by the `x-vigil-project` metadata).
+ *   the project named by the `x-vigil-project` metadata); nobody gives a key or a role a
+ *   scope they do not hold there, and only a server admin changes a server admin's roles;
+ * - SignOut and SignOutEverywhere: a user's session.
+ * With VIGIL_AUTH off, only the local admin token is accepted.
  *
  * @generated from service vigil.admin.v1.AdminService
  */
@@ -744,12 +918,62 @@ export const AdminService: GenService<{
     output: typeof CreateUserResponseSchema;
   },
   /**
+   * A new password; every session of the user ends (within 2 s on every server).
+   *
    * @generated from rpc vigil.admin.v1.AdminService.SetPassword
    */
   setPassword: {
     methodKind: "unary";
     input: typeof SetPasswordRequestSchema;
     output: typeof SetPasswordResponseSchema;
+  },
+  /**
+   * The user may no longer log in; every session of theirs ends.
+   *
+   * @generated from rpc vigil.admin.v1.AdminService.DisableUser
+   */
+  disableUser: {
+    methodKind: "unary";
+    input: typeof DisableUserRequestSchema;
+    output: typeof DisableUserResponseSchema;
+  },
+  /**
+   * @generated from rpc vigil.admin.v1.AdminService.EnableUser
+   */
+  enableUser: {
+    methodKind: "unary";
+    input: typeof EnableUserRequestSchema;
+    output: typeof EnableUserResponseSchema;
+  },
+  /**
+   * Removes the user, their roles and sessions (the name may be taken again).
+   *
+   * @generated from rpc vigil.admin.v1.AdminService.DeleteUser
+   */
+  deleteUser: {
+    methodKind: "unary";
+    input: typeof DeleteUserRequestSchema;
+    output: typeof DeleteUserResponseSchema;
+  },
+  /**
+   * Ends the caller's session (its access and refresh tokens).
+   *
+   * @generated from rpc vigil.admin.v1.AdminService.SignOut
+   */
+  signOut: {
+    methodKind: "unary";
+    input: typeof SignOutRequestSchema;
+    output: typeof SignOutResponseSchema;
+  },
+  /**
+   * Ends every session of a user: the caller's own, or (a server admin) anyone's.
+   *
+   * @generated from rpc vigil.admin.v1.AdminService.SignOutEverywhere
+   */
+  signOutEverywhere: {
+    methodKind: "unary";
+    input: typeof SignOutEverywhereRequestSchema;
+    output: typeof SignOutEverywhereResponseSchema;
   },
   /**
    * A user's role in the caller's project: viewer, member or admin; empty removes the user.
