@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from vigil_query.prices import store as price_book
 from vigil_query.reader import Reader, Writer
 from vigil_query.server import QueryServer
 from vigil_query.service import QueryService
+from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, apply_migrations, connect
@@ -106,7 +108,9 @@ class VigilApp:
             )
             for _ in range(settings.insert_concurrency)
         ]
-        self.auth = make_authenticator(settings, self.metrics.auth_failures.labels)
+        # The admin commands' way in while this process holds the data directory (local_admin.py).
+        self._admin_token = local_admin.new_token()
+        self.auth = make_authenticator(settings, self.metrics.auth_failures.labels, self._admin_token)
         self.wal = WriteAheadLog(
             settings.resolved_wal_dir, max_bytes=settings.wal_max_bytes, metrics=self.metrics
         )
@@ -200,6 +204,15 @@ class VigilApp:
         self.query = QueryServer(make_query_service(s, self.auth), s.traces_ttl_days, s.ui_dir)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
         web_port = await self.query.start_web(s.listen_host, s.web_port, tls)
+        local_admin.publish(
+            s.data_dir,
+            local_admin.LocalAdmin(
+                self._admin_token,
+                local_admin.loopback_target(s.listen_host, query_port),
+                tls is not None,
+                os.getpid(),
+            ),
+        )
         if s.drift_interval_s > 0:
             self._detector_task = loop.create_task(
                 run_detector(
@@ -244,6 +257,7 @@ class VigilApp:
         deadline = self.settings.shutdown_timeout_s
         started = time.monotonic()
         log.info("vigil shutting down", extra={"deadline_s": deadline})
+        local_admin.withdraw(self.settings.data_dir, self._admin_token)
         if self._schema_task is not None:
             self._schema_task.cancel()
         self._detector_stop.set()
