@@ -29,11 +29,12 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry, Counter
-from test_auth import new_key, secured  # noqa: F401 - the auth-on app fixture, shared
 from test_batcher import KIND, RecordingWriter, make_batcher, open_log, stop
 from test_tls import self_signed
 
+from vigil_auth import registry
 from vigil_auth.host_guard import HostGuard
+from vigil_auth.keys import KeyHasher
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.dead_letter import DeadLetters
 from vigil_collector.wal.log import WriteAheadLog
@@ -47,6 +48,25 @@ from support import RunningApp, ServerProcess, http_request, make_request, make_
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 CONNECT = "/vigil.query.v1.QueryService/GetServices"
 JSON = {"Content-Type": "application/json"}
+
+
+SECRET = "web-hardening-secret-0123456789abcdef"
+DATABASE = "hardauth"
+
+
+@pytest.fixture(scope="module")
+def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
+    """An app with auth on, and a project ``alpha`` to make keys in."""
+    app = RunningApp(make_settings(chdb_dir, database=DATABASE, auth="on", auth_secret=SECRET))
+    registry.ensure(ch, DATABASE)
+    if all(p.slug != "alpha" for p in registry.list_projects(ch, DATABASE)):
+        registry.create_project(ch, DATABASE, "alpha")
+    yield app
+    app.stop()
+
+
+def new_key(ch: Client, project: str, *scopes: str) -> tuple[registry.ApiKey, str]:
+    return registry.create_key(ch, DATABASE, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
 
 
 @contextlib.contextmanager
@@ -103,7 +123,7 @@ def test_auth_off_refuses_foreign_host_names_on_both_http_ports(app: RunningApp)
     assert http_request(f"{app.http_base}/ready", headers={"Host": "10.1.2.3:4318"})[0] == 200
 
 
-def test_auth_on_makes_no_host_check(secured: RunningApp, ch: Client) -> None:  # noqa: F811
+def test_auth_on_makes_no_host_check(secured: RunningApp, ch: Client) -> None:
     _, ingest = new_key(ch, "alpha", "ingest")
     _, read = new_key(ch, "alpha", "read")
     status, _, answer = http_request(
@@ -132,7 +152,7 @@ def test_ready_details_go_only_to_loopback_names_while_auth_is_off(app: RunningA
     assert status == 200 and json.loads(answer) == {"ready": True, "status": "ready", "code": "ok"}
 
 
-def test_ready_details_need_a_read_credential_with_auth_on(secured: RunningApp, ch: Client) -> None:  # noqa: F811
+def test_ready_details_need_a_read_credential_with_auth_on(secured: RunningApp, ch: Client) -> None:
     _, read = new_key(ch, "alpha", "read")
     _, ingest = new_key(ch, "alpha", "ingest")
     short = {"ready": True, "status": "ready", "code": "ok"}
@@ -172,7 +192,7 @@ def free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
-def test_metrics_need_a_read_key_by_default_with_auth_on(secured: RunningApp, ch: Client) -> None:  # noqa: F811
+def test_metrics_need_a_read_key_by_default_with_auth_on(secured: RunningApp, ch: Client) -> None:
     assert VigilSettings(_env_file=None).metrics_require_key is True
     _, read = new_key(ch, "alpha", "read")
     _, ingest = new_key(ch, "alpha", "ingest")
