@@ -272,14 +272,15 @@ def test_the_users_command_creates_the_first_admin(tmp_path: Path) -> None:
     assert [u["username"] for u in json.loads(listed.stdout)] == ["root"]
 
 
-def test_refusals_are_counted_and_repeated_failures_slowed(secured: RunningApp) -> None:
+def test_refusals_are_counted_and_repeated_failures_slowed(secured: RunningApp, ch: Client) -> None:
     for _ in range(3):
         http_request(
             f"{secured.http_base}/v1/traces",
             b"",
             {"Content-Type": "application/x-protobuf", "Authorization": "Bearer vgl_guess"},
         )
-    _, _, metrics = http_request(f"{secured.http_base}/metrics")  # open by default
+    _, read = new_key(ch, "alpha", "read")  # /metrics needs one by default
+    _, _, metrics = http_request(f"{secured.http_base}/metrics", headers={"Authorization": f"Bearer {read}"})
     counted = [line for line in metrics.decode().splitlines() if line.startswith("vigil_auth_failures_total")]
     assert any('reason="unauthenticated"' in line and float(line.split()[-1]) >= 3 for line in counted)
 

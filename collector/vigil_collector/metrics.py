@@ -62,6 +62,11 @@ class CollectorMetrics:
             "Records ClickHouse refused for good, moved to the dead-letter directory.",
             registry=r,
         )
+        self.dead_letters_dropped = Counter(
+            "vigil_dead_letters_dropped",
+            "Dead letters deleted, oldest first, to keep the folder within VIGIL_DEAD_LETTER_MAX_BYTES.",
+            registry=r,
+        )
         self.backlog_records = Gauge(
             "vigil_wal_backlog_records", "Records in the write-ahead log not yet in ClickHouse.", registry=r
         )

@@ -5,6 +5,7 @@ without any .proto file), and the same servicers over Connect on the web port (4
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil.query_client import MAX_MESSAGE_BYTES
+from vigil_auth.host_guard import HostGuard
 from vigil_query.admin_service import AdminService
 from vigil_query.connect_app import connect_app
 from vigil_query.service import QueryService
@@ -22,9 +24,8 @@ from vigil_query.web_app import web_app
 from vigil_query.web_server import WebServer
 
 
-class TlsFiles(Protocol):
-    cert_file: Path
-    key_file: Path
+class TlsConfig(Protocol):
+    def ssl_context(self) -> ssl.SSLContext: ...
 
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
@@ -64,9 +65,13 @@ class QueryServer:
         self.port = 0
         self.web_port = 0
 
-    async def start_web(self, host: str, port: int, tls: TlsFiles | None = None) -> int:
-        """Serve the Connect API on ``host:port`` (HTTPS with ``tls``); returns the port."""
-        self.web_port = await self._web.start(host, port, *(tls.cert_file, tls.key_file) if tls else ())
+    async def start_web(
+        self, host: str, port: int, tls: TlsConfig | None = None, host_guard: HostGuard | None = None
+    ) -> int:
+        """Serve the Connect API and the UI on ``host:port`` (HTTPS with ``tls``; only the Host
+        names ``host_guard`` allows, when given: auth off); returns the port."""
+        context = tls.ssl_context() if tls is not None else None
+        self.web_port = await self._web.start(host, port, context, host_guard)
         return self.web_port
 
     async def start(self, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> int:

@@ -1,6 +1,10 @@
-"""The web port (4320): an ASGI application (the Connect API, later the UI) served by uvicorn
+"""The web port (4320): an ASGI application (the Connect API and the UI) served by uvicorn
 inside the process's event loop, on a socket bound here (so a port in use is our OSError,
-not uvicorn's exit), with the process's own signal handling left alone."""
+not uvicorn's exit), with the process's own signal handling left alone.
+
+TLS uses the SSLContext every other listener uses (vigil_server.tls.Tls), not uvicorn's
+own; every answer carries the security headers, and while auth is off a Host check stands
+in front of the application (vigil_auth.host_guard)."""
 
 from __future__ import annotations
 
@@ -8,11 +12,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from vigil_auth.host_guard import HostGuard
+from vigil_query.web_app import security_headers
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +39,14 @@ class WebServer:
         self.port = 0
 
     async def start(
-        self, host: str, port: int, tls_cert_file: Path | None = None, tls_key_file: Path | None = None
+        self,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+        host_guard: HostGuard | None = None,
     ) -> int:
+        """Serve on ``host:port`` (HTTPS with ``ssl_context``; only the Host names
+        ``host_guard`` allows, when given); returns the port."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -45,13 +58,13 @@ class WebServer:
         sock.listen(128)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
+        app = host_guard.asgi(self._app) if host_guard is not None else self._app
         config = uvicorn.Config(
-            self._app,
+            security_headers(app, tls=ssl_context is not None),
             log_level="warning",
             access_log=False,
             lifespan="off",
-            ssl_certfile=str(tls_cert_file) if tls_cert_file else None,
-            ssl_keyfile=str(tls_key_file) if tls_key_file else None,
+            ssl_context_factory=(lambda _config, _default: ssl_context) if ssl_context is not None else None,
             timeout_graceful_shutdown=5,
         )
         self._server = _Server(config)

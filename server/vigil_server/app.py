@@ -24,6 +24,7 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
+from vigil_auth.host_guard import HostGuard
 from vigil_auth.keys import KeyHasher
 from vigil_auth.secret import server_secret, session_secret
 from vigil_auth.tokens import TokenSigner
@@ -36,6 +37,7 @@ from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.wal.log import WriteAheadLog
 from vigil_collector.wal.records import RecordKind
+from vigil_collector.wal.state import private_dir
 from vigil_collector.write import ArrowWriter, TraceWriter
 from vigil_collector.write.metrics_writer import MetricsWriter
 from vigil_query.drift_detector import run_detector
@@ -44,7 +46,7 @@ from vigil_query.reader import Reader, Writer
 from vigil_query.server import QueryServer
 from vigil_query.service import QueryService
 from vigil_server import local_admin
-from vigil_server.ops_routes import add_ops_routes
+from vigil_server.ops_routes import add_ops_routes, host_middleware
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, apply_migrations, connect
 from vigil_storage.migrate import move_tables
@@ -112,7 +114,10 @@ class VigilApp:
         self._admin_token = local_admin.new_token()
         self.auth = make_authenticator(settings, self.metrics.auth_failures.labels, self._admin_token)
         self.wal = WriteAheadLog(
-            settings.resolved_wal_dir, max_bytes=settings.wal_max_bytes, metrics=self.metrics
+            settings.resolved_wal_dir,
+            max_bytes=settings.wal_max_bytes,
+            metrics=self.metrics,
+            dead_letter_max_bytes=settings.dead_letter_max_bytes,
         )
         self._schema_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -175,7 +180,10 @@ class VigilApp:
         credentials = tls.grpc_credentials() if tls else None
         grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port, credentials)
 
-        app = web.Application(client_max_size=s.max_body_bytes)
+        guard = host_guard(s)
+        app = web.Application(
+            client_max_size=s.max_body_bytes, middlewares=[host_middleware(guard)] if guard else []
+        )
         OtlpHttpReceiver(
             pipeline, self.auth, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s
         ).add_routes(app)
@@ -184,7 +192,9 @@ class VigilApp:
             self.gate,
             self.metrics.registry,
             self.ingest_status,
-            self.auth if s.metrics_require_key and self.auth.enabled else None,
+            self.auth,
+            metrics_require_key=s.metrics_require_key,
+            host_guard=guard,
         )
         # auto_decompress off: bodies are inflated by our size-capped decoder.
         self._runner = web.AppRunner(
@@ -203,7 +213,7 @@ class VigilApp:
 
         self.query = QueryServer(make_query_service(s, self.auth), s.traces_ttl_days, s.ui_dir)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
-        web_port = await self.query.start_web(s.listen_host, s.web_port, tls)
+        web_port = await self.query.start_web(s.listen_host, s.web_port, tls, guard)
         local_admin.publish(
             s.data_dir,
             local_admin.LocalAdmin(
@@ -328,6 +338,12 @@ def ensure_system(client: Client, s: VigilSettings) -> None:
         price_book.ensure(client, s.system_database)  # the moved defaults, brought up to date
 
 
+def host_guard(s: VigilSettings) -> HostGuard | None:
+    """The HTTP ports' Host check, only while auth is off: with auth on, credentials protect
+    the ports and the server may be reached by any name."""
+    return None if s.auth_enabled else HostGuard(s.allowed_hosts)
+
+
 def make_reader(s: VigilSettings) -> Reader:
     """The query service's reads on VIGIL_QUERY_DSN (a read-only user's, where one is set),
     its writes on the storage DSN, each with its own threads and clients."""
@@ -364,6 +380,7 @@ def make_authenticator(
     def connect_registry() -> Client:
         return connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
 
+    private_dir(s.data_dir)  # the secrets, the log and the embedded ClickHouse live there
     # Two secrets: ending every session (a new session secret) voids no API key.
     return Authenticator(
         enabled=s.auth_enabled,
@@ -401,7 +418,7 @@ async def serve_query(settings: VigilSettings) -> None:
     port = await server.start(
         settings.listen_host, settings.query_port, tls.grpc_credentials() if tls else None
     )
-    web_port = await server.start_web(settings.listen_host, settings.web_port, tls)
+    web_port = await server.start_web(settings.listen_host, settings.web_port, tls, host_guard(settings))
     log.info(
         "vigil query serving",
         extra={

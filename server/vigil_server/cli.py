@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import sys
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, connect
 
 log = logging.getLogger("vigil")
+PRIVATE_UMASK = 0o077
 
 
 def settings_errors(exc: ValidationError) -> str:
@@ -31,6 +33,25 @@ def settings_errors(exc: ValidationError) -> str:
         name = ".".join(str(part) for part in error["loc"]) or "settings"
         lines.append(f"  VIGIL_{name.upper()}: {error['msg']}")
     return "\n".join(lines)
+
+
+def warn_about_exposure(settings: VigilSettings) -> None:
+    """Say at start, once, how a network-facing server without protection is exposed."""
+    if settings.auth == "off" and settings.listens_on_network:
+        log.warning(
+            "authentication is off (VIGIL_AUTH=off) and the servers listen on %s: anyone who can "
+            "reach them can read and write all data (the HTTP ports answer only loopback names and "
+            "VIGIL_ALLOWED_HOSTS)",
+            settings.listen_host,
+        )
+    if settings.auth_enabled and settings.listens_on_network and settings.tls() is None:
+        log.warning(
+            "INSECURE: authentication is on but the servers listen on %s without TLS: API keys, "
+            "passwords and session tokens travel in clear text and anyone on the network path can "
+            "read and reuse them; set VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE, or put a TLS "
+            "proxy in front and listen on 127.0.0.1",
+            settings.listen_host,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,18 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"vigil: invalid settings:\n{settings_errors(exc)}", file=sys.stderr)
         return 2
+    # Every file this process makes (the log, dead letters, the secret, the embedded
+    # ClickHouse's own) holds users' prompts or keys: this user's only (0600, dirs 0700).
+    os.umask(PRIVATE_UMASK)
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
     if args.command in ("serve", "query"):
         problem = settings.auth_problem()
         if problem:
             print(f"vigil: cannot start: {problem}", file=sys.stderr)
             return 2
-        if settings.auth == "off" and settings.listens_on_network:
-            log.warning(
-                "authentication is off (VIGIL_AUTH=off) and the servers listen on %s: anyone who can "
-                "reach them can read and write all data",
-                settings.listen_host,
-            )
+        warn_about_exposure(settings)
 
     if args.command == "serve":
         try:

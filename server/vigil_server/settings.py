@@ -105,7 +105,21 @@ class VigilSettings(BaseSettings):
     )
 
     metrics_require_key: bool = Field(
-        default=False, description="With auth on, /metrics needs a credential with the read scope."
+        default=True,
+        description="With auth on, /metrics needs a credential with the read scope (Prometheus: a "
+        "bearer `authorization` in its scrape_config).",
+    )
+    allowed_hosts: list[str] = Field(
+        default=[],
+        description="While auth is off, the HTTP ports (OTLP/HTTP, web) answer only requests whose Host "
+        "is a loopback name or one of these (JSON list; '*.example.com' for the names under it, '*' "
+        "for any: no DNS-rebinding protection).",
+    )
+    dead_letter_max_bytes: int = Field(
+        default=1024 * MIB,
+        gt=0,
+        description="Disk the dead-letter folder may use; beyond it the oldest dead letters are "
+        "deleted (counted in vigil_dead_letters_dropped_total).",
     )
     tls_cert_file: Path | None = Field(
         default=None, description="PEM certificate (chain) for TLS on every listener, with tls_key_file."

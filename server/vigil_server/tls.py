@@ -1,5 +1,6 @@
 """TLS on every listener (VIGIL_TLS_CERT_FILE and VIGIL_TLS_KEY_FILE, PEM): the same
-certificate for OTLP gRPC, OTLP HTTP and the query API."""
+certificate, and for the HTTP ports the same SSLContext settings, for OTLP gRPC, OTLP HTTP,
+the query API and the web port."""
 
 from __future__ import annotations
 
@@ -20,5 +21,6 @@ class Tls:
 
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.cert_file, self.key_file)
         return context

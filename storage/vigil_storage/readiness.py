@@ -7,12 +7,19 @@ migrations are in, and ``check`` backs the ``/ready`` endpoint.
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 from clickhouse_connect.driver.client import Client
 
 from vigil_storage.client import close_quietly, connect
 from vigil_storage.errors import StorageError, StorageUnavailable, translate_errors
 from vigil_storage.migrate import LATEST_VERSION, applied_versions, apply_migrations
+
+
+class Readiness(NamedTuple):
+    ok: bool
+    code: str  # short and fixed, safe to show anyone: ok, storage_unreachable, storage_error, schema_pending
+    reason: str  # ClickHouse's words: may name hosts and databases
 
 
 class StorageGate:
@@ -38,8 +45,8 @@ class StorageGate:
             self.last_error = ""
             return True
 
-    def check(self) -> tuple[bool, str]:
-        """(ready, reason): ClickHouse answers and the schema is at the latest version."""
+    def check(self) -> Readiness:
+        """Whether ClickHouse answers and the schema is at the latest version."""
         with self._lock:
             try:
                 client = self._connected()
@@ -48,10 +55,13 @@ class StorageGate:
                 missing = LATEST_VERSION not in applied_versions(client, self._database)
             except StorageError as exc:
                 self._fail(exc)
-                return False, exc.reason
+                code = "storage_unreachable" if isinstance(exc, StorageUnavailable) else "storage_error"
+                return Readiness(False, code, exc.reason)
             if missing or not self.schema_ready:
-                return False, f"schema not migrated: {self.last_error or 'pending'}"
-            return True, "ok"
+                return Readiness(
+                    False, "schema_pending", f"schema not migrated: {self.last_error or 'pending'}"
+                )
+            return Readiness(True, "ok", "ok")
 
     def close(self) -> None:
         with self._lock:

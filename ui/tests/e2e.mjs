@@ -12,6 +12,10 @@ const browser = await chromium.launch({
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
+// The server's Content-Security-Policy must not block anything the UI does.
+page.on("console", (m) => {
+  if (m.type() === "error" && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+});
 
 async function searchOpenTraceSeeChat([service, rootName, userText]) {
   await page.goto(base + "/");

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from vigil_collector.errors import LogUnavailable, Overloaded, RecordTooLarge, ShuttingDown
 from vigil_collector.metrics import CollectorMetrics
+from vigil_collector.wal.dead_letter import DEFAULT_MAX_BYTES as DEFAULT_DEAD_LETTER_BYTES
 from vigil_collector.wal.dead_letter import DeadLetters
 from vigil_collector.wal.records import (
     RECORD_HEADER,
@@ -53,7 +54,7 @@ from vigil_collector.wal.segments import (
     scan_segment,
     segment_path,
 )
-from vigil_collector.wal.state import StateFile, fsync_dir
+from vigil_collector.wal.state import StateFile, fsync_dir, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +122,19 @@ class WriteAheadLog:
         max_bytes: int,
         metrics: CollectorMetrics,
         segment_bytes: int | None = None,
+        dead_letter_max_bytes: int = DEFAULT_DEAD_LETTER_BYTES,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         # Small logs get small segments, so that deleting one frees a useful share.
         self._segment_bytes = segment_bytes or max(1024 * 1024, min(MAX_SEGMENT_BYTES, max_bytes // 8))
         self._metrics = metrics
-        self.dead_letters = DeadLetters(directory / DEAD_LETTER_DIR, metrics.dead_letter_records)
+        self.dead_letters = DeadLetters(
+            directory / DEAD_LETTER_DIR,
+            metrics.dead_letter_records,
+            metrics.dead_letters_dropped,
+            max_bytes=dead_letter_max_bytes,
+        )
         self.state: StateFile | None = None
         self._lock_fd: int | None = None
         self._segments: list[_Segment] = []  # oldest first; guarded by _seg_lock
@@ -159,8 +166,8 @@ class WriteAheadLog:
     def open(self) -> Backlog:
         """Lock the directory, drop a torn tail, delete what is committed; returns the
         backlog: what must still be written to ClickHouse."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(self.directory)
+        self._lock_fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -456,7 +463,7 @@ class WriteAheadLog:
             os.close(self._fd)
             self._fd = None
         path = segment_path(self.directory, first_seq)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         _write_all(fd, encode_segment_header(first_seq))
         fsync_dir(self.directory)
         with self._seg_lock:

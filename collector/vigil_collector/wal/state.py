@@ -105,14 +105,23 @@ class StateFile:
             }
         ).encode()
         tmp = self._path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            os.fchmod(fd, 0o600)  # a temporary file left by an older version kept its mode
             os.write(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, self._path)
         fsync_dir(self._dir)
+
+
+def private_dir(directory: Path) -> None:
+    """Create ``directory`` (and its missing parents) for this process's user only (0700), and
+    make an existing one so: what the log holds is every prompt and completion sent."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if directory.stat().st_uid == os.geteuid():  # someone else's (a mounted volume): theirs to set
+        os.chmod(directory, 0o700)
 
 
 def fsync_dir(directory: Path) -> None:
