@@ -52,21 +52,22 @@ JSON = {"Content-Type": "application/json"}
 
 SECRET = "web-hardening-secret-0123456789abcdef"
 DATABASE = "hardauth"
+SYS = f"vigil_system_{DATABASE}"  # its system database (support.make_settings)
 
 
 @pytest.fixture(scope="module")
 def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     """An app with auth on, and a project ``alpha`` to make keys in."""
     app = RunningApp(make_settings(chdb_dir, database=DATABASE, auth="on", auth_secret=SECRET))
-    registry.ensure(ch, DATABASE)
-    if all(p.slug != "alpha" for p in registry.list_projects(ch, DATABASE)):
-        registry.create_project(ch, DATABASE, "alpha")
+    registry.ensure(ch, SYS)
+    if all(p.slug != "alpha" for p in registry.list_projects(ch, SYS, main=DATABASE)):
+        registry.create_project(ch, SYS, "alpha", main=DATABASE)
     yield app
     app.stop()
 
 
 def new_key(ch: Client, project: str, *scopes: str) -> tuple[registry.ApiKey, str]:
-    return registry.create_key(ch, DATABASE, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
+    return registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
 
 
 @contextlib.contextmanager
