@@ -21,7 +21,7 @@ from clickhouse_connect.driver.client import Client
 from vigil_simulator import SimulationConfig, SimulatorConfigError
 from vigil_simulator.plan import RateShape
 
-from support import REPO, RunningApp, run_cli
+from support import REPO, RunningApp, free_port, run_cli
 
 ERROR = "StatusCode IN ('Error', 'STATUS_CODE_ERROR')"
 
@@ -284,3 +284,16 @@ def test_rate_shapes() -> None:
     b = RateShape(SimulationConfig(mode="chaos", rate=10), random.Random(4))
     assert [a.at(t) for t in range(30)] == [b.at(t) for t in range(30)]
     assert max(a.at(t) for t in range(30)) >= 30  # at least one spike in 30 s
+
+
+def test_an_unreachable_endpoint_is_counted_as_failed_and_the_exit_status_says_so() -> None:
+    port = free_port()  # bound and released: nothing listens there
+    out = run_cli(
+        *simulate_args(f"127.0.0.1:{port}", "--rate", "5", "--duration", "1", "--send-timeout", "1"),
+        "--malformed-rate", "0.3", "--seed", "2",
+        env=dict(os.environ), timeout=60,
+    )  # fmt: skip
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    assert_counters_add_up(s)
+    assert s["events_failed"] == s["events_generated"] - s["events_malformed"] > 0, s
+    assert s["spans_acknowledged"] == s["malformed_refused"] == 0 and out.returncode == 1
