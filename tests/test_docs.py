@@ -14,7 +14,7 @@ from support import REPO
 DOCS = REPO / "docs"
 ARCHITECTURE = DOCS / "architecture.md"
 # Where the Python packages live; a root that does not exist (yet) is skipped.
-PACKAGE_ROOTS = ("auth", "collector", "query", "server", "storage", "sdk/src", "alerting")
+PACKAGE_ROOTS = ("auth", "collector", "query", "server", "storage", "sdk/src", "alerting", "simulator")
 # Generated protobuf stubs (sdk/src/vigil/<api>/v1) are named through their parent package.
 GENERATED = re.compile(r"^sdk/src/vigil/[^/]+/v1(/|$)")
 LINK = re.compile(r"\]\(([^)\s]+)\)")

@@ -1,4 +1,4 @@
-"""``vigil`` command line: ``serve`` (all-in-one), ``query``, ``drift-detect`` and ``migrate``."""
+"""``vigil`` command line: ``serve`` (all-in-one), ``query``, ``drift-detect``, ``migrate`` and ``simulate``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from vigil_server.admin_cli import add_admin_commands, run_admin_command
 from vigil_server.app import detect_drift, make_reader, migrate_all, serve, serve_query
 from vigil_server.logs import configure_logging
 from vigil_server.settings import VigilSettings
+from vigil_simulator.cli import add_simulate_command, run_simulate
 from vigil_storage import StorageError, connect
 
 log = logging.getLogger("vigil")
@@ -66,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     drift.add_argument("--once", action="store_true", help="evaluate once, print a JSON report, and exit")
     sub.add_parser("migrate", help="apply schema migrations (of every project's database) and exit")
     add_admin_commands(sub)
+    add_simulate_command(sub)
     args = parser.parse_args(argv)
+    if args.command == "simulate":  # a client of any Vigil: the server's settings do not apply
+        return run_simulate(args)
 
     try:
         settings = VigilSettings()
