@@ -25,8 +25,9 @@ class _Server(uvicorn.Server):
 
 
 class WebServer:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, max_concurrent: int | None = None) -> None:
         self._app = app
+        self._max_concurrent = max_concurrent  # connections and requests; beyond, 503
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
@@ -53,6 +54,7 @@ class WebServer:
             ssl_certfile=str(tls_cert_file) if tls_cert_file else None,
             ssl_keyfile=str(tls_key_file) if tls_key_file else None,
             timeout_graceful_shutdown=5,
+            limit_concurrency=self._max_concurrent,
         )
         self._server = _Server(config)
         self._task = asyncio.get_running_loop().create_task(

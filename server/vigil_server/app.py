@@ -165,14 +165,23 @@ class VigilApp:
             pace=self.batcher.admitted,
         )
 
-        self.grpc = OtlpGrpcReceiver(pipeline, self.auth, max_message_bytes=s.max_body_bytes)
+        self.grpc = OtlpGrpcReceiver(
+            pipeline,
+            self.auth,
+            max_message_bytes=s.max_body_bytes,
+            max_concurrent_rpcs=s.otlp_grpc_max_concurrent_rpcs,
+        )
         tls = s.tls()
         credentials = tls.grpc_credentials() if tls else None
         grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port, credentials)
 
         app = web.Application(client_max_size=s.max_body_bytes)
         OtlpHttpReceiver(
-            pipeline, self.auth, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s
+            pipeline,
+            self.auth,
+            max_body_bytes=s.max_body_bytes,
+            retry_after_s=s.retry_after_s,
+            max_concurrent=s.otlp_http_max_concurrent,
         ).add_routes(app)
         add_ops_routes(
             app,
@@ -196,7 +205,7 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = QueryServer(make_query_service(s, self.auth), s.traces_ttl_days, s.ui_dir)
+        self.query = make_query_server(s, self.auth)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
         web_port = await self.query.start_web(s.listen_host, s.web_port, tls)
         if s.drift_interval_s > 0:
@@ -320,6 +329,16 @@ def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
     return QueryService(make_reader(s), auth, s.drift_thresholds(), s.replay_providers(), s.replay_limits())
 
 
+def make_query_server(s: VigilSettings, auth: Authenticator) -> QueryServer:
+    return QueryServer(
+        make_query_service(s, auth),
+        s.traces_ttl_days,
+        s.ui_dir,
+        max_concurrent_rpcs=s.query_max_concurrent_rpcs,
+        web_max_concurrent=s.web_max_concurrent,
+    )
+
+
 def make_authenticator(
     s: VigilSettings, failure_counter: Callable[[str], Any] | None = None
 ) -> Authenticator:
@@ -333,6 +352,7 @@ def make_authenticator(
         signer=TokenSigner(secret, access_ttl_s=s.auth_token_ttl_s),
         link=registry.Link(connect_registry, s.database),
         default_database=s.database,
+        limits=s.abuse_limits(),
         on_failure=(lambda reason: failure_counter(reason).inc())
         if failure_counter
         else (lambda reason: None),
@@ -352,7 +372,7 @@ async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
     auth = make_authenticator(settings)
     await auth.start()
-    server = QueryServer(make_query_service(settings, auth), settings.traces_ttl_days, settings.ui_dir)
+    server = make_query_server(settings, auth)
     stop = stop_on_signals()
     tls = settings.tls()
     port = await server.start(
