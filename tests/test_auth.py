@@ -58,12 +58,26 @@ def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     registry.ensure(ch, SYS)
     for slug in ("alpha", "beta"):
         registry.create_project(ch, SYS, slug, main=MAIN)
+    _SERVING.append(app)
     yield app
+    _SERVING.remove(app)
     app.stop()
 
 
+# The servers of these tests: what a test writes into the registry directly reaches them with
+# their refresh (2 s; an unknown key is refused, not waited for), so `known` loads it at once.
+_SERVING: list[RunningApp] = []
+
+
+def known() -> None:
+    for app in _SERVING:
+        app.run(app.app.auth.reload())
+
+
 def new_key(ch: Client, project: str, *scopes: str) -> tuple[registry.ApiKey, str]:
-    return registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
+    made = registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
+    known()
+    return made
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -183,6 +197,7 @@ def test_revoked_and_rotated_keys(secured: RunningApp, ch: Client) -> None:
 
     old_record, old = new_key(ch, "alpha", "ingest")
     _, new = registry.rotate_key(ch, SYS, KeyHasher(SECRET.encode()), old_record.key_id, grace_s=3)
+    known()
     assert _accepted(secured, old) == 200 and _accepted(secured, new) == 200  # both, during the grace
     _within(8, lambda: _accepted(secured, old) == 401)
     assert _accepted(secured, new) == 200
@@ -229,6 +244,7 @@ def test_users_log_in_and_act_in_their_projects_by_role(secured: RunningApp, ch:
     read a project it is not a member of; an expired token and a wrong password are refused."""
     registry.create_user(ch, SYS, "vera", hash_password("correct horse"), is_admin=False)
     registry.grant(ch, SYS, "vera", "beta", "viewer")
+    known()
     with QueryClient(secured.query_target, project="beta") as client:
         with pytest.raises(QueryError) as wrong:
             client.login("vera", "wrong password")
@@ -305,6 +321,7 @@ def test_metrics_can_require_a_key(chdb_dir: Path, ch: Client, secured: RunningA
             drift_interval_s=0,
         )
     )
+    _SERVING.append(guarded)
     try:
         _, key = new_key(ch, "alpha", "read")
         assert http_request(f"{guarded.http_base}/metrics")[0] == 401
@@ -313,6 +330,7 @@ def test_metrics_can_require_a_key(chdb_dir: Path, ch: Client, secured: RunningA
         )
         assert http_request(f"{guarded.http_base}/health")[0] == 200
     finally:
+        _SERVING.remove(guarded)
         guarded.stop()
 
 
@@ -328,6 +346,7 @@ def test_the_admin_api(secured: RunningApp, ch: Client) -> None:
     """The registry's operations as RPCs (listed by reflection): a server admin creates a
     project and a user; that project's admin makes and revokes keys; others are refused."""
     registry.create_user(ch, SYS, "root", hash_password("root password 1"), is_admin=True)
+    known()
     with grpc.insecure_channel(secured.query_target) as channel:
         admin = admin_pb2_grpc.AdminServiceStub(channel)
 
@@ -478,6 +497,7 @@ def test_whoami_lists_the_projects_a_credential_may_act_in(secured: RunningApp, 
     registry.create_user(ch, SYS, "wanda", hash_password("pw-wanda"), is_admin=False)
     registry.grant(ch, SYS, "wanda", "alpha", "viewer")
     registry.grant(ch, SYS, "wanda", "beta", "member")
+    known()
     with QueryClient(secured.query_target, project="beta") as client:
         client.login("wanda", "pw-wanda")
         me = client.whoami()

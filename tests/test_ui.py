@@ -269,6 +269,7 @@ def test_sign_in_and_switch_projects(chdb_dir: Path) -> None:
             for slug in ("red", "blue"):
                 registry.create_project(ch, AUTH_SYS, slug, main=AUTH_DB)
                 _, key = registry.create_key(ch, AUTH_SYS, hasher, slug, ["ingest"], name="ui")
+                secured.run(secured.app.auth.reload())  # made directly: known now, not at the refresh
                 provider = TracerProvider(resource=Resource.create({"service.name": f"{slug}-svc"}))
                 exporter = OTLPSpanExporter(
                     endpoint=f"http://{secured.grpc_target}",
@@ -282,6 +283,7 @@ def test_sign_in_and_switch_projects(chdb_dir: Path) -> None:
             registry.create_user(ch, AUTH_SYS, "uma", hash_password("uma-password"), is_admin=False)
             registry.grant(ch, AUTH_SYS, "uma", "red", "viewer")
             registry.grant(ch, AUTH_SYS, "uma", "blue", "member")
+        secured.run(secured.app.auth.reload())  # written directly: load it now, not at the 2 s refresh
         secured.flush()
         seen = browser(
             "login-switch-project",

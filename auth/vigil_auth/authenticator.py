@@ -3,17 +3,22 @@
 Keys and projects are held in memory (loaded with authentication off too: the writers need
 every project's database for what the write-ahead log holds) and reloaded every ``refresh_s`` seconds (2 s), so a
 revoked key stops working within that time and checking a key costs no query. A key not in
-memory triggers a reload (at most one a second: a flood of bad keys waits for the same
-reload and cannot hammer ClickHouse), so a key created a moment ago works at once. While storage is down the last
+memory is refused at once and starts a reload in the background (at most one per
+``miss_reload_s``: a flood of bad keys cannot hammer ClickHouse, and no request waits on
+storage); the admin RPCs reload after each change, so a key made through them works at once,
+one made by another process within the refresh. While storage is down the last
 keys loaded keep ingest going; before any could be loaded, callers get a retryable error,
 never an "unauthenticated" that would make exporters drop their data.
+
+What an unauthenticated caller may cost is bounded (throttle.AbuseLimits): failures are
+counted per address (throttle.py) and slow that address's answers; logins run at most
+``login_max_concurrent`` at once, their Argon2 on a pool of its own (passwords.PasswordPool).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hmac
 import logging
 import secrets
@@ -23,11 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
+from vigil_auth.errors import AuthBusy, CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.keys import ADMIN, ANY, PREFIX, SCOPES, KeyHasher
-from vigil_auth.passwords import hash_password, password_matches
+from vigil_auth.passwords import PasswordPool
 from vigil_auth.registry import DEFAULT_PROJECT, ROLES, ApiKey, Project, Snapshot, User
-from vigil_auth.throttle import FailureThrottle
+from vigil_auth.throttle import AbuseLimits, FailureThrottle
 from vigil_auth.tokens import REFRESH, Claims, Session, TokenSigner
 from vigil_storage import StorageUnavailable
 
@@ -93,7 +98,7 @@ class Authenticator:
         link: RegistryLink,
         default_database: str,
         refresh_s: float = 2.0,
-        miss_reload_s: float = 1.0,
+        limits: AbuseLimits | None = None,
         on_failure: Callable[[str], None] = lambda reason: None,
         local_admin_token: str = "",
     ) -> None:
@@ -108,7 +113,9 @@ class Authenticator:
         self._usage_saved = time.monotonic()
         self._default = Principal(0, default_database, frozenset(SCOPES), server_admin=True)
         self._refresh_s = refresh_s
-        self._miss_reload_s = miss_reload_s
+        self._limits = limits = limits or AbuseLimits()
+        self._miss_reload_s = limits.miss_reload_s
+        self._miss_reload: asyncio.Task[None] | None = None
         self._keys: dict[str, ApiKey] = {}
         self._users: dict[str, User] = {}  # those that may log in (not disabled)
         self._ended: set[str] = set()  # session families ended within an access token's lifetime
@@ -120,22 +127,37 @@ class Authenticator:
         self._reloading: asyncio.Future[None] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-auth")
         self._task: asyncio.Task[None] | None = None
-        self._throttle = FailureThrottle()
+        self._throttle = FailureThrottle(
+            free=limits.throttle_free,
+            step_s=limits.throttle_step_s,
+            max_delay_s=limits.throttle_max_delay_s,
+            window_s=limits.throttle_window_s,
+            max_addresses=limits.throttle_max_addresses,
+        )
+        self._passwords = PasswordPool(limits.password_threads)
+        self._logins = 0  # Login calls in progress
+        self._dummy_hash = ""  # made at start (see start)
         self._on_failure = on_failure  # counts refusals by reason (the metrics)
 
     async def start(self) -> None:
+        # What an unknown user's password is verified against, so that the login takes as
+        # long as a known user's; made now, not at the first unknown login (whose answer
+        # would otherwise take a hash longer and tell that the name is unknown).
+        self._dummy_hash = await self._passwords.hash(secrets.token_urlsafe(16))
         with contextlib.suppress(Exception):
             await self.reload()
         self._task = asyncio.get_running_loop().create_task(self._refresh(), name="vigil-auth-refresh")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._miss_reload):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._used:
             await self.save_usage()
         self._thread.shutdown(wait=False)
+        self._passwords.close()
 
     def databases(self) -> list[str]:
         """Every live project's database (the drift detector's round)."""
@@ -186,11 +208,9 @@ class Authenticator:
             return await self._check(authorization, scope, project)
         except (Unauthenticated, PermissionDenied) as exc:
             self._on_failure("unauthenticated" if isinstance(exc, Unauthenticated) else "permission_denied")
-            if peer:
-                delay = self._throttle.delay_s(peer)
-                self._throttle.failed(peer)
-                if delay:
-                    await asyncio.sleep(delay)
+            delay = self._throttle.penalty_s(peer)
+            if delay:
+                await asyncio.sleep(delay)
             raise
 
     def local_admin(self, authorization: str | None, project: str = "") -> Principal | None:
@@ -268,17 +288,30 @@ class Authenticator:
 
     async def login(self, username: str, password: str, peer: str = "") -> Session:
         """A session for a user whose password matches; Unauthenticated otherwise (the same
-        answer, after the same work, for an unknown user and a wrong password)."""
+        answer, after the same work, for an unknown user and a wrong password: a look-up in
+        memory and one Argon2 verification). Beyond ``login_max_concurrent`` logins at once
+        AuthBusy, at once and without any work."""
         if not self.enabled:
             raise PermissionDenied("authentication is off (VIGIL_AUTH): there is nothing to log in to")
-        user = await self._lookup(lambda: self._users.get(username))
-        # Argon2 takes ~50 ms by design: off the event loop, the dummy hash too (made once).
-        stored = user.password_hash if user is not None else await asyncio.to_thread(_dummy_hash)
-        if not await asyncio.to_thread(password_matches, stored, password) or user is None:
+        if self._logins >= self._limits.login_max_concurrent:
+            self._on_failure("login_busy")
+            raise AuthBusy(
+                f"{self._logins} logins are in progress, the most this server takes at once "
+                "(VIGIL_AUTH_LOGIN_MAX_CONCURRENT); retry in a moment"
+            )
+        self._logins += 1
+        try:
+            # No reload for an unknown name: that would be work a known name does not cost
+            # (and a query per guess); users made elsewhere appear with the periodic refresh.
+            user = await self._lookup(lambda: self._users.get(username), reload_on_miss=False)
+            stored = user.password_hash if user is not None else self._dummy_hash
+            matches = await self._passwords.matches(stored, password)
+        finally:
+            self._logins -= 1  # before the throttle's wait: a slowed answer holds no login slot
+        if not matches or user is None:
             self._on_failure("login")
-            if peer:
-                delay = self._throttle.delay_s(peer)
-                self._throttle.failed(peer)
+            delay = self._throttle.penalty_s(peer)
+            if delay:
                 await asyncio.sleep(delay)
             raise Unauthenticated("invalid user name or password")
         return await self._open_session(user)
@@ -319,21 +352,34 @@ class Authenticator:
                 "sessions cannot be recorded (storage unreachable); retry later"
             ) from exc
 
-    async def _lookup(self, find: Callable[[], T | None]) -> T | None:
-        """What ``find`` finds in memory; on a miss (perhaps created a moment ago) after a
-        reload, but at most one reload per miss_reload_s: a flood of bad keys waits for the
-        same reload, which also slows guessing down."""
+    async def _lookup(self, find: Callable[[], T | None], reload_on_miss: bool = True) -> T | None:
+        """What ``find`` finds in memory, at once. A miss (perhaps something created a
+        moment ago by another process) starts a reload in the background, at most one per
+        miss_reload_s: the caller never waits on storage, and a flood of bad keys costs
+        ClickHouse one cheap query a second."""
         found = find()
-        if found is None:
-            await asyncio.sleep(max(0.0, self._miss_reload_s - (time.monotonic() - self._last_load)))
-            with contextlib.suppress(Exception):
-                await self.reload()
-            found = find()
+        if found is None and reload_on_miss:
+            self._reload_soon()
         if not self._loaded:
             raise CredentialsUnavailable(
                 "credentials cannot be checked yet (storage unreachable); retry later"
             )
         return found
+
+    def _reload_soon(self) -> None:
+        if self._miss_reload is not None and not self._miss_reload.done():
+            return  # one is due already
+        wait = max(0.0, self._miss_reload_s - (time.monotonic() - self._last_load))
+        self._miss_reload = asyncio.get_running_loop().create_task(
+            self._reload_after(wait), name="vigil-auth-miss-reload"
+        )
+
+    async def _reload_after(self, wait_s: float) -> None:
+        await asyncio.sleep(wait_s)
+        try:
+            await self.reload()
+        except Exception as exc:
+            log.debug("reload after an unknown credential failed: %s", exc)
 
     async def reload(self) -> None:
         """Load keys and projects (one load at a time; concurrent callers share it)."""
@@ -388,9 +434,3 @@ def _bearer(authorization: str | None) -> str:
         return ""
     scheme, _, token = authorization.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """What a login of an unknown user is verified against, so that it takes as long."""
-    return hash_password(secrets.token_urlsafe(16))

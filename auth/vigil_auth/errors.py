@@ -4,7 +4,8 @@ query/service.py for the query API).
 AuthError
 ├── Unauthenticated        missing, unknown, revoked or expired credential → UNAUTHENTICATED / 401
 ├── PermissionDenied       valid, but not for this (scope or project)      → PERMISSION_DENIED / 403
-└── CredentialsUnavailable the keys could not be loaded yet (storage down) → UNAVAILABLE / 503, retry
+├── CredentialsUnavailable the keys could not be loaded yet (storage down) → UNAVAILABLE / 503, retry
+└── AuthBusy               too many logins at once (the cap)              → RESOURCE_EXHAUSTED / 429
 """
 
 from __future__ import annotations
@@ -25,4 +26,8 @@ class PermissionDenied(AuthError):
 
 
 class CredentialsUnavailable(AuthError):
+    pass
+
+
+class AuthBusy(AuthError):
     pass

@@ -43,7 +43,12 @@ class _Context:
         return [(key.lower(), value) for key, value in self._ctx.request_headers.allitems()]
 
     def peer(self) -> str:
-        return self._ctx.client_address or ""
+        """In gRPC's form (``ipv4:IP:PORT``, ``ipv6:[IP]:PORT``): Connect gives ``IP:PORT``
+        with an IPv6 address unbracketed, which only the last colon splits unambiguously."""
+        host, _, port = (self._ctx.client_address or "").rpartition(":")
+        if not host:
+            return ""
+        return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
 
     async def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         raise ConnectError(connect_code(code), details)

@@ -1,6 +1,10 @@
 """The query API's servers: gRPC (port 4319: QueryService and AdminService with server
 reflection and grpc.health.v1, so that ``grpcurl -plaintext localhost:4319 list`` works
-without any .proto file), and the same servicers over Connect on the web port (4320)."""
+without any .proto file), and the same servicers over Connect on the web port (4320).
+
+Each listener takes a bounded number of calls at once (``max_concurrent_rpcs`` on gRPC, beyond
+which gRPC answers RESOURCE_EXHAUSTED; ``web_max_concurrent`` on the web port, 503 beyond),
+so that a flood of calls, authenticated or not, cannot pile up without end."""
 
 from __future__ import annotations
 
@@ -33,14 +37,23 @@ ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_
 
 
 class QueryServer:
-    def __init__(self, service: QueryService, traces_ttl_days: int = 0, ui_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        service: QueryService,
+        traces_ttl_days: int = 0,
+        ui_dir: Path | None = None,
+        *,
+        max_concurrent_rpcs: int | None = None,
+        web_max_concurrent: int | None = None,
+    ) -> None:
         self.reader = service.reader
         self._health = health.aio.HealthServicer()
         self._server = grpc.aio.server(
             options=[
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-            ]
+            ],
+            maximum_concurrent_rpcs=max_concurrent_rpcs,
         )
         admin = AdminService(service.reader, service.auth, traces_ttl_days)
         query_pb2_grpc.add_QueryServiceServicer_to_server(service, self._server)
@@ -51,7 +64,7 @@ class QueryServer:
                 admin_pb2.DESCRIPTOR.services_by_name["AdminService"]: admin,
             }
         )
-        self._web = WebServer(web_app(api, ui_dir))
+        self._web = WebServer(web_app(api, ui_dir), max_concurrent=web_max_concurrent)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (

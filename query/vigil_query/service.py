@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
-from vigil_auth.errors import CredentialsUnavailable, PermissionDenied, Unauthenticated
+from vigil_auth.errors import AuthBusy, CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.grpc_calls import caller
 from vigil_auth.keys import ANY, READ, REPLAY, WRITE
 from vigil_query.alerts_sql import list_alerts, resolve_alert
@@ -58,7 +58,7 @@ def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.INVALID_ARGUMENT, error.reason
     if isinstance(error, NotFound):
         return grpc.StatusCode.NOT_FOUND, error.reason
-    if isinstance(error, Busy):
+    if isinstance(error, Busy | AuthBusy):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, error.reason
     if isinstance(error, TimedOut):
         return grpc.StatusCode.DEADLINE_EXCEEDED, error.reason

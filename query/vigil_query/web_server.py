@@ -32,8 +32,9 @@ class _Server(uvicorn.Server):
 
 
 class WebServer:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, max_concurrent: int | None = None) -> None:
         self._app = app
+        self._max_concurrent = max_concurrent  # connections and requests; beyond, 503
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
@@ -66,6 +67,7 @@ class WebServer:
             lifespan="off",
             ssl_context_factory=(lambda _config, _default: ssl_context) if ssl_context is not None else None,
             timeout_graceful_shutdown=5,
+            limit_concurrency=self._max_concurrent,
         )
         self._server = _Server(config)
         self._task = asyncio.get_running_loop().create_task(

@@ -30,7 +30,7 @@ from vigil_auth.keys import SCOPES
 from vigil_query.prices.book import Price, load_file
 from vigil_query.server import QueryServer
 from vigil_server import local_admin
-from vigil_server.app import ensure_system, make_authenticator, make_query_service
+from vigil_server.app import ensure_system, make_authenticator, make_query_server
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, connect
 
@@ -187,7 +187,7 @@ def _in_process(s: VigilSettings) -> Iterator[tuple[str, str]]:
     auth = make_authenticator(s, local_admin_token=token)
 
     async def build() -> QueryServer:  # gRPC's asyncio server belongs to the loop it is made on
-        return QueryServer(make_query_service(s, auth), s.traces_ttl_days)
+        return make_query_server(s, auth)
 
     server = run(build())
     try:

@@ -175,7 +175,12 @@ class VigilApp:
             pace=self.batcher.admitted,
         )
 
-        self.grpc = OtlpGrpcReceiver(pipeline, self.auth, max_message_bytes=s.max_body_bytes)
+        self.grpc = OtlpGrpcReceiver(
+            pipeline,
+            self.auth,
+            max_message_bytes=s.max_body_bytes,
+            max_concurrent_rpcs=s.otlp_grpc_max_concurrent_rpcs,
+        )
         tls = s.tls()
         credentials = tls.grpc_credentials() if tls else None
         grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port, credentials)
@@ -185,7 +190,11 @@ class VigilApp:
             client_max_size=s.max_body_bytes, middlewares=[host_middleware(guard)] if guard else []
         )
         OtlpHttpReceiver(
-            pipeline, self.auth, max_body_bytes=s.max_body_bytes, retry_after_s=s.retry_after_s
+            pipeline,
+            self.auth,
+            max_body_bytes=s.max_body_bytes,
+            retry_after_s=s.retry_after_s,
+            max_concurrent=s.otlp_http_max_concurrent,
         ).add_routes(app)
         add_ops_routes(
             app,
@@ -211,7 +220,7 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = QueryServer(make_query_service(s, self.auth), s.traces_ttl_days, s.ui_dir)
+        self.query = make_query_server(s, self.auth)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
         web_port = await self.query.start_web(s.listen_host, s.web_port, tls, guard)
         local_admin.publish(
@@ -374,6 +383,16 @@ def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
     return QueryService(make_reader(s), auth, s.drift_thresholds(), s.replay_providers(), s.replay_limits())
 
 
+def make_query_server(s: VigilSettings, auth: Authenticator) -> QueryServer:
+    return QueryServer(
+        make_query_service(s, auth),
+        s.traces_ttl_days,
+        s.ui_dir,
+        max_concurrent_rpcs=s.query_max_concurrent_rpcs,
+        web_max_concurrent=s.web_max_concurrent,
+    )
+
+
 def make_authenticator(
     s: VigilSettings, failure_counter: Callable[[str], Any] | None = None, local_admin_token: str = ""
 ) -> Authenticator:
@@ -393,6 +412,7 @@ def make_authenticator(
         ),
         local_admin_token=local_admin_token,
         default_database=s.database,
+        limits=s.abuse_limits(),
         on_failure=(lambda reason: failure_counter(reason).inc())
         if failure_counter
         else (lambda reason: None),
@@ -412,7 +432,7 @@ async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
     auth = make_authenticator(settings)
     await auth.start()
-    server = QueryServer(make_query_service(settings, auth), settings.traces_ttl_days, settings.ui_dir)
+    server = make_query_server(settings, auth)
     stop = stop_on_signals()
     tls = settings.tls()
     port = await server.start(

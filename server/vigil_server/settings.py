@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigil_auth.secret import check_length
+from vigil_auth.throttle import AbuseLimits
 from vigil_query.drift_detector import DetectorConfig
 from vigil_query.psi import Thresholds
 from vigil_query.replay.caps import Caps
@@ -102,6 +103,57 @@ class VigilSettings(BaseSettings):
 
     auth_token_ttl_s: int = Field(
         default=900, gt=0, description="Lifetime of a user's access token (refresh tokens: 7 days)."
+    )
+
+    # --- what unauthenticated callers may cost (docs/security/abuse-limits.md) ------------------
+    auth_throttle_free: int = Field(
+        default=10,
+        ge=0,
+        description="Failed credentials one address may present per window before its answers are slowed.",
+    )
+    auth_throttle_step_s: float = Field(
+        default=0.1,
+        ge=0,
+        description="Each further failure of that address delays its answers by this much more...",
+    )
+    auth_throttle_max_delay_s: float = Field(default=2.0, ge=0, description="...up to this delay per answer.")
+    auth_throttle_window_s: float = Field(
+        default=60.0, gt=0, description="An address's failures are counted over this window."
+    )
+    auth_throttle_max_addresses: int = Field(
+        default=10_000,
+        gt=0,
+        description="Addresses the failure throttle remembers (the least recently failing are forgotten).",
+    )
+    auth_login_max_concurrent: int = Field(
+        default=8,
+        gt=0,
+        description="Login calls in progress at once; beyond, RESOURCE_EXHAUSTED / 429 at once.",
+    )
+    auth_password_threads: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Threads of the pool that runs Argon2 (each hash: ~50 ms of a core, 64 MiB).",
+    )
+    auth_miss_reload_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="An unknown API key starts a background reload of the keys, at most one per this interval.",
+    )
+    otlp_grpc_max_concurrent_rpcs: int = Field(
+        default=1024, gt=0, description="OTLP/gRPC calls in progress at once; beyond, RESOURCE_EXHAUSTED."
+    )
+    otlp_http_max_concurrent: int = Field(
+        default=1024, gt=0, description="OTLP/HTTP exports in progress at once; beyond, 503 with Retry-After."
+    )
+    query_max_concurrent_rpcs: int = Field(
+        default=256,
+        gt=0,
+        description="Query/admin gRPC calls (live tails included) in progress at once; beyond, RESOURCE_EXHAUSTED.",
+    )
+    web_max_concurrent: int = Field(
+        default=256, gt=0, description="Connections and requests of the web port at once; beyond, 503."
     )
 
     metrics_require_key: bool = Field(
@@ -384,6 +436,18 @@ class VigilSettings(BaseSettings):
                 window_s=self.replay_cap_window_s,
                 models=tuple(self.replay_models),
             ),
+        )
+
+    def abuse_limits(self) -> AbuseLimits:
+        return AbuseLimits(
+            throttle_free=self.auth_throttle_free,
+            throttle_step_s=self.auth_throttle_step_s,
+            throttle_max_delay_s=self.auth_throttle_max_delay_s,
+            throttle_window_s=self.auth_throttle_window_s,
+            throttle_max_addresses=self.auth_throttle_max_addresses,
+            login_max_concurrent=self.auth_login_max_concurrent,
+            password_threads=self.auth_password_threads,
+            miss_reload_s=self.auth_miss_reload_s,
         )
 
     def drift_thresholds(self) -> Thresholds:

@@ -4,7 +4,8 @@ identity, gzip or deflate.
 Responses use the request's content type (OTLP spec): the signal's Export…Response on
 success, a google.rpc.Status with the reason on failure. aiohttp's own request
 decompression is off (``auto_decompress=False`` in vigil_server.app): ``decode_body``
-inflates instead, so the size cap holds while inflating.
+inflates instead, so the size cap holds while inflating. The credential is checked before
+the body is read; at most ``max_concurrent`` exports run at once (beyond: 503, retry).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from google.rpc import status_pb2
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthError
 from vigil_auth.keys import INGEST
-from vigil_collector.errors import BodyTooLarge, IngestError, UnsupportedMedia
+from vigil_collector.errors import BodyTooLarge, IngestError, Overloaded, UnsupportedMedia
 from vigil_collector.pipeline import Pipeline
 from vigil_collector.receive.body import decode_body
 from vigil_collector.receive.services import SERVICES, OtlpService
@@ -36,8 +37,16 @@ _PROTOBUF_ALIASES = {PROTOBUF, "application/protobuf"}
 
 class OtlpHttpReceiver:
     def __init__(
-        self, pipeline: Pipeline, auth: Authenticator, *, max_body_bytes: int, retry_after_s: int
+        self,
+        pipeline: Pipeline,
+        auth: Authenticator,
+        *,
+        max_body_bytes: int,
+        retry_after_s: int,
+        max_concurrent: int | None = None,
     ) -> None:
+        self._max_concurrent = max_concurrent
+        self._running = 0  # exports in progress
         self._pipeline = pipeline
         self._auth = auth
         self._max_body_bytes = max_body_bytes
@@ -45,7 +54,21 @@ class OtlpHttpReceiver:
 
     def add_routes(self, app: web.Application) -> None:
         for service in SERVICES:
-            app.router.add_post(service.http_path, functools.partial(self.export, service))
+            app.router.add_post(service.http_path, functools.partial(self._limited, service))
+
+    async def _limited(self, service: OtlpService, request: web.Request) -> web.Response:
+        if self._max_concurrent is not None and self._running >= self._max_concurrent:
+            busy = Overloaded(
+                f"{self._running} OTLP/HTTP requests are in progress, the most this server takes at "
+                "once (VIGIL_OTLP_HTTP_MAX_CONCURRENT); retry shortly"
+            )
+            request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+            return self._error(busy, request.content_type == JSON, request_id)
+        self._running += 1
+        try:
+            return await self.export(service, request)
+        finally:
+            self._running -= 1
 
     async def export(self, service: OtlpService, request: web.Request) -> web.Response:
         request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
