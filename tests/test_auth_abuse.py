@@ -32,6 +32,7 @@ from support import EXPORT_METHOD, RunningApp, http_request, make_request, make_
 
 SECRET = "abuse-test-secret-0123456789abcdef"
 MAIN = "abusemain"
+SYS = f"vigil_system_{MAIN}"  # its system database (support.make_settings)
 PASSWORD = "the right password"
 
 
@@ -43,9 +44,9 @@ def _serve(chdb_dir: Path, **overrides: Any) -> RunningApp:
 @pytest.fixture(scope="module")
 def registry_ready(chdb_dir: Path, ch: Client) -> tuple[str, str]:
     """A user and an ingest key of the default project, made before the servers start."""
-    registry.ensure(ch, MAIN)
-    registry.create_user(ch, MAIN, "ada", hash_password(PASSWORD), is_admin=False)
-    _, key = registry.create_key(ch, MAIN, KeyHasher(SECRET.encode()), "default", ["ingest"], name="t")
+    registry.ensure(ch, SYS)
+    registry.create_user(ch, SYS, "ada", hash_password(PASSWORD), is_admin=False)
+    _, key = registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), "default", ["ingest"], name="t")
     return "ada", key
 
 
@@ -120,6 +121,7 @@ def test_failed_logins_over_many_connections_are_slowed_as_one_address(
         auth_throttle_free=10,
         auth_throttle_step_s=0.1,
         auth_throttle_max_delay_s=1.0,
+        auth_throttle_window_s=3600,  # 200 Argon2 logins may take a minute on a loaded machine
         auth_login_max_concurrent=64,
         auth_password_threads=2,
     )
@@ -248,7 +250,7 @@ def test_an_unknown_user_costs_what_a_wrong_password_costs(
 def test_an_unknown_key_is_refused_at_once_and_known_after_the_background_reload(
     secured: RunningApp, ch: Client
 ) -> None:
-    _, key = registry.create_key(ch, MAIN, KeyHasher(SECRET.encode()), "default", ["ingest"], name="late")
+    _, key = registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), "default", ["ingest"], name="late")
     body = make_request(1, "late-key").SerializeToString()
     headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {key}"}
     started = time.monotonic()
