@@ -94,6 +94,17 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
     return VigilSettings(_env_file=None, **values)
 
 
+_RUNNING: list[RunningApp] = []
+
+
+def credentials_changed() -> None:
+    """Make every running app of this process know the registry rows a test wrote straight
+    into storage (as another process would): a server learns of them at its next refresh
+    (2 s) and refuses an unknown credential at once meanwhile."""
+    for app in list(_RUNNING):
+        app.run(app.app.auth.reload())
+
+
 class RunningApp:
     """A VigilApp on its own event loop thread, as a real server on loopback."""
 
@@ -104,6 +115,7 @@ class RunningApp:
         self._thread.start()
         self.app = VigilApp(settings)
         self.ports: BoundPorts = self.run(self.app.start())
+        _RUNNING.append(self)
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 120) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -129,6 +141,8 @@ class RunningApp:
         self.run(self.app.flush(), timeout=60)
 
     def stop(self) -> None:
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         self.run(self.app.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)

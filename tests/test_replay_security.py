@@ -31,7 +31,7 @@ from vigil_query.prices.store import set_prices
 from vigil_query.replay.caps import Caps, Spend, check_window
 from vigil_query.replay.providers import estimated_input_tokens, request_for
 
-from support import RunningApp, make_settings
+from support import RunningApp, credentials_changed, make_settings
 
 SECRET = "replay-security-secret-0123456789"
 MAIN = "replaysec"
@@ -68,14 +68,18 @@ def capped(chdb_dir: Path, ch: Client, fake_llm: FakeLLM) -> Iterator[RunningApp
     app = capped_app(chdb_dir, fake_llm)
     registry.ensure(ch, SYS)
     registry.create_project(ch, SYS, "alpha", main=MAIN)
+    credentials_changed()
     # gpt-test is priced (so allowed), claude-test and gpt-unpriced are not.
     set_prices(ch, SYS, [Price("openai", "gpt-test", 1.0, 2.0, 1.0, 1.0)])
+    credentials_changed()
     yield app
     app.stop()
 
 
 def new_key(ch: Client, *scopes: str) -> tuple[registry.ApiKey, str]:
-    return registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), "alpha", list(scopes), name="test")
+    made = registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), "alpha", list(scopes), name="test")
+    credentials_changed()
+    return made
 
 
 def llm_attributes(model: str, provider: str = "openai", text: str = "hello there") -> dict[str, Any]:
@@ -139,7 +143,9 @@ def test_execute_records_the_principal_and_caps_max_tokens(
         assert client.get_replay(response.replay_id).summary.principal == key.key_id
 
     registry.create_user(ch, SYS, "mia", hash_password("mia's password"), is_admin=False)
+    credentials_changed()
     registry.grant(ch, SYS, "mia", "alpha", "member")
+    credentials_changed()
     with QueryClient(capped.query_target, project="alpha") as client:
         client.login("mia", "mia's password")
         response = client.replay(trace, [edit("chat gpt-test")], execute=True, requested_by="not mia")
@@ -299,9 +305,13 @@ def test_read_only_credentials_change_no_state(capped: RunningApp, ch: Client, i
         assert missing.value.code == grpc.StatusCode.NOT_FOUND
 
     registry.create_user(ch, SYS, "vic", hash_password("vic's password"), is_admin=False)
+    credentials_changed()
     registry.grant(ch, SYS, "vic", "alpha", "viewer")
+    credentials_changed()
     registry.create_user(ch, SYS, "meg", hash_password("meg's password"), is_admin=False)
+    credentials_changed()
     registry.grant(ch, SYS, "meg", "alpha", "member")
+    credentials_changed()
     for user, code in (("vic", grpc.StatusCode.PERMISSION_DENIED), ("meg", grpc.StatusCode.NOT_FOUND)):
         with QueryClient(capped.query_target, project="alpha") as client:
             client.login(user, f"{user}'s password")

@@ -31,7 +31,7 @@ from vigil_auth.secret import SecretError, server_secret, session_secret
 from vigil_query.server import QueryServer
 from vigil_server.app import make_authenticator, make_query_service
 
-from support import RunningApp, make_settings, run_cli
+from support import RunningApp, credentials_changed, make_settings, run_cli
 
 AUTH_SECRET = "sessions-test-auth-secret-0123456789-abcdef"
 SESSION_SECRET = "sessions-test-session-secret-0123456789-abcdef"
@@ -47,7 +47,9 @@ def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     registry.ensure(ch, SYS)
     for slug in ("alpha", "beta"):
         registry.create_project(ch, SYS, slug, main=MAIN)
+        credentials_changed()
     registry.create_user(ch, SYS, "root", hash_password("root password"), is_admin=True)
+    credentials_changed()
     app = RunningApp(
         make_settings(
             chdb_dir, database=MAIN, auth="on", auth_secret=AUTH_SECRET, session_secret=SESSION_SECRET
@@ -93,8 +95,10 @@ class Caller:
 
 def _user(ch: Client, name: str, password: str, **roles: str) -> None:
     registry.create_user(ch, SYS, name, hash_password(password), is_admin=False)
+    credentials_changed()
     for project, role in roles.items():
         registry.grant(ch, SYS, name, project, role)
+        credentials_changed()
 
 
 def _within(seconds: float, condition: Callable[[], bool]) -> float:
@@ -162,6 +166,7 @@ def test_a_project_admin_gains_no_right_it_does_not_hold(secured: RunningApp, ch
         assert pat.refused("SetRole", admin_pb2.SetRoleRequest(username="root", role="")) == DENIED
         # A key of another project cannot be revoked or rotated from here.
         _, beta_key = registry.create_key(ch, SYS, KeyHasher(AUTH_SECRET.encode()), "beta", ["read"])
+        credentials_changed()
         beta_id = next(k.key_id for k in registry.list_keys(ch, SYS) if k.prefix == beta_key[:12])
         assert pat.refused("RevokeApiKey", admin_pb2.RevokeApiKeyRequest(key_id=beta_id)) == (
             grpc.StatusCode.INVALID_ARGUMENT
@@ -177,6 +182,7 @@ def test_a_project_admin_gains_no_right_it_does_not_hold(secured: RunningApp, ch
         assert mia.refused("SetRole", admin_pb2.SetRoleRequest(username="outsider", role="viewer")) == DENIED
     # A key that holds read only (no admin scope) gives nothing either.
     _, read_key = registry.create_key(ch, SYS, KeyHasher(AUTH_SECRET.encode()), "alpha", ["read"])
+    credentials_changed()
     with Caller(secured.query_target, read_key) as reader:
         assert reader.refused("CreateApiKey", admin_pb2.CreateApiKeyRequest(scopes=["read"])) == DENIED
     # What the project admin could do stays in its project and within its role.
@@ -288,6 +294,7 @@ def test_sign_out_ends_only_that_session(secured: RunningApp, ch: Client) -> Non
         assert one.refused("RefreshSession", refresh) == UNAUTHENTICATED
         assert not _refused(two)
     _, key = registry.create_key(ch, SYS, KeyHasher(AUTH_SECRET.encode()), "alpha", ["read"])
+    credentials_changed()
     with Caller(secured.query_target, key) as keyed:
         assert keyed.refused("SignOut", admin_pb2.SignOutRequest()) == grpc.StatusCode.INVALID_ARGUMENT
         assert (
@@ -317,6 +324,7 @@ def test_the_session_secret_is_apart_from_the_key_secret(
 ) -> None:
     """A new session secret ends every session and voids no API key."""
     _, key = registry.create_key(ch, SYS, KeyHasher(AUTH_SECRET.encode()), "alpha", ["read"])
+    credentials_changed()
     with Caller(secured.query_target) as user:
         user.login("root", "root password")
         token = user.token

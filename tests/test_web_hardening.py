@@ -43,7 +43,7 @@ from vigil_query.web_server import WebServer
 from vigil_server.cli import warn_about_exposure
 from vigil_server.settings import VigilSettings
 
-from support import RunningApp, ServerProcess, http_request, make_request, make_settings
+from support import RunningApp, ServerProcess, credentials_changed, http_request, make_request, make_settings
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 CONNECT = "/vigil.query.v1.QueryService/GetServices"
@@ -62,12 +62,15 @@ def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     registry.ensure(ch, SYS)
     if all(p.slug != "alpha" for p in registry.list_projects(ch, SYS, main=DATABASE)):
         registry.create_project(ch, SYS, "alpha", main=DATABASE)
+        credentials_changed()
     yield app
     app.stop()
 
 
 def new_key(ch: Client, project: str, *scopes: str) -> tuple[registry.ApiKey, str]:
-    return registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
+    made = registry.create_key(ch, SYS, KeyHasher(SECRET.encode()), project, list(scopes), name="test")
+    credentials_changed()
+    return made
 
 
 @contextlib.contextmanager
