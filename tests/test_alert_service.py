@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,7 +29,7 @@ from vigil.query_client import QueryError
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 
-from support import RunningApp, http_request, make_settings
+from support import RunningApp, ServerProcess, http_request, make_settings
 
 INTERVAL_S = 2.0
 SEED_POLICY = {
@@ -303,3 +305,41 @@ def test_a_read_key_cannot_create_a_rule(chdb_dir: Path, ch: Client) -> None:
             assert [r.name for r in writer.rules()] == ["cpu"]
     finally:
         app.stop()
+
+
+def test_a_firing_alert_survives_kill_9_and_sighup_reloads_the_file(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(json.dumps([SEED_POLICY]))
+    env = {"VIGIL_RULES_FILE": str(rules), "VIGIL_RULES_INTERVAL_S": "1"}
+    data = tmp_path / "data"
+    server = ServerProcess(data, **env)
+    server.wait_ready()
+    gauges = Gauges(server, "cpu_percent", {"web-1": 95.0}, every_s=0.5)  # type: ignore[arg-type]
+    try:
+        with QueryClient(f"127.0.0.1:{server.query_port}") as c:
+            wait_for(
+                lambda: states(c, "high-cpu-alert").get("web-1") == "firing", 60, "firing before the kill"
+            )
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.wait()
+    finally:
+        gauges.close()
+
+    again = ServerProcess(data, **env)
+    again.wait_ready()
+    gauges = Gauges(again, "cpu_percent", {"web-1": 95.0}, every_s=0.5)  # type: ignore[arg-type]
+    try:
+        with QueryClient(f"127.0.0.1:{again.query_port}") as c:
+            wait_for(lambda: c.runner_status().evaluations >= 4, 60, "evaluations after the restart")
+            assert states(c, "high-cpu-alert") == {"web-1": "firing"}
+            firing = [t for t in c.alert_history(rule="high-cpu-alert") if t.to_state == "firing"]
+            assert len(firing) == 1
+
+            # SIGHUP re-reads the file.
+            rules.write_text(json.dumps([SEED_POLICY, {**SEED_POLICY, "name": "second"}]))
+            os.kill(again.proc.pid, signal.SIGHUP)
+            wait_for(lambda: len(c.rules()) == 2, 30, "the reloaded file")
+    finally:
+        gauges.close()
+        again.terminate()
+        assert again.wait() == 0
