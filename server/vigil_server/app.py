@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
+from vigil_alerting.errors import RuleError
 from vigil_alerting.metrics import AlertingMetrics
 from vigil_alerting.projects import Alerting
 from vigil_auth import registry
@@ -294,7 +295,13 @@ class VigilApp:
     def _start_alerting(self) -> None:
         """The alert rules' tables, rules and instances, then their loop. A bad rules file
         stops the start (RuleFileError): a server should not run without the rules it was given."""
-        self.alerting.open()
+        try:
+            self.alerting.open()
+        except RuleError:
+            raise
+        except Exception as exc:  # storage trouble: the server runs, its rules do not
+            log.error("alert rules not started (retried at the next start): %s", exc)
+            return
         self.alerting.start()
 
     async def reload_rules(self) -> None:
