@@ -46,8 +46,10 @@ class Alerting:
         rules_file: Path | None,
         default_interval_s: float,
         on_evaluation: Callable[[str, float], None] | None = None,
+        builtin_rules: list[Rule] | None = None,
     ) -> None:
         self._connect = connect
+        self.builtin_rules = builtin_rules or []  # every project's (rules/builtin.py)
         self._projects = projects
         self.system_database = system_database
         self.rules_file = rules_file
@@ -147,7 +149,14 @@ class Alerting:
             with self._lock:
                 self.slugs[database] = slug
                 self.runners[database] = runner
-                runner.set_rules([*self._file_rules_of(slug), *api_rules])
+                taken = {r.name for r in [*self._file_rules_of(slug), *self.builtin_rules]}
+                runner.set_rules(
+                    [
+                        *self._file_rules_of(slug),
+                        *self.builtin_rules,
+                        *(r for r in api_rules if r.name not in taken),
+                    ]
+                )
             log.info("alerting: project %s, %d rules", slug, len(runner.rules))
 
     def _file_rules_of(self, slug: str) -> list[Rule]:

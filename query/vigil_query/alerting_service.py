@@ -98,6 +98,8 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
                 f"rule {name!r} comes from the rules file (VIGIL_RULES_FILE) and is read-only here:"
                 " change the file and reload it"
             )
+        if rule.source != "api":
+            raise FailedPrecondition(f"rule {name!r} is built in and read-only (VIGIL_DRIFT_* configure it)")
         return rule
 
     async def _call(

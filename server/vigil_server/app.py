@@ -24,6 +24,7 @@ from clickhouse_connect.driver.client import Client
 from vigil_alerting.errors import RuleError
 from vigil_alerting.metrics import AlertingMetrics
 from vigil_alerting.projects import Alerting
+from vigil_alerting.rules.builtin import drift_rules
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.keys import KeyHasher
@@ -143,6 +144,8 @@ class VigilApp:
             )
         self.wal.start()
         await self.auth.start()  # before the writers: they look up the projects' databases
+        if self.gate.schema_ready:  # else once the schema is (_retry_schema); before /ready
+            await loop.run_in_executor(None, self._start_alerting)
         self.batcher = Batcher(
             self.wal,
             [list(lane) for lane in zip(self.writers, self.log_writers, self.metrics_writers, strict=True)],
@@ -201,8 +204,6 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        if self.gate.schema_ready:  # else once the schema is (_retry_schema)
-            await loop.run_in_executor(None, self._start_alerting)
         self.query = QueryServer(
             make_query_service(s, self.auth),
             s.traces_ttl_days,
@@ -391,6 +392,19 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
         rules_file=s.rules_file,
         default_interval_s=s.rules_interval_s,
         on_evaluation=metrics.observe,
+        builtin_rules=drift_rules(
+            measures=tuple(s.drift_metrics),
+            group_by=tuple(s.drift_group_by),
+            current_s=s.drift_current_s,
+            baseline_s=s.drift_baseline_s,
+            bins=s.drift_bins,
+            min_samples=s.drift_min_samples,
+            medium=s.drift_medium,
+            high=s.drift_high,
+            interval_s=s.drift_interval_s,
+        )
+        if s.drift_interval_s > 0
+        else [],
     )
     return alerting
 
