@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-stock-sdk bench-outage bench-query bench-sdk migrate clean
+.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-stock-sdk bench-outage bench-query bench-rules bench-sdk migrate clean
 
 run: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync vigil serve
@@ -79,6 +79,9 @@ bench-auth: $(VENV_STAMP)
 
 bench-query: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/query.py $(BENCH_ARGS)
+
+bench-rules: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python bench/rules.py $(BENCH_ARGS)
 
 bench-sdk: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/sdk_overhead.py $(BENCH_ARGS)

@@ -3,7 +3,7 @@
     uv run python proto/generate.py          # write the stubs
     uv run python proto/generate.py --check  # exit 1 if the committed stubs are stale
 
-- The query and admin APIs (proto/ → sdk/src/vigil/{query,admin}/v1/): in the SDK package, so that both the
+- The query and admin APIs (proto/ → sdk/src/vigil/{query,admin,alerting}/v1/): in the SDK package, so that both the
   SDK's query client and the query service import the same generated code.
 - The collector's native-decode schema (collector/vigil_collector/decode/native_schema.proto,
   messages only): it sits beside the code because it is also read at run time, as the
@@ -40,6 +40,7 @@ class Target:
 TARGETS = [
     Target(ROOT / "proto", "vigil/query/v1/query.proto", ROOT / "sdk" / "src", grpc=True),
     Target(ROOT / "proto", "vigil/admin/v1/admin.proto", ROOT / "sdk" / "src", grpc=True),
+    Target(ROOT / "proto", "vigil/alerting/v1/alerting.proto", ROOT / "sdk" / "src", grpc=True),
     Target(ROOT / "collector", "vigil_collector/decode/native_schema.proto", ROOT / "collector", grpc=False),
 ]
 

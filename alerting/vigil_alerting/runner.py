@@ -91,6 +91,9 @@ class Runner:
         rules_file: Path | None = None,
         default_interval_s: float = 30.0,
         clock_ns: Callable[[], int] = time.time_ns,
+        project: str = "",
+        on_evaluation: Callable[[str, float], None] | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
         if default_interval_s <= 0:
             raise ValueError(f"default_interval_s must be positive, got {default_interval_s}")
@@ -99,13 +102,17 @@ class Runner:
         self.rules_file = rules_file
         self.default_interval_s = default_interval_s
         self.clock_ns = clock_ns
-        self.store = AlertStore(client, system_database)
+        self.project = project
+        self.store = AlertStore(client, system_database, project)
+        # (result "ok" | "error", seconds) of every evaluation: the /metrics counters.
+        self.on_evaluation = on_evaluation or (lambda result, seconds: None)
         self.rules: dict[str, Rule] = {}
         self.status_of: dict[str, RuleStatus] = {}
         self.instances: dict[tuple[str, str], AlertInstance] = {}
         self._lock = threading.Lock()  # rules and status, read by API threads
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        # Set when the rules change; shared with a loop that drives several runners.
+        self._wake = wake or threading.Event()
         self._thread: threading.Thread | None = None
 
     # --- rules ------------------------------------------------------------------------------
@@ -175,43 +182,20 @@ class Runner:
         except Exception as exc:  # one rule's failure is recorded; the others go on
             status.failures += 1
             status.last_error = str(exc)
+            status.last_seconds = time.perf_counter() - started
+            self.on_evaluation("error", status.last_seconds)
             log.warning("rule %r: evaluation failed: %s", rule.name, exc)
             try:
                 self.store.record_error(rule.name, now_ns, str(exc))
             except Exception:
                 log.exception("rule %r: the failure could not be recorded", rule.name)
             return None
-        finally:
-            status.last_seconds = time.perf_counter() - started
+        status.last_seconds = time.perf_counter() - started
+        self.on_evaluation("ok", status.last_seconds)
         return result
 
     def _apply(self, rule: Rule, result: RuleResult, now_ns: int) -> list[Transition]:
-        changed, transitions = [], []
-        seen = set()
-        for group in result.groups:
-            fresh = new_instance(rule, group.labels)
-            key = (rule.name, fresh.fingerprint)
-            seen.add(key)
-            instance = self.instances.get(key, fresh)
-            observed = "breach" if group.breaching else ("ok" if group.value is not None else "nodata")
-            obs = Observation(observed, group.value, group.example_trace_ids)
-            if key not in self.instances and observed == "ok":
-                continue  # groups that never breached have no instance
-            after, transition = step(rule, instance, obs, result.threshold, now_ns)
-            self.instances[key] = after
-            if transition or after.state in ("pending", "firing"):
-                changed.append(after)
-            if transition:
-                transitions.append(transition)
-        # Instances whose group returned no rows: no data for them.
-        for key, instance in list(self.instances.items()):
-            if key[0] != rule.name or key in seen or instance.state in ("inactive", "resolved", "nodata"):
-                continue
-            after, transition = step(rule, instance, Observation("nodata"), result.threshold, now_ns)
-            self.instances[key] = after
-            changed.append(after)
-            if transition:
-                transitions.append(transition)
+        changed, transitions = apply_result(rule, result, self.instances, now_ns)
         if changed or transitions:
             self.store.save(changed, transitions)
         return transitions
@@ -278,3 +262,38 @@ class Runner:
         with self._lock:
             rules = list(self.rules.values())
         return evaluate_sample(rules, metrics, target, now)
+
+
+def apply_result(
+    rule: Rule, result: RuleResult, instances: dict[tuple[str, str], AlertInstance], now_ns: int
+) -> tuple[list[AlertInstance], list[Transition]]:
+    """Step every instance of ``rule`` by one evaluation's result (``instances`` is updated):
+    the instances to save and the transitions. The live runner and the backtest share it, so a
+    backtest moves states exactly as the live evaluator does."""
+    changed, transitions = [], []
+    seen = set()
+    for group in result.groups:
+        fresh = new_instance(rule, group.labels)
+        key = (rule.name, fresh.fingerprint)
+        seen.add(key)
+        instance = instances.get(key, fresh)
+        observed = "breach" if group.breaching else ("ok" if group.value is not None else "nodata")
+        obs = Observation(observed, group.value, group.example_trace_ids)
+        if key not in instances and observed == "ok":
+            continue  # groups that never breached have no instance
+        after, transition = step(rule, instance, obs, result.threshold, now_ns)
+        instances[key] = after
+        if transition or after.state in ("pending", "firing"):
+            changed.append(after)
+        if transition:
+            transitions.append(transition)
+    # Instances whose group returned no rows: no data for them.
+    for key, instance in list(instances.items()):
+        if key[0] != rule.name or key in seen or instance.state in ("inactive", "resolved", "nodata"):
+            continue
+        after, transition = step(rule, instance, Observation("nodata"), result.threshold, now_ns)
+        instances[key] = after
+        changed.append(after)
+        if transition:
+            transitions.append(transition)
+    return changed, transitions

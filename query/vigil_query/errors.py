@@ -3,6 +3,7 @@
 QueryError
 ├── InvalidQuery   bad id, filter, page size or token  → INVALID_ARGUMENT
 ├── NotFound       no such trace                       → NOT_FOUND
+├── FailedPrecondition  not in this state (a read-only rule) → FAILED_PRECONDITION
 ├── Busy           too many queries in flight          → RESOURCE_EXHAUSTED (retry shortly)
 │   └── OverCap    a replay cap (calls, tokens)          → RESOURCE_EXHAUSTED (which, when it frees)
 └── TimedOut       the RPC's own time limit passed      → DEADLINE_EXCEEDED
@@ -25,6 +26,10 @@ class InvalidQuery(QueryError):
 
 
 class NotFound(QueryError):
+    pass
+
+
+class FailedPrecondition(QueryError):
     pass
 
 

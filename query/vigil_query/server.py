@@ -18,10 +18,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
+from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil.query_client import MAX_MESSAGE_BYTES
+from vigil_alerting.projects import Alerting
 from vigil_auth.host_guard import HostGuard
 from vigil_query.admin_service import AdminService
+from vigil_query.alerting_service import AlertingService
 from vigil_query.connect_app import connect_app
 from vigil_query.service import QueryService
 from vigil_query.web_app import web_app
@@ -34,6 +37,7 @@ class TlsConfig(Protocol):
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+ALERTING_SERVICE_NAME = alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"].full_name
 
 
 class QueryServer:
@@ -45,6 +49,8 @@ class QueryServer:
         *,
         max_concurrent_rpcs: int | None = None,
         web_max_concurrent: int | None = None,
+        alerting: Alerting | None = None,
+        backtest_max_steps: int = 20160,
     ) -> None:
         self.reader = service.reader
         self._health = health.aio.HealthServicer()
@@ -58,18 +64,22 @@ class QueryServer:
         admin = AdminService(service.reader, service.auth, traces_ttl_days)
         query_pb2_grpc.add_QueryServiceServicer_to_server(service, self._server)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, self._server)
-        api = connect_app(
-            {
-                query_pb2.DESCRIPTOR.services_by_name["QueryService"]: service,
-                admin_pb2.DESCRIPTOR.services_by_name["AdminService"]: admin,
-            }
-        )
+        services = {
+            query_pb2.DESCRIPTOR.services_by_name["QueryService"]: service,
+            admin_pb2.DESCRIPTOR.services_by_name["AdminService"]: admin,
+        }
+        names = [SERVICE_NAME, ADMIN_SERVICE_NAME]
+        if alerting is not None:  # where the rules are evaluated (vigil serve), their API too
+            alerts = AlertingService(service.reader, service.auth, alerting, backtest_max_steps)
+            alerting_pb2_grpc.add_AlertingServiceServicer_to_server(alerts, self._server)
+            services[alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"]] = alerts
+            names.append(ALERTING_SERVICE_NAME)
+        api = connect_app(services)
         self._web = WebServer(web_app(api, ui_dir), max_concurrent=web_max_concurrent)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (
-                SERVICE_NAME,
-                ADMIN_SERVICE_NAME,
+                *names,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                 reflection.SERVICE_NAME,
             ),

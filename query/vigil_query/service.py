@@ -22,7 +22,7 @@ from vigil_auth.keys import ANY, READ, REPLAY, WRITE
 from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift
-from vigil_query.errors import Busy, InvalidQuery, NotFound, TimedOut
+from vigil_query.errors import Busy, FailedPrecondition, InvalidQuery, NotFound, TimedOut
 from vigil_query.logs_sql import search_logs
 from vigil_query.metrics_sql import list_metrics, query_metrics
 from vigil_query.prices_rpc import list_model_prices
@@ -58,6 +58,8 @@ def status_for(error: Exception) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.INVALID_ARGUMENT, error.reason
     if isinstance(error, NotFound):
         return grpc.StatusCode.NOT_FOUND, error.reason
+    if isinstance(error, FailedPrecondition):
+        return grpc.StatusCode.FAILED_PRECONDITION, error.reason
     if isinstance(error, Busy | AuthBusy):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, error.reason
     if isinstance(error, TimedOut):

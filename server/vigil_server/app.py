@@ -22,6 +22,10 @@ from typing import Any
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
+from vigil_alerting.errors import RuleError
+from vigil_alerting.metrics import AlertingMetrics
+from vigil_alerting.projects import Alerting
+from vigil_alerting.rules.builtin import drift_rules
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.host_guard import HostGuard
@@ -128,6 +132,7 @@ class VigilApp:
         self.ports: BoundPorts | None = None
         self._detector_stop = asyncio.Event()
         self._detector_task: asyncio.Task[None] | None = None
+        self.alerting = make_alerting(settings, self.metrics.registry)
 
     async def start(self) -> BoundPorts:
         s = self.settings
@@ -148,6 +153,8 @@ class VigilApp:
             )
         self.wal.start()
         await self.auth.start()  # before the writers: they look up the projects' databases
+        if self.gate.schema_ready:  # else once the schema is (_retry_schema); before /ready
+            await loop.run_in_executor(None, self._start_alerting)
         self.batcher = Batcher(
             self.wal,
             [list(lane) for lane in zip(self.writers, self.log_writers, self.metrics_writers, strict=True)],
@@ -220,7 +227,7 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = make_query_server(s, self.auth)
+        self.query = make_query_server(s, self.auth, self.alerting)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
         web_port = await self.query.start_web(s.listen_host, s.web_port, tls, guard)
         local_admin.publish(
@@ -282,6 +289,8 @@ class VigilApp:
         self._detector_stop.set()
         if self._detector_task is not None:
             await asyncio.gather(self._detector_task, return_exceptions=True)
+        # The rules' loop before the servers: an evaluation in progress ends, nothing new starts.
+        await asyncio.get_running_loop().run_in_executor(None, self.alerting.stop)
         stops = []
         if self.grpc is not None:
             stops.append(self.grpc.stop(grace_s=deadline))
@@ -308,7 +317,27 @@ class VigilApp:
         while not await loop.run_in_executor(None, self.gate.ensure_schema):
             await asyncio.sleep(_SCHEMA_RETRY_S)
         await loop.run_in_executor(None, self._migrate_projects)
+        await loop.run_in_executor(None, self._start_alerting)
         log.info("storage ready: migrations applied")
+
+    def _start_alerting(self) -> None:
+        """The alert rules' tables, rules and instances, then their loop. A bad rules file
+        stops the start (RuleFileError): a server should not run without the rules it was given."""
+        try:
+            self.alerting.open()
+        except RuleError:
+            raise
+        except Exception as exc:  # storage trouble: the server runs, its rules do not
+            log.error("alert rules not started (retried at the next start): %s", exc)
+            return
+        self.alerting.start()
+
+    async def reload_rules(self) -> None:
+        """SIGHUP: re-read the rules file; a bad one is logged and the rules in force stay."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.alerting.reload)
+        except Exception as exc:
+            log.error("rules file not reloaded, the previous rules stay in force: %s", exc)
 
     def _migrate_projects(self) -> None:
         """The registry, the price book and every project's migrations (the main database's
@@ -379,17 +408,54 @@ def make_reader(s: VigilSettings) -> Reader:
     )
 
 
+def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
+    """Every project's alert rules, evaluated by one loop (started by ``VigilApp``)."""
+
+    def projects(client: Client) -> list[tuple[str, str]]:
+        return [
+            (p.slug, p.database) for p in registry.list_projects(client, s.system_database, main=s.database)
+        ]
+
+    alerting: Alerting
+    metrics = AlertingMetrics(metrics_registry, lambda: alerting.snapshot())
+    alerting = Alerting(
+        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        projects,
+        system_database=s.system_database,
+        rules_file=s.rules_file,
+        default_interval_s=s.rules_interval_s,
+        on_evaluation=metrics.observe,
+        builtin_rules=drift_rules(
+            measures=tuple(s.drift_metrics),
+            group_by=tuple(s.drift_group_by),
+            current_s=s.drift_current_s,
+            baseline_s=s.drift_baseline_s,
+            bins=s.drift_bins,
+            min_samples=s.drift_min_samples,
+            medium=s.drift_medium,
+            high=s.drift_high,
+            interval_s=s.drift_interval_s,
+        )
+        if s.drift_interval_s > 0
+        else [],
+    )
+    return alerting
+
+
 def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
     return QueryService(make_reader(s), auth, s.drift_thresholds(), s.replay_providers(), s.replay_limits())
 
 
-def make_query_server(s: VigilSettings, auth: Authenticator) -> QueryServer:
+def make_query_server(s: VigilSettings, auth: Authenticator, alerting: Alerting | None = None) -> QueryServer:
+    """The query and admin APIs (and the alerting API where the rules are evaluated)."""
     return QueryServer(
         make_query_service(s, auth),
         s.traces_ttl_days,
         s.ui_dir,
         max_concurrent_rpcs=s.query_max_concurrent_rpcs,
         web_max_concurrent=s.web_max_concurrent,
+        alerting=alerting,
+        backtest_max_steps=s.rules_backtest_max_steps,
     )
 
 
@@ -467,5 +533,7 @@ async def serve(settings: VigilSettings) -> None:
     app = VigilApp(settings)
     stop = stop_on_signals()
     await app.start()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(app.reload_rules()))
     await stop.wait()
     await app.stop()

@@ -223,6 +223,9 @@ class VigilSettings(BaseSettings):
     rules_interval_s: float = Field(
         default=30.0, gt=0, description="Default evaluation interval of an alert rule that sets none."
     )
+    rules_backtest_max_steps: int = Field(
+        default=20160, ge=1, description="BacktestRule: at most this many evaluations (7 days at 30 s)."
+    )
 
     # --- replay: where re-executed GenAI calls go --------------------------------------------
     replay_openai_base_url: str = Field(

@@ -51,7 +51,7 @@ _IGNORED = {"id", "created_at", "updated_at"}
 _RULE_FIELDS = {
     "name", "description", "severity", "target", "target_attribute", "group_by", "enabled",
     "auto_remediate", "condition", "action", "params", "window", "interval", "for",
-    "keep_firing_for", "no_data", "labels",
+    "keep_firing_for", "no_data", "labels", "project",
 }  # fmt: skip
 LOG_SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "WARNING": 13, "ERROR": 17, "FATAL": 21}
 MAX_GROUP_KEYS = 4
@@ -347,6 +347,8 @@ def parse_rule(data: Any, *, source: str = "api") -> Rule:
         no_data=f.string("no_data", "ok", ("ok", "alerting", "nodata")),  # type: ignore[arg-type]
         labels=dict(labels),
         source=source,
+        project=f.string("project", ""),
+        policy={k: v for k, v in data.items() if k not in _IGNORED},
     )
 
 

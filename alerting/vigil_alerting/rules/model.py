@@ -180,6 +180,11 @@ class Rule:
     no_data: NoData = "ok"
     labels: dict[str, str] = field(default_factory=dict)
     source: str = "api"  # "file" rules are read-only through the API
+    # The project (slug) a file rule applies to; "" = the default project. API rules belong
+    # to the caller's project and leave this empty.
+    project: str = ""
+    # The policy as written (its JSON/YAML object): what GetRule shows and ExportRules writes.
+    policy: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def group_keys(self) -> tuple[str, ...]:

@@ -6,6 +6,9 @@
   example trace ids).
 - ``vigil_rule_evaluation_errors``: every failed evaluation, append-only.
 
+Every row carries its ``Project`` (the project's telemetry database): one store per project
+reads and writes only its own rows.
+
 The tables are created here (``ensure_schema``), idempotently, because the system database's
 migrations are not in storage/ yet; they move there when it has them.
 """
@@ -24,6 +27,7 @@ from vigil_storage.migrate import quote_identifier
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_alert_instances (
+    Project String,
     Rule String,
     Fingerprint String,
     Labels Map(String, String),
@@ -37,8 +41,9 @@ _DDL = (
     UpdatedNs Int64,
     ExampleTraceIds Array(String)
 ) ENGINE = ReplacingMergeTree(UpdatedNs)
-ORDER BY (Rule, Fingerprint)""",
+ORDER BY (Project, Rule, Fingerprint)""",
     """CREATE TABLE IF NOT EXISTS {db}.vigil_alert_transitions (
+    Project String,
     AtNs Int64,
     Rule String,
     Fingerprint String,
@@ -51,14 +56,15 @@ ORDER BY (Rule, Fingerprint)""",
     ExampleTraceIds Array(String)
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
-ORDER BY (Rule, AtNs)""",
+ORDER BY (Project, Rule, AtNs)""",
     """CREATE TABLE IF NOT EXISTS {db}.vigil_rule_evaluation_errors (
+    Project String,
     AtNs Int64,
     Rule String,
     Error String
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
-ORDER BY (Rule, AtNs)""",
+ORDER BY (Project, Rule, AtNs)""",
 )
 _INSTANCE_COLUMNS = [
     "Rule", "Fingerprint", "Labels", "State", "Value", "Threshold", "ActiveSinceNs", "LastBreachNs",
@@ -77,8 +83,9 @@ def _float(v: float | None) -> float | None:
 class AlertStore:
     """Reads and appends alert state; the caller owns ``client`` (one thread at a time)."""
 
-    def __init__(self, client: Client, system_database: str) -> None:
+    def __init__(self, client: Client, system_database: str, project: str = "") -> None:
         self.client = client
+        self.project = project
         self.db = quote_identifier(system_database)
         self.database = system_database
 
@@ -93,6 +100,8 @@ class AlertStore:
         with translate_errors("reading alert instances"):
             rows = self.client.query(
                 f"SELECT {', '.join(_INSTANCE_COLUMNS)} FROM {self.db}.vigil_alert_instances FINAL"
+                " WHERE Project = {p:String}",
+                parameters={"p": self.project},
             ).result_rows
         out = {}
         for r in rows:
@@ -117,37 +126,43 @@ class AlertStore:
         """Transitions first: if the process dies between the two INSERTs, the history has the
         change and the next evaluation (which sees the old state) records it at most once more."""
         t_rows = [
-            [t.at_ns, t.rule, t.fingerprint, t.labels, t.from_state, t.to_state, _float(t.value), t.threshold,
+            [self.project, t.at_ns, t.rule, t.fingerprint, t.labels, t.from_state, t.to_state, _float(t.value), t.threshold,
              t.severity, list(t.example_trace_ids)]
             for t in transitions
         ]  # fmt: skip
         i_rows = [
-            [i.rule, i.fingerprint, i.labels, i.state, _float(i.value), i.threshold, i.active_since_ns,
+            [self.project, i.rule, i.fingerprint, i.labels, i.state, _float(i.value), i.threshold, i.active_since_ns,
              i.last_breach_ns, i.fired_at_ns, i.resolved_at_ns, i.updated_ns, list(i.example_trace_ids)]
             for i in instances
         ]  # fmt: skip
         with translate_errors("writing alert state"):
             if t_rows:
                 self.client.insert(
-                    "vigil_alert_transitions", t_rows, column_names=_TRANSITION_COLUMNS,
+                    "vigil_alert_transitions", t_rows, column_names=["Project", *_TRANSITION_COLUMNS],
                     database=self.database, settings=INSERT_SETTINGS,
                 )  # fmt: skip
             if i_rows:
                 self.client.insert(
-                    "vigil_alert_instances", i_rows, column_names=_INSTANCE_COLUMNS,
+                    "vigil_alert_instances", i_rows, column_names=["Project", *_INSTANCE_COLUMNS],
                     database=self.database, settings=INSERT_SETTINGS,
                 )  # fmt: skip
 
     def record_error(self, rule: str, at_ns: int, error: str) -> None:
         with translate_errors("recording an evaluation error"):
             self.client.insert(
-                "vigil_rule_evaluation_errors", [[at_ns, rule, error[:2000]]], column_names=["AtNs", "Rule", "Error"],
+                "vigil_rule_evaluation_errors", [[self.project, at_ns, rule, error[:2000]]],
+                column_names=["Project", "AtNs", "Rule", "Error"],
                 database=self.database, settings=INSERT_SETTINGS,
             )  # fmt: skip
 
-    def history(self, rule: str = "", to_state: State | None = None, limit: int = 1000) -> list[Transition]:
+    def history(
+        self, rule: str = "", to_state: State | None = None, limit: int = 1000, fingerprint: str = ""
+    ) -> list[Transition]:
         """Transitions, oldest first, of one rule (or all), optionally into one state."""
-        where, params = [], {"limit": limit}
+        where, params = ["Project = {p:String}"], {"limit": limit, "p": self.project}
+        if fingerprint:
+            where.append("Fingerprint = {fp:String}")
+            params["fp"] = fingerprint
         if rule:
             where.append("Rule = {rule:String}")
             params["rule"] = rule
@@ -156,7 +171,7 @@ class AlertStore:
             params["to"] = to_state
         sql = (
             f"SELECT {', '.join(_TRANSITION_COLUMNS)} FROM {self.db}.vigil_alert_transitions"
-            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY AtNs, Fingerprint LIMIT {{limit:UInt32}}"
+            f" WHERE {' AND '.join(where)} ORDER BY AtNs, Fingerprint LIMIT {{limit:UInt32}}"
         )
         with translate_errors("reading alert history"):
             rows = self.client.query(sql, parameters=params).result_rows
@@ -168,7 +183,8 @@ class AlertStore:
         with translate_errors("reading evaluation errors"):
             return int(
                 self.client.query(
-                    f"SELECT count() FROM {self.db}.vigil_rule_evaluation_errors WHERE Rule = {{r:String}}",
-                    parameters={"r": rule},
+                    f"SELECT count() FROM {self.db}.vigil_rule_evaluation_errors"
+                    " WHERE Project = {p:String} AND Rule = {r:String}",
+                    parameters={"r": rule, "p": self.project},
                 ).result_rows[0][0]
             )

@@ -21,7 +21,9 @@ from types import TracebackType
 from typing import Any
 
 import grpc
+from google.protobuf import struct_pb2
 
+from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 
 TimeLike = int | datetime | None
@@ -51,6 +53,12 @@ def _ns(value: TimeLike) -> int:
             raise ValueError("datetime values must be timezone-aware")
         return int(value.timestamp()) * 10**9 + value.microsecond * 1000
     return int(value)
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(json.loads(json.dumps(dict(value))))
+    return message
 
 
 def _window(bounds: tuple[TimeLike, TimeLike] | None) -> query_pb2.TimeWindow | None:
@@ -105,7 +113,9 @@ class QueryClient:
             self._channel = grpc.insecure_channel(target, options=options)
         key = os.environ.get("VIGIL_API_KEY", "") if api_key is None else api_key
         self._credentials = _Credentials(key, project)
-        self._stub = query_pb2_grpc.QueryServiceStub(grpc.intercept_channel(self._channel, self._credentials))
+        channel = grpc.intercept_channel(self._channel, self._credentials)
+        self._stub = query_pb2_grpc.QueryServiceStub(channel)
+        self._alerting = alerting_pb2_grpc.AlertingServiceStub(channel)
         self._timeout_s = timeout_s
 
     def __enter__(self) -> QueryClient:
@@ -438,6 +448,91 @@ class QueryClient:
 
     def get_replay(self, replay_id: str) -> query_pb2.GetReplayResponse:
         return self._call(self._stub.GetReplay, query_pb2.GetReplayRequest(replay_id=replay_id))
+
+    # --- alert rules (vigil.alerting.v1; policies are dicts in the rules-as-code format) -----
+
+    def rules(self) -> list[alerting_pb2.Rule]:
+        return list(self._call(self._alerting.ListRules, alerting_pb2.ListRulesRequest()).rules)
+
+    def rule(self, name: str) -> alerting_pb2.Rule:
+        return self._call(self._alerting.GetRule, alerting_pb2.GetRuleRequest(name=name)).rule
+
+    def create_rule(self, policy: Mapping[str, Any]) -> alerting_pb2.Rule:
+        """A new rule of the project, e.g. ``{"name": "cpu", "target": "web-*", "condition":
+        {"type": "metric_exceeds", "metric": "cpu_percent", "threshold": 80}}`` (needs ``write``)."""
+        request = alerting_pb2.CreateRuleRequest(policy=_struct(policy))
+        return self._call(self._alerting.CreateRule, request).rule
+
+    def update_rule(self, name: str, **changes: Any) -> alerting_pb2.Rule:
+        """Change some fields of a rule's policy, e.g. ``update_rule("cpu", severity="critical")``."""
+        request = alerting_pb2.UpdateRuleRequest(name=name, patch=_struct(changes))
+        return self._call(self._alerting.UpdateRule, request).rule
+
+    def delete_rule(self, name: str) -> None:
+        self._call(self._alerting.DeleteRule, alerting_pb2.DeleteRuleRequest(name=name))
+
+    def enable_rule(self, name: str) -> alerting_pb2.Rule:
+        return self._call(self._alerting.EnableRule, alerting_pb2.EnableRuleRequest(name=name)).rule
+
+    def disable_rule(self, name: str) -> alerting_pb2.Rule:
+        return self._call(self._alerting.DisableRule, alerting_pb2.DisableRuleRequest(name=name)).rule
+
+    def reload_rules(self) -> alerting_pb2.ReloadRulesResponse:
+        """Re-read the server's rules file; a bad file is refused (INVALID_ARGUMENT)."""
+        return self._call(self._alerting.ReloadRules, alerting_pb2.ReloadRulesRequest())
+
+    def export_rules(self, format: str = "json") -> str:
+        """The project's API rules as a rules file (``json`` or ``yaml``)."""
+        return self._call(self._alerting.ExportRules, alerting_pb2.ExportRulesRequest(format=format)).text
+
+    def alerts(
+        self,
+        *,
+        state: str = "",
+        severity: str = "",
+        rule: str = "",
+        page_size: int = 100,
+        page_token: str = "",
+    ) -> alerting_pb2.ListAlertsResponse:
+        """One page of alert instances (every state but inactive unless ``state`` is given)."""
+        request = alerting_pb2.ListAlertsRequest(
+            state=state, severity=severity, rule=rule, page_size=page_size, page_token=page_token
+        )
+        return self._call(self._alerting.ListAlerts, request)
+
+    def alert_history(
+        self, *, rule: str = "", fingerprint: str = "", limit: int = 1000
+    ) -> list[alerting_pb2.AlertTransition]:
+        request = alerting_pb2.GetAlertHistoryRequest(rule=rule, fingerprint=fingerprint, limit=limit)
+        return list(self._call(self._alerting.GetAlertHistory, request).transitions)
+
+    def runner_status(self) -> alerting_pb2.GetRunnerStatusResponse:
+        return self._call(self._alerting.GetRunnerStatus, alerting_pb2.GetRunnerStatusRequest())
+
+    def evaluate_rules(
+        self,
+        metrics: Mapping[str, float] | None = None,
+        target: str = "",
+        *,
+        rule: Mapping[str, Any] | None = None,
+    ) -> alerting_pb2.EvaluateRulesResponse:
+        """The sandbox: ``evaluate_rules({"cpu_percent": 95}, "web-1")`` → violations and
+        actions_triggered; or ``evaluate_rules(rule=draft)`` → the draft's values per group now."""
+        request = alerting_pb2.EvaluateRulesRequest(metrics=dict(metrics or {}), target=target)
+        if rule is not None:
+            request.rule.CopyFrom(_struct(rule))
+        return self._call(self._alerting.EvaluateRules, request)
+
+    def backtest_rule(
+        self, *, start: TimeLike, end: TimeLike = None, name: str = "", rule: Mapping[str, Any] | None = None
+    ) -> alerting_pb2.BacktestRuleResponse:
+        """The alert intervals a stored (``name``) or draft (``rule``) rule would have produced."""
+        request = alerting_pb2.BacktestRuleRequest(
+            name=name, start_time_unix_nano=_ns(start), end_time_unix_nano=_ns(end)
+        )
+        if rule is not None:
+            request.rule.CopyFrom(_struct(rule))
+        return self._call(self._alerting.BacktestRule, request)
 
     def _call(self, method, request):
         try:

@@ -1,0 +1,222 @@
+"""Every project's rules, evaluated by one thread: the alerting side of ``vigil serve``.
+
+``Alerting`` keeps a ``Runner`` per project (keyed by the project's telemetry database, which
+is also the ``Project`` column of the alert tables) and one loop that drives them all with one
+ClickHouse client; it is the only user of that client. The API's threads change rules through
+``put_rule`` / ``drop_rule`` (after writing them to the system database on their own clients)
+and read alerts and status from the runners' in-memory state.
+
+Rules come from two places: ``VIGIL_RULES_FILE`` (read-only through the API; a policy applies
+to the default project unless it names a ``project``) and the API (``vigil_alert_rules``).
+A name is one rule per project: an API rule may not take a file rule's name.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+from vigil_alerting.errors import RuleError
+from vigil_alerting.metrics import Snapshot
+from vigil_alerting.rules.load import load_file, parse_rule
+from vigil_alerting.rules.model import Rule
+from vigil_alerting.runner import Runner, RunnerStatus
+from vigil_alerting.state import rules_store
+from vigil_alerting.state.store import AlertStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROJECT = "default"
+# (slug, telemetry database) of every live project, the default one first.
+ProjectList = Callable[[Client], list[tuple[str, str]]]
+
+
+class Alerting:
+    def __init__(
+        self,
+        connect: Callable[[], Client],
+        projects: ProjectList,
+        *,
+        system_database: str,
+        rules_file: Path | None,
+        default_interval_s: float,
+        on_evaluation: Callable[[str, float], None] | None = None,
+        builtin_rules: list[Rule] | None = None,
+    ) -> None:
+        self._connect = connect
+        self.builtin_rules = builtin_rules or []  # every project's (rules/builtin.py)
+        self._projects = projects
+        self.system_database = system_database
+        self.rules_file = rules_file
+        self.default_interval_s = default_interval_s
+        self._on_evaluation = on_evaluation
+        self._client: Client | None = None
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runners: dict[str, Runner] = {}  # by project database
+        self.slugs: dict[str, str] = {}  # project database → slug
+        self.file_rules: list[Rule] = []
+        self._projects_checked = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        """Tables, the rules file (RuleFileError if bad: the server should not start with rules
+        it cannot read), every project's runner with its instances resumed."""
+        if self.rules_file is not None:
+            self.file_rules = load_file(self.rules_file)
+        self._client = self._connect()
+        AlertStore(self._client, self.system_database).ensure_schema()
+        rules_store.ensure(self._client, self.system_database)
+        self._sync_projects()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="vigil-alerting", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the loop (after the evaluation in progress), then close its client."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() - self._projects_checked >= self.default_interval_s:
+                    self._sync_projects()
+                for runner in list(self.runners.values()):
+                    if self._stop.is_set():
+                        break
+                    runner.evaluate_due()
+            except Exception:  # the loop itself must survive anything
+                log.exception("alerting: evaluation round failed")
+            self._wake.wait(self._wait_s())
+            self._wake.clear()
+
+    def _wait_s(self) -> float:
+        now = time.time_ns()
+        due = [
+            s.next_due_ns
+            for r in list(self.runners.values())
+            for n, s in list(r.status_of.items())
+            if n in r.rules and r.rules[n].enabled
+        ]
+        wait = min(due, default=now + int(self.default_interval_s * 1e9)) - now
+        return max(0.0, min(wait / 1e9, self.default_interval_s))
+
+    def _sync_projects(self) -> None:
+        """A runner for every project not seen yet (a project made since the last check)."""
+        assert self._client is not None
+        self._projects_checked = time.monotonic()
+        for slug, database in self._projects(self._client):
+            if database in self.runners:
+                continue
+            runner = Runner(
+                self._client,
+                telemetry_database=database,
+                system_database=self.system_database,
+                default_interval_s=self.default_interval_s,
+                project=database,
+                on_evaluation=self._on_evaluation,
+                wake=self._wake,
+            )
+            runner.open()
+            api = rules_store.load(self._client, self.system_database, database).get(database, [])
+            api_rules = []
+            for policy in api:
+                try:
+                    api_rules.append(parse_rule(policy, source="api"))
+                except RuleError as exc:  # stored by an older version that accepted it
+                    log.error("project %s: stored rule not loaded: %s", slug, exc)
+            with self._lock:
+                self.slugs[database] = slug
+                self.runners[database] = runner
+                taken = {r.name for r in [*self._file_rules_of(slug), *self.builtin_rules]}
+                runner.set_rules(
+                    [
+                        *self._file_rules_of(slug),
+                        *self.builtin_rules,
+                        *(r for r in api_rules if r.name not in taken),
+                    ]
+                )
+            log.info("alerting: project %s, %d rules", slug, len(runner.rules))
+
+    def _file_rules_of(self, slug: str) -> list[Rule]:
+        return [r for r in self.file_rules if (r.project or DEFAULT_PROJECT) == slug]
+
+    # --- rules ---------------------------------------------------------------------------
+    def reload(self) -> list[Rule]:
+        """Re-read the rules file; RuleFileError leaves every rule in force unchanged."""
+        if self.rules_file is None:
+            raise RuleError("no rules file is configured (VIGIL_RULES_FILE)")
+        rules = load_file(self.rules_file)  # raises before anything changes
+        with self._lock:
+            self.file_rules = rules
+            for database, runner in self.runners.items():
+                api = [r for r in runner.rules.values() if r.source != "file"]
+                taken = {r.name for r in self._file_rules_of(self.slugs[database])}
+                for clash in [r.name for r in api if r.name in taken]:
+                    log.warning("rules file: %r replaces the API rule of that name", clash)
+                runner.set_rules(
+                    [*self._file_rules_of(self.slugs[database]), *(r for r in api if r.name not in taken)]
+                )
+        log.info("rules reloaded from %s: %d policies", self.rules_file, len(rules))
+        return rules
+
+    def runner(self, database: str) -> Runner:
+        with self._lock:
+            runner = self.runners.get(database)
+        if runner is None:
+            raise RuleError("this project's alert rules are not loaded yet; retry shortly")
+        return runner
+
+    def put_rule(self, database: str, rule: Rule) -> None:
+        with self._lock:
+            runner = self.runner(database)
+            runner.set_rules([*(r for n, r in runner.rules.items() if n != rule.name), rule])
+
+    def drop_rule(self, database: str, name: str) -> None:
+        with self._lock:
+            runner = self.runner(database)
+            runner.set_rules([r for n, r in runner.rules.items() if n != name])
+
+    # --- reading -------------------------------------------------------------------------
+    def status(self, database: str) -> RunnerStatus:
+        status = self.runner(database).status()
+        return RunnerStatus(
+            enabled=True,
+            running=self.running,
+            interval_s=status.interval_s,
+            rules=status.rules,
+            last_evaluation_ns=status.last_evaluation_ns,
+            evaluations=status.evaluations,
+            failures=status.failures,
+            per_rule=status.per_rule,
+        )
+
+    def snapshot(self) -> Snapshot:
+        """For ``vigil_alerts``: per project, its instances and its rules' severities."""
+        with self._lock:
+            runners = list(self.runners.items())
+        return [
+            (self.slugs.get(db, db), runner.alerts(), {n: r.severity for n, r in list(runner.rules.items())})
+            for db, runner in runners
+        ]

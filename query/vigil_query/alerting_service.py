@@ -1,0 +1,382 @@
+"""AlertingService: alert rules, alerts, history, the sandbox and the backtest (issue 33) as
+RPCs. Each call acts in the caller's project (its telemetry database keys the project's
+runner); reads need ``read``, changes ``write``. Storage work runs on the query service's
+threads with their clients (rule writes on the writing side), never on the runner's; errors
+are answered through the query service's one mapping (``respond``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import yaml
+from google.protobuf import json_format, struct_pb2
+
+from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from vigil_alerting.errors import AlertingError, RuleError
+from vigil_alerting.evaluate.backtest import backtest
+from vigil_alerting.evaluate.evaluator import evaluate_rule
+from vigil_alerting.projects import Alerting
+from vigil_alerting.rules.load import parse_rule
+from vigil_alerting.rules.model import SEVERITY_RANK, Rule
+from vigil_alerting.state import rules_store
+from vigil_alerting.state.machine import STATES, AlertInstance
+from vigil_alerting.state.store import AlertStore
+from vigil_auth.authenticator import Authenticator, Principal
+from vigil_auth.grpc_calls import caller
+from vigil_auth.keys import READ, WRITE
+from vigil_query.errors import FailedPrecondition, InvalidQuery, NotFound
+from vigil_query.page_token import decode_parts, encode_parts, fingerprint, page_size
+from vigil_query.reader import Reader, Writer
+from vigil_query.service import respond
+
+pb = alerting_pb2
+DEFAULT_PAGE = 100
+
+
+def _policy(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(json.loads(json.dumps(value, default=str)))
+    return s
+
+
+def _parse(policy: dict[str, Any]) -> Rule:
+    try:
+        return parse_rule(policy, source="api")
+    except RuleError as exc:
+        raise InvalidQuery(str(exc)) from exc
+
+
+def _alert(i: AlertInstance, severity: str) -> pb.Alert:
+    return pb.Alert(
+        rule=i.rule, fingerprint=i.fingerprint, labels=i.labels, state=i.state, value=i.value,
+        threshold=i.threshold, severity=i.labels.get("severity", severity),
+        active_since_time_unix_nano=i.active_since_ns, fired_time_unix_nano=i.fired_at_ns,
+        resolved_time_unix_nano=i.resolved_at_ns, updated_time_unix_nano=i.updated_ns,
+        example_trace_ids=list(i.example_trace_ids),
+    )  # fmt: skip
+
+
+class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
+    def __init__(
+        self, reader: Reader, auth: Authenticator, alerting: Alerting, backtest_max_steps: int
+    ) -> None:
+        self._reader = reader
+        self._auth = auth
+        self._alerting = alerting
+        self._max_steps = backtest_max_steps
+
+    # --- helpers -------------------------------------------------------------------------
+    def _rule_message(self, database: str, rule: Rule) -> pb.Rule:
+        runner = self._alerting.runner(database)
+        states = dict.fromkeys(STATES, 0)
+        for i in runner.alerts(rule=rule.name):
+            states[i.state] += 1
+        return pb.Rule(
+            name=rule.name, source=rule.source, enabled=rule.enabled, severity=rule.severity,
+            description=rule.description, target=rule.target, interval_seconds=runner.interval_of(rule),
+            policy=_struct(rule.policy), states=states,
+        )  # fmt: skip
+
+    def _find(self, database: str, name: str) -> Rule:
+        rule = self._alerting.runner(database).rules.get(name)
+        if rule is None:
+            raise NotFound(f"no alert rule {name!r} in this project")
+        return rule
+
+    def _writable(self, database: str, name: str) -> Rule:
+        rule = self._find(database, name)
+        if rule.source == "file":
+            raise FailedPrecondition(
+                f"rule {name!r} comes from the rules file (VIGIL_RULES_FILE) and is read-only here:"
+                " change the file and reload it"
+            )
+        if rule.source != "api":
+            raise FailedPrecondition(f"rule {name!r} is built in and read-only (VIGIL_DRIFT_* configure it)")
+        return rule
+
+    async def _call(
+        self, name: str, context: grpc.aio.ServicerContext, scope: str, fn: Callable[[Principal], Any]
+    ) -> Any:
+        """``fn(caller)`` after the scope check; alerting's own errors become INVALID_ARGUMENT."""
+
+        async def work() -> Any:
+            principal = await caller(self._auth, context, scope)
+            try:
+                return await fn(principal)
+            except AlertingError as exc:
+                raise InvalidQuery(str(exc)) from exc
+
+        return await respond(name, work(), context)
+
+    async def _store(self, database: str, name: str, policy: dict[str, Any] | None) -> None:
+        def write(w: Writer) -> None:
+            rules_store.put(w.client(), w.system_database, database, name, policy)
+
+        await self._reader.writer.run(write)
+
+    # --- rules -----------------------------------------------------------------------------
+    async def ListRules(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def list_rules(p: Principal) -> Any:
+            rules = self._alerting.runner(p.database).rules
+            return pb.ListRulesResponse(
+                rules=[self._rule_message(p.database, r) for _, r in sorted(list(rules.items()))]
+            )
+
+        return await self._call("ListRules", context, READ, list_rules)
+
+    async def GetRule(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def get(p: Principal) -> Any:
+            return pb.GetRuleResponse(
+                rule=self._rule_message(p.database, self._find(p.database, request.name))
+            )
+
+        return await self._call("GetRule", context, READ, get)
+
+    async def CreateRule(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def create(p: Principal) -> Any:
+            rule = _parse(_policy(request.policy))
+            if rule.project:
+                raise InvalidQuery("field project: an API rule belongs to the caller's project; leave it out")
+            if rule.name in self._alerting.runner(p.database).rules:
+                raise InvalidQuery(f"field name: a rule named {rule.name!r} exists in this project")
+            await self._store(p.database, rule.name, rule.policy)
+            self._alerting.put_rule(p.database, rule)
+            return pb.CreateRuleResponse(rule=self._rule_message(p.database, rule))
+
+        return await self._call("CreateRule", context, WRITE, create)
+
+    async def _replace(self, database: str, old: Rule, policy: dict[str, Any]) -> Rule:
+        rule = _parse(policy)
+        if rule.name != old.name:
+            raise InvalidQuery("field name: a rule cannot be renamed; create a new one and delete this one")
+        await self._store(database, rule.name, rule.policy)
+        self._alerting.put_rule(database, rule)
+        return rule
+
+    async def UpdateRule(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def update(p: Principal) -> Any:
+            old = self._writable(p.database, request.name)
+            rule = await self._replace(p.database, old, {**old.policy, **_policy(request.patch)})
+            return pb.UpdateRuleResponse(rule=self._rule_message(p.database, rule))
+
+        return await self._call("UpdateRule", context, WRITE, update)
+
+    async def DeleteRule(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def delete(p: Principal) -> Any:
+            self._writable(p.database, request.name)
+            await self._store(p.database, request.name, None)
+            self._alerting.drop_rule(p.database, request.name)
+            return pb.DeleteRuleResponse()
+
+        return await self._call("DeleteRule", context, WRITE, delete)
+
+    async def _set_enabled(self, request: Any, context: grpc.aio.ServicerContext, enabled: bool) -> Any:
+        async def toggle(p: Principal) -> Any:
+            old = self._writable(p.database, request.name)
+            rule = await self._replace(p.database, old, {**old.policy, "enabled": enabled})
+            return self._rule_message(p.database, rule)
+
+        name = "EnableRule" if enabled else "DisableRule"
+        return await self._call(name, context, WRITE, toggle)
+
+    async def EnableRule(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return pb.EnableRuleResponse(rule=await self._set_enabled(request, context, True))
+
+    async def DisableRule(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return pb.DisableRuleResponse(rule=await self._set_enabled(request, context, False))
+
+    async def ReloadRules(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def reload(p: Principal) -> Any:
+            rules = await self._reader.run(lambda _: self._alerting.reload())
+            return pb.ReloadRulesResponse(file=str(self._alerting.rules_file), rules=len(rules))
+
+        return await self._call("ReloadRules", context, WRITE, reload)
+
+    async def ExportRules(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def export(p: Principal) -> Any:
+            if request.format not in ("", "json", "yaml"):
+                raise InvalidQuery(f"format must be json or yaml, got {request.format!r}")
+            rules = self._alerting.runner(p.database).rules
+            policies = [r.policy for _, r in sorted(list(rules.items())) if r.source != "file"]
+            document = {"policies": policies}
+            if request.format == "yaml":
+                text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+            else:
+                text = json.dumps(document, indent=2, ensure_ascii=False)
+            return pb.ExportRulesResponse(text=text, rules=len(policies))
+
+        return await self._call("ExportRules", context, READ, export)
+
+    # --- alerts ----------------------------------------------------------------------------
+    async def ListAlerts(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def list_alerts(p: Principal) -> Any:
+            if request.state and request.state not in STATES:
+                raise InvalidQuery(f"state must be one of {', '.join(STATES)}, got {request.state!r}")
+            if request.severity and request.severity not in SEVERITY_RANK:
+                raise InvalidQuery(
+                    f"severity must be one of {', '.join(SEVERITY_RANK)}, got {request.severity!r}"
+                )
+            size = page_size(request.page_size, DEFAULT_PAGE)
+            key = pb.ListAlertsRequest(state=request.state, severity=request.severity, rule=request.rule)
+            fp = fingerprint(key)
+            after = tuple(decode_parts(request.page_token, fp, 2)) if request.page_token else None
+            runner = self._alerting.runner(p.database)
+            severities = {n: r.severity for n, r in list(runner.rules.items())}
+            least = SEVERITY_RANK[request.severity] if request.severity else -1
+            found = [
+                i
+                for i in runner.alerts(rule=request.rule, state=request.state)
+                if (request.state or i.state != "inactive")
+                and SEVERITY_RANK.get(i.labels.get("severity", ""), 0) >= least
+                and (after is None or (i.rule, i.fingerprint) > after)
+            ]
+            page = found[:size]
+            token = encode_parts([page[-1].rule, page[-1].fingerprint], fp) if len(found) > size else ""
+            return pb.ListAlertsResponse(
+                alerts=[_alert(i, severities.get(i.rule, "")) for i in page], next_page_token=token
+            )
+
+        return await self._call("ListAlerts", context, READ, list_alerts)
+
+    async def GetAlertHistory(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def history(p: Principal) -> Any:
+            limit = request.limit or 1000
+            if not 1 <= limit <= 10000:
+                raise InvalidQuery(f"limit must be between 1 and 10000, got {request.limit}")
+
+            def read(r: Reader) -> Any:
+                store = AlertStore(r.client(), r.system_database, p.database)
+                return store.history(request.rule, limit=limit, fingerprint=request.fingerprint)
+
+            found = await self._reader.run(read)
+            return pb.GetAlertHistoryResponse(
+                transitions=[
+                    pb.AlertTransition(
+                        time_unix_nano=t.at_ns,
+                        rule=t.rule,
+                        fingerprint=t.fingerprint,
+                        labels=t.labels,
+                        from_state=t.from_state,
+                        to_state=t.to_state,
+                        value=t.value,
+                        threshold=t.threshold,
+                        severity=t.severity,
+                        example_trace_ids=list(t.example_trace_ids),
+                    )
+                    for t in found
+                ]
+            )
+
+        return await self._call("GetAlertHistory", context, READ, history)
+
+    async def GetRunnerStatus(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def status(p: Principal) -> Any:
+            s = self._alerting.status(p.database)
+            return pb.GetRunnerStatusResponse(
+                enabled=s.enabled, running=s.running, interval_seconds=s.interval_s, rules=s.rules,
+                last_evaluation_time_unix_nano=s.last_evaluation_ns, evaluations=s.evaluations,
+                failures=s.failures,
+                per_rule=[
+                    pb.RuleStatus(
+                        name=n, interval_seconds=r.interval_s, last_evaluation_time_unix_nano=r.last_evaluation_ns,
+                        last_seconds=r.last_seconds, evaluations=r.evaluations, failures=r.failures,
+                        last_error=r.last_error,
+                    )
+                    for n, r in sorted(s.per_rule.items())
+                ],
+            )  # fmt: skip
+
+        return await self._call("GetRunnerStatus", context, READ, status)
+
+    # --- sandbox and backtest -----------------------------------------------------------------
+    async def EvaluateRules(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def evaluate(p: Principal) -> Any:
+            runner = self._alerting.runner(p.database)
+            if request.HasField("rule"):
+                if request.metrics or request.target:
+                    raise InvalidQuery("send either a draft rule or metrics and a target, not both")
+                rule = _parse(_policy(request.rule))
+                interval = runner.interval_of(rule)
+
+                def run(r: Reader) -> Any:
+                    return evaluate_rule(r.client(), p.database, rule, time.time_ns(), deadline_s=interval)
+
+                result = await self._reader.run(run)
+                return pb.EvaluateRulesResponse(
+                    threshold=result.threshold,
+                    groups=[
+                        pb.GroupValue(
+                            labels=g.labels,
+                            value=g.value,
+                            breaching=g.breaching,
+                            example_trace_ids=list(g.example_trace_ids),
+                        )
+                        for g in result.groups
+                    ],
+                )
+            if not request.target:
+                raise InvalidQuery("field target: required with metrics (or send a draft rule)")
+            try:
+                sample = runner.sandbox(dict(request.metrics), request.target)
+            except ValueError as exc:
+                raise InvalidQuery(str(exc)) from exc
+            return pb.EvaluateRulesResponse(
+                violations=[pb.Violation(**v) for v in sample.violations],
+                actions_triggered=[
+                    pb.ActionTriggered(
+                        action=a["action"],
+                        target=a["target"],
+                        status=a["status"],
+                        params=_struct(a["params"]),
+                    )
+                    for a in sample.actions_triggered
+                ],
+            )
+
+        return await self._call("EvaluateRules", context, READ, evaluate)
+
+    async def BacktestRule(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def run(p: Principal) -> Any:
+            runner = self._alerting.runner(p.database)
+            if request.HasField("rule") == bool(request.name):
+                raise InvalidQuery("send either the name of a stored rule or a draft rule")
+            rule = (
+                _parse(_policy(request.rule))
+                if request.HasField("rule")
+                else self._find(p.database, request.name)
+            )
+            interval = runner.interval_of(rule)
+            end = request.end_time_unix_nano or time.time_ns()
+
+            def replay(r: Reader) -> Any:
+                return backtest(
+                    r.client(), p.database, rule, request.start_time_unix_nano, end, interval,
+                    max_steps=self._max_steps, deadline_s=interval,
+                )  # fmt: skip
+
+            found = await self._reader.run(replay)
+            return pb.BacktestRuleResponse(
+                evaluations=found.evaluations,
+                interval_seconds=found.interval_s,
+                intervals=[
+                    pb.AlertInterval(
+                        labels=i.labels,
+                        fingerprint=i.fingerprint,
+                        pending_time_unix_nano=i.pending_ns,
+                        firing_time_unix_nano=i.firing_ns,
+                        resolved_time_unix_nano=i.resolved_ns,
+                        peak_value=i.peak_value,
+                    )
+                    for i in found.intervals
+                ],
+            )
+
+        return await self._call("BacktestRule", context, READ, run)

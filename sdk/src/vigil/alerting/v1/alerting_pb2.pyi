@@ -1,0 +1,410 @@
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Rule(_message.Message):
+    __slots__ = ("name", "source", "enabled", "severity", "description", "target", "interval_seconds", "policy", "states")
+    class StatesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    source: str
+    enabled: bool
+    severity: str
+    description: str
+    target: str
+    interval_seconds: float
+    policy: _struct_pb2.Struct
+    states: _containers.ScalarMap[str, int]
+    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., enabled: _Optional[bool] = ..., severity: _Optional[str] = ..., description: _Optional[str] = ..., target: _Optional[str] = ..., interval_seconds: _Optional[float] = ..., policy: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., states: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class ListRulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRulesResponse(_message.Message):
+    __slots__ = ("rules",)
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[Rule]
+    def __init__(self, rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ...) -> None: ...
+
+class GetRuleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: Rule
+    def __init__(self, rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+
+class CreateRuleRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: _struct_pb2.Struct
+    def __init__(self, policy: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class CreateRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: Rule
+    def __init__(self, rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+
+class UpdateRuleRequest(_message.Message):
+    __slots__ = ("name", "patch")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    patch: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., patch: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class UpdateRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: Rule
+    def __init__(self, rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+
+class DeleteRuleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteRuleResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EnableRuleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class EnableRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: Rule
+    def __init__(self, rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+
+class DisableRuleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DisableRuleResponse(_message.Message):
+    __slots__ = ("rule",)
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    rule: Rule
+    def __init__(self, rule: _Optional[_Union[Rule, _Mapping]] = ...) -> None: ...
+
+class ReloadRulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReloadRulesResponse(_message.Message):
+    __slots__ = ("file", "rules")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    rules: int
+    def __init__(self, file: _Optional[str] = ..., rules: _Optional[int] = ...) -> None: ...
+
+class ExportRulesRequest(_message.Message):
+    __slots__ = ("format",)
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    format: str
+    def __init__(self, format: _Optional[str] = ...) -> None: ...
+
+class ExportRulesResponse(_message.Message):
+    __slots__ = ("text", "rules")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    rules: int
+    def __init__(self, text: _Optional[str] = ..., rules: _Optional[int] = ...) -> None: ...
+
+class Alert(_message.Message):
+    __slots__ = ("rule", "fingerprint", "labels", "state", "value", "threshold", "severity", "active_since_time_unix_nano", "fired_time_unix_nano", "resolved_time_unix_nano", "updated_time_unix_nano", "example_trace_ids")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_SINCE_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    FIRED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_TRACE_IDS_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    fingerprint: str
+    labels: _containers.ScalarMap[str, str]
+    state: str
+    value: float
+    threshold: str
+    severity: str
+    active_since_time_unix_nano: int
+    fired_time_unix_nano: int
+    resolved_time_unix_nano: int
+    updated_time_unix_nano: int
+    example_trace_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rule: _Optional[str] = ..., fingerprint: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., state: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[str] = ..., severity: _Optional[str] = ..., active_since_time_unix_nano: _Optional[int] = ..., fired_time_unix_nano: _Optional[int] = ..., resolved_time_unix_nano: _Optional[int] = ..., updated_time_unix_nano: _Optional[int] = ..., example_trace_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListAlertsRequest(_message.Message):
+    __slots__ = ("state", "severity", "rule", "page_size", "page_token")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    severity: str
+    rule: str
+    page_size: int
+    page_token: str
+    def __init__(self, state: _Optional[str] = ..., severity: _Optional[str] = ..., rule: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAlertsResponse(_message.Message):
+    __slots__ = ("alerts", "next_page_token")
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[Alert]
+    next_page_token: str
+    def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class AlertTransition(_message.Message):
+    __slots__ = ("time_unix_nano", "rule", "fingerprint", "labels", "from_state", "to_state", "value", "threshold", "severity", "example_trace_ids")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_TRACE_IDS_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    rule: str
+    fingerprint: str
+    labels: _containers.ScalarMap[str, str]
+    from_state: str
+    to_state: str
+    value: float
+    threshold: str
+    severity: str
+    example_trace_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, time_unix_nano: _Optional[int] = ..., rule: _Optional[str] = ..., fingerprint: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[str] = ..., severity: _Optional[str] = ..., example_trace_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetAlertHistoryRequest(_message.Message):
+    __slots__ = ("rule", "fingerprint", "limit")
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    fingerprint: str
+    limit: int
+    def __init__(self, rule: _Optional[str] = ..., fingerprint: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetAlertHistoryResponse(_message.Message):
+    __slots__ = ("transitions",)
+    TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
+    transitions: _containers.RepeatedCompositeFieldContainer[AlertTransition]
+    def __init__(self, transitions: _Optional[_Iterable[_Union[AlertTransition, _Mapping]]] = ...) -> None: ...
+
+class RuleStatus(_message.Message):
+    __slots__ = ("name", "interval_seconds", "last_evaluation_time_unix_nano", "last_seconds", "evaluations", "failures", "last_error")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVALUATION_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    LAST_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    interval_seconds: float
+    last_evaluation_time_unix_nano: int
+    last_seconds: float
+    evaluations: int
+    failures: int
+    last_error: str
+    def __init__(self, name: _Optional[str] = ..., interval_seconds: _Optional[float] = ..., last_evaluation_time_unix_nano: _Optional[int] = ..., last_seconds: _Optional[float] = ..., evaluations: _Optional[int] = ..., failures: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class GetRunnerStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRunnerStatusResponse(_message.Message):
+    __slots__ = ("enabled", "running", "interval_seconds", "rules", "last_evaluation_time_unix_nano", "evaluations", "failures", "per_rule")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVALUATION_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    PER_RULE_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    running: bool
+    interval_seconds: float
+    rules: int
+    last_evaluation_time_unix_nano: int
+    evaluations: int
+    failures: int
+    per_rule: _containers.RepeatedCompositeFieldContainer[RuleStatus]
+    def __init__(self, enabled: _Optional[bool] = ..., running: _Optional[bool] = ..., interval_seconds: _Optional[float] = ..., rules: _Optional[int] = ..., last_evaluation_time_unix_nano: _Optional[int] = ..., evaluations: _Optional[int] = ..., failures: _Optional[int] = ..., per_rule: _Optional[_Iterable[_Union[RuleStatus, _Mapping]]] = ...) -> None: ...
+
+class Violation(_message.Message):
+    __slots__ = ("policy_name", "severity", "description", "target", "timestamp")
+    POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    policy_name: str
+    severity: str
+    description: str
+    target: str
+    timestamp: str
+    def __init__(self, policy_name: _Optional[str] = ..., severity: _Optional[str] = ..., description: _Optional[str] = ..., target: _Optional[str] = ..., timestamp: _Optional[str] = ...) -> None: ...
+
+class ActionTriggered(_message.Message):
+    __slots__ = ("action", "target", "status", "params")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    target: str
+    status: str
+    params: _struct_pb2.Struct
+    def __init__(self, action: _Optional[str] = ..., target: _Optional[str] = ..., status: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class GroupValue(_message.Message):
+    __slots__ = ("labels", "value", "breaching", "example_trace_ids")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    BREACHING_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_TRACE_IDS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.ScalarMap[str, str]
+    value: float
+    breaching: bool
+    example_trace_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, labels: _Optional[_Mapping[str, str]] = ..., value: _Optional[float] = ..., breaching: _Optional[bool] = ..., example_trace_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EvaluateRulesRequest(_message.Message):
+    __slots__ = ("metrics", "target", "rule")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    metrics: _containers.ScalarMap[str, float]
+    target: str
+    rule: _struct_pb2.Struct
+    def __init__(self, metrics: _Optional[_Mapping[str, float]] = ..., target: _Optional[str] = ..., rule: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class EvaluateRulesResponse(_message.Message):
+    __slots__ = ("violations", "actions_triggered", "groups", "threshold")
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_TRIGGERED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    actions_triggered: _containers.RepeatedCompositeFieldContainer[ActionTriggered]
+    groups: _containers.RepeatedCompositeFieldContainer[GroupValue]
+    threshold: str
+    def __init__(self, violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., actions_triggered: _Optional[_Iterable[_Union[ActionTriggered, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[GroupValue, _Mapping]]] = ..., threshold: _Optional[str] = ...) -> None: ...
+
+class BacktestRuleRequest(_message.Message):
+    __slots__ = ("name", "rule", "start_time_unix_nano", "end_time_unix_nano")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    rule: _struct_pb2.Struct
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    def __init__(self, name: _Optional[str] = ..., rule: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ...) -> None: ...
+
+class AlertInterval(_message.Message):
+    __slots__ = ("labels", "fingerprint", "pending_time_unix_nano", "firing_time_unix_nano", "resolved_time_unix_nano", "peak_value")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    FIRING_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    PEAK_VALUE_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.ScalarMap[str, str]
+    fingerprint: str
+    pending_time_unix_nano: int
+    firing_time_unix_nano: int
+    resolved_time_unix_nano: int
+    peak_value: float
+    def __init__(self, labels: _Optional[_Mapping[str, str]] = ..., fingerprint: _Optional[str] = ..., pending_time_unix_nano: _Optional[int] = ..., firing_time_unix_nano: _Optional[int] = ..., resolved_time_unix_nano: _Optional[int] = ..., peak_value: _Optional[float] = ...) -> None: ...
+
+class BacktestRuleResponse(_message.Message):
+    __slots__ = ("intervals", "evaluations", "interval_seconds")
+    INTERVALS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    intervals: _containers.RepeatedCompositeFieldContainer[AlertInterval]
+    evaluations: int
+    interval_seconds: float
+    def __init__(self, intervals: _Optional[_Iterable[_Union[AlertInterval, _Mapping]]] = ..., evaluations: _Optional[int] = ..., interval_seconds: _Optional[float] = ...) -> None: ...
