@@ -29,7 +29,7 @@ from vigil.query_client import QueryError
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 
-from support import RunningApp, ServerProcess, http_request, make_settings
+from support import RunningApp, ServerProcess, credentials_changed, http_request, make_settings
 
 INTERVAL_S = 2.0
 SEED_POLICY = {
@@ -291,6 +291,7 @@ def test_a_read_key_cannot_create_a_rule(chdb_dir: Path, ch: Client) -> None:
         hasher = KeyHasher(SECRET.encode())
         _, read_key = registry.create_key(ch, system, hasher, "default", ["read"], name="reader")
         _, write_key = registry.create_key(ch, system, hasher, "default", ["read", "write"], name="writer")
+        credentials_changed()
         policy = {
             "name": "cpu",
             "condition": {"type": "metric_exceeds", "metric": "cpu_percent", "threshold": 1},
