@@ -132,3 +132,18 @@ def test_settings_doc_check_fails_on_a_stale_page(tmp_path: Path) -> None:
     page.write_text(page.read_text().replace("VIGIL_WAL_MAX_BYTES", "VIGIL_WAL_MAX_BYTE"))
     stale = subprocess.run([*command, "--check"], capture_output=True, text=True)
     assert stale.returncode == 1 and "make docs" in stale.stderr
+
+
+def test_no_file_cites_documents_outside_the_repository() -> None:
+    """What a reader needs is in the repository's own docs: no citation of the workplace's
+    design or reference pages, which a clone does not have."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    outside = re.compile(r"\b(" + "|".join(("DESIGN", "REFERENCE", "STYLE")) + r")\.md\b")
+    citing = [
+        name
+        for name in tracked.stdout.splitlines()
+        if name.endswith((".py", ".sql", ".ts", ".proto", ".md", ".mjs"))
+        and (REPO / name).is_file()
+        and outside.search((REPO / name).read_text(errors="replace"))
+    ]
+    assert not citing, f"files citing the workplace's design pages, which are not in the repository: {citing}"

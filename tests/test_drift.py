@@ -290,8 +290,14 @@ def test_detector_end_to_end_through_vigil_serve(tmp_path: Path) -> None:
             assert slower.latest.current_p50 == pytest.approx(1.5 * slower.latest.baseline_p50, rel=0.15)
             assert len(slower.latest.baseline_proportions) == len(slower.latest.bin_edges) + 1
 
-            time.sleep(2.5)  # more detector passes: the open alerts are updated, not duplicated
-            again = list(client.drift_alerts(metric="duration").alerts)
+            # More detector passes: the open alerts are updated, not duplicated.
+            updated = max(a.updated_time_unix_nano for a in alerts)
+            deadline = time.monotonic() + 30
+            while True:
+                again = list(client.drift_alerts(metric="duration").alerts)
+                if max(a.updated_time_unix_nano for a in again) > updated or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             assert sorted(a.alert_id for a in again) == sorted(a.alert_id for a in alerts)
             assert max(a.updated_time_unix_nano for a in again) > max(
                 a.updated_time_unix_nano for a in alerts

@@ -177,10 +177,14 @@ def test_batcher_paces_appends_to_its_bound(tmp_path: Path) -> None:
         async with asyncio.timeout(4):  # the first ones are appended (fsynced)...
             while sum(1 for t in tasks if t.done()) < bound // 100:
                 await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)  # ...and no more get in while the INSERT hangs
+        # ...and the rest wait for the pacer while the INSERT hangs: once all of them are
+        # counted as held, none of them has been appended.
+        held = f"vigil_ingest_paced_requests {30 - bound // 100}.0"
+        async with asyncio.timeout(4):
+            while held not in generate_latest(batcher._metrics.registry).decode():
+                await asyncio.sleep(0.01)
         assert sum(1 for t in tasks if t.done()) == bound // 100
         metrics = generate_latest(batcher._metrics.registry).decode()
-        assert f"vigil_ingest_paced_requests {30 - bound // 100}.0" in metrics
         assert f"vigil_ingest_pace_bound_spans {bound}.0" in metrics
         writer.release.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 20)

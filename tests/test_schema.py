@@ -128,7 +128,7 @@ def test_a_tuning_migration_is_skipped_on_a_server_without_its_setting(ch: Clien
 
 
 def test_grafana_trace_view_and_search_sql_run_on_our_tables(app: RunningApp, ch: Client) -> None:
-    """The SQL Grafana's ClickHouse datasource issues in OpenTelemetry mode (REFERENCE.md §2)."""
+    """The SQL Grafana's ClickHouse datasource issues in OpenTelemetry mode (docs/grafana.md)."""
     request = make_request(4, "grafana", random.Random(11))
     spans = request.resource_spans[0].scope_spans[0].spans
     for span in spans[1:]:

@@ -156,7 +156,7 @@ for db in ("otel", "otel_checkout"):
 print(s.dsn)
 """
 
-# Grafana's SQL (REFERENCE.md §2 and §9) and the password hash, as the restricted user.
+# Grafana's SQL (docs/grafana.md) and the password hash, as the restricted user.
 _READ = """
 import json, sys
 import chdb

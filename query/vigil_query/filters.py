@@ -14,7 +14,7 @@ from vigil_query.errors import InvalidQuery
 
 KINDS = {k.lower(): k for k in ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")}
 STATUSES = {s.lower(): s for s in ("Unset", "Ok", "Error")}
-# Older exporters wrote the protobuf enum names (REFERENCE.md §1): match both spellings.
+# Older exporters wrote the protobuf enum names (docs/storage.md): match both spellings.
 LEGACY_KIND = {k: f"SPAN_KIND_{k.upper()}" for k in KINDS.values()}
 LEGACY_STATUS = {s: f"STATUS_CODE_{s.upper()}" for s in STATUSES.values()}
 

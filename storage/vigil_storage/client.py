@@ -1,7 +1,7 @@
 """Client factory: one DSN, two deployments.
 
 ``chdb:///abs/dir`` opens the embedded engine (one data directory per process, see
-DESIGN.md); ``http(s)://user:pass@host:port`` talks to a ClickHouse server.
+docs/architecture.md); ``http(s)://user:pass@host:port`` talks to a ClickHouse server.
 """
 
 from __future__ import annotations

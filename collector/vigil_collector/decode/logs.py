@@ -1,5 +1,5 @@
 """OTLP logs → rows of ``otel_logs`` as the Collector's ClickHouse exporter writes them
-(REFERENCE.md §7): Timestamp falling back to ObservedTimestamp, ids as lower-case hex or
+(docs/storage.md, docs/ingest.md): Timestamp falling back to ObservedTimestamp, ids as lower-case hex or
 ``''``, the Body and every attribute value rendered as pcommon's AsString (a string as is,
 maps and arrays as JSON), ServiceName from the resource's ``service.name``.
 

@@ -1,4 +1,4 @@
-"""OTLP metrics → rows of the exporter's five ``otel_metrics_*`` tables (REFERENCE.md §8), one
+"""OTLP metrics → rows of the exporter's five ``otel_metrics_*`` tables (docs/storage.md), one
 Arrow table per point type: attributes rendered AsString, int points as Float64, exemplars
 with hex ids, ``Min``/``Max`` 0 when unset, temporality as its enum number.
 

@@ -1,6 +1,6 @@
 """Where decoding runs: in worker processes, so that it uses every core.
 
-Decoding is Python work per span (the ingest's bottleneck, DESIGN.md), and one process has
+Decoding is Python work per span (the ingest's bottleneck, docs/benchmarks.md), and one process has
 one GIL: with the decode in the event loop, one core is saturated while ClickHouse waits. A
 pool of ``workers`` spawned processes decodes request bodies in parallel. For a protobuf body
 that ClickHouse may decode itself (decode/native.py) a worker only checks it and sends back

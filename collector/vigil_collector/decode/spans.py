@@ -1,7 +1,7 @@
 """ExportTraceServiceRequest → one Arrow table in the ``otel_traces`` insert layout.
 
 This loop is the ingest's hot path: the Python work per span decides the ingest rate
-(DESIGN.md). It therefore appends to flat per-column lists (map columns as offsets + keys +
+(docs/benchmarks.md). It therefore appends to flat per-column lists (map columns as offsets + keys +
 values) and hands them to Arrow in one call per column, instead of building a dict per
 attribute map or a row object per span. ClickHouse parses the Arrow table natively.
 
@@ -27,7 +27,7 @@ STATUS_CODES = ("Unset", "Ok", "Error")
 _ATTR_MAP = pa.map_(pa.string(), pa.string())
 _TS = pa.timestamp("ns")
 
-# Column order of the exporter's insert statement (REFERENCE.md §1).
+# Column order of the exporter's insert statement (docs/storage.md).
 SPAN_SCHEMA = pa.schema(
     [
         ("Timestamp", _TS),

@@ -1,5 +1,5 @@
 -- Logs in the OpenTelemetry Collector contrib ClickHouse exporter's schema (current layout,
--- exporter v0.151+; REFERENCE.md §7), so Grafana's ClickHouse datasource (OpenTelemetry mode)
+-- exporter v0.151+; docs/storage.md), so Grafana's ClickHouse datasource (OpenTelemetry mode)
 -- and existing SQL read it. Beyond the exporter: the deduplication window the write-ahead
 -- log's exactly-once INSERTs need (see 0004).
 CREATE TABLE IF NOT EXISTS ${db}.otel_logs (

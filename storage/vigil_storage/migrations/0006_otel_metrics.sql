@@ -1,4 +1,4 @@
--- Metrics in the OpenTelemetry Collector contrib ClickHouse exporter's tables (REFERENCE.md §8),
+-- Metrics in the OpenTelemetry Collector contrib ClickHouse exporter's tables (docs/storage.md),
 -- one per point type, in the layout with nanosecond times (DateTime64(9)) and the ordering
 -- (ServiceName, MetricName, Attributes, time) that existing SQL and dashboards use; plus the
 -- deduplication window of the write-ahead log's exactly-once INSERTs (see 0004).

@@ -1,6 +1,6 @@
 -- LLM analytics read these instead of the attribute map: the model, provider, token counts,
 -- session and user of a span, taken from the current GenAI convention names first, then the
--- older names many instrumentations still emit (REFERENCE.md §4, §12). MATERIALIZED: computed
+-- older names many instrumentations still emit (docs/llm-analytics.md). MATERIALIZED: computed
 -- at INSERT from SpanAttributes, never sent by clients; the exporter's columns are unchanged,
 -- so Grafana and existing SQL see the same table (SELECT * does not list these columns).
 -- Parts written before this migration compute the values when read (correct, slower) until
