@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
-from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil.query_client import MAX_MESSAGE_BYTES
-from vigil_alerting.projects import Alerting
 from vigil_auth.host_guard import HostGuard
 from vigil_query.admin_service import AdminService
-from vigil_query.alerting_service import AlertingService
 from vigil_query.connect_app import connect_app
 from vigil_query.service import QueryService
 from vigil_query.web_app import web_app
@@ -37,7 +37,16 @@ class TlsConfig(Protocol):
 
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 ADMIN_SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
-ALERTING_SERVICE_NAME = alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"].full_name
+
+
+@dataclass(frozen=True)
+class Servicer:
+    """Another API served beside the query and admin APIs (gRPC, reflection and Connect), by
+    whoever assembles the process: the query service does not depend on the packages above it."""
+
+    descriptor: ServiceDescriptor
+    implementation: Any
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
 
 
 class QueryServer:
@@ -49,8 +58,7 @@ class QueryServer:
         *,
         max_concurrent_rpcs: int | None = None,
         web_max_concurrent: int | None = None,
-        alerting: Alerting | None = None,
-        backtest_max_steps: int = 20160,
+        servicers: Sequence[Servicer] = (),
     ) -> None:
         self.reader = service.reader
         self._health = health.aio.HealthServicer()
@@ -69,11 +77,10 @@ class QueryServer:
             admin_pb2.DESCRIPTOR.services_by_name["AdminService"]: admin,
         }
         names = [SERVICE_NAME, ADMIN_SERVICE_NAME]
-        if alerting is not None:  # where the rules are evaluated (vigil serve), their API too
-            alerts = AlertingService(service.reader, service.auth, alerting, backtest_max_steps)
-            alerting_pb2_grpc.add_AlertingServiceServicer_to_server(alerts, self._server)
-            services[alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"]] = alerts
-            names.append(ALERTING_SERVICE_NAME)
+        for extra in servicers:
+            extra.add_to_server(extra.implementation, self._server)
+            services[extra.descriptor] = extra.implementation
+            names.append(extra.descriptor.full_name)
         api = connect_app(services)
         self._web = WebServer(web_app(api, ui_dir), max_concurrent=web_max_concurrent)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

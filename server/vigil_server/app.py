@@ -22,10 +22,12 @@ from typing import Any
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
+from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_alerting.errors import RuleError
 from vigil_alerting.metrics import AlertingMetrics
 from vigil_alerting.projects import Alerting
 from vigil_alerting.rules.builtin import drift_rules
+from vigil_alerting.service import AlertingService
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.host_guard import HostGuard
@@ -47,7 +49,7 @@ from vigil_collector.write.metrics_writer import MetricsWriter
 from vigil_query.drift_detector import run_detector
 from vigil_query.prices import store as price_book
 from vigil_query.reader import Reader, Writer
-from vigil_query.server import QueryServer
+from vigil_query.server import QueryServer, Servicer
 from vigil_query.service import QueryService
 from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes, host_middleware
@@ -447,15 +449,22 @@ def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
 
 
 def make_query_server(s: VigilSettings, auth: Authenticator, alerting: Alerting | None = None) -> QueryServer:
-    """The query and admin APIs (and the alerting API where the rules are evaluated)."""
+    """The query and admin APIs, and the alerting API where the rules are evaluated."""
+    service = make_query_service(s, auth)
+    servicers = []
+    if alerting is not None:
+        alerts = AlertingService(service.reader, auth, alerting, s.rules_backtest_max_steps)
+        descriptor = alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"]
+        servicers.append(
+            Servicer(descriptor, alerts, alerting_pb2_grpc.add_AlertingServiceServicer_to_server)
+        )
     return QueryServer(
-        make_query_service(s, auth),
+        service,
         s.traces_ttl_days,
         s.ui_dir,
         max_concurrent_rpcs=s.query_max_concurrent_rpcs,
         web_max_concurrent=s.web_max_concurrent,
-        alerting=alerting,
-        backtest_max_steps=s.rules_backtest_max_steps,
+        servicers=servicers,
     )
 
 

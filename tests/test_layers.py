@@ -1,0 +1,87 @@
+"""No package imports across the layers docs/architecture.md draws: each package may import
+only the packages below it (the table here is the page's "Dependencies" section), and the
+few known exceptions are listed by file, so that a new one fails here instead of creeping in."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from support import REPO
+
+ROOTS = {
+    "vigil": "sdk/src/vigil",
+    "vigil_storage": "storage/vigil_storage",
+    "vigil_auth": "auth/vigil_auth",
+    "vigil_collector": "collector/vigil_collector",
+    "vigil_query": "query/vigil_query",
+    "vigil_alerting": "alerting/vigil_alerting",
+    "vigil_simulator": "simulator/vigil_simulator",
+    "vigil_server": "server/vigil_server",
+}
+# What each package may import (besides itself). The SDK and the simulator are clients:
+# they import nothing of the server's.
+MAY_IMPORT = {
+    "vigil": set(),
+    "vigil_storage": set(),
+    "vigil_auth": {"vigil_storage"},
+    "vigil_collector": {"vigil_storage", "vigil_auth"},
+    "vigil_query": {"vigil_storage", "vigil_auth"},
+    "vigil_alerting": {"vigil_storage", "vigil_auth", "vigil_query"},
+    "vigil_simulator": set(),
+    "vigil_server": set(ROOTS) - {"vigil_server"},
+}
+# Imports of generated API stubs (vigil.<api>.v1) are allowed everywhere: they are the
+# contract both sides share, and live in the SDK's package for now.
+STUBS = ("vigil.query.v1", "vigil.admin.v1", "vigil.alerting.v1")
+# Known exceptions, to be removed: (file, imported module).
+EXCEPTIONS = {
+    # The replayed trace is written as OTLP rows with the collector's own decoder.
+    ("query/vigil_query/replay/record.py", "vigil_collector.decode"),
+    # The query server's message size limit is the SDK client's.
+    ("query/vigil_query/server.py", "vigil.query_client"),
+}
+
+
+def imports_of(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+def crossings() -> list[str]:
+    wrong = []
+    for package, folder in ROOTS.items():
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if path.name.endswith(("_pb2.py", "_pb2_grpc.py")):
+                continue
+            name = str(path.relative_to(REPO))
+            for module in imports_of(path):
+                top = module.split(".")[0]
+                if top not in ROOTS or top == package or top in MAY_IMPORT[package]:
+                    continue
+                if module.startswith(STUBS) or (name, module) in EXCEPTIONS:
+                    continue
+                wrong.append(f"{name} imports {module} ({package} may import {sorted(MAY_IMPORT[package])})")
+    return wrong
+
+
+def test_no_package_imports_across_the_layers() -> None:
+    wrong = crossings()
+    assert not wrong, "imports across the layers of docs/architecture.md:\n" + "\n".join(wrong)
+
+
+def test_the_known_exceptions_still_exist() -> None:
+    """An exception that was removed is taken off the list, so the list stays true."""
+    stale = [f"{name}: {module}" for name, module in EXCEPTIONS if module not in imports_of(REPO / name)]
+    assert not stale, f"exceptions no longer in the code, remove them from EXCEPTIONS: {stale}"
+
+
+def test_the_architecture_page_states_the_same_layers() -> None:
+    page = (REPO / "docs" / "architecture.md").read_text()
+    for package in ROOTS:
+        assert f"`{package}`" in page, f"docs/architecture.md's Dependencies section does not name {package}"
