@@ -227,7 +227,7 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
             size = page_size(request.page_size, DEFAULT_PAGE)
             key = pb.ListAlertsRequest(state=request.state, severity=request.severity, rule=request.rule)
             fp = fingerprint(key)
-            after = tuple(decode_parts(request.page_token, fp, 2)) if request.page_token else None
+            after = tuple(decode_parts(request.page_token, fp, str, str)) if request.page_token else None
             runner = self._alerting.runner(p.database)
             severities = {n: r.severity for n, r in list(runner.rules.items())}
             least = SEVERITY_RANK[request.severity] if request.severity else -1

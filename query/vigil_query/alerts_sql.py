@@ -217,7 +217,7 @@ def list_alerts(
     unpaged.ClearField("page_size")
     fingerprint = page_token.fingerprint(unpaged)
     if request.page_token:
-        updated_ns, alert_id = page_token.decode_parts(request.page_token, fingerprint, 2)
+        updated_ns, alert_id = page_token.decode_parts(request.page_token, fingerprint, int, str)
         clauses.append("(toUnixTimestamp64Nano(UpdatedAt), AlertId) < ({after_ns:Int64}, {after_id:String})")
         params.update(after_ns=updated_ns, after_id=alert_id)
     rows = reader.rows(

@@ -46,18 +46,27 @@ def encode_parts(parts: list[object], filter_fingerprint: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_parts(token: str, filter_fingerprint: str, count: int) -> list[object]:
-    """The ``count`` parts of a token from ``encode_parts``; InvalidQuery if it is not one."""
+def decode_parts(token: str, filter_fingerprint: str, *types: type) -> list[object]:
+    """The parts of a token from ``encode_parts``, one of each of ``types`` in order (an int
+    part is also refused when negative); InvalidQuery, the one error for every bad token,
+    if it is not such a token: so a forged or damaged token is the caller's mistake
+    (INVALID_ARGUMENT), never an internal error."""
+    bad = InvalidQuery(f"page_token is not a token issued by this service: {token[:40]!r}")
     try:
         padded = token + "=" * (-len(token) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(decoded, list) or len(decoded) != count + 2 or decoded[0] != _VERSION:
-            raise ValueError("unknown token layout")
     except (ValueError, TypeError) as exc:
-        raise InvalidQuery(f"page_token is not a token issued by this service: {token[:40]!r}") from exc
+        raise bad from exc
+    if not isinstance(decoded, list) or len(decoded) != len(types) + 2 or decoded[0] != _VERSION:
+        raise bad
     if decoded[1] != filter_fingerprint:
         raise InvalidQuery("page_token was issued for a different filter; start again without a token")
-    return decoded[2:]
+    parts = decoded[2:]
+    for part, kind in zip(parts, types, strict=True):
+        # bool is an int to Python, not to a cursor.
+        if not isinstance(part, kind) or isinstance(part, bool) or (kind is int and part < 0):
+            raise bad
+    return parts
 
 
 def encode(key: PageKey, filter_fingerprint: str) -> str:
@@ -65,7 +74,5 @@ def encode(key: PageKey, filter_fingerprint: str) -> str:
 
 
 def decode(token: str, filter_fingerprint: str) -> PageKey:
-    ts, trace_id, span_id = decode_parts(token, filter_fingerprint, 3)
-    if not isinstance(ts, int) or not isinstance(trace_id, str):
-        raise InvalidQuery(f"page_token is not a token issued by this service: {token[:40]!r}")
-    return PageKey(ts, trace_id, str(span_id))
+    ts, trace_id, span_id = decode_parts(token, filter_fingerprint, int, str, str)
+    return PageKey(ts, trace_id, span_id)  # type: ignore[arg-type]

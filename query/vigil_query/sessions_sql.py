@@ -83,11 +83,7 @@ def search_sessions(
     having = "last_ns >= {r_lo:Int64} AND first_ns <= {r_hi:Int64}"
     params = {**hours.params, "r_lo": lo, "r_hi": hi}
     if request.page_token:
-        last_ns, session = page_token.decode_parts(request.page_token, fp, 2)
-        if not isinstance(last_ns, int) or not isinstance(session, str):
-            raise InvalidQuery(
-                f"page_token is not a token issued by this service: {request.page_token[:40]!r}"
-            )
+        last_ns, session = page_token.decode_parts(request.page_token, fp, int, str)
         having += " AND (last_ns, SessionId) < ({c_ts:Int64}, {c_session:String})"
         params.update(c_ts=last_ns, c_session=session)
     # The most recent sessions are in the most recent hours: look there first, and further

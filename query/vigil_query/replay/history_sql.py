@@ -81,7 +81,7 @@ def list_replays(reader: Reader, request: query_pb2.ListReplaysRequest) -> query
         query_pb2.ListReplaysRequest(source_trace_id=request.source_trace_id)
     )
     if request.page_token:
-        created, replay_id = page_token.decode_parts(request.page_token, fingerprint, 2)
+        created, replay_id = page_token.decode_parts(request.page_token, fingerprint, int, str)
         clauses.append("(toUnixTimestamp64Nano(CreatedAt), ReplayId) < ({after_ns:Int64}, {after_id:String})")
         params.update(after_ns=created, after_id=replay_id)
     rows = reader.rows(
