@@ -82,9 +82,13 @@ def from_instance(
     ends = 0
     if instance.state == "resolved":
         ends = instance.resolved_at_ns or instance.updated_ns or now_ns
+    labels = dict(instance.labels)
+    if "service.name" in labels:
+        # Alertmanager configurations say `service`; OpenTelemetry says `service.name`.
+        labels.setdefault("service", labels["service.name"])
     return Alert(
         fingerprint=instance.fingerprint,
-        labels=dict(instance.labels),
+        labels=dict(sorted(labels.items())),
         annotations=notes,
         starts_at_ns=instance.fired_at_ns or instance.active_since_ns,
         ends_at_ns=ends,

@@ -7,7 +7,7 @@ Failed POSTs are counted and logged; the next resend carries the alerts again.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import aiohttp
@@ -54,11 +54,15 @@ class Forwarder:
     def due(self, now_ns: int) -> bool:
         return bool(self.firing) and now_ns - self.last_sent_ns >= self.resend_s * 1e9
 
-    async def send(
+    def send(
         self, session: aiohttp.ClientSession, alerts: list[Alert], now_ns: int, *, resend: bool = False
-    ) -> None:
-        if resend:
-            self.last_sent_ns = now_ns
+    ) -> Coroutine[Any, Any, None]:
+        """The POST to run; the resend clock is set now, not when the POST runs."""
+        if resend or set(self.firing) <= {a.fingerprint for a in alerts}:
+            self.last_sent_ns = now_ns  # every firing alert is in this POST: the next resend counts from it
+        return self._post(session, alerts, now_ns)
+
+    async def _post(self, session: aiohttp.ClientSession, alerts: list[Alert], now_ns: int) -> None:
         if not alerts:
             return
         answer = await post(session, self.url, json_body=[self._json(a, now_ns) for a in alerts])

@@ -183,7 +183,10 @@ class Notifier:
                 alerts.append(a)
             elif i.state in ("inactive", "nodata"):
                 # No longer firing without passing through resolved (e.g. nodata): resolved for the receivers.
-                alerts.append(Alert(i.fingerprint, dict(i.labels), {}, i.fired_at_ns, now))
+                labels = dict(i.labels)
+                if "service.name" in labels:
+                    labels.setdefault("service", labels["service.name"])
+                alerts.append(Alert(i.fingerprint, dict(sorted(labels.items())), {}, i.fired_at_ns, now))
         self.observe_alerts(alerts)
 
     def observe_alerts(self, alerts: Iterable[Alert]) -> None:
