@@ -9,6 +9,7 @@ records every request and answers as the real service does (Slack ``ok``, Telegr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -71,7 +72,8 @@ class FakeReceivers:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client was killed
+                    self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

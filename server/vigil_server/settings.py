@@ -179,6 +179,9 @@ class VigilSettings(BaseSettings):
         gt=0,
         description="Time limit of one delivery attempt (unless the receiver sets timeout).",
     )
+    notify_max_in_flight: int = Field(
+        default=64, gt=0, description="Delivery attempts in flight at once, over all receivers."
+    )
     notify_silence_refresh_s: float = Field(
         default=5.0, gt=0, description="How often the notifier re-reads silences created by other processes."
     )

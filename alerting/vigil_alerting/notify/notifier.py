@@ -72,11 +72,12 @@ class Notifier:
         timeout_s: float = 10.0,
         write_interval_s: float = 0.1,
         silence_refresh_s: float = 5.0,
+        max_in_flight: int = 64,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         for name, value in (("retry_base_s", retry_base_s), ("retry_max_s", retry_max_s), ("timeout_s", timeout_s),
                             ("write_interval_s", write_interval_s), ("silence_refresh_s", silence_refresh_s),
-                            ("max_attempts", max_attempts)):  # fmt: skip
+                            ("max_attempts", max_attempts), ("max_in_flight", max_in_flight)):  # fmt: skip
             if value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
         self.client = client
@@ -89,6 +90,7 @@ class Notifier:
         self.timeout_s = timeout_s
         self.write_interval_s = write_interval_s
         self.silence_refresh_s = silence_refresh_s
+        self.max_in_flight = max_in_flight
         self.clock_ns = clock_ns
         self.outbox = Outbox(client, system_database)
         self.silence_store = SilenceStore(client, system_database, clock_ns=clock_ns)
@@ -108,6 +110,8 @@ class Notifier:
         self._unwritten: list[Notification] = []
         self._lanes: dict[tuple[str, str, str, int], asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sending: set[asyncio.Task[Any]] = set()  # attempts on the wire: let them finish at stop
+        self._stop_grace_s = 5.0
         self._backlog = 0
         self._ready = threading.Event()
 
@@ -122,6 +126,7 @@ class Notifier:
             external_url=settings.notify_external_url, registry=registry, retry_base_s=settings.notify_retry_base_s,
             retry_max_s=settings.notify_retry_max_s, max_attempts=settings.notify_max_attempts,
             timeout_s=settings.notify_timeout_s, silence_refresh_s=settings.notify_silence_refresh_s,
+            max_in_flight=settings.notify_max_in_flight,
         )  # fmt: skip
 
     # --- set-up ------------------------------------------------------------------------------
@@ -213,10 +218,13 @@ class Notifier:
         self._ready.wait(10)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stops sending; what is still owed stays in the outbox for the next start."""
+        """Stops sending: attempts on the wire get half of ``timeout_s`` to finish (so a clean
+        stop re-sends nothing), the rest is cancelled; what is still owed stays in the outbox
+        for the next start."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
+        self._stop_grace_s = timeout_s / 2
         loop.call_soon_threadsafe(self._begin_stop)
         thread.join(timeout_s)
         self._thread = None
@@ -224,7 +232,8 @@ class Notifier:
     def _begin_stop(self) -> None:
         self._stopping = True
         for t in list(self._tasks):
-            t.cancel()
+            if t not in self._sending:
+                t.cancel()
         if self._wake is not None:
             self._wake.set()
 
@@ -238,6 +247,7 @@ class Notifier:
 
     async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
         self._wake = asyncio.Event()
+        self._in_flight = asyncio.Semaphore(self.max_in_flight)
         self._loop = loop
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         self._session = session
@@ -259,6 +269,10 @@ class Notifier:
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()
             for t in helpers:
+                t.cancel()
+            if self._sending:
+                await asyncio.wait(list(self._sending), timeout=self._stop_grace_s)
+            for t in list(self._tasks):
                 t.cancel()
             await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
             self._write_pending()
@@ -337,7 +351,16 @@ class Notifier:
                     timeout = integration.timeout_s or self.timeout_s
                     started = time.monotonic()
                     try:
-                        answer = await asyncio.wait_for(integration.send(self._session, n), timeout)
+                        async with self._in_flight:
+                            if self._stopping:
+                                return
+                            me = asyncio.current_task()
+                            assert me is not None
+                            self._sending.add(me)
+                            try:
+                                answer = await asyncio.wait_for(integration.send(self._session, n), timeout)
+                            finally:
+                                self._sending.discard(me)
                     except TimeoutError:
                         answer = Answer("retry", f"timeout after {timeout:g} s")
                     except asyncio.CancelledError:
