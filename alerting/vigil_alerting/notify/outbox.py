@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from clickhouse_connect.driver import options
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.notify.alert import Alert, Notification
@@ -129,6 +130,9 @@ class Outbox:
             self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
             for ddl in _DDL:
                 self.client.command(ddl.format(db=self.db))
+        # clickhouse-connect imports pandas on a process's first INSERT (2-3 s here): paid at
+        # start, not by the first notification owed.
+        _ = options.pd
 
     def write(self, rows: Iterable[OutboxRow], log: Iterable[DeliveryLogEntry] = ()) -> None:
         """Outbox versions, then log rows (a crash between the two loses a log row, never a
