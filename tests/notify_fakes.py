@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from support import free_port
 
@@ -123,12 +125,34 @@ class _Handler:
 
 
 class FakeSMTP:
-    def __init__(self) -> None:
+    """With ``tls_context`` it requires STARTTLS; with ``users`` it requires AUTH (after TLS)."""
+
+    def __init__(
+        self, tls_context: ssl.SSLContext | None = None, users: dict[str, str] | None = None
+    ) -> None:
         self.lock = threading.Lock()
         self.messages: list[tuple[str, list[str], Message]] = []
+        self.logins: list[str] = []
         self.port = free_port()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        extra: dict[str, Any] = {}
+        if tls_context is not None:
+            extra.update(tls_context=tls_context, require_starttls=True)
+        if users is not None:
+            extra.update(
+                auth_required=True, auth_require_tls=tls_context is not None, authenticator=self._auth(users)
+            )
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **extra)
         self.controller.start()
+
+    def _auth(self, users: dict[str, str]) -> Callable[..., AuthResult]:
+        def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            user = data.login.decode() if isinstance(data, LoginPassword) else ""
+            ok = isinstance(data, LoginPassword) and users.get(user) == data.password.decode()
+            if ok:
+                self.logins.append(user)
+            return AuthResult(success=ok, handled=False)
+
+        return check
 
     @property
     def smarthost(self) -> str:

@@ -81,7 +81,18 @@ class EmailIntegration(Integration):
                     elif cfg.require_tls is not False:
                         return Answer("failed", "require_tls is set but the server does not offer STARTTLS")
                 if cfg.auth_username:
-                    smtp.login(cfg.auth_username, cfg.auth_password or "")
+                    # One mechanism, as Alertmanager: PLAIN, else LOGIN (smtplib's login() would
+                    # try the next one after a refusal, and some servers then hang up on it).
+                    offered = smtp.esmtp_features.get("auth", "").upper().split()
+                    smtp.user, smtp.password = cfg.auth_username, cfg.auth_password or ""
+                    if "PLAIN" in offered:
+                        smtp.auth("PLAIN", smtp.auth_plain)
+                    elif "LOGIN" in offered:
+                        smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)
+                    else:
+                        return Answer(
+                            "failed", f"the server offers no AUTH PLAIN or LOGIN (offers {offered})"
+                        )
                 refused = smtp.send_message(msg, to_addrs=[a.strip() for a in cfg.to.split(",") if a.strip()])
         except smtplib.SMTPResponseException as exc:
             detail = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
