@@ -221,3 +221,31 @@ def test_group_wait_interval_and_repeat_timing_without_clocks() -> None:
     )
     resolved = d.flush_due(72 * s)[0]
     assert [(a.fingerprint, a.status) for a in resolved[0].alerts] == [("b", "firing"), ("a", "resolved")]
+
+
+def test_an_alert_inhibited_beside_a_sent_one_goes_out_at_the_next_group_interval_once_its_source_resolves() -> (
+    None
+):
+    cfg = parse_config(
+        {"route": {"receiver": "r", "group_by": ["severity"], "group_wait": "0s", "group_interval": "5s",
+                   "repeat_interval": "1h"},
+         "receivers": [{"name": "r", "webhook_configs": [{"url": "http://x"}]}],
+         "inhibit_rules": [{"source_matchers": ["severity=critical"], "target_matchers": ["severity=warning"],
+                            "equal": ["service"]}]}
+    )  # fmt: skip
+    s = 10**9
+    d = Dispatcher(cfg)
+    crit = Alert("c", {"alertname": "down", "severity": "critical", "service": "db"}, starts_at_ns=1)
+    warn_db = Alert("w1", {"alertname": "slow", "severity": "warning", "service": "db"}, starts_at_ns=1)
+    warn_web = Alert("w2", {"alertname": "slow", "severity": "warning", "service": "web"}, starts_at_ns=1)
+    d.observe([crit, warn_db, warn_web], 0)
+    sent, changes = d.flush_due(0)
+    assert sorted([a.fingerprint for a in n.alerts] for n in sent) == [["c"], ["w2"]]
+    assert [(c.fingerprint, c.reason) for c in changes] == [("w1", "inhibited")]
+    d.observe([Alert("c", crit.labels, starts_at_ns=1, ends_at_ns=2 * s)], 2 * s)
+    sent, changes = d.flush_due(5 * s)  # the warning group looks again after group_interval, not 1 h
+    assert sorted([(a.fingerprint, a.status) for a in n.alerts] for n in sent) == [
+        [("c", "resolved")],
+        [("w1", "firing"), ("w2", "firing")],
+    ]
+    assert [(c.fingerprint, c.reason) for c in changes] == [("w1", "")]

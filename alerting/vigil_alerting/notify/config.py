@@ -34,8 +34,6 @@ HARMLESS: dict[str, str] = {
     "global.victorops_api_url": "victorops is not a supported receiver",
     "global.wechat_api_url": "wechat is not a supported receiver",
     "global.webex_api_url": "webex is not a supported receiver",
-    "global.pagerduty_url": "",  # supported: placeholder so it is not warned about
-    "global.smtp_hello": "",
     "slack.pretext": "only Vigil's own Slack blocks are sent",
     "slack.fallback": "only Vigil's own Slack blocks are sent",
     "slack.footer": "only Vigil's own Slack blocks are sent",

@@ -44,7 +44,7 @@ class Group:
     labels: dict[str, str]
     alerts: dict[str, Alert] = field(default_factory=dict)
     created_ns: int = 0
-    flushed_ns: int = 0  # 0 = never
+    flushed_ns: int | None = None  # None = never
     next_ns: int | None = None
 
 
@@ -107,7 +107,7 @@ class Dispatcher:
         self.inhibitor = Inhibitor(config.inhibit_rules)
         self.suppressed: dict[str, str] = {}  # fingerprint → reason, for the delivery log
 
-    def set_config(self, config: Config) -> None:
+    def set_config(self, config: Config, now_ns: int) -> None:
         """A reloaded configuration: regroup the alerts in force; groups that still exist keep
         their timing (their keys are the same)."""
         self.config = config
@@ -115,7 +115,7 @@ class Dispatcher:
         old = self.groups
         self.groups = {}
         for alert in self.alerts.values():
-            self._place(alert, 0)
+            self._place(alert, now_ns, reschedule=False)
         for key, group in self.groups.items():
             if key in old:
                 group.created_ns, group.flushed_ns, group.next_ns = (
@@ -139,7 +139,7 @@ class Dispatcher:
             self.alerts[alert.fingerprint] = alert
             self._place(alert, now_ns)
 
-    def _place(self, alert: Alert, now_ns: int) -> None:
+    def _place(self, alert: Alert, now_ns: int, *, reschedule: bool = True) -> None:
         for route in route_alert(self.config.route, alert.labels):
             glabels = group_labels(route, alert.labels)
             key = group_key(route, glabels)
@@ -148,7 +148,7 @@ class Dispatcher:
                 group = self.groups[key] = Group(route, key, glabels, created_ns=now_ns)
                 group.next_ns = now_ns + int(route.group_wait_s * 1e9)
             group.alerts[alert.fingerprint] = alert
-            if now_ns and group.flushed_ns:
+            if reschedule and group.flushed_ns is not None:
                 # A changed group waits for group_interval after its last flush.
                 due = max(now_ns, group.flushed_ns + int(route.group_interval_s * 1e9))
                 group.next_ns = min(group.next_ns, due) if group.next_ns is not None else due
@@ -245,6 +245,10 @@ class Dispatcher:
             told = [self.nflog.get((group.key, route.receiver, k, i)) for k, i, _ in integrations(receiver)]
             repeats = [e.at_ns + repeat_ns for e in told if e is not None and e.firing]
             group.next_ns = max(min(repeats, default=now_ns + repeat_ns), now_ns + 1)
+            if any(fp in self.suppressed for fp in group.alerts):
+                # Some alerts are silenced or inhibited: look again every group_interval, as
+                # Alertmanager's ticks do, so they go out soon after that ends.
+                group.next_ns = min(group.next_ns, now_ns + int(route.group_interval_s * 1e9))
         else:
             # Everything here is muted, silenced or inhibited: look again every group_interval.
             group.next_ns = now_ns + int(route.group_interval_s * 1e9)

@@ -29,13 +29,14 @@ a hand-over recognisable to the receiver.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from clickhouse_connect.driver.client import Client
@@ -52,6 +53,7 @@ from vigil_alerting.silence.store import Silence, SilenceStore
 from vigil_alerting.state.machine import AlertInstance
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Notifier:
@@ -108,7 +110,8 @@ class Notifier:
         self._pending_rows: list[OutboxRow] = []
         self._pending_log: list[DeliveryLogEntry] = []
         self._unwritten: list[Notification] = []
-        self._lanes: dict[tuple[str, str, str, int], asyncio.Lock] = {}
+        # One lock per lane and how many deliveries hold or wait for it (dropped at zero).
+        self._lanes: dict[tuple[str, str, str, int], tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sending: set[asyncio.Task[Any]] = set()  # attempts on the wire: let them finish at stop
         self._stop_grace_s = 5.0
@@ -167,7 +170,7 @@ class Notifier:
         if self.dispatcher is None:
             self.dispatcher = Dispatcher(config, silenced=self._silenced, external_url=self.external_url)
         else:
-            self.dispatcher.set_config(config)
+            self.dispatcher.set_config(config, self.clock_ns())
 
     # --- the API -----------------------------------------------------------------------------
     def observe(
@@ -199,7 +202,12 @@ class Notifier:
         self._call(lambda: self._on_alerts(batch))
 
     def silences_changed(self) -> None:
-        self._call(self._refresh_silences)
+        if self._loop is None:
+            self._silences = self.silence_store.active()
+        else:
+            self._loop.call_soon_threadsafe(
+                lambda: self._track(asyncio.ensure_future(self._refresh_silences()))
+            )
 
     def _call(self, fn: Callable[[], None]) -> None:
         if self._loop is None:
@@ -245,7 +253,13 @@ class Notifier:
             loop.close()
             self._loop = None
 
+    async def _in_db(self, fn: Callable[..., T], *args: Any) -> T:
+        """ClickHouse calls run on one thread of their own (the client's only user), so HTTP
+        deliveries go on while a batch of delivery states is written."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
     async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vigil-notifier-db")
         self._wake = asyncio.Event()
         self._in_flight = asyncio.Semaphore(self.max_in_flight)
         self._loop = loop
@@ -253,11 +267,11 @@ class Notifier:
         self._session = session
         self._ready.set()
         try:
-            for row in self.outbox.pending():
+            for row in await self._in_db(self.outbox.pending):
                 self._spawn(row)
             helpers = [loop.create_task(self._writer()), loop.create_task(self._silence_refresher())]
             while not self._stopping:
-                self._tick()
+                await self._tick()
                 wake = self.dispatcher.next_wake_ns() if self.dispatcher else None
                 if self.forwarder is not None and self.forwarder.firing:
                     resend = self.forwarder.last_sent_ns + int(self.forwarder.resend_s * 1e9)
@@ -275,9 +289,10 @@ class Notifier:
             for t in list(self._tasks):
                 t.cancel()
             await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
-            self._write_pending()
+            await self._write_pending()
         finally:
             await session.close()
+            self._db.shutdown(wait=True)
 
     def _on_alerts(self, alerts: list[Alert]) -> None:
         now = self.clock_ns()
@@ -290,7 +305,7 @@ class Notifier:
         if self._wake is not None:
             self._wake.set()
 
-    def _tick(self) -> None:
+    async def _tick(self) -> None:
         now = self.clock_ns()
         if self.forwarder is not None and self.forwarder.due(now):
             self._track(
@@ -306,13 +321,15 @@ class Notifier:
         if not owed:
             return
         rows = [OutboxRow(n, "pending", 0, "", n.created_ns) for n in owed]
+        started = time.perf_counter()
         try:
-            self.outbox.write(rows)  # durable before anything is sent
+            await self._in_db(self.outbox.write, rows)  # durable before anything is sent
         except Exception as exc:
             log.error("notifications could not be written to the outbox (retrying): %s", exc)
             self._unwritten = owed
             return
         self._unwritten = []
+        log.debug("%d notifications owed, written in %.3f s", len(rows), time.perf_counter() - started)
         for row in rows:
             self._spawn(row)
 
@@ -338,7 +355,8 @@ class Notifier:
 
     async def _deliver(self, row: OutboxRow) -> None:
         n = row.notification
-        lane = self._lanes.setdefault(n.lane, asyncio.Lock())
+        lane, users = self._lanes.get(n.lane, (asyncio.Lock(), 0))
+        self._lanes[n.lane] = (lane, users + 1)
         attempts = row.attempts
         try:
             async with lane:
@@ -349,7 +367,7 @@ class Notifier:
                         return
                     attempts += 1
                     timeout = integration.timeout_s or self.timeout_s
-                    started = time.monotonic()
+                    started = time.monotonic()  # reset once a slot is free: the attempt's own time
                     try:
                         async with self._in_flight:
                             if self._stopping:
@@ -357,6 +375,7 @@ class Notifier:
                             me = asyncio.current_task()
                             assert me is not None
                             self._sending.add(me)
+                            started = time.monotonic()
                             try:
                                 answer = await asyncio.wait_for(integration.send(self._session, n), timeout)
                             finally:
@@ -389,8 +408,11 @@ class Notifier:
                         delay = min(self.retry_base_s * 2 ** (attempts - 1), self.retry_max_s)
                     await self._sleep(min(delay, 3600.0))
         finally:
-            if self._lanes.get(n.lane) is lane and not lane.locked():
-                self._lanes.pop(n.lane, None)
+            lane, users = self._lanes[n.lane]
+            if users > 1:
+                self._lanes[n.lane] = (lane, users - 1)
+            else:
+                del self._lanes[n.lane]
 
     def _version(self, row: OutboxRow, now: int) -> int:
         return max(now, row.updated_ns + 1, row.notification.created_ns + 1)
@@ -410,15 +432,15 @@ class Notifier:
     async def _writer(self) -> None:
         while True:
             await asyncio.sleep(self.write_interval_s)
-            self._write_pending()
+            await self._write_pending()
 
-    def _write_pending(self) -> None:
+    async def _write_pending(self) -> None:
         rows, entries = self._pending_rows, self._pending_log
         if not rows and not entries:
             return
         self._pending_rows, self._pending_log = [], []
         try:
-            self.outbox.write(rows, entries)
+            await self._in_db(self.outbox.write, rows, entries)
         except Exception as exc:  # kept for the next round; a crash meanwhile re-sends with the same key
             log.error("the delivery state could not be written (retrying): %s", exc)
             self._pending_rows = rows + self._pending_rows
@@ -427,11 +449,11 @@ class Notifier:
     async def _silence_refresher(self) -> None:
         while True:
             await asyncio.sleep(self.silence_refresh_s)
-            self._refresh_silences()
+            await self._refresh_silences()
 
-    def _refresh_silences(self) -> None:
+    async def _refresh_silences(self) -> None:
         try:
-            self._silences = self.silence_store.active()
+            self._silences = await self._in_db(self.silence_store.active)
         except Exception as exc:
             log.error("silences could not be read (keeping the last ones): %s", exc)
         if self._wake is not None:

@@ -98,12 +98,12 @@ class DeliveryLogEntry:
     seconds: float
 
 
-def _row(r: OutboxRow) -> list[object]:
+def _row(r: OutboxRow, body: str) -> list[object]:
     n = r.notification
     return [
         n.id, n.created_ns, n.receiver, n.integration, n.index, n.group_key, n.status,
         [a.fingerprint for a in n.alerts if not a.resolved], [a.fingerprint for a in n.alerts if a.resolved],
-        json.dumps(n.to_json(), separators=(",", ":")), r.state, r.attempts, r.last_answer[:4000], r.updated_ns,
+        body, r.state, r.attempts, r.last_answer[:4000], r.updated_ns,
     ]  # fmt: skip
 
 
@@ -124,6 +124,16 @@ class Outbox:
         self.client = client
         self.database = system_database
         self.db = quote_identifier(system_database)
+        self._bodies: dict[str, str] = {}  # of pending notifications: encoded once, not per version
+
+    def _body(self, r: OutboxRow) -> str:
+        n = r.notification
+        body = self._bodies.get(n.id) or json.dumps(n.to_json(), separators=(",", ":"))
+        if r.state == "pending":
+            self._bodies[n.id] = body
+        else:
+            self._bodies.pop(n.id, None)
+        return body
 
     def ensure_schema(self) -> None:
         with translate_errors("creating the notification tables"):
@@ -137,7 +147,7 @@ class Outbox:
     def write(self, rows: Iterable[OutboxRow], log: Iterable[DeliveryLogEntry] = ()) -> None:
         """Outbox versions, then log rows (a crash between the two loses a log row, never a
         notification)."""
-        o_rows = [_row(r) for r in rows]
+        o_rows = [_row(r, self._body(r)) for r in rows]
         l_rows = [
             [e.at_ns, e.notification_id, e.receiver, e.integration, e.group_key, list(e.fingerprints), e.attempt,
              e.result, e.answer[:4000], e.seconds]
