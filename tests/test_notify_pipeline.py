@@ -552,3 +552,26 @@ def test_1000_alerts_in_one_evaluation_make_1000_notifications_promptly(
     finally:
         sink.kill()
         sink.wait()
+
+
+def test_the_notifier_from_settings(app: RunningApp, reader: Client, system_db: str, tmp_path: Path) -> None:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "route": {"receiver": "r"},
+                "receivers": [{"name": "r", "webhook_configs": [{"url": "http://127.0.0.1:9/"}]}],
+            }
+        )
+    )
+    settings = app.settings.model_copy(
+        update={"alertmanager_config": path, "system_database": system_db, "notify_retry_base_s": 0.5,
+                "notify_max_attempts": 3, "notify_retention_days": 7, "alertmanager_url": "http://127.0.0.1:9"}
+    )  # fmt: skip
+    notifier = Notifier.from_settings(reader, settings, registry=CollectorRegistry())
+    notifier.open()
+    assert notifier.config is not None and set(notifier.config.receivers) == {"r"}
+    assert (notifier.retry_base_s, notifier.max_attempts, notifier.outbox.retention_s) == (0.5, 3, 7 * 86400)
+    assert notifier.forwarder is not None and notifier.forwarder.url == "http://127.0.0.1:9/api/v2/alerts"
+    ddl = reader.query(f"SHOW CREATE TABLE {system_db}.vigil_notification_outbox").result_rows[0][0]
+    assert "toIntervalSecond(604800)" in ddl and "State != 'pending'" in ddl

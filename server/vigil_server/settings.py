@@ -182,6 +182,9 @@ class VigilSettings(BaseSettings):
     notify_max_in_flight: int = Field(
         default=64, gt=0, description="Delivery attempts in flight at once, over all receivers."
     )
+    notify_retention_days: float = Field(
+        default=30.0, gt=0, description="How long delivered notifications and the delivery log are kept."
+    )
     notify_silence_refresh_s: float = Field(
         default=5.0, gt=0, description="How often the notifier re-reads silences created by other processes."
     )

@@ -75,6 +75,7 @@ class Notifier:
         write_interval_s: float = 0.1,
         silence_refresh_s: float = 5.0,
         max_in_flight: int = 64,
+        retention_s: float = 30 * 86400.0,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         for name, value in (("retry_base_s", retry_base_s), ("retry_max_s", retry_max_s), ("timeout_s", timeout_s),
@@ -94,7 +95,7 @@ class Notifier:
         self.silence_refresh_s = silence_refresh_s
         self.max_in_flight = max_in_flight
         self.clock_ns = clock_ns
-        self.outbox = Outbox(client, system_database)
+        self.outbox = Outbox(client, system_database, retention_s=retention_s)
         self.silence_store = SilenceStore(client, system_database, clock_ns=clock_ns)
         self.metrics = NotifyMetrics(registry)
         self.forwarder = (
@@ -129,7 +130,7 @@ class Notifier:
             external_url=settings.notify_external_url, registry=registry, retry_base_s=settings.notify_retry_base_s,
             retry_max_s=settings.notify_retry_max_s, max_attempts=settings.notify_max_attempts,
             timeout_s=settings.notify_timeout_s, silence_refresh_s=settings.notify_silence_refresh_s,
-            max_in_flight=settings.notify_max_in_flight,
+            max_in_flight=settings.notify_max_in_flight, retention_s=settings.notify_retention_days * 86400,
         )  # fmt: skip
 
     # --- set-up ------------------------------------------------------------------------------

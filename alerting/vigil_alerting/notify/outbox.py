@@ -7,6 +7,8 @@
   crash came between its send and the ``sent`` version reaching the table.
 - ``vigil_notification_log``: append-only, one row per attempt (and per alert suppressed
   by a silence, an inhibition or a mute): when, receiver, integration, result, answer.
+
+Both keep ``retention_s`` (ClickHouse TTL); an outbox row still ``pending`` is never dropped.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ _DDL = (
     LastAnswer String,
     UpdatedNs Int64
 ) ENGINE = ReplacingMergeTree(UpdatedNs)
-ORDER BY Id""",
+ORDER BY Id
+TTL toDateTime(intDiv(UpdatedNs, 1000000000)) + toIntervalSecond({retention_s}) WHERE State != 'pending'""",
     """CREATE TABLE IF NOT EXISTS {db}.vigil_notification_log (
     AtNs Int64,
     NotificationId String,
@@ -55,7 +58,8 @@ ORDER BY Id""",
     Seconds Float64
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
-ORDER BY AtNs""",
+ORDER BY AtNs
+TTL toDateTime(intDiv(AtNs, 1000000000)) + toIntervalSecond({retention_s})""",
 )
 _OUTBOX = [
     "Id", "CreatedNs", "Receiver", "Integration", "IntegrationIndex", "GroupKey", "Status", "Firing", "Resolved",
@@ -120,8 +124,11 @@ def _notification(r: Sequence[object]) -> Notification:
 class Outbox:
     """The caller owns ``client`` (one thread at a time)."""
 
-    def __init__(self, client: Client, system_database: str) -> None:
+    def __init__(self, client: Client, system_database: str, *, retention_s: float = 30 * 86400.0) -> None:
+        if retention_s <= 0:
+            raise ValueError(f"retention_s must be positive, got {retention_s}")
         self.client = client
+        self.retention_s = int(retention_s)
         self.database = system_database
         self.db = quote_identifier(system_database)
         self._bodies: dict[str, str] = {}  # of pending notifications: encoded once, not per version
@@ -139,7 +146,7 @@ class Outbox:
         with translate_errors("creating the notification tables"):
             self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
             for ddl in _DDL:
-                self.client.command(ddl.format(db=self.db))
+                self.client.command(ddl.format(db=self.db, retention_s=self.retention_s))
         # clickhouse-connect imports pandas on a process's first INSERT (2-3 s here): paid at
         # start, not by the first notification owed.
         _ = options.pd
