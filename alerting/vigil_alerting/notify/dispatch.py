@@ -103,6 +103,7 @@ class Dispatcher:
         self.external_url = external_url
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, Group] = {}
+        self.placed: dict[str, set[str]] = {}  # fingerprint → the keys of the groups holding it
         self.nflog: dict[tuple[str, str, str, int], LogEntry] = dict(log or {})
         self.inhibitor = Inhibitor(config.inhibit_rules)
         self.suppressed: dict[str, str] = {}  # fingerprint → reason, for the delivery log
@@ -114,6 +115,7 @@ class Dispatcher:
         self.inhibitor = Inhibitor(config.inhibit_rules)
         old = self.groups
         self.groups = {}
+        self.placed = {}
         for alert in self.alerts.values():
             self._place(alert, now_ns, reschedule=False)
         for key, group in self.groups.items():
@@ -132,9 +134,8 @@ class Dispatcher:
                 continue  # resolved before anyone was told it fired
             if prev is not None and prev.resolved == alert.resolved and prev.labels == alert.labels:
                 self.alerts[alert.fingerprint] = alert  # value, traces: carried, no reschedule
-                for g in self.groups.values():
-                    if alert.fingerprint in g.alerts:
-                        g.alerts[alert.fingerprint] = alert
+                for key in self.placed.get(alert.fingerprint, ()):
+                    self.groups[key].alerts[alert.fingerprint] = alert
                 continue
             self.alerts[alert.fingerprint] = alert
             self._place(alert, now_ns)
@@ -148,6 +149,7 @@ class Dispatcher:
                 group = self.groups[key] = Group(route, key, glabels, created_ns=now_ns)
                 group.next_ns = now_ns + int(route.group_wait_s * 1e9)
             group.alerts[alert.fingerprint] = alert
+            self.placed.setdefault(alert.fingerprint, set()).add(key)
             if reschedule and group.flushed_ns is not None:
                 # A changed group waits for group_interval after its last flush.
                 due = max(now_ns, group.flushed_ns + int(route.group_interval_s * 1e9))
@@ -235,7 +237,10 @@ class Dispatcher:
         # Resolved alerts leave the group once flushed; an empty group is gone.
         for a in [a for a in group.alerts.values() if a.resolved]:
             del group.alerts[a.fingerprint]
-            if not any(a.fingerprint in g.alerts for g in self.groups.values()):
+            holders = self.placed.get(a.fingerprint, set())
+            holders.discard(group.key)
+            if not holders:
+                self.placed.pop(a.fingerprint, None)
                 self.alerts.pop(a.fingerprint, None)
                 self.suppressed.pop(a.fingerprint, None)
         if not group.alerts:
