@@ -263,6 +263,7 @@ class Notifier:
         self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vigil-notifier-db")
         self._wake = asyncio.Event()
         self._in_flight = asyncio.Semaphore(self.max_in_flight)
+        self._backlog = 0  # counted again from the outbox: a stop leaves cancelled deliveries pending
         self._loop = loop
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
         self._session = session
