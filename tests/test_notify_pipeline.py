@@ -506,7 +506,9 @@ def test_1000_alerts_in_one_evaluation_make_1000_notifications_promptly(
     group_by [alertname, vigil.user] with group_wait 0s → 1,000 notifications, to a webhook
     receiver in its own process."""
     sink = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("notify_sink.py"))], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(Path(__file__).parent.parent / "bench" / "notify_sink.py")],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert sink.stdout is not None
