@@ -227,6 +227,43 @@ class VigilSettings(BaseSettings):
         default=20160, ge=1, description="BacktestRule: at most this many evaluations (7 days at 30 s)."
     )
 
+    # --- notifications (docs/notifications.md) ---------------------------------------------------
+    alertmanager_config: Path | None = Field(
+        default=None,
+        description="An Alertmanager configuration file (alertmanager.yml): routes, receivers, inhibit rules, "
+        "time intervals.",
+    )
+    alertmanager_url: str = Field(
+        default="", description="An external Alertmanager to forward alerts to (POST {url}/api/v2/alerts)."
+    )
+    alertmanager_resend_s: float = Field(
+        default=60.0, gt=0, description="How often firing alerts are re-sent to the external Alertmanager."
+    )
+    notify_external_url: str = Field(
+        default="", description="Vigil's URL as users reach it: links to alerts and traces in notifications."
+    )
+    notify_retry_base_s: float = Field(
+        default=1.0, gt=0, description="First retry delay of a notification; doubles each attempt."
+    )
+    notify_retry_max_s: float = Field(default=300.0, gt=0, description="Longest delay between two attempts.")
+    notify_max_attempts: int = Field(
+        default=10, gt=0, description="Attempts before a notification is marked failed."
+    )
+    notify_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time limit of one delivery attempt (unless the receiver sets timeout).",
+    )
+    notify_max_in_flight: int = Field(
+        default=64, gt=0, description="Delivery attempts in flight at once, over all receivers."
+    )
+    notify_retention_days: float = Field(
+        default=30.0, gt=0, description="How long delivered notifications and the delivery log are kept."
+    )
+    notify_silence_refresh_s: float = Field(
+        default=5.0, gt=0, description="How often the notifier re-reads silences created by other processes."
+    )
+
     # --- replay: where re-executed GenAI calls go --------------------------------------------
     replay_openai_base_url: str = Field(
         default="https://api.openai.com/v1", description="OpenAI-compatible API."

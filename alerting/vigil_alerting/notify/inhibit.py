@@ -1,0 +1,37 @@
+"""Inhibition: a firing alert matching an inhibit rule's source mutes the alerts matching its
+target that have the same values of the ``equal`` labels (a missing label equals a missing
+label). An alert matching both sides does not inhibit itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from vigil_alerting.notify.alert import Alert
+from vigil_alerting.notify.config import Inhibit
+from vigil_alerting.notify.matchers import matches_all
+
+
+class Inhibitor:
+    def __init__(self, rules: Iterable[Inhibit]) -> None:
+        self.rules = tuple(rules)
+
+    def index(self, alerts: Iterable[Alert]) -> list[dict[tuple[str, ...], set[str]]]:
+        """Per rule: the equal-label values of firing source alerts → their fingerprints."""
+        out: list[dict[tuple[str, ...], set[str]]] = []
+        firing = [a for a in alerts if not a.resolved]
+        for rule in self.rules:
+            by: dict[tuple[str, ...], set[str]] = {}
+            for a in firing:
+                if matches_all(rule.source, a.labels):
+                    by.setdefault(tuple(a.labels.get(k, "") for k in rule.equal), set()).add(a.fingerprint)
+            out.append(by)
+        return out
+
+    def inhibited(self, alert: Alert, index: list[dict[tuple[str, ...], set[str]]]) -> bool:
+        for rule, by in zip(self.rules, index, strict=True):
+            if not by or not matches_all(rule.target, alert.labels):
+                continue
+            sources = by.get(tuple(alert.labels.get(k, "") for k in rule.equal), set())
+            if sources - {alert.fingerprint}:
+                return True
+        return False

@@ -1,0 +1,161 @@
+"""Silences in the system database, ready for the API (create, list, expire).
+
+``vigil_silences`` holds one row per version of a silence (ReplacingMergeTree by
+``UpdatedNs``, read FINAL): expiring a silence writes a version whose end is now; nothing is
+deleted, so what was silenced when stays answerable. A silence is active while
+``starts <= now < ends``; a silenced alert still changes state and is recorded (the delivery
+log says "silenced by <id>") but is not sent.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+
+from vigil_alerting.notify.errors import SilenceError
+from vigil_alerting.notify.matchers import Matcher, MatcherError, matches_all, parse_matchers
+from vigil_storage.client import INSERT_SETTINGS
+from vigil_storage.errors import translate_errors
+from vigil_storage.migrate import quote_identifier
+
+_DDL = """CREATE TABLE IF NOT EXISTS {db}.vigil_silences (
+    Id String,
+    Matchers Array(String),
+    StartsNs Int64,
+    EndsNs Int64,
+    CreatedBy String,
+    Comment String,
+    CreatedNs Int64,
+    UpdatedNs Int64
+) ENGINE = ReplacingMergeTree(UpdatedNs)
+ORDER BY Id"""
+_COLUMNS = ["Id", "Matchers", "StartsNs", "EndsNs", "CreatedBy", "Comment", "CreatedNs", "UpdatedNs"]
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_ns: int
+    ends_ns: int
+    created_by: str
+    comment: str
+    created_ns: int = 0
+    updated_ns: int = 0
+
+    def active(self, now_ns: int) -> bool:
+        return self.starts_ns <= now_ns < self.ends_ns
+
+    def state(self, now_ns: int) -> str:
+        return "pending" if now_ns < self.starts_ns else ("active" if now_ns < self.ends_ns else "expired")
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return matches_all(self.matchers, labels)
+
+
+class SilenceStore:
+    """The caller owns ``client`` (one thread at a time); every method reads or writes
+    ClickHouse, so several processes (the API, the notifier) see the same silences."""
+
+    def __init__(
+        self, client: Client, system_database: str, *, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
+        self.client = client
+        self.database = system_database
+        self.db = quote_identifier(system_database)
+        self.clock_ns = clock_ns
+
+    def ensure_schema(self) -> None:
+        with translate_errors("creating the silences table"):
+            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
+            self.client.command(_DDL.format(db=self.db))
+
+    def create(
+        self,
+        matchers: Sequence[str],
+        *,
+        ends_ns: int,
+        created_by: str,
+        comment: str,
+        starts_ns: int | None = None,
+    ) -> Silence:
+        """A new silence; SilenceError when it could never silence anything sensibly."""
+        now = self.clock_ns()
+        try:
+            parsed = parse_matchers(matchers)
+        except MatcherError as exc:
+            raise SilenceError(f"bad matcher: {exc}") from None
+        if not parsed:
+            raise SilenceError("a silence needs at least one matcher")
+        if all(m.matches({}) for m in parsed):
+            raise SilenceError("the matchers match every alert (at least one must need a label value)")
+        starts = now if starts_ns is None else starts_ns
+        if ends_ns <= starts:
+            raise SilenceError("the end must be after the start")
+        if ends_ns <= now:
+            raise SilenceError("the end is in the past")
+        if not created_by.strip():
+            raise SilenceError("a silence needs its creator")
+        if not comment.strip():
+            raise SilenceError("a silence needs a comment (why)")
+        silence = Silence(uuid.uuid4().hex, parsed, starts, ends_ns, created_by, comment, now, now)
+        self._write(silence)
+        return silence
+
+    def expire(self, silence_id: str) -> Silence:
+        """Ends the silence now; SilenceError if there is none with that id or it already ended."""
+        current = self.get(silence_id)
+        now = self.clock_ns()
+        if current is None:
+            raise SilenceError(f"no silence with id {silence_id!r}")
+        if current.ends_ns <= now:
+            raise SilenceError(f"silence {silence_id} already expired")
+        expired = Silence(
+            current.id, current.matchers, min(current.starts_ns, now), now, current.created_by, current.comment,
+            current.created_ns, max(now, current.updated_ns + 1),
+        )  # fmt: skip
+        self._write(expired)
+        return expired
+
+    def get(self, silence_id: str) -> Silence | None:
+        found = self._read("WHERE Id = {id:String}", {"id": silence_id})
+        return found[0] if found else None
+
+    def list(self, *, include_expired: bool = True) -> list[Silence]:
+        """Newest first."""
+        where = "" if include_expired else "WHERE EndsNs > {now:Int64}"
+        return self._read(where, {"now": self.clock_ns()})
+
+    def active(self, now_ns: int | None = None) -> list[Silence]:
+        now = self.clock_ns() if now_ns is None else now_ns
+        return [s for s in self._read("WHERE EndsNs > {now:Int64}", {"now": now}) if s.active(now)]
+
+    def _write(self, s: Silence) -> None:
+        row = [
+            s.id,
+            [str(m) for m in s.matchers],
+            s.starts_ns,
+            s.ends_ns,
+            s.created_by,
+            s.comment,
+            s.created_ns,
+            s.updated_ns,
+        ]
+        with translate_errors("writing a silence"):
+            self.client.insert(
+                "vigil_silences",
+                [row],
+                column_names=_COLUMNS,
+                database=self.database,
+                settings=INSERT_SETTINGS,
+            )
+
+    def _read(self, where: str, params: dict[str, object]) -> list[Silence]:
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM {self.db}.vigil_silences FINAL {where} ORDER BY CreatedNs DESC"
+        with translate_errors("reading silences"):
+            rows = self.client.query(sql, parameters=params).result_rows
+        return [Silence(r[0], parse_matchers(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
