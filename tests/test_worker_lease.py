@@ -5,6 +5,7 @@ mechanism is tested with two holders in one process, each with its own client)."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -40,7 +41,9 @@ def system_db(ch: Client) -> Iterator[str]:
 
 
 def lease(dsn: str, clock: Clock, who: str) -> WorkerLease:
-    held = WorkerLease(connect(dsn), DB, new_holder(who), ttl_s=TTL_NS / 1e9, renew_s=RENEW_NS / 1e9, clock=clock)
+    held = WorkerLease(
+        connect(dsn), DB, new_holder(who), ttl_s=TTL_NS / 1e9, renew_s=RENEW_NS / 1e9, clock=clock
+    )
     held.ensure_table()
     return held
 
@@ -112,10 +115,8 @@ def test_two_workers_one_runs_the_jobs_the_other_waits_then_takes_over(app, syst
         async def run(stop: asyncio.Event) -> None:
             while not stop.is_set():
                 ran[who] += 1
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.02)
-                except TimeoutError:
-                    pass
 
         return WorkerJob("count", run)
 

@@ -47,6 +47,7 @@ from vigil_query.server import QueryServer
 from vigil_query.service import QueryService
 from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes, host_middleware
+from vigil_server.schema_ddl import system_statements
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, apply_migrations, connect
 from vigil_storage.migrate import move_tables
@@ -74,6 +75,7 @@ class VigilApp:
             settings.database,
             ttl_days=settings.traces_ttl_days,
             connect_timeout_s=settings.storage_connect_timeout_s,
+            cluster=settings.cluster(),
         )
         self.limits = DecodeLimits(settings.max_attributes_per_span, settings.max_attribute_value_length)
         self.writers = [
@@ -320,10 +322,14 @@ class VigilApp:
 def migrate_all(client: Client, s: VigilSettings) -> list[int]:
     """Every schema Vigil keeps, up to date: the main database's migrations (their versions
     applied now are returned), the system database's tables, each project's."""
-    applied = apply_migrations(client, s.database, s.traces_ttl_days)
+    cluster = s.cluster()
+    applied = apply_migrations(client, s.database, s.traces_ttl_days, cluster=cluster)
+    if cluster is not None:  # replicated on every host first; the owners' CREATEs then find them
+        for statement in system_statements(s.system_database, cluster):
+            client.command(statement)
     ensure_system(client, s)
     for project in registry.list_projects(client, s.system_database, main=s.database)[1:]:
-        apply_migrations(client, project.database, s.traces_ttl_days)
+        apply_migrations(client, project.database, s.traces_ttl_days, cluster=cluster)
     return applied
 
 

@@ -11,6 +11,7 @@ over within the lease's TTL after the first stops or loses ClickHouse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -60,10 +61,8 @@ class Worker:
                 self._start_jobs()
             elif not holds and self._running:
                 await self._stop_jobs()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self._renew_s)
-            except TimeoutError:
-                pass
 
     def _start_jobs(self) -> None:
         log.info("worker active: starting jobs", extra={"jobs": [j.name for j in self.jobs]})
