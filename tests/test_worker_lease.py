@@ -42,7 +42,7 @@ def system_db(ch: Client) -> Iterator[str]:
 
 def lease(dsn: str, clock: Clock, who: str) -> WorkerLease:
     held = WorkerLease(
-        connect(dsn), DB, new_holder(who), ttl_s=TTL_NS / 1e9, renew_s=RENEW_NS / 1e9, clock=clock
+        lambda: connect(dsn), DB, new_holder(who), ttl_s=TTL_NS / 1e9, renew_s=RENEW_NS / 1e9, clock=clock
     )
     held.ensure_table()
     return held
@@ -105,7 +105,7 @@ def test_a_claim_overtaken_by_another_never_acts(app, system_db: str) -> None:
 
 def test_settings_refuse_a_renewal_slower_than_the_ttl(app) -> None:
     with pytest.raises(ValueError, match="shorter"):
-        WorkerLease(connect(app.settings.dsn), DB, "x", ttl_s=5, renew_s=5)
+        WorkerLease(lambda: connect(app.settings.dsn), DB, "x", ttl_s=5, renew_s=5)
 
 
 def test_two_workers_one_runs_the_jobs_the_other_waits_then_takes_over(app, system_db: str) -> None:
@@ -128,7 +128,7 @@ def test_two_workers_one_runs_the_jobs_the_other_waits_then_takes_over(app, syst
 
     async def scenario() -> None:
         def make(who: str) -> Worker:
-            held = WorkerLease(connect(app.settings.dsn), DB, new_holder(who), ttl_s=1.0, renew_s=0.2)
+            held = WorkerLease(lambda: connect(app.settings.dsn), DB, new_holder(who), ttl_s=1.0, renew_s=0.2)
             return Worker(held, [job(who)], renew_s=0.2)
 
         a, b = make("a"), make("b")

@@ -46,13 +46,16 @@ class Worker:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.lease.ensure_table)
         self._task = loop.create_task(self._loop(), name="vigil-worker-lease")
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
+        table_ready = False
         while not self._stop.is_set():
             try:
+                if not table_ready:
+                    await loop.run_in_executor(None, self.lease.ensure_table)
+                    table_ready = True
                 holds = await loop.run_in_executor(None, self.lease.tick)
             except StorageError as exc:
                 log.warning("worker lease not renewed: %s", exc.reason)
@@ -88,3 +91,4 @@ class Worker:
             await asyncio.get_running_loop().run_in_executor(None, self.lease.release)
         except StorageError as exc:
             log.warning("worker lease not released (it expires on its own): %s", exc.reason)
+        self.lease.close()

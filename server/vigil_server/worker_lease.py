@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
-from vigil_storage.errors import translate_errors
+from vigil_storage.client import close_quietly
+from vigil_storage.errors import StorageUnavailable, translate_errors
 from vigil_storage.migrate import quote_identifier
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class WorkerLease:
 
     def __init__(
         self,
-        client: Client,
+        connect: Callable[[], Client],
         system_database: str,
         holder: str,
         *,
@@ -84,7 +85,8 @@ class WorkerLease:
     ) -> None:
         if renew_s >= ttl_s:
             raise ValueError("the renewal interval must be shorter than the lease's TTL")
-        self._client = client
+        self._connect = connect
+        self._conn: Client | None = None
         self._table = f"{quote_identifier(system_database)}.{TABLE}"
         self._ddl = DDL.format(db=quote_identifier(system_database))
         self.holder = holder
@@ -98,9 +100,18 @@ class WorkerLease:
         self._claimed_ns = 0  # when our pending claim was written; 0: none pending
         self._valid_until_ns = 0  # we may act until then (our last confirmed expiry)
 
+    def _client(self) -> Client:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def close(self) -> None:
+        close_quietly(self._conn)
+        self._conn = None
+
     def ensure_table(self) -> None:
         with translate_errors("creating the worker lease table"):
-            self._client.command(self._ddl)
+            self._client().command(self._ddl)
 
     @property
     def active(self) -> bool:
@@ -109,16 +120,20 @@ class WorkerLease:
 
     def read(self) -> LeaseRow | None:
         with translate_errors("reading the worker lease"):
-            rows = self._client.query(
-                f"SELECT Holder, Token, ExpiresNs FROM {self._table} FINAL WHERE Name = {{n:String}}",
-                parameters={"n": self.name},
-                settings=self._read_settings,
-            ).result_rows
+            rows = (
+                self._client()
+                .query(
+                    f"SELECT Holder, Token, ExpiresNs FROM {self._table} FINAL WHERE Name = {{n:String}}",
+                    parameters={"n": self.name},
+                    settings=self._read_settings,
+                )
+                .result_rows
+            )
         return LeaseRow(str(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
 
     def _write(self, token: int, expires_ns: int) -> None:
         with translate_errors("writing the worker lease"):
-            self._client.insert(
+            self._client().insert(
                 self._table,
                 [[self.name, self.holder, token, expires_ns, self._clock()]],
                 column_names=["Name", "Holder", "Token", "ExpiresNs", "WrittenNs"],
@@ -131,6 +146,13 @@ class WorkerLease:
     def tick(self) -> bool:
         """Renew, confirm a claim, or try to claim; returns ``active`` afterwards. A storage
         error propagates: the caller keeps calling, and ``active`` turns false at expiry."""
+        try:
+            return self._tick()
+        except StorageUnavailable:
+            self.close()  # reconnect at the next tick
+            raise
+
+    def _tick(self) -> bool:
         now = self._clock()
         row = self.read()
         if self._claimed_ns:
