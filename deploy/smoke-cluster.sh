@@ -35,7 +35,8 @@ dc build
 dc up -d
 wait_ready 4318
 wait_ready 14318
-key="$(dc exec -T query vigil keys create --scopes ingest,read --name smoke | tail -n 1)"
+key="$(dc exec -T query vigil keys create --scopes ingest,read --name smoke \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')"
 
 echo "smoke-cluster: load through both collectors; killing collector-2 and ch-s1r2 mid-load"
 vigil_sim() {  # $1: a collector service, $2: output file, $3: seed; the simulator runs on the compose network
