@@ -278,3 +278,48 @@ def test_records_go_to_their_projects_database(tmp_path: Path) -> None:
         assert await stop(wal, batcher)
 
     asyncio.run(scenario())
+
+
+def test_tokens_carry_the_collector_identity_and_a_restart_keeps_them(tmp_path: Path) -> None:
+    """N collectors on one cluster: each token starts with the collector's stable identity
+    (VIGIL_COLLECTOR_ID), so two collectors never share one even with equal boundaries; a
+    restarted collector (same identity, same log) writes its cut batch under the same token."""
+    attempted: dict[str, list[str]] = {"collector-0": [], "collector-1": []}
+
+    class Attempts(RecordingWriter):
+        def __init__(self, who: str) -> None:
+            super().__init__()
+            self.who = who
+
+        def write(
+            self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str
+        ) -> str:
+            attempted[self.who].append(token)
+            return super().write(kind, payloads, items, token, database)
+
+    async def run(who: str, crash: bool) -> str:
+        wal = open_log(tmp_path / who)
+        writer = Attempts(who)
+        if crash:
+            writer.release.clear()
+        batcher = make_batcher(wal, writer, max_items=30, identity=who)  # type: ignore[arg-type]
+        if crash:
+            await asyncio.gather(*(wal.append(KIND, 10, b"r%d" % i) for i in range(3)))
+            while writer.attempts == 0:
+                await asyncio.sleep(0.01)
+            assert not await stop(wal, batcher, timeout_s=0.3)
+            writer.fail_with = RuntimeError("the process died during this INSERT")
+            writer.release.set()
+            return ""
+        await asyncio.wait_for(batcher.flushed(), 5)
+        generation = wal.generation
+        assert await stop(wal, batcher)
+        return generation
+
+    asyncio.run(run("collector-0", crash=True))
+    asyncio.run(run("collector-1", crash=True))
+    generations = {who: asyncio.run(run(who, crash=False)) for who in attempted}
+    for who, tokens in attempted.items():
+        assert tokens[0] == f"{who}:{generations[who]}:0-3:{int(KIND)}:0"
+        assert tokens[-1] == tokens[0], "the batch written again after the restart, same token"
+    assert not set(attempted["collector-0"]) & set(attempted["collector-1"])

@@ -41,7 +41,7 @@ from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.pipeline import Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
-from vigil_collector.wal.log import WriteAheadLog
+from vigil_collector.wal.log import Backlog, WriteAheadLog
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.wal.state import private_dir
 from vigil_collector.write import ArrowWriter, TraceWriter
@@ -53,8 +53,12 @@ from vigil_query.server import QueryServer, Servicer
 from vigil_query.service import QueryService
 from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes, host_middleware
+from vigil_server.schema_ddl import system_statements
 from vigil_server.settings import VigilSettings
+from vigil_server.worker import Worker, WorkerJob
+from vigil_server.worker_lease import WorkerLease, new_holder
 from vigil_storage import StorageError, apply_migrations, connect
+from vigil_storage.client import CLUSTER_INSERT_SETTINGS
 from vigil_storage.migrate import move_tables
 from vigil_storage.readiness import StorageGate
 
@@ -80,6 +84,7 @@ class VigilApp:
             settings.database,
             ttl_days=settings.traces_ttl_days,
             connect_timeout_s=settings.storage_connect_timeout_s,
+            cluster=settings.cluster(),
         )
         self.limits = DecodeLimits(settings.max_attributes_per_span, settings.max_attribute_value_length)
         self.writers = [
@@ -116,6 +121,9 @@ class VigilApp:
             )
             for _ in range(settings.insert_concurrency)
         ]
+        if settings.cluster() is not None:
+            for writer in (*self.writers, *self.log_writers, *self.metrics_writers):
+                writer.session_settings = CLUSTER_INSERT_SETTINGS
         # The admin commands' way in while this process holds the data directory (local_admin.py).
         self._admin_token = local_admin.new_token()
         self.auth = make_authenticator(settings, self.metrics.auth_failures.labels, self._admin_token)
@@ -134,77 +142,44 @@ class VigilApp:
         self.ports: BoundPorts | None = None
         self._detector_stop = asyncio.Event()
         self._detector_task: asyncio.Task[None] | None = None
+        self._jobs: list[asyncio.Task[None]] = []
+        self._worker: Worker | None = None
+        self._own_reader: Reader | None = None
+        self.pipeline: Pipeline | None = None
         self.alerting = make_alerting(settings, self.metrics.registry)
 
     async def start(self) -> BoundPorts:
         s = self.settings
         loop = asyncio.get_running_loop()
-        # The log first: its lock keeps a second process off this data (and its embedded
-        # ClickHouse) before anything is opened.
-        recovered = await loop.run_in_executor(None, self.wal.open)
+        # The log first (roles that ingest): its lock keeps a second process off this data
+        # (and its embedded ClickHouse) before anything is opened.
+        ingest = s.role in ("all", "collector")
+        recovered = await loop.run_in_executor(None, self.wal.open) if ingest else None
         if await loop.run_in_executor(None, self.gate.ensure_schema):
             await loop.run_in_executor(None, self._migrate_projects)
         else:
             log.warning("storage not ready at start-up, will keep trying: %s", self.gate.last_error)
             self._schema_task = loop.create_task(self._retry_schema(), name="vigil-schema")
 
-        if recovered.records:
-            log.info(
-                "write-ahead log recovered: writing what the last run left",
-                extra={"records": recovered.records, "items": recovered.items, "bytes": recovered.bytes},
-            )
-        self.wal.start()
         await self.auth.start()  # before the writers: they look up the projects' databases
-        if self.gate.schema_ready:  # else once the schema is (_retry_schema); before /ready
+        if s.role == "all" and self.gate.schema_ready:  # else once it is (_retry_schema); before /ready
             await loop.run_in_executor(None, self._start_alerting)
-        self.batcher = Batcher(
-            self.wal,
-            [list(lane) for lane in zip(self.writers, self.log_writers, self.metrics_writers, strict=True)],
-            max_items=s.batch_max_spans,
-            max_bytes=s.batch_max_bytes,
-            max_wait_s=s.batch_max_wait_s,
-            metrics=self.metrics,
-            databases=self.auth.database_of,
-            storage_ready=lambda: self.gate.schema_ready,
-            pace_s=s.wal_pace_s,
-        )
-        self.batcher.start()
-        self.decoder = DecodePool(
-            s.resolved_decode_workers,
-            self.limits,
-            native=s.native_decode,
-        )
-        await self.decoder.start()
-        pipeline = Pipeline(
-            self.wal,
-            self.decoder,
-            self.metrics,
-            max_pending_bytes=s.queue_max_bytes,
-            max_pending_items=s.queue_max_spans,
-            pace=self.batcher.admitted,
-        )
-
-        self.grpc = OtlpGrpcReceiver(
-            pipeline,
-            self.auth,
-            max_message_bytes=s.max_body_bytes,
-            max_concurrent_rpcs=s.otlp_grpc_max_concurrent_rpcs,
-        )
+        grpc_port = await self._start_ingest(recovered) if recovered is not None else 0
+        guard = host_guard(s)
         tls = s.tls()
         credentials = tls.grpc_credentials() if tls else None
-        grpc_port = await self.grpc.start(s.listen_host, s.otlp_grpc_port, credentials)
-
-        guard = host_guard(s)
         app = web.Application(
             client_max_size=s.max_body_bytes, middlewares=[host_middleware(guard)] if guard else []
         )
-        OtlpHttpReceiver(
-            pipeline,
-            self.auth,
-            max_body_bytes=s.max_body_bytes,
-            retry_after_s=s.retry_after_s,
-            max_concurrent=s.otlp_http_max_concurrent,
-        ).add_routes(app)
+        if ingest:
+            assert self.pipeline is not None
+            OtlpHttpReceiver(
+                self.pipeline,
+                self.auth,
+                max_body_bytes=s.max_body_bytes,
+                retry_after_s=s.retry_after_s,
+                max_concurrent=s.otlp_http_max_concurrent,
+            ).add_routes(app)
         add_ops_routes(
             app,
             self.gate,
@@ -229,26 +204,27 @@ class VigilApp:
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-        self.query = make_query_server(s, self.auth, self.alerting)
-        query_port = await self.query.start(s.listen_host, s.query_port, credentials)
-        web_port = await self.query.start_web(s.listen_host, s.web_port, tls, guard)
-        local_admin.publish(
-            s.data_dir,
-            local_admin.LocalAdmin(
-                self._admin_token,
-                local_admin.loopback_target(s.listen_host, query_port),
-                tls is not None,
-                os.getpid(),
-            ),
-        )
-        if s.drift_interval_s > 0:
-            self._detector_task = loop.create_task(
-                run_detector(
-                    self.query.reader, s.drift_detector_config(), self._detector_stop, self.auth.databases
+        query_port = web_port = 0
+        if s.role in ("all", "query"):
+            # The alerting API where the rules are evaluated in this process (role all).
+            self.query = make_query_server(s, self.auth, self.alerting if s.role == "all" else None)
+            query_port = await self.query.start(s.listen_host, s.query_port, credentials)
+            web_port = await self.query.start_web(s.listen_host, s.web_port, tls, guard)
+        if s.role == "all":
+            self._start_jobs_here(loop)
+        elif s.role == "worker":
+            self._worker = make_worker(s, self._worker_reader(), self.auth, self.alerting)
+            await self._worker.start()
+        if self.query is not None:  # the admin commands go through the query service
+            local_admin.publish(
+                s.data_dir,
+                local_admin.LocalAdmin(
+                    self._admin_token,
+                    local_admin.loopback_target(s.listen_host, query_port),
+                    tls is not None,
+                    os.getpid(),
                 ),
-                name="vigil-drift",
             )
-
         self.ports = BoundPorts(grpc_port, http_port, query_port, web_port)
         log.info(
             "vigil serving",
@@ -263,6 +239,59 @@ class VigilApp:
         )
         return self.ports
 
+    async def _start_ingest(self, recovered: Backlog) -> int:
+        """The collector's part: the log's writers, the decoders, the OTLP gRPC receiver
+        (the HTTP one joins the ops port); returns the gRPC port."""
+        s = self.settings
+        if recovered.records:
+            log.info(
+                "write-ahead log recovered: writing what the last run left",
+                extra={"records": recovered.records, "items": recovered.items, "bytes": recovered.bytes},
+            )
+        self.wal.start()
+        self.batcher = Batcher(
+            self.wal,
+            [list(lane) for lane in zip(self.writers, self.log_writers, self.metrics_writers, strict=True)],
+            max_items=s.batch_max_spans,
+            max_bytes=s.batch_max_bytes,
+            max_wait_s=s.batch_max_wait_s,
+            metrics=self.metrics,
+            databases=self.auth.database_of,
+            storage_ready=lambda: self.gate.schema_ready,
+            pace_s=s.wal_pace_s,
+            identity=s.collector_id,
+        )
+        self.batcher.start()
+        self.decoder = DecodePool(s.resolved_decode_workers, self.limits, native=s.native_decode)
+        await self.decoder.start()
+        self.pipeline = Pipeline(
+            self.wal,
+            self.decoder,
+            self.metrics,
+            max_pending_bytes=s.queue_max_bytes,
+            max_pending_items=s.queue_max_spans,
+            pace=self.batcher.admitted,
+        )
+        self.grpc = OtlpGrpcReceiver(
+            self.pipeline,
+            self.auth,
+            max_message_bytes=s.max_body_bytes,
+            max_concurrent_rpcs=s.otlp_grpc_max_concurrent_rpcs,
+        )
+        tls = s.tls()
+        return await self.grpc.start(s.listen_host, s.otlp_grpc_port, tls.grpc_credentials() if tls else None)
+
+    def _worker_reader(self) -> Reader:
+        self._own_reader = make_reader(self.settings)
+        return self._own_reader
+
+    def _start_jobs_here(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Role all, as before roles: the jobs run in this process, without a lease."""
+        assert self.query is not None
+        for job in worker_jobs(self.settings, self.query.reader, self.auth):
+            self._detector_task = loop.create_task(job.run(self._detector_stop), name=f"vigil-{job.name}")
+            self._jobs.append(self._detector_task)
+
     async def flush(self) -> None:
         """Wait until every span acknowledged so far is in ClickHouse (read-your-writes)."""
         assert self.batcher is not None, "start() first"
@@ -271,6 +300,18 @@ class VigilApp:
     def ingest_status(self) -> tuple[bool, dict[str, object]]:
         """(accepting, details) for /ready: the log's room and what waits for ClickHouse."""
         wal, batcher = self.wal, self.batcher
+        if self.settings.role not in ("all", "collector"):
+            worker = self._worker
+            return True, {
+                "role": self.settings.role,
+                "worker_active": bool(worker and worker.active),
+                **{
+                    "writer_error": "",
+                    "backlog_records": 0,
+                    "backlog_bytes": 0,
+                    "oldest_unwritten_age_s": 0.0,
+                },
+            }
         details: dict[str, object] = {
             "writer_error": batcher.last_error if batcher else "",
             "wal_bytes": wal.disk_bytes,
@@ -289,10 +330,14 @@ class VigilApp:
         if self._schema_task is not None:
             self._schema_task.cancel()
         self._detector_stop.set()
-        if self._detector_task is not None:
-            await asyncio.gather(self._detector_task, return_exceptions=True)
-        # The rules' loop before the servers: an evaluation in progress ends, nothing new starts.
-        await asyncio.get_running_loop().run_in_executor(None, self.alerting.stop)
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        if self._worker is not None:
+            await self._worker.stop()
+        if self._own_reader is not None:
+            self._own_reader.close()
+        if self.settings.role == "all":
+            # The rules' loop before the servers: an evaluation in progress ends, nothing new starts.
+            await asyncio.get_running_loop().run_in_executor(None, self.alerting.stop)
         stops = []
         if self.grpc is not None:
             stops.append(self.grpc.stop(grace_s=deadline))
@@ -302,6 +347,11 @@ class VigilApp:
             # Waits for running handlers (they wait for their fsync) before returning.
             stops.append(self._runner.cleanup())
         await asyncio.gather(*stops, return_exceptions=True)
+        if self.settings.role not in ("all", "collector"):
+            self.gate.close()
+            await self.auth.stop()
+            log.info("vigil stopped")
+            return
         self.wal.stop_accepting()
         await self.wal.sync()
         if self.batcher is not None:
@@ -319,20 +369,12 @@ class VigilApp:
         while not await loop.run_in_executor(None, self.gate.ensure_schema):
             await asyncio.sleep(_SCHEMA_RETRY_S)
         await loop.run_in_executor(None, self._migrate_projects)
-        await loop.run_in_executor(None, self._start_alerting)
+        if self.settings.role == "all":
+            await loop.run_in_executor(None, self._start_alerting)
         log.info("storage ready: migrations applied")
 
     def _start_alerting(self) -> None:
-        """The alert rules' tables, rules and instances, then their loop. A bad rules file
-        stops the start (RuleFileError): a server should not run without the rules it was given."""
-        try:
-            self.alerting.open()
-        except RuleError:
-            raise
-        except Exception as exc:  # storage trouble: the server runs, its rules do not
-            log.error("alert rules not started (retried at the next start): %s", exc)
-            return
-        self.alerting.start()
+        start_alerting(self.alerting)
 
     async def reload_rules(self) -> None:
         """SIGHUP: re-read the rules file; a bad one is logged and the rules in force stay."""
@@ -360,10 +402,14 @@ class VigilApp:
 def migrate_all(client: Client, s: VigilSettings) -> list[int]:
     """Every schema Vigil keeps, up to date: the main database's migrations (their versions
     applied now are returned), the system database's tables, each project's."""
-    applied = apply_migrations(client, s.database, s.traces_ttl_days)
+    cluster = s.cluster()
+    applied = apply_migrations(client, s.database, s.traces_ttl_days, cluster=cluster)
+    if cluster is not None:  # replicated on every host first; the owners' CREATEs then find them
+        for statement in system_statements(s.system_database, cluster, int(s.notify_retention_days * 86400)):
+            client.command(statement)
     ensure_system(client, s)
     for project in registry.list_projects(client, s.system_database, main=s.database)[1:]:
-        apply_migrations(client, project.database, s.traces_ttl_days)
+        apply_migrations(client, project.database, s.traces_ttl_days, cluster=cluster)
     return applied
 
 
@@ -376,6 +422,61 @@ def ensure_system(client: Client, s: VigilSettings) -> None:
     price_book.ensure(client, s.system_database)
     if move_tables(client, s.database, s.system_database, (*registry.TABLES, price_book.TABLE)):
         price_book.ensure(client, s.system_database)  # the moved defaults, brought up to date
+
+
+def start_alerting(alerting: Alerting) -> None:
+    """The alert rules' tables, rules and instances, then their loop. A bad rules file
+    stops the start (RuleError): a server should not run without the rules it was given."""
+    try:
+        alerting.open()
+    except RuleError:
+        raise
+    except Exception as exc:  # storage trouble: the server runs, its rules do not
+        log.error("alert rules not started (retried at the next start): %s", exc)
+        return
+    alerting.start()
+
+
+def alerting_job(alerting: Alerting) -> WorkerJob:
+    """The rules' loop as a worker job: it runs while this worker holds the lease."""
+
+    async def run(stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, start_alerting, alerting)
+        try:
+            await stop.wait()
+        finally:
+            await loop.run_in_executor(None, alerting.stop)
+
+    return WorkerJob("rules", run)
+
+
+def worker_jobs(
+    s: VigilSettings, reader: Reader, auth: Authenticator, alerting: Alerting | None = None
+) -> list[WorkerJob]:
+    """The jobs of which one copy runs per deployment: in role all, in this process; in role
+    worker, while it holds the worker lease (worker.py). Notifications, actions and triage
+    join here as they are built. (In role all the rules start with the query service instead,
+    since the alerting API it serves reads their loop: ``alerting`` is then not given.)"""
+    jobs = [alerting_job(alerting)] if alerting is not None else []
+    if s.drift_interval_s > 0:
+        config = s.drift_detector_config()
+        jobs.append(WorkerJob("drift", lambda stop: run_detector(reader, config, stop, auth.databases)))
+    return jobs
+
+
+def make_worker(
+    s: VigilSettings, reader: Reader, auth: Authenticator, alerting: Alerting | None = None
+) -> Worker:
+    lease = WorkerLease(
+        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        s.system_database,
+        new_holder(s.collector_id),
+        ttl_s=s.worker_lease_ttl_s,
+        renew_s=s.worker_lease_renew_s,
+        cluster=s.cluster() is not None,
+    )
+    return Worker(lease, worker_jobs(s, reader, auth, alerting), renew_s=s.worker_lease_renew_s)
 
 
 def host_guard(s: VigilSettings) -> HostGuard | None:

@@ -1,4 +1,4 @@
-"""``vigil`` command line: ``serve`` (all-in-one), ``query``, ``drift-detect``, ``migrate`` and ``simulate``."""
+"""``vigil`` command line: ``serve`` (all-in-one, or ``--role``), ``query``, ``drift-detect``, ``migrate`` and ``simulate``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from vigil_query.drift_detector import evaluate_once
 from vigil_server.admin_cli import add_admin_commands, run_admin_command
 from vigil_server.app import detect_drift, make_reader, migrate_all, serve, serve_query
 from vigil_server.logs import configure_logging
+from vigil_server.schema_ddl import print_ddl
 from vigil_server.settings import VigilSettings
 from vigil_simulator.cli import add_simulate_command, run_simulate
 from vigil_storage import StorageError, connect
@@ -58,22 +59,44 @@ def warn_about_exposure(settings: VigilSettings) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vigil", description="OpenTelemetry tracing backend on ClickHouse.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the all-in-one server (OTLP gRPC + HTTP, embedded chDB by default)")
+    serve_cmd = sub.add_parser(
+        "serve", help="run the all-in-one server (OTLP gRPC + HTTP, embedded chDB by default), or one role"
+    )
+    serve_cmd.add_argument(
+        "--role",
+        choices=("all", "collector", "query", "worker"),
+        help="what this process runs (default VIGIL_ROLE, all): see docs/deploy.md",
+    )
     sub.add_parser("query", help="run only the query service (gRPC :4319), e.g. against a ClickHouse server")
     drift = sub.add_parser(
         "drift-detect",
         help="run only the drift detector (every VIGIL_DRIFT_INTERVAL_S), or one pass with --once",
     )
     drift.add_argument("--once", action="store_true", help="evaluate once, print a JSON report, and exit")
-    sub.add_parser("migrate", help="apply schema migrations (of every project's database) and exit")
+    migrate = sub.add_parser("migrate", help="apply schema migrations (of every project's database) and exit")
+    migrate.add_argument(
+        "--print-ddl",
+        action="store_true",
+        help="print the DDL it would run on an empty deployment, run nothing",
+    )
+    migrate.add_argument(
+        "--cluster",
+        metavar="NAME",
+        help="render for this ClickHouse cluster (default VIGIL_CLICKHOUSE_CLUSTER)",
+    )
     add_admin_commands(sub)
     add_simulate_command(sub)
     args = parser.parse_args(argv)
     if args.command == "simulate":  # a client of any Vigil: the server's settings do not apply
         return run_simulate(args)
 
+    overrides: dict[str, str] = {}
+    if args.command == "serve" and args.role:
+        overrides["role"] = args.role
+    if args.command == "migrate" and args.cluster is not None:
+        overrides["clickhouse_cluster"] = args.cluster
     try:
-        settings = VigilSettings()
+        settings = VigilSettings(**overrides)
     except ValidationError as exc:
         print(f"vigil: invalid settings:\n{settings_errors(exc)}", file=sys.stderr)
         return 2
@@ -111,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             reader.close()
         print(json.dumps(dataclasses.asdict(report)))
+        return 0
+    if args.command == "migrate" and args.print_ddl:
+        print(
+            print_ddl(
+                settings.database, settings.system_database, settings.traces_ttl_days, settings.cluster()
+            )
+        )
         return 0
     if args.command == "migrate":
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -23,6 +24,7 @@ from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits
 from vigil_query.web_app import default_ui_dir
 from vigil_server.tls import Tls
+from vigil_storage.cluster import Cluster
 from vigil_storage.migrate import quote_identifier
 
 MIB = 1024 * 1024
@@ -398,6 +400,36 @@ class VigilSettings(BaseSettings):
         default=30.0, gt=0, description="How long in-flight requests get to commit on SIGTERM."
     )
 
+    # --- deployment: cluster, process roles, the worker lease (docs/deploy.md) -----------------
+    clickhouse_cluster: str = Field(
+        default="",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$",
+        description="A ClickHouse cluster name (remote_servers): migrations create replicated local tables "
+        "ON CLUSTER with Distributed tables over them; empty: the single-node schema.",
+    )
+    collector_id: str = Field(
+        default_factory=socket.gethostname,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+        description="This collector's stable identity, part of every INSERT's deduplication token so that "
+        "collectors never share tokens; default the host name (a StatefulSet pod's includes its ordinal).",
+    )
+    role: str = Field(
+        default="all",
+        pattern="^(all|collector|query|worker)$",
+        description="What `vigil serve` runs: all, collector (OTLP, log, writers), query (gRPC, Connect, UI) "
+        "or worker (rule evaluation, notifications, drift: one active per deployment); --role overrides.",
+    )
+    worker_lease_ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A worker's lease lasts this long unless renewed; then another takes over.",
+    )
+    worker_lease_renew_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the active worker renews its lease, and a standby tries to take it.",
+    )
+
     # --- logging -------------------------------------------------------------------------
     log_level: str = Field(default="INFO", description="Python log level.")
     log_format: str = Field(
@@ -430,6 +462,16 @@ class VigilSettings(BaseSettings):
                 f"or a project's database ({self.database}_<project>): credentials would sit among telemetry"
             )
         return self
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> VigilSettings:
+        if self.worker_lease_renew_s >= self.worker_lease_ttl_s:
+            raise ValueError("VIGIL_WORKER_LEASE_RENEW_S must be shorter than VIGIL_WORKER_LEASE_TTL_S")
+        return self
+
+    def cluster(self) -> Cluster | None:
+        """The ClickHouse cluster the schema is rendered for, if any (storage/vigil_storage/cluster.py)."""
+        return Cluster(self.clickhouse_cluster) if self.clickhouse_cluster else None
 
     @model_validator(mode="after")
     def _tls_pair(self) -> VigilSettings:

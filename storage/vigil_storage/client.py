@@ -32,8 +32,24 @@ INSERT_SETTINGS = {
     "os_thread_priority": 10,
 }
 
+# The collector's INSERTs on a cluster (docs/deploy.md, "Inserts on a cluster"): into the
+# Distributed tables, returning only once every shard's block is written to a replica (by
+# default a Distributed INSERT is queued on the receiving host and sent in the background, and
+# lost if that host dies before), and with the materialized views deduplicated with their
+# table, so that a batch written again after a crash feeds the lookup table and the rollups once.
+CLUSTER_INSERT_SETTINGS: dict[str, str | int] = {
+    "distributed_foreground_insert": 1,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+}
 
-def connect(dsn: str, *, connect_timeout_s: float = 5.0, query_timeout_s: float = 30.0) -> Client:
+
+def connect(
+    dsn: str,
+    *,
+    connect_timeout_s: float = 5.0,
+    query_timeout_s: float = 30.0,
+    settings: dict[str, str | int] | None = None,
+) -> Client:
     """Open a clickhouse-connect client for ``dsn``; raises StorageUnavailable if unreachable.
 
     Every caller that runs in its own thread gets its own client: clients are not shared
@@ -44,9 +60,10 @@ def connect(dsn: str, *, connect_timeout_s: float = 5.0, query_timeout_s: float 
             path = urlparse(dsn).path
             if path:
                 Path(path).mkdir(parents=True, exist_ok=True)
-            return clickhouse_connect.get_client(dsn=dsn)
+            return clickhouse_connect.get_client(dsn=dsn, settings=settings or None)
         return clickhouse_connect.get_client(
             dsn=dsn,
+            settings=settings or None,
             connect_timeout=connect_timeout_s,
             send_receive_timeout=query_timeout_s,
             # Session ids make concurrent queries on one client fail; we need none.

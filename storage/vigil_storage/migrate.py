@@ -20,6 +20,7 @@ from string import Template
 
 from clickhouse_connect.driver.client import Client
 
+from vigil_storage.cluster import Cluster, create_database, render, render_replicated
 from vigil_storage.errors import translate_errors
 
 log = logging.getLogger(__name__)
@@ -141,19 +142,50 @@ def _missing_settings(client: Client, names: tuple[str, ...]) -> list[str]:
     return [n for n in names if n not in known]
 
 
+def migrations_table_ddl(database: str, cluster: Cluster | None = None) -> str:
+    ddl = (
+        f"CREATE TABLE IF NOT EXISTS {quote_identifier(database)}.{MIGRATIONS_TABLE} "
+        "(version UInt32, name String, applied_at DateTime64(3) DEFAULT now64(3)) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    return render_replicated(ddl, cluster) if cluster else ddl
+
+
+def rendered(migration: Migration, database: str, ttl_days: int, cluster: Cluster | None) -> list[str]:
+    """A migration's statements, for one server or for ``cluster`` (cluster.py)."""
+    statements = migration.statements(database, ttl_days)
+    return render(statements, cluster) if cluster else statements
+
+
+def all_statements(
+    database: str,
+    ttl_days: int = 0,
+    cluster: Cluster | None = None,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+) -> list[str]:
+    """Everything ``apply_migrations`` would run on an empty database (``--print-ddl``)."""
+    out = [create_database(quote_identifier(database), cluster), migrations_table_ddl(database, cluster)]
+    for migration in migrations:
+        out.extend(rendered(migration, database, ttl_days, cluster))
+    return out
+
+
 def apply_migrations(
-    client: Client, database: str, ttl_days: int = 0, migrations: tuple[Migration, ...] = MIGRATIONS
+    client: Client,
+    database: str,
+    ttl_days: int = 0,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+    cluster: Cluster | None = None,
 ) -> list[int]:
     """Apply every migration not yet recorded; returns the versions applied now (skipped
-    ones included: they are recorded too)."""
+    ones included: they are recorded too). With ``cluster``, the cluster rendering: each
+    ``ON CLUSTER`` statement returns once every host has run it (ClickHouse waits on its DDL
+    queue up to ``distributed_ddl_task_timeout`` and fails the statement otherwise), so the
+    next one never runs ahead of a host."""
     db = quote_identifier(database)
     with translate_errors("applying migrations"):
-        client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
-        client.command(
-            f"CREATE TABLE IF NOT EXISTS {db}.{MIGRATIONS_TABLE} "
-            "(version UInt32, name String, applied_at DateTime64(3) DEFAULT now64(3)) "
-            "ENGINE = ReplacingMergeTree ORDER BY version"
-        )
+        client.command(create_database(db, cluster))
+        client.command(migrations_table_ddl(database, cluster))
     done = applied_versions(client, database)
     applied = []
     for migration in migrations:
@@ -170,7 +202,7 @@ def apply_migrations(
                     ", ".join(missing),
                 )
             else:
-                for statement in migration.statements(database, ttl_days):
+                for statement in rendered(migration, database, ttl_days, cluster):
                     client.command(statement)
             client.command(
                 f"INSERT INTO {db}.{MIGRATIONS_TABLE} (version, name) VALUES ({{v:UInt32}}, {{n:String}})",

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from clickhouse_connect.driver.client import Client
 
 from vigil_storage.client import close_quietly, connect
+from vigil_storage.cluster import Cluster
 from vigil_storage.errors import StorageError, StorageUnavailable, translate_errors
 from vigil_storage.migrate import LATEST_VERSION, applied_versions, apply_migrations
 
@@ -23,8 +24,17 @@ class Readiness(NamedTuple):
 
 
 class StorageGate:
-    def __init__(self, dsn: str, database: str, *, ttl_days: int = 0, connect_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        database: str,
+        *,
+        ttl_days: int = 0,
+        connect_timeout_s: float = 5.0,
+        cluster: Cluster | None = None,
+    ) -> None:
         self._dsn = dsn
+        self._cluster = cluster
         self._database = database
         self._ttl_days = ttl_days
         self._connect_timeout_s = connect_timeout_s
@@ -37,7 +47,7 @@ class StorageGate:
         """Apply pending migrations (blocking). True once the schema is current."""
         with self._lock:
             try:
-                apply_migrations(self._connected(), self._database, self._ttl_days)
+                apply_migrations(self._connected(), self._database, self._ttl_days, cluster=self._cluster)
             except StorageError as exc:
                 self._fail(exc)
                 return False

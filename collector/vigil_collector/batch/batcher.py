@@ -8,7 +8,7 @@ metric data points count as one span), here and in the pace. Each writer ("lane"
 INSERTs in a thread of its own, so the next batch is written while the last one still is.
 
 Exactly once (wal/state.py): a batch's boundaries are recorded durably before its INSERT;
-every INSERT carries ``insert_deduplication_token = <generation>:<start>-<end>:<kind>``; after a
+every INSERT carries ``insert_deduplication_token = [<collector id>:]<generation>:<start>-<end>:<kind>``; after a
 crash the recorded batches are written again with the same boundaries, and ClickHouse drops
 what it already has. The checkpoint moves once an INSERT commits, and committed segments
 are deleted.
@@ -132,10 +132,15 @@ class Batcher:
         storage_ready: Callable[[], bool] = lambda: True,
         retry_max_s: float = 5.0,
         pace_s: float = 0.0,
+        identity: str = "",
     ) -> None:
         if not lanes or max_items <= 0 or max_bytes <= 0 or max_wait_s < 0:
             raise ValueError("need lanes, max_items > 0, max_bytes > 0, max_wait_s >= 0")
         self._wal = wal
+        # The collector's stable name (VIGIL_COLLECTOR_ID), first in every token: collectors
+        # writing to one cluster never share a token, and a restarted one (same name, same
+        # log) writes its unfinished batches again under the same tokens.
+        self._token_prefix = f"{identity}:" if identity else ""
         self._lanes = []
         for i, writers in enumerate(lanes):
             by_kind = {kind: w for w in writers for kind in w.kinds}
@@ -504,7 +509,9 @@ class Batcher:
     def _insert(self, batch: Batch, target: _Target, records: list[Record], first: int, end: int) -> None:
         """One INSERT of ``records`` (sequence numbers ``first`` to ``end``), with the token
         that makes a repeat of it after a crash a no-op."""
-        token = f"{self._wal.generation}:{first}-{end}:{int(target.kind)}:{target.project}"
+        token = (
+            f"{self._token_prefix}{self._wal.generation}:{first}-{end}:{int(target.kind)}:{target.project}"
+        )
         items = sum(r.items for r in records)
         payloads = [r.payload for r in records]
         label = target.writer.write(target.kind, payloads, items, token, target.database)

@@ -45,6 +45,9 @@ class ArrowWriter:
         self._connect_timeout_s = connect_timeout_s
         self._insert_timeout_s = insert_timeout_s
         self._client: Client | None = None
+        # Settings of every query on this writer's connection (on a cluster: client.py's
+        # CLUSTER_INSERT_SETTINGS); set before the first write.
+        self.session_settings: dict[str, str | int] = {}
 
     def write(self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str) -> str:
         """Insert the records' rows into ``database`` in one INSERT (the batcher's entry point)."""
@@ -144,7 +147,10 @@ class ArrowWriter:
     def _connected(self) -> Client:
         if self._client is None:
             self._client = connect(
-                self._dsn, connect_timeout_s=self._connect_timeout_s, query_timeout_s=self._insert_timeout_s
+                self._dsn,
+                connect_timeout_s=self._connect_timeout_s,
+                query_timeout_s=self._insert_timeout_s,
+                settings=self.session_settings,
             )
         return self._client
 
