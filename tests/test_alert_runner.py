@@ -90,7 +90,7 @@ def test_the_seed_policy_fires_for_web_1_and_resolves(
         }  # fmt: skip
         assert (firing.value, firing.threshold) == (95.0, "above 80")
         gauges.set("web-1", 40.0)
-        _wait(lambda: _states(runner, "high-cpu-alert").get("web-1") == "resolved", 15, "web-1 resolved")
+        _wait(lambda: _states(runner, "high-cpu-alert").get("web-1") == "resolved", 60, "web-1 resolved")
         history = [
             (t.labels["target"], t.from_state, t.to_state) for t in runner.store.history("high-cpu-alert")
         ]
