@@ -1,0 +1,307 @@
+"""Incidents (issue 34) against a real app fed by the stock OpenTelemetry SDK, escalation
+receivers on a local fake webhook: an unacknowledged incident escalates on schedule and
+acknowledging stops it; its alert resolving resolves it and a re-fire within the reopen
+window reopens the same incident; the timeline holds every step in order and no row of it
+was ever updated; three rules on one service form one incident when correlated by service,
+three otherwise; the incidents API over gRPC with its scopes and errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from alert_support import Gauges, send_logs
+from incident_support import FakeWebhook, send_error_trace
+
+from vigil import QueryClient
+from vigil.query_client import QueryError
+from vigil_storage import connect
+
+from support import RunningApp, make_settings
+
+INTERVAL = "1s"
+TICK_S = 0.25
+ONCALL_AFTER_S, MANAGER_AFTER_S, DIRECTOR_AFTER_S = 1.0, 2.0, 4.0
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def policies() -> list[dict[str, Any]]:
+    cpu = {"type": "metric_exceeds", "metric": "cpu_percent", "threshold": 80}
+    return [
+        {"name": "payments-cpu", "severity": "warning", "target": "payments", "interval": INTERVAL,
+         "window": "30s", "condition": cpu},
+        # Three signals on one service.
+        {"name": "checkout-cpu", "severity": "warning", "target": "checkout", "interval": INTERVAL,
+         "window": "30s", "condition": cpu},
+        {"name": "checkout-errors", "severity": "high", "target": "checkout", "interval": INTERVAL,
+         "window": "1m", "condition": {"type": "spans", "measure": "error_rate", "threshold": 0.5}},
+        {"name": "checkout-log-errors", "severity": "warning", "target": "checkout", "interval": INTERVAL,
+         "window": "1m", "condition": {"type": "logs", "measure": "count", "filter": {"severity": "ERROR"},
+                                       "threshold": 0}},
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hook() -> Iterator[FakeWebhook]:
+    server = FakeWebhook()
+    yield server
+    server.close()
+
+
+def make_app(chdb_dir: Path, tmp: Path, hook: FakeWebhook, database: str, **overrides: Any) -> RunningApp:
+    rules = tmp / f"{database}-rules.json"
+    rules.write_text(json.dumps({"policies": policies()}))
+    incidents = tmp / f"{database}-incidents.yaml"
+    incidents.write_text(
+        json.dumps(
+            {
+                "receivers": {
+                    n: {"url": f"{hook.url}/{database}/{n}"} for n in ("oncall", "manager", "director")
+                },
+                "escalation": [
+                    {
+                        "name": "payments-page",
+                        "match": {"service.name": "payments"},
+                        "steps": [
+                            {"after": ONCALL_AFTER_S, "notify": "oncall"},
+                            {"after": MANAGER_AFTER_S, "notify": "manager", "raise_severity": True},
+                            {"after": DIRECTOR_AFTER_S, "notify": "director", "raise_severity": True},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    return RunningApp(
+        make_settings(
+            chdb_dir, database=database, rules_file=rules, incidents_file=incidents, incidents_tick_s=TICK_S,
+            **overrides,
+        )
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def correlated(
+    chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory, hook: FakeWebhook
+) -> Iterator[RunningApp]:
+    app = make_app(
+        chdb_dir,
+        tmp_path_factory.mktemp("incidents"),
+        hook,
+        "incidents_corr",
+        incidents_correlate_by=["service.name"],
+    )
+    yield app
+    app.stop()
+
+
+def incident_of(client: QueryClient, service: str) -> Any:
+    found = [i for i in client.incidents(service=service)]
+    return found[0] if found else None
+
+
+def test_escalation_acknowledgement_reopening_and_an_append_only_timeline(
+    correlated: RunningApp, hook: FakeWebhook
+) -> None:
+    base = "/incidents_corr"
+    gauges = Gauges(correlated, "cpu_percent", {"payments": 95.0}, every_s=0.5)
+    with QueryClient(correlated.query_target) as client:
+        try:
+            gauges.export()
+            opened = wait_for(lambda: incident_of(client, "payments"), 30, "an incident for payments")
+            assert opened.status == "triggered" and opened.severity == "warning"
+            assert opened.escalation_policy == "payments-page"
+            # Step 1 after 1 s: oncall; step 2 two seconds later: the manager, severity raised.
+            oncall = wait_for(lambda: hook.to(f"{base}/oncall"), 15, "oncall notified")[0]
+            manager = wait_for(lambda: hook.to(f"{base}/manager"), 15, "manager notified")[0]
+            gap = manager.at - oncall.at
+            print(f"escalation: oncall → manager {gap:.2f} s (step delay {MANAGER_AFTER_S} s)")
+            assert MANAGER_AFTER_S - 0.5 <= gap <= MANAGER_AFTER_S + 1.5
+            assert oncall.body["incident"]["severity"] == "warning" and oncall.body["step"] == 0
+            assert manager.body["incident"]["severity"] == "high" and manager.body["step"] == 1
+            assert client.incident(opened.id).incident.severity == "high"
+
+            # Acknowledging stops the escalation: the director (due 4 s later) never hears.
+            acked = client.acknowledge_incident(opened.id)
+            assert acked.status == "acknowledged" and acked.next_escalation_time_unix_nano == 0
+            director_due = manager.at + DIRECTOR_AFTER_S + 2 * TICK_S + 1.0
+            while time.monotonic() < director_due:
+                assert not hook.to(f"{base}/director"), "escalation went on after the acknowledgement"
+                time.sleep(0.1)
+
+            # The alert resolves: the incident resolves by itself, the notified receivers hear.
+            gauges.set("payments", 10.0)
+            gauges.export()
+            resolved = wait_for(
+                lambda: (i := client.incident(opened.id).incident).status == "resolved" and i,
+                30,
+                "auto-resolved",
+            )
+            assert resolved.resolved_by == "auto"
+            wait_for(lambda: len(hook.to(f"{base}/oncall")) == 2, 10, "resolution sent to oncall")
+            assert hook.to(f"{base}/oncall")[1].body["incident"]["status"] == "resolved"
+            assert wait_for(lambda: len(hook.to(f"{base}/manager")) == 2, 10, "resolution sent to manager")
+
+            ch = connect(correlated.settings.dsn)
+            sys_db = correlated.settings.system_database
+            columns = "IncidentId, Seq, EventId, AtNs, Kind, Actor, Receiver, Result, Message"
+            before = ch.query(
+                f"SELECT {columns} FROM {sys_db}.vigil_incident_timeline WHERE IncidentId = {{id:String}} ORDER BY Seq",
+                parameters={"id": opened.id},
+            ).result_rows
+
+            # A re-fire within the reopen window (1 h): the same incident, triggered again.
+            gauges.set("payments", 97.0)
+            gauges.export()
+            wait_for(
+                lambda: client.incident(opened.id).incident.status == "triggered",
+                30,
+                "the same incident reopened",
+            )
+            assert [i.id for i in client.incidents(service="payments")] == [opened.id]
+            wait_for(
+                lambda: len(hook.to(f"{base}/oncall")) == 3, 15, "escalation restarted after the reopening"
+            )
+            client.add_incident_note(opened.id, "cache node restarted")
+            client.acknowledge_incident(opened.id)
+            done = client.resolve_incident(opened.id)
+            assert done.status == "resolved" and done.resolved_by == "local"
+        finally:
+            gauges.close()
+
+        answer = client.incident(opened.id)
+        kinds = [e.kind for e in answer.timeline]
+        print("timeline:", " → ".join(f"{e.kind}({e.receiver or e.actor})" for e in answer.timeline))
+        assert [e.seq for e in answer.timeline] == list(range(1, len(kinds) + 1))
+        times = [e.time_unix_nano for e in answer.timeline]
+        assert times == sorted(times)
+        expected = [
+            "opened", "alert_joined", "escalated", "notified", "escalated", "notified", "acknowledged",
+            "alert_resolved", "resolved", "notified", "notified", "reopened", "alert_joined", "escalated",
+            "notified", "note", "acknowledged", "resolved",
+        ]  # fmt: skip
+        assert kinds[: len(expected)] == expected or _subsequence(expected, kinds), kinds
+        notified = [(e.receiver, e.result) for e in answer.timeline if e.kind == "notified"]
+        assert notified[:2] == [("oncall", "ok"), ("manager", "ok")]
+        assert sorted(notified[2:4]) == [("manager", "ok"), ("oncall", "ok")]  # the resolution
+        assert {e.actor for e in answer.timeline if e.kind in ("acknowledged", "note")} == {"local"}
+        assert any(e.kind == "escalated" and e.severity == "high" for e in answer.timeline)
+
+        # Append-only: no mutation ever ran on the tables, every row is its own insert, and the
+        # rows read before the reopening are still there unchanged, in front.
+        after = ch.query(
+            f"SELECT {columns} FROM {sys_db}.vigil_incident_timeline WHERE IncidentId = {{id:String}} ORDER BY Seq",
+            parameters={"id": opened.id},
+        ).result_rows
+        assert after[: len(before)] == before and len(after) == len(kinds)
+        mutations = ch.query(
+            "SELECT count() FROM system.mutations WHERE database = {db:String}"
+            " AND table IN ('vigil_incident_timeline', 'vigil_incidents')",
+            parameters={"db": sys_db},
+        ).result_rows[0][0]
+        assert mutations == 0
+        rows, ids, seqs = ch.query(
+            f"SELECT count(), uniqExact(EventId), uniqExact(IncidentId, Seq) FROM {sys_db}.vigil_incident_timeline"
+        ).result_rows[0]
+        assert rows == ids == seqs
+        versions = ch.query(
+            f"SELECT count(), uniqExact(Version) FROM {sys_db}.vigil_incidents WHERE Id = {{id:String}}",
+            parameters={"id": opened.id},
+        ).result_rows[0]
+        assert versions[0] == versions[1] > 1  # every change a new version, none rewritten
+
+
+def _subsequence(needle: list[str], haystack: list[str]) -> bool:
+    it = iter(haystack)
+    return all(k in it for k in needle)
+
+
+def fire_three_checkout_rules(app: RunningApp) -> tuple[Gauges, str]:
+    gauges = Gauges(app, "cpu_percent", {"checkout": 99.0}, every_s=0.5)
+    gauges.export()
+    trace_id = send_error_trace(app, "checkout", "charge-card", "card declined by the bank")
+    send_logs(app, "checkout", [(logging.ERROR, "payment provider timed out")])
+    return gauges, trace_id
+
+
+def checkout_incidents(client: QueryClient) -> list[Any]:
+    return [i for i in client.incidents(service="checkout") if i.status != "resolved"]
+
+
+def test_three_rules_on_one_service_are_one_incident_when_correlated(correlated: RunningApp) -> None:
+    gauges, trace_id = fire_three_checkout_rules(correlated)
+    try:
+        with QueryClient(correlated.query_target) as client:
+
+            def all_three() -> Any:
+                found = checkout_incidents(client)
+                return found if found and len(found[0].alerts) == 3 else None
+
+            found = wait_for(all_three, 40, "three alerts in the checkout incident")
+            assert len(found) == 1
+            incident = found[0]
+            assert {a.rule for a in incident.alerts} == {
+                "checkout-cpu",
+                "checkout-errors",
+                "checkout-log-errors",
+            }
+            assert incident.severity == "high"  # its highest alert's
+            assert incident.key == 'by:[["service.name","checkout"]]'
+            assert trace_id in incident.example_trace_ids
+            detail = client.incident(incident.id)
+            assert any(log.trace_id == trace_id and "declined" in log.body for log in detail.logs)
+            joined = [e.rule for e in detail.timeline if e.kind == "alert_joined"]
+            assert sorted(joined) == ["checkout-cpu", "checkout-errors", "checkout-log-errors"]
+            cpu = next(a for a in incident.alerts if a.rule == "checkout-cpu")
+            assert cpu.value == 99.0 and cpu.state == "firing"
+
+            # The API's errors: unknown incidents, bad filters, empty notes, acting on a resolved one.
+            with pytest.raises(QueryError) as missing:
+                client.incident("nope")
+            assert missing.value.code == grpc.StatusCode.NOT_FOUND
+            with pytest.raises(QueryError) as bad:
+                client.incidents(status="sleeping")
+            assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
+            with pytest.raises(QueryError) as empty:
+                client.add_incident_note(incident.id, "   ")
+            assert empty.value.code == grpc.StatusCode.INVALID_ARGUMENT
+            client.resolve_incident(incident.id)
+            with pytest.raises(QueryError) as late:
+                client.acknowledge_incident(incident.id)
+            assert late.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        gauges.close()
+
+
+def test_three_rules_on_one_service_are_three_incidents_by_default(
+    correlated: RunningApp, chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory, hook: FakeWebhook
+) -> None:
+    app = make_app(chdb_dir, tmp_path_factory.mktemp("incidents-apart"), hook, "incidents_apart")
+    gauges, _ = fire_three_checkout_rules(app)
+    try:
+        with QueryClient(app.query_target) as client:
+            found = wait_for(
+                lambda: len(checkout_incidents(client)) == 3 and checkout_incidents(client), 40, "3"
+            )
+            assert sorted(a.rule for i in found for a in i.alerts) == [
+                "checkout-cpu", "checkout-errors", "checkout-log-errors",
+            ]  # fmt: skip
+            assert all(i.key.startswith("alert:") for i in found)
+    finally:
+        gauges.close()
+        app.stop()
