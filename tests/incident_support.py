@@ -18,6 +18,7 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import Status, StatusCode
 
 from support import RunningApp
@@ -66,11 +67,20 @@ class FakeWebhook:
         self.server.server_close()
 
 
-def send_error_trace(app: RunningApp, service: str, span_name: str, message: str) -> str:
+class _FixedTraceId(RandomIdGenerator):
+    def __init__(self, trace_id: int) -> None:
+        self.trace_id = trace_id
+
+    def generate_trace_id(self) -> int:
+        return self.trace_id
+
+
+def send_error_trace(app: RunningApp, service: str, span_name: str, message: str, trace_id: str = "") -> str:
     """One error span with an ERROR log written inside it (so the log carries its trace id);
-    the trace id."""
+    the trace id (``trace_id`` if given, so a watcher can know it in advance)."""
     resource = Resource.create({"service.name": service})
-    tracer_provider = TracerProvider(resource=resource)
+    ids = _FixedTraceId(int(trace_id, 16)) if trace_id else RandomIdGenerator()
+    tracer_provider = TracerProvider(resource=resource, id_generator=ids)
     tracer_provider.add_span_processor(
         SimpleSpanProcessor(OTLPSpanExporter(endpoint=app.grpc_target, insecure=True))
     )

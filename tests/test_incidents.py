@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import random
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +26,7 @@ from vigil import QueryClient
 from vigil.query_client import QueryError
 from vigil_storage import connect
 
-from support import RunningApp, make_settings
+from support import REPO, RunningApp, make_settings
 
 INTERVAL = "1s"
 TICK_S = 0.25
@@ -53,6 +56,9 @@ def policies() -> list[dict[str, Any]]:
         {"name": "checkout-log-errors", "severity": "warning", "target": "checkout", "interval": INTERVAL,
          "window": "1m", "condition": {"type": "logs", "measure": "count", "filter": {"severity": "ERROR"},
                                        "threshold": 0}},
+        # The browser test's.
+        {"name": "search-errors", "severity": "high", "target": "search", "interval": INTERVAL,
+         "window": "1m", "condition": {"type": "spans", "measure": "error_rate", "threshold": 0.5}},
     ]  # fmt: skip
 
 
@@ -286,6 +292,48 @@ def test_three_rules_on_one_service_are_one_incident_when_correlated(correlated:
             assert late.value.code == grpc.StatusCode.FAILED_PRECONDITION
     finally:
         gauges.close()
+
+
+UI = REPO / "ui"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.mark.skipif(
+    not (UI / "node_modules").is_dir() or not (UI / "dist" / "index.html").is_file(),
+    reason="the UI is not built (make ui needs Node.js and npm)",
+)
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_the_incident_page_live_timeline_trace_acknowledge_and_resolve(correlated: RunningApp) -> None:
+    shots = REPO / ".test-artifacts" / "ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    # The trace id is known before the trace is sent: the browser is told which link to expect.
+    trace_id = format(random.getrandbits(128) | 1, "032x")
+    browser = subprocess.Popen(
+        ["node", str(UI / "tests" / "incidents.mjs"), correlated.web_base, str(shots), "search-errors", trace_id],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=UI, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )  # fmt: skip
+    try:
+        assert browser.stdout is not None
+        first = browser.stdout.readline().strip()
+        assert first == "ready", (
+            f"the page did not go live: {first} {browser.stderr.read() if not first else ''}"
+        )
+        sent = send_error_trace(
+            correlated, "search", "query-index", "index shard unavailable", trace_id=trace_id
+        )
+        assert sent == trace_id
+        out, err = browser.communicate(timeout=180)
+    finally:
+        if browser.poll() is None:
+            browser.kill()
+    assert browser.returncode == 0, f"{err.strip()} (screenshots in {shots})"
+    seen = json.loads(out.strip().splitlines()[-1])
+    print("browser:", seen)
+    assert seen["opened"][:2] == ["opened", "alert_joined"]
+    assert _subsequence(["opened", "alert_joined", "acknowledged", "note", "resolved"], seen["final"])
+    assert "resolved by local" in seen["summary"] and "acknowledged by local" in seen["summary"]
+    assert any("index shard unavailable" in line for line in seen["logs"])
+    assert seen["url"].endswith(f"/traces/{trace_id}")
 
 
 def test_three_rules_on_one_service_are_three_incidents_by_default(
