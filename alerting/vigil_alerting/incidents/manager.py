@@ -452,9 +452,10 @@ class IncidentManager:
 
     @staticmethod
     def _title(t: Transition) -> str:
-        group = ", ".join(
-            f"{k}={v}" for k, v in sorted(t.labels.items()) if k not in ("alertname", "severity")
-        )
+        shown = {k: v for k, v in t.labels.items() if k not in ("alertname", "severity")}
+        if list(shown.values()).count(shown.get("target")) > 1:
+            del shown["target"]  # the target attribute's value, already shown under its own name
+        group = ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
         return f"{t.rule}: {group}" if group else t.rule
 
 
