@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,9 +25,17 @@ from incident_support import FakeWebhook, send_error_trace
 
 from vigil import QueryClient
 from vigil.query_client import QueryError
+from vigil_alerting.errors import RuleFileError
+from vigil_alerting.incidents import config as incident_config
+from vigil_alerting.incidents.manager import IncidentManager, WebhookSink
+from vigil_alerting.incidents.store import IncidentStore
+from vigil_alerting.rules.load import parse_rule
+from vigil_alerting.state.machine import Transition
+from vigil_auth import registry
+from vigil_auth.keys import KeyHasher
 from vigil_storage import connect
 
-from support import REPO, RunningApp, make_settings
+from support import REPO, RunningApp, credentials_changed, make_settings
 
 INTERVAL = "1s"
 TICK_S = 0.25
@@ -43,8 +52,11 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+CPU = {"type": "metric_exceeds", "metric": "cpu_percent", "threshold": 80}
+
+
 def policies() -> list[dict[str, Any]]:
-    cpu = {"type": "metric_exceeds", "metric": "cpu_percent", "threshold": 80}
+    cpu = CPU
     return [
         {"name": "payments-cpu", "severity": "warning", "target": "payments", "interval": INTERVAL,
          "window": "30s", "condition": cpu},
@@ -294,6 +306,7 @@ def test_three_rules_on_one_service_are_one_incident_when_correlated(correlated:
         gauges.close()
 
 
+SECRET = "incidents-scopes-secret-0123456789"
 UI = REPO / "ui"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -349,7 +362,137 @@ def test_three_rules_on_one_service_are_three_incidents_by_default(
             assert sorted(a.rule for i in found for a in i.alerts) == [
                 "checkout-cpu", "checkout-errors", "checkout-log-errors",
             ]  # fmt: skip
-            assert all(i.key.startswith("alert:") for i in found)
+            assert all(i.key.startswith("alert:") and len(i.alerts) == 1 for i in found)
     finally:
         gauges.close()
         app.stop()
+
+
+def test_reading_incidents_needs_read_and_acting_on_them_write(chdb_dir: Path) -> None:
+    app = RunningApp(make_settings(chdb_dir, database="incidents_scoped", auth="on", auth_secret=SECRET))
+    try:
+        ch = connect(app.settings.dsn)
+        system = app.settings.system_database
+        registry.ensure(ch, system)
+        hasher = KeyHasher(SECRET.encode())
+        _, read_key = registry.create_key(ch, system, hasher, "default", ["read"], name="reader")
+        _, write_key = registry.create_key(ch, system, hasher, "default", ["read", "write"], name="writer")
+        credentials_changed()
+        with QueryClient(app.query_target, api_key=read_key) as reader:
+            assert reader.incidents() == []
+            for act in (reader.acknowledge_incident, reader.resolve_incident):
+                with pytest.raises(QueryError) as refused:
+                    act("0" * 32)
+                assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+            with pytest.raises(QueryError) as refused:
+                reader.add_incident_note("0" * 32, "hi")
+            assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+        with QueryClient(app.query_target, api_key=write_key) as writer:  # allowed; no such incident
+            with pytest.raises(QueryError) as missing:
+                writer.acknowledge_incident("0" * 32)
+            assert missing.value.code == grpc.StatusCode.NOT_FOUND
+    finally:
+        app.stop()
+
+
+def test_watch_incidents_streams_the_live_ones_then_each_change(correlated: RunningApp) -> None:
+    with QueryClient(correlated.query_target) as client:
+        if not client.incidents():  # run alone: make one
+            send_error_trace(correlated, "search", "query-index", "index shard unavailable")
+        target = wait_for(lambda: client.incidents(), 30, "an incident")[0]
+        watch = client.watch_incidents()
+        seen: list[Any] = []
+        done = threading.Event()
+
+        def read() -> None:
+            for change in watch:
+                seen.append(change.incident)
+                if (
+                    change.incident.id == target.id
+                    and change.incident.updated_time_unix_nano > target.updated_time_unix_nano
+                ):
+                    done.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: seen, 10, "the live incidents first")
+            client.add_incident_note(target.id, "watching")
+            assert done.wait(10), "the change was not streamed"
+        finally:
+            watch.cancel()
+            reader.join(10)
+
+
+def test_escalation_repeats_its_steps_and_stops_after_n_rounds(
+    correlated: RunningApp, hook: FakeWebhook
+) -> None:
+    """The escalation schedule on a fake clock (the manager's own ``tick``), into the webhook."""
+    base = "/repeat"
+    config = incident_config.IncidentConfig(
+        receivers={"a": f"{hook.url}{base}/a", "b": f"{hook.url}{base}/b"},
+        policies=(
+            incident_config.EscalationPolicy(
+                "twice",
+                (incident_config.Step(10, "a"), incident_config.Step(20, "b", raise_severity=True)),
+                repeat=1,
+            ),
+        ),
+    )
+    now = [1_000 * 10**9]
+    manager = IncidentManager(
+        config, WebhookSink(config.receivers, 5), system_database="vigil_system_incidents_repeat",
+        clock_ns=lambda: now[0],
+    )  # fmt: skip
+    ch = connect(correlated.settings.dsn)
+    manager.open(ch)
+    rule = parse_rule({"name": "r", "severity": "warning", "condition": CPU})
+    labels = {"alertname": "r", "severity": "warning", "service.name": "svc"}
+    fire = Transition(now[0], "r", "fp1", labels, "inactive", "firing", 95.0, "above 80", "warning")
+    manager.observe(ch, "p", rule, [], [fire], now[0])
+    (incident,) = manager.live("p")
+    sent: list[tuple[str, str]] = []
+    for at_s, expect in [(5, None), (10, ("a", "warning")), (29, None), (30, ("b", "high")), (40, ("a", "high")),
+                         (60, ("b", "critical")), (70, None), (1000, None)]:  # fmt: skip
+        now[0] = 1_000 * 10**9 + at_s * 10**9
+        manager.tick(ch)
+        hits = hook.to(f"{base}/a") + hook.to(f"{base}/b")
+        got = [
+            (h.path.rsplit("/", 1)[1], h.body["incident"]["severity"])
+            for h in sorted(hits, key=lambda h: h.at)
+        ]
+        if expect:
+            sent.append(expect)
+        assert got == sent, f"at {at_s} s"
+    assert manager.live_one("p", incident.id).next_escalation_ns == 0
+
+    # A restart resumes the incident where it was, its timeline numbering going on.
+    again = IncidentManager(
+        config, WebhookSink(config.receivers, 5), system_database="vigil_system_incidents_repeat"
+    )
+    again.open(ch)
+    resumed = again.live_one("p", incident.id)
+    assert resumed is not None and resumed.severity == "critical" and resumed.seq == incident.seq + 8
+    again.add_note(ch, "p", incident.id, "tester", "after the restart")
+    timeline = IncidentStore(ch, "vigil_system_incidents_repeat").timeline("p", incident.id)
+    assert [e.seq for e in timeline] == list(range(1, len(timeline) + 1)) and timeline[-1].kind == "note"
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"escalation": [{"steps": [{"after": "1m", "notify": "nobody"}]}]}, "escalation[0].steps[0].notify"),
+        ({"escalation": [{"steps": [{"after": "soon", "notify": "a"}]}], "receivers": {"a": {"url": "http://x"}}},
+         "escalation[0].steps[0].after"),
+        ({"escalation": [{"steps": [{"after": "1m"}]}]}, "escalation[0].steps[0].notify"),
+        ({"receivers": {"a": {"url": "ftp://x"}}}, "receivers.a.url"),
+        ({"escalations": []}, "escalations"),
+        ({"escalation": [{"steps": [], "repeat": 1}]}, "escalation[0].steps"),
+    ],
+)  # fmt: skip
+def test_a_bad_incidents_file_is_refused_with_the_field(tmp_path: Path, document: Any, field: str) -> None:
+    path = tmp_path / "incidents.yaml"
+    path.write_text(json.dumps(document))
+    with pytest.raises(RuleFileError) as refused:
+        incident_config.load(path, correlate_by=(), auto_resolve=True, reopen_window_s=3600)
+    assert str(path) in str(refused.value) and f"field {field}" in str(refused.value)
