@@ -442,7 +442,7 @@ def test_escalation_repeats_its_steps_and_stops_after_n_rounds(
     now = [1_000 * 10**9]
     manager = IncidentManager(
         config, WebhookSink(config.receivers, 5), system_database="vigil_system_incidents_repeat",
-        clock_ns=lambda: now[0],
+        connect=lambda: connect(correlated.settings.dsn), clock_ns=lambda: now[0],
     )  # fmt: skip
     ch = connect(correlated.settings.dsn)
     manager.open(ch)
@@ -451,25 +451,28 @@ def test_escalation_repeats_its_steps_and_stops_after_n_rounds(
     fire = Transition(now[0], "r", "fp1", labels, "inactive", "firing", 95.0, "above 80", "warning")
     manager.observe(ch, "p", rule, [], [fire], now[0])
     (incident,) = manager.live("p")
+
+    def got() -> list[tuple[str, str]]:
+        hits = sorted(hook.to(f"{base}/a") + hook.to(f"{base}/b"), key=lambda h: h.at)
+        return [(h.path.rsplit("/", 1)[1], h.body["incident"]["severity"]) for h in hits]
+
     sent: list[tuple[str, str]] = []
     for at_s, expect in [(5, None), (10, ("a", "warning")), (29, None), (30, ("b", "high")), (40, ("a", "high")),
                          (60, ("b", "critical")), (70, None), (1000, None)]:  # fmt: skip
         now[0] = 1_000 * 10**9 + at_s * 10**9
         manager.tick(ch)
-        hits = hook.to(f"{base}/a") + hook.to(f"{base}/b")
-        got = [
-            (h.path.rsplit("/", 1)[1], h.body["incident"]["severity"])
-            for h in sorted(hits, key=lambda h: h.at)
-        ]
         if expect:
             sent.append(expect)
-        assert got == sent, f"at {at_s} s"
+        wait_for(lambda: got() == sent, 10, f"the notifications due at {at_s} s: {sent}")
     assert manager.live_one("p", incident.id).next_escalation_ns == 0
+    manager.close()  # the sender has delivered (and recorded) everything queued
+    assert got() == sent  # nothing after the last round
 
     # A restart resumes the incident where it was, its timeline numbering going on.
     again = IncidentManager(
-        config, WebhookSink(config.receivers, 5), system_database="vigil_system_incidents_repeat"
-    )
+        config, WebhookSink(config.receivers, 5), system_database="vigil_system_incidents_repeat",
+        connect=lambda: connect(correlated.settings.dsn),
+    )  # fmt: skip
     again.open(ch)
     resumed = again.live_one("p", incident.id)
     assert resumed is not None and resumed.severity == "critical" and resumed.seq == incident.seq + 8

@@ -95,6 +95,8 @@ class Alerting:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        if self.incidents is not None:
+            self.incidents.close(timeout_s)
         if self._client is not None:
             self._client.close()
             self._client = None

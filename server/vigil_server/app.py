@@ -454,7 +454,13 @@ def make_incidents(s: VigilSettings) -> IncidentManager:
         reopen_window_s=s.incidents_reopen_window_s,
     )
     sink = WebhookSink(config.receivers, s.incidents_notify_timeout_s)
-    return IncidentManager(config, sink, system_database=s.system_database, tick_s=s.incidents_tick_s)
+    return IncidentManager(
+        config,
+        sink,
+        system_database=s.system_database,
+        connect=lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        tick_s=s.incidents_tick_s,
+    )
 
 
 def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:

@@ -8,14 +8,16 @@ evaluation (with the instances it changed and the transitions) and ``tick`` ever
 every change is written before the lock is released: a timeline event, then a new version of
 the incident, INSERT only.
 
-Notifications go through an ``EscalationSink`` and only from ``tick`` (the alert loop's
-thread), outside the lock: a slow receiver delays the next escalation, never the API.
+Notifications go through an ``EscalationSink`` on a sender thread of their own: a slow receiver
+delays other notifications, never rule evaluation, escalation or the API. ``tick`` records
+their results on the timeline.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 import urllib.error
@@ -107,6 +109,7 @@ class _Owed:
     incident_id: str
     receiver: str
     step: int
+    incident: Incident  # as it was when the notification became owed
 
 
 Listener = Callable[[Incident], None]
@@ -119,19 +122,23 @@ class IncidentManager:
         sink: EscalationSink,
         *,
         system_database: str,
+        connect: Callable[[], Client],
         tick_s: float = 5.0,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         if tick_s <= 0:
             raise ValueError(f"tick_s must be positive, got {tick_s}")
         self.config = config
+        self._connect = connect  # the sender thread's own client
         self.tick_s = tick_s  # how often the alert loop looks for escalations due
         self.sink = sink
         self.system_database = system_database
         self.clock_ns = clock_ns
         self._lock = threading.RLock()
         self._incidents: dict[tuple[str, str], Incident] = {}  # (project, id) → live incident
-        self._owed: list[_Owed] = []
+        # Owed notifications go to the sender thread, which records each delivery's result.
+        self._outbox: queue.Queue[_Owed | None] = queue.Queue()
+        self._sender: threading.Thread | None = None
         self._listeners: list[Listener] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -282,7 +289,7 @@ class IncidentManager:
         incident.next_escalation_ns = now_ns + int(policy.steps[0].after_s * 1e9) if policy else 0
 
     def tick(self, client: Client, now_ns: int | None = None) -> None:
-        """Run the escalation steps due and deliver what is owed (outside the lock)."""
+        """Run the escalation steps due (their notifications go to the sender thread)."""
         now_ns = now_ns or self.clock_ns()
         store = IncidentStore(client, self.system_database)
         with self._lock:
@@ -291,31 +298,59 @@ class IncidentManager:
                 if incident.status != "triggered" or not due or due > now_ns:
                     continue
                 self._escalate(store, incident, now_ns)
-            owed, self._owed = self._owed, []
             self._forget_old(now_ns)
-        for item in owed:
-            with self._lock:
-                incident = self._incidents.get((item.project, item.incident_id))
-                snapshot = incident.snapshot() if incident else None
-            if snapshot is None:
-                continue
+
+    def _owe(self, incident: Incident, receiver: str, step: int) -> None:
+        """Queue a notification for the sender thread (started on first use)."""
+        if self._sender is None or not self._sender.is_alive():
+            self._sender = threading.Thread(target=self._send_loop, name="vigil-incident-sender", daemon=True)
+            self._sender.start()
+        self._outbox.put(_Owed(incident.project, incident.id, receiver, step, incident.snapshot()))
+
+    def _send_loop(self) -> None:
+        """Deliver owed notifications one by one, off the alert loop: a slow or hanging
+        receiver delays other notifications, never rule evaluation or the API. Each result
+        goes on the timeline at once, with this thread's own client."""
+        client: Client | None = None
+        while True:
+            item = self._outbox.get()
+            if item is None:
+                break
             try:
-                self.sink.notify(item.receiver, snapshot, item.step)
+                self.sink.notify(item.receiver, item.incident, item.step)
                 result = "ok"
             except Exception as exc:  # the timeline says why; escalation goes on
                 result = f"failed: {exc}"
                 log.warning("incident %s: notifying %s failed: %s", item.incident_id, item.receiver, exc)
-            with self._lock:
-                incident = self._incidents.get((item.project, item.incident_id))
-                if incident is None:
-                    continue
-                at = self.clock_ns()
-                what = "resolved" if item.step < 0 else f"step {item.step + 1}"
-                event = self._event(
-                    incident, at, "notified", receiver=item.receiver, result=result, severity=incident.severity,
-                    message=what,
-                )  # fmt: skip
-                self._save(store, incident, [event], at)
+            try:
+                client = client or self._connect()
+                self._record_delivery(client, item, result)
+            except Exception:  # storage trouble: the delivery happened; only its record is lost
+                log.exception(
+                    "incident %s: the notification to %s was not recorded", item.incident_id, item.receiver
+                )
+                client = None
+        if client is not None:
+            client.close()
+
+    def _record_delivery(self, client: Client, item: _Owed, result: str) -> None:
+        store = IncidentStore(client, self.system_database)
+        with self._lock:
+            incident = self._get_live(store, item.project, item.incident_id)
+            at = self.clock_ns()
+            what = "resolved" if item.step < 0 else f"step {item.step + 1}"
+            event = self._event(
+                incident, at, "notified", receiver=item.receiver, result=result, severity=item.incident.severity,
+                message=what,
+            )  # fmt: skip
+            self._save(store, incident, [event], at)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the sender thread after what is queued (called when the alert loop stops)."""
+        if self._sender is not None:
+            self._outbox.put(None)
+            self._sender.join(timeout_s)
+            self._sender = None
 
     def _escalate(self, store: IncidentStore, incident: Incident, now_ns: int) -> None:
         policy = next((p for p in self.config.policies if p.name == incident.policy), None)
@@ -338,7 +373,7 @@ class IncidentManager:
             )
         )  # fmt: skip
         if step.notify:
-            self._owed.append(_Owed(incident.project, incident.id, step.notify, incident.step))
+            self._owe(incident, step.notify, incident.step)
             if step.notify not in incident.notified:
                 incident.notified.append(step.notify)
         incident.step += 1
@@ -430,7 +465,8 @@ class IncidentManager:
         incident.next_escalation_ns = 0
         policy = next((p for p in self.config.policies if p.name == incident.policy), None)
         if policy is not None and policy.send_resolved:
-            self._owed.extend(_Owed(incident.project, incident.id, r, -1) for r in incident.notified)
+            for receiver in incident.notified:
+                self._owe(incident, receiver, -1)
         return self._event(incident, now_ns, "resolved", actor=by, message=why)
 
     def _event(self, incident: Incident, at_ns: int, kind: str, **fields: str) -> TimelineEvent:

@@ -1,7 +1,8 @@
 """Incidents and their timelines in the system database, INSERT only.
 
-- ``vigil_incidents``: one row per version of an incident (ReplacingMergeTree by ``Version``,
-  read FINAL): a change is a new row, never an UPDATE; a restart reads the latest back.
+- ``vigil_incidents``: one row per version of an incident (MergeTree; the latest ``Version`` of
+  each ``Id`` is the incident now): a change is a new row, never an UPDATE, and old versions stay
+  (no ReplacingMergeTree: a merge would drop them); a restart reads the latest back.
 - ``vigil_incident_timeline``: one row per event, append-only (MergeTree): ``Seq`` numbers an
   incident's events from 1 without gaps, ``EventId`` is unique per row. Nothing here is ever
   updated or deleted (no ALTER, no mutation, no TTL).
@@ -44,8 +45,8 @@ _DDL = (
     Notified Array(String),
     Seq UInt64,
     Alerts String
-) ENGINE = ReplacingMergeTree(Version)
-ORDER BY (Project, Id)""",
+) ENGINE = MergeTree
+ORDER BY (Project, Id, Version)""",
     """CREATE TABLE IF NOT EXISTS {db}.vigil_incident_timeline (
     Project String,
     IncidentId String,
@@ -140,12 +141,19 @@ class IncidentStore:
                 settings=INSERT_SETTINGS,
             )  # fmt: skip
 
+    def _latest(self, where: str) -> str:
+        """The latest version of each incident matching ``where`` (on the stored columns)."""
+        return (
+            f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM {self.db}.{INCIDENTS} WHERE {where}"
+            " ORDER BY Version DESC LIMIT 1 BY Project, Id"
+        )
+
     def load_live(self, since_resolved_ns: int) -> list[Incident]:
         """Every project's incidents not resolved, or resolved since ``since_resolved_ns`` (they
         can still reopen), with their timeline's last Seq."""
         with translate_errors("reading incidents"):
             rows = self.client.query(
-                f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM {self.db}.{INCIDENTS} FINAL"
+                f"SELECT * FROM ({self._latest('1')})"
                 " WHERE Status != 'resolved' OR ResolvedNs >= {since:Int64}",
                 parameters={"since": since_resolved_ns},
             ).result_rows
@@ -174,7 +182,7 @@ class IncidentStore:
             params["until"] = until_ns
         with translate_errors("reading incidents"):
             rows = self.client.query(
-                f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM {self.db}.{INCIDENTS} FINAL"
+                f"SELECT * FROM ({self._latest('Project = {p:String}')})"
                 f" WHERE {' AND '.join(where)} ORDER BY OpenedNs DESC, Id LIMIT {{limit:UInt32}}",
                 parameters=params,
             ).result_rows
@@ -183,8 +191,7 @@ class IncidentStore:
     def get(self, project: str, incident_id: str) -> Incident | None:
         with translate_errors("reading an incident"):
             rows = self.client.query(
-                f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM {self.db}.{INCIDENTS} FINAL"
-                " WHERE Project = {p:String} AND Id = {id:String}",
+                self._latest("Project = {p:String} AND Id = {id:String}"),
                 parameters={"p": project, "id": incident_id},
             ).result_rows
         return _incident(rows[0]) if rows else None

@@ -69,7 +69,19 @@ export async function incidentsPage(main: HTMLElement): Promise<void> {
 export async function incidentPage(main: HTMLElement, id: string): Promise<void> {
   const message = h("p", { class: "incident-message" });
   const content = h("section", { class: "incident" });
-  clear(main, h("p", {}, h("a", { href: "/incidents", onclick: link("/incidents") }, "← Incidents")), message, content);
+  // Outside the part re-rendered on every change, so a note being typed survives updates.
+  const note = h("textarea", { name: "note", rows: 2, placeholder: "Add a note", "aria-label": "Note" });
+  const noteForm = h("form", {
+    class: "incident-note",
+    onsubmit: (e: Event) => {
+      e.preventDefault();
+      void act("Note", async () => {
+        await alerting.addIncidentNote({ id, text: note.value });
+        note.value = "";
+      });
+    },
+  }, note, h("button", { type: "submit" }, "Add note"));
+  clear(main, h("p", {}, h("a", { href: "/incidents", onclick: link("/incidents") }, "← Incidents")), message, content, noteForm);
   const stream = new AbortController();
   onLeave(() => stream.abort());
 
@@ -95,7 +107,6 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
 
   function render(answer: GetIncidentResponse): void {
     const incident = answer.incident!;
-    const note = h("textarea", { name: "note", rows: 2, placeholder: "Add a note", "aria-label": "Note" });
     const actions = h("div", { class: "incident-actions" },
       incident.status === "triggered"
         ? h("button", { class: "acknowledge", onclick: () => void act("Acknowledge", () => alerting.acknowledgeIncident({ id })) }, "Acknowledge")
@@ -103,13 +114,6 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
       incident.status !== "resolved"
         ? h("button", { class: "resolve", onclick: () => void act("Resolve", () => alerting.resolveIncident({ id })) }, "Resolve")
         : null);
-    const noteForm = h("form", {
-      class: "incident-note",
-      onsubmit: (e: Event) => {
-        e.preventDefault();
-        void act("Note", () => alerting.addIncidentNote({ id, text: note.value }));
-      },
-    }, note, h("button", { type: "submit" }, "Add note"));
     const traces = incident.exampleTraceIds.map((t) =>
       h("li", {}, h("a", { class: "example-trace", href: `/traces/${t}`, onclick: link(`/traces/${t}`) }, t)));
     clear(content,
@@ -136,8 +140,7 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
         answer.logs.length ? h("ul", { class: "incident-logs" }, ...answer.logs.map((l) =>
           h("li", {}, h("span", { class: "muted" }, `${time(l.timeUnixNano)} ${l.service} ${l.severity} `), l.body))) : null),
       h("h2", {}, "Timeline"),
-      h("ol", { class: "timeline" }, ...answer.timeline.map(event)),
-      noteForm);
+      h("ol", { class: "timeline" }, ...answer.timeline.map(event)));
   }
 
   async function load(): Promise<void> {
