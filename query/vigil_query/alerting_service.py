@@ -44,6 +44,7 @@ from vigil_query.service import _abort, respond
 
 pb = alerting_pb2
 DEFAULT_PAGE = 100
+RECHECK_S = 5.0  # WatchIncidents re-checks its caller this often while nothing changes
 
 
 def _policy(message: struct_pb2.Struct) -> dict[str, Any]:
@@ -544,17 +545,35 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
             p = await caller(self._auth, context, READ)
             manager = self._incidents()
             loop = asyncio.get_running_loop()
-            changes: asyncio.Queue[Incident] = asyncio.Queue()
+            # The latest version of each changed incident, not every version: a slow watcher
+            # holds at most one per incident.
+            pending: dict[str, Incident] = {}
+            ready = asyncio.Event()
+
+            def put(incident: Incident) -> None:
+                pending[incident.id] = incident
+                ready.set()
 
             def changed(incident: Incident) -> None:
                 if incident.project == p.database:
-                    loop.call_soon_threadsafe(changes.put_nowait, incident)
+                    loop.call_soon_threadsafe(put, incident)
 
             unsubscribe = manager.subscribe(changed)  # before the snapshot: no change is missed
             for incident in sorted(manager.live(p.database), key=lambda i: i.opened_ns):
                 yield pb.WatchIncidentsResponse(incident=_incident(incident))
             while True:
-                yield pb.WatchIncidentsResponse(incident=_incident(await changes.get()))
+                # The caller is checked again at least every RECHECK_S: a revoked key's watch ends.
+                try:
+                    await asyncio.wait_for(ready.wait(), RECHECK_S)
+                except TimeoutError:
+                    await caller(self._auth, context, READ)
+                    continue
+                await caller(self._auth, context, READ)
+                ready.clear()
+                batch = list(pending.values())
+                pending.clear()
+                for incident in batch:
+                    yield pb.WatchIncidentsResponse(incident=_incident(incident))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
