@@ -499,3 +499,39 @@ def test_a_bad_incidents_file_is_refused_with_the_field(tmp_path: Path, document
     with pytest.raises(RuleFileError) as refused:
         incident_config.load(path, correlate_by=(), auto_resolve=True, reopen_window_s=3600)
     assert str(path) in str(refused.value) and f"field {field}" in str(refused.value)
+
+
+def test_an_alert_that_stops_firing_after_a_resolution_by_hand_lets_the_reopened_incident_resolve(
+    chdb_dir: Path,
+) -> None:
+    ch = connect(make_settings(chdb_dir).dsn)
+    now = [5_000 * 10**9]
+    system = "vigil_system_incidents_by_hand"
+    manager = IncidentManager(
+        incident_config.IncidentConfig(), WebhookSink({}, 5), system_database=system,
+        connect=lambda: connect(make_settings(chdb_dir).dsn), clock_ns=lambda: now[0],
+    )  # fmt: skip
+    manager.open(ch)
+    rule = parse_rule({"name": "r", "severity": "warning", "condition": CPU})
+    labels = {"alertname": "r", "severity": "warning", "service.name": "svc"}
+
+    def step(from_state: str, to_state: str) -> None:
+        now[0] += 10**9
+        t = Transition(now[0], "r", "fp", labels, from_state, to_state, 1.0, "above 80", "warning")
+        manager.observe(ch, "p", rule, [], [t], now[0])
+
+    step("inactive", "firing")
+    (incident,) = manager.live("p")
+    manager.resolve(ch, "p", incident.id, "tester")  # while the alert still fires
+    step("firing", "resolved")
+    assert manager.live_one("p", incident.id).alerts["fp"].state == "resolved"
+    step("resolved", "firing")  # within the reopen window: the same incident
+    assert manager.live_one("p", incident.id).status == "triggered"
+    step("firing", "resolved")
+    again = manager.live_one("p", incident.id)
+    assert again.status == "resolved" and again.resolved_by == "auto"
+    kinds = [e.kind for e in IncidentStore(ch, system).timeline("p", incident.id)]
+    assert kinds == [
+        "opened", "alert_joined", "resolved", "alert_resolved", "reopened", "alert_joined", "alert_resolved",
+        "resolved",
+    ]  # fmt: skip

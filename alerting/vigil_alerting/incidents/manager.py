@@ -267,7 +267,10 @@ class IncidentManager:
         self._save(store, current, events, now_ns)
 
     def _stop_firing(self, store: IncidentStore, project: str, t: Transition, now_ns: int) -> None:
-        for incident in self._holding(project, t.fingerprint):
+        # Resolved incidents too: one resolved by hand while this alert fired must not keep it
+        # "firing" (were it reopened, it could then never resolve by itself).
+        holding = [i for (p, _), i in self._incidents.items() if p == project and t.fingerprint in i.alerts]
+        for incident in holding:
             alert = incident.alerts[t.fingerprint]
             if alert.state != "firing":
                 continue
@@ -278,7 +281,11 @@ class IncidentManager:
                     message=f"{t.rule}: {t.to_state}",
                 )
             ]  # fmt: skip
-            if self.config.auto_resolve and all(a.state != "firing" for a in incident.alerts.values()):
+            if (
+                self.config.auto_resolve
+                and incident.status != "resolved"
+                and all(a.state != "firing" for a in incident.alerts.values())
+            ):
                 events.append(self._resolve(incident, now_ns, "auto", "every alert resolved"))
             self._save(store, incident, events, now_ns)
 
