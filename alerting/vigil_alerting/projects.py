@@ -18,10 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.errors import RuleError
+from vigil_alerting.incidents.manager import IncidentManager
 from vigil_alerting.metrics import Snapshot
 from vigil_alerting.rules.load import load_file, parse_rule
 from vigil_alerting.rules.model import Rule
@@ -47,7 +49,9 @@ class Alerting:
         default_interval_s: float,
         on_evaluation: Callable[[str, float], None] | None = None,
         builtin_rules: list[Rule] | None = None,
+        incidents: IncidentManager | None = None,
     ) -> None:
+        self.incidents = incidents  # fed by every runner; its escalations tick in this loop
         self._connect = connect
         self.builtin_rules = builtin_rules or []  # every project's (rules/builtin.py)
         self._projects = projects
@@ -74,6 +78,8 @@ class Alerting:
         self._client = self._connect()
         AlertStore(self._client, self.system_database).ensure_schema()
         rules_store.ensure(self._client, self.system_database)
+        if self.incidents is not None:
+            self.incidents.open(self._client)
         self._sync_projects()
 
     def start(self) -> None:
@@ -89,6 +95,8 @@ class Alerting:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        if self.incidents is not None:
+            self.incidents.close(timeout_s)
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -106,6 +114,8 @@ class Alerting:
                     if self._stop.is_set():
                         break
                     runner.evaluate_due()
+                if self.incidents is not None and self._client is not None:
+                    self.incidents.tick(self._client)
             except Exception:  # the loop itself must survive anything
                 log.exception("alerting: evaluation round failed")
             self._wake.wait(self._wait_s())
@@ -120,7 +130,10 @@ class Alerting:
             if n in r.rules and r.rules[n].enabled
         ]
         wait = min(due, default=now + int(self.default_interval_s * 1e9)) - now
-        return max(0.0, min(wait / 1e9, self.default_interval_s))
+        longest = self.default_interval_s
+        if self.incidents is not None:
+            longest = min(longest, self.incidents.tick_s)
+        return max(0.0, min(wait / 1e9, longest))
 
     def _sync_projects(self) -> None:
         """A runner for every project not seen yet (a project made since the last check)."""
@@ -137,6 +150,7 @@ class Alerting:
                 project=database,
                 on_evaluation=self._on_evaluation,
                 wake=self._wake,
+                on_change=self._incidents_of(database),
             )
             runner.open()
             api = rules_store.load(self._client, self.system_database, database).get(database, [])
@@ -158,6 +172,17 @@ class Alerting:
                     ]
                 )
             log.info("alerting: project %s, %d rules", slug, len(runner.rules))
+
+    def _incidents_of(self, database: str) -> Callable[..., None] | None:
+        incidents = self.incidents
+        if incidents is None:
+            return None
+
+        def observe(rule: Rule, changed: list[Any], transitions: list[Any], now_ns: int) -> None:
+            assert self._client is not None
+            incidents.observe(self._client, database, rule, changed, transitions, now_ns)
+
+        return observe
 
     def _file_rules_of(self, slug: str) -> list[Rule]:
         return [r for r in self.file_rules if (r.project or DEFAULT_PROJECT) == slug]

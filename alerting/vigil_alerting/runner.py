@@ -94,6 +94,7 @@ class Runner:
         project: str = "",
         on_evaluation: Callable[[str, float], None] | None = None,
         wake: threading.Event | None = None,
+        on_change: Callable[[Rule, list[AlertInstance], list[Transition], int], None] | None = None,
     ) -> None:
         if default_interval_s <= 0:
             raise ValueError(f"default_interval_s must be positive, got {default_interval_s}")
@@ -106,6 +107,9 @@ class Runner:
         self.store = AlertStore(client, system_database, project)
         # (result "ok" | "error", seconds) of every evaluation: the /metrics counters.
         self.on_evaluation = on_evaluation or (lambda result, seconds: None)
+        # After each evaluation's state is saved: the instances changed and the transitions
+        # (incidents follow them).
+        self.on_change = on_change
         self.rules: dict[str, Rule] = {}
         self.status_of: dict[str, RuleStatus] = {}
         self.instances: dict[tuple[str, str], AlertInstance] = {}
@@ -198,6 +202,11 @@ class Runner:
         changed, transitions = apply_result(rule, result, self.instances, now_ns)
         if changed or transitions:
             self.store.save(changed, transitions)
+        if self.on_change is not None and (changed or transitions):
+            try:
+                self.on_change(rule, changed, transitions, now_ns)
+            except Exception:  # the alert state is saved; incidents catch up at the next change
+                log.exception("rule %r: incidents not updated", rule.name)
         return transitions
 
     # --- the loop ----------------------------------------------------------------------------

@@ -6,9 +6,10 @@ are answered through the query service's one mapping (``respond``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -19,6 +20,14 @@ from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_alerting.errors import AlertingError, RuleError
 from vigil_alerting.evaluate.backtest import backtest
 from vigil_alerting.evaluate.evaluator import evaluate_rule
+from vigil_alerting.incidents.manager import (
+    IncidentError,
+    IncidentInputError,
+    IncidentManager,
+    IncidentNotFound,
+)
+from vigil_alerting.incidents.model import STATUSES, Incident, TimelineEvent
+from vigil_alerting.incidents.store import IncidentStore
 from vigil_alerting.projects import Alerting
 from vigil_alerting.rules.load import parse_rule
 from vigil_alerting.rules.model import SEVERITY_RANK, Rule
@@ -31,10 +40,11 @@ from vigil_auth.keys import READ, WRITE
 from vigil_query.errors import FailedPrecondition, InvalidQuery, NotFound
 from vigil_query.page_token import decode_parts, encode_parts, fingerprint, page_size
 from vigil_query.reader import Reader, Writer
-from vigil_query.service import respond
+from vigil_query.service import _abort, respond
 
 pb = alerting_pb2
 DEFAULT_PAGE = 100
+RECHECK_S = 5.0  # WatchIncidents re-checks its caller this often while nothing changes
 
 
 def _policy(message: struct_pb2.Struct) -> dict[str, Any]:
@@ -62,6 +72,41 @@ def _alert(i: AlertInstance, severity: str) -> pb.Alert:
         resolved_time_unix_nano=i.resolved_at_ns, updated_time_unix_nano=i.updated_ns,
         example_trace_ids=list(i.example_trace_ids),
     )  # fmt: skip
+
+
+def _incident(i: Incident) -> pb.Incident:
+    return pb.Incident(
+        id=i.id, title=i.title, status=i.status, severity=i.severity, opened_time_unix_nano=i.opened_ns,
+        updated_time_unix_nano=i.updated_ns, acknowledged_time_unix_nano=i.acknowledged_ns,
+        acknowledged_by=i.acknowledged_by, resolved_time_unix_nano=i.resolved_ns, resolved_by=i.resolved_by,
+        escalation_policy=i.policy, next_escalation_time_unix_nano=max(i.next_escalation_ns, 0), key=i.key,
+        example_trace_ids=i.example_trace_ids(),
+        alerts=[
+            pb.IncidentAlert(
+                rule=a.rule, fingerprint=a.fingerprint, labels=a.labels, severity=a.severity, state=a.state,
+                value=a.value, threshold=a.threshold, joined_time_unix_nano=a.joined_ns,
+                resolved_time_unix_nano=a.resolved_ns, example_trace_ids=list(a.example_trace_ids),
+            )
+            for a in i.alerts.values()
+        ],
+    )  # fmt: skip
+
+
+def _event(e: TimelineEvent) -> pb.IncidentEvent:
+    return pb.IncidentEvent(
+        seq=e.seq, time_unix_nano=e.at_ns, kind=e.kind, actor=e.actor, receiver=e.receiver, result=e.result,
+        rule=e.rule, fingerprint=e.fingerprint, severity=e.severity, message=e.message,
+    )  # fmt: skip
+
+
+def _actor(p: Principal) -> str:
+    return p.username or p.key_id or "local"
+
+
+def _serves(incident: Incident, service: str) -> bool:
+    return any(
+        service in (a.labels.get("service.name"), a.labels.get("target")) for a in incident.alerts.values()
+    )
 
 
 class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
@@ -380,3 +425,159 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
             )
 
         return await self._call("BacktestRule", context, READ, run)
+
+    # --- incidents -----------------------------------------------------------------------------
+    def _incidents(self) -> IncidentManager:
+        if self._alerting.incidents is None:
+            raise FailedPrecondition("incidents are not enabled on this server")
+        return self._alerting.incidents
+
+    async def _incident_call(
+        self, name: str, context: grpc.aio.ServicerContext, scope: str, fn: Callable[[Principal], Any]
+    ) -> Any:
+        """Like ``_call``; an unknown incident is NOT_FOUND, an action it refuses FAILED_PRECONDITION."""
+
+        async def guarded(p: Principal) -> Any:
+            try:
+                return await fn(p)
+            except IncidentNotFound as exc:
+                raise NotFound(str(exc)) from exc
+            except IncidentInputError as exc:
+                raise InvalidQuery(str(exc)) from exc
+            except IncidentError as exc:
+                raise FailedPrecondition(str(exc)) from exc
+
+        return await self._call(name, context, scope, guarded)
+
+    async def ListIncidents(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def list_incidents(p: Principal) -> Any:
+            manager = self._incidents()
+            if request.status and request.status not in STATUSES:
+                raise InvalidQuery(f"status must be one of {', '.join(STATUSES)}, got {request.status!r}")
+            if request.severity and request.severity not in SEVERITY_RANK:
+                raise InvalidQuery(
+                    f"severity must be one of {', '.join(SEVERITY_RANK)}, got {request.severity!r}"
+                )
+            limit = request.limit or DEFAULT_PAGE
+            if not 1 <= limit <= 1000:
+                raise InvalidQuery(f"limit must be between 1 and 1000, got {request.limit}")
+            # Filters on the stored columns run in ClickHouse; severity and service on the alerts here,
+            # so read more than asked when they are set.
+            wanted = limit * 10 if request.severity or request.service else limit
+
+            def read(r: Reader) -> list[Incident]:
+                return IncidentStore(r.client(), r.system_database).list(
+                    p.database, status=request.status, limit=min(wanted, 10000),
+                    since_ns=request.start_time_unix_nano, until_ns=request.end_time_unix_nano,
+                )  # fmt: skip
+
+            stored = {i.id: i for i in await self._reader.run(read)}
+            for live in manager.live(p.database):  # current values of firing alerts
+                if live.id in stored:
+                    stored[live.id] = live
+            least = SEVERITY_RANK[request.severity] if request.severity else -1
+            found = [
+                i
+                for i in stored.values()
+                if SEVERITY_RANK.get(i.severity, 0) >= least
+                and (not request.service or _serves(i, request.service))
+            ]
+            found.sort(key=lambda i: (-i.opened_ns, i.id))
+            return pb.ListIncidentsResponse(incidents=[_incident(i) for i in found[:limit]])
+
+        return await self._incident_call("ListIncidents", context, READ, list_incidents)
+
+    async def GetIncident(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def get(p: Principal) -> Any:
+            manager = self._incidents()
+            live = manager.live_one(p.database, request.id)
+
+            def read(r: Reader) -> Any:
+                store = IncidentStore(r.client(), r.system_database)
+                incident = live or store.get(p.database, request.id)
+                if incident is None:
+                    raise NotFound(f"no incident {request.id!r} in this project")
+                timeline = store.timeline(p.database, request.id)
+                logs = store.trace_logs(p.database, incident.example_trace_ids())
+                return incident, timeline, logs
+
+            incident, timeline, logs = await self._reader.run(read)
+            return pb.GetIncidentResponse(
+                incident=_incident(incident),
+                timeline=[_event(e) for e in timeline],
+                logs=[
+                    pb.IncidentLog(time_unix_nano=t, trace_id=tid, severity=sev, service=svc, body=body)
+                    for t, tid, sev, svc, body in logs
+                ],
+            )
+
+        return await self._incident_call("GetIncident", context, READ, get)
+
+    async def _act(self, name: str, context: grpc.aio.ServicerContext, act: Callable[..., Incident]) -> Any:
+        async def run(p: Principal) -> Any:
+            manager = self._incidents()
+            return _incident(await self._reader.writer.run(lambda w: act(manager, w.client(), p)))
+
+        return await self._incident_call(name, context, WRITE, run)
+
+    async def AcknowledgeIncident(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def act(m: IncidentManager, client: Any, p: Principal) -> Incident:
+            return m.acknowledge(client, p.database, request.id, _actor(p))
+
+        return pb.AcknowledgeIncidentResponse(incident=await self._act("AcknowledgeIncident", context, act))
+
+    async def ResolveIncident(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def act(m: IncidentManager, client: Any, p: Principal) -> Incident:
+            return m.resolve(client, p.database, request.id, _actor(p))
+
+        return pb.ResolveIncidentResponse(incident=await self._act("ResolveIncident", context, act))
+
+    async def AddIncidentNote(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def act(m: IncidentManager, client: Any, p: Principal) -> Incident:
+            return m.add_note(client, p.database, request.id, _actor(p), request.text)
+
+        return pb.AddIncidentNoteResponse(incident=await self._act("AddIncidentNote", context, act))
+
+    async def WatchIncidents(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """The live incidents, then each change, until the caller cancels."""
+        unsubscribe: Callable[[], None] | None = None
+        try:
+            p = await caller(self._auth, context, READ)
+            manager = self._incidents()
+            loop = asyncio.get_running_loop()
+            # The latest version of each changed incident, not every version: a slow watcher
+            # holds at most one per incident.
+            pending: dict[str, Incident] = {}
+            ready = asyncio.Event()
+
+            def put(incident: Incident) -> None:
+                pending[incident.id] = incident
+                ready.set()
+
+            def changed(incident: Incident) -> None:
+                if incident.project == p.database:
+                    loop.call_soon_threadsafe(put, incident)
+
+            unsubscribe = manager.subscribe(changed)  # before the snapshot: no change is missed
+            for incident in sorted(manager.live(p.database), key=lambda i: i.opened_ns):
+                yield pb.WatchIncidentsResponse(incident=_incident(incident))
+            while True:
+                # The caller is checked again at least every RECHECK_S: a revoked key's watch ends.
+                try:
+                    await asyncio.wait_for(ready.wait(), RECHECK_S)
+                except TimeoutError:
+                    await caller(self._auth, context, READ)
+                    continue
+                await caller(self._auth, context, READ)
+                ready.clear()
+                batch = list(pending.values())
+                pending.clear()
+                for incident in batch:
+                    yield pb.WatchIncidentsResponse(incident=_incident(incident))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await _abort("WatchIncidents", exc, context)
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()

@@ -24,6 +24,8 @@ from clickhouse_connect.driver.client import Client
 
 from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_alerting.errors import RuleError
+from vigil_alerting.incidents import config as incident_config
+from vigil_alerting.incidents.manager import IncidentManager, WebhookSink
 from vigil_alerting.metrics import AlertingMetrics
 from vigil_alerting.projects import Alerting
 from vigil_alerting.rules.builtin import drift_rules
@@ -541,8 +543,27 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
         )
         if s.drift_interval_s > 0
         else [],
+        incidents=make_incidents(s),
     )
     return alerting
+
+
+def make_incidents(s: VigilSettings) -> IncidentManager:
+    """Incidents from the alerts (a bad VIGIL_INCIDENTS_FILE stops the start, as a bad rules file)."""
+    config = incident_config.load(
+        s.incidents_file,
+        correlate_by=tuple(s.incidents_correlate_by),
+        auto_resolve=s.incidents_auto_resolve,
+        reopen_window_s=s.incidents_reopen_window_s,
+    )
+    sink = WebhookSink(config.receivers, s.incidents_notify_timeout_s)
+    return IncidentManager(
+        config,
+        sink,
+        system_database=s.system_database,
+        connect=lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        tick_s=s.incidents_tick_s,
+    )
 
 
 def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:

@@ -266,6 +266,32 @@ class VigilSettings(BaseSettings):
         default=5.0, gt=0, description="How often the notifier re-reads silences created by other processes."
     )
 
+    # --- incidents (docs/incidents.md) ---------------------------------------------------------
+    incidents_file: Path | None = Field(
+        default=None,
+        description="Incident escalation policies and their receivers (YAML or JSON; docs/incidents.md).",
+    )
+    incidents_correlate_by: list[str] = Field(
+        default=[],
+        description='Alert labels that key one incident across rules (e.g. ["service.name"]); empty: rule and group.',
+    )
+    incidents_reopen_window_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="A rule firing again this soon after its incident resolved reopens it.",
+    )
+    incidents_auto_resolve: bool = Field(
+        default=True, description="An incident resolves by itself when all its alerts have resolved."
+    )
+    incidents_tick_s: float = Field(
+        default=5.0, gt=0, description="How often escalations due are looked for."
+    )
+    incidents_notify_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Timeout of one escalation notification to a receiver of VIGIL_INCIDENTS_FILE.",
+    )
+
     # --- replay: where re-executed GenAI calls go --------------------------------------------
     replay_openai_base_url: str = Field(
         default="https://api.openai.com/v1", description="OpenAI-compatible API."

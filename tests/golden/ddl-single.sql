@@ -603,6 +603,48 @@ PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
 ORDER BY AtNs
 TTL toDateTime(intDiv(AtNs, 1000000000)) + toIntervalSecond(2592000);
 
+CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_incidents (
+    Project String,
+    Id String,
+    Version UInt64,
+    Key String,
+    Title String,
+    Status LowCardinality(String),
+    Severity LowCardinality(String),
+    Raised UInt8,
+    OpenedNs Int64,
+    UpdatedNs Int64,
+    AcknowledgedNs Int64,
+    AcknowledgedBy String,
+    ResolvedNs Int64,
+    ResolvedBy String,
+    Policy String,
+    Step UInt32,
+    Round UInt32,
+    NextEscalationNs Int64,
+    Notified Array(String),
+    Seq UInt64,
+    Alerts String
+) ENGINE = MergeTree
+ORDER BY (Project, Id, Version);
+
+CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_incident_timeline (
+    Project String,
+    IncidentId String,
+    Seq UInt64,
+    EventId String,
+    AtNs Int64,
+    Kind LowCardinality(String),
+    Actor String,
+    Receiver String,
+    Result String,
+    Rule String,
+    Fingerprint String,
+    Severity LowCardinality(String),
+    Message String
+) ENGINE = MergeTree
+ORDER BY (Project, IncidentId, Seq);
+
 CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_silences (
     Id String,
     Matchers Array(String),

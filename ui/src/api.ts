@@ -8,6 +8,7 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AdminService } from "./gen/vigil/admin/v1/admin_pb";
+import { AlertingService } from "./gen/vigil/alerting/v1/alerting_pb";
 import { QueryService } from "./gen/vigil/query/v1/query_pb";
 
 const SESSION = "vigil-session";
@@ -106,6 +107,7 @@ const origin = window.location.origin;
 const bare = createClient(QueryService, createConnectTransport({ baseUrl: origin }));
 
 export const query = createClient(QueryService, createConnectTransport({ baseUrl: origin, interceptors: [credentials], useBinaryFormat: true }));
+export const alerting = createClient(AlertingService, createConnectTransport({ baseUrl: origin, interceptors: [credentials], useBinaryFormat: true }));
 // SignOut with the session's own token as it is (not renewed first, never signing out twice).
 const sessions = createClient(AdminService, createConnectTransport({ baseUrl: origin }));
 export const login = (username: string, password: string) => bare.login({ username, password });

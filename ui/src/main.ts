@@ -13,6 +13,7 @@ import { tracePage } from "./pages/trace";
 import { sessionPage, sessionsPage } from "./pages/sessions";
 import { driftPage } from "./pages/drift";
 import { alertsPage } from "./pages/alerts";
+import { incidentPage, incidentsPage } from "./pages/incidents";
 import { tailPage } from "./pages/tail";
 
 const root = document.getElementById("app")!;
@@ -74,7 +75,7 @@ function render(): void {
     {},
     h("a", { href: "/", class: "brand", onclick: link("/") }, "Vigil"),
     h("nav", {},
-      ...[["/", "Traces"], ["/tail", "Live"], ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"]].map(([href, label]) =>
+      ...[["/", "Traces"], ["/tail", "Live"], ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"], ["/incidents", "Incidents"]].map(([href, label]) =>
         h("a", { href, onclick: link(href), class: current(href, path) ? "active" : "" }, label))),
     account(),
     themeToggle(),
@@ -88,6 +89,8 @@ function render(): void {
   else if (path.startsWith("/tail")) void tailPage(main);
   else if (path.startsWith("/drift")) void driftPage(main);
   else if (path.startsWith("/alerts")) void alertsPage(main);
+  else if (path.match(/^\/incidents\/[0-9a-f]+$/)) void incidentPage(main, path.split("/")[2]);
+  else if (path.startsWith("/incidents")) void incidentsPage(main);
   else void searchPage(main);
 }
 

@@ -534,6 +534,46 @@ class QueryClient:
             request.rule.CopyFrom(_struct(rule))
         return self._call(self._alerting.BacktestRule, request)
 
+    # --- incidents (vigil.alerting.v1) --------------------------------------------------------
+    def incidents(
+        self,
+        *,
+        status: str = "",
+        severity: str = "",
+        service: str = "",
+        start: TimeLike = None,
+        end: TimeLike = None,
+        limit: int = 100,
+    ) -> list[alerting_pb2.Incident]:
+        """Incidents, most recently opened first (status: triggered, acknowledged, resolved)."""
+        request = alerting_pb2.ListIncidentsRequest(
+            status=status, severity=severity, service=service, start_time_unix_nano=_ns(start),
+            end_time_unix_nano=_ns(end), limit=limit,
+        )  # fmt: skip
+        return list(self._call(self._alerting.ListIncidents, request).incidents)
+
+    def incident(self, incident_id: str) -> alerting_pb2.GetIncidentResponse:
+        """One incident with its alerts, timeline (oldest first) and example traces' logs."""
+        return self._call(self._alerting.GetIncident, alerting_pb2.GetIncidentRequest(id=incident_id))
+
+    def acknowledge_incident(self, incident_id: str) -> alerting_pb2.Incident:
+        request = alerting_pb2.AcknowledgeIncidentRequest(id=incident_id)
+        return self._call(self._alerting.AcknowledgeIncident, request).incident
+
+    def resolve_incident(self, incident_id: str) -> alerting_pb2.Incident:
+        return self._call(
+            self._alerting.ResolveIncident, alerting_pb2.ResolveIncidentRequest(id=incident_id)
+        ).incident
+
+    def add_incident_note(self, incident_id: str, text: str) -> alerting_pb2.Incident:
+        request = alerting_pb2.AddIncidentNoteRequest(id=incident_id, text=text)
+        return self._call(self._alerting.AddIncidentNote, request).incident
+
+    def watch_incidents(self) -> SpanTail:
+        """WatchIncidents: iterate it for the live incidents, then every change as it happens;
+        ``cancel()`` (from any thread) or the end of a ``with`` block ends it."""
+        return SpanTail(self._alerting.WatchIncidents(alerting_pb2.WatchIncidentsRequest()))
+
     def _call(self, method, request):
         try:
             return method(request, timeout=self._timeout_s)
@@ -542,7 +582,7 @@ class QueryClient:
 
 
 class SpanTail:
-    """A running TailSpans call."""
+    """A running server stream (TailSpans, WatchIncidents)."""
 
     def __init__(self, call: Any) -> None:
         self._call = call

@@ -408,3 +408,192 @@ class BacktestRuleResponse(_message.Message):
     evaluations: int
     interval_seconds: float
     def __init__(self, intervals: _Optional[_Iterable[_Union[AlertInterval, _Mapping]]] = ..., evaluations: _Optional[int] = ..., interval_seconds: _Optional[float] = ...) -> None: ...
+
+class IncidentAlert(_message.Message):
+    __slots__ = ("rule", "fingerprint", "labels", "severity", "state", "value", "threshold", "joined_time_unix_nano", "resolved_time_unix_nano", "example_trace_ids")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    JOINED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_TRACE_IDS_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    fingerprint: str
+    labels: _containers.ScalarMap[str, str]
+    severity: str
+    state: str
+    value: float
+    threshold: str
+    joined_time_unix_nano: int
+    resolved_time_unix_nano: int
+    example_trace_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rule: _Optional[str] = ..., fingerprint: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., severity: _Optional[str] = ..., state: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[str] = ..., joined_time_unix_nano: _Optional[int] = ..., resolved_time_unix_nano: _Optional[int] = ..., example_trace_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Incident(_message.Message):
+    __slots__ = ("id", "title", "status", "severity", "opened_time_unix_nano", "updated_time_unix_nano", "acknowledged_time_unix_nano", "acknowledged_by", "resolved_time_unix_nano", "resolved_by", "escalation_policy", "next_escalation_time_unix_nano", "alerts", "key", "example_trace_ids")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    OPENED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_BY_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
+    ESCALATION_POLICY_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ESCALATION_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_TRACE_IDS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    title: str
+    status: str
+    severity: str
+    opened_time_unix_nano: int
+    updated_time_unix_nano: int
+    acknowledged_time_unix_nano: int
+    acknowledged_by: str
+    resolved_time_unix_nano: int
+    resolved_by: str
+    escalation_policy: str
+    next_escalation_time_unix_nano: int
+    alerts: _containers.RepeatedCompositeFieldContainer[IncidentAlert]
+    key: str
+    example_trace_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., status: _Optional[str] = ..., severity: _Optional[str] = ..., opened_time_unix_nano: _Optional[int] = ..., updated_time_unix_nano: _Optional[int] = ..., acknowledged_time_unix_nano: _Optional[int] = ..., acknowledged_by: _Optional[str] = ..., resolved_time_unix_nano: _Optional[int] = ..., resolved_by: _Optional[str] = ..., escalation_policy: _Optional[str] = ..., next_escalation_time_unix_nano: _Optional[int] = ..., alerts: _Optional[_Iterable[_Union[IncidentAlert, _Mapping]]] = ..., key: _Optional[str] = ..., example_trace_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class IncidentEvent(_message.Message):
+    __slots__ = ("seq", "time_unix_nano", "kind", "actor", "receiver", "result", "rule", "fingerprint", "severity", "message")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    RECEIVER_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    time_unix_nano: int
+    kind: str
+    actor: str
+    receiver: str
+    result: str
+    rule: str
+    fingerprint: str
+    severity: str
+    message: str
+    def __init__(self, seq: _Optional[int] = ..., time_unix_nano: _Optional[int] = ..., kind: _Optional[str] = ..., actor: _Optional[str] = ..., receiver: _Optional[str] = ..., result: _Optional[str] = ..., rule: _Optional[str] = ..., fingerprint: _Optional[str] = ..., severity: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class IncidentLog(_message.Message):
+    __slots__ = ("time_unix_nano", "trace_id", "severity", "service", "body")
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    trace_id: str
+    severity: str
+    service: str
+    body: str
+    def __init__(self, time_unix_nano: _Optional[int] = ..., trace_id: _Optional[str] = ..., severity: _Optional[str] = ..., service: _Optional[str] = ..., body: _Optional[str] = ...) -> None: ...
+
+class ListIncidentsRequest(_message.Message):
+    __slots__ = ("status", "severity", "service", "start_time_unix_nano", "end_time_unix_nano", "limit")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    severity: str
+    service: str
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    limit: int
+    def __init__(self, status: _Optional[str] = ..., severity: _Optional[str] = ..., service: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListIncidentsResponse(_message.Message):
+    __slots__ = ("incidents",)
+    INCIDENTS_FIELD_NUMBER: _ClassVar[int]
+    incidents: _containers.RepeatedCompositeFieldContainer[Incident]
+    def __init__(self, incidents: _Optional[_Iterable[_Union[Incident, _Mapping]]] = ...) -> None: ...
+
+class GetIncidentRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetIncidentResponse(_message.Message):
+    __slots__ = ("incident", "timeline", "logs")
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    incident: Incident
+    timeline: _containers.RepeatedCompositeFieldContainer[IncidentEvent]
+    logs: _containers.RepeatedCompositeFieldContainer[IncidentLog]
+    def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[IncidentEvent, _Mapping]]] = ..., logs: _Optional[_Iterable[_Union[IncidentLog, _Mapping]]] = ...) -> None: ...
+
+class AcknowledgeIncidentRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class AcknowledgeIncidentResponse(_message.Message):
+    __slots__ = ("incident",)
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    incident: Incident
+    def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...
+
+class ResolveIncidentRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ResolveIncidentResponse(_message.Message):
+    __slots__ = ("incident",)
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    incident: Incident
+    def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...
+
+class AddIncidentNoteRequest(_message.Message):
+    __slots__ = ("id", "text")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    text: str
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class AddIncidentNoteResponse(_message.Message):
+    __slots__ = ("incident",)
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    incident: Incident
+    def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...
+
+class WatchIncidentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WatchIncidentsResponse(_message.Message):
+    __slots__ = ("incident",)
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    incident: Incident
+    def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...

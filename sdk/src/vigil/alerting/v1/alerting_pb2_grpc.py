@@ -111,6 +111,36 @@ class AlertingServiceStub:
                 request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.BacktestRuleRequest.SerializeToString,
                 response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.BacktestRuleResponse.FromString,
                 _registered_method=True)
+        self.ListIncidents = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/ListIncidents',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListIncidentsRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListIncidentsResponse.FromString,
+                _registered_method=True)
+        self.GetIncident = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/GetIncident',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetIncidentRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetIncidentResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeIncident = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/AcknowledgeIncident',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AcknowledgeIncidentRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AcknowledgeIncidentResponse.FromString,
+                _registered_method=True)
+        self.ResolveIncident = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/ResolveIncident',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ResolveIncidentRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ResolveIncidentResponse.FromString,
+                _registered_method=True)
+        self.AddIncidentNote = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/AddIncidentNote',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AddIncidentNoteRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AddIncidentNoteResponse.FromString,
+                _registered_method=True)
+        self.WatchIncidents = channel.unary_stream(
+                '/vigil.alerting.v1.AlertingService/WatchIncidents',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.FromString,
+                _registered_method=True)
 
 
 class AlertingServiceServicer:
@@ -217,6 +247,49 @@ class AlertingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListIncidents(self, request, context):
+        """Incidents (docs/incidents.md): firing alerts grouped by a correlation key, with a status
+        (triggered → acknowledged → resolved), a severity, escalation and an append-only timeline.
+        Reading needs `read`; acknowledging, resolving and notes need `write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIncident(self, request, context):
+        """An incident with its alerts, example traces (and their logs) and timeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeIncident(self, request, context):
+        """Stops escalation; a resolved incident is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveIncident(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddIncidentNote(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchIncidents(self, request, context):
+        """The incidents open now (and those resolved within the reopen window), then every change
+        as it happens, until the caller cancels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AlertingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -289,6 +362,36 @@ def add_AlertingServiceServicer_to_server(servicer, server):
                     servicer.BacktestRule,
                     request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.BacktestRuleRequest.FromString,
                     response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.BacktestRuleResponse.SerializeToString,
+            ),
+            'ListIncidents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIncidents,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListIncidentsRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListIncidentsResponse.SerializeToString,
+            ),
+            'GetIncident': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIncident,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetIncidentRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetIncidentResponse.SerializeToString,
+            ),
+            'AcknowledgeIncident': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeIncident,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AcknowledgeIncidentRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AcknowledgeIncidentResponse.SerializeToString,
+            ),
+            'ResolveIncident': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveIncident,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ResolveIncidentRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ResolveIncidentResponse.SerializeToString,
+            ),
+            'AddIncidentNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddIncidentNote,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AddIncidentNoteRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AddIncidentNoteResponse.SerializeToString,
+            ),
+            'WatchIncidents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchIncidents,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -676,6 +779,168 @@ class AlertingService:
             '/vigil.alerting.v1.AlertingService/BacktestRule',
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.BacktestRuleRequest.SerializeToString,
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.BacktestRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIncidents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/ListIncidents',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListIncidentsRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListIncidentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIncident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/GetIncident',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetIncidentRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetIncidentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeIncident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/AcknowledgeIncident',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.AcknowledgeIncidentRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.AcknowledgeIncidentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveIncident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/ResolveIncident',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ResolveIncidentRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ResolveIncidentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddIncidentNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/AddIncidentNote',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.AddIncidentNoteRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.AddIncidentNoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchIncidents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/WatchIncidents',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

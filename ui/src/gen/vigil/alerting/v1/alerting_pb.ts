@@ -11,7 +11,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file vigil/alerting/v1/alerting.proto.
  */
 export const file_vigil_alerting_v1_alerting: GenFile = /*@__PURE__*/
-  fileDesc("CiB2aWdpbC9hbGVydGluZy92MS9hbGVydGluZy5wcm90bxIRdmlnaWwuYWxlcnRpbmcudjEikwIKBFJ1bGUSDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkSDwoHZW5hYmxlZBgDIAEoCBIQCghzZXZlcml0eRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIOCgZ0YXJnZXQYBiABKAkSGAoQaW50ZXJ2YWxfc2Vjb25kcxgHIAEoARInCgZwb2xpY3kYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjMKBnN0YXRlcxgJIAMoCzIjLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUuU3RhdGVzRW50cnkaLQoLU3RhdGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgFOgI4ASISChBMaXN0UnVsZXNSZXF1ZXN0IjsKEUxpc3RSdWxlc1Jlc3BvbnNlEiYKBXJ1bGVzGAEgAygLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSIeCg5HZXRSdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjgKD0dldFJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSI8ChFDcmVhdGVSdWxlUmVxdWVzdBInCgZwb2xpY3kYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjsKEkNyZWF0ZVJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSJJChFVcGRhdGVSdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJEiYKBXBhdGNoGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI7ChJVcGRhdGVSdWxlUmVzcG9uc2USJQoEcnVsZRgBIAEoCzIXLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUiIQoRRGVsZXRlUnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIUChJEZWxldGVSdWxlUmVzcG9uc2UiIQoRRW5hYmxlUnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI7ChJFbmFibGVSdWxlUmVzcG9uc2USJQoEcnVsZRgBIAEoCzIXLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUiIgoSRGlzYWJsZVJ1bGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoTRGlzYWJsZVJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSIUChJSZWxvYWRSdWxlc1JlcXVlc3QiMgoTUmVsb2FkUnVsZXNSZXNwb25zZRIMCgRmaWxlGAEgASgJEg0KBXJ1bGVzGAIgASgFIiQKEkV4cG9ydFJ1bGVzUmVxdWVzdBIOCgZmb3JtYXQYASABKAkiMgoTRXhwb3J0UnVsZXNSZXNwb25zZRIMCgR0ZXh0GAEgASgJEg0KBXJ1bGVzGAIgASgFIoADCgVBbGVydBIMCgRydWxlGAEgASgJEhMKC2ZpbmdlcnByaW50GAIgASgJEjQKBmxhYmVscxgDIAMoCzIkLnZpZ2lsLmFsZXJ0aW5nLnYxLkFsZXJ0LkxhYmVsc0VudHJ5Eg0KBXN0YXRlGAQgASgJEhIKBXZhbHVlGAUgASgBSACIAQESEQoJdGhyZXNob2xkGAYgASgJEhAKCHNldmVyaXR5GAcgASgJEiMKG2FjdGl2ZV9zaW5jZV90aW1lX3VuaXhfbmFubxgIIAEoBhIcChRmaXJlZF90aW1lX3VuaXhfbmFubxgJIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgKIAEoBhIeChZ1cGRhdGVkX3RpbWVfdW5peF9uYW5vGAsgASgGEhkKEWV4YW1wbGVfdHJhY2VfaWRzGAwgAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3ZhbHVlImkKEUxpc3RBbGVydHNSZXF1ZXN0Eg0KBXN0YXRlGAEgASgJEhAKCHNldmVyaXR5GAIgASgJEgwKBHJ1bGUYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiVwoSTGlzdEFsZXJ0c1Jlc3BvbnNlEigKBmFsZXJ0cxgBIAMoCzIYLnZpZ2lsLmFsZXJ0aW5nLnYxLkFsZXJ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK/AgoPQWxlcnRUcmFuc2l0aW9uEhYKDnRpbWVfdW5peF9uYW5vGAEgASgGEgwKBHJ1bGUYAiABKAkSEwoLZmluZ2VycHJpbnQYAyABKAkSPgoGbGFiZWxzGAQgAygLMi4udmlnaWwuYWxlcnRpbmcudjEuQWxlcnRUcmFuc2l0aW9uLkxhYmVsc0VudHJ5EhIKCmZyb21fc3RhdGUYBSABKAkSEAoIdG9fc3RhdGUYBiABKAkSEgoFdmFsdWUYByABKAFIAIgBARIRCgl0aHJlc2hvbGQYCCABKAkSEAoIc2V2ZXJpdHkYCSABKAkSGQoRZXhhbXBsZV90cmFjZV9pZHMYCiADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZfdmFsdWUiSgoWR2V0QWxlcnRIaXN0b3J5UmVxdWVzdBIMCgRydWxlGAEgASgJEhMKC2ZpbmdlcnByaW50GAIgASgJEg0KBWxpbWl0GAMgASgFIlIKF0dldEFsZXJ0SGlzdG9yeVJlc3BvbnNlEjcKC3RyYW5zaXRpb25zGAEgAygLMiIudmlnaWwuYWxlcnRpbmcudjEuQWxlcnRUcmFuc2l0aW9uIq0BCgpSdWxlU3RhdHVzEgwKBG5hbWUYASABKAkSGAoQaW50ZXJ2YWxfc2Vjb25kcxgCIAEoARImCh5sYXN0X2V2YWx1YXRpb25fdGltZV91bml4X25hbm8YAyABKAYSFAoMbGFzdF9zZWNvbmRzGAQgASgBEhMKC2V2YWx1YXRpb25zGAUgASgDEhAKCGZhaWx1cmVzGAYgASgDEhIKCmxhc3RfZXJyb3IYByABKAkiGAoWR2V0UnVubmVyU3RhdHVzUmVxdWVzdCLkAQoXR2V0UnVubmVyU3RhdHVzUmVzcG9uc2USDwoHZW5hYmxlZBgBIAEoCBIPCgdydW5uaW5nGAIgASgIEhgKEGludGVydmFsX3NlY29uZHMYAyABKAESDQoFcnVsZXMYBCABKAUSJgoebGFzdF9ldmFsdWF0aW9uX3RpbWVfdW5peF9uYW5vGAUgASgGEhMKC2V2YWx1YXRpb25zGAYgASgDEhAKCGZhaWx1cmVzGAcgASgDEi8KCHBlcl9ydWxlGAggAygLMh0udmlnaWwuYWxlcnRpbmcudjEuUnVsZVN0YXR1cyJqCglWaW9sYXRpb24SEwoLcG9saWN5X25hbWUYASABKAkSEAoIc2V2ZXJpdHkYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGdGFyZ2V0GAQgASgJEhEKCXRpbWVzdGFtcBgFIAEoCSJqCg9BY3Rpb25UcmlnZ2VyZWQSDgoGYWN0aW9uGAEgASgJEg4KBnRhcmdldBgCIAEoCRIOCgZzdGF0dXMYAyABKAkSJwoGcGFyYW1zGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLCAQoKR3JvdXBWYWx1ZRI5CgZsYWJlbHMYASADKAsyKS52aWdpbC5hbGVydGluZy52MS5Hcm91cFZhbHVlLkxhYmVsc0VudHJ5EhIKBXZhbHVlGAIgASgBSACIAQESEQoJYnJlYWNoaW5nGAMgASgIEhkKEWV4YW1wbGVfdHJhY2VfaWRzGAQgAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3ZhbHVlIsQBChRFdmFsdWF0ZVJ1bGVzUmVxdWVzdBJFCgdtZXRyaWNzGAEgAygLMjQudmlnaWwuYWxlcnRpbmcudjEuRXZhbHVhdGVSdWxlc1JlcXVlc3QuTWV0cmljc0VudHJ5Eg4KBnRhcmdldBgCIAEoCRIlCgRydWxlGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASLKAQoVRXZhbHVhdGVSdWxlc1Jlc3BvbnNlEjAKCnZpb2xhdGlvbnMYASADKAsyHC52aWdpbC5hbGVydGluZy52MS5WaW9sYXRpb24SPQoRYWN0aW9uc190cmlnZ2VyZWQYAiADKAsyIi52aWdpbC5hbGVydGluZy52MS5BY3Rpb25UcmlnZ2VyZWQSLQoGZ3JvdXBzGAMgAygLMh0udmlnaWwuYWxlcnRpbmcudjEuR3JvdXBWYWx1ZRIRCgl0aHJlc2hvbGQYBCABKAkihAEKE0JhY2t0ZXN0UnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIlCgRydWxlGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIcChRzdGFydF90aW1lX3VuaXhfbmFubxgDIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YBCABKAYimQIKDUFsZXJ0SW50ZXJ2YWwSPAoGbGFiZWxzGAEgAygLMiwudmlnaWwuYWxlcnRpbmcudjEuQWxlcnRJbnRlcnZhbC5MYWJlbHNFbnRyeRITCgtmaW5nZXJwcmludBgCIAEoCRIeChZwZW5kaW5nX3RpbWVfdW5peF9uYW5vGAMgASgGEh0KFWZpcmluZ190aW1lX3VuaXhfbmFubxgEIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgFIAEoBhIXCgpwZWFrX3ZhbHVlGAYgASgBSACIAQEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUINCgtfcGVha192YWx1ZSJ6ChRCYWNrdGVzdFJ1bGVSZXNwb25zZRIzCglpbnRlcnZhbHMYASADKAsyIC52aWdpbC5hbGVydGluZy52MS5BbGVydEludGVydmFsEhMKC2V2YWx1YXRpb25zGAIgASgFEhgKEGludGVydmFsX3NlY29uZHMYAyABKAEytQoKD0FsZXJ0aW5nU2VydmljZRJWCglMaXN0UnVsZXMSIy52aWdpbC5hbGVydGluZy52MS5MaXN0UnVsZXNSZXF1ZXN0GiQudmlnaWwuYWxlcnRpbmcudjEuTGlzdFJ1bGVzUmVzcG9uc2USUAoHR2V0UnVsZRIhLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldFJ1bGVSZXF1ZXN0GiIudmlnaWwuYWxlcnRpbmcudjEuR2V0UnVsZVJlc3BvbnNlElkKCkNyZWF0ZVJ1bGUSJC52aWdpbC5hbGVydGluZy52MS5DcmVhdGVSdWxlUmVxdWVzdBolLnZpZ2lsLmFsZXJ0aW5nLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJZCgpVcGRhdGVSdWxlEiQudmlnaWwuYWxlcnRpbmcudjEuVXBkYXRlUnVsZVJlcXVlc3QaJS52aWdpbC5hbGVydGluZy52MS5VcGRhdGVSdWxlUmVzcG9uc2USWQoKRGVsZXRlUnVsZRIkLnZpZ2lsLmFsZXJ0aW5nLnYxLkRlbGV0ZVJ1bGVSZXF1ZXN0GiUudmlnaWwuYWxlcnRpbmcudjEuRGVsZXRlUnVsZVJlc3BvbnNlElkKCkVuYWJsZVJ1bGUSJC52aWdpbC5hbGVydGluZy52MS5FbmFibGVSdWxlUmVxdWVzdBolLnZpZ2lsLmFsZXJ0aW5nLnYxLkVuYWJsZVJ1bGVSZXNwb25zZRJcCgtEaXNhYmxlUnVsZRIlLnZpZ2lsLmFsZXJ0aW5nLnYxLkRpc2FibGVSdWxlUmVxdWVzdBomLnZpZ2lsLmFsZXJ0aW5nLnYxLkRpc2FibGVSdWxlUmVzcG9uc2USXAoLUmVsb2FkUnVsZXMSJS52aWdpbC5hbGVydGluZy52MS5SZWxvYWRSdWxlc1JlcXVlc3QaJi52aWdpbC5hbGVydGluZy52MS5SZWxvYWRSdWxlc1Jlc3BvbnNlElwKC0V4cG9ydFJ1bGVzEiUudmlnaWwuYWxlcnRpbmcudjEuRXhwb3J0UnVsZXNSZXF1ZXN0GiYudmlnaWwuYWxlcnRpbmcudjEuRXhwb3J0UnVsZXNSZXNwb25zZRJZCgpMaXN0QWxlcnRzEiQudmlnaWwuYWxlcnRpbmcudjEuTGlzdEFsZXJ0c1JlcXVlc3QaJS52aWdpbC5hbGVydGluZy52MS5MaXN0QWxlcnRzUmVzcG9uc2USaAoPR2V0QWxlcnRIaXN0b3J5EikudmlnaWwuYWxlcnRpbmcudjEuR2V0QWxlcnRIaXN0b3J5UmVxdWVzdBoqLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEFsZXJ0SGlzdG9yeVJlc3BvbnNlEmgKD0dldFJ1bm5lclN0YXR1cxIpLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldFJ1bm5lclN0YXR1c1JlcXVlc3QaKi52aWdpbC5hbGVydGluZy52MS5HZXRSdW5uZXJTdGF0dXNSZXNwb25zZRJiCg1FdmFsdWF0ZVJ1bGVzEicudmlnaWwuYWxlcnRpbmcudjEuRXZhbHVhdGVSdWxlc1JlcXVlc3QaKC52aWdpbC5hbGVydGluZy52MS5FdmFsdWF0ZVJ1bGVzUmVzcG9uc2USXwoMQmFja3Rlc3RSdWxlEiYudmlnaWwuYWxlcnRpbmcudjEuQmFja3Rlc3RSdWxlUmVxdWVzdBonLnZpZ2lsLmFsZXJ0aW5nLnYxLkJhY2t0ZXN0UnVsZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("CiB2aWdpbC9hbGVydGluZy92MS9hbGVydGluZy5wcm90bxIRdmlnaWwuYWxlcnRpbmcudjEikwIKBFJ1bGUSDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkSDwoHZW5hYmxlZBgDIAEoCBIQCghzZXZlcml0eRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIOCgZ0YXJnZXQYBiABKAkSGAoQaW50ZXJ2YWxfc2Vjb25kcxgHIAEoARInCgZwb2xpY3kYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjMKBnN0YXRlcxgJIAMoCzIjLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUuU3RhdGVzRW50cnkaLQoLU3RhdGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgFOgI4ASISChBMaXN0UnVsZXNSZXF1ZXN0IjsKEUxpc3RSdWxlc1Jlc3BvbnNlEiYKBXJ1bGVzGAEgAygLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSIeCg5HZXRSdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjgKD0dldFJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSI8ChFDcmVhdGVSdWxlUmVxdWVzdBInCgZwb2xpY3kYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjsKEkNyZWF0ZVJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSJJChFVcGRhdGVSdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJEiYKBXBhdGNoGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI7ChJVcGRhdGVSdWxlUmVzcG9uc2USJQoEcnVsZRgBIAEoCzIXLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUiIQoRRGVsZXRlUnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIUChJEZWxldGVSdWxlUmVzcG9uc2UiIQoRRW5hYmxlUnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI7ChJFbmFibGVSdWxlUmVzcG9uc2USJQoEcnVsZRgBIAEoCzIXLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUiIgoSRGlzYWJsZVJ1bGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoTRGlzYWJsZVJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSIUChJSZWxvYWRSdWxlc1JlcXVlc3QiMgoTUmVsb2FkUnVsZXNSZXNwb25zZRIMCgRmaWxlGAEgASgJEg0KBXJ1bGVzGAIgASgFIiQKEkV4cG9ydFJ1bGVzUmVxdWVzdBIOCgZmb3JtYXQYASABKAkiMgoTRXhwb3J0UnVsZXNSZXNwb25zZRIMCgR0ZXh0GAEgASgJEg0KBXJ1bGVzGAIgASgFIoADCgVBbGVydBIMCgRydWxlGAEgASgJEhMKC2ZpbmdlcnByaW50GAIgASgJEjQKBmxhYmVscxgDIAMoCzIkLnZpZ2lsLmFsZXJ0aW5nLnYxLkFsZXJ0LkxhYmVsc0VudHJ5Eg0KBXN0YXRlGAQgASgJEhIKBXZhbHVlGAUgASgBSACIAQESEQoJdGhyZXNob2xkGAYgASgJEhAKCHNldmVyaXR5GAcgASgJEiMKG2FjdGl2ZV9zaW5jZV90aW1lX3VuaXhfbmFubxgIIAEoBhIcChRmaXJlZF90aW1lX3VuaXhfbmFubxgJIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgKIAEoBhIeChZ1cGRhdGVkX3RpbWVfdW5peF9uYW5vGAsgASgGEhkKEWV4YW1wbGVfdHJhY2VfaWRzGAwgAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3ZhbHVlImkKEUxpc3RBbGVydHNSZXF1ZXN0Eg0KBXN0YXRlGAEgASgJEhAKCHNldmVyaXR5GAIgASgJEgwKBHJ1bGUYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiVwoSTGlzdEFsZXJ0c1Jlc3BvbnNlEigKBmFsZXJ0cxgBIAMoCzIYLnZpZ2lsLmFsZXJ0aW5nLnYxLkFsZXJ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK/AgoPQWxlcnRUcmFuc2l0aW9uEhYKDnRpbWVfdW5peF9uYW5vGAEgASgGEgwKBHJ1bGUYAiABKAkSEwoLZmluZ2VycHJpbnQYAyABKAkSPgoGbGFiZWxzGAQgAygLMi4udmlnaWwuYWxlcnRpbmcudjEuQWxlcnRUcmFuc2l0aW9uLkxhYmVsc0VudHJ5EhIKCmZyb21fc3RhdGUYBSABKAkSEAoIdG9fc3RhdGUYBiABKAkSEgoFdmFsdWUYByABKAFIAIgBARIRCgl0aHJlc2hvbGQYCCABKAkSEAoIc2V2ZXJpdHkYCSABKAkSGQoRZXhhbXBsZV90cmFjZV9pZHMYCiADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZfdmFsdWUiSgoWR2V0QWxlcnRIaXN0b3J5UmVxdWVzdBIMCgRydWxlGAEgASgJEhMKC2ZpbmdlcnByaW50GAIgASgJEg0KBWxpbWl0GAMgASgFIlIKF0dldEFsZXJ0SGlzdG9yeVJlc3BvbnNlEjcKC3RyYW5zaXRpb25zGAEgAygLMiIudmlnaWwuYWxlcnRpbmcudjEuQWxlcnRUcmFuc2l0aW9uIq0BCgpSdWxlU3RhdHVzEgwKBG5hbWUYASABKAkSGAoQaW50ZXJ2YWxfc2Vjb25kcxgCIAEoARImCh5sYXN0X2V2YWx1YXRpb25fdGltZV91bml4X25hbm8YAyABKAYSFAoMbGFzdF9zZWNvbmRzGAQgASgBEhMKC2V2YWx1YXRpb25zGAUgASgDEhAKCGZhaWx1cmVzGAYgASgDEhIKCmxhc3RfZXJyb3IYByABKAkiGAoWR2V0UnVubmVyU3RhdHVzUmVxdWVzdCLkAQoXR2V0UnVubmVyU3RhdHVzUmVzcG9uc2USDwoHZW5hYmxlZBgBIAEoCBIPCgdydW5uaW5nGAIgASgIEhgKEGludGVydmFsX3NlY29uZHMYAyABKAESDQoFcnVsZXMYBCABKAUSJgoebGFzdF9ldmFsdWF0aW9uX3RpbWVfdW5peF9uYW5vGAUgASgGEhMKC2V2YWx1YXRpb25zGAYgASgDEhAKCGZhaWx1cmVzGAcgASgDEi8KCHBlcl9ydWxlGAggAygLMh0udmlnaWwuYWxlcnRpbmcudjEuUnVsZVN0YXR1cyJqCglWaW9sYXRpb24SEwoLcG9saWN5X25hbWUYASABKAkSEAoIc2V2ZXJpdHkYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGdGFyZ2V0GAQgASgJEhEKCXRpbWVzdGFtcBgFIAEoCSJqCg9BY3Rpb25UcmlnZ2VyZWQSDgoGYWN0aW9uGAEgASgJEg4KBnRhcmdldBgCIAEoCRIOCgZzdGF0dXMYAyABKAkSJwoGcGFyYW1zGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLCAQoKR3JvdXBWYWx1ZRI5CgZsYWJlbHMYASADKAsyKS52aWdpbC5hbGVydGluZy52MS5Hcm91cFZhbHVlLkxhYmVsc0VudHJ5EhIKBXZhbHVlGAIgASgBSACIAQESEQoJYnJlYWNoaW5nGAMgASgIEhkKEWV4YW1wbGVfdHJhY2VfaWRzGAQgAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3ZhbHVlIsQBChRFdmFsdWF0ZVJ1bGVzUmVxdWVzdBJFCgdtZXRyaWNzGAEgAygLMjQudmlnaWwuYWxlcnRpbmcudjEuRXZhbHVhdGVSdWxlc1JlcXVlc3QuTWV0cmljc0VudHJ5Eg4KBnRhcmdldBgCIAEoCRIlCgRydWxlGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASLKAQoVRXZhbHVhdGVSdWxlc1Jlc3BvbnNlEjAKCnZpb2xhdGlvbnMYASADKAsyHC52aWdpbC5hbGVydGluZy52MS5WaW9sYXRpb24SPQoRYWN0aW9uc190cmlnZ2VyZWQYAiADKAsyIi52aWdpbC5hbGVydGluZy52MS5BY3Rpb25UcmlnZ2VyZWQSLQoGZ3JvdXBzGAMgAygLMh0udmlnaWwuYWxlcnRpbmcudjEuR3JvdXBWYWx1ZRIRCgl0aHJlc2hvbGQYBCABKAkihAEKE0JhY2t0ZXN0UnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIlCgRydWxlGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIcChRzdGFydF90aW1lX3VuaXhfbmFubxgDIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YBCABKAYimQIKDUFsZXJ0SW50ZXJ2YWwSPAoGbGFiZWxzGAEgAygLMiwudmlnaWwuYWxlcnRpbmcudjEuQWxlcnRJbnRlcnZhbC5MYWJlbHNFbnRyeRITCgtmaW5nZXJwcmludBgCIAEoCRIeChZwZW5kaW5nX3RpbWVfdW5peF9uYW5vGAMgASgGEh0KFWZpcmluZ190aW1lX3VuaXhfbmFubxgEIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgFIAEoBhIXCgpwZWFrX3ZhbHVlGAYgASgBSACIAQEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUINCgtfcGVha192YWx1ZSJ6ChRCYWNrdGVzdFJ1bGVSZXNwb25zZRIzCglpbnRlcnZhbHMYASADKAsyIC52aWdpbC5hbGVydGluZy52MS5BbGVydEludGVydmFsEhMKC2V2YWx1YXRpb25zGAIgASgFEhgKEGludGVydmFsX3NlY29uZHMYAyABKAEizAIKDUluY2lkZW50QWxlcnQSDAoEcnVsZRgBIAEoCRITCgtmaW5nZXJwcmludBgCIAEoCRI8CgZsYWJlbHMYAyADKAsyLC52aWdpbC5hbGVydGluZy52MS5JbmNpZGVudEFsZXJ0LkxhYmVsc0VudHJ5EhAKCHNldmVyaXR5GAQgASgJEg0KBXN0YXRlGAUgASgJEhIKBXZhbHVlGAYgASgBSACIAQESEQoJdGhyZXNob2xkGAcgASgJEh0KFWpvaW5lZF90aW1lX3VuaXhfbmFubxgIIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgJIAEoBhIZChFleGFtcGxlX3RyYWNlX2lkcxgKIAMoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBl92YWx1ZSKXAwoISW5jaWRlbnQSCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSDgoGc3RhdHVzGAMgASgJEhAKCHNldmVyaXR5GAQgASgJEh0KFW9wZW5lZF90aW1lX3VuaXhfbmFubxgFIAEoBhIeChZ1cGRhdGVkX3RpbWVfdW5peF9uYW5vGAYgASgGEiMKG2Fja25vd2xlZGdlZF90aW1lX3VuaXhfbmFubxgHIAEoBhIXCg9hY2tub3dsZWRnZWRfYnkYCCABKAkSHwoXcmVzb2x2ZWRfdGltZV91bml4X25hbm8YCSABKAYSEwoLcmVzb2x2ZWRfYnkYCiABKAkSGQoRZXNjYWxhdGlvbl9wb2xpY3kYCyABKAkSJgoebmV4dF9lc2NhbGF0aW9uX3RpbWVfdW5peF9uYW5vGAwgASgGEjAKBmFsZXJ0cxgNIAMoCzIgLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50QWxlcnQSCwoDa2V5GA4gASgJEhkKEWV4YW1wbGVfdHJhY2VfaWRzGA8gAygJIrkBCg1JbmNpZGVudEV2ZW50EgsKA3NlcRgBIAEoBBIWCg50aW1lX3VuaXhfbmFubxgCIAEoBhIMCgRraW5kGAMgASgJEg0KBWFjdG9yGAQgASgJEhAKCHJlY2VpdmVyGAUgASgJEg4KBnJlc3VsdBgGIAEoCRIMCgRydWxlGAcgASgJEhMKC2ZpbmdlcnByaW50GAggASgJEhAKCHNldmVyaXR5GAkgASgJEg8KB21lc3NhZ2UYCiABKAkiaAoLSW5jaWRlbnRMb2cSFgoOdGltZV91bml4X25hbm8YASABKAYSEAoIdHJhY2VfaWQYAiABKAkSEAoIc2V2ZXJpdHkYAyABKAkSDwoHc2VydmljZRgEIAEoCRIMCgRib2R5GAUgASgJIpIBChRMaXN0SW5jaWRlbnRzUmVxdWVzdBIOCgZzdGF0dXMYASABKAkSEAoIc2V2ZXJpdHkYAiABKAkSDwoHc2VydmljZRgDIAEoCRIcChRzdGFydF90aW1lX3VuaXhfbmFubxgEIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YBSABKAYSDQoFbGltaXQYBiABKAUiRwoVTGlzdEluY2lkZW50c1Jlc3BvbnNlEi4KCWluY2lkZW50cxgBIAMoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IiAKEkdldEluY2lkZW50UmVxdWVzdBIKCgJpZBgBIAEoCSKmAQoTR2V0SW5jaWRlbnRSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50EjIKCHRpbWVsaW5lGAIgAygLMiAudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnRFdmVudBIsCgRsb2dzGAMgAygLMh4udmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnRMb2ciKAoaQWNrbm93bGVkZ2VJbmNpZGVudFJlcXVlc3QSCgoCaWQYASABKAkiTAobQWNrbm93bGVkZ2VJbmNpZGVudFJlc3BvbnNlEi0KCGluY2lkZW50GAEgASgLMhsudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnQiJAoWUmVzb2x2ZUluY2lkZW50UmVxdWVzdBIKCgJpZBgBIAEoCSJIChdSZXNvbHZlSW5jaWRlbnRSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IjIKFkFkZEluY2lkZW50Tm90ZVJlcXVlc3QSCgoCaWQYASABKAkSDAoEdGV4dBgCIAEoCSJIChdBZGRJbmNpZGVudE5vdGVSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IhcKFVdhdGNoSW5jaWRlbnRzUmVxdWVzdCJHChZXYXRjaEluY2lkZW50c1Jlc3BvbnNlEi0KCGluY2lkZW50GAEgASgLMhsudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnQyqg8KD0FsZXJ0aW5nU2VydmljZRJWCglMaXN0UnVsZXMSIy52aWdpbC5hbGVydGluZy52MS5MaXN0UnVsZXNSZXF1ZXN0GiQudmlnaWwuYWxlcnRpbmcudjEuTGlzdFJ1bGVzUmVzcG9uc2USUAoHR2V0UnVsZRIhLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldFJ1bGVSZXF1ZXN0GiIudmlnaWwuYWxlcnRpbmcudjEuR2V0UnVsZVJlc3BvbnNlElkKCkNyZWF0ZVJ1bGUSJC52aWdpbC5hbGVydGluZy52MS5DcmVhdGVSdWxlUmVxdWVzdBolLnZpZ2lsLmFsZXJ0aW5nLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJZCgpVcGRhdGVSdWxlEiQudmlnaWwuYWxlcnRpbmcudjEuVXBkYXRlUnVsZVJlcXVlc3QaJS52aWdpbC5hbGVydGluZy52MS5VcGRhdGVSdWxlUmVzcG9uc2USWQoKRGVsZXRlUnVsZRIkLnZpZ2lsLmFsZXJ0aW5nLnYxLkRlbGV0ZVJ1bGVSZXF1ZXN0GiUudmlnaWwuYWxlcnRpbmcudjEuRGVsZXRlUnVsZVJlc3BvbnNlElkKCkVuYWJsZVJ1bGUSJC52aWdpbC5hbGVydGluZy52MS5FbmFibGVSdWxlUmVxdWVzdBolLnZpZ2lsLmFsZXJ0aW5nLnYxLkVuYWJsZVJ1bGVSZXNwb25zZRJcCgtEaXNhYmxlUnVsZRIlLnZpZ2lsLmFsZXJ0aW5nLnYxLkRpc2FibGVSdWxlUmVxdWVzdBomLnZpZ2lsLmFsZXJ0aW5nLnYxLkRpc2FibGVSdWxlUmVzcG9uc2USXAoLUmVsb2FkUnVsZXMSJS52aWdpbC5hbGVydGluZy52MS5SZWxvYWRSdWxlc1JlcXVlc3QaJi52aWdpbC5hbGVydGluZy52MS5SZWxvYWRSdWxlc1Jlc3BvbnNlElwKC0V4cG9ydFJ1bGVzEiUudmlnaWwuYWxlcnRpbmcudjEuRXhwb3J0UnVsZXNSZXF1ZXN0GiYudmlnaWwuYWxlcnRpbmcudjEuRXhwb3J0UnVsZXNSZXNwb25zZRJZCgpMaXN0QWxlcnRzEiQudmlnaWwuYWxlcnRpbmcudjEuTGlzdEFsZXJ0c1JlcXVlc3QaJS52aWdpbC5hbGVydGluZy52MS5MaXN0QWxlcnRzUmVzcG9uc2USaAoPR2V0QWxlcnRIaXN0b3J5EikudmlnaWwuYWxlcnRpbmcudjEuR2V0QWxlcnRIaXN0b3J5UmVxdWVzdBoqLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEFsZXJ0SGlzdG9yeVJlc3BvbnNlEmgKD0dldFJ1bm5lclN0YXR1cxIpLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldFJ1bm5lclN0YXR1c1JlcXVlc3QaKi52aWdpbC5hbGVydGluZy52MS5HZXRSdW5uZXJTdGF0dXNSZXNwb25zZRJiCg1FdmFsdWF0ZVJ1bGVzEicudmlnaWwuYWxlcnRpbmcudjEuRXZhbHVhdGVSdWxlc1JlcXVlc3QaKC52aWdpbC5hbGVydGluZy52MS5FdmFsdWF0ZVJ1bGVzUmVzcG9uc2USXwoMQmFja3Rlc3RSdWxlEiYudmlnaWwuYWxlcnRpbmcudjEuQmFja3Rlc3RSdWxlUmVxdWVzdBonLnZpZ2lsLmFsZXJ0aW5nLnYxLkJhY2t0ZXN0UnVsZVJlc3BvbnNlEmIKDUxpc3RJbmNpZGVudHMSJy52aWdpbC5hbGVydGluZy52MS5MaXN0SW5jaWRlbnRzUmVxdWVzdBooLnZpZ2lsLmFsZXJ0aW5nLnYxLkxpc3RJbmNpZGVudHNSZXNwb25zZRJcCgtHZXRJbmNpZGVudBIlLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEluY2lkZW50UmVxdWVzdBomLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEluY2lkZW50UmVzcG9uc2USdAoTQWNrbm93bGVkZ2VJbmNpZGVudBItLnZpZ2lsLmFsZXJ0aW5nLnYxLkFja25vd2xlZGdlSW5jaWRlbnRSZXF1ZXN0Gi4udmlnaWwuYWxlcnRpbmcudjEuQWNrbm93bGVkZ2VJbmNpZGVudFJlc3BvbnNlEmgKD1Jlc29sdmVJbmNpZGVudBIpLnZpZ2lsLmFsZXJ0aW5nLnYxLlJlc29sdmVJbmNpZGVudFJlcXVlc3QaKi52aWdpbC5hbGVydGluZy52MS5SZXNvbHZlSW5jaWRlbnRSZXNwb25zZRJoCg9BZGRJbmNpZGVudE5vdGUSKS52aWdpbC5hbGVydGluZy52MS5BZGRJbmNpZGVudE5vdGVSZXF1ZXN0GioudmlnaWwuYWxlcnRpbmcudjEuQWRkSW5jaWRlbnROb3RlUmVzcG9uc2USZwoOV2F0Y2hJbmNpZGVudHMSKC52aWdpbC5hbGVydGluZy52MS5XYXRjaEluY2lkZW50c1JlcXVlc3QaKS52aWdpbC5hbGVydGluZy52MS5XYXRjaEluY2lkZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * @generated from message vigil.alerting.v1.Rule
@@ -1042,6 +1042,541 @@ export const BacktestRuleResponseSchema: GenMessage<BacktestRuleResponse> = /*@_
   messageDesc(file_vigil_alerting_v1_alerting, 35);
 
 /**
+ * @generated from message vigil.alerting.v1.IncidentAlert
+ */
+export type IncidentAlert = Message<"vigil.alerting.v1.IncidentAlert"> & {
+  /**
+   * @generated from field: string rule = 1;
+   */
+  rule: string;
+
+  /**
+   * @generated from field: string fingerprint = 2;
+   */
+  fingerprint: string;
+
+  /**
+   * @generated from field: map<string, string> labels = 3;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * @generated from field: string severity = 4;
+   */
+  severity: string;
+
+  /**
+   * "firing" or "resolved"
+   *
+   * @generated from field: string state = 5;
+   */
+  state: string;
+
+  /**
+   * the latest while firing
+   *
+   * @generated from field: optional double value = 6;
+   */
+  value?: number | undefined;
+
+  /**
+   * @generated from field: string threshold = 7;
+   */
+  threshold: string;
+
+  /**
+   * @generated from field: fixed64 joined_time_unix_nano = 8;
+   */
+  joinedTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: fixed64 resolved_time_unix_nano = 9;
+   */
+  resolvedTimeUnixNano: bigint;
+
+  /**
+   * hex; GetTrace opens them
+   *
+   * @generated from field: repeated string example_trace_ids = 10;
+   */
+  exampleTraceIds: string[];
+};
+
+/**
+ * Describes the message vigil.alerting.v1.IncidentAlert.
+ * Use `create(IncidentAlertSchema)` to create a new message.
+ */
+export const IncidentAlertSchema: GenMessage<IncidentAlert> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 36);
+
+/**
+ * @generated from message vigil.alerting.v1.Incident
+ */
+export type Incident = Message<"vigil.alerting.v1.Incident"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * triggered, acknowledged, resolved
+   *
+   * @generated from field: string status = 3;
+   */
+  status: string;
+
+  /**
+   * its highest alert's, raised by escalation
+   *
+   * @generated from field: string severity = 4;
+   */
+  severity: string;
+
+  /**
+   * @generated from field: fixed64 opened_time_unix_nano = 5;
+   */
+  openedTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: fixed64 updated_time_unix_nano = 6;
+   */
+  updatedTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: fixed64 acknowledged_time_unix_nano = 7;
+   */
+  acknowledgedTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: string acknowledged_by = 8;
+   */
+  acknowledgedBy: string;
+
+  /**
+   * @generated from field: fixed64 resolved_time_unix_nano = 9;
+   */
+  resolvedTimeUnixNano: bigint;
+
+  /**
+   * a user, or "auto" when every alert resolved
+   *
+   * @generated from field: string resolved_by = 10;
+   */
+  resolvedBy: string;
+
+  /**
+   * @generated from field: string escalation_policy = 11;
+   */
+  escalationPolicy: string;
+
+  /**
+   * 0: none scheduled
+   *
+   * @generated from field: fixed64 next_escalation_time_unix_nano = 12;
+   */
+  nextEscalationTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: repeated vigil.alerting.v1.IncidentAlert alerts = 13;
+   */
+  alerts: IncidentAlert[];
+
+  /**
+   * the correlation key
+   *
+   * @generated from field: string key = 14;
+   */
+  key: string;
+
+  /**
+   * @generated from field: repeated string example_trace_ids = 15;
+   */
+  exampleTraceIds: string[];
+};
+
+/**
+ * Describes the message vigil.alerting.v1.Incident.
+ * Use `create(IncidentSchema)` to create a new message.
+ */
+export const IncidentSchema: GenMessage<Incident> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 37);
+
+/**
+ * @generated from message vigil.alerting.v1.IncidentEvent
+ */
+export type IncidentEvent = Message<"vigil.alerting.v1.IncidentEvent"> & {
+  /**
+   * 1, 2, 3, ... per incident
+   *
+   * @generated from field: uint64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: fixed64 time_unix_nano = 2;
+   */
+  timeUnixNano: bigint;
+
+  /**
+   * opened, reopened, alert_joined, alert_resolved, notified, escalated, acknowledged, note,
+   * action_run, resolved
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * who acknowledged, resolved or wrote the note
+   *
+   * @generated from field: string actor = 4;
+   */
+  actor: string;
+
+  /**
+   * notified: to whom
+   *
+   * @generated from field: string receiver = 5;
+   */
+  receiver: string;
+
+  /**
+   * notified: "ok" or "failed: <reason>"
+   *
+   * @generated from field: string result = 6;
+   */
+  result: string;
+
+  /**
+   * @generated from field: string rule = 7;
+   */
+  rule: string;
+
+  /**
+   * @generated from field: string fingerprint = 8;
+   */
+  fingerprint: string;
+
+  /**
+   * @generated from field: string severity = 9;
+   */
+  severity: string;
+
+  /**
+   * @generated from field: string message = 10;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.IncidentEvent.
+ * Use `create(IncidentEventSchema)` to create a new message.
+ */
+export const IncidentEventSchema: GenMessage<IncidentEvent> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 38);
+
+/**
+ * @generated from message vigil.alerting.v1.IncidentLog
+ */
+export type IncidentLog = Message<"vigil.alerting.v1.IncidentLog"> & {
+  /**
+   * @generated from field: fixed64 time_unix_nano = 1;
+   */
+  timeUnixNano: bigint;
+
+  /**
+   * @generated from field: string trace_id = 2;
+   */
+  traceId: string;
+
+  /**
+   * @generated from field: string severity = 3;
+   */
+  severity: string;
+
+  /**
+   * @generated from field: string service = 4;
+   */
+  service: string;
+
+  /**
+   * @generated from field: string body = 5;
+   */
+  body: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.IncidentLog.
+ * Use `create(IncidentLogSchema)` to create a new message.
+ */
+export const IncidentLogSchema: GenMessage<IncidentLog> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 39);
+
+/**
+ * @generated from message vigil.alerting.v1.ListIncidentsRequest
+ */
+export type ListIncidentsRequest = Message<"vigil.alerting.v1.ListIncidentsRequest"> & {
+  /**
+   * "" = any
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * "" = any; else at least this severity
+   *
+   * @generated from field: string severity = 2;
+   */
+  severity: string;
+
+  /**
+   * "" = any; else an alert with label service.name (or target) equal to this
+   *
+   * @generated from field: string service = 3;
+   */
+  service: string;
+
+  /**
+   * updated at or after (0 = any)
+   *
+   * @generated from field: fixed64 start_time_unix_nano = 4;
+   */
+  startTimeUnixNano: bigint;
+
+  /**
+   * opened before (0 = any)
+   *
+   * @generated from field: fixed64 end_time_unix_nano = 5;
+   */
+  endTimeUnixNano: bigint;
+
+  /**
+   * default 100, at most 1000
+   *
+   * @generated from field: int32 limit = 6;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.ListIncidentsRequest.
+ * Use `create(ListIncidentsRequestSchema)` to create a new message.
+ */
+export const ListIncidentsRequestSchema: GenMessage<ListIncidentsRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 40);
+
+/**
+ * @generated from message vigil.alerting.v1.ListIncidentsResponse
+ */
+export type ListIncidentsResponse = Message<"vigil.alerting.v1.ListIncidentsResponse"> & {
+  /**
+   * most recently opened first
+   *
+   * @generated from field: repeated vigil.alerting.v1.Incident incidents = 1;
+   */
+  incidents: Incident[];
+};
+
+/**
+ * Describes the message vigil.alerting.v1.ListIncidentsResponse.
+ * Use `create(ListIncidentsResponseSchema)` to create a new message.
+ */
+export const ListIncidentsResponseSchema: GenMessage<ListIncidentsResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 41);
+
+/**
+ * @generated from message vigil.alerting.v1.GetIncidentRequest
+ */
+export type GetIncidentRequest = Message<"vigil.alerting.v1.GetIncidentRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.GetIncidentRequest.
+ * Use `create(GetIncidentRequestSchema)` to create a new message.
+ */
+export const GetIncidentRequestSchema: GenMessage<GetIncidentRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 42);
+
+/**
+ * @generated from message vigil.alerting.v1.GetIncidentResponse
+ */
+export type GetIncidentResponse = Message<"vigil.alerting.v1.GetIncidentResponse"> & {
+  /**
+   * @generated from field: vigil.alerting.v1.Incident incident = 1;
+   */
+  incident?: Incident | undefined;
+
+  /**
+   * oldest first
+   *
+   * @generated from field: repeated vigil.alerting.v1.IncidentEvent timeline = 2;
+   */
+  timeline: IncidentEvent[];
+
+  /**
+   * of the example traces, by trace id
+   *
+   * @generated from field: repeated vigil.alerting.v1.IncidentLog logs = 3;
+   */
+  logs: IncidentLog[];
+};
+
+/**
+ * Describes the message vigil.alerting.v1.GetIncidentResponse.
+ * Use `create(GetIncidentResponseSchema)` to create a new message.
+ */
+export const GetIncidentResponseSchema: GenMessage<GetIncidentResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 43);
+
+/**
+ * @generated from message vigil.alerting.v1.AcknowledgeIncidentRequest
+ */
+export type AcknowledgeIncidentRequest = Message<"vigil.alerting.v1.AcknowledgeIncidentRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.AcknowledgeIncidentRequest.
+ * Use `create(AcknowledgeIncidentRequestSchema)` to create a new message.
+ */
+export const AcknowledgeIncidentRequestSchema: GenMessage<AcknowledgeIncidentRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 44);
+
+/**
+ * @generated from message vigil.alerting.v1.AcknowledgeIncidentResponse
+ */
+export type AcknowledgeIncidentResponse = Message<"vigil.alerting.v1.AcknowledgeIncidentResponse"> & {
+  /**
+   * @generated from field: vigil.alerting.v1.Incident incident = 1;
+   */
+  incident?: Incident | undefined;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.AcknowledgeIncidentResponse.
+ * Use `create(AcknowledgeIncidentResponseSchema)` to create a new message.
+ */
+export const AcknowledgeIncidentResponseSchema: GenMessage<AcknowledgeIncidentResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 45);
+
+/**
+ * @generated from message vigil.alerting.v1.ResolveIncidentRequest
+ */
+export type ResolveIncidentRequest = Message<"vigil.alerting.v1.ResolveIncidentRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.ResolveIncidentRequest.
+ * Use `create(ResolveIncidentRequestSchema)` to create a new message.
+ */
+export const ResolveIncidentRequestSchema: GenMessage<ResolveIncidentRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 46);
+
+/**
+ * @generated from message vigil.alerting.v1.ResolveIncidentResponse
+ */
+export type ResolveIncidentResponse = Message<"vigil.alerting.v1.ResolveIncidentResponse"> & {
+  /**
+   * @generated from field: vigil.alerting.v1.Incident incident = 1;
+   */
+  incident?: Incident | undefined;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.ResolveIncidentResponse.
+ * Use `create(ResolveIncidentResponseSchema)` to create a new message.
+ */
+export const ResolveIncidentResponseSchema: GenMessage<ResolveIncidentResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 47);
+
+/**
+ * @generated from message vigil.alerting.v1.AddIncidentNoteRequest
+ */
+export type AddIncidentNoteRequest = Message<"vigil.alerting.v1.AddIncidentNoteRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * 1 to 4000 characters
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.AddIncidentNoteRequest.
+ * Use `create(AddIncidentNoteRequestSchema)` to create a new message.
+ */
+export const AddIncidentNoteRequestSchema: GenMessage<AddIncidentNoteRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 48);
+
+/**
+ * @generated from message vigil.alerting.v1.AddIncidentNoteResponse
+ */
+export type AddIncidentNoteResponse = Message<"vigil.alerting.v1.AddIncidentNoteResponse"> & {
+  /**
+   * @generated from field: vigil.alerting.v1.Incident incident = 1;
+   */
+  incident?: Incident | undefined;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.AddIncidentNoteResponse.
+ * Use `create(AddIncidentNoteResponseSchema)` to create a new message.
+ */
+export const AddIncidentNoteResponseSchema: GenMessage<AddIncidentNoteResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 49);
+
+/**
+ * @generated from message vigil.alerting.v1.WatchIncidentsRequest
+ */
+export type WatchIncidentsRequest = Message<"vigil.alerting.v1.WatchIncidentsRequest"> & {
+};
+
+/**
+ * Describes the message vigil.alerting.v1.WatchIncidentsRequest.
+ * Use `create(WatchIncidentsRequestSchema)` to create a new message.
+ */
+export const WatchIncidentsRequestSchema: GenMessage<WatchIncidentsRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 50);
+
+/**
+ * @generated from message vigil.alerting.v1.WatchIncidentsResponse
+ */
+export type WatchIncidentsResponse = Message<"vigil.alerting.v1.WatchIncidentsResponse"> & {
+  /**
+   * @generated from field: vigil.alerting.v1.Incident incident = 1;
+   */
+  incident?: Incident | undefined;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.WatchIncidentsResponse.
+ * Use `create(WatchIncidentsResponseSchema)` to create a new message.
+ */
+export const WatchIncidentsResponseSchema: GenMessage<WatchIncidentsResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 51);
+
+/**
  * Alert rules, their alerts and their history (docs/alerting.md), on the query port (gRPC
  * :4319, Connect :4320). Every call acts in the caller's project. Reading needs the `read`
  * scope; changing rules (Create/Update/Delete/Enable/Disable/ReloadRules) needs `write`.
@@ -1180,6 +1715,65 @@ export const AlertingService: GenService<{
     methodKind: "unary";
     input: typeof BacktestRuleRequestSchema;
     output: typeof BacktestRuleResponseSchema;
+  },
+  /**
+   * Incidents (docs/incidents.md): firing alerts grouped by a correlation key, with a status
+   * (triggered → acknowledged → resolved), a severity, escalation and an append-only timeline.
+   * Reading needs `read`; acknowledging, resolving and notes need `write`.
+   *
+   * @generated from rpc vigil.alerting.v1.AlertingService.ListIncidents
+   */
+  listIncidents: {
+    methodKind: "unary";
+    input: typeof ListIncidentsRequestSchema;
+    output: typeof ListIncidentsResponseSchema;
+  },
+  /**
+   * An incident with its alerts, example traces (and their logs) and timeline.
+   *
+   * @generated from rpc vigil.alerting.v1.AlertingService.GetIncident
+   */
+  getIncident: {
+    methodKind: "unary";
+    input: typeof GetIncidentRequestSchema;
+    output: typeof GetIncidentResponseSchema;
+  },
+  /**
+   * Stops escalation; a resolved incident is FAILED_PRECONDITION.
+   *
+   * @generated from rpc vigil.alerting.v1.AlertingService.AcknowledgeIncident
+   */
+  acknowledgeIncident: {
+    methodKind: "unary";
+    input: typeof AcknowledgeIncidentRequestSchema;
+    output: typeof AcknowledgeIncidentResponseSchema;
+  },
+  /**
+   * @generated from rpc vigil.alerting.v1.AlertingService.ResolveIncident
+   */
+  resolveIncident: {
+    methodKind: "unary";
+    input: typeof ResolveIncidentRequestSchema;
+    output: typeof ResolveIncidentResponseSchema;
+  },
+  /**
+   * @generated from rpc vigil.alerting.v1.AlertingService.AddIncidentNote
+   */
+  addIncidentNote: {
+    methodKind: "unary";
+    input: typeof AddIncidentNoteRequestSchema;
+    output: typeof AddIncidentNoteResponseSchema;
+  },
+  /**
+   * The incidents open now (and those resolved within the reopen window), then every change
+   * as it happens, until the caller cancels.
+   *
+   * @generated from rpc vigil.alerting.v1.AlertingService.WatchIncidents
+   */
+  watchIncidents: {
+    methodKind: "server_streaming";
+    input: typeof WatchIncidentsRequestSchema;
+    output: typeof WatchIncidentsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vigil_alerting_v1_alerting, 0);

@@ -1,0 +1,218 @@
+"""Incidents and their timelines in the system database, INSERT only.
+
+- ``vigil_incidents``: one row per version of an incident (MergeTree; the latest ``Version`` of
+  each ``Id`` is the incident now): a change is a new row, never an UPDATE, and old versions stay
+  (no ReplacingMergeTree: a merge would drop them); a restart reads the latest back.
+- ``vigil_incident_timeline``: one row per event, append-only (MergeTree): ``Seq`` numbers an
+  incident's events from 1 without gaps, ``EventId`` is unique per row. Nothing here is ever
+  updated or deleted (no ALTER, no mutation, no TTL).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from clickhouse_connect.driver.client import Client
+
+from vigil_alerting.incidents.model import Incident, IncidentAlert, TimelineEvent
+from vigil_storage.client import INSERT_SETTINGS
+from vigil_storage.errors import translate_errors
+from vigil_storage.migrate import quote_identifier
+
+INCIDENTS = "vigil_incidents"
+TIMELINE = "vigil_incident_timeline"
+_DDL = (
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_incidents (
+    Project String,
+    Id String,
+    Version UInt64,
+    Key String,
+    Title String,
+    Status LowCardinality(String),
+    Severity LowCardinality(String),
+    Raised UInt8,
+    OpenedNs Int64,
+    UpdatedNs Int64,
+    AcknowledgedNs Int64,
+    AcknowledgedBy String,
+    ResolvedNs Int64,
+    ResolvedBy String,
+    Policy String,
+    Step UInt32,
+    Round UInt32,
+    NextEscalationNs Int64,
+    Notified Array(String),
+    Seq UInt64,
+    Alerts String
+) ENGINE = MergeTree
+ORDER BY (Project, Id, Version)""",
+    """CREATE TABLE IF NOT EXISTS {db}.vigil_incident_timeline (
+    Project String,
+    IncidentId String,
+    Seq UInt64,
+    EventId String,
+    AtNs Int64,
+    Kind LowCardinality(String),
+    Actor String,
+    Receiver String,
+    Result String,
+    Rule String,
+    Fingerprint String,
+    Severity LowCardinality(String),
+    Message String
+) ENGINE = MergeTree
+ORDER BY (Project, IncidentId, Seq)""",
+)
+_INCIDENT_COLUMNS = [
+    "Project", "Id", "Version", "Key", "Title", "Status", "Severity", "Raised", "OpenedNs", "UpdatedNs",
+    "AcknowledgedNs", "AcknowledgedBy", "ResolvedNs", "ResolvedBy", "Policy", "Step", "Round",
+    "NextEscalationNs", "Notified", "Seq", "Alerts",
+]  # fmt: skip
+_EVENT_COLUMNS = [
+    "IncidentId", "Seq", "EventId", "AtNs", "Kind", "Actor", "Receiver", "Result", "Rule", "Fingerprint",
+    "Severity", "Message",
+]  # fmt: skip
+
+
+def _alerts_json(incident: Incident) -> str:
+    return json.dumps(
+        [
+            {
+                "rule": a.rule, "fingerprint": a.fingerprint, "labels": a.labels, "severity": a.severity,
+                "state": a.state, "value": a.value, "threshold": a.threshold, "joined_ns": a.joined_ns,
+                "resolved_ns": a.resolved_ns, "example_trace_ids": list(a.example_trace_ids),
+            }
+            for a in incident.alerts.values()
+        ],
+        separators=(",", ":"),
+    )  # fmt: skip
+
+
+def _incident(r: tuple) -> Incident:
+    alerts = {}
+    for a in json.loads(r[20] or "[]"):
+        alert = IncidentAlert(**{**a, "example_trace_ids": tuple(a.get("example_trace_ids", ()))})
+        alerts[alert.fingerprint] = alert
+    return Incident(
+        project=r[0], id=r[1], version=r[2], key=r[3], title=r[4], status=r[5], severity=r[6], raised=r[7],
+        opened_ns=r[8], updated_ns=r[9], acknowledged_ns=r[10], acknowledged_by=r[11], resolved_ns=r[12],
+        resolved_by=r[13], policy=r[14], step=r[15], round=r[16], next_escalation_ns=r[17],
+        notified=list(r[18]), seq=r[19], alerts=alerts,
+    )  # fmt: skip
+
+
+class IncidentStore:
+    """Reads and appends incidents; the caller owns ``client`` (one thread at a time)."""
+
+    def __init__(self, client: Client, system_database: str) -> None:
+        self.client = client
+        self.database = system_database
+        self.db = quote_identifier(system_database)
+
+    def ensure_schema(self) -> None:
+        with translate_errors("creating the incident tables"):
+            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
+            for ddl in _DDL:
+                self.client.command(ddl.format(db=self.db))
+
+    def save(self, incident: Incident, events: Iterable[TimelineEvent]) -> None:
+        """The events first, then the incident's new version: a crash in between leaves the
+        history complete and the state one step behind (the timeline's own Seq is reloaded)."""
+        rows = [
+            [incident.project, e.incident_id, e.seq, e.event_id, e.at_ns, e.kind, e.actor, e.receiver, e.result,
+             e.rule, e.fingerprint, e.severity, e.message[:4000]]
+            for e in events
+        ]  # fmt: skip
+        i = incident
+        version = [
+            i.project, i.id, i.version, i.key, i.title, i.status, i.severity, min(i.raised, 255), i.opened_ns,
+            i.updated_ns, i.acknowledged_ns, i.acknowledged_by, i.resolved_ns, i.resolved_by, i.policy, i.step,
+            i.round, i.next_escalation_ns, list(i.notified), i.seq, _alerts_json(i),
+        ]  # fmt: skip
+        with translate_errors("writing an incident"):
+            if rows:
+                self.client.insert(
+                    TIMELINE, rows, column_names=["Project", *_EVENT_COLUMNS], database=self.database,
+                    settings=INSERT_SETTINGS,
+                )  # fmt: skip
+            self.client.insert(
+                INCIDENTS, [version], column_names=_INCIDENT_COLUMNS, database=self.database,
+                settings=INSERT_SETTINGS,
+            )  # fmt: skip
+
+    def _latest(self, where: str) -> str:
+        """The latest version of each incident matching ``where`` (on the stored columns)."""
+        return (
+            f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM {self.db}.{INCIDENTS} WHERE {where}"
+            " ORDER BY Version DESC LIMIT 1 BY Project, Id"
+        )
+
+    def load_live(self, since_resolved_ns: int) -> list[Incident]:
+        """Every project's incidents not resolved, or resolved since ``since_resolved_ns`` (they
+        can still reopen), with their timeline's last Seq."""
+        with translate_errors("reading incidents"):
+            rows = self.client.query(
+                f"SELECT * FROM ({self._latest('1')})"
+                " WHERE Status != 'resolved' OR ResolvedNs >= {since:Int64}",
+                parameters={"since": since_resolved_ns},
+            ).result_rows
+            seqs = dict(
+                self.client.query(
+                    f"SELECT IncidentId, max(Seq) FROM {self.db}.{TIMELINE} GROUP BY IncidentId"
+                ).result_rows
+            )
+        found = [_incident(r) for r in rows]
+        for incident in found:
+            incident.seq = max(incident.seq, int(seqs.get(incident.id, 0)))
+        return found
+
+    def list(
+        self, project: str, *, status: str = "", limit: int = 100, since_ns: int = 0, until_ns: int = 0
+    ) -> list[Incident]:
+        where, params = ["Project = {p:String}"], {"p": project, "limit": limit}
+        if status:
+            where.append("Status = {s:String}")
+            params["s"] = status
+        if since_ns:
+            where.append("UpdatedNs >= {since:Int64}")
+            params["since"] = since_ns
+        if until_ns:
+            where.append("OpenedNs < {until:Int64}")
+            params["until"] = until_ns
+        with translate_errors("reading incidents"):
+            rows = self.client.query(
+                f"SELECT * FROM ({self._latest('Project = {p:String}')})"
+                f" WHERE {' AND '.join(where)} ORDER BY OpenedNs DESC, Id LIMIT {{limit:UInt32}}",
+                parameters=params,
+            ).result_rows
+        return [_incident(r) for r in rows]
+
+    def get(self, project: str, incident_id: str) -> Incident | None:
+        with translate_errors("reading an incident"):
+            rows = self.client.query(
+                self._latest("Project = {p:String} AND Id = {id:String}"),
+                parameters={"p": project, "id": incident_id},
+            ).result_rows
+        return _incident(rows[0]) if rows else None
+
+    def timeline(self, project: str, incident_id: str) -> list[TimelineEvent]:
+        with translate_errors("reading an incident's timeline"):
+            rows = self.client.query(
+                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {self.db}.{TIMELINE}"
+                " WHERE Project = {p:String} AND IncidentId = {id:String} ORDER BY Seq",
+                parameters={"p": project, "id": incident_id},
+            ).result_rows
+        return [TimelineEvent(*r) for r in rows]
+
+    def trace_logs(self, telemetry_database: str, trace_ids: list[str], limit: int = 50) -> list[tuple]:
+        """The logs of the incident's example traces (time ns, trace id, severity, service, body)."""
+        if not trace_ids:
+            return []
+        with translate_errors("reading the example traces' logs"):
+            return self.client.query(
+                "SELECT toUnixTimestamp64Nano(Timestamp), TraceId, SeverityText, ServiceName, Body"
+                f" FROM {quote_identifier(telemetry_database)}.otel_logs"
+                " WHERE TraceId IN {ids:Array(String)} ORDER BY Timestamp LIMIT {limit:UInt32}",
+                parameters={"ids": trace_ids, "limit": limit},
+            ).result_rows
