@@ -17,8 +17,9 @@ from alert_support import Gauges, send_spans
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.errors import RuleFileError
+from vigil_alerting.evaluate.evaluator import evaluate_rule
 from vigil_alerting.rules import parse_rule
-from vigil_alerting.runner import Runner
+from vigil_alerting.runner import Runner, apply_result
 from vigil_alerting.state.machine import AlertInstance, Observation, new_instance, step
 from vigil_storage import connect
 
@@ -175,6 +176,37 @@ def test_state_survives_a_restart_without_a_second_firing(
     second.evaluate_due(time.time_ns() + 60 * S)
     assert _states(second, "restart") == {"web-restart": "firing"}
     assert [t.to_state for t in second.store.history("restart")] == ["firing"]
+
+
+def test_a_kill_between_the_history_and_the_state_fires_once(
+    app: RunningApp, client: Client, system_db: str
+) -> None:
+    """The process dies after the transition's INSERT and before the instance's: the next
+    runner takes the state from the history instead of firing a second time."""
+    metric = f"cpu_gap_{uuid.uuid4().hex[:8]}"
+    gauges = Gauges(app, metric, {"web-gap": 99.0})
+    gauges.export()
+    gauges.close()
+    app.flush()
+    rule = _rule(
+        name="gap", target="web-gap", condition={"type": "metric_exceeds", "metric": metric, "threshold": 80}
+    )
+    first = Runner(client, telemetry_database="otel", system_database=system_db)
+    first.open()
+    first.set_rules([rule])
+    now = time.time_ns()
+    result = evaluate_rule(client, "otel", rule, now, deadline_s=30)
+    _, transitions = apply_result(rule, result, dict(first.instances), now)
+    assert [t.to_state for t in transitions] == ["firing"]
+    first.store.save([], transitions)  # the history only: killed before the instance row
+    second = Runner(connect(app.settings.dsn), telemetry_database="otel", system_database=system_db)
+    second.open()
+    second.set_rules([rule])
+    assert _states(second, "gap") == {"web-gap": "firing"}
+    second.evaluate_due()
+    second.evaluate_due(time.time_ns() + 60 * S)
+    assert _states(second, "gap") == {"web-gap": "firing"}
+    assert [t.to_state for t in second.store.history("gap")] == ["firing"]
 
 
 def test_a_failing_rule_is_recorded_and_the_others_go_on(

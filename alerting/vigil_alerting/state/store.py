@@ -15,6 +15,7 @@ migrations are not in storage/ yet; they move there when it has them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 
@@ -120,11 +121,41 @@ class AlertStore:
                 example_trace_ids=tuple(r[11]),
             )
             out[(instance.rule, instance.fingerprint)] = instance
+        self._repair(out)
         return out
+
+    def _repair(self, instances: dict[tuple[str, str], AlertInstance]) -> None:
+        """A process killed between ``save``'s two INSERTs left a transition whose instance row
+        still shows the state before it: the history is the truth, so the instance takes the
+        transition's state (and is not sent through it a second time by the next evaluation)."""
+        with translate_errors("reading alert transitions"):
+            rows = self.client.query(
+                "SELECT Rule, Fingerprint, argMax((AtNs, Labels, ToState, Value, Threshold, ExampleTraceIds), AtNs)"
+                f" FROM {self.db}.vigil_alert_transitions WHERE Project = {{p:String}} GROUP BY Rule, Fingerprint",
+                parameters={"p": self.project},
+            ).result_rows
+        for rule, fingerprint, (at_ns, labels, to_state, value, threshold, examples) in rows:
+            known = instances.get((rule, fingerprint))
+            if known is not None and known.updated_ns >= at_ns:
+                continue
+            base = known or AlertInstance(rule=rule, fingerprint=fingerprint, labels=dict(labels))
+            firing = to_state == "firing"
+            instances[(rule, fingerprint)] = dataclasses.replace(
+                base,
+                state=to_state,
+                value=value,
+                threshold=threshold,
+                active_since_ns=base.active_since_ns or at_ns if to_state in ("pending", "firing") else 0,
+                last_breach_ns=at_ns if to_state in ("pending", "firing") else base.last_breach_ns,
+                fired_at_ns=at_ns if firing else base.fired_at_ns,
+                resolved_at_ns=at_ns if to_state == "resolved" else base.resolved_at_ns,
+                updated_ns=at_ns,
+                example_trace_ids=tuple(examples) or base.example_trace_ids,
+            )
 
     def save(self, instances: Iterable[AlertInstance], transitions: Iterable[Transition]) -> None:
         """Transitions first: if the process dies between the two INSERTs, the history has the
-        change and the next evaluation (which sees the old state) records it at most once more."""
+        change, and ``load_instances`` brings the instance up to it (so it is not recorded twice)."""
         t_rows = [
             [self.project, t.at_ns, t.rule, t.fingerprint, t.labels, t.from_state, t.to_state, _float(t.value), t.threshold,
              t.severity, list(t.example_trace_ids)]
