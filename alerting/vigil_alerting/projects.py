@@ -25,6 +25,7 @@ from clickhouse_connect.driver.client import Client
 from vigil_alerting.errors import RuleError
 from vigil_alerting.incidents.manager import IncidentManager
 from vigil_alerting.metrics import Snapshot
+from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.rules.load import load_file, parse_rule
 from vigil_alerting.rules.model import Rule
 from vigil_alerting.runner import Runner, RunnerStatus
@@ -50,8 +51,13 @@ class Alerting:
         on_evaluation: Callable[[str, float], None] | None = None,
         builtin_rules: list[Rule] | None = None,
         incidents: IncidentManager | None = None,
+        notifier: Callable[[], Notifier] | None = None,
     ) -> None:
         self.incidents = incidents  # fed by every runner; its escalations tick in this loop
+        # Made at open (it holds a client of its own): the alerts' changes go to it from
+        # every runner, and it delivers them on its own thread.
+        self._make_notifier = notifier
+        self.notifier: Notifier | None = None
         self._connect = connect
         self.builtin_rules = builtin_rules or []  # every project's (rules/builtin.py)
         self._projects = projects
@@ -80,9 +86,15 @@ class Alerting:
         rules_store.ensure(self._client, self.system_database)
         if self.incidents is not None:
             self.incidents.open(self._client)
+        if self._make_notifier is not None and self.notifier is None:
+            notifier = self._make_notifier()
+            notifier.open()  # NotifyConfigError: as a bad rules file, the start stops
+            self.notifier = notifier
         self._sync_projects()
 
     def start(self) -> None:
+        if self.notifier is not None:
+            self.notifier.start()
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="vigil-alerting", daemon=True)
@@ -97,6 +109,9 @@ class Alerting:
             self._thread = None
         if self.incidents is not None:
             self.incidents.close(timeout_s)
+        if self.notifier is not None:
+            self.notifier.stop(timeout_s)
+            self.notifier = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -150,7 +165,7 @@ class Alerting:
                 project=database,
                 on_evaluation=self._on_evaluation,
                 wake=self._wake,
-                on_change=self._incidents_of(database),
+                on_change=self._on_change_of(database),
             )
             runner.open()
             api = rules_store.load(self._client, self.system_database, database).get(database, [])
@@ -173,14 +188,19 @@ class Alerting:
                 )
             log.info("alerting: project %s, %d rules", slug, len(runner.rules))
 
-    def _incidents_of(self, database: str) -> Callable[..., None] | None:
-        incidents = self.incidents
-        if incidents is None:
+    def _on_change_of(self, database: str) -> Callable[..., None] | None:
+        """What a runner calls with the instances an evaluation changed: incidents, then the
+        notifier (an instance keeps firing in the notifier until it is seen resolved, so the
+        changes are all it needs)."""
+        if self.incidents is None and self.notifier is None:
             return None
 
         def observe(rule: Rule, changed: list[Any], transitions: list[Any], now_ns: int) -> None:
-            assert self._client is not None
-            incidents.observe(self._client, database, rule, changed, transitions, now_ns)
+            if self.incidents is not None:
+                assert self._client is not None
+                self.incidents.observe(self._client, database, rule, changed, transitions, now_ns)
+            if self.notifier is not None:
+                self.notifier.observe(changed, annotations={rule.name: _annotations(rule)})
 
         return observe
 
@@ -245,3 +265,11 @@ class Alerting:
             (self.slugs.get(db, db), runner.alerts(), {n: r.severity for n, r in list(runner.rules.items())})
             for db, runner in runners
         ]
+
+
+def _annotations(rule: Rule) -> dict[str, str]:
+    """What a notification says about the rule beside the alert's labels."""
+    found = {"description": rule.description} if rule.description else {}
+    if rule.action:
+        found["action"] = rule.action
+    return found

@@ -27,6 +27,8 @@ from vigil_alerting.errors import RuleError
 from vigil_alerting.incidents import config as incident_config
 from vigil_alerting.incidents.manager import IncidentManager, WebhookSink
 from vigil_alerting.metrics import AlertingMetrics
+from vigil_alerting.notify.errors import NotifyConfigError
+from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.projects import Alerting
 from vigil_alerting.rules.builtin import drift_rules
 from vigil_alerting.service import AlertingService
@@ -379,11 +381,20 @@ class VigilApp:
         start_alerting(self.alerting)
 
     async def reload_rules(self) -> None:
-        """SIGHUP: re-read the rules file; a bad one is logged and the rules in force stay."""
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, self.alerting.reload)
-        except Exception as exc:
-            log.error("rules file not reloaded, the previous rules stay in force: %s", exc)
+        """SIGHUP: re-read the rules file and the Alertmanager configuration; a bad one is
+        logged and what is in force stays."""
+        loop = asyncio.get_running_loop()
+        if self.settings.rules_file is not None:
+            try:
+                await loop.run_in_executor(None, self.alerting.reload)
+            except Exception as exc:
+                log.error("rules file not reloaded, the previous rules stay in force: %s", exc)
+        notifier = self.alerting.notifier
+        if notifier is not None:
+            try:
+                await loop.run_in_executor(None, notifier.reload)
+            except Exception as exc:
+                log.error("Alertmanager configuration not reloaded, the previous one stays in force: %s", exc)
 
     def _migrate_projects(self) -> None:
         """The registry, the price book and every project's migrations (the main database's
@@ -431,7 +442,7 @@ def start_alerting(alerting: Alerting) -> None:
     stops the start (RuleError): a server should not run without the rules it was given."""
     try:
         alerting.open()
-    except RuleError:
+    except (RuleError, NotifyConfigError):
         raise
     except Exception as exc:  # storage trouble: the server runs, its rules do not
         log.error("alert rules not started (retried at the next start): %s", exc)
@@ -544,8 +555,20 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
         if s.drift_interval_s > 0
         else [],
         incidents=make_incidents(s),
+        notifier=make_notifier(s, metrics_registry) if s.alertmanager_config or s.alertmanager_url else None,
     )
     return alerting
+
+
+def make_notifier(s: VigilSettings, metrics_registry: Any) -> Callable[[], Notifier]:
+    """The notifier of the alerts, made where the rules run (one process sends: the one that
+    evaluates, see docs/notifications.md), over a ClickHouse client of its own."""
+
+    def make() -> Notifier:
+        client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
+        return Notifier.from_settings(client, s, registry=metrics_registry)
+
+    return make
 
 
 def make_incidents(s: VigilSettings) -> IncidentManager:

@@ -12,6 +12,7 @@ import sys
 
 from pydantic import ValidationError
 
+from vigil_alerting.errors import AlertingError
 from vigil_auth.secret import SecretError
 from vigil_collector.wal.log import LogLocked
 from vigil_query.drift_detector import evaluate_once
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         try:
             asyncio.run(serve(settings))
-        except (LogLocked, OSError, SecretError) as exc:  # the log's directory taken, a port in use
+        # The log's directory taken, a port in use, a bad secret, rules or alertmanager.yml.
+        except (LogLocked, OSError, SecretError, AlertingError) as exc:
             print(f"vigil: cannot start: {exc}", file=sys.stderr)
             return 1
         return 0
