@@ -56,9 +56,7 @@ def test_a_firing_rule_is_sent_to_the_webhook_once_then_resolved(chdb_dir: Path,
     )
     gauges = Gauges(app, metric, {"web-7": 95.0}, every_s=0.5)
     try:
-        firing = wait_for(
-            lambda: [r for r in fake.at("/hook") if r.json["status"] == "firing"], 30, "firing"
-        )
+        firing = wait_for(lambda: [r for r in fake.at("/hook") if r.json["status"] == "firing"], 30, "firing")
         payload = firing[0].json
         assert payload["version"] == "4" and payload["receiver"] == "hook"
         (alert,) = payload["alerts"]
