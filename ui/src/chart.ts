@@ -141,7 +141,8 @@ export function chart(options: ChartOptions): Chart {
       scales: { x: options.range ? { time: true, range: [options.range[0] / 1000, options.range[1] / 1000] } : { time: true } },
       axes: [
         axis,
-        { ...axis, size: 64, values: (_u, ticks) => ticks.map((v) => formatValue(v, options.unit === "tokens" ? "" : options.unit)) },
+        // As wide as its longest label.
+        { ...axis, size: (_u: uPlot, values: string[]) => (values?.length ? Math.max(...values.map((v) => v.length)) * 7 + 18 : 40), values: (_u, ticks) => ticks.map((v) => formatValue(v, options.unit === "tokens" ? "" : options.unit)) },
       ],
       series: [
         {},
@@ -151,7 +152,7 @@ export function chart(options: ChartOptions): Chart {
           fill: options.bars ? color(s.label, i) + "cc" : undefined,
           width: 1.5,
           paths: bars,
-          points: { show: s.points.length < 3 },
+          points: { show: !options.bars && s.points.length < 3 },
           spanGaps: false,
           // The legend shows a series' own value (not the stacked height).
           value: (_u: uPlot, v: number | null, _si: number, idx: number | null) =>

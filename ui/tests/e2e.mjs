@@ -336,8 +336,39 @@ async function zoom([query]) {
   return { urlBefore, urlAfter, before, after, reloaded, longestFrameMs: Math.round(longest), backUrl: page.url() };
 }
 
+// Benchmark (bench/explore.py): navigation until every chart is drawn; the longest animation
+// frame while hovering across the first chart and scrolling; a drag-zoom until redrawn.
+async function benchPage([path, charts]) {
+  const started = Date.now();
+  await page.goto(base + path);
+  await page.waitForFunction((n) => document.querySelectorAll("figure.chart .uplot").length >= n, Number(charts), { timeout: 60000 });
+  const drawnMs = Date.now() - started;
+  await page.screenshot({ path: `${shots}/bench-${charts}.png`, fullPage: true });
+  await page.evaluate(() => {
+    window.__gaps = [];
+    let last = performance.now();
+    const tick = (t) => { window.__gaps.push(t - last); last = t; if (!window.__stop) requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  const over = page.locator("figure.chart .u-over").first();
+  const box = await over.boundingBox();
+  for (let i = 0; i <= 40; i++) await page.mouse.move(box.x + (box.width * i) / 40, box.y + box.height / 2);
+  for (let i = 0; i < 20; i++) await page.mouse.wheel(0, i % 2 ? 120 : -120);
+  const longest = await page.evaluate(() => { window.__stop = true; return Math.max(...window.__gaps.slice(1)); });
+  const before = page.url();
+  const zoomStarted = Date.now();
+  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForURL((url) => url.toString() !== before, { timeout: 10000 });
+  await page.waitForFunction((n) => document.querySelectorAll("figure.chart .uplot").length >= n, Number(charts), { timeout: 60000 });
+  return { drawn_ms: drawnMs, longest_frame_ms: Math.round(longest), zoom_ms: Date.now() - zoomStarted };
+}
+
 try {
   const run = {
+    "bench-page": benchPage,
     overview,
     "logs-find": logsFind,
     "logs-live": logsLive,
