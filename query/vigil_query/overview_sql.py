@@ -3,9 +3,10 @@
 Requests are root spans, read from ``otel_requests_minutely`` (migration 0011): a row per
 minute, service, operation and user. The LLM calls' tokens, cost, errors and latency are
 GetUsage's answer for the same range, step and grouping (the hourly rollup when the step is
-whole hours, the spans' GenAI columns otherwise: short ranges). The top lists rank sessions
-(from the spans: sessions are not rolled up), users and models (as GetUsage reads them) by
-cost and by errors, and operations (root span names, from the minute rollup) by errors.
+whole hours, the spans' GenAI columns otherwise: short ranges). The top lists rank sessions,
+users and models by cost and by errors (from the hourly rollups, sessions' from
+``otel_session_usage_hourly``, or the spans for short ranges, as GetUsage), and operations
+(root span names, from the minute rollup) by errors.
 
 The range is widened to whole minutes (whole hours when the step is), so the requests'
 buckets and the usage's start at the same times.
@@ -97,10 +98,7 @@ def get_overview(reader: Reader, request: query_pb2.GetOverviewRequest) -> query
             ),
         )
     )
-    rollup = grain == HOUR_NS
-    response.top.append(_top(reader, "sessions", "SessionId", lo, hi, request.service_name, False, top))
-    response.top.append(_top(reader, "users", "UserId", lo, hi, request.service_name, rollup, top))
-    response.top.append(_top(reader, "models", "GenAiModel", lo, hi, request.service_name, rollup, top))
+    response.top.extend(_tops(reader, lo, hi, request.service_name, grain == HOUR_NS, top))
     response.top.append(_operations(reader, lo, hi, request.service_name, top))
     return response
 
@@ -180,28 +178,36 @@ def _ranked(
     return listed
 
 
-def _top(
-    reader: Reader, name: str, column: str, lo: int, hi: int, service: str, rollup: bool, top: int
-) -> query_pb2.TopList:
+def _tops(reader: Reader, lo: int, hi: int, service: str, rollup: bool, top: int) -> list[query_pb2.TopList]:
+    """Sessions, users and models by cost and by errors: from the hourly rollups (sessions from
+    otel_session_usage_hourly, migration 0011), or from the spans when the range is short. The
+    models are priced once, for the three."""
     where = Where()
     if rollup:
         where.add(ROLLUP_BETWEEN, lo=lo, hi=hi)
-        table, calls, errors = "otel_genai_usage_hourly", "Calls", "Errors"
+        calls, errors = "Calls", "Errors"
     else:
         where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
         where.add(LLM_CALL)
-        table, calls, errors = "otel_traces", "toUInt64(1)", f"toUInt64({ERROR})"
-    where.add(f"{column} != ''")
+        calls, errors = "toUInt64(1)", f"toUInt64({ERROR})"
     if service:
         where.add("ServiceName = {service:String}", service=service)
     prices = costing(reader, where.sql, where.params, rollup=rollup)
-    grouped = (
-        "SELECT key, ifNull(sum(cost), 0) AS top_cost, sumIf(c, cost IS NULL) AS top_unpriced,"
-        " sum(e) AS top_errors, sum(c) AS top_count FROM ("
-        f" SELECT {column} AS key, {calls} AS c, {errors} AS e, {prices.columns}"
-        f" FROM {reader.db}.{table} WHERE {where.sql}) GROUP BY key"
-    )
-    return _ranked(reader, name, grouped, {**where.params, **prices.params}, top, f"ranking {name}")
+    params = {**where.params, **prices.params}
+    lists = []
+    for name, column, table in (
+        ("sessions", "SessionId", "otel_session_usage_hourly" if rollup else "otel_traces"),
+        ("users", "UserId", "otel_genai_usage_hourly" if rollup else "otel_traces"),
+        ("models", "GenAiModel", "otel_genai_usage_hourly" if rollup else "otel_traces"),
+    ):
+        grouped = (
+            "SELECT key, ifNull(sum(cost), 0) AS top_cost, sumIf(c, cost IS NULL) AS top_unpriced,"
+            " sum(e) AS top_errors, sum(c) AS top_count FROM ("
+            f" SELECT {column} AS key, {calls} AS c, {errors} AS e, {prices.columns}"
+            f" FROM {reader.db}.{table} WHERE {where.sql} AND {column} != '') GROUP BY key"
+        )
+        lists.append(_ranked(reader, name, grouped, params, top, f"ranking {name}"))
+    return lists
 
 
 def _operations(reader: Reader, lo: int, hi: int, service: str, top: int) -> query_pb2.TopList:

@@ -218,6 +218,10 @@ async function overview([service]) {
   const costSeries = Number(await cost.getAttribute("data-series"));
   const legend = await cost.locator(".u-legend .u-series:not(:first-child) .u-label").allInnerTexts();
   await page.screenshot({ path: `${shots}/overview-by-model.png`, fullPage: true });
+  // The dark theme: the page is drawn again in its colors.
+  await page.click("button[aria-label='Toggle theme']");
+  await page.locator("html[data-theme=dark] figure.chart .uplot").first().waitFor({ timeout: 15000 });
+  await page.screenshot({ path: `${shots}/overview-dark.png`, fullPage: true });
   const session = page.locator(".top-list.sessions table.by-cost a").first();
   const topSession = await session.innerText();
   await session.click();
@@ -355,11 +359,14 @@ async function benchPage([path, charts]) {
   for (let i = 0; i <= 40; i++) await page.mouse.move(box.x + (box.width * i) / 40, box.y + box.height / 2);
   for (let i = 0; i < 20; i++) await page.mouse.wheel(0, i % 2 ? 120 : -120);
   const longest = await page.evaluate(() => { window.__stop = true; return Math.max(...window.__gaps.slice(1)); });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForFunction(() => window.scrollY === 0);
+  const at = await over.boundingBox();
   const before = page.url();
   const zoomStarted = Date.now();
-  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+  await page.mouse.move(at.x + at.width * 0.4, at.y + at.height / 2);
   await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.move(at.x + at.width * 0.6, at.y + at.height / 2, { steps: 5 });
   await page.mouse.up();
   await page.waitForURL((url) => url.toString() !== before, { timeout: 10000 });
   await page.waitForFunction((n) => document.querySelectorAll("figure.chart .uplot").length >= n, Number(charts), { timeout: 60000 });
