@@ -8,11 +8,13 @@ What it does:
    process) over the last 24 hours with reference spans (bench/query.py's shape: 8-span
    traces, 4 services, 4 models; the rollups are kept by their materialized views as the
    rows go in), log records (6 severities, a trace id on half of them) and the points of a
-   cumulative counter, ``bench.tokens``, in 10 models x N instances, a point a minute each;
+   cumulative counter, ``bench.tokens``, in 10 models x N instances, a point a minute each,
+   and a gauge, ``bench.queue``, of 10 series (1,440 points each);
 2. starts ``vigil serve`` with the built UI on that directory;
 3. times over gRPC (QueryClient), one call at a time: GetOverview for 24 hours (by model),
    a first SearchLogs page (24 hours, WARN and above) and QueryMetrics of the counter's
-   increase by model over 24 hours at a minute (10 series of 1,440 points);
+   increase by model over 24 hours at a minute (10 series of 1,440 points, from all the
+   counter's points), and the gauge's average by model (10 series of 1,440 points);
 4. in headless Chromium (ui/tests/e2e.mjs bench-page): the overview page and the metric
    chart from navigation until every chart is drawn, then the longest animation frame while
    hovering across the chart and scrolling the page, and a drag-to-zoom until the zoomed
@@ -80,6 +82,22 @@ def metrics_sql(offset: int, rows: int, series: int, now_ns: int) -> str:
     """
 
 
+def gauge_sql(now_ns: int) -> str:
+    """A gauge of 10 series (a model each), a point a minute: the chart of exactly 10 x 1,440."""
+    start_ns = now_ns - DAY_NS
+    return f"""
+    INSERT INTO otel.otel_metrics_gauge (ResourceAttributes, ServiceName, MetricName, MetricUnit, Attributes,
+        StartTimeUnix, TimeUnix, Value)
+    SELECT map('service.name', 'bench'), 'bench', 'bench.queue', '{{job}}',
+        map('model', concat('model-', toString(number % {MODELS}))),
+        fromUnixTimestamp64Nano(toInt64({start_ns})),
+        fromUnixTimestamp64Nano(toInt64({start_ns} + (intDiv(number, {MODELS}) + 1) * 60000000000)),
+        toFloat64(cityHash64(number) % 100)
+    FROM numbers({MODELS * MINUTES})
+    SETTINGS async_insert = 0
+    """
+
+
 def fill(data_dir: Path, spans: int, logs: int, points: int, now_ns: int) -> None:
     from vigil_storage import apply_migrations, connect
 
@@ -95,6 +113,7 @@ def fill(data_dir: Path, spans: int, logs: int, points: int, now_ns: int) -> Non
     total = series * MINUTES
     for offset in range(0, total, CHUNK):
         client.command(metrics_sql(offset, min(CHUNK, total - offset), series, now_ns))
+    client.command(gauge_sql(now_ns))
     print(f"  + {logs:,} log records, {total:,} metric points ({series} series) in"
           f" {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
     deadline = time.monotonic() + 900
@@ -191,8 +210,22 @@ def main() -> None:
                                              end=day[0] + DAY_NS, step_s=60),
                 args.calls,
             )  # fmt: skip
+            gauge = timed(
+                lambda: client.query_metrics("bench.queue", "avg", group_by=["model"], start=day[0],
+                                             end=day[0] + DAY_NS, step_s=60),
+                args.calls,
+            )  # fmt: skip
             series = client.query_metrics("bench.tokens", "increase", group_by=["model"], start=day[0],
                                           end=day[0] + DAY_NS, step_s=60).series  # fmt: skip
+        points = [len(s.points) for s in series]
+        print(f"GetOverview, 24 h by model ({answer.requests.requests:,} requests, {answer.usage.total.calls:,} LLM calls):"
+              f" {summary(overview)}")  # fmt: skip
+        print(f"SearchLogs first page (24 h, WARN+): {summary(logs)}")
+        print(f"QueryMetrics increase by model, 24 h at 1 min ({len(series)} series, {min(points)}-{max(points)} points):"
+              f" {summary(metric)}")  # fmt: skip
+        print(
+            f"QueryMetrics avg by model of a gauge of 10 series x 1,440 points, 24 h at 1 min: {summary(gauge)}"
+        )
         web = f"http://127.0.0.1:{ports['WEB']}"
         page = browse(web, "/?group=model", 6, shots)
         window = {"from": (now_ns - DAY_NS) // 10**6, "to": now_ns // 10**6}
@@ -206,19 +239,13 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
-    points = [len(s.points) for s in series]
-    print(f"GetOverview, 24 h by model ({answer.requests.requests:,} requests, {answer.usage.total.calls:,} LLM calls):"
-          f" {summary(overview)}")  # fmt: skip
-    print(f"SearchLogs first page (24 h, WARN+): {summary(logs)}")
-    print(f"QueryMetrics increase by model, 24 h at 1 min ({len(series)} series, {min(points)}-{max(points)} points):"
-          f" {summary(metric)}")  # fmt: skip
     print(f"browser: overview drawn in {page['drawn_ms']} ms (longest frame while hovering and scrolling"
           f" {page['longest_frame_ms']} ms; a zoom redrawn in {page['zoom_ms']} ms);"
           f" metric chart drawn in {chart['drawn_ms']} ms (longest frame {chart['longest_frame_ms']} ms,"
           f" zoom {chart['zoom_ms']} ms); screenshots in {shots}")  # fmt: skip
     print(
         f"RESULT overview_p50_ms={statistics.median(overview):.0f} logs_p50_ms={statistics.median(logs):.0f}"
-        f" metric_p50_ms={statistics.median(metric):.0f} overview_drawn_ms={page['drawn_ms']}"
+        f" metric_p50_ms={statistics.median(metric):.0f} gauge_p50_ms={statistics.median(gauge):.0f} overview_drawn_ms={page['drawn_ms']}"
         f" metric_drawn_ms={chart['drawn_ms']} longest_frame_ms={max(page['longest_frame_ms'], chart['longest_frame_ms'])}"
     )
 

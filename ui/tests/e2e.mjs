@@ -357,10 +357,12 @@ async function benchPage([path, charts]) {
   const over = page.locator("figure.chart .u-over").first();
   const box = await over.boundingBox();
   for (let i = 0; i <= 40; i++) await page.mouse.move(box.x + (box.width * i) / 40, box.y + box.height / 2);
-  for (let i = 0; i < 20; i++) await page.mouse.wheel(0, i % 2 ? 120 : -120);
+  for (let i = 0; i < 20; i++) {
+    await page.evaluate((down) => window.scrollBy({ top: down ? 120 : -120, behavior: "instant" }), i % 2 === 1);
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+  }
   const longest = await page.evaluate(() => { window.__stop = true; return Math.max(...window.__gaps.slice(1)); });
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForFunction(() => window.scrollY === 0);
+  await page.evaluate(() => window.scrollTo({ top: 0, behavior: "instant" }));
   const at = await over.boundingBox();
   const before = page.url();
   const zoomStarted = Date.now();
