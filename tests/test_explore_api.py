@@ -40,11 +40,11 @@ def _wait(condition: object, what: str, timeout: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-def _merged(responses: list[query_pb2.QueryMetricsResponse]) -> dict[str, float]:
+def _merged(responses: list[query_pb2.StreamMetricsResponse]) -> dict[str, float]:
     """The live chart's view: a later response's point replaces the one at the same time."""
     points: dict[str, dict[int, float]] = {}
     for response in list(responses):
-        for series in response.series:
+        for series in response.metrics.series:
             points.setdefault(series.group["model"], {}).update(
                 {p.time_unix_nano: p.value for p in series.points}
             )
@@ -152,7 +152,7 @@ def test_increase_mean_top_series_and_live_metrics(app: RunningApp, client: Quer
     assert [p.value for s in mean.series for p in s.points] == [25.0]
 
     # Live: the first response is the query so far; a point exported later arrives in a poll.
-    responses: list[query_pb2.QueryMetricsResponse] = []
+    responses: list[query_pb2.StreamMetricsResponse] = []
     with client.stream_metrics(
         "explore.tokens", "increase", group_by=["model"], start=start, step_s=60
     ) as stream:
@@ -164,7 +164,7 @@ def test_increase_mean_top_series_and_live_metrics(app: RunningApp, client: Quer
         thread = threading.Thread(target=read, daemon=True)
         thread.start()
         _wait(lambda: responses, "the first response")
-        assert sum(p.value for s in responses[0].series for p in s.points) == 600
+        assert sum(p.value for s in responses[0].metrics.series for p in s.points) == 600
         tokens.add(50, {"model": "gpt-4o"})
         reader.collect()
         _wait(lambda: _merged(responses).get("gpt-4o") == 350, "the new point")

@@ -284,21 +284,21 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
             await _abort("TailLogs", exc, context)
 
     async def StreamMetrics(
-        self, request: query_pb2.QueryMetricsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[query_pb2.QueryMetricsResponse]:
+        self, request: query_pb2.StreamMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[query_pb2.StreamMetricsResponse]:
         """QueryMetrics up to now, then at every poll the buckets from the one before the last
         poll's on, on the first answer's grid (its start and step): a bucket still filling is
         sent again with its new value. A poll with no points in its window sends nothing."""
         try:
             reader = await self.reader_for(context, READ)
             live = query_pb2.QueryMetricsRequest()
-            live.CopyFrom(request)
-            origin = request.start_time_min_unix_nano or time.time_ns() - HOUR_NS
+            live.CopyFrom(request.query)
+            origin = live.start_time_min_unix_nano or time.time_ns() - HOUR_NS
             live.start_time_min_unix_nano, live.start_time_max_unix_nano = origin, 0
             polled = time.time_ns()
             first = await reader.run(lambda r: query_metrics(r, live))
             live.step_nano = step = first.step_nano
-            yield first
+            yield query_pb2.StreamMetricsResponse(metrics=first)
             while True:
                 await asyncio.sleep(POLL_S)
                 reader = await self.reader_for(context, READ)
@@ -309,7 +309,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
                 except (Busy, InvalidQuery):
                     continue  # busy, or no points in this window yet: the next poll catches up
                 if found.series:
-                    yield found
+                    yield query_pb2.StreamMetricsResponse(metrics=found)
         except Exception as exc:
             await _abort("StreamMetrics", exc, context)
 

@@ -62,7 +62,7 @@ export function rangeSelect(defaultSeconds: number): HTMLSelectElement {
   const chosen = Number(p.get("range")) || defaultSeconds;
   const select = h("select", { name: "range", "aria-label": "Time range" },
     range.relative ? null : h("option", { value: "zoom", selected: true },
-      `${new Date(range.fromMs).toLocaleString(undefined, { hour12: false })} – ${new Date(range.toMs).toLocaleTimeString(undefined, { hour12: false })}`),
+      `${new Date(range.fromMs).toLocaleString(undefined, { hour12: false })} – ${new Date(range.toMs).toLocaleString(undefined, { hour12: false })}`),
     ...RANGES.map(([label, seconds]) => h("option", { value: seconds, selected: range.relative && seconds === chosen }, label)));
   select.addEventListener("change", () => {
     if (select.value !== "zoom") update({ range: select.value, from: null, to: null });

@@ -196,10 +196,11 @@ class QueryClient:
         )  # fmt: skip
 
     def stream_metrics(self, name: str, aggregation: str, **options: Any) -> LiveStream:
-        """Live metrics (StreamMetrics): the first response is ``query_metrics`` up to now (same
-        options; ``end`` is ignored), then about once a second the latest buckets again with
+        """Live metrics (StreamMetrics): the first response's ``metrics`` is ``query_metrics`` up
+        to now (same options; ``end`` is ignored), then about once a second the latest buckets again with
         what arrived since. ``cancel()`` or the end of a ``with`` block ends it."""
-        return LiveStream(self._stub.StreamMetrics(metrics_request(name, aggregation, **options)))
+        request = query_pb2.StreamMetricsRequest(query=metrics_request(name, aggregation, **options))
+        return LiveStream(self._stub.StreamMetrics(request))
 
     def overview(
         self,

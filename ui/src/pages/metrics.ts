@@ -162,8 +162,8 @@ export async function metricsPage(main: HTMLElement): Promise<void> {
   let drawn: Chart | null = null;
   state.textContent = "Connecting…";
   try {
-    for await (const answer of query.streamMetrics(request, { signal: stream.signal })) {
-      for (const s of toSeries(answer.series)) {
+    for await (const { metrics: answer } of query.streamMetrics({ query: request }, { signal: stream.signal })) {
+      for (const s of toSeries(answer?.series ?? [])) {
         const known = points.get(s.label) ?? new Map<number, number>();
         for (const [t, v] of s.points) known.set(t, v);
         points.set(s.label, known);

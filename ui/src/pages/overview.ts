@@ -125,7 +125,7 @@ function target(list: string, entry: TopEntry, errors: boolean): string {
 }
 
 function topList(list: TopList): HTMLElement {
-  const noun = list.name === "operations" ? "requests" : "LLM calls";
+  const noun = list.name === "operations" ? "requests" : "calls";
   const rows = (entries: TopEntry[], errors: boolean) => entries.length
     ? h("table", { class: `top ${errors ? "by-errors" : "by-cost"}` }, h("tbody", {}, ...entries.map((e) => {
       const href = target(list.name, e, errors);

@@ -1335,3 +1335,15 @@ class TailLogsResponse(_message.Message):
     logs: _containers.RepeatedCompositeFieldContainer[LogRecord]
     skipped: int
     def __init__(self, logs: _Optional[_Iterable[_Union[LogRecord, _Mapping]]] = ..., skipped: _Optional[int] = ...) -> None: ...
+
+class StreamMetricsRequest(_message.Message):
+    __slots__ = ("query",)
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    query: QueryMetricsRequest
+    def __init__(self, query: _Optional[_Union[QueryMetricsRequest, _Mapping]] = ...) -> None: ...
+
+class StreamMetricsResponse(_message.Message):
+    __slots__ = ("metrics",)
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    metrics: QueryMetricsResponse
+    def __init__(self, metrics: _Optional[_Union[QueryMetricsResponse, _Mapping]] = ...) -> None: ...

@@ -166,8 +166,8 @@ class QueryServiceStub:
                 _registered_method=True)
         self.StreamMetrics = channel.unary_stream(
                 '/vigil.query.v1.QueryService/StreamMetrics',
-                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsRequest.SerializeToString,
-                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsResponse.FromString,
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsResponse.FromString,
                 _registered_method=True)
 
 
@@ -519,8 +519,8 @@ def add_QueryServiceServicer_to_server(servicer, server):
             ),
             'StreamMetrics': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamMetrics,
-                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsRequest.FromString,
-                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsResponse.SerializeToString,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1250,8 +1250,8 @@ class QueryService:
             request,
             target,
             '/vigil.query.v1.QueryService/StreamMetrics',
-            vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsRequest.SerializeToString,
-            vigil_dot_query_dot_v1_dot_query__pb2.QueryMetricsResponse.FromString,
+            vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsResponse.FromString,
             options,
             channel_credentials,
             insecure,
