@@ -14,7 +14,7 @@ buckets and the usage's start at the same times.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from vigil.query.v1 import query_pb2
@@ -71,7 +71,12 @@ def request_stats(row: Sequence[Any]) -> query_pb2.RequestStats:
     )
 
 
-def get_overview(reader: Reader, request: query_pb2.GetOverviewRequest) -> query_pb2.GetOverviewResponse:
+def overview_parts(
+    request: query_pb2.GetOverviewRequest,
+) -> tuple[query_pb2.GetOverviewResponse, list[Callable[[Reader], None]]]:
+    """The response with its range and step, and the three independent parts that fill it
+    (requests and operations; the LLM usage; the top lists): the service runs them at once on
+    three query threads."""
     if request.group_by not in _USAGE_GROUP:
         raise InvalidQuery(f"unknown group_by {request.group_by}")
     top = request.top or 10
@@ -84,22 +89,42 @@ def get_overview(reader: Reader, request: query_pb2.GetOverviewRequest) -> query
     response = query_pb2.GetOverviewResponse(
         step_nano=step, start_time_min_unix_nano=lo, start_time_max_unix_nano=hi
     )
-    _requests(reader, request, lo, hi, step, response)
-    response.usage.CopyFrom(
-        get_usage(
-            reader,
-            query_pb2.GetUsageRequest(
-                start_time_min_unix_nano=lo,
-                start_time_max_unix_nano=hi,
-                step_nano=step,
-                group_by=_USAGE_GROUP[request.group_by],
-                service_name=request.service_name,
-                max_groups=MAX_REQUEST_GROUPS,
-            ),
+    service = request.service_name
+    requests = query_pb2.GetOverviewResponse()
+    tops: list[query_pb2.TopList] = []
+
+    def count_requests(reader: Reader) -> None:
+        _requests(reader, request, lo, hi, step, requests)
+        requests.top.append(_operations(reader, lo, hi, service, top))
+
+    def usage(reader: Reader) -> None:
+        usage_request = query_pb2.GetUsageRequest(
+            start_time_min_unix_nano=lo,
+            start_time_max_unix_nano=hi,
+            step_nano=step,
+            group_by=_USAGE_GROUP[request.group_by],
+            service_name=service,
+            max_groups=MAX_REQUEST_GROUPS,
         )
-    )
-    response.top.extend(_tops(reader, lo, hi, request.service_name, grain == HOUR_NS, top))
-    response.top.append(_operations(reader, lo, hi, request.service_name, top))
+        response.usage.CopyFrom(get_usage(reader, usage_request))
+
+    def rank(reader: Reader) -> None:
+        tops.extend(_tops(reader, lo, hi, service, grain == HOUR_NS, top))
+
+    def assemble(reader: Reader) -> None:
+        """After the three: the pieces in the response's order."""
+        response.requests.CopyFrom(requests.requests)
+        response.request_groups.extend(requests.request_groups)
+        response.top.extend([*tops, *requests.top])
+
+    return response, [count_requests, usage, rank, assemble]
+
+
+def get_overview(reader: Reader, request: query_pb2.GetOverviewRequest) -> query_pb2.GetOverviewResponse:
+    """GetOverview on one thread (the parts one after the other)."""
+    response, parts = overview_parts(request)
+    for part in parts:
+        part(reader)
     return response
 
 
