@@ -3,6 +3,7 @@
 // URL and the page is drawn again from it.
 
 import { h } from "./dom";
+import { query } from "./api";
 import { navigate } from "./main";
 
 export const RANGES: [string, number][] = [
@@ -83,4 +84,15 @@ export function sendHint(signal: "traces" | "logs" | "metrics"): HTMLElement[] {
       "opentelemetry-instrument python my_agent.py",
     ].filter(Boolean).join("\n")),
   ];
+}
+
+// The services seen (GetServices) into a select, the URL's one chosen (kept even if unseen).
+export async function fillServices(select: HTMLSelectElement, wanted: string): Promise<void> {
+  try {
+    const services = await query.getServices({});
+    select.append(...services.services.map((s) => h("option", { value: s, selected: s === wanted }, s)));
+  } catch {
+    // the page's own call says what went wrong
+  }
+  if (wanted && select.value !== wanted) select.append(h("option", { value: wanted, selected: true }, wanted));
 }

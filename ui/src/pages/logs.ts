@@ -8,7 +8,7 @@ import { query, errorText } from "../api";
 import { chart } from "../chart";
 import { time } from "../format";
 import { link, onLeave } from "../main";
-import { nanos, params, rangeSelect, sendHint, timeRange, update, zoomTo } from "../state";
+import { fillServices, nanos, params, rangeSelect, sendHint, timeRange, update, zoomTo } from "../state";
 import type { LogFilter, LogRecord } from "../gen/vigil/query/v1/query_pb";
 
 const DEFAULT_RANGE = 3600;
@@ -158,14 +158,4 @@ async function tail(filter: Omit<Partial<LogFilter>, "$typeName">, rows: HTMLEle
     state.textContent = errorText(error);
     state.className = "tail-state error";
   }
-}
-
-async function fillServices(select: HTMLSelectElement, wanted: string): Promise<void> {
-  try {
-    const services = await query.getServices({});
-    select.append(...services.services.map((s) => h("option", { value: s, selected: s === wanted }, s)));
-  } catch {
-    // the search says what went wrong
-  }
-  if (wanted && select.value !== wanted) select.append(h("option", { value: wanted, selected: true }, wanted));
 }

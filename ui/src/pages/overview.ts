@@ -7,7 +7,7 @@ import { h, clear } from "../dom";
 import { query, errorText } from "../api";
 import { chart, formatValue, type Series } from "../chart";
 import { link } from "../main";
-import { nanos, params, rangeSelect, sendHint, timeRange, update, zoomTo } from "../state";
+import { fillServices, nanos, params, rangeSelect, sendHint, timeRange, update, zoomTo } from "../state";
 import { OverviewGroupBy, type GetOverviewResponse, type RequestGroup, type RequestStats, type TopEntry, type TopList } from "../gen/vigil/query/v1/query_pb";
 
 const DEFAULT_RANGE = 24 * 3600;
@@ -93,15 +93,6 @@ export async function overviewPage(main: HTMLElement): Promise<void> {
   clear(body, stats, charts, h("h2", {}, "Top"), tops);
 }
 
-async function fillServices(select: HTMLSelectElement, wanted: string): Promise<void> {
-  try {
-    const services = await query.getServices({});
-    select.append(...services.services.map((s) => h("option", { value: s, selected: s === wanted }, s)));
-  } catch {
-    // the overview says what went wrong
-  }
-  if (wanted && select.value !== wanted) select.append(h("option", { value: wanted, selected: true }, wanted));
-}
 
 // Where an entry's link goes: its filtered search, over the page's range.
 function target(list: string, entry: TopEntry, errors: boolean): string {
