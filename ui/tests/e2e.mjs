@@ -272,6 +272,8 @@ async function logsLive([service, bodyText]) {
 async function chartData(figure) {
   const details = figure.locator("details.chart-data");
   if (!(await details.evaluate((d) => d.open))) await details.locator("summary").click();
+  // The table is drawn on the details' toggle event: wait for it.
+  await details.locator("table.chart-table thead th").first().waitFor({ timeout: 10000 });
   const headers = await details.locator("thead th").allInnerTexts();
   const rows = await details.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => ({
     time: Number(tr.getAttribute("data-time")),
@@ -311,17 +313,19 @@ async function zoom([query]) {
   await over.waitFor({ timeout: 20000 });
   const before = await chartData(figure);
   const urlBefore = page.url();
+  // The page is drawn again after the zoom: wait for the new chart, not this one.
+  await figure.evaluate((f) => { f.dataset.old = "1"; });
   const box = await over.boundingBox();
   const y = box.y + box.height / 2;
-  await page.mouse.move(box.x + box.width * 0.25, y);
+  await page.mouse.move(box.x + box.width * 0.15, y);
   await page.mouse.down();
   await page.mouse.move(box.x + box.width * 0.5, y, { steps: 8 });
-  await page.mouse.move(box.x + box.width * 0.75, y, { steps: 8 });
+  await page.mouse.move(box.x + box.width * 0.85, y, { steps: 8 });
   await page.mouse.up();
   await page.waitForURL((url) => url.searchParams.has("from") && url.toString() !== urlBefore, { timeout: 10000 });
-  await figure.locator(".u-over").waitFor({ timeout: 20000 });
-  await page.waitForFunction(() => document.querySelector(".metric-view figure.chart .u-over"));
-  const after = await chartData(page.locator(".metric-view figure.chart"));
+  const zoomed = page.locator(".metric-view figure.chart:not([data-old])");
+  await zoomed.locator(".u-over").waitFor({ timeout: 20000 });
+  const after = await chartData(zoomed);
   const urlAfter = page.url();
   await page.screenshot({ path: `${shots}/zoomed.png`, fullPage: true });
   // Scrolling the page and hovering the chart: the longest frame.
