@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-stock-sdk bench-outage bench-query bench-rules bench-sdk migrate clean
+.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-explore bench-stock-sdk bench-outage bench-query bench-rules bench-sdk migrate clean
 
 run: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync vigil serve
@@ -70,6 +70,9 @@ bench-genai-columns: $(VENV_STAMP)
 
 bench-ui: $(VENV_STAMP) ui
 	$(UV) run --frozen --no-sync python bench/ui.py $(BENCH_ARGS)
+
+bench-explore: $(VENV_STAMP) ui
+	$(UV) run --frozen --no-sync python bench/explore.py $(BENCH_ARGS)
 
 bench-logs: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/logs.py $(BENCH_ARGS)

@@ -8,18 +8,18 @@ from typing import Any
 from vigil.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery
-from vigil_query.filters import TIMESTAMP_BETWEEN, Where, check_trace_id, time_range
+from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, check_trace_id, time_range
 from vigil_query.reader import Reader
 
 # Log records of one trace that GetTrace returns at most (a log line per LLM call is usual;
 # a trace that logs more is better read page by page with SearchLogs).
 MAX_TRACE_LOGS = 10_000
-_COLUMNS = (
+LOG_COLUMNS = (
     "toUnixTimestamp64Nano(Timestamp) AS ts, TraceId, SpanId, TraceFlags, SeverityText, SeverityNumber,"
     " ServiceName, Body, LogAttributes, ResourceAttributes, ScopeName, ScopeVersion, EventName"
 )
 # A record has no id: pages are cut by (time, a hash of the record), newest first.
-_ROW_HASH = "cityHash64(Body, TraceId, SpanId, ServiceName, SeverityNumber, LogAttributes)"
+ROW_HASH = "cityHash64(Body, TraceId, SpanId, ServiceName, SeverityNumber, LogAttributes)"
 
 
 def to_log(row: Sequence[Any]) -> query_pb2.LogRecord:
@@ -76,7 +76,7 @@ def search_logs(reader: Reader, request: query_pb2.SearchLogsRequest) -> query_p
         ts, row_hash = page_token.decode_parts(request.page_token, fp, int, int)
         where.add("(ts, h) < ({c_ts:Int64}, {c_h:UInt64})", c_ts=ts, c_h=row_hash)
     rows = reader.rows(
-        f"SELECT {_COLUMNS}, {_ROW_HASH} AS h FROM {reader.db}.otel_logs WHERE {where.sql}"
+        f"SELECT {LOG_COLUMNS}, {ROW_HASH} AS h FROM {reader.db}.otel_logs WHERE {where.sql}"
         f" ORDER BY ts DESC, h DESC LIMIT {size + 1}",
         where.params,
         "searching logs",
@@ -93,10 +93,37 @@ def logs_of_trace(reader: Reader, trace_id: str, start_ns: int, end_ns: int) -> 
     are written by the same processes as the spans, with their clocks)."""
     hour = 3600 * 10**9
     rows = reader.rows(
-        f"SELECT {_COLUMNS} FROM {reader.db}.otel_logs WHERE TraceId = {{t:String}}"
+        f"SELECT {LOG_COLUMNS} FROM {reader.db}.otel_logs WHERE TraceId = {{t:String}}"
         f" AND {TIMESTAMP_BETWEEN}"
         f" ORDER BY ts LIMIT {MAX_TRACE_LOGS}",
         {"t": trace_id, "lo": start_ns - hour, "hi": end_ns + hour},
         "reading the trace's logs",
     )
     return [to_log(r) for r in rows]
+
+
+# Severity numbers 1-24 in six ranges of four (the OTLP log data model); 0 is unset.
+SEVERITIES = ("UNSET", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+
+
+def log_volume(reader: Reader, request: query_pb2.GetLogVolumeRequest) -> query_pb2.GetLogVolumeResponse:
+    """Records per time bucket and severity range, for the same filter as SearchLogs."""
+    where = log_where(request.filter)
+    lo, hi = where.params["lo"], where.params["hi"]
+    step = bucket_step(lo, hi, request.step_nano, default_buckets=60)
+    rows = reader.rows(
+        "SELECT if(SeverityNumber = 0, 0, intDiv(SeverityNumber - 1, 4) + 1) AS severity,"
+        " {lo:Int64} + intDiv(toUnixTimestamp64Nano(Timestamp) - {lo:Int64}, {step:Int64}) * {step:Int64} AS bucket,"
+        f" count() FROM {reader.db}.otel_logs WHERE {where.sql}"
+        " GROUP BY severity, bucket ORDER BY severity, bucket",
+        {**where.params, "step": step},
+        "counting logs",
+    )
+    response = query_pb2.GetLogVolumeResponse(step_nano=step)
+    series: dict[int, query_pb2.LogVolumeSeries] = {}
+    for severity, bucket, n in rows:
+        if severity not in series:
+            series[severity] = response.series.add(severity=SEVERITIES[min(severity, 6)])
+        series[severity].points.add(time_unix_nano=bucket, count=n)
+        response.total += n
+    return response

@@ -164,7 +164,8 @@ def _validate(request: query_pb2.QueryMetricsRequest) -> _Query:
         raise InvalidQuery("metric_name is required")
     if request.aggregation == A.AGGREGATION_UNSPECIFIED:
         raise InvalidQuery(
-            "aggregation is required: AVG, MIN, MAX, SUM, LAST, RATE (gauges and sums) or P50, P90, P95, P99 (histograms)"
+            "aggregation is required: AVG, MIN, MAX, SUM, LAST, RATE, INCREASE (gauges and sums)"
+            " or P50, P90, P95, P99, MEAN (histograms)"
         )
     lo, hi = time_range(
         request.start_time_min_unix_nano, request.start_time_max_unix_nano, default_ns=HOUR_NS
@@ -219,31 +220,36 @@ def query_metrics(reader: Reader, request: query_pb2.QueryMetricsRequest) -> que
     type_name = T.Name(metric_type).removeprefix("METRIC_TYPE_").lower()
     if metric_type in (T.METRIC_TYPE_GAUGE, T.METRIC_TYPE_SUM) and aggregation in _VALUE_AGGREGATES:
         rows = _values(reader, query, _VALUE_AGGREGATES[aggregation], metric_type)
-    elif metric_type == T.METRIC_TYPE_SUM and aggregation == A.AGGREGATION_RATE:
+    elif metric_type == T.METRIC_TYPE_SUM and aggregation in (A.AGGREGATION_RATE, A.AGGREGATION_INCREASE):
         if not monotonic:
             raise InvalidQuery(
-                f"RATE needs a monotonic sum; {query.name!r} goes up and down: use LAST or AVG"
+                f"{A.Name(aggregation).removeprefix('AGGREGATION_')} needs a monotonic sum;"
+                f" {query.name!r} goes up and down: use LAST or AVG"
             )
-        rows = _rates(reader, query)
-    elif (
-        metric_type in (T.METRIC_TYPE_HISTOGRAM, T.METRIC_TYPE_EXPONENTIAL_HISTOGRAM)
-        and aggregation in QUANTILES
+        rows = _rates(reader, query, per_second=aggregation == A.AGGREGATION_RATE)
+    elif metric_type in (T.METRIC_TYPE_HISTOGRAM, T.METRIC_TYPE_EXPONENTIAL_HISTOGRAM) and (
+        aggregation in QUANTILES or aggregation == A.AGGREGATION_MEAN
     ):
-        rows = _quantiles(reader, query, metric_type, QUANTILES[aggregation])
+        rows = _quantiles(reader, query, metric_type, QUANTILES.get(aggregation))
     else:
         allowed = {
             T.METRIC_TYPE_GAUGE: "AVG, MIN, MAX, SUM, LAST",
-            T.METRIC_TYPE_SUM: "AVG, MIN, MAX, SUM, LAST, RATE (monotonic sums)",
-            T.METRIC_TYPE_HISTOGRAM: "P50, P90, P95, P99",
-            T.METRIC_TYPE_EXPONENTIAL_HISTOGRAM: "P50, P90, P95, P99",
+            T.METRIC_TYPE_SUM: "AVG, MIN, MAX, SUM, LAST, RATE, INCREASE (monotonic sums)",
+            T.METRIC_TYPE_HISTOGRAM: "P50, P90, P95, P99, MEAN",
+            T.METRIC_TYPE_EXPONENTIAL_HISTOGRAM: "P50, P90, P95, P99, MEAN",
             T.METRIC_TYPE_SUMMARY: "none yet (read its ValueAtQuantiles with SQL)",
         }[metric_type]
         raise InvalidQuery(
             f"{A.Name(aggregation).removeprefix('AGGREGATION_')} does not apply to {query.name!r},"
             f" a {type_name}; it takes {allowed}"
         )
+    series = _series(query, rows)
+    truncated = bool(request.max_series) and len(series) > request.max_series
+    if truncated:
+        # The largest series: by the sum of their points (the area under the line).
+        series = sorted(series, key=lambda s: -sum(p.value for p in s.points))[: request.max_series]
     return query_pb2.QueryMetricsResponse(
-        type=metric_type, unit=unit, step_nano=query.step, series=_series(query, rows)
+        type=metric_type, unit=unit, step_nano=query.step, series=series, truncated=truncated
     )
 
 
@@ -272,7 +278,7 @@ def _values(reader: Reader, query: _Query, aggregate: str, metric_type: int) -> 
     )
 
 
-def _rates(reader: Reader, query: _Query) -> Sequence[Sequence[Any]]:
+def _rates(reader: Reader, query: _Query, per_second: bool = True) -> Sequence[Sequence[Any]]:
     # A delta point is its own increase. A cumulative one is the rise since the series' point
     # before it; after a reset, or as the first point of a series that started in the read
     # range, its whole value; as the first point of an older series, unknown (0).
@@ -282,7 +288,7 @@ def _rates(reader: Reader, query: _Query) -> Sequence[Sequence[Any]]:
         " StartTimeUnix != prev_start OR Value < prev_value, Value,"
         " Value - prev_value)"
     )
-    seconds = query.step / _SECOND_NS
+    seconds = query.step / _SECOND_NS if per_second else 1.0
     return reader.rows(
         f"SELECT bucket, sum({increase}) / {seconds!r}{query.group_names()} FROM ("
         f" SELECT {query.bucket_sql} AS bucket, Value, StartTimeUnix, AggregationTemporality{query.groups()},"
@@ -312,6 +318,8 @@ class _Bucket:
     exponential: Exponential | None = None
     low: float = math.inf
     high: float = -math.inf
+    total: float = 0.0  # the recorded values' sum and count (for the mean)
+    count: int = 0
 
     def add(self, counts: Explicit | Exponential, low: float, high: float) -> None:
         if isinstance(counts, Explicit):
@@ -331,10 +339,11 @@ class _Bucket:
         return sorted(out, key=lambda r: (r[1], r[0]))
 
 
-def _quantiles(reader: Reader, query: _Query, metric_type: int, q: float) -> list[tuple[Any, ...]]:
+def _quantiles(reader: Reader, query: _Query, metric_type: int, q: float | None) -> list[tuple[Any, ...]]:
+    """Quantile ``q`` per (time bucket, group); the mean when ``q`` is None."""
     rows = reader.rows(
         f"SELECT {_SERIES} AS series, {query.bucket_sql} AS bucket, toUnixTimestamp64Nano(StartTimeUnix), AggregationTemporality,"
-        f" Min, Max, {_HISTOGRAM_COLUMNS[metric_type]}{query.groups()}"
+        f" Min, Max, Sum, Count, {_HISTOGRAM_COLUMNS[metric_type]}{query.groups()}"
         f" FROM {reader.db}.{TABLES[metric_type]} WHERE {query.where.sql} AND {_TIME_BETWEEN}"
         " ORDER BY series, TimeUnix",
         query.params(query.read_lo),
@@ -343,16 +352,19 @@ def _quantiles(reader: Reader, query: _Query, metric_type: int, q: float) -> lis
     explicit = metric_type == T.METRIC_TYPE_HISTOGRAM
     n_groups = len(query.group_sql)
     buckets: dict[tuple[Any, ...], _Bucket] = {}
-    previous: tuple[int, Any, Explicit | Exponential] | None = None  # (series, start, counts)
+    previous: tuple[int, Any, Explicit | Exponential, float, int] | None = (
+        None  # series, start, counts, sum, count
+    )
     read_lo = query.read_lo
     for row in rows:
-        series, bucket, start, temporality, low, high = row[:6]
-        fields = row[6 : len(row) - n_groups]
+        series, bucket, start, temporality, low, high, total, count = row[:8]
+        fields = row[8 : len(row) - n_groups]
         group = tuple(row[len(row) - n_groups :])
         counts: Explicit | Exponential = (
             Explicit(tuple(fields[0]), list(fields[1])) if explicit else Exponential.of_point(*fields)
         )
         recorded: Explicit | Exponential | None
+        added = (total, count)
         if temporality == _DELTA:
             recorded = counts
         elif previous is None or previous[0] != series:
@@ -362,16 +374,22 @@ def _quantiles(reader: Reader, query: _Query, metric_type: int, q: float) -> lis
         else:
             since = counts.minus(previous[2])  # type: ignore[arg-type]
             recorded = counts if since is None else since  # None: a count fell, a restart
-        previous = (series, start, counts)
+            if since is not None:
+                added = (total - previous[3], count - previous[4])
+        previous = (series, start, counts, total, count)
         if recorded is None or bucket < query.first_bucket:
             continue
         known = not (low == 0 and high == 0)
-        buckets.setdefault((*group, bucket), _Bucket({})).add(
-            recorded, low if known else math.inf, high if known else -math.inf
-        )
+        into = buckets.setdefault((*group, bucket), _Bucket({}))
+        into.add(recorded, low if known else math.inf, high if known else -math.inf)
+        into.total += added[0]
+        into.count += added[1]
     out = []
     for key in sorted(buckets):
         b = buckets[key]
+        if q is None:
+            out.append((key[-1], b.total / b.count if b.count else math.nan, *key[:-1]))
+            continue
         value = quantile(
             q, b.ranges(), b.low if math.isfinite(b.low) else None, b.high if math.isfinite(b.high) else None
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
@@ -23,8 +24,9 @@ from vigil_query.alerts_sql import list_alerts, resolve_alert
 from vigil_query.catalog_sql import get_operations, get_services
 from vigil_query.drift_sql import get_drift
 from vigil_query.errors import Busy, FailedPrecondition, InvalidQuery, NotFound, TimedOut
-from vigil_query.logs_sql import search_logs
-from vigil_query.metrics_sql import list_metrics, query_metrics
+from vigil_query.logs_sql import log_volume, search_logs
+from vigil_query.metrics_sql import HOUR_NS, list_metrics, query_metrics
+from vigil_query.overview_sql import overview_parts
 from vigil_query.prices_rpc import list_model_prices
 from vigil_query.psi import Thresholds
 from vigil_query.reader import Reader
@@ -34,7 +36,7 @@ from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits, Replays
 from vigil_query.sessions_sql import get_session, search_sessions
 from vigil_query.spans_sql import search_spans, search_traces
-from vigil_query.tail_sql import POLL_S, Tail
+from vigil_query.tail_sql import POLL_S, LogTail, Tail
 from vigil_query.trace_sql import get_trace, outline, page, page_size
 from vigil_query.usage_sql import get_usage
 from vigil_storage import StorageError, StorageUnavailable
@@ -220,6 +222,7 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
     ResolveDriftAlert = _Unary(resolve_alert, scope=WRITE)  # a state change
     ListReplays = _Unary(list_replays)
     GetReplay = _Unary(get_replay)
+    GetLogVolume = _Unary(log_volume)
 
     async def StreamTrace(
         self, request: query_pb2.StreamTraceRequest, context: grpc.aio.ServicerContext
@@ -260,6 +263,72 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
                     yield found
         except Exception as exc:
             await _abort("TailSpans", exc, context)
+
+    async def GetOverview(
+        self, request: query_pb2.GetOverviewRequest, context: grpc.aio.ServicerContext
+    ) -> query_pb2.GetOverviewResponse:
+        """Its three independent parts at once, each on a query thread (a dashboard's first
+        paint waits for the slowest, not the sum)."""
+
+        async def work() -> query_pb2.GetOverviewResponse:
+            reader = await self.reader_for(context, READ)
+            response, parts = overview_parts(request)
+            *independent, assemble = parts
+            await asyncio.gather(*(reader.run(part) for part in independent))
+            assemble(reader)
+            return response
+
+        return await respond("GetOverview", work(), context)
+
+    async def TailLogs(
+        self, request: query_pb2.TailLogsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[query_pb2.TailLogsResponse]:
+        """As TailSpans, over log records."""
+        try:
+            await self.reader_for(context, READ)
+            tail = LogTail(request.filter)
+            yield query_pb2.TailLogsResponse()  # live: what is stamped from now on is sent
+            while True:
+                await asyncio.sleep(POLL_S)
+                reader = await self.reader_for(context, READ)
+                try:
+                    found = await reader.run(tail.poll)
+                except Busy:
+                    continue
+                if found.logs or found.skipped:
+                    yield found
+        except Exception as exc:
+            await _abort("TailLogs", exc, context)
+
+    async def StreamMetrics(
+        self, request: query_pb2.StreamMetricsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[query_pb2.StreamMetricsResponse]:
+        """QueryMetrics up to now, then at every poll the buckets from the one before the last
+        poll's on, on the first answer's grid (its start and step): a bucket still filling is
+        sent again with its new value. A poll with no points in its window sends nothing."""
+        try:
+            reader = await self.reader_for(context, READ)
+            live = query_pb2.QueryMetricsRequest()
+            live.CopyFrom(request.query)
+            origin = live.start_time_min_unix_nano or time.time_ns() - HOUR_NS
+            live.start_time_min_unix_nano, live.start_time_max_unix_nano = origin, 0
+            polled = time.time_ns()
+            first = await reader.run(lambda r: query_metrics(r, live))
+            live.step_nano = step = first.step_nano
+            yield query_pb2.StreamMetricsResponse(metrics=first)
+            while True:
+                await asyncio.sleep(POLL_S)
+                reader = await self.reader_for(context, READ)
+                live.start_time_min_unix_nano = origin + max(0, (polled - origin) // step - 1) * step
+                polled = time.time_ns()
+                try:
+                    found = await reader.run(lambda r: query_metrics(r, live))
+                except (Busy, InvalidQuery):
+                    continue  # busy, or no points in this window yet: the next poll catches up
+                if found.series:
+                    yield query_pb2.StreamMetricsResponse(metrics=found)
+        except Exception as exc:
+            await _abort("StreamMetrics", exc, context)
 
     async def Replay(
         self, request: query_pb2.ReplayRequest, context: grpc.aio.ServicerContext

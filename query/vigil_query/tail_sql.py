@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from vigil.query.v1 import query_pb2
 from vigil_query.filters import span_where
+from vigil_query.logs_sql import LOG_COLUMNS, ROW_HASH, log_where, to_log
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
 
@@ -80,3 +81,39 @@ class Tail:
                 wanted.discard(key)  # a retried copy: sent once
                 response.spans.append(to_span(row))
         return response
+
+
+@dataclass
+class LogTail:
+    """TailLogs, as ``Tail``: a record is new when it is stamped after the tail started and
+    shows up within ``LATE_S`` of its time; a record has no id, so it is remembered by its
+    time and a hash of its content (retried copies are sent once)."""
+
+    filter: query_pb2.LogFilter
+    started_ns: int = field(default_factory=time.time_ns)
+    _sent: dict[tuple[int, int], int] = field(default_factory=dict)  # (time, hash) → time
+
+    def __post_init__(self) -> None:
+        log_where(self.filter)  # a bad filter is refused before the tail starts
+
+    def poll(self, reader: Reader, now_ns: int | None = None) -> query_pb2.TailLogsResponse:
+        now_ns = now_ns or time.time_ns()
+        since = max(self.started_ns, now_ns - int(LATE_S * _NS))
+        self._sent = {key: ts for key, ts in self._sent.items() if ts >= since}
+        logs = query_pb2.LogFilter()
+        logs.CopyFrom(self.filter)
+        logs.start_time_min_unix_nano = since
+        logs.start_time_max_unix_nano = now_ns + int(LATE_S * _NS)  # clients a little ahead
+        where = log_where(logs)
+        rows = reader.rows(
+            f"SELECT {LOG_COLUMNS}, {ROW_HASH} AS h FROM {reader.db}.otel_logs WHERE {where.sql}"
+            f" ORDER BY ts DESC, h DESC LIMIT {MAX_PER_POLL + len(self._sent)}",
+            where.params,
+            "tailing logs",
+        )
+        new = [row for row in rows if (row[0], row[13]) not in self._sent]
+        newest = new[:MAX_PER_POLL]
+        self._sent.update({(row[0], row[13]): row[0] for row in new})
+        return query_pb2.TailLogsResponse(
+            logs=[to_log(row) for row in reversed(newest)], skipped=len(new) - len(newest)
+        )

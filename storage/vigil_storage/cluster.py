@@ -51,6 +51,8 @@ SHARDING_KEYS: dict[str, str] = {
     # Rollups: rows are inserted by each shard's view; the key only places the backfill.
     "otel_genai_usage_hourly": "cityHash64(ServiceName, GenAiModel, UserId)",
     "otel_sessions_hourly": "cityHash64(SessionId)",
+    "otel_requests_minutely": "cityHash64(ServiceName, SpanName)",
+    "otel_session_usage_hourly": "cityHash64(SessionId)",
     # Versioned rows read with FINAL: all versions of a row on one shard.
     "vigil_drift_alerts": "cityHash64(AlertId)",
     "vigil_replays": "cityHash64(ReplayId)",

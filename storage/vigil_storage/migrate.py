@@ -46,12 +46,14 @@ class Migration:
         ttl_start = f"TTL Start + toIntervalDay({ttl_days})" if ttl_days else ""
         ttl_metrics = f"TTL toDateTime(TimeUnix) + toIntervalDay({ttl_days})" if ttl_days else ""
         ttl_hour = f"TTL Hour + toIntervalDay({ttl_days})" if ttl_days else ""
+        ttl_minute = f"TTL Minute + toIntervalDay({ttl_days})" if ttl_days else ""
         text = Template(self.sql).substitute(
             db=quote_identifier(database),
             ttl=ttl,
             ttl_start=ttl_start,
             ttl_metrics=ttl_metrics,
             ttl_hour=ttl_hour,
+            ttl_minute=ttl_minute,
         )
         text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
         return [stmt.strip() for stmt in re.split(r";\s*(?:\n|$)", text) if stmt.strip()]

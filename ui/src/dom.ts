@@ -24,6 +24,6 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
-export function clear(element: Element, ...children: Node[]): void {
-  element.replaceChildren(...children);
+export function clear(element: Element, ...children: (Node | null | false)[]): void {
+  element.replaceChildren(...children.filter((c): c is Node => !!c));
 }

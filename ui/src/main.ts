@@ -15,6 +15,9 @@ import { driftPage } from "./pages/drift";
 import { alertsPage } from "./pages/alerts";
 import { incidentPage, incidentsPage } from "./pages/incidents";
 import { tailPage } from "./pages/tail";
+import { overviewPage } from "./pages/overview";
+import { logsPage } from "./pages/logs";
+import { metricsPage } from "./pages/metrics";
 
 const root = document.getElementById("app")!;
 let me: WhoAmIResponse | null = null;
@@ -41,12 +44,13 @@ function themeToggle(): HTMLElement {
       const dark = document.documentElement.dataset.theme !== "dark";
       document.documentElement.dataset.theme = dark ? "dark" : "light";
       localStorage.setItem("vigil-theme", dark ? "dark" : "light");
+      render(); // the charts take the theme's colors when drawn
     },
   }, "◐");
 }
 
 // Projects are separate databases: a trace of one is not found in another, so switching
-// goes back to the trace search.
+// goes to the trace search.
 function account(): HTMLElement | null {
   if (!me?.authEnabled) return null;
   const picker = h("select", {
@@ -54,7 +58,7 @@ function account(): HTMLElement | null {
     "aria-label": "Project",
     onchange: () => {
       setProject(picker.value);
-      history.pushState(null, "", "/");
+      history.pushState(null, "", "/traces");
       void start();
     },
   }, ...me.projects.map((p) => h("option", { value: p.slug, selected: p.slug === me!.project },
@@ -75,7 +79,8 @@ function render(): void {
     {},
     h("a", { href: "/", class: "brand", onclick: link("/") }, "Vigil"),
     h("nav", {},
-      ...[["/", "Traces"], ["/tail", "Live"], ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"], ["/incidents", "Incidents"]].map(([href, label]) =>
+      ...[["/", "Overview"], ["/traces", "Traces"], ["/logs", "Logs"], ["/metrics", "Metrics"], ["/tail", "Live"],
+        ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"], ["/incidents", "Incidents"]].map(([href, label]) =>
         h("a", { href, onclick: link(href), class: current(href, path) ? "active" : "" }, label))),
     account(),
     themeToggle(),
@@ -91,7 +96,10 @@ function render(): void {
   else if (path.startsWith("/alerts")) void alertsPage(main);
   else if (path.match(/^\/incidents\/[0-9a-f]+$/)) void incidentPage(main, path.split("/")[2]);
   else if (path.startsWith("/incidents")) void incidentsPage(main);
-  else void searchPage(main);
+  else if (path.startsWith("/traces")) void searchPage(main);
+  else if (path.startsWith("/logs")) void logsPage(main);
+  else if (path.startsWith("/metrics")) void metricsPage(main);
+  else void overviewPage(main);
 }
 
 // Who is calling decides what is shown: the login page when the server wants a user and
@@ -132,7 +140,7 @@ async function start(): Promise<void> {
 }
 
 function current(href: string, path: string): boolean {
-  return href === "/" ? path === "/" || path.startsWith("/traces") : path.startsWith(href);
+  return href === "/" ? path === "/" : path.startsWith(href);
 }
 
 export function link(path: string): (event: Event) => void {

@@ -193,28 +193,64 @@ class QueryClient:
         end: TimeLike = None,
         step_s: float = 0,
         metric_type: str = "",
+        max_series: int = 0,
     ) -> query_pb2.QueryMetricsResponse:
         """One metric in time buckets (default: the last hour, 60 buckets), one series per
-        group. ``aggregation``: avg, min, max, sum, last, rate, p50, p90, p95 or p99;
-        ``metric_type`` (gauge, sum, histogram, exponential_histogram) only when the name is
-        stored with several types."""
+        group. ``aggregation``: avg, min, max, sum, last, rate, increase, p50, p90, p95, p99 or
+        mean; ``metric_type`` (gauge, sum, histogram, exponential_histogram) only when the name
+        is stored with several types; ``max_series``: the largest series only."""
+        return self._call(
+            self._stub.QueryMetrics,
+            metrics_request(name, aggregation, service=service, attributes=attributes, group_by=group_by,
+                            start=start, end=end, step_s=step_s, metric_type=metric_type, max_series=max_series),
+        )  # fmt: skip
+
+    def stream_metrics(self, name: str, aggregation: str, **options: Any) -> LiveStream:
+        """Live metrics (StreamMetrics): the first response's ``metrics`` is ``query_metrics`` up
+        to now (same options; ``end`` is ignored), then about once a second the latest buckets again with
+        what arrived since. ``cancel()`` or the end of a ``with`` block ends it."""
+        request = query_pb2.StreamMetricsRequest(query=metrics_request(name, aggregation, **options))
+        return LiveStream(self._stub.StreamMetrics(request))
+
+    def overview(
+        self,
+        *,
+        group_by: str = "",
+        start: TimeLike = None,
+        end: TimeLike = None,
+        step_s: float = 0,
+        service: str = "",
+        top: int = 0,
+    ) -> query_pb2.GetOverviewResponse:
+        """The UI's overview (GetOverview): requests (root spans), errors, latency, and the LLM
+        calls' tokens and cost in time buckets (default: the last 24 hours), grouped by
+        ``group_by`` ("", "model", "service" or "user"); the top sessions, users, models and
+        operations by cost and by errors."""
         try:
-            agg = query_pb2.Aggregation.Value(f"AGGREGATION_{aggregation.upper()}")
-            kind = query_pb2.MetricType.Value(f"METRIC_TYPE_{metric_type.upper()}") if metric_type else 0
+            grouping = query_pb2.OverviewGroupBy.Value(
+                f"OVERVIEW_GROUP_BY_{(group_by or 'unspecified').upper()}"
+            )
         except ValueError as exc:
-            raise ValueError(f"unknown aggregation {aggregation!r} or metric type {metric_type!r}") from exc
-        request = query_pb2.QueryMetricsRequest(
-            metric_name=name,
-            type=kind,  # type: ignore[arg-type]
-            service_name=service,
-            attributes=dict(attributes or {}),
-            group_by=list(group_by),
+            raise ValueError(f"group_by must be model, service or user, got {group_by!r}") from exc
+        request = query_pb2.GetOverviewRequest(
             start_time_min_unix_nano=_ns(start),
             start_time_max_unix_nano=_ns(end),
             step_nano=int(step_s * 10**9),
-            aggregation=agg,  # type: ignore[arg-type]
+            group_by=grouping,  # type: ignore[arg-type]
+            service_name=service,
+            top=top,
         )
-        return self._call(self._stub.QueryMetrics, request)
+        return self._call(self._stub.GetOverview, request)
+
+    def log_volume(self, *, step_s: float = 0, **filters: object) -> query_pb2.GetLogVolumeResponse:
+        """Log records per time bucket and severity. Filters: see ``log_filter``."""
+        request = query_pb2.GetLogVolumeRequest(filter=log_filter(**filters), step_nano=int(step_s * 10**9))
+        return self._call(self._stub.GetLogVolume, request)
+
+    def tail_logs(self, **filters: object) -> LiveStream:
+        """Live tail of logs (TailLogs), as ``tail_spans``. Filters: see ``log_filter``
+        (without start/end)."""
+        return LiveStream(self._stub.TailLogs(query_pb2.TailLogsRequest(filter=log_filter(**filters))))
 
     def iter_trace_pages(
         self, trace_id: str, *, start: TimeLike = None, end: TimeLike = None, page_size: int = 0
@@ -582,7 +618,7 @@ class QueryClient:
 
 
 class SpanTail:
-    """A running server stream (TailSpans, WatchIncidents)."""
+    """A running server stream: TailSpans and WatchIncidents (and, as LiveStream, TailLogs or StreamMetrics)."""
 
     def __init__(self, call: Any) -> None:
         self._call = call
@@ -604,6 +640,13 @@ class SpanTail:
         self.cancel()
 
 
+class LiveStream(SpanTail):
+    """A running TailLogs or StreamMetrics call: iterate it for its responses."""
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        yield from super().__iter__()
+
+
 def mutation(
     *,
     patch: Sequence[Mapping[str, Any]] | str,
@@ -621,6 +664,39 @@ def mutation(
         ),
         target=target,
         patch=patch if isinstance(patch, str) else json.dumps(list(patch)),
+    )
+
+
+def metrics_request(
+    name: str,
+    aggregation: str,
+    *,
+    service: str = "",
+    attributes: Mapping[str, str] | None = None,
+    group_by: Sequence[str] = (),
+    start: TimeLike = None,
+    end: TimeLike = None,
+    step_s: float = 0,
+    metric_type: str = "",
+    max_series: int = 0,
+) -> query_pb2.QueryMetricsRequest:
+    """Build a QueryMetricsRequest (see ``QueryClient.query_metrics``)."""
+    try:
+        agg = query_pb2.Aggregation.Value(f"AGGREGATION_{aggregation.upper()}")
+        kind = query_pb2.MetricType.Value(f"METRIC_TYPE_{metric_type.upper()}") if metric_type else 0
+    except ValueError as exc:
+        raise ValueError(f"unknown aggregation {aggregation!r} or metric type {metric_type!r}") from exc
+    return query_pb2.QueryMetricsRequest(
+        metric_name=name,
+        type=kind,  # type: ignore[arg-type]
+        service_name=service,
+        attributes=dict(attributes or {}),
+        group_by=list(group_by),
+        start_time_min_unix_nano=_ns(start),
+        start_time_max_unix_nano=_ns(end),
+        step_nano=int(step_s * 10**9),
+        aggregation=agg,  # type: ignore[arg-type]
+        max_series=max_series,
     )
 
 

@@ -5,31 +5,27 @@ import { h, clear } from "../dom";
 import { query, errorText } from "../api";
 import { count, duration, time, usd } from "../format";
 import { link } from "../main";
+import { nanos, params, rangeSelect, sendHint, timeRange, update } from "../state";
 import type { TraceSummary } from "../gen/vigil/query/v1/query_pb";
 
-const RANGES: [string, number][] = [
-  ["Last 15 minutes", 15 * 60],
-  ["Last hour", 3600],
-  ["Last 6 hours", 6 * 3600],
-  ["Last 24 hours", 24 * 3600],
-  ["Last 7 days", 7 * 24 * 3600],
-];
+const DEFAULT_RANGE = 24 * 3600;
 
 export async function searchPage(main: HTMLElement): Promise<void> {
+  // The filters are the URL's (a link from the overview, the back button); Search puts them there.
+  const p = params();
   const service = h("select", { name: "service", "aria-label": "Service" }, h("option", { value: "" }, "All services"));
-  const range = h("select", { name: "range", "aria-label": "Time range" },
-    ...RANGES.map(([label, seconds]) => h("option", { value: seconds, selected: seconds === 24 * 3600 }, label)));
+  const range = rangeSelect(DEFAULT_RANGE);
   const status = h("select", { name: "status", "aria-label": "Status" },
-    h("option", { value: "" }, "Any status"), h("option", { value: "Error" }, "Errors"));
-  const operation = h("input", { name: "operation", placeholder: "Operation (span name)", "aria-label": "Operation" });
-  const attribute = h("input", { name: "attribute", placeholder: "attribute=value", "aria-label": "Attribute" });
-  const minDuration = h("input", { name: "min_ms", type: "number", min: 0, placeholder: "Min ms", "aria-label": "Minimum duration in ms" });
+    h("option", { value: "" }, "Any status"), h("option", { value: "Error", selected: p.get("status") === "Error" }, "Errors"));
+  const operation = h("input", { name: "operation", placeholder: "Operation (span name)", "aria-label": "Operation", value: p.get("operation") ?? "" });
+  const attribute = h("input", { name: "attribute", placeholder: "attribute=value", "aria-label": "Attribute", value: p.get("attribute") ?? "" });
+  const minDuration = h("input", { name: "min_ms", type: "number", min: 0, placeholder: "Min ms", "aria-label": "Minimum duration in ms", value: p.get("min_ms") ?? "" });
   const results = h("section", { class: "results" });
   let pageToken = "";
 
   async function search(more = false): Promise<void> {
     if (!more) pageToken = "";
-    const now = BigInt(Date.now()) * 1_000_000n;
+    const when = timeRange(DEFAULT_RANGE);
     const attributes: Record<string, string> = {};
     const [key, ...value] = attribute.value.split("=");
     if (key.trim() && value.length) attributes[key.trim()] = value.join("=").trim();
@@ -41,8 +37,8 @@ export async function searchPage(main: HTMLElement): Promise<void> {
           statusCode: status.value,
           attributes,
           durationMinNano: BigInt(Math.round(Number(minDuration.value || 0) * 1e6)),
-          startTimeMinUnixNano: now - BigInt(Number(range.value)) * 1_000_000_000n,
-          startTimeMaxUnixNano: now + 60_000_000_000n,
+          startTimeMinUnixNano: nanos(when.fromMs),
+          startTimeMaxUnixNano: nanos(when.toMs + (when.relative ? 60_000 : 0)),
         },
         pageSize: 50,
         pageToken,
@@ -85,7 +81,10 @@ export async function searchPage(main: HTMLElement): Promise<void> {
     if (pageToken) results.append(h("button", { class: "more", onclick: () => void search(true) }, "More traces"));
   }
 
-  const form = h("form", { class: "filters", onsubmit: (e: Event) => { e.preventDefault(); void search(); } },
+  const form = h("form", { class: "filters", onsubmit: (e: Event) => {
+    e.preventDefault();
+    update({ service: service.value, operation: operation.value.trim(), status: status.value, attribute: attribute.value.trim(), min_ms: minDuration.value });
+  } },
     service, operation, range, status, minDuration, attribute, h("button", { type: "submit" }, "Search"));
   clear(main, h("h1", {}, "Traces"), form, results);
   try {
@@ -94,12 +93,15 @@ export async function searchPage(main: HTMLElement): Promise<void> {
   } catch {
     // The search below says what went wrong.
   }
+  const wanted = p.get("service") ?? "";
+  if (wanted && ![...service.options].some((o) => o.value === wanted)) service.append(h("option", { value: wanted }, wanted));
+  service.value = wanted;
   await search();
 }
 
 function emptyState(): HTMLElement {
   return h("div", { class: "empty" },
-    h("p", {}, "No traces in this range yet. Send one with the Vigil SDK:"),
+    h("p", {}, "No traces match in this range. Send one with the Vigil SDK:"),
     h("pre", {}, [
       "# in the Vigil checkout's environment (.venv/bin/python), or after: pip install -e sdk",
       "import vigil",
@@ -107,5 +109,5 @@ function emptyState(): HTMLElement {
       "@vigil.trace\ndef handle(question): ...",
     ].join("\n")),
     h("p", {}, "The README's quick start has a whole script to copy."),
-    h("p", {}, "or point any OpenTelemetry exporter at localhost:4317 (gRPC) or :4318 (HTTP)."));
+    ...sendHint("traces"));
 }

@@ -4,7 +4,8 @@
 import { h, clear } from "../dom";
 import { query, errorText } from "../api";
 import { duration, time } from "../format";
-import type { SpanNode } from "../gen/vigil/query/v1/query_pb";
+import type { LogRecord, SpanNode } from "../gen/vigil/query/v1/query_pb";
+import { severityName } from "./logs";
 import { spanPanel } from "./span";
 
 const ROW_HEIGHT = 26;
@@ -14,9 +15,13 @@ const MAX_INDENT_DEPTH = 16;
 export async function tracePage(main: HTMLElement, traceId: string): Promise<void> {
   clear(main, h("p", { class: "muted" }, "Loading trace…"));
   const nodes: SpanNode[] = [];
+  const traceLogs: LogRecord[] = [];
   try {
     // StreamTrace: every page of the trace, in depth-first order, from one view of it.
-    for await (const page of query.streamTrace({ traceId })) nodes.push(...page.spans);
+    for await (const page of query.streamTrace({ traceId })) {
+      nodes.push(...page.spans);
+      traceLogs.push(...page.logs);
+    }
   } catch (error) {
     clear(main, h("h1", {}, "Trace ", h("code", {}, traceId)), h("p", { class: "error" }, errorText(error)));
     return;
@@ -113,11 +118,43 @@ export async function tracePage(main: HTMLElement, traceId: string): Promise<voi
     if (top < viewport.scrollTop || top > viewport.scrollTop + viewport.clientHeight - ROW_HEIGHT) viewport.scrollTop = top - viewport.clientHeight / 2;
   });
 
+  // The trace's log records in place: each under its span's name (a click selects the span),
+  // those that name no span of the trace as the trace's own.
+  const names = new Map(nodes.map((n) => [n.span!.spanId, n.span!.name]));
+  const logs = [...nodes.flatMap((n) => n.logs), ...traceLogs].sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1));
+  const logSection = logs.length
+    ? h("section", { class: "trace-logs" }, h("h3", {}, `Logs (${logs.length})`),
+      ...logs.map((l) => h("div", { class: `log sev-${severityName(l.severityNumber).toLowerCase()}` },
+        h("span", { class: "muted" }, time(l.timeUnixNano), " "),
+        h("span", { class: `badge severity ${severityName(l.severityNumber).toLowerCase()}` }, l.severityText || severityName(l.severityNumber)),
+        " ",
+        names.has(l.spanId)
+          ? h("button", { class: "linkish", onclick: () => selectSpan(l.spanId) }, names.get(l.spanId)!)
+          : h("span", { class: "muted" }, "(trace)"),
+        " ", l.body)))
+    : null;
+
+  function selectSpan(spanId: string): void {
+    let index = visible.findIndex((n) => n.span!.spanId === spanId);
+    if (index < 0) {
+      collapsed.clear();
+      recompute();
+      index = visible.findIndex((n) => n.span!.spanId === spanId);
+    }
+    if (index < 0) return;
+    select(index);
+    viewport.scrollTop = Math.max(0, index * ROW_HEIGHT - viewport.clientHeight / 2);
+  }
+
   const root = nodes[0].span!;
   clear(main,
     h("h1", {}, root.name, " ", h("code", { class: "muted" }, traceId)),
     h("p", { class: "muted" }, `${nodes.length} spans · ${duration(end - start)} · started ${time(start)}`),
-    h("div", { class: "trace-layout" }, viewport, panel));
+    h("div", { class: "trace-layout" }, viewport, panel),
+    logSection);
   recompute();
   select(0);
+  // A link to a span of the trace (from a log record) opens with it selected.
+  const wanted = new URLSearchParams(window.location.search).get("span");
+  if (wanted) selectSpan(wanted.toLowerCase());
 }

@@ -29,6 +29,8 @@ class Aggregation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGGREGATION_P90: _ClassVar[Aggregation]
     AGGREGATION_P95: _ClassVar[Aggregation]
     AGGREGATION_P99: _ClassVar[Aggregation]
+    AGGREGATION_INCREASE: _ClassVar[Aggregation]
+    AGGREGATION_MEAN: _ClassVar[Aggregation]
 
 class UsageGroupBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -39,6 +41,13 @@ class UsageGroupBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     USAGE_GROUP_BY_USER: _ClassVar[UsageGroupBy]
     USAGE_GROUP_BY_SESSION: _ClassVar[UsageGroupBy]
     USAGE_GROUP_BY_PROJECT: _ClassVar[UsageGroupBy]
+
+class OverviewGroupBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OVERVIEW_GROUP_BY_UNSPECIFIED: _ClassVar[OverviewGroupBy]
+    OVERVIEW_GROUP_BY_MODEL: _ClassVar[OverviewGroupBy]
+    OVERVIEW_GROUP_BY_SERVICE: _ClassVar[OverviewGroupBy]
+    OVERVIEW_GROUP_BY_USER: _ClassVar[OverviewGroupBy]
 METRIC_TYPE_UNSPECIFIED: MetricType
 METRIC_TYPE_GAUGE: MetricType
 METRIC_TYPE_SUM: MetricType
@@ -56,6 +65,8 @@ AGGREGATION_P50: Aggregation
 AGGREGATION_P90: Aggregation
 AGGREGATION_P95: Aggregation
 AGGREGATION_P99: Aggregation
+AGGREGATION_INCREASE: Aggregation
+AGGREGATION_MEAN: Aggregation
 USAGE_GROUP_BY_UNSPECIFIED: UsageGroupBy
 USAGE_GROUP_BY_MODEL: UsageGroupBy
 USAGE_GROUP_BY_PROVIDER: UsageGroupBy
@@ -63,6 +74,10 @@ USAGE_GROUP_BY_SERVICE: UsageGroupBy
 USAGE_GROUP_BY_USER: UsageGroupBy
 USAGE_GROUP_BY_SESSION: UsageGroupBy
 USAGE_GROUP_BY_PROJECT: UsageGroupBy
+OVERVIEW_GROUP_BY_UNSPECIFIED: OverviewGroupBy
+OVERVIEW_GROUP_BY_MODEL: OverviewGroupBy
+OVERVIEW_GROUP_BY_SERVICE: OverviewGroupBy
+OVERVIEW_GROUP_BY_USER: OverviewGroupBy
 
 class WhoAmIRequest(_message.Message):
     __slots__ = ()
@@ -384,7 +399,7 @@ class ListMetricsResponse(_message.Message):
     def __init__(self, metrics: _Optional[_Iterable[_Union[MetricDescriptor, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class QueryMetricsRequest(_message.Message):
-    __slots__ = ("metric_name", "type", "service_name", "attributes", "group_by", "start_time_min_unix_nano", "start_time_max_unix_nano", "step_nano", "aggregation")
+    __slots__ = ("metric_name", "type", "service_name", "attributes", "group_by", "start_time_min_unix_nano", "start_time_max_unix_nano", "step_nano", "aggregation", "max_series")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -401,6 +416,7 @@ class QueryMetricsRequest(_message.Message):
     START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
     STEP_NANO_FIELD_NUMBER: _ClassVar[int]
     AGGREGATION_FIELD_NUMBER: _ClassVar[int]
+    MAX_SERIES_FIELD_NUMBER: _ClassVar[int]
     metric_name: str
     type: MetricType
     service_name: str
@@ -410,7 +426,8 @@ class QueryMetricsRequest(_message.Message):
     start_time_max_unix_nano: int
     step_nano: int
     aggregation: Aggregation
-    def __init__(self, metric_name: _Optional[str] = ..., type: _Optional[_Union[MetricType, str]] = ..., service_name: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., group_by: _Optional[_Iterable[str]] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., step_nano: _Optional[int] = ..., aggregation: _Optional[_Union[Aggregation, str]] = ...) -> None: ...
+    max_series: int
+    def __init__(self, metric_name: _Optional[str] = ..., type: _Optional[_Union[MetricType, str]] = ..., service_name: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., group_by: _Optional[_Iterable[str]] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., step_nano: _Optional[int] = ..., aggregation: _Optional[_Union[Aggregation, str]] = ..., max_series: _Optional[int] = ...) -> None: ...
 
 class MetricPoint(_message.Message):
     __slots__ = ("time_unix_nano", "value")
@@ -436,16 +453,18 @@ class MetricSeries(_message.Message):
     def __init__(self, group: _Optional[_Mapping[str, str]] = ..., points: _Optional[_Iterable[_Union[MetricPoint, _Mapping]]] = ...) -> None: ...
 
 class QueryMetricsResponse(_message.Message):
-    __slots__ = ("type", "unit", "step_nano", "series")
+    __slots__ = ("type", "unit", "step_nano", "series", "truncated")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
     STEP_NANO_FIELD_NUMBER: _ClassVar[int]
     SERIES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     type: MetricType
     unit: str
     step_nano: int
     series: _containers.RepeatedCompositeFieldContainer[MetricSeries]
-    def __init__(self, type: _Optional[_Union[MetricType, str]] = ..., unit: _Optional[str] = ..., step_nano: _Optional[int] = ..., series: _Optional[_Iterable[_Union[MetricSeries, _Mapping]]] = ...) -> None: ...
+    truncated: bool
+    def __init__(self, type: _Optional[_Union[MetricType, str]] = ..., unit: _Optional[str] = ..., step_nano: _Optional[int] = ..., series: _Optional[_Iterable[_Union[MetricSeries, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class GetTraceResponse(_message.Message):
     __slots__ = ("trace_id", "spans", "root_span_ids", "next_page_token", "span_count", "logs")
@@ -1176,3 +1195,155 @@ class GetUsageResponse(_message.Message):
     currency: str
     truncated: bool
     def __init__(self, total: _Optional[_Union[UsageStats, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[UsageGroup, _Mapping]]] = ..., step_nano: _Optional[int] = ..., unpriced_models: _Optional[_Iterable[str]] = ..., currency: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class GetOverviewRequest(_message.Message):
+    __slots__ = ("start_time_min_unix_nano", "start_time_max_unix_nano", "step_nano", "group_by", "top", "service_name")
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    STEP_NANO_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    TOP_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_NAME_FIELD_NUMBER: _ClassVar[int]
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    step_nano: int
+    group_by: OverviewGroupBy
+    top: int
+    service_name: str
+    def __init__(self, start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., step_nano: _Optional[int] = ..., group_by: _Optional[_Union[OverviewGroupBy, str]] = ..., top: _Optional[int] = ..., service_name: _Optional[str] = ...) -> None: ...
+
+class RequestStats(_message.Message):
+    __slots__ = ("requests", "errors", "error_rate", "latency_p50_nano", "latency_p95_nano", "latency_p99_nano")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_NANO_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P95_NANO_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_NANO_FIELD_NUMBER: _ClassVar[int]
+    requests: int
+    errors: int
+    error_rate: float
+    latency_p50_nano: int
+    latency_p95_nano: int
+    latency_p99_nano: int
+    def __init__(self, requests: _Optional[int] = ..., errors: _Optional[int] = ..., error_rate: _Optional[float] = ..., latency_p50_nano: _Optional[int] = ..., latency_p95_nano: _Optional[int] = ..., latency_p99_nano: _Optional[int] = ...) -> None: ...
+
+class RequestBucket(_message.Message):
+    __slots__ = ("time_unix_nano", "stats")
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    stats: RequestStats
+    def __init__(self, time_unix_nano: _Optional[int] = ..., stats: _Optional[_Union[RequestStats, _Mapping]] = ...) -> None: ...
+
+class RequestGroup(_message.Message):
+    __slots__ = ("key", "total", "buckets")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    total: RequestStats
+    buckets: _containers.RepeatedCompositeFieldContainer[RequestBucket]
+    def __init__(self, key: _Optional[str] = ..., total: _Optional[_Union[RequestStats, _Mapping]] = ..., buckets: _Optional[_Iterable[_Union[RequestBucket, _Mapping]]] = ...) -> None: ...
+
+class TopEntry(_message.Message):
+    __slots__ = ("key", "cost_usd", "unpriced_calls", "errors", "count")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    UNPRICED_CALLS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    cost_usd: float
+    unpriced_calls: int
+    errors: int
+    count: int
+    def __init__(self, key: _Optional[str] = ..., cost_usd: _Optional[float] = ..., unpriced_calls: _Optional[int] = ..., errors: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
+class TopList(_message.Message):
+    __slots__ = ("name", "by_cost", "by_errors")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BY_COST_FIELD_NUMBER: _ClassVar[int]
+    BY_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    by_cost: _containers.RepeatedCompositeFieldContainer[TopEntry]
+    by_errors: _containers.RepeatedCompositeFieldContainer[TopEntry]
+    def __init__(self, name: _Optional[str] = ..., by_cost: _Optional[_Iterable[_Union[TopEntry, _Mapping]]] = ..., by_errors: _Optional[_Iterable[_Union[TopEntry, _Mapping]]] = ...) -> None: ...
+
+class GetOverviewResponse(_message.Message):
+    __slots__ = ("step_nano", "start_time_min_unix_nano", "start_time_max_unix_nano", "requests", "request_groups", "usage", "top")
+    STEP_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MIN_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MAX_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    TOP_FIELD_NUMBER: _ClassVar[int]
+    step_nano: int
+    start_time_min_unix_nano: int
+    start_time_max_unix_nano: int
+    requests: RequestStats
+    request_groups: _containers.RepeatedCompositeFieldContainer[RequestGroup]
+    usage: GetUsageResponse
+    top: _containers.RepeatedCompositeFieldContainer[TopList]
+    def __init__(self, step_nano: _Optional[int] = ..., start_time_min_unix_nano: _Optional[int] = ..., start_time_max_unix_nano: _Optional[int] = ..., requests: _Optional[_Union[RequestStats, _Mapping]] = ..., request_groups: _Optional[_Iterable[_Union[RequestGroup, _Mapping]]] = ..., usage: _Optional[_Union[GetUsageResponse, _Mapping]] = ..., top: _Optional[_Iterable[_Union[TopList, _Mapping]]] = ...) -> None: ...
+
+class GetLogVolumeRequest(_message.Message):
+    __slots__ = ("filter", "step_nano")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    STEP_NANO_FIELD_NUMBER: _ClassVar[int]
+    filter: LogFilter
+    step_nano: int
+    def __init__(self, filter: _Optional[_Union[LogFilter, _Mapping]] = ..., step_nano: _Optional[int] = ...) -> None: ...
+
+class LogVolumeSeries(_message.Message):
+    __slots__ = ("severity", "points")
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    severity: str
+    points: _containers.RepeatedCompositeFieldContainer[LogVolumePoint]
+    def __init__(self, severity: _Optional[str] = ..., points: _Optional[_Iterable[_Union[LogVolumePoint, _Mapping]]] = ...) -> None: ...
+
+class LogVolumePoint(_message.Message):
+    __slots__ = ("time_unix_nano", "count")
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    count: int
+    def __init__(self, time_unix_nano: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
+class GetLogVolumeResponse(_message.Message):
+    __slots__ = ("step_nano", "series", "total")
+    STEP_NANO_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    step_nano: int
+    series: _containers.RepeatedCompositeFieldContainer[LogVolumeSeries]
+    total: int
+    def __init__(self, step_nano: _Optional[int] = ..., series: _Optional[_Iterable[_Union[LogVolumeSeries, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class TailLogsRequest(_message.Message):
+    __slots__ = ("filter",)
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    filter: LogFilter
+    def __init__(self, filter: _Optional[_Union[LogFilter, _Mapping]] = ...) -> None: ...
+
+class TailLogsResponse(_message.Message):
+    __slots__ = ("logs", "skipped")
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    logs: _containers.RepeatedCompositeFieldContainer[LogRecord]
+    skipped: int
+    def __init__(self, logs: _Optional[_Iterable[_Union[LogRecord, _Mapping]]] = ..., skipped: _Optional[int] = ...) -> None: ...
+
+class StreamMetricsRequest(_message.Message):
+    __slots__ = ("query",)
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    query: QueryMetricsRequest
+    def __init__(self, query: _Optional[_Union[QueryMetricsRequest, _Mapping]] = ...) -> None: ...
+
+class StreamMetricsResponse(_message.Message):
+    __slots__ = ("metrics",)
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    metrics: QueryMetricsResponse
+    def __init__(self, metrics: _Optional[_Union[QueryMetricsResponse, _Mapping]] = ...) -> None: ...

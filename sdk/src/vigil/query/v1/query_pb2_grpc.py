@@ -149,6 +149,26 @@ class QueryServiceStub:
                 request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIRequest.SerializeToString,
                 response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIResponse.FromString,
                 _registered_method=True)
+        self.GetOverview = channel.unary_unary(
+                '/vigil.query.v1.QueryService/GetOverview',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetOverviewRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetOverviewResponse.FromString,
+                _registered_method=True)
+        self.GetLogVolume = channel.unary_unary(
+                '/vigil.query.v1.QueryService/GetLogVolume',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetLogVolumeRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetLogVolumeResponse.FromString,
+                _registered_method=True)
+        self.TailLogs = channel.unary_stream(
+                '/vigil.query.v1.QueryService/TailLogs',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.TailLogsRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.TailLogsResponse.FromString,
+                _registered_method=True)
+        self.StreamMetrics = channel.unary_stream(
+                '/vigil.query.v1.QueryService/StreamMetrics',
+                request_serializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsRequest.SerializeToString,
+                response_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -329,6 +349,41 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOverview(self, request, context):
+        """The UI's home page in one call: requests (root spans) with their errors and latency, and
+        the LLM calls' tokens and cost, over time and by model, service or user; the top sessions,
+        users, models and operations by cost and by errors. Read from rollups (minute rollups of
+        root spans, hourly rollups of LLM calls), not from every span.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLogVolume(self, request, context):
+        """Log records per time bucket and severity: the histogram above a log search.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TailLogs(self, request, context):
+        """Live tail of logs, as TailSpans: the first response comes at once and is empty (the tail
+        is live); then one response per poll that found new records, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamMetrics(self, request, context):
+        """Live metrics: the first response is QueryMetrics over the range up to now; then every poll
+        (about a second) the buckets from the last one sent on, again, with what arrived since (a
+        bucket's point replaces the one sent before with the same time). The step stays the first
+        response's; start_time_max_unix_nano is ignored (the range grows with the clock).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -446,6 +501,26 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.WhoAmI,
                     request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIRequest.FromString,
                     response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIResponse.SerializeToString,
+            ),
+            'GetOverview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOverview,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetOverviewRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetOverviewResponse.SerializeToString,
+            ),
+            'GetLogVolume': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLogVolume,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.GetLogVolumeRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.GetLogVolumeResponse.SerializeToString,
+            ),
+            'TailLogs': grpc.unary_stream_rpc_method_handler(
+                    servicer.TailLogs,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.TailLogsRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.TailLogsResponse.SerializeToString,
+            ),
+            'StreamMetrics': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamMetrics,
+                    request_deserializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsRequest.FromString,
+                    response_serializer=vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1069,6 +1144,114 @@ class QueryService:
             '/vigil.query.v1.QueryService/WhoAmI',
             vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIRequest.SerializeToString,
             vigil_dot_query_dot_v1_dot_query__pb2.WhoAmIResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOverview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/GetOverview',
+            vigil_dot_query_dot_v1_dot_query__pb2.GetOverviewRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.GetOverviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLogVolume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/GetLogVolume',
+            vigil_dot_query_dot_v1_dot_query__pb2.GetLogVolumeRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.GetLogVolumeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TailLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/TailLogs',
+            vigil_dot_query_dot_v1_dot_query__pb2.TailLogsRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.TailLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vigil.query.v1.QueryService/StreamMetrics',
+            vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsRequest.SerializeToString,
+            vigil_dot_query_dot_v1_dot_query__pb2.StreamMetricsResponse.FromString,
             options,
             channel_credentials,
             insecure,
