@@ -32,6 +32,13 @@ class CollectorMetrics:
             ["signal", "transport", "outcome"],
             registry=r,
         )
+        self.duplicate_requests = Counter(
+            "vigil_ingest_duplicate_requests",
+            "Requests acknowledged without being stored again: an identical copy (same project, same "
+            "decompressed body) was acknowledged within VIGIL_INGEST_DEDUP_WINDOW_S.",
+            ["signal"],
+            registry=r,
+        )
         self.decoded_spans = Counter(
             "vigil_decoder_spans",
             "Stored spans by who decoded them: clickhouse (native decode) or python.",

@@ -35,6 +35,7 @@ from vigil_auth.tokens import TokenSigner
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.pool import DecodePool
+from vigil_collector.dedup import RecentRequests
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.pipeline import Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
@@ -122,6 +123,7 @@ class VigilApp:
             max_bytes=settings.wal_max_bytes,
             metrics=self.metrics,
             dead_letter_max_bytes=settings.dead_letter_max_bytes,
+            dedup_window_s=settings.ingest_dedup_window_s,
         )
         self._schema_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -180,6 +182,9 @@ class VigilApp:
             max_pending_bytes=s.queue_max_bytes,
             max_pending_items=s.queue_max_spans,
             pace=self.batcher.admitted,
+            recent=RecentRequests(s.ingest_dedup_window_s, self.wal.recent)
+            if s.ingest_dedup_window_s
+            else None,
         )
 
         self.grpc = OtlpGrpcReceiver(

@@ -173,6 +173,14 @@ class VigilSettings(BaseSettings):
         description="Disk the dead-letter folder may use; beyond it the oldest dead letters are "
         "deleted (counted in vigil_dead_letters_dropped_total).",
     )
+    # --- idempotent ingest and self-monitoring (issue 35) ----------------------------------
+    ingest_dedup_window_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="An OTLP request retried with an identical (decompressed) body for the same project "
+        "within this many seconds is acknowledged and stored once, across restarts too "
+        "(vigil_ingest_duplicate_requests_total); 0 turns it off.",
+    )
     tls_cert_file: Path | None = Field(
         default=None, description="PEM certificate (chain) for TLS on every listener, with tls_key_file."
     )
