@@ -110,6 +110,12 @@ class CollectorMetrics:
         self.insert_seconds = Histogram(
             "vigil_writer_insert_seconds", "Duration of one INSERT.", buckets=_LATENCY_BUCKETS, registry=r
         )
+        self.query_seconds = Histogram(
+            "vigil_query_seconds",
+            "Duration of one read of the query service (its ClickHouse query, waiting for a thread included).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.insert_failures = Counter(
             "vigil_writer_failed_inserts", "INSERT attempts that failed (they are retried).", registry=r
         )

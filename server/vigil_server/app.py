@@ -25,7 +25,7 @@ from clickhouse_connect.driver.client import Client
 from vigil_alerting.errors import RuleError
 from vigil_alerting.metrics import AlertingMetrics
 from vigil_alerting.projects import Alerting
-from vigil_alerting.rules.builtin import drift_rules
+from vigil_alerting.rules.builtin import drift_rules, self_monitoring_rules
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.host_guard import HostGuard
@@ -37,7 +37,7 @@ from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.pool import DecodePool
 from vigil_collector.dedup import RecentRequests
 from vigil_collector.metrics import CollectorMetrics
-from vigil_collector.pipeline import Pipeline
+from vigil_collector.pipeline import METRICS, Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.wal.log import WriteAheadLog
@@ -52,6 +52,7 @@ from vigil_query.server import QueryServer
 from vigil_query.service import QueryService
 from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes, host_middleware
+from vigil_server.self_monitor import SelfMonitor
 from vigil_server.settings import VigilSettings
 from vigil_storage import StorageError, apply_migrations, connect
 from vigil_storage.migrate import move_tables
@@ -134,6 +135,7 @@ class VigilApp:
         self.ports: BoundPorts | None = None
         self._detector_stop = asyncio.Event()
         self._detector_task: asyncio.Task[None] | None = None
+        self._self_monitor_task: asyncio.Task[None] | None = None
         self.alerting = make_alerting(settings, self.metrics.registry)
 
     async def start(self) -> BoundPorts:
@@ -235,6 +237,15 @@ class VigilApp:
         self.query = make_query_server(s, self.auth, self.alerting)
         query_port = await self.query.start(s.listen_host, s.query_port, credentials)
         web_port = await self.query.start_web(s.listen_host, s.web_port, tls, guard)
+        self.query.reader.on_duration = self.metrics.query_seconds.observe
+        if s.self_monitor_interval_s > 0:  # through the pipeline: see self_monitor.py for why
+            monitor = SelfMonitor(
+                self.metrics.registry,
+                lambda body: pipeline.export_proto(body, "self", 0, METRICS),
+                s.self_monitor_interval_s,
+                derived=lambda: {"vigil_wal_fill_ratio": self.wal.disk_bytes / self.wal.max_bytes},
+            )
+            self._self_monitor_task = loop.create_task(monitor.run(self._detector_stop), name="vigil-self")
         local_admin.publish(
             s.data_dir,
             local_admin.LocalAdmin(
@@ -292,8 +303,9 @@ class VigilApp:
         if self._schema_task is not None:
             self._schema_task.cancel()
         self._detector_stop.set()
-        if self._detector_task is not None:
-            await asyncio.gather(self._detector_task, return_exceptions=True)
+        for task in (self._detector_task, self._self_monitor_task):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
         # The rules' loop before the servers: an evaluation in progress ends, nothing new starts.
         await asyncio.get_running_loop().run_in_executor(None, self.alerting.stop)
         stops = []
@@ -430,7 +442,16 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
         rules_file=s.rules_file,
         default_interval_s=s.rules_interval_s,
         on_evaluation=metrics.observe,
-        builtin_rules=drift_rules(
+        builtin_rules=self_monitoring_rules(
+            disabled=frozenset(s.self_monitor_rules_disabled),
+            auth_failures=s.self_monitor_auth_failures,
+            slow_query_s=s.self_monitor_slow_query_s,
+        )
+        if s.self_monitor_interval_s > 0
+        else [],
+    )
+    alerting.builtin_rules += (
+        drift_rules(
             measures=tuple(s.drift_metrics),
             group_by=tuple(s.drift_group_by),
             current_s=s.drift_current_s,
@@ -442,7 +463,7 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
             interval_s=s.drift_interval_s,
         )
         if s.drift_interval_s > 0
-        else [],
+        else []
     )
     return alerting
 
