@@ -188,6 +188,7 @@ class VigilApp:
             if s.ingest_dedup_window_s
             else None,
         )
+        self.wal.recent = []  # held by the pipeline's index from now on
 
         self.grpc = OtlpGrpcReceiver(
             pipeline,
