@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import struct
+import threading
 import time
 from pathlib import Path
 
@@ -33,11 +34,12 @@ _SUFFIX = ".idx"
 
 class RecentIndex:
     """The index files in ``directory`` (the log's), for a window of ``window_s`` seconds.
-    Used from the log's opening thread and then its releasing thread, one at a time."""
+    ``add`` is called from the writer lanes' threads (the log's ``release``): one at a time."""
 
     def __init__(self, directory: Path, window_s: float) -> None:
         self._dir = directory
         self._window_ns = int(window_s * 1e9)
+        self._lock = threading.Lock()
 
     def _files(self) -> list[tuple[int, Path]]:
         found = []
@@ -60,6 +62,10 @@ class RecentIndex:
 
     def add(self, entries: list[tuple[int, bytes]], now_ns: int | None = None) -> None:
         """Durably append the entries still inside the window (before their segment goes)."""
+        with self._lock:
+            self._add(entries, now_ns)
+
+    def _add(self, entries: list[tuple[int, bytes]], now_ns: int | None) -> None:
         now = now_ns or time.time_ns()
         cutoff = now - self._window_ns
         files = self._files()
