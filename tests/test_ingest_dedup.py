@@ -8,9 +8,11 @@ import asyncio
 import gzip
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
+from clickhouse_connect.driver.client import Client
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -23,7 +25,7 @@ from vigil_collector.wal.log import WriteAheadLog
 from vigil_collector.wal.records import RecordKind
 
 from reference_payload import kv
-from support import ServerProcess, export_otlp, http_request, make_request, query_stopped_storage
+from support import RunningApp, ServerProcess, export_otlp, http_request, make_request, query_stopped_storage
 
 METRICS_EXPORT = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 
@@ -208,3 +210,23 @@ def test_concurrent_copies_wait_for_the_first_to_be_durable(tmp_path: Path) -> N
         assert await recent.claim(digest) is True
 
     asyncio.run(run())
+
+
+def test_concurrent_identical_requests_to_a_server_are_stored_once(app: RunningApp, ch: Client) -> None:
+    """Eight copies at once over both transports: all answered OK, the spans stored once."""
+    body = make_request(5, "dedup-concurrent").SerializeToString()
+
+    def send(i: int) -> None:
+        if i % 2:
+            export_otlp(app.grpc_target, body)
+        else:
+            status, _, answer = http_request(
+                f"{app.http_base}/v1/traces", body, {"Content-Type": "application/x-protobuf"}
+            )
+            assert status == 200, answer
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(send, range(8)))
+    app.flush()
+    rows = ch.query("SELECT count() FROM otel.otel_traces WHERE ServiceName = 'dedup-concurrent'").result_rows
+    assert rows == [(5,)]
