@@ -321,8 +321,9 @@ def percentile(values: list[float], q: float) -> float:
     )
 
 
-def ack_rate_once(bodies: list[bytes], args: argparse.Namespace, window: str) -> float:
-    """Spans/s acknowledged by a fresh ``vigil serve`` with VIGIL_INGEST_DEDUP_WINDOW_S=window."""
+def ack_rate_once(bodies: list[bytes], args: argparse.Namespace, window: str) -> tuple[float, float]:
+    """Spans/s acknowledged by a fresh ``vigil serve`` with VIGIL_INGEST_DEDUP_WINDOW_S=window,
+    and the server's CPU µs per span meanwhile (less sensitive than the rate to a busy machine)."""
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-dedup-"))
     grpc_port, http_port, query_port = free_port(), free_port(), free_port()
     env = dict(
@@ -341,12 +342,14 @@ def ack_rate_once(bodies: list[bytes], args: argparse.Namespace, window: str) ->
         wait_ready(http_port)
         asyncio.run(send_all(grpc_port, bodies[:4], 4, 1))
         wait_written(http_port)
+        cpu = tree_cpu_s(server.pid)
         ack_s, acked, _ = asyncio.run(send_all(grpc_port, bodies[4:], args.clients, args.inflight, args.rate))
+        cpu = tree_cpu_s(server.pid) - cpu
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
         subprocess.run(["rm", "-rf", str(work)], check=False)
-    return acked / ack_s
+    return acked / ack_s, cpu / acked * 1e6
 
 
 def dedup_compare(args: argparse.Namespace) -> None:
@@ -358,17 +361,24 @@ def dedup_compare(args: argparse.Namespace) -> None:
         build_request(rng, base + i * 10_000_000_000).SerializeToString() for i in range(args.requests + 4)
     ]
     rates: dict[str, list[float]] = {"0": [], args.dedup_window: []}
+    cpus: dict[str, list[float]] = {"0": [], args.dedup_window: []}
     order = ["0", args.dedup_window]
     for i in range(args.dedup_compare):
         for window in order if i % 2 == 0 else order[::-1]:
-            rate = ack_rate_once(bodies, args, window)
+            rate, cpu = ack_rate_once(bodies, args, window)
             rates[window].append(rate)
-            print(f"round {i + 1}: window {window} s: ack {rate:,.0f} spans/s", flush=True)
+            cpus[window].append(cpu)
+            print(
+                f"round {i + 1}: window {window} s: ack {rate:,.0f} spans/s, server {cpu:.1f} us/span",
+                flush=True,
+            )
     off, on = statistics.median(rates["0"]), statistics.median(rates[args.dedup_window])
+    cpu_off, cpu_on = statistics.median(cpus["0"]), statistics.median(cpus[args.dedup_window])
     print(
         f"RESULT dedup: ack median off={off:,.0f} on={on:,.0f} spans/s, on/off={on / off:.3f} "
         f"(cost {(1 - on / off) * 100:+.1f}%; {args.dedup_compare} rounds each, {args.clients} clients x "
-        f"{args.inflight} in flight)"
+        f"{args.inflight} in flight); server cpu median off={cpu_off:.1f} on={cpu_on:.1f} us/span "
+        f"(on/off={cpu_on / cpu_off:.3f})"
     )
 
 
