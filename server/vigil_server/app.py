@@ -443,28 +443,30 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
         rules_file=s.rules_file,
         default_interval_s=s.rules_interval_s,
         on_evaluation=metrics.observe,
-        builtin_rules=self_monitoring_rules(
-            disabled=frozenset(s.self_monitor_rules_disabled),
-            auth_failures=s.self_monitor_auth_failures,
-            slow_query_s=s.self_monitor_slow_query_s,
+        builtin_rules=(
+            self_monitoring_rules(
+                disabled=frozenset(s.self_monitor_rules_disabled),
+                auth_failures=s.self_monitor_auth_failures,
+                slow_query_s=s.self_monitor_slow_query_s,
+            )
+            if s.self_monitor_interval_s > 0
+            else []
         )
-        if s.self_monitor_interval_s > 0
-        else [],
-    )
-    alerting.builtin_rules += (
-        drift_rules(
-            measures=tuple(s.drift_metrics),
-            group_by=tuple(s.drift_group_by),
-            current_s=s.drift_current_s,
-            baseline_s=s.drift_baseline_s,
-            bins=s.drift_bins,
-            min_samples=s.drift_min_samples,
-            medium=s.drift_medium,
-            high=s.drift_high,
-            interval_s=s.drift_interval_s,
-        )
-        if s.drift_interval_s > 0
-        else []
+        + (
+            drift_rules(
+                measures=tuple(s.drift_metrics),
+                group_by=tuple(s.drift_group_by),
+                current_s=s.drift_current_s,
+                baseline_s=s.drift_baseline_s,
+                bins=s.drift_bins,
+                min_samples=s.drift_min_samples,
+                medium=s.drift_medium,
+                high=s.drift_high,
+                interval_s=s.drift_interval_s,
+            )
+            if s.drift_interval_s > 0
+            else []
+        ),
     )
     return alerting
 
