@@ -5,6 +5,8 @@ insert of the same spans into the same ClickHouse, measured in the same run.
     make bench BENCH_ARGS="--clients 1 --inflight 1"    # one exporter, one request in flight
     make bench BENCH_ARGS="--requests 1200 --clients 16"
     make bench BENCH_ARGS="--rate 10000 --requests 200 --clients 1 --inflight 1"   # steady load
+    make bench BENCH_ARGS="--dedup-window 0"            # idempotent ingest off (default: on, 600 s)
+    make bench BENCH_ARGS="--dedup-compare 5"           # ack throughput, dedup off vs on, alternating
 
 What it does:
 1. builds the reference payload (bench/reference_payload.py): N requests of 512 spans,
@@ -319,6 +321,67 @@ def percentile(values: list[float], q: float) -> float:
     )
 
 
+def ack_rate_once(bodies: list[bytes], args: argparse.Namespace, window: str) -> tuple[float, float]:
+    """Spans/s acknowledged by a fresh ``vigil serve`` with VIGIL_INGEST_DEDUP_WINDOW_S=window,
+    and the server's CPU µs per span meanwhile (less sensitive than the rate to a busy machine)."""
+    work = Path(tempfile.mkdtemp(prefix="vigil-bench-dedup-"))
+    grpc_port, http_port, query_port = free_port(), free_port(), free_port()
+    env = dict(
+        os.environ,
+        VIGIL_DATA_DIR=str(work),
+        VIGIL_OTLP_GRPC_PORT=str(grpc_port),
+        VIGIL_OTLP_HTTP_PORT=str(http_port),
+        VIGIL_QUERY_PORT=str(query_port),
+        VIGIL_WEB_PORT="0",
+        VIGIL_LOG_LEVEL="WARNING",
+        VIGIL_DRIFT_INTERVAL_S="0",
+        VIGIL_INGEST_DEDUP_WINDOW_S=window,
+    )
+    server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
+    try:
+        wait_ready(http_port)
+        asyncio.run(send_all(grpc_port, bodies[:4], 4, 1))
+        wait_written(http_port)
+        cpu = tree_cpu_s(server.pid)
+        ack_s, acked, _ = asyncio.run(send_all(grpc_port, bodies[4:], args.clients, args.inflight, args.rate))
+        cpu = tree_cpu_s(server.pid) - cpu
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+    return acked / ack_s, cpu / acked * 1e6
+
+
+def dedup_compare(args: argparse.Namespace) -> None:
+    """Ack throughput with idempotent ingest off and on, alternating (off, on, on, off, ...), so
+    that drift in the machine's load falls on both alike."""
+    rng = random.Random(args.seed)
+    base = 1_700_000_000_000_000_000
+    bodies = [
+        build_request(rng, base + i * 10_000_000_000).SerializeToString() for i in range(args.requests + 4)
+    ]
+    rates: dict[str, list[float]] = {"0": [], args.dedup_window: []}
+    cpus: dict[str, list[float]] = {"0": [], args.dedup_window: []}
+    order = ["0", args.dedup_window]
+    for i in range(args.dedup_compare):
+        for window in order if i % 2 == 0 else order[::-1]:
+            rate, cpu = ack_rate_once(bodies, args, window)
+            rates[window].append(rate)
+            cpus[window].append(cpu)
+            print(
+                f"round {i + 1}: window {window} s: ack {rate:,.0f} spans/s, server {cpu:.1f} us/span",
+                flush=True,
+            )
+    off, on = statistics.median(rates["0"]), statistics.median(rates[args.dedup_window])
+    cpu_off, cpu_on = statistics.median(cpus["0"]), statistics.median(cpus[args.dedup_window])
+    print(
+        f"RESULT dedup: ack median off={off:,.0f} on={on:,.0f} spans/s, on/off={on / off:.3f} "
+        f"(cost {(1 - on / off) * 100:+.1f}%; {args.dedup_compare} rounds each, {args.clients} clients x "
+        f"{args.inflight} in flight); server cpu median off={cpu_off:.1f} on={cpu_on:.1f} us/span "
+        f"(on/off={cpu_on / cpu_off:.3f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -332,7 +395,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-freshness", dest="freshness", action="store_false", help="skip the probe")
     parser.add_argument("--no-direct", dest="direct", action="store_false", help="skip the direct insert")
+    parser.add_argument(
+        "--dedup-window",
+        default="600",
+        help="VIGIL_INGEST_DEDUP_WINDOW_S of the server (0: idempotent ingest off)",
+    )
+    parser.add_argument(
+        "--dedup-compare",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only measure ack throughput with idempotent ingest off and on, alternating, ROUNDS times each",
+    )
     args = parser.parse_args()
+    if args.dedup_compare:
+        dedup_compare(args)
+        return
 
     from vigil_collector.decode import DecodeLimits, decode_spans
     from vigil_server.settings import VigilSettings
@@ -362,6 +440,7 @@ def main() -> None:
         VIGIL_QUERY_PORT=str(query_port),
         VIGIL_WEB_PORT="0",
         VIGIL_LOG_LEVEL="WARNING",
+        VIGIL_INGEST_DEDUP_WINDOW_S=args.dedup_window,
     )
     server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
     try:

@@ -83,6 +83,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         # Tests that want the drift detector turn it on; elsewhere it would write alerts
         # into the shared session database.
         "drift_interval_s": 0,
+        # Likewise self-monitoring (its metrics and rules in the default project): tests turn it on.
+        "self_monitor_interval_s": 0,
     }
     values.update(overrides)
     # Apps over another main database (other tests' installs in the shared chDB directory)
@@ -255,6 +257,7 @@ class ServerProcess:
             "VIGIL_WEB_PORT": "0",
             "VIGIL_BATCH_MAX_WAIT_S": "0.05",
             "VIGIL_DECODE_WORKERS": "1",
+            "VIGIL_SELF_MONITOR_INTERVAL_S": "0",
             **env,
         }
         self.command = command or [sys.executable, "-m", "vigil_server.cli", "serve"]

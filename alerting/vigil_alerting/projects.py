@@ -178,11 +178,13 @@ class Alerting:
             with self._lock:
                 self.slugs[database] = slug
                 self.runners[database] = runner
-                taken = {r.name for r in [*self._file_rules_of(slug), *self.builtin_rules]}
+                # A built-in rule naming a project (self-monitoring: the default one) is its only.
+                builtin = [r for r in self.builtin_rules if (r.project or slug) == slug]
+                taken = {r.name for r in [*self._file_rules_of(slug), *builtin]}
                 runner.set_rules(
                     [
                         *self._file_rules_of(slug),
-                        *self.builtin_rules,
+                        *builtin,
                         *(r for r in api_rules if r.name not in taken),
                     ]
                 )

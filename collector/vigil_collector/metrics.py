@@ -32,6 +32,13 @@ class CollectorMetrics:
             ["signal", "transport", "outcome"],
             registry=r,
         )
+        self.duplicate_requests = Counter(
+            "vigil_ingest_duplicate_requests",
+            "Requests acknowledged without being stored again: an identical copy (same project, same "
+            "decompressed body) was acknowledged within VIGIL_INGEST_DEDUP_WINDOW_S.",
+            ["signal"],
+            registry=r,
+        )
         self.decoded_spans = Counter(
             "vigil_decoder_spans",
             "Stored spans by who decoded them: clickhouse (native decode) or python.",
@@ -102,6 +109,12 @@ class CollectorMetrics:
         )
         self.insert_seconds = Histogram(
             "vigil_writer_insert_seconds", "Duration of one INSERT.", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.query_seconds = Histogram(
+            "vigil_query_seconds",
+            "Duration of one read of the query service (its ClickHouse query, waiting for a thread included).",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.insert_failures = Counter(
             "vigil_writer_failed_inserts", "INSERT attempts that failed (they are retried).", registry=r

@@ -13,18 +13,23 @@ What a request holds in memory between arriving and being fsynced is bounded, in
 in items (spans, log records), whatever their size: past either bound requests are refused
 with a retryable error (``max_pending_bytes``, ``max_pending_items``).
 
+With ``recent`` (idempotent ingest, dedup.py), a request whose identical copy was
+acknowledged within the window is answered without being appended again.
+
 Receivers hand it raw bytes and get back an ExportResult or a typed IngestError; they only
 translate those to their protocol.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from vigil_collector.decode.native import NativeRequest
 from vigil_collector.decode.pool import DecodePool
+from vigil_collector.dedup import RecentRequests, digest_of
 from vigil_collector.errors import DecoderFailed, IngestError, Overloaded, RetryableError
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.log import WriteAheadLog
@@ -64,6 +69,7 @@ class Pipeline:
         max_pending_bytes: int,
         max_pending_items: int,
         pace: Callable[[int], AbstractAsyncContextManager[None]] | None = None,
+        recent: RecentRequests | None = None,
     ) -> None:
         self._wal = wal
         self._decoder = decoder
@@ -71,6 +77,7 @@ class Pipeline:
         self._max_pending_bytes = max_pending_bytes
         self._max_pending_items = max_pending_items
         self._pace = pace
+        self._recent = recent
         self._pending_bytes = 0
         self._pending_items = 0
 
@@ -108,6 +115,9 @@ class Pipeline:
     ) -> ExportResult:
         m = self._metrics
         counts = m.signals[signal.unit]
+        digesting = None
+        if self._recent is not None:  # in parallel with the decode (large bodies: on a thread)
+            digesting = asyncio.ensure_future(digest_of(signal.name, project, is_json, body))
         try:
             decoded = await self._decoder.decode(body, is_json, signal.name)
         except DecoderFailed:
@@ -124,7 +134,13 @@ class Pipeline:
             kind, payload = signal.arrow_kind, decoded.ipc
         counts.received.labels(transport).inc(accepted + rejected)
         counts.rejected.labels(transport).inc(rejected)
+        digest = await digesting if digesting is not None else b""
+        if accepted and self._recent is not None and await self._recent.claim(digest):
+            m.duplicate_requests.labels(signal.name).inc()
+            m.requests.labels(signal.name, transport, "duplicate").inc()
+            return ExportResult(accepted, rejected, message)
         if accepted:
+            queued = None
             try:
                 if self._pending_items and self._pending_items + accepted > self._max_pending_items:
                     raise Overloaded(
@@ -135,13 +151,19 @@ class Pipeline:
                 try:
                     paced = self._pace(cost(kind, accepted)) if self._pace else nullcontext()
                     async with paced:
-                        await self._wal.append(kind, accepted, payload, project)
+                        queued = self._wal.enqueue(kind, accepted, payload, project, digest)
+                        if self._recent is not None:  # the claim follows the record, not this call
+                            self._recent.follow(digest, queued)
+                        await asyncio.shield(queued)
                 finally:
                     self._pending_items -= accepted
             except RetryableError as exc:
                 counts.refused.labels(transport, type(exc).__name__).inc(accepted)
                 m.requests.labels(signal.name, transport, "retryable_error").inc()
                 raise
+            finally:
+                if queued is None and self._recent is not None:
+                    self._recent.abandon(digest)
         counts.accepted.labels(transport).inc(accepted)
         m.requests.labels(signal.name, transport, "partial" if rejected else "ok").inc()
         return ExportResult(accepted, rejected, message)

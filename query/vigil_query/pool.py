@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import copy
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ class _Inflight:
 
 
 class StoragePool:
+    # Told the seconds each ``run`` took, waiting for a thread included (vigil_query_seconds).
+    on_duration: Callable[[float], None] | None = None
+
     def __init__(
         self,
         dsn: str,
@@ -72,10 +76,13 @@ class StoragePool:
                 "VIGIL_QUERY_MAX_INFLIGHT); retry in a moment"
             )
         inflight.count += 1
+        started = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self)
         finally:
             inflight.count -= 1
+            if self.on_duration is not None:
+                self.on_duration(time.perf_counter() - started)
 
     def scoped(self, database: str) -> Self:
         """This pool over another database (a project's), sharing threads, clients and the

@@ -30,7 +30,7 @@ from vigil_alerting.metrics import AlertingMetrics
 from vigil_alerting.notify.errors import NotifyConfigError
 from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.projects import Alerting
-from vigil_alerting.rules.builtin import drift_rules
+from vigil_alerting.rules.builtin import drift_rules, self_monitoring_rules
 from vigil_alerting.service import AlertingService
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
@@ -41,8 +41,9 @@ from vigil_auth.tokens import TokenSigner
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.pool import DecodePool
+from vigil_collector.dedup import RecentRequests
 from vigil_collector.metrics import CollectorMetrics
-from vigil_collector.pipeline import Pipeline
+from vigil_collector.pipeline import METRICS, Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.wal.log import Backlog, WriteAheadLog
@@ -58,6 +59,7 @@ from vigil_query.service import QueryService
 from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes, host_middleware
 from vigil_server.schema_ddl import system_statements
+from vigil_server.self_monitor import SelfMonitor
 from vigil_server.settings import VigilSettings
 from vigil_server.worker import Worker, WorkerJob
 from vigil_server.worker_lease import WorkerLease, new_holder
@@ -136,6 +138,7 @@ class VigilApp:
             max_bytes=settings.wal_max_bytes,
             metrics=self.metrics,
             dead_letter_max_bytes=settings.dead_letter_max_bytes,
+            dedup_window_s=settings.ingest_dedup_window_s,
         )
         self._schema_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -150,6 +153,7 @@ class VigilApp:
         self._worker: Worker | None = None
         self._own_reader: Reader | None = None
         self.pipeline: Pipeline | None = None
+        self._self_monitor_task: asyncio.Task[None] | None = None
         self.alerting = make_alerting(settings, self.metrics.registry)
 
     async def start(self) -> BoundPorts:
@@ -214,6 +218,16 @@ class VigilApp:
             self.query = make_query_server(s, self.auth, self.alerting if s.role == "all" else None)
             query_port = await self.query.start(s.listen_host, s.query_port, credentials)
             web_port = await self.query.start_web(s.listen_host, s.web_port, tls, guard)
+            self.query.reader.on_duration = self.metrics.query_seconds.observe
+        if self.pipeline is not None and s.self_monitor_interval_s > 0:
+            pipeline = self.pipeline  # through the pipeline: see self_monitor.py for why
+            monitor = SelfMonitor(
+                self.metrics.registry,
+                lambda body: pipeline.export_proto(body, "self", 0, METRICS),
+                s.self_monitor_interval_s,
+                derived=lambda: {"vigil_wal_fill_ratio": self.wal.disk_bytes / self.wal.max_bytes},
+            )
+            self._self_monitor_task = loop.create_task(monitor.run(self._detector_stop), name="vigil-self")
         if s.role == "all":
             self._start_jobs_here(loop)
         elif s.role == "worker":
@@ -275,7 +289,11 @@ class VigilApp:
             max_pending_bytes=s.queue_max_bytes,
             max_pending_items=s.queue_max_spans,
             pace=self.batcher.admitted,
+            recent=RecentRequests(s.ingest_dedup_window_s, self.wal.recent)
+            if s.ingest_dedup_window_s
+            else None,
         )
+        self.wal.recent = []  # held by the pipeline's index from now on
         self.grpc = OtlpGrpcReceiver(
             self.pipeline,
             self.auth,
@@ -335,6 +353,8 @@ class VigilApp:
             self._schema_task.cancel()
         self._detector_stop.set()
         await asyncio.gather(*self._jobs, return_exceptions=True)
+        if self._self_monitor_task is not None:
+            await asyncio.gather(self._self_monitor_task, return_exceptions=True)
         if self._worker is not None:
             await self._worker.stop()
         if self._own_reader is not None:
@@ -541,19 +561,30 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
         rules_file=s.rules_file,
         default_interval_s=s.rules_interval_s,
         on_evaluation=metrics.observe,
-        builtin_rules=drift_rules(
-            measures=tuple(s.drift_metrics),
-            group_by=tuple(s.drift_group_by),
-            current_s=s.drift_current_s,
-            baseline_s=s.drift_baseline_s,
-            bins=s.drift_bins,
-            min_samples=s.drift_min_samples,
-            medium=s.drift_medium,
-            high=s.drift_high,
-            interval_s=s.drift_interval_s,
+        builtin_rules=(
+            self_monitoring_rules(
+                disabled=frozenset(s.self_monitor_rules_disabled),
+                auth_failures=s.self_monitor_auth_failures,
+                slow_query_s=s.self_monitor_slow_query_s,
+            )
+            if s.self_monitor_interval_s > 0
+            else []
         )
-        if s.drift_interval_s > 0
-        else [],
+        + (
+            drift_rules(
+                measures=tuple(s.drift_metrics),
+                group_by=tuple(s.drift_group_by),
+                current_s=s.drift_current_s,
+                baseline_s=s.drift_baseline_s,
+                bins=s.drift_bins,
+                min_samples=s.drift_min_samples,
+                medium=s.drift_medium,
+                high=s.drift_high,
+                interval_s=s.drift_interval_s,
+            )
+            if s.drift_interval_s > 0
+            else []
+        ),
         incidents=make_incidents(s),
         notifier=make_notifier(s, metrics_registry) if s.alertmanager_config or s.alertmanager_url else None,
     )

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigil_alerting.rules.builtin import SELF_RULE_NAMES
 from vigil_auth.secret import check_length
 from vigil_auth.throttle import AbuseLimits
 from vigil_query.drift_detector import DetectorConfig
@@ -179,6 +180,36 @@ class VigilSettings(BaseSettings):
         default=None, description="PEM certificate (chain) for TLS on every listener, with tls_key_file."
     )
     tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file.")
+
+    # --- idempotent ingest and self-monitoring------------------------------------------
+    ingest_dedup_window_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="An OTLP request retried with an identical (decompressed) body for the same project "
+        "within this many seconds is acknowledged and stored once, across restarts too "
+        "(vigil_ingest_duplicate_requests_total); 0 turns it off.",
+    )
+    self_monitor_interval_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="Every this many seconds Vigil's own metrics are stored as OTLP metrics of service "
+        "`vigil` in the default project (docs/runbooks/); 0 turns self-monitoring off.",
+    )
+    self_monitor_rules_disabled: list[str] = Field(
+        default=[],
+        description="Built-in self-monitoring rules not to evaluate (JSON list of names such as "
+        '"vigil-dead-letters"; ["*"] for all of them).',
+    )
+    self_monitor_auth_failures: float = Field(
+        default=100,
+        ge=0,
+        description="Refused credentials in 5 minutes above which vigil-auth-failures-spike fires.",
+    )
+    self_monitor_slow_query_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Query p99 over 5 minutes (seconds) above which vigil-slow-queries fires.",
+    )
 
     # --- query service -------------------------------------------------------------------
     query_timeout_s: float = Field(default=10.0, gt=0, description="ClickHouse time limit of one query.")
@@ -470,6 +501,14 @@ class VigilSettings(BaseSettings):
         if value and not value.startswith(("chdb:", "http://", "https://")):
             scheme = value.split(":", 1)[0] if ":" in value else value[:10]
             raise ValueError(f"{info.field_name} must start with chdb:, http:// or https://, not {scheme!r}")
+        return value
+
+    @field_validator("self_monitor_rules_disabled")
+    @classmethod
+    def _known_self_rules(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"*", *SELF_RULE_NAMES})
+        if unknown:
+            raise ValueError(f"unknown self-monitoring rules {unknown}; known: {', '.join(SELF_RULE_NAMES)}")
         return value
 
     @field_validator("auth_secret", "session_secret")

@@ -46,3 +46,142 @@ def drift_rules(
             }
             rules.append(replace(parse_rule(policy), source="builtin"))
     return rules
+
+
+# Vigil's own health (server/vigil_server/self_monitor.py writes the figures as metrics of
+# service ``vigil`` in the default project): one rule per runbook in docs/runbooks/, named
+# after it. (name, runbook, severity, condition)
+_SELF_RULES: tuple[tuple[str, str, str, dict], ...] = (
+    (
+        "vigil-clickhouse-unreachable",
+        "clickhouse-unreachable",
+        "high",
+        {
+            "type": "metric",
+            "metric": "vigil_writer_failed_inserts_total",
+            "metric_type": "sum",
+            "aggregation": "increase",
+            "threshold": 0,
+        },
+    ),
+    (
+        "vigil-wal-backlog-stale",
+        "clickhouse-unreachable",
+        "high",
+        {"type": "metric", "metric": "vigil_wal_oldest_unwritten_age_seconds", "threshold": 300},
+    ),
+    (
+        "vigil-wal-filling",
+        "wal-filling",
+        "high",
+        {"type": "metric", "metric": "vigil_wal_fill_ratio", "threshold": 0.5},
+    ),
+    (
+        "vigil-dead-letters",
+        "dead-letters",
+        "high",
+        {
+            "type": "metric",
+            "metric": "vigil_wal_dead_letter_records_total",
+            "metric_type": "sum",
+            "aggregation": "increase",
+            "threshold": 0,
+        },
+    ),
+    (
+        "vigil-notifications-failing",
+        "notifications-failing",
+        "high",
+        {
+            "type": "metric",
+            "metric": "vigil_notifications_total",
+            "metric_type": "sum",
+            "aggregation": "increase",
+            "attributes": {"result": "failed"},
+            "threshold": 0,
+        },
+    ),
+    (
+        "vigil-actions-failing",
+        "actions-failing",
+        "high",
+        {
+            "type": "metric",
+            "metric": "vigil_actions_total",
+            "metric_type": "sum",
+            "aggregation": "increase",
+            "attributes": {"status": "failed"},
+            "threshold": 0,
+        },
+    ),
+    (
+        "vigil-auth-failures-spike",
+        "auth-failures",
+        "medium",
+        {
+            "type": "metric",
+            "metric": "vigil_auth_failures_total",
+            "metric_type": "sum",
+            "aggregation": "increase",
+        },  # threshold: a setting
+    ),
+    (
+        "vigil-slow-queries",
+        "slow-queries",
+        "medium",
+        {
+            "type": "metric",
+            "metric": "vigil_query_seconds",
+            "metric_type": "histogram",
+            "aggregation": "p99",
+        },  # threshold: a setting
+    ),
+    (
+        "vigil-rule-evaluations-failing",
+        "rule-evaluations-failing",
+        "medium",
+        {
+            "type": "metric",
+            "metric": "vigil_rule_evaluations_total",
+            "metric_type": "sum",
+            "aggregation": "increase",
+            "attributes": {"result": "error"},
+            "threshold": 0,
+        },
+    ),
+)
+SELF_RULE_NAMES = tuple(name for name, *_ in _SELF_RULES)
+
+
+def self_monitoring_rules(
+    *,
+    disabled: frozenset[str] = frozenset(),
+    auth_failures: float = 100,
+    slow_query_s: float = 5.0,
+    window_s: float = 300,
+    project: str = "default",
+) -> list[Rule]:
+    """The rules on Vigil's own metrics (service ``vigil`` of ``project``), but ``disabled``
+    (names, checked by the settings, or ``*`` for all of them). A breach over ``window_s``: any
+    increase of a failure counter; more than ``auth_failures`` refused credentials; a p99 query
+    time over ``slow_query_s``; the log half full; its oldest unwritten record older than 5
+    minutes."""
+    if "*" in disabled:
+        return []
+    thresholds = {"vigil-auth-failures-spike": auth_failures, "vigil-slow-queries": slow_query_s}
+    rules = []
+    for name, runbook, severity, condition in _SELF_RULES:
+        if name in disabled:
+            continue
+        policy = {
+            "name": name,
+            "description": f"Vigil's own health; what to do: docs/runbooks/{runbook}.md",
+            "severity": severity,
+            "target": "vigil",
+            "window": window_s,
+            "project": project,
+            "labels": {"runbook": f"docs/runbooks/{runbook}.md"},
+            "condition": {**condition, "threshold": thresholds.get(name, condition.get("threshold", 0))},
+        }
+        rules.append(replace(parse_rule(policy), source="builtin"))
+    return rules

@@ -15,6 +15,11 @@ Readers (the batcher) only ever see records up to ``durable_seq``: a record that
 but not fsynced may still vanish in a crash, and inserting it could store spans whose
 client, never acknowledged, sends them again.
 
+A record may carry the digest of the request it came from (idempotent ingest, dedup.py):
+``recent`` lists, after ``open``, the digests the log and its recent-request index
+(recent.py) hold from the last ``dedup_window_s`` seconds, and ``release`` saves the digests
+of the segments it deletes to that index first.
+
 The log is bounded on disk (``max_bytes``): an append that does not fit is refused with a
 retryable error, and room comes back when the writers' checkpoint passes whole segments,
 which are then deleted (``release``).
@@ -38,6 +43,7 @@ from vigil_collector.errors import LogUnavailable, Overloaded, RecordTooLarge, S
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.dead_letter import DEFAULT_MAX_BYTES as DEFAULT_DEAD_LETTER_BYTES
 from vigil_collector.wal.dead_letter import DeadLetters
+from vigil_collector.wal.recent import RecentIndex
 from vigil_collector.wal.records import (
     RECORD_HEADER,
     SEGMENT_HEADER,
@@ -52,6 +58,7 @@ from vigil_collector.wal.segments import (
     SegmentReader,
     list_segments,
     scan_segment,
+    segment_digests,
     segment_path,
 )
 from vigil_collector.wal.state import StateFile, fsync_dir, private_dir
@@ -97,11 +104,12 @@ class _Append:
     done: asyncio.Future[int]
     project: int = 0
     seq: int = 0
+    digest: bytes = b""
 
     @property
     def size(self) -> int:
         """Bytes on disk, header included."""
-        return RECORD_HEADER.size + len(self.payload)
+        return RECORD_HEADER.size + len(self.digest) + len(self.payload)
 
 
 @dataclass
@@ -123,6 +131,7 @@ class WriteAheadLog:
         metrics: CollectorMetrics,
         segment_bytes: int | None = None,
         dead_letter_max_bytes: int = DEFAULT_DEAD_LETTER_BYTES,
+        dedup_window_s: float = 0.0,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
@@ -160,6 +169,10 @@ class WriteAheadLog:
         self._readers: dict[int, SegmentReader] = {}
         self._hint: tuple[int, int, int] = (-1, -1, 0)  # (seq, segment, offset) after the last read
         self.recovered = Backlog(0, 0, 0, 0)
+        self.dedup_window_s = dedup_window_s
+        self._recent_index = RecentIndex(directory, dedup_window_s) if dedup_window_s > 0 else None
+        # After open: (appended_ns, digest) of the requests of the window, oldest first.
+        self.recent: list[tuple[int, bytes]] = []
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -197,12 +210,16 @@ class WriteAheadLog:
         records = items = costs = size = 0
         oldest = 0
         kept: list[_Segment] = []
+        recent: list[tuple[int, bytes]] = []
         for i, (first_seq, path) in enumerate(found):
             following = found[i + 1][0] if i + 1 < len(found) else None
             if following is not None and following <= checkpoint:
+                if self._recent_index is not None:
+                    self._recent_index.add(segment_digests(path))
                 path.unlink()  # every record in it is committed
                 continue
             scanned = scan_segment(first_seq, path, in_backlog)
+            recent += scanned.digests
             last = following is None
             if scanned.problem:
                 self._repair(scanned, last)
@@ -232,6 +249,9 @@ class WriteAheadLog:
         self.durable_seq = self._next_seq
         self.durable_records, self.durable_cost, self.durable_bytes = records, costs, size
         self.recovered = Backlog(records, items, size, oldest)
+        if self._recent_index is not None:
+            cutoff = time.time_ns() - int(self.dedup_window_s * 1e9)
+            self.recent = sorted(self._recent_index.load() + [e for e in recent if e[0] >= cutoff])
         self._metrics.wal_bytes.set(self._disk_bytes)
         return self.recovered
 
@@ -321,15 +341,25 @@ class WriteAheadLog:
         """Too full for requests of ordinary size: what /ready reports as not ready."""
         return self._disk_bytes >= self.max_bytes * 0.99
 
-    async def append(self, kind: RecordKind, items: int, payload: bytes, project: int = 0) -> int:
+    async def append(
+        self, kind: RecordKind, items: int, payload: bytes, project: int = 0, digest: bytes = b""
+    ) -> int:
         """Append one record of ``project``; returns its sequence number once it is fsynced. Raises
         Overloaded when the log is full, ShuttingDown once closing, LogUnavailable when the
         disk failed."""
+        return await asyncio.shield(self.enqueue(kind, items, payload, project, digest))
+
+    def enqueue(
+        self, kind: RecordKind, items: int, payload: bytes, project: int = 0, digest: bytes = b""
+    ) -> asyncio.Future[int]:
+        """Queue one record (with the request's ``digest``, if given); the future gets its
+        sequence number once it is fsynced, or the error. Refusals (full, closing, failed) are
+        raised here. Once queued, the record is written whatever its caller does."""
         if not self._accepting:
             raise ShuttingDown("collector is shutting down; retry against another instance or later")
         if self._failed:
             raise LogUnavailable(f"write-ahead log unusable: {self._failed}")
-        size = RECORD_HEADER.size + len(payload)
+        size = RECORD_HEADER.size + len(digest) + len(payload)
         if size + SEGMENT_HEADER.size > self.max_bytes:
             raise RecordTooLarge(
                 f"request of {len(payload)} bytes is larger than the write-ahead log "
@@ -349,7 +379,9 @@ class WriteAheadLog:
                 "behind or down; retry later"
             )
         assert self._loop is not None, "start() first"
-        entry = _Append(int(kind), items, payload, time.time_ns(), self._loop.create_future(), project)
+        entry = _Append(
+            int(kind), items, payload, time.time_ns(), self._loop.create_future(), project, digest=digest
+        )
         self._last_append = entry.done
         with self._cond:
             self._queue.append(entry)
@@ -357,7 +389,7 @@ class WriteAheadLog:
         # Once queued, the record is written whatever the caller does: if it went away,
         # its outcome is still marked as seen.
         entry.done.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return await asyncio.shield(entry.done)
+        return entry.done
 
     # --- the appender thread -----------------------------------------------------------------
 
@@ -415,14 +447,16 @@ class WriteAheadLog:
         for entry in group:
             entry.seq = seq
             seq += 1
-            header = encode_header(entry.kind, entry.items, entry.appended_ns, entry.project, entry.payload)
+            header = encode_header(
+                entry.kind, entry.items, entry.appended_ns, entry.project, entry.payload, entry.digest
+            )
             size = entry.size
             if self._fd is None or (
                 self._segments[-1].size + size > self._segment_bytes
                 and self._segments[-1].size > SEGMENT_HEADER.size
             ):
                 self._roll(entry.seq)
-            _write_all(self._fd, header)  # type: ignore[arg-type]
+            _write_all(self._fd, header + entry.digest)  # type: ignore[arg-type]
             _write_all(self._fd, entry.payload)  # type: ignore[arg-type]
             with self._seg_lock:
                 self._segments[-1].size += size
@@ -598,6 +632,12 @@ class WriteAheadLog:
                 doomed.append(self._segments.pop(0))
             self._disk_bytes -= sum(s.size for s in doomed)
             disk = self._disk_bytes
+        if doomed and self._recent_index is not None:
+            # Durably before the segments go: a retry after a restart must still be recognised.
+            try:
+                self._recent_index.add([e for s in doomed for e in segment_digests(s.path)])
+            except OSError as exc:  # the records are in ClickHouse: only dedup after a restart suffers
+                log.error("write-ahead log: could not save the digests of deleted segments: %s", exc)
         for segment in doomed:
             reader = self._readers.pop(segment.first_seq, None)
             if reader is not None:

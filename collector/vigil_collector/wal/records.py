@@ -13,6 +13,12 @@ project's database. A record whose header or payload runs past the end of the
 file, or whose checksum does not match, was torn by a crash while it was being appended:
 its group was never fsynced, so it was never acknowledged, and it is dropped.
 
+A record of a request that may be retried (idempotent ingest, ``VIGIL_INGEST_DEDUP_WINDOW_S``)
+has ``DIGEST_FLAG`` set in its kind byte and its payload starts with the request's 16-byte
+digest (dedup.py), covered by the checksum like the rest: so the digests of the requests
+the log holds survive a restart with the records themselves, at no extra write or fsync.
+Readers strip it (``Record.digest``); segments without the flag read as before.
+
 A record's sequence number is not stored: it is its segment's ``first_seq`` plus its index
 in the segment. ``kind`` says what the payload is, so one log serves every signal (a writer
 registers the kinds it inserts, write/ and batch/).
@@ -50,6 +56,8 @@ SEGMENT_HEADER = struct.Struct("<8sQ")
 RECORD_HEADER = struct.Struct("<IIBIQH")
 _CHECKED = struct.Struct("<BIQH")  # the header fields the checksum covers
 MAX_PAYLOAD = 2**32 - 1
+DIGEST_FLAG = 0x80  # in the kind byte: the payload starts with the request's digest
+DIGEST_BYTES = 16
 
 
 # Items of a kind per unit of cost (default 1): what a record costs the writers, in spans'
@@ -74,11 +82,12 @@ class Record:
     appended_ns: int  # wall-clock time of the append
     payload: bytes
     project: int = 0
+    digest: bytes = b""  # the request's digest (idempotent ingest), b"" if none was recorded
 
     @property
     def size(self) -> int:
         """Bytes on disk, header included."""
-        return RECORD_HEADER.size + len(self.payload)
+        return RECORD_HEADER.size + len(self.digest) + len(self.payload)
 
     @property
     def cost(self) -> int:
@@ -89,14 +98,28 @@ def _checksum(kind: int, items: int, appended_ns: int, project: int, payload: by
     return zlib.crc32(payload, zlib.crc32(_CHECKED.pack(kind, items, appended_ns, project)))
 
 
-def encode_header(kind: int, items: int, appended_ns: int, project: int, payload: bytes) -> bytes:
-    """The record header for ``payload`` (its checksum computed here: zlib releases the GIL
-    on large buffers, so call it off the event loop)."""
-    if len(payload) > MAX_PAYLOAD:
-        raise ValueError(f"a record holds at most {MAX_PAYLOAD} bytes, got {len(payload)}")
-    return RECORD_HEADER.pack(
-        len(payload), _checksum(kind, items, appended_ns, project, payload), kind, items, appended_ns, project
+def encode_header(
+    kind: int, items: int, appended_ns: int, project: int, payload: bytes, digest: bytes = b""
+) -> bytes:
+    """The record header for ``digest`` + ``payload`` (written in that order; with a digest the
+    kind carries DIGEST_FLAG). The checksum is computed here: zlib releases the GIL on large
+    buffers, so call it off the event loop."""
+    length = len(digest) + len(payload)
+    if length > MAX_PAYLOAD:
+        raise ValueError(f"a record holds at most {MAX_PAYLOAD} bytes, got {length}")
+    if digest:
+        if len(digest) != DIGEST_BYTES:
+            raise ValueError(f"a request digest has {DIGEST_BYTES} bytes, got {len(digest)}")
+        kind |= DIGEST_FLAG
+    crc = zlib.crc32(
+        payload, zlib.crc32(digest, zlib.crc32(_CHECKED.pack(kind, items, appended_ns, project)))
     )
+    return RECORD_HEADER.pack(length, crc, kind, items, appended_ns, project)
+
+
+def split_kind(kind: int) -> tuple[int, bool]:
+    """A header's kind byte as (the record kind, whether the payload starts with a digest)."""
+    return kind & ~DIGEST_FLAG, bool(kind & DIGEST_FLAG)
 
 
 def checksum_ok(header: tuple[int, int, int, int, int, int], payload: bytes) -> bool:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigil_collector.wal.records import (
+    DIGEST_BYTES,
     RECORD_HEADER,
     SEGMENT_HEADER,
     Record,
@@ -19,6 +20,7 @@ from vigil_collector.wal.records import (
     checksum_ok,
     cost,
     segment_first_seq,
+    split_kind,
 )
 
 SUFFIX = ".wal"
@@ -55,6 +57,7 @@ class ScannedSegment:
     backlog_cost: int = 0
     backlog_bytes: int = 0
     oldest_backlog_ns: int = 0
+    digests: list[tuple[int, bytes]] = field(default_factory=list)  # (appended_ns, digest), in order
 
     @property
     def end_seq(self) -> int:
@@ -94,9 +97,13 @@ def scan_segment(first_seq: int, path: Path, in_backlog: Callable[[int], bool]) 
         if not checksum_ok(header, view[offset + RECORD_HEADER.size : end]):
             scanned.problem = f"checksum mismatch in the record at byte {offset}"
             break
-        if kind not in RecordKind._value2member_map_:
+        kind, has_digest = split_kind(kind)
+        if kind not in RecordKind._value2member_map_ or (has_digest and length < DIGEST_BYTES):
             scanned.problem = f"unknown record kind {kind} at byte {offset}"
             break
+        if has_digest:
+            start = offset + RECORD_HEADER.size
+            scanned.digests.append((appended_ns, bytes(view[start : start + DIGEST_BYTES])))
         if in_backlog(seq):
             if not scanned.backlog_records:
                 scanned.oldest_backlog_ns = appended_ns
@@ -137,7 +144,11 @@ class SegmentReader:
                 yield f"record {seq} at byte {offset} of {self.path.name} is damaged (checksum)", offset
                 return
             offset += RECORD_HEADER.size + length
-            yield Record(seq, RecordKind(kind), items, appended_ns, payload, project), offset
+            kind, has_digest = split_kind(kind)
+            digest = b""
+            if has_digest:
+                digest, payload = payload[:DIGEST_BYTES], payload[DIGEST_BYTES:]
+            yield Record(seq, RecordKind(kind), items, appended_ns, payload, project, digest), offset
             seq += 1
 
     def skip(self, offset: int, count: int) -> int:
@@ -148,3 +159,22 @@ class SegmentReader:
                 raise ValueError(f"{self.path.name}: fewer records than expected")
             offset += RECORD_HEADER.size + RECORD_HEADER.unpack(raw)[0]
         return offset
+
+
+def segment_digests(path: Path) -> list[tuple[int, bytes]]:
+    """(appended_ns, digest) of the records of ``path`` that carry one, reading headers and
+    digests only (for the recent-request index when a segment is deleted)."""
+    out: list[tuple[int, bytes]] = []
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        offset = SEGMENT_HEADER.size
+        while True:
+            raw = os.pread(fd, RECORD_HEADER.size + DIGEST_BYTES, offset)
+            if len(raw) < RECORD_HEADER.size:
+                return out
+            length, _, kind, _, appended_ns, _ = RECORD_HEADER.unpack_from(raw)
+            if split_kind(kind)[1] and len(raw) == RECORD_HEADER.size + DIGEST_BYTES:
+                out.append((appended_ns, raw[RECORD_HEADER.size :]))
+            offset += RECORD_HEADER.size + length
+    finally:
+        os.close(fd)
