@@ -140,7 +140,7 @@ const EXAMPLE = {
 // A rule's page: its history and its editor; `name` empty: the editor for a new rule.
 export async function rulePage(main: HTMLElement, name: string): Promise<void> {
   const message = h("p", { class: "alerts-message" });
-  const policy = h("textarea", { name: "policy", rows: 14, spellcheck: "false", "aria-label": "Policy (JSON)" });
+  const policy = h("textarea", { name: "policy", class: "json-editor", rows: 14, spellcheck: "false", "aria-label": "Policy (JSON)" });
   const hours = h("select", { name: "hours", "aria-label": "Backtest over" },
     ...[["0.25", "last 15 min"], ["1", "last hour"], ["6", "last 6 hours"], ["24", "last 24 hours"]].map(([v, l]) =>
       h("option", { value: v, selected: v === "1" }, l)));
