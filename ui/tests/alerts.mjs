@@ -57,7 +57,7 @@ try {
   await until("the alert to fire", () => page.reload(), async () => (await firing.count()) > 0);
   const instance = await firing.first().innerText();
   const counts = await page.locator(`table.rules tr[data-rule="${policy.name}"] td.states`).innerText();
-  await page.screenshot({ path: `${shots}/alerts.png`, fullPage: true });
+  await page.screenshot({ path: `${shots}/alert-rules.png`, fullPage: true });
 
   // Disable, then enable again.
   const row = page.locator(`table.rules tr[data-rule="${policy.name}"]`);
