@@ -94,7 +94,7 @@ async function driftHistograms([groupText]) {
 }
 
 async function resolveAlert([groupText]) {
-  await page.goto(base + "/alerts");
+  await page.goto(base + "/alerts/drift");
   const row = page.locator("table.alerts tbody tr", { hasText: groupText }).first();
   await row.waitFor({ timeout: 15000 });
   const severity = await row.locator(".badge").innerText();
