@@ -14,9 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from alert_support import Gauges
 
+from vigil.alerting.v1 import alerting_pb2 as pb
+from vigil.alerting.v1 import alerting_pb2_grpc
 from vigil_alerting.actions.queue import ActionError, ActionQueue
 from vigil_alerting.actions.store import ActionRecord, ActionStore
 from vigil_alerting.incidents.store import IncidentStore
@@ -302,3 +305,42 @@ def test_an_auto_remediate_rule_sends_one_task_per_target_per_cooldown(
         assert registry.get_sample_value("vigil_action_queue_length") == 0
     finally:
         gauges.close()
+
+
+def test_the_actions_api_over_grpc(remediating: RunningApp, remediator: FakeRemediator) -> None:
+    remediator.script = [(400, "no such pod")]
+    with grpc.insecure_channel(remediating.query_target) as channel:
+        stub = alerting_pb2_grpc.AlertingServiceStub(channel)
+        made = stub.CreateAction(
+            pb.CreateActionRequest(
+                action="drain-pod", target="pod-7", params_json='{"force": true}', details="by hand"
+            )
+        ).action
+        assert made.status == "pending" and made.requested_by == "local"
+
+        def done() -> Any:
+            action = stub.GetAction(pb.GetActionRequest(id=made.id)).action
+            return action if action.status in ("completed", "failed") else None
+
+        failed = wait_for(done, 30, "the action to fail")
+        assert failed.status == "failed" and "no such pod" in failed.answer
+        history = stub.GetAction(pb.GetActionRequest(id=made.id)).history
+        assert [h.status for h in history] == ["pending", "running", "failed"]
+        assert remediator.received()[-1].body["params"] == {"force": True}
+        listed = stub.ListActions(pb.ListActionsRequest(status="failed", target="pod-7"))
+        assert listed.count == 1 and listed.actions[0].id == made.id
+        assert stub.ListActions(pb.ListActionsRequest(target="nobody")).count == 0
+        stats = stub.GetQueueStats(pb.GetQueueStatsRequest())
+        assert stats.enqueued >= 1 and stats.dequeued >= 1 and stats.by_status["failed"] >= 1
+        for call, request, code in [
+            (stub.CancelAction, pb.CancelActionRequest(id=made.id), grpc.StatusCode.FAILED_PRECONDITION),
+            (stub.GetAction, pb.GetActionRequest(id="nope"), grpc.StatusCode.NOT_FOUND),
+            (stub.ListActions, pb.ListActionsRequest(limit=501), grpc.StatusCode.INVALID_ARGUMENT),
+            (stub.ListActions, pb.ListActionsRequest(status="done"), grpc.StatusCode.INVALID_ARGUMENT),
+            (stub.CreateAction, pb.CreateActionRequest(action="", target="x"), grpc.StatusCode.INVALID_ARGUMENT),
+            (stub.CreateAction, pb.CreateActionRequest(action="a", target="x", params_json="[1]"),
+             grpc.StatusCode.INVALID_ARGUMENT),
+        ]:  # fmt: skip
+            with pytest.raises(grpc.RpcError) as err:
+                call(request)
+            assert err.value.code() == code, (request, err.value.details())

@@ -39,6 +39,10 @@ class ActionNotFound(ActionError):
     pass
 
 
+class ActionRefused(ActionError):
+    """A valid request the action's state does not allow (cancelling one already sent)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int  # 0: no HTTP answer (timeout, refused connection)
@@ -82,6 +86,8 @@ class ActionQueue:
         self._lock = threading.Lock()  # the in-memory queue and cooldowns
         self._queue: dict[str, ActionRecord] = {}  # unfinished actions by id
         self._last: dict[tuple[str, str, str], int] = {}  # (project, rule, target) → enqueued at
+        self.enqueued = 0  # since this process started (GetQueueStats)
+        self.dequeued = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -149,6 +155,8 @@ class ActionQueue:
             incident_id=incident_id, requested_by=requested_by, next_attempt_ns=now,
         )  # fmt: skip
         self._save(record)
+        with self._lock:
+            self.enqueued += 1
         self._wake.set()
         return record
 
@@ -163,7 +171,7 @@ class ActionQueue:
                 done = None
         if done is None:
             status = current.status if current is not None else self.get(project, action_id).status
-            raise ActionError(f"action {action_id} is {status}, only a pending one can be cancelled")
+            raise ActionRefused(f"action {action_id} is {status}, only a pending one can be cancelled")
         self._save(done)
         return done
 
@@ -189,6 +197,14 @@ class ActionQueue:
 
     def queue_length(self) -> int:
         return len(self._queue)
+
+    def running_count(self) -> int:
+        with self._lock:
+            return sum(1 for a in self._queue.values() if a.status == "running")
+
+    def by_status(self, project: str) -> dict[str, int]:
+        with self._db:
+            return ActionStore(self._need_client(), self.system_database).count_by_status(project)
 
     # --- auto-remediation ---------------------------------------------------------------------
     def observe(
@@ -252,6 +268,7 @@ class ActionQueue:
             if self._queue.get(action.id) is not action:
                 return
             self._queue[action.id] = running
+            self.dequeued += 1
         self._save(running)
         answer = self._post(running)
         now = self.clock_ns()

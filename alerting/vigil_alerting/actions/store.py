@@ -146,6 +146,14 @@ class ActionStore:
             ).result_rows
         return [_record(r) for r in rows]
 
+    def count_by_status(self, project: str) -> dict[str, int]:
+        with translate_errors("reading actions"):
+            rows = self.client.query(
+                f"SELECT Status, count() FROM ({self._latest('Project = {p:String}')}) GROUP BY Status",
+                parameters={"p": project},
+            ).result_rows
+        return {r[0]: int(r[1]) for r in rows}
+
     def get(self, project: str, action_id: str) -> ActionRecord | None:
         with translate_errors("reading an action"):
             rows = self.client.query(
