@@ -4,7 +4,12 @@ restart — and auto-remediation from a rule firing on data from the stock metri
 
 from __future__ import annotations
 
+import collections
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -53,6 +58,7 @@ class FakeRemediator:
     def __init__(self) -> None:
         self.tasks: list[Task] = []
         self.script: list[tuple[int, str]] = []
+        self.delay_s = 0.0  # a slow remediator: each answer this late
         self._lock = threading.Lock()
         fake = self
 
@@ -61,11 +67,17 @@ class FakeRemediator:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
                 with fake._lock:
                     fake.tasks.append(Task(self.path, self.headers.get("Idempotency-Key", ""), body))
+                    delay = fake.delay_s
                     status, text = fake.script.pop(0) if fake.script else (200, "done")
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text.encode())
+                if delay:
+                    time.sleep(delay)  # the fake's own slowness, not a test's wait
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text.encode())
+                except (BrokenPipeError, ConnectionResetError):  # the sender was killed meanwhile
+                    pass
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -344,3 +356,55 @@ def test_the_actions_api_over_grpc(remediating: RunningApp, remediator: FakeReme
             with pytest.raises(grpc.RpcError) as err:
                 call(request)
             assert err.value.code() == code, (request, err.value.details())
+
+
+WORKER = Path(__file__).with_name("actions_crash_worker.py")
+COUNT = 100
+
+
+def _start(data_dir: Path, url: str, count: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), str(data_dir), url, str(count)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        proc.kill()
+        raise AssertionError(f"worker did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+    return proc
+
+
+def test_kill_9_with_100_actions_queued_then_every_action_completes(
+    tmp_path: Path, remediator: FakeRemediator
+) -> None:
+    data_dir = tmp_path / "chdb"
+    remediator.delay_s = 0.1
+    first = _start(data_dir, remediator.url, COUNT)
+    try:
+        wait_for(lambda: len(remediator.received()) >= 10, 60, "10 tasks at the slow remediator")
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    before = len(remediator.received())
+    assert before < COUNT, "everything was sent before the kill: the test proves nothing"
+    remediator.delay_s = 0.0
+    second = _start(data_dir, remediator.url, 0)
+    try:
+        wait_for(lambda: len({t.key for t in remediator.received()}) == COUNT, 120, "all 100 actions")
+        second.send_signal(signal.SIGTERM)
+        out, err = second.communicate(timeout=60)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["statuses"] == {"completed": COUNT}, (summary, err[-2000:])
+    targets_by_key: dict[str, set[str]] = collections.defaultdict(set)
+    for t in remediator.received():
+        targets_by_key[t.key].add(t.body["target"])
+    assert all(len(targets) == 1 for targets in targets_by_key.values())  # a duplicate: the same key
+    duplicates = len(remediator.received()) - COUNT
+    print(f"kill -9: {before} tasks before, {duplicates} duplicates (same key) after the restart")
