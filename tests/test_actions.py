@@ -143,6 +143,7 @@ def test_503_twice_then_200_completes_after_three_attempts(
         ]  # fmt: skip
         assert queue.total.labels("restart", "completed")._value.get() == 1
         assert queue.queue_length() == 0
+        assert queue.latency.labels("restart")._sum.get() > 0  # vigil_action_execution_seconds
     finally:
         queue.stop()
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vigil_alerting.actions.store import UNFINISHED, ActionRecord, ActionStore
 from vigil_alerting.errors import AlertingError
@@ -95,6 +95,12 @@ class ActionQueue:
         self.total = Counter(
             "vigil_actions", "Actions entering each status.", ["action", "status"], registry=registry
         )
+        self.latency = Histogram(
+            "vigil_action_execution_seconds",
+            "One task sent to the remediator, until its answer.",
+            ["action"],
+            registry=registry,
+        )
         Gauge("vigil_action_queue_length", "Actions pending or running.", registry=registry).set_function(
             lambda: len(self._queue)
         )
@@ -108,7 +114,7 @@ class ActionQueue:
         store.ensure_schema()
         with self._lock:
             self._queue = {a.id: a for a in store.unfinished()}
-            self._last = store.last_triggered(self.clock_ns() - 7 * 86400 * 10**9)
+            self._last = store.last_triggered(0)  # any cooldown, however long
         if self._queue:
             log.info("actions: %d unfinished actions resumed", len(self._queue))
 
@@ -270,7 +276,9 @@ class ActionQueue:
             self._queue[action.id] = running
             self.dequeued += 1
         self._save(running)
+        started = time.monotonic()
         answer = self._post(running)
+        self.latency.labels(running.action).observe(time.monotonic() - started)
         now = self.clock_ns()
         text = f"HTTP {answer.status}: {answer.body}" if answer.status else answer.body
         if 200 <= answer.status < 300:
