@@ -22,6 +22,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from vigil_alerting.actions.queue import ActionQueue
 from vigil_alerting.errors import RuleError
 from vigil_alerting.incidents.manager import IncidentManager
 from vigil_alerting.metrics import Snapshot
@@ -52,7 +53,9 @@ class Alerting:
         builtin_rules: list[Rule] | None = None,
         incidents: IncidentManager | None = None,
         notifier: Callable[[], Notifier] | None = None,
+        actions: ActionQueue | None = None,
     ) -> None:
+        self.actions = actions  # auto-remediation (docs/actions.md): opened, started, stopped here
         self.incidents = incidents  # fed by every runner; its escalations tick in this loop
         # Made at open (it holds a client of its own): the alerts' changes go to it from
         # every runner, and it delivers them on its own thread.
@@ -90,11 +93,15 @@ class Alerting:
             notifier = self._make_notifier()
             notifier.open()  # NotifyConfigError: as a bad rules file, the start stops
             self.notifier = notifier
+        if self.actions is not None:
+            self.actions.open()
         self._sync_projects()
 
     def start(self) -> None:
         if self.notifier is not None:
             self.notifier.start()
+        if self.actions is not None:
+            self.actions.start()
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="vigil-alerting", daemon=True)
@@ -112,6 +119,8 @@ class Alerting:
         if self.notifier is not None:
             self.notifier.stop(timeout_s)
             self.notifier = None
+        if self.actions is not None:
+            self.actions.stop(timeout_s)
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -194,7 +203,7 @@ class Alerting:
         """What a runner calls with the instances an evaluation changed: incidents, then the
         notifier (an instance keeps firing in the notifier until it is seen resolved, so the
         changes are all it needs)."""
-        if self.incidents is None and self.notifier is None:
+        if self.incidents is None and self.notifier is None and self.actions is None:
             return None
 
         def observe(rule: Rule, changed: list[Any], transitions: list[Any], now_ns: int) -> None:
@@ -203,8 +212,20 @@ class Alerting:
                 self.incidents.observe(self._client, database, rule, changed, transitions, now_ns)
             if self.notifier is not None:
                 self.notifier.observe(changed, annotations={rule.name: _annotations(rule)})
+            # --- actions (docs/actions.md): auto_remediate rules enqueue their action ---
+            if self.actions is not None:
+                self.actions.observe(database, rule, transitions, lambda fp: self._incident_of(database, fp))
 
         return observe
+
+    def _incident_of(self, database: str, fingerprint: str) -> str:
+        """The open incident holding an alert ("" without one): an action's trigger."""
+        if self.incidents is None:
+            return ""
+        live = [
+            i for i in self.incidents.live(database) if i.status != "resolved" and fingerprint in i.alerts
+        ]
+        return live[0].id if live else ""
 
     def _file_rules_of(self, slug: str) -> list[Rule]:
         return [r for r in self.file_rules if (r.project or DEFAULT_PROJECT) == slug]

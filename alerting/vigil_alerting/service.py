@@ -17,6 +17,9 @@ import yaml
 from google.protobuf import json_format, struct_pb2
 
 from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from vigil_alerting.actions.queue import ActionNotFound, ActionQueue, ActionRefused
+from vigil_alerting.actions.store import STATUSES as ACTION_STATUSES
+from vigil_alerting.actions.store import ActionRecord
 from vigil_alerting.errors import AlertingError, RuleError
 from vigil_alerting.evaluate.backtest import backtest
 from vigil_alerting.evaluate.evaluator import evaluate_rule
@@ -581,3 +584,92 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
         finally:
             if unsubscribe is not None:
                 unsubscribe()
+
+    # --- actions (docs/actions.md) ---------------------------------------------------------
+    async def _action_call(
+        self,
+        name: str,
+        context: grpc.aio.ServicerContext,
+        scope: str,
+        fn: Callable[[ActionQueue, Principal], Any],
+    ) -> Any:
+        """``fn(queue, caller)`` on a thread (the queue reads storage on its own client)."""
+
+        async def guarded(p: Principal) -> Any:
+            queue = self._alerting.actions
+            if queue is None:
+                raise FailedPrecondition("actions are off: set VIGIL_REMEDIATOR_URL")
+            try:
+                return await asyncio.get_running_loop().run_in_executor(None, fn, queue, p)
+            except ActionNotFound as exc:
+                raise NotFound(str(exc)) from exc
+            except ActionRefused as exc:
+                raise FailedPrecondition(str(exc)) from exc
+
+        return await self._call(name, context, scope, guarded)
+
+    async def CreateAction(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def create(queue: ActionQueue, p: Principal) -> Any:
+            try:
+                params = json.loads(request.params_json) if request.params_json else {}
+            except ValueError as exc:
+                raise InvalidQuery(f"params_json is not JSON: {exc}") from exc
+            if not isinstance(params, dict):
+                raise InvalidQuery("params_json must be a JSON object")
+            if request.severity and request.severity not in SEVERITY_RANK:
+                raise InvalidQuery(
+                    f"severity must be one of {', '.join(SEVERITY_RANK)}, got {request.severity!r}"
+                )
+            action = queue.enqueue(
+                p.database, request.action, request.target, severity=request.severity, params=params,
+                details=request.details, incident_id=request.incident_id, requested_by=_actor(p),
+            )  # fmt: skip
+            return pb.CreateActionResponse(action=_action(action))
+
+        return await self._action_call("CreateAction", context, WRITE, create)
+
+    async def ListActions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def list_actions(queue: ActionQueue, p: Principal) -> Any:
+            if request.status and request.status not in ACTION_STATUSES:
+                raise InvalidQuery(
+                    f"status must be one of {', '.join(ACTION_STATUSES)}, got {request.status!r}"
+                )
+            found = queue.list(
+                p.database, status=request.status, target=request.target, limit=request.limit or 100
+            )
+            return pb.ListActionsResponse(count=len(found), actions=[_action(a) for a in found])
+
+        return await self._action_call("ListActions", context, READ, list_actions)
+
+    async def GetAction(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def get(queue: ActionQueue, p: Principal) -> Any:
+            action = queue.get(p.database, request.id)
+            history = queue.history(p.database, request.id)
+            return pb.GetActionResponse(action=_action(action), history=[_action(a) for a in history])
+
+        return await self._action_call("GetAction", context, READ, get)
+
+    async def CancelAction(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def cancel(queue: ActionQueue, p: Principal) -> Any:
+            return pb.CancelActionResponse(action=_action(queue.cancel(p.database, request.id, _actor(p))))
+
+        return await self._action_call("CancelAction", context, WRITE, cancel)
+
+    async def GetQueueStats(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        def stats(queue: ActionQueue, p: Principal) -> Any:
+            return pb.GetQueueStatsResponse(
+                queue_length=queue.queue_length(), enqueued=queue.enqueued, dequeued=queue.dequeued,
+                running=queue.running_count(), by_status=queue.by_status(p.database),
+            )  # fmt: skip
+
+        return await self._action_call("GetQueueStats", context, READ, stats)
+
+
+def _action(a: ActionRecord) -> Any:
+    return pb.Action(
+        id=a.id, action=a.action, target=a.target, severity=a.severity,
+        params_json=json.dumps(a.params, separators=(",", ":")), details=a.details, rule=a.rule,
+        fingerprint=a.fingerprint, incident_id=a.incident_id, requested_by=a.requested_by, status=a.status,
+        attempts=a.attempts, created_time_unix_nano=a.created_ns, updated_time_unix_nano=a.updated_ns,
+        answer=a.answer, version=a.version,
+    )  # fmt: skip

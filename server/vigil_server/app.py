@@ -23,6 +23,7 @@ from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
 from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from vigil_alerting.actions.queue import ActionQueue
 from vigil_alerting.errors import RuleError
 from vigil_alerting.incidents import config as incident_config
 from vigil_alerting.incidents.manager import IncidentManager, WebhookSink
@@ -588,6 +589,20 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
         incidents=make_incidents(s),
         notifier=make_notifier(s, metrics_registry) if s.alertmanager_config or s.alertmanager_url else None,
     )
+    if s.remediator_url or s.remediator_endpoints:  # actions (docs/actions.md)
+        alerting.actions = ActionQueue(
+            lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+            system_database=s.system_database,
+            remediator_url=s.remediator_url,
+            endpoints=s.remediator_endpoints,
+            timeout_s=s.actions_timeout_s,
+            max_attempts=s.actions_max_attempts,
+            retry_base_s=s.actions_retry_base_s,
+            retry_max_s=s.actions_retry_max_s,
+            poll_s=s.actions_poll_s,
+            incidents=alerting.incidents,
+            registry=metrics_registry,
+        )
     return alerting
 
 

@@ -323,6 +323,29 @@ class VigilSettings(BaseSettings):
         description="Timeout of one escalation notification to a receiver of VIGIL_INCIDENTS_FILE.",
     )
 
+    # --- actions and the remediator (docs/actions.md) ----------------------------------------
+    remediator_url: str = Field(
+        default="",
+        description="Where actions' tasks are POSTed (JSON); empty with no per-action endpoint: no actions.",
+    )
+    remediator_endpoints: dict[str, str] = Field(
+        default={},
+        description='Per-action remediator URLs (e.g. {"restart": "http://…"}); others use the default.',
+    )
+    actions_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of one task sent to a remediator."
+    )
+    actions_max_attempts: int = Field(
+        default=5, ge=1, description="Tries of an action (on timeouts and 5xx answers) before it fails."
+    )
+    actions_retry_base_s: float = Field(
+        default=1.0, gt=0, description="Delay before an action's second try; doubled for each further one."
+    )
+    actions_retry_max_s: float = Field(default=60.0, gt=0, description="Longest delay between two tries.")
+    actions_poll_s: float = Field(
+        default=1.0, gt=0, description="Longest the action worker sleeps before looking at its queue again."
+    )
+
     # --- replay: where re-executed GenAI calls go --------------------------------------------
     replay_openai_base_url: str = Field(
         default="https://api.openai.com/v1", description="OpenAI-compatible API."

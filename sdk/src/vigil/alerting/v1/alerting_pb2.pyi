@@ -597,3 +597,130 @@ class WatchIncidentsResponse(_message.Message):
     INCIDENT_FIELD_NUMBER: _ClassVar[int]
     incident: Incident
     def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...
+
+class Action(_message.Message):
+    __slots__ = ("id", "action", "target", "severity", "params_json", "details", "rule", "fingerprint", "incident_id", "requested_by", "status", "attempts", "created_time_unix_nano", "updated_time_unix_nano", "answer", "version")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    action: str
+    target: str
+    severity: str
+    params_json: str
+    details: str
+    rule: str
+    fingerprint: str
+    incident_id: str
+    requested_by: str
+    status: str
+    attempts: int
+    created_time_unix_nano: int
+    updated_time_unix_nano: int
+    answer: str
+    version: int
+    def __init__(self, id: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., severity: _Optional[str] = ..., params_json: _Optional[str] = ..., details: _Optional[str] = ..., rule: _Optional[str] = ..., fingerprint: _Optional[str] = ..., incident_id: _Optional[str] = ..., requested_by: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., created_time_unix_nano: _Optional[int] = ..., updated_time_unix_nano: _Optional[int] = ..., answer: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class CreateActionRequest(_message.Message):
+    __slots__ = ("action", "target", "params_json", "details", "incident_id", "severity")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    target: str
+    params_json: str
+    details: str
+    incident_id: str
+    severity: str
+    def __init__(self, action: _Optional[str] = ..., target: _Optional[str] = ..., params_json: _Optional[str] = ..., details: _Optional[str] = ..., incident_id: _Optional[str] = ..., severity: _Optional[str] = ...) -> None: ...
+
+class CreateActionResponse(_message.Message):
+    __slots__ = ("action",)
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    action: Action
+    def __init__(self, action: _Optional[_Union[Action, _Mapping]] = ...) -> None: ...
+
+class ListActionsRequest(_message.Message):
+    __slots__ = ("status", "target", "limit")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    target: str
+    limit: int
+    def __init__(self, status: _Optional[str] = ..., target: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListActionsResponse(_message.Message):
+    __slots__ = ("count", "actions")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    actions: _containers.RepeatedCompositeFieldContainer[Action]
+    def __init__(self, count: _Optional[int] = ..., actions: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
+
+class GetActionRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetActionResponse(_message.Message):
+    __slots__ = ("action", "history")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    action: Action
+    history: _containers.RepeatedCompositeFieldContainer[Action]
+    def __init__(self, action: _Optional[_Union[Action, _Mapping]] = ..., history: _Optional[_Iterable[_Union[Action, _Mapping]]] = ...) -> None: ...
+
+class CancelActionRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class CancelActionResponse(_message.Message):
+    __slots__ = ("action",)
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    action: Action
+    def __init__(self, action: _Optional[_Union[Action, _Mapping]] = ...) -> None: ...
+
+class GetQueueStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetQueueStatsResponse(_message.Message):
+    __slots__ = ("queue_length", "enqueued", "dequeued", "running", "by_status")
+    class ByStatusEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    ENQUEUED_FIELD_NUMBER: _ClassVar[int]
+    DEQUEUED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    BY_STATUS_FIELD_NUMBER: _ClassVar[int]
+    queue_length: int
+    enqueued: int
+    dequeued: int
+    running: int
+    by_status: _containers.ScalarMap[str, int]
+    def __init__(self, queue_length: _Optional[int] = ..., enqueued: _Optional[int] = ..., dequeued: _Optional[int] = ..., running: _Optional[int] = ..., by_status: _Optional[_Mapping[str, int]] = ...) -> None: ...

@@ -141,6 +141,31 @@ class AlertingServiceStub:
                 request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.SerializeToString,
                 response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.FromString,
                 _registered_method=True)
+        self.CreateAction = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/CreateAction',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateActionRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateActionResponse.FromString,
+                _registered_method=True)
+        self.ListActions = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/ListActions',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListActionsRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListActionsResponse.FromString,
+                _registered_method=True)
+        self.GetAction = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/GetAction',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetActionRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetActionResponse.FromString,
+                _registered_method=True)
+        self.CancelAction = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/CancelAction',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CancelActionRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CancelActionResponse.FromString,
+                _registered_method=True)
+        self.GetQueueStats = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/GetQueueStats',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsResponse.FromString,
+                _registered_method=True)
 
 
 class AlertingServiceServicer:
@@ -290,6 +315,41 @@ class AlertingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAction(self, request, context):
+        """Actions (docs/actions.md): requests to the remediator, queued durably and sent by a worker.
+        FAILED_PRECONDITION when no remediator is configured. Reading needs `read`; creating and
+        cancelling need `write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListActions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAction(self, request, context):
+        """An action with every stored version of it (its audit trail).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelAction(self, request, context):
+        """Only a pending action; any other is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQueueStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AlertingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -392,6 +452,31 @@ def add_AlertingServiceServicer_to_server(servicer, server):
                     servicer.WatchIncidents,
                     request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.FromString,
                     response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.SerializeToString,
+            ),
+            'CreateAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAction,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateActionRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateActionResponse.SerializeToString,
+            ),
+            'ListActions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListActions,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListActionsRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListActionsResponse.SerializeToString,
+            ),
+            'GetAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAction,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetActionRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetActionResponse.SerializeToString,
+            ),
+            'CancelAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelAction,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CancelActionRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CancelActionResponse.SerializeToString,
+            ),
+            'GetQueueStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueueStats,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -941,6 +1026,141 @@ class AlertingService:
             '/vigil.alerting.v1.AlertingService/WatchIncidents',
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.SerializeToString,
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/CreateAction',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateActionRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListActions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/ListActions',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListActionsRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListActionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/GetAction',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetActionRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/CancelAction',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.CancelActionRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.CancelActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQueueStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/GetQueueStats',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

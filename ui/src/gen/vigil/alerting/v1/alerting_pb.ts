@@ -11,7 +11,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file vigil/alerting/v1/alerting.proto.
  */
 export const file_vigil_alerting_v1_alerting: GenFile = /*@__PURE__*/
-  fileDesc("CiB2aWdpbC9hbGVydGluZy92MS9hbGVydGluZy5wcm90bxIRdmlnaWwuYWxlcnRpbmcudjEikwIKBFJ1bGUSDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkSDwoHZW5hYmxlZBgDIAEoCBIQCghzZXZlcml0eRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIOCgZ0YXJnZXQYBiABKAkSGAoQaW50ZXJ2YWxfc2Vjb25kcxgHIAEoARInCgZwb2xpY3kYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjMKBnN0YXRlcxgJIAMoCzIjLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUuU3RhdGVzRW50cnkaLQoLU3RhdGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgFOgI4ASISChBMaXN0UnVsZXNSZXF1ZXN0IjsKEUxpc3RSdWxlc1Jlc3BvbnNlEiYKBXJ1bGVzGAEgAygLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSIeCg5HZXRSdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjgKD0dldFJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSI8ChFDcmVhdGVSdWxlUmVxdWVzdBInCgZwb2xpY3kYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjsKEkNyZWF0ZVJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSJJChFVcGRhdGVSdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJEiYKBXBhdGNoGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI7ChJVcGRhdGVSdWxlUmVzcG9uc2USJQoEcnVsZRgBIAEoCzIXLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUiIQoRRGVsZXRlUnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIUChJEZWxldGVSdWxlUmVzcG9uc2UiIQoRRW5hYmxlUnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI7ChJFbmFibGVSdWxlUmVzcG9uc2USJQoEcnVsZRgBIAEoCzIXLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUiIgoSRGlzYWJsZVJ1bGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoTRGlzYWJsZVJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSIUChJSZWxvYWRSdWxlc1JlcXVlc3QiMgoTUmVsb2FkUnVsZXNSZXNwb25zZRIMCgRmaWxlGAEgASgJEg0KBXJ1bGVzGAIgASgFIiQKEkV4cG9ydFJ1bGVzUmVxdWVzdBIOCgZmb3JtYXQYASABKAkiMgoTRXhwb3J0UnVsZXNSZXNwb25zZRIMCgR0ZXh0GAEgASgJEg0KBXJ1bGVzGAIgASgFIoADCgVBbGVydBIMCgRydWxlGAEgASgJEhMKC2ZpbmdlcnByaW50GAIgASgJEjQKBmxhYmVscxgDIAMoCzIkLnZpZ2lsLmFsZXJ0aW5nLnYxLkFsZXJ0LkxhYmVsc0VudHJ5Eg0KBXN0YXRlGAQgASgJEhIKBXZhbHVlGAUgASgBSACIAQESEQoJdGhyZXNob2xkGAYgASgJEhAKCHNldmVyaXR5GAcgASgJEiMKG2FjdGl2ZV9zaW5jZV90aW1lX3VuaXhfbmFubxgIIAEoBhIcChRmaXJlZF90aW1lX3VuaXhfbmFubxgJIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgKIAEoBhIeChZ1cGRhdGVkX3RpbWVfdW5peF9uYW5vGAsgASgGEhkKEWV4YW1wbGVfdHJhY2VfaWRzGAwgAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3ZhbHVlImkKEUxpc3RBbGVydHNSZXF1ZXN0Eg0KBXN0YXRlGAEgASgJEhAKCHNldmVyaXR5GAIgASgJEgwKBHJ1bGUYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiVwoSTGlzdEFsZXJ0c1Jlc3BvbnNlEigKBmFsZXJ0cxgBIAMoCzIYLnZpZ2lsLmFsZXJ0aW5nLnYxLkFsZXJ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK/AgoPQWxlcnRUcmFuc2l0aW9uEhYKDnRpbWVfdW5peF9uYW5vGAEgASgGEgwKBHJ1bGUYAiABKAkSEwoLZmluZ2VycHJpbnQYAyABKAkSPgoGbGFiZWxzGAQgAygLMi4udmlnaWwuYWxlcnRpbmcudjEuQWxlcnRUcmFuc2l0aW9uLkxhYmVsc0VudHJ5EhIKCmZyb21fc3RhdGUYBSABKAkSEAoIdG9fc3RhdGUYBiABKAkSEgoFdmFsdWUYByABKAFIAIgBARIRCgl0aHJlc2hvbGQYCCABKAkSEAoIc2V2ZXJpdHkYCSABKAkSGQoRZXhhbXBsZV90cmFjZV9pZHMYCiADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZfdmFsdWUiSgoWR2V0QWxlcnRIaXN0b3J5UmVxdWVzdBIMCgRydWxlGAEgASgJEhMKC2ZpbmdlcnByaW50GAIgASgJEg0KBWxpbWl0GAMgASgFIlIKF0dldEFsZXJ0SGlzdG9yeVJlc3BvbnNlEjcKC3RyYW5zaXRpb25zGAEgAygLMiIudmlnaWwuYWxlcnRpbmcudjEuQWxlcnRUcmFuc2l0aW9uIq0BCgpSdWxlU3RhdHVzEgwKBG5hbWUYASABKAkSGAoQaW50ZXJ2YWxfc2Vjb25kcxgCIAEoARImCh5sYXN0X2V2YWx1YXRpb25fdGltZV91bml4X25hbm8YAyABKAYSFAoMbGFzdF9zZWNvbmRzGAQgASgBEhMKC2V2YWx1YXRpb25zGAUgASgDEhAKCGZhaWx1cmVzGAYgASgDEhIKCmxhc3RfZXJyb3IYByABKAkiGAoWR2V0UnVubmVyU3RhdHVzUmVxdWVzdCLkAQoXR2V0UnVubmVyU3RhdHVzUmVzcG9uc2USDwoHZW5hYmxlZBgBIAEoCBIPCgdydW5uaW5nGAIgASgIEhgKEGludGVydmFsX3NlY29uZHMYAyABKAESDQoFcnVsZXMYBCABKAUSJgoebGFzdF9ldmFsdWF0aW9uX3RpbWVfdW5peF9uYW5vGAUgASgGEhMKC2V2YWx1YXRpb25zGAYgASgDEhAKCGZhaWx1cmVzGAcgASgDEi8KCHBlcl9ydWxlGAggAygLMh0udmlnaWwuYWxlcnRpbmcudjEuUnVsZVN0YXR1cyJqCglWaW9sYXRpb24SEwoLcG9saWN5X25hbWUYASABKAkSEAoIc2V2ZXJpdHkYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGdGFyZ2V0GAQgASgJEhEKCXRpbWVzdGFtcBgFIAEoCSJqCg9BY3Rpb25UcmlnZ2VyZWQSDgoGYWN0aW9uGAEgASgJEg4KBnRhcmdldBgCIAEoCRIOCgZzdGF0dXMYAyABKAkSJwoGcGFyYW1zGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLCAQoKR3JvdXBWYWx1ZRI5CgZsYWJlbHMYASADKAsyKS52aWdpbC5hbGVydGluZy52MS5Hcm91cFZhbHVlLkxhYmVsc0VudHJ5EhIKBXZhbHVlGAIgASgBSACIAQESEQoJYnJlYWNoaW5nGAMgASgIEhkKEWV4YW1wbGVfdHJhY2VfaWRzGAQgAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3ZhbHVlIsQBChRFdmFsdWF0ZVJ1bGVzUmVxdWVzdBJFCgdtZXRyaWNzGAEgAygLMjQudmlnaWwuYWxlcnRpbmcudjEuRXZhbHVhdGVSdWxlc1JlcXVlc3QuTWV0cmljc0VudHJ5Eg4KBnRhcmdldBgCIAEoCRIlCgRydWxlGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASLKAQoVRXZhbHVhdGVSdWxlc1Jlc3BvbnNlEjAKCnZpb2xhdGlvbnMYASADKAsyHC52aWdpbC5hbGVydGluZy52MS5WaW9sYXRpb24SPQoRYWN0aW9uc190cmlnZ2VyZWQYAiADKAsyIi52aWdpbC5hbGVydGluZy52MS5BY3Rpb25UcmlnZ2VyZWQSLQoGZ3JvdXBzGAMgAygLMh0udmlnaWwuYWxlcnRpbmcudjEuR3JvdXBWYWx1ZRIRCgl0aHJlc2hvbGQYBCABKAkihAEKE0JhY2t0ZXN0UnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIlCgRydWxlGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIcChRzdGFydF90aW1lX3VuaXhfbmFubxgDIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YBCABKAYimQIKDUFsZXJ0SW50ZXJ2YWwSPAoGbGFiZWxzGAEgAygLMiwudmlnaWwuYWxlcnRpbmcudjEuQWxlcnRJbnRlcnZhbC5MYWJlbHNFbnRyeRITCgtmaW5nZXJwcmludBgCIAEoCRIeChZwZW5kaW5nX3RpbWVfdW5peF9uYW5vGAMgASgGEh0KFWZpcmluZ190aW1lX3VuaXhfbmFubxgEIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgFIAEoBhIXCgpwZWFrX3ZhbHVlGAYgASgBSACIAQEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUINCgtfcGVha192YWx1ZSJ6ChRCYWNrdGVzdFJ1bGVSZXNwb25zZRIzCglpbnRlcnZhbHMYASADKAsyIC52aWdpbC5hbGVydGluZy52MS5BbGVydEludGVydmFsEhMKC2V2YWx1YXRpb25zGAIgASgFEhgKEGludGVydmFsX3NlY29uZHMYAyABKAEizAIKDUluY2lkZW50QWxlcnQSDAoEcnVsZRgBIAEoCRITCgtmaW5nZXJwcmludBgCIAEoCRI8CgZsYWJlbHMYAyADKAsyLC52aWdpbC5hbGVydGluZy52MS5JbmNpZGVudEFsZXJ0LkxhYmVsc0VudHJ5EhAKCHNldmVyaXR5GAQgASgJEg0KBXN0YXRlGAUgASgJEhIKBXZhbHVlGAYgASgBSACIAQESEQoJdGhyZXNob2xkGAcgASgJEh0KFWpvaW5lZF90aW1lX3VuaXhfbmFubxgIIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgJIAEoBhIZChFleGFtcGxlX3RyYWNlX2lkcxgKIAMoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBl92YWx1ZSKXAwoISW5jaWRlbnQSCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSDgoGc3RhdHVzGAMgASgJEhAKCHNldmVyaXR5GAQgASgJEh0KFW9wZW5lZF90aW1lX3VuaXhfbmFubxgFIAEoBhIeChZ1cGRhdGVkX3RpbWVfdW5peF9uYW5vGAYgASgGEiMKG2Fja25vd2xlZGdlZF90aW1lX3VuaXhfbmFubxgHIAEoBhIXCg9hY2tub3dsZWRnZWRfYnkYCCABKAkSHwoXcmVzb2x2ZWRfdGltZV91bml4X25hbm8YCSABKAYSEwoLcmVzb2x2ZWRfYnkYCiABKAkSGQoRZXNjYWxhdGlvbl9wb2xpY3kYCyABKAkSJgoebmV4dF9lc2NhbGF0aW9uX3RpbWVfdW5peF9uYW5vGAwgASgGEjAKBmFsZXJ0cxgNIAMoCzIgLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50QWxlcnQSCwoDa2V5GA4gASgJEhkKEWV4YW1wbGVfdHJhY2VfaWRzGA8gAygJIrkBCg1JbmNpZGVudEV2ZW50EgsKA3NlcRgBIAEoBBIWCg50aW1lX3VuaXhfbmFubxgCIAEoBhIMCgRraW5kGAMgASgJEg0KBWFjdG9yGAQgASgJEhAKCHJlY2VpdmVyGAUgASgJEg4KBnJlc3VsdBgGIAEoCRIMCgRydWxlGAcgASgJEhMKC2ZpbmdlcnByaW50GAggASgJEhAKCHNldmVyaXR5GAkgASgJEg8KB21lc3NhZ2UYCiABKAkiaAoLSW5jaWRlbnRMb2cSFgoOdGltZV91bml4X25hbm8YASABKAYSEAoIdHJhY2VfaWQYAiABKAkSEAoIc2V2ZXJpdHkYAyABKAkSDwoHc2VydmljZRgEIAEoCRIMCgRib2R5GAUgASgJIpIBChRMaXN0SW5jaWRlbnRzUmVxdWVzdBIOCgZzdGF0dXMYASABKAkSEAoIc2V2ZXJpdHkYAiABKAkSDwoHc2VydmljZRgDIAEoCRIcChRzdGFydF90aW1lX3VuaXhfbmFubxgEIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YBSABKAYSDQoFbGltaXQYBiABKAUiRwoVTGlzdEluY2lkZW50c1Jlc3BvbnNlEi4KCWluY2lkZW50cxgBIAMoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IiAKEkdldEluY2lkZW50UmVxdWVzdBIKCgJpZBgBIAEoCSKmAQoTR2V0SW5jaWRlbnRSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50EjIKCHRpbWVsaW5lGAIgAygLMiAudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnRFdmVudBIsCgRsb2dzGAMgAygLMh4udmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnRMb2ciKAoaQWNrbm93bGVkZ2VJbmNpZGVudFJlcXVlc3QSCgoCaWQYASABKAkiTAobQWNrbm93bGVkZ2VJbmNpZGVudFJlc3BvbnNlEi0KCGluY2lkZW50GAEgASgLMhsudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnQiJAoWUmVzb2x2ZUluY2lkZW50UmVxdWVzdBIKCgJpZBgBIAEoCSJIChdSZXNvbHZlSW5jaWRlbnRSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IjIKFkFkZEluY2lkZW50Tm90ZVJlcXVlc3QSCgoCaWQYASABKAkSDAoEdGV4dBgCIAEoCSJIChdBZGRJbmNpZGVudE5vdGVSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IhcKFVdhdGNoSW5jaWRlbnRzUmVxdWVzdCJHChZXYXRjaEluY2lkZW50c1Jlc3BvbnNlEi0KCGluY2lkZW50GAEgASgLMhsudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnQyqg8KD0FsZXJ0aW5nU2VydmljZRJWCglMaXN0UnVsZXMSIy52aWdpbC5hbGVydGluZy52MS5MaXN0UnVsZXNSZXF1ZXN0GiQudmlnaWwuYWxlcnRpbmcudjEuTGlzdFJ1bGVzUmVzcG9uc2USUAoHR2V0UnVsZRIhLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldFJ1bGVSZXF1ZXN0GiIudmlnaWwuYWxlcnRpbmcudjEuR2V0UnVsZVJlc3BvbnNlElkKCkNyZWF0ZVJ1bGUSJC52aWdpbC5hbGVydGluZy52MS5DcmVhdGVSdWxlUmVxdWVzdBolLnZpZ2lsLmFsZXJ0aW5nLnYxLkNyZWF0ZVJ1bGVSZXNwb25zZRJZCgpVcGRhdGVSdWxlEiQudmlnaWwuYWxlcnRpbmcudjEuVXBkYXRlUnVsZVJlcXVlc3QaJS52aWdpbC5hbGVydGluZy52MS5VcGRhdGVSdWxlUmVzcG9uc2USWQoKRGVsZXRlUnVsZRIkLnZpZ2lsLmFsZXJ0aW5nLnYxLkRlbGV0ZVJ1bGVSZXF1ZXN0GiUudmlnaWwuYWxlcnRpbmcudjEuRGVsZXRlUnVsZVJlc3BvbnNlElkKCkVuYWJsZVJ1bGUSJC52aWdpbC5hbGVydGluZy52MS5FbmFibGVSdWxlUmVxdWVzdBolLnZpZ2lsLmFsZXJ0aW5nLnYxLkVuYWJsZVJ1bGVSZXNwb25zZRJcCgtEaXNhYmxlUnVsZRIlLnZpZ2lsLmFsZXJ0aW5nLnYxLkRpc2FibGVSdWxlUmVxdWVzdBomLnZpZ2lsLmFsZXJ0aW5nLnYxLkRpc2FibGVSdWxlUmVzcG9uc2USXAoLUmVsb2FkUnVsZXMSJS52aWdpbC5hbGVydGluZy52MS5SZWxvYWRSdWxlc1JlcXVlc3QaJi52aWdpbC5hbGVydGluZy52MS5SZWxvYWRSdWxlc1Jlc3BvbnNlElwKC0V4cG9ydFJ1bGVzEiUudmlnaWwuYWxlcnRpbmcudjEuRXhwb3J0UnVsZXNSZXF1ZXN0GiYudmlnaWwuYWxlcnRpbmcudjEuRXhwb3J0UnVsZXNSZXNwb25zZRJZCgpMaXN0QWxlcnRzEiQudmlnaWwuYWxlcnRpbmcudjEuTGlzdEFsZXJ0c1JlcXVlc3QaJS52aWdpbC5hbGVydGluZy52MS5MaXN0QWxlcnRzUmVzcG9uc2USaAoPR2V0QWxlcnRIaXN0b3J5EikudmlnaWwuYWxlcnRpbmcudjEuR2V0QWxlcnRIaXN0b3J5UmVxdWVzdBoqLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEFsZXJ0SGlzdG9yeVJlc3BvbnNlEmgKD0dldFJ1bm5lclN0YXR1cxIpLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldFJ1bm5lclN0YXR1c1JlcXVlc3QaKi52aWdpbC5hbGVydGluZy52MS5HZXRSdW5uZXJTdGF0dXNSZXNwb25zZRJiCg1FdmFsdWF0ZVJ1bGVzEicudmlnaWwuYWxlcnRpbmcudjEuRXZhbHVhdGVSdWxlc1JlcXVlc3QaKC52aWdpbC5hbGVydGluZy52MS5FdmFsdWF0ZVJ1bGVzUmVzcG9uc2USXwoMQmFja3Rlc3RSdWxlEiYudmlnaWwuYWxlcnRpbmcudjEuQmFja3Rlc3RSdWxlUmVxdWVzdBonLnZpZ2lsLmFsZXJ0aW5nLnYxLkJhY2t0ZXN0UnVsZVJlc3BvbnNlEmIKDUxpc3RJbmNpZGVudHMSJy52aWdpbC5hbGVydGluZy52MS5MaXN0SW5jaWRlbnRzUmVxdWVzdBooLnZpZ2lsLmFsZXJ0aW5nLnYxLkxpc3RJbmNpZGVudHNSZXNwb25zZRJcCgtHZXRJbmNpZGVudBIlLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEluY2lkZW50UmVxdWVzdBomLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEluY2lkZW50UmVzcG9uc2USdAoTQWNrbm93bGVkZ2VJbmNpZGVudBItLnZpZ2lsLmFsZXJ0aW5nLnYxLkFja25vd2xlZGdlSW5jaWRlbnRSZXF1ZXN0Gi4udmlnaWwuYWxlcnRpbmcudjEuQWNrbm93bGVkZ2VJbmNpZGVudFJlc3BvbnNlEmgKD1Jlc29sdmVJbmNpZGVudBIpLnZpZ2lsLmFsZXJ0aW5nLnYxLlJlc29sdmVJbmNpZGVudFJlcXVlc3QaKi52aWdpbC5hbGVydGluZy52MS5SZXNvbHZlSW5jaWRlbnRSZXNwb25zZRJoCg9BZGRJbmNpZGVudE5vdGUSKS52aWdpbC5hbGVydGluZy52MS5BZGRJbmNpZGVudE5vdGVSZXF1ZXN0GioudmlnaWwuYWxlcnRpbmcudjEuQWRkSW5jaWRlbnROb3RlUmVzcG9uc2USZwoOV2F0Y2hJbmNpZGVudHMSKC52aWdpbC5hbGVydGluZy52MS5XYXRjaEluY2lkZW50c1JlcXVlc3QaKS52aWdpbC5hbGVydGluZy52MS5XYXRjaEluY2lkZW50c1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("CiB2aWdpbC9hbGVydGluZy92MS9hbGVydGluZy5wcm90bxIRdmlnaWwuYWxlcnRpbmcudjEikwIKBFJ1bGUSDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkSDwoHZW5hYmxlZBgDIAEoCBIQCghzZXZlcml0eRgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIOCgZ0YXJnZXQYBiABKAkSGAoQaW50ZXJ2YWxfc2Vjb25kcxgHIAEoARInCgZwb2xpY3kYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjMKBnN0YXRlcxgJIAMoCzIjLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUuU3RhdGVzRW50cnkaLQoLU3RhdGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgFOgI4ASISChBMaXN0UnVsZXNSZXF1ZXN0IjsKEUxpc3RSdWxlc1Jlc3BvbnNlEiYKBXJ1bGVzGAEgAygLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSIeCg5HZXRSdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJIjgKD0dldFJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSI8ChFDcmVhdGVSdWxlUmVxdWVzdBInCgZwb2xpY3kYASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjsKEkNyZWF0ZVJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSJJChFVcGRhdGVSdWxlUmVxdWVzdBIMCgRuYW1lGAEgASgJEiYKBXBhdGNoGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI7ChJVcGRhdGVSdWxlUmVzcG9uc2USJQoEcnVsZRgBIAEoCzIXLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUiIQoRRGVsZXRlUnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIUChJEZWxldGVSdWxlUmVzcG9uc2UiIQoRRW5hYmxlUnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI7ChJFbmFibGVSdWxlUmVzcG9uc2USJQoEcnVsZRgBIAEoCzIXLnZpZ2lsLmFsZXJ0aW5nLnYxLlJ1bGUiIgoSRGlzYWJsZVJ1bGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiPAoTRGlzYWJsZVJ1bGVSZXNwb25zZRIlCgRydWxlGAEgASgLMhcudmlnaWwuYWxlcnRpbmcudjEuUnVsZSIUChJSZWxvYWRSdWxlc1JlcXVlc3QiMgoTUmVsb2FkUnVsZXNSZXNwb25zZRIMCgRmaWxlGAEgASgJEg0KBXJ1bGVzGAIgASgFIiQKEkV4cG9ydFJ1bGVzUmVxdWVzdBIOCgZmb3JtYXQYASABKAkiMgoTRXhwb3J0UnVsZXNSZXNwb25zZRIMCgR0ZXh0GAEgASgJEg0KBXJ1bGVzGAIgASgFIoADCgVBbGVydBIMCgRydWxlGAEgASgJEhMKC2ZpbmdlcnByaW50GAIgASgJEjQKBmxhYmVscxgDIAMoCzIkLnZpZ2lsLmFsZXJ0aW5nLnYxLkFsZXJ0LkxhYmVsc0VudHJ5Eg0KBXN0YXRlGAQgASgJEhIKBXZhbHVlGAUgASgBSACIAQESEQoJdGhyZXNob2xkGAYgASgJEhAKCHNldmVyaXR5GAcgASgJEiMKG2FjdGl2ZV9zaW5jZV90aW1lX3VuaXhfbmFubxgIIAEoBhIcChRmaXJlZF90aW1lX3VuaXhfbmFubxgJIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgKIAEoBhIeChZ1cGRhdGVkX3RpbWVfdW5peF9uYW5vGAsgASgGEhkKEWV4YW1wbGVfdHJhY2VfaWRzGAwgAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3ZhbHVlImkKEUxpc3RBbGVydHNSZXF1ZXN0Eg0KBXN0YXRlGAEgASgJEhAKCHNldmVyaXR5GAIgASgJEgwKBHJ1bGUYAyABKAkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiVwoSTGlzdEFsZXJ0c1Jlc3BvbnNlEigKBmFsZXJ0cxgBIAMoCzIYLnZpZ2lsLmFsZXJ0aW5nLnYxLkFsZXJ0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK/AgoPQWxlcnRUcmFuc2l0aW9uEhYKDnRpbWVfdW5peF9uYW5vGAEgASgGEgwKBHJ1bGUYAiABKAkSEwoLZmluZ2VycHJpbnQYAyABKAkSPgoGbGFiZWxzGAQgAygLMi4udmlnaWwuYWxlcnRpbmcudjEuQWxlcnRUcmFuc2l0aW9uLkxhYmVsc0VudHJ5EhIKCmZyb21fc3RhdGUYBSABKAkSEAoIdG9fc3RhdGUYBiABKAkSEgoFdmFsdWUYByABKAFIAIgBARIRCgl0aHJlc2hvbGQYCCABKAkSEAoIc2V2ZXJpdHkYCSABKAkSGQoRZXhhbXBsZV90cmFjZV9pZHMYCiADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZfdmFsdWUiSgoWR2V0QWxlcnRIaXN0b3J5UmVxdWVzdBIMCgRydWxlGAEgASgJEhMKC2ZpbmdlcnByaW50GAIgASgJEg0KBWxpbWl0GAMgASgFIlIKF0dldEFsZXJ0SGlzdG9yeVJlc3BvbnNlEjcKC3RyYW5zaXRpb25zGAEgAygLMiIudmlnaWwuYWxlcnRpbmcudjEuQWxlcnRUcmFuc2l0aW9uIq0BCgpSdWxlU3RhdHVzEgwKBG5hbWUYASABKAkSGAoQaW50ZXJ2YWxfc2Vjb25kcxgCIAEoARImCh5sYXN0X2V2YWx1YXRpb25fdGltZV91bml4X25hbm8YAyABKAYSFAoMbGFzdF9zZWNvbmRzGAQgASgBEhMKC2V2YWx1YXRpb25zGAUgASgDEhAKCGZhaWx1cmVzGAYgASgDEhIKCmxhc3RfZXJyb3IYByABKAkiGAoWR2V0UnVubmVyU3RhdHVzUmVxdWVzdCLkAQoXR2V0UnVubmVyU3RhdHVzUmVzcG9uc2USDwoHZW5hYmxlZBgBIAEoCBIPCgdydW5uaW5nGAIgASgIEhgKEGludGVydmFsX3NlY29uZHMYAyABKAESDQoFcnVsZXMYBCABKAUSJgoebGFzdF9ldmFsdWF0aW9uX3RpbWVfdW5peF9uYW5vGAUgASgGEhMKC2V2YWx1YXRpb25zGAYgASgDEhAKCGZhaWx1cmVzGAcgASgDEi8KCHBlcl9ydWxlGAggAygLMh0udmlnaWwuYWxlcnRpbmcudjEuUnVsZVN0YXR1cyJqCglWaW9sYXRpb24SEwoLcG9saWN5X25hbWUYASABKAkSEAoIc2V2ZXJpdHkYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGdGFyZ2V0GAQgASgJEhEKCXRpbWVzdGFtcBgFIAEoCSJqCg9BY3Rpb25UcmlnZ2VyZWQSDgoGYWN0aW9uGAEgASgJEg4KBnRhcmdldBgCIAEoCRIOCgZzdGF0dXMYAyABKAkSJwoGcGFyYW1zGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLCAQoKR3JvdXBWYWx1ZRI5CgZsYWJlbHMYASADKAsyKS52aWdpbC5hbGVydGluZy52MS5Hcm91cFZhbHVlLkxhYmVsc0VudHJ5EhIKBXZhbHVlGAIgASgBSACIAQESEQoJYnJlYWNoaW5nGAMgASgIEhkKEWV4YW1wbGVfdHJhY2VfaWRzGAQgAygJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3ZhbHVlIsQBChRFdmFsdWF0ZVJ1bGVzUmVxdWVzdBJFCgdtZXRyaWNzGAEgAygLMjQudmlnaWwuYWxlcnRpbmcudjEuRXZhbHVhdGVSdWxlc1JlcXVlc3QuTWV0cmljc0VudHJ5Eg4KBnRhcmdldBgCIAEoCRIlCgRydWxlGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBouCgxNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASLKAQoVRXZhbHVhdGVSdWxlc1Jlc3BvbnNlEjAKCnZpb2xhdGlvbnMYASADKAsyHC52aWdpbC5hbGVydGluZy52MS5WaW9sYXRpb24SPQoRYWN0aW9uc190cmlnZ2VyZWQYAiADKAsyIi52aWdpbC5hbGVydGluZy52MS5BY3Rpb25UcmlnZ2VyZWQSLQoGZ3JvdXBzGAMgAygLMh0udmlnaWwuYWxlcnRpbmcudjEuR3JvdXBWYWx1ZRIRCgl0aHJlc2hvbGQYBCABKAkihAEKE0JhY2t0ZXN0UnVsZVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIlCgRydWxlGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIcChRzdGFydF90aW1lX3VuaXhfbmFubxgDIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YBCABKAYimQIKDUFsZXJ0SW50ZXJ2YWwSPAoGbGFiZWxzGAEgAygLMiwudmlnaWwuYWxlcnRpbmcudjEuQWxlcnRJbnRlcnZhbC5MYWJlbHNFbnRyeRITCgtmaW5nZXJwcmludBgCIAEoCRIeChZwZW5kaW5nX3RpbWVfdW5peF9uYW5vGAMgASgGEh0KFWZpcmluZ190aW1lX3VuaXhfbmFubxgEIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgFIAEoBhIXCgpwZWFrX3ZhbHVlGAYgASgBSACIAQEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUINCgtfcGVha192YWx1ZSJ6ChRCYWNrdGVzdFJ1bGVSZXNwb25zZRIzCglpbnRlcnZhbHMYASADKAsyIC52aWdpbC5hbGVydGluZy52MS5BbGVydEludGVydmFsEhMKC2V2YWx1YXRpb25zGAIgASgFEhgKEGludGVydmFsX3NlY29uZHMYAyABKAEizAIKDUluY2lkZW50QWxlcnQSDAoEcnVsZRgBIAEoCRITCgtmaW5nZXJwcmludBgCIAEoCRI8CgZsYWJlbHMYAyADKAsyLC52aWdpbC5hbGVydGluZy52MS5JbmNpZGVudEFsZXJ0LkxhYmVsc0VudHJ5EhAKCHNldmVyaXR5GAQgASgJEg0KBXN0YXRlGAUgASgJEhIKBXZhbHVlGAYgASgBSACIAQESEQoJdGhyZXNob2xkGAcgASgJEh0KFWpvaW5lZF90aW1lX3VuaXhfbmFubxgIIAEoBhIfChdyZXNvbHZlZF90aW1lX3VuaXhfbmFubxgJIAEoBhIZChFleGFtcGxlX3RyYWNlX2lkcxgKIAMoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBl92YWx1ZSKXAwoISW5jaWRlbnQSCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSDgoGc3RhdHVzGAMgASgJEhAKCHNldmVyaXR5GAQgASgJEh0KFW9wZW5lZF90aW1lX3VuaXhfbmFubxgFIAEoBhIeChZ1cGRhdGVkX3RpbWVfdW5peF9uYW5vGAYgASgGEiMKG2Fja25vd2xlZGdlZF90aW1lX3VuaXhfbmFubxgHIAEoBhIXCg9hY2tub3dsZWRnZWRfYnkYCCABKAkSHwoXcmVzb2x2ZWRfdGltZV91bml4X25hbm8YCSABKAYSEwoLcmVzb2x2ZWRfYnkYCiABKAkSGQoRZXNjYWxhdGlvbl9wb2xpY3kYCyABKAkSJgoebmV4dF9lc2NhbGF0aW9uX3RpbWVfdW5peF9uYW5vGAwgASgGEjAKBmFsZXJ0cxgNIAMoCzIgLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50QWxlcnQSCwoDa2V5GA4gASgJEhkKEWV4YW1wbGVfdHJhY2VfaWRzGA8gAygJIrkBCg1JbmNpZGVudEV2ZW50EgsKA3NlcRgBIAEoBBIWCg50aW1lX3VuaXhfbmFubxgCIAEoBhIMCgRraW5kGAMgASgJEg0KBWFjdG9yGAQgASgJEhAKCHJlY2VpdmVyGAUgASgJEg4KBnJlc3VsdBgGIAEoCRIMCgRydWxlGAcgASgJEhMKC2ZpbmdlcnByaW50GAggASgJEhAKCHNldmVyaXR5GAkgASgJEg8KB21lc3NhZ2UYCiABKAkiaAoLSW5jaWRlbnRMb2cSFgoOdGltZV91bml4X25hbm8YASABKAYSEAoIdHJhY2VfaWQYAiABKAkSEAoIc2V2ZXJpdHkYAyABKAkSDwoHc2VydmljZRgEIAEoCRIMCgRib2R5GAUgASgJIpIBChRMaXN0SW5jaWRlbnRzUmVxdWVzdBIOCgZzdGF0dXMYASABKAkSEAoIc2V2ZXJpdHkYAiABKAkSDwoHc2VydmljZRgDIAEoCRIcChRzdGFydF90aW1lX3VuaXhfbmFubxgEIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YBSABKAYSDQoFbGltaXQYBiABKAUiRwoVTGlzdEluY2lkZW50c1Jlc3BvbnNlEi4KCWluY2lkZW50cxgBIAMoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IiAKEkdldEluY2lkZW50UmVxdWVzdBIKCgJpZBgBIAEoCSKmAQoTR2V0SW5jaWRlbnRSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50EjIKCHRpbWVsaW5lGAIgAygLMiAudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnRFdmVudBIsCgRsb2dzGAMgAygLMh4udmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnRMb2ciKAoaQWNrbm93bGVkZ2VJbmNpZGVudFJlcXVlc3QSCgoCaWQYASABKAkiTAobQWNrbm93bGVkZ2VJbmNpZGVudFJlc3BvbnNlEi0KCGluY2lkZW50GAEgASgLMhsudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnQiJAoWUmVzb2x2ZUluY2lkZW50UmVxdWVzdBIKCgJpZBgBIAEoCSJIChdSZXNvbHZlSW5jaWRlbnRSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IjIKFkFkZEluY2lkZW50Tm90ZVJlcXVlc3QSCgoCaWQYASABKAkSDAoEdGV4dBgCIAEoCSJIChdBZGRJbmNpZGVudE5vdGVSZXNwb25zZRItCghpbmNpZGVudBgBIAEoCzIbLnZpZ2lsLmFsZXJ0aW5nLnYxLkluY2lkZW50IhcKFVdhdGNoSW5jaWRlbnRzUmVxdWVzdCJHChZXYXRjaEluY2lkZW50c1Jlc3BvbnNlEi0KCGluY2lkZW50GAEgASgLMhsudmlnaWwuYWxlcnRpbmcudjEuSW5jaWRlbnQivQIKBkFjdGlvbhIKCgJpZBgBIAEoCRIOCgZhY3Rpb24YAiABKAkSDgoGdGFyZ2V0GAMgASgJEhAKCHNldmVyaXR5GAQgASgJEhMKC3BhcmFtc19qc29uGAUgASgJEg8KB2RldGFpbHMYBiABKAkSDAoEcnVsZRgHIAEoCRITCgtmaW5nZXJwcmludBgIIAEoCRITCgtpbmNpZGVudF9pZBgJIAEoCRIUCgxyZXF1ZXN0ZWRfYnkYCiABKAkSDgoGc3RhdHVzGAsgASgJEhAKCGF0dGVtcHRzGAwgASgNEh4KFmNyZWF0ZWRfdGltZV91bml4X25hbm8YDSABKAYSHgoWdXBkYXRlZF90aW1lX3VuaXhfbmFubxgOIAEoBhIOCgZhbnN3ZXIYDyABKAkSDwoHdmVyc2lvbhgQIAEoBCKCAQoTQ3JlYXRlQWN0aW9uUmVxdWVzdBIOCgZhY3Rpb24YASABKAkSDgoGdGFyZ2V0GAIgASgJEhMKC3BhcmFtc19qc29uGAMgASgJEg8KB2RldGFpbHMYBCABKAkSEwoLaW5jaWRlbnRfaWQYBSABKAkSEAoIc2V2ZXJpdHkYBiABKAkiQQoUQ3JlYXRlQWN0aW9uUmVzcG9uc2USKQoGYWN0aW9uGAEgASgLMhkudmlnaWwuYWxlcnRpbmcudjEuQWN0aW9uIkMKEkxpc3RBY3Rpb25zUmVxdWVzdBIOCgZzdGF0dXMYASABKAkSDgoGdGFyZ2V0GAIgASgJEg0KBWxpbWl0GAMgASgFIlAKE0xpc3RBY3Rpb25zUmVzcG9uc2USDQoFY291bnQYASABKAUSKgoHYWN0aW9ucxgCIAMoCzIZLnZpZ2lsLmFsZXJ0aW5nLnYxLkFjdGlvbiIeChBHZXRBY3Rpb25SZXF1ZXN0EgoKAmlkGAEgASgJImoKEUdldEFjdGlvblJlc3BvbnNlEikKBmFjdGlvbhgBIAEoCzIZLnZpZ2lsLmFsZXJ0aW5nLnYxLkFjdGlvbhIqCgdoaXN0b3J5GAIgAygLMhkudmlnaWwuYWxlcnRpbmcudjEuQWN0aW9uIiEKE0NhbmNlbEFjdGlvblJlcXVlc3QSCgoCaWQYASABKAkiQQoUQ2FuY2VsQWN0aW9uUmVzcG9uc2USKQoGYWN0aW9uGAEgASgLMhkudmlnaWwuYWxlcnRpbmcudjEuQWN0aW9uIhYKFEdldFF1ZXVlU3RhdHNSZXF1ZXN0It4BChVHZXRRdWV1ZVN0YXRzUmVzcG9uc2USFAoMcXVldWVfbGVuZ3RoGAEgASgDEhAKCGVucXVldWVkGAIgASgDEhAKCGRlcXVldWVkGAMgASgDEg8KB3J1bm5pbmcYBCABKAMSSQoJYnlfc3RhdHVzGAUgAygLMjYudmlnaWwuYWxlcnRpbmcudjEuR2V0UXVldWVTdGF0c1Jlc3BvbnNlLkJ5U3RhdHVzRW50cnkaLwoNQnlTdGF0dXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBMoYTCg9BbGVydGluZ1NlcnZpY2USVgoJTGlzdFJ1bGVzEiMudmlnaWwuYWxlcnRpbmcudjEuTGlzdFJ1bGVzUmVxdWVzdBokLnZpZ2lsLmFsZXJ0aW5nLnYxLkxpc3RSdWxlc1Jlc3BvbnNlElAKB0dldFJ1bGUSIS52aWdpbC5hbGVydGluZy52MS5HZXRSdWxlUmVxdWVzdBoiLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldFJ1bGVSZXNwb25zZRJZCgpDcmVhdGVSdWxlEiQudmlnaWwuYWxlcnRpbmcudjEuQ3JlYXRlUnVsZVJlcXVlc3QaJS52aWdpbC5hbGVydGluZy52MS5DcmVhdGVSdWxlUmVzcG9uc2USWQoKVXBkYXRlUnVsZRIkLnZpZ2lsLmFsZXJ0aW5nLnYxLlVwZGF0ZVJ1bGVSZXF1ZXN0GiUudmlnaWwuYWxlcnRpbmcudjEuVXBkYXRlUnVsZVJlc3BvbnNlElkKCkRlbGV0ZVJ1bGUSJC52aWdpbC5hbGVydGluZy52MS5EZWxldGVSdWxlUmVxdWVzdBolLnZpZ2lsLmFsZXJ0aW5nLnYxLkRlbGV0ZVJ1bGVSZXNwb25zZRJZCgpFbmFibGVSdWxlEiQudmlnaWwuYWxlcnRpbmcudjEuRW5hYmxlUnVsZVJlcXVlc3QaJS52aWdpbC5hbGVydGluZy52MS5FbmFibGVSdWxlUmVzcG9uc2USXAoLRGlzYWJsZVJ1bGUSJS52aWdpbC5hbGVydGluZy52MS5EaXNhYmxlUnVsZVJlcXVlc3QaJi52aWdpbC5hbGVydGluZy52MS5EaXNhYmxlUnVsZVJlc3BvbnNlElwKC1JlbG9hZFJ1bGVzEiUudmlnaWwuYWxlcnRpbmcudjEuUmVsb2FkUnVsZXNSZXF1ZXN0GiYudmlnaWwuYWxlcnRpbmcudjEuUmVsb2FkUnVsZXNSZXNwb25zZRJcCgtFeHBvcnRSdWxlcxIlLnZpZ2lsLmFsZXJ0aW5nLnYxLkV4cG9ydFJ1bGVzUmVxdWVzdBomLnZpZ2lsLmFsZXJ0aW5nLnYxLkV4cG9ydFJ1bGVzUmVzcG9uc2USWQoKTGlzdEFsZXJ0cxIkLnZpZ2lsLmFsZXJ0aW5nLnYxLkxpc3RBbGVydHNSZXF1ZXN0GiUudmlnaWwuYWxlcnRpbmcudjEuTGlzdEFsZXJ0c1Jlc3BvbnNlEmgKD0dldEFsZXJ0SGlzdG9yeRIpLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEFsZXJ0SGlzdG9yeVJlcXVlc3QaKi52aWdpbC5hbGVydGluZy52MS5HZXRBbGVydEhpc3RvcnlSZXNwb25zZRJoCg9HZXRSdW5uZXJTdGF0dXMSKS52aWdpbC5hbGVydGluZy52MS5HZXRSdW5uZXJTdGF0dXNSZXF1ZXN0GioudmlnaWwuYWxlcnRpbmcudjEuR2V0UnVubmVyU3RhdHVzUmVzcG9uc2USYgoNRXZhbHVhdGVSdWxlcxInLnZpZ2lsLmFsZXJ0aW5nLnYxLkV2YWx1YXRlUnVsZXNSZXF1ZXN0GigudmlnaWwuYWxlcnRpbmcudjEuRXZhbHVhdGVSdWxlc1Jlc3BvbnNlEl8KDEJhY2t0ZXN0UnVsZRImLnZpZ2lsLmFsZXJ0aW5nLnYxLkJhY2t0ZXN0UnVsZVJlcXVlc3QaJy52aWdpbC5hbGVydGluZy52MS5CYWNrdGVzdFJ1bGVSZXNwb25zZRJiCg1MaXN0SW5jaWRlbnRzEicudmlnaWwuYWxlcnRpbmcudjEuTGlzdEluY2lkZW50c1JlcXVlc3QaKC52aWdpbC5hbGVydGluZy52MS5MaXN0SW5jaWRlbnRzUmVzcG9uc2USXAoLR2V0SW5jaWRlbnQSJS52aWdpbC5hbGVydGluZy52MS5HZXRJbmNpZGVudFJlcXVlc3QaJi52aWdpbC5hbGVydGluZy52MS5HZXRJbmNpZGVudFJlc3BvbnNlEnQKE0Fja25vd2xlZGdlSW5jaWRlbnQSLS52aWdpbC5hbGVydGluZy52MS5BY2tub3dsZWRnZUluY2lkZW50UmVxdWVzdBouLnZpZ2lsLmFsZXJ0aW5nLnYxLkFja25vd2xlZGdlSW5jaWRlbnRSZXNwb25zZRJoCg9SZXNvbHZlSW5jaWRlbnQSKS52aWdpbC5hbGVydGluZy52MS5SZXNvbHZlSW5jaWRlbnRSZXF1ZXN0GioudmlnaWwuYWxlcnRpbmcudjEuUmVzb2x2ZUluY2lkZW50UmVzcG9uc2USaAoPQWRkSW5jaWRlbnROb3RlEikudmlnaWwuYWxlcnRpbmcudjEuQWRkSW5jaWRlbnROb3RlUmVxdWVzdBoqLnZpZ2lsLmFsZXJ0aW5nLnYxLkFkZEluY2lkZW50Tm90ZVJlc3BvbnNlEmcKDldhdGNoSW5jaWRlbnRzEigudmlnaWwuYWxlcnRpbmcudjEuV2F0Y2hJbmNpZGVudHNSZXF1ZXN0GikudmlnaWwuYWxlcnRpbmcudjEuV2F0Y2hJbmNpZGVudHNSZXNwb25zZTABEl8KDENyZWF0ZUFjdGlvbhImLnZpZ2lsLmFsZXJ0aW5nLnYxLkNyZWF0ZUFjdGlvblJlcXVlc3QaJy52aWdpbC5hbGVydGluZy52MS5DcmVhdGVBY3Rpb25SZXNwb25zZRJcCgtMaXN0QWN0aW9ucxIlLnZpZ2lsLmFsZXJ0aW5nLnYxLkxpc3RBY3Rpb25zUmVxdWVzdBomLnZpZ2lsLmFsZXJ0aW5nLnYxLkxpc3RBY3Rpb25zUmVzcG9uc2USVgoJR2V0QWN0aW9uEiMudmlnaWwuYWxlcnRpbmcudjEuR2V0QWN0aW9uUmVxdWVzdBokLnZpZ2lsLmFsZXJ0aW5nLnYxLkdldEFjdGlvblJlc3BvbnNlEl8KDENhbmNlbEFjdGlvbhImLnZpZ2lsLmFsZXJ0aW5nLnYxLkNhbmNlbEFjdGlvblJlcXVlc3QaJy52aWdpbC5hbGVydGluZy52MS5DYW5jZWxBY3Rpb25SZXNwb25zZRJiCg1HZXRRdWV1ZVN0YXRzEicudmlnaWwuYWxlcnRpbmcudjEuR2V0UXVldWVTdGF0c1JlcXVlc3QaKC52aWdpbC5hbGVydGluZy52MS5HZXRRdWV1ZVN0YXRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * @generated from message vigil.alerting.v1.Rule
@@ -1577,6 +1577,361 @@ export const WatchIncidentsResponseSchema: GenMessage<WatchIncidentsResponse> = 
   messageDesc(file_vigil_alerting_v1_alerting, 51);
 
 /**
+ * @generated from message vigil.alerting.v1.Action
+ */
+export type Action = Message<"vigil.alerting.v1.Action"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string action = 2;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string target = 3;
+   */
+  target: string;
+
+  /**
+   * @generated from field: string severity = 4;
+   */
+  severity: string;
+
+  /**
+   * a JSON object
+   *
+   * @generated from field: string params_json = 5;
+   */
+  paramsJson: string;
+
+  /**
+   * @generated from field: string details = 6;
+   */
+  details: string;
+
+  /**
+   * what triggered it: a rule's alert (and its incident) …
+   *
+   * @generated from field: string rule = 7;
+   */
+  rule: string;
+
+  /**
+   * @generated from field: string fingerprint = 8;
+   */
+  fingerprint: string;
+
+  /**
+   * @generated from field: string incident_id = 9;
+   */
+  incidentId: string;
+
+  /**
+   * … or a person
+   *
+   * @generated from field: string requested_by = 10;
+   */
+  requestedBy: string;
+
+  /**
+   * pending, running, completed, failed, cancelled
+   *
+   * @generated from field: string status = 11;
+   */
+  status: string;
+
+  /**
+   * @generated from field: uint32 attempts = 12;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: fixed64 created_time_unix_nano = 13;
+   */
+  createdTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: fixed64 updated_time_unix_nano = 14;
+   */
+  updatedTimeUnixNano: bigint;
+
+  /**
+   * the remediator's last answer, or why there was none
+   *
+   * @generated from field: string answer = 15;
+   */
+  answer: string;
+
+  /**
+   * @generated from field: uint64 version = 16;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.Action.
+ * Use `create(ActionSchema)` to create a new message.
+ */
+export const ActionSchema: GenMessage<Action> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 52);
+
+/**
+ * @generated from message vigil.alerting.v1.CreateActionRequest
+ */
+export type CreateActionRequest = Message<"vigil.alerting.v1.CreateActionRequest"> & {
+  /**
+   * @generated from field: string action = 1;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string target = 2;
+   */
+  target: string;
+
+  /**
+   * "" or a JSON object
+   *
+   * @generated from field: string params_json = 3;
+   */
+  paramsJson: string;
+
+  /**
+   * @generated from field: string details = 4;
+   */
+  details: string;
+
+  /**
+   * "" or the incident whose timeline gets the result
+   *
+   * @generated from field: string incident_id = 5;
+   */
+  incidentId: string;
+
+  /**
+   * @generated from field: string severity = 6;
+   */
+  severity: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.CreateActionRequest.
+ * Use `create(CreateActionRequestSchema)` to create a new message.
+ */
+export const CreateActionRequestSchema: GenMessage<CreateActionRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 53);
+
+/**
+ * @generated from message vigil.alerting.v1.CreateActionResponse
+ */
+export type CreateActionResponse = Message<"vigil.alerting.v1.CreateActionResponse"> & {
+  /**
+   * @generated from field: vigil.alerting.v1.Action action = 1;
+   */
+  action?: Action | undefined;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.CreateActionResponse.
+ * Use `create(CreateActionResponseSchema)` to create a new message.
+ */
+export const CreateActionResponseSchema: GenMessage<CreateActionResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 54);
+
+/**
+ * @generated from message vigil.alerting.v1.ListActionsRequest
+ */
+export type ListActionsRequest = Message<"vigil.alerting.v1.ListActionsRequest"> & {
+  /**
+   * "" = any
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * "" = any
+   *
+   * @generated from field: string target = 2;
+   */
+  target: string;
+
+  /**
+   * default 100, 1 to 500
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.ListActionsRequest.
+ * Use `create(ListActionsRequestSchema)` to create a new message.
+ */
+export const ListActionsRequestSchema: GenMessage<ListActionsRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 55);
+
+/**
+ * @generated from message vigil.alerting.v1.ListActionsResponse
+ */
+export type ListActionsResponse = Message<"vigil.alerting.v1.ListActionsResponse"> & {
+  /**
+   * @generated from field: int32 count = 1;
+   */
+  count: number;
+
+  /**
+   * most recently created first
+   *
+   * @generated from field: repeated vigil.alerting.v1.Action actions = 2;
+   */
+  actions: Action[];
+};
+
+/**
+ * Describes the message vigil.alerting.v1.ListActionsResponse.
+ * Use `create(ListActionsResponseSchema)` to create a new message.
+ */
+export const ListActionsResponseSchema: GenMessage<ListActionsResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 56);
+
+/**
+ * @generated from message vigil.alerting.v1.GetActionRequest
+ */
+export type GetActionRequest = Message<"vigil.alerting.v1.GetActionRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.GetActionRequest.
+ * Use `create(GetActionRequestSchema)` to create a new message.
+ */
+export const GetActionRequestSchema: GenMessage<GetActionRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 57);
+
+/**
+ * @generated from message vigil.alerting.v1.GetActionResponse
+ */
+export type GetActionResponse = Message<"vigil.alerting.v1.GetActionResponse"> & {
+  /**
+   * @generated from field: vigil.alerting.v1.Action action = 1;
+   */
+  action?: Action | undefined;
+
+  /**
+   * every version, oldest first
+   *
+   * @generated from field: repeated vigil.alerting.v1.Action history = 2;
+   */
+  history: Action[];
+};
+
+/**
+ * Describes the message vigil.alerting.v1.GetActionResponse.
+ * Use `create(GetActionResponseSchema)` to create a new message.
+ */
+export const GetActionResponseSchema: GenMessage<GetActionResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 58);
+
+/**
+ * @generated from message vigil.alerting.v1.CancelActionRequest
+ */
+export type CancelActionRequest = Message<"vigil.alerting.v1.CancelActionRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.CancelActionRequest.
+ * Use `create(CancelActionRequestSchema)` to create a new message.
+ */
+export const CancelActionRequestSchema: GenMessage<CancelActionRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 59);
+
+/**
+ * @generated from message vigil.alerting.v1.CancelActionResponse
+ */
+export type CancelActionResponse = Message<"vigil.alerting.v1.CancelActionResponse"> & {
+  /**
+   * @generated from field: vigil.alerting.v1.Action action = 1;
+   */
+  action?: Action | undefined;
+};
+
+/**
+ * Describes the message vigil.alerting.v1.CancelActionResponse.
+ * Use `create(CancelActionResponseSchema)` to create a new message.
+ */
+export const CancelActionResponseSchema: GenMessage<CancelActionResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 60);
+
+/**
+ * @generated from message vigil.alerting.v1.GetQueueStatsRequest
+ */
+export type GetQueueStatsRequest = Message<"vigil.alerting.v1.GetQueueStatsRequest"> & {
+};
+
+/**
+ * Describes the message vigil.alerting.v1.GetQueueStatsRequest.
+ * Use `create(GetQueueStatsRequestSchema)` to create a new message.
+ */
+export const GetQueueStatsRequestSchema: GenMessage<GetQueueStatsRequest> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 61);
+
+/**
+ * @generated from message vigil.alerting.v1.GetQueueStatsResponse
+ */
+export type GetQueueStatsResponse = Message<"vigil.alerting.v1.GetQueueStatsResponse"> & {
+  /**
+   * pending or running, every project (the worker is shared)
+   *
+   * @generated from field: int64 queue_length = 1;
+   */
+  queueLength: bigint;
+
+  /**
+   * since this process started
+   *
+   * @generated from field: int64 enqueued = 2;
+   */
+  enqueued: bigint;
+
+  /**
+   * tries started since this process started
+   *
+   * @generated from field: int64 dequeued = 3;
+   */
+  dequeued: bigint;
+
+  /**
+   * @generated from field: int64 running = 4;
+   */
+  running: bigint;
+
+  /**
+   * this project's actions by their current status
+   *
+   * @generated from field: map<string, int64> by_status = 5;
+   */
+  byStatus: { [key: string]: bigint };
+};
+
+/**
+ * Describes the message vigil.alerting.v1.GetQueueStatsResponse.
+ * Use `create(GetQueueStatsResponseSchema)` to create a new message.
+ */
+export const GetQueueStatsResponseSchema: GenMessage<GetQueueStatsResponse> = /*@__PURE__*/
+  messageDesc(file_vigil_alerting_v1_alerting, 62);
+
+/**
  * Alert rules, their alerts and their history (docs/alerting.md), on the query port (gRPC
  * :4319, Connect :4320). Every call acts in the caller's project. Reading needs the `read`
  * scope; changing rules (Create/Update/Delete/Enable/Disable/ReloadRules) needs `write`.
@@ -1774,6 +2129,54 @@ export const AlertingService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchIncidentsRequestSchema;
     output: typeof WatchIncidentsResponseSchema;
+  },
+  /**
+   * Actions (docs/actions.md): requests to the remediator, queued durably and sent by a worker.
+   * FAILED_PRECONDITION when no remediator is configured. Reading needs `read`; creating and
+   * cancelling need `write`.
+   *
+   * @generated from rpc vigil.alerting.v1.AlertingService.CreateAction
+   */
+  createAction: {
+    methodKind: "unary";
+    input: typeof CreateActionRequestSchema;
+    output: typeof CreateActionResponseSchema;
+  },
+  /**
+   * @generated from rpc vigil.alerting.v1.AlertingService.ListActions
+   */
+  listActions: {
+    methodKind: "unary";
+    input: typeof ListActionsRequestSchema;
+    output: typeof ListActionsResponseSchema;
+  },
+  /**
+   * An action with every stored version of it (its audit trail).
+   *
+   * @generated from rpc vigil.alerting.v1.AlertingService.GetAction
+   */
+  getAction: {
+    methodKind: "unary";
+    input: typeof GetActionRequestSchema;
+    output: typeof GetActionResponseSchema;
+  },
+  /**
+   * Only a pending action; any other is FAILED_PRECONDITION.
+   *
+   * @generated from rpc vigil.alerting.v1.AlertingService.CancelAction
+   */
+  cancelAction: {
+    methodKind: "unary";
+    input: typeof CancelActionRequestSchema;
+    output: typeof CancelActionResponseSchema;
+  },
+  /**
+   * @generated from rpc vigil.alerting.v1.AlertingService.GetQueueStats
+   */
+  getQueueStats: {
+    methodKind: "unary";
+    input: typeof GetQueueStatsRequestSchema;
+    output: typeof GetQueueStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vigil_alerting_v1_alerting, 0);

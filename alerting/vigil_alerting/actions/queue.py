@@ -1,0 +1,352 @@
+"""The durable action queue and its worker (docs/actions.md).
+
+Every step of an action is a new version in ``vigil_actions`` before it happens in memory, so a
+restart (or kill -9) resumes what was pending or running: a running action is tried again, and
+the remediator sees the same ``Idempotency-Key`` (the action id) on every try — at least once
+always, exactly once without a crash. One worker thread sends one task at a time (the
+concurrency limit is one per process); the HTTP call is made outside every lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from vigil_alerting.actions.store import UNFINISHED, ActionRecord, ActionStore
+from vigil_alerting.errors import AlertingError
+from vigil_alerting.incidents.manager import IncidentManager
+from vigil_alerting.rules.model import Rule
+
+log = logging.getLogger(__name__)
+
+
+class ActionError(AlertingError):
+    """An action that cannot be created or changed (the reason says why)."""
+
+
+class ActionNotFound(ActionError):
+    pass
+
+
+class ActionRefused(ActionError):
+    """A valid request the action's state does not allow (cancelling one already sent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int  # 0: no HTTP answer (timeout, refused connection)
+    body: str
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == 0 or self.status >= 500
+
+
+class ActionQueue:
+    def __init__(
+        self,
+        connect: Callable[[], Client],
+        *,
+        system_database: str,
+        remediator_url: str,
+        endpoints: dict[str, str] | None = None,
+        timeout_s: float = 10.0,
+        max_attempts: int = 5,
+        retry_base_s: float = 1.0,
+        retry_max_s: float = 60.0,
+        poll_s: float = 1.0,
+        incidents: IncidentManager | None = None,
+        registry: CollectorRegistry | None = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._connect = connect
+        self.system_database = system_database
+        self.remediator_url = remediator_url
+        self.endpoints = dict(endpoints or {})
+        self.timeout_s = timeout_s
+        self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+        self.poll_s = poll_s
+        self.incidents = incidents
+        self.clock_ns = clock_ns
+        self._client: Client | None = None
+        self._db = threading.Lock()  # the client: one thread at a time
+        self._lock = threading.Lock()  # the in-memory queue and cooldowns
+        self._queue: dict[str, ActionRecord] = {}  # unfinished actions by id
+        self._last: dict[tuple[str, str, str], int] = {}  # (project, rule, target) → enqueued at
+        self.enqueued = 0  # since this process started (GetQueueStats)
+        self.dequeued = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        registry = registry if registry is not None else CollectorRegistry()
+        self.total = Counter(
+            "vigil_actions", "Actions entering each status.", ["action", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "vigil_action_execution_seconds",
+            "One task sent to the remediator, until its answer.",
+            ["action"],
+            registry=registry,
+        )
+        Gauge("vigil_action_queue_length", "Actions pending or running.", registry=registry).set_function(
+            lambda: len(self._queue)
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        """The table, then every unfinished action back in the queue (a running one was cut
+        short by a stop or a crash: it is tried again) and the cooldowns still counting."""
+        self._client = self._connect()
+        store = ActionStore(self._client, self.system_database)
+        store.ensure_schema()
+        with self._lock:
+            self._queue = {a.id: a for a in store.unfinished()}
+            self._last = store.last_triggered(0)  # any cooldown, however long
+        if self._queue:
+            log.info("actions: %d unfinished actions resumed", len(self._queue))
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="vigil-actions", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        with self._db:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # --- creating and reading ---------------------------------------------------------------
+    def enqueue(
+        self,
+        project: str,
+        action: str,
+        target: str,
+        *,
+        severity: str = "",
+        params: dict[str, Any] | None = None,
+        details: str = "",
+        rule: str = "",
+        fingerprint: str = "",
+        incident_id: str = "",
+        requested_by: str = "",
+    ) -> ActionRecord:
+        if not action.strip() or not target.strip():
+            raise ActionError("an action needs a non-empty action name and target")
+        if not self._endpoint(action):
+            raise ActionError(f"no remediator for action {action!r}: set VIGIL_REMEDIATOR_URL")
+        now = self.clock_ns()
+        record = ActionRecord(
+            project=project, id=uuid.uuid4().hex, action=action, target=target, created_ns=now, updated_ns=now,
+            severity=severity, params=dict(params or {}), details=details, rule=rule, fingerprint=fingerprint,
+            incident_id=incident_id, requested_by=requested_by, next_attempt_ns=now,
+        )  # fmt: skip
+        self._save(record)
+        with self._lock:
+            self.enqueued += 1
+        self._wake.set()
+        return record
+
+    def cancel(self, project: str, action_id: str, by: str) -> ActionRecord:
+        """A pending action only: one already sent cannot be called back."""
+        with self._lock:
+            current = self._queue.get(action_id)
+            if current is not None and current.project == project and current.status == "pending":
+                done = current.next(self.clock_ns(), status="cancelled", answer=f"cancelled by {by}")
+                self._queue.pop(action_id)
+            else:
+                done = None
+        if done is None:
+            status = current.status if current is not None else self.get(project, action_id).status
+            raise ActionRefused(f"action {action_id} is {status}, only a pending one can be cancelled")
+        self._save(done)
+        return done
+
+    def get(self, project: str, action_id: str) -> ActionRecord:
+        with self._db:
+            found = ActionStore(self._need_client(), self.system_database).get(project, action_id)
+        if found is None:
+            raise ActionNotFound(f"no action {action_id} in this project")
+        return found
+
+    def list(
+        self, project: str, *, status: str = "", target: str = "", limit: int = 100
+    ) -> list[ActionRecord]:
+        if not 1 <= limit <= 500:
+            raise ActionError(f"limit must be 1 to 500, got {limit}")
+        with self._db:
+            store = ActionStore(self._need_client(), self.system_database)
+            return store.list(project, status=status, target=target, limit=limit)
+
+    def history(self, project: str, action_id: str) -> list[ActionRecord]:
+        with self._db:
+            return ActionStore(self._need_client(), self.system_database).history(project, action_id)
+
+    def queue_length(self) -> int:
+        return len(self._queue)
+
+    def running_count(self) -> int:
+        with self._lock:
+            return sum(1 for a in self._queue.values() if a.status == "running")
+
+    def by_status(self, project: str) -> dict[str, int]:
+        with self._db:
+            return ActionStore(self._need_client(), self.system_database).count_by_status(project)
+
+    # --- auto-remediation ---------------------------------------------------------------------
+    def observe(
+        self, project: str, rule: Rule, transitions: Iterable[Any], incident_of: Callable[[str], str]
+    ) -> None:
+        """A rule with ``auto_remediate`` enqueues its action for each target that started
+        firing, at most once per rule and target per ``cooldown_s`` (counted across restarts)."""
+        if not rule.auto_remediate or not rule.action:
+            return
+        for t in transitions:
+            if t.to_state != "firing":
+                continue
+            target = t.labels.get("target") or t.fingerprint
+            key = (project, rule.name, target)
+            now = self.clock_ns()
+            with self._lock:
+                last = self._last.get(key)
+                if last is not None and now - last < rule.cooldown_s * 1e9:
+                    continue
+                self._last[key] = now
+            try:
+                self.enqueue(
+                    project, rule.action, target, severity=t.labels.get("severity", rule.severity),
+                    params=rule.params, details=rule.description, rule=rule.name, fingerprint=t.fingerprint,
+                    incident_id=incident_of(t.fingerprint),
+                )  # fmt: skip
+            except Exception:  # the evaluation goes on; the reason is in the log
+                log.exception("actions: rule %s could not enqueue %s for %s", rule.name, rule.action, target)
+
+    # --- the worker ---------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            wait = self.poll_s
+            try:
+                due = self._next_due()
+                if due is not None:
+                    self._run(due)
+                    continue
+                wait = self._wait_s()
+            except Exception:  # the worker must survive anything (storage down: next poll)
+                log.exception("actions: worker round failed")
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def _next_due(self) -> ActionRecord | None:
+        now = self.clock_ns()
+        with self._lock:
+            due = [a for a in self._queue.values() if a.next_attempt_ns <= now]
+        return min(due, key=lambda a: (a.next_attempt_ns, a.created_ns), default=None)
+
+    def _wait_s(self) -> float:
+        with self._lock:
+            soonest = min((a.next_attempt_ns for a in self._queue.values()), default=None)
+        if soonest is None:
+            return self.poll_s
+        return max(0.0, min(self.poll_s, (soonest - self.clock_ns()) / 1e9))
+
+    def _run(self, action: ActionRecord) -> None:
+        running = action.next(self.clock_ns(), status="running", attempts=action.attempts + 1)
+        with self._lock:  # claimed in memory first: a cancel from now on finds it running
+            if self._queue.get(action.id) is not action:
+                return
+            self._queue[action.id] = running
+            self.dequeued += 1
+        self._save(running)
+        started = time.monotonic()
+        answer = self._post(running)
+        self.latency.labels(running.action).observe(time.monotonic() - started)
+        now = self.clock_ns()
+        text = f"HTTP {answer.status}: {answer.body}" if answer.status else answer.body
+        if 200 <= answer.status < 300:
+            after = running.next(now, status="completed", answer=text)
+        elif answer.retryable and running.attempts < self.max_attempts:
+            delay = min(self.retry_base_s * 2 ** (running.attempts - 1), self.retry_max_s)
+            after = running.next(now, status="pending", answer=text, next_attempt_ns=now + int(delay * 1e9))
+        else:
+            why = "" if not answer.retryable else f" (gave up after {running.attempts} attempts)"
+            after = running.next(now, status="failed", answer=text + why)
+        self._save(after)
+        if after.status in ("completed", "failed"):
+            self._on_timeline(after)
+
+    def _endpoint(self, action: str) -> str:
+        return self.endpoints.get(action) or self.remediator_url
+
+    def _post(self, a: ActionRecord) -> Answer:
+        task = {
+            "task_id": f"{a.id}.{a.attempts}",
+            "action_id": a.id,
+            "action": a.action,
+            "target": a.target,
+            "severity": a.severity,
+            "params": a.params,
+            "incident": {"id": a.incident_id, "rule": a.rule, "fingerprint": a.fingerprint}
+            if a.incident_id or a.rule
+            else None,
+            "enqueued_at": a.created_ns / 1e9,
+        }
+        request = urllib.request.Request(
+            self._endpoint(a.action),
+            data=json.dumps(task).encode(),
+            headers={"Content-Type": "application/json", "Idempotency-Key": a.id},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return Answer(response.status, response.read(4000).decode(errors="replace"))
+        except urllib.error.HTTPError as err:
+            return Answer(err.code, err.read(4000).decode(errors="replace"))
+        except (urllib.error.URLError, OSError) as err:  # timeouts and refused connections: retry
+            return Answer(0, f"no answer: {getattr(err, 'reason', err)}")
+
+    def _on_timeline(self, a: ActionRecord) -> None:
+        if self.incidents is None or not a.incident_id:
+            return
+        try:
+            with self._db:
+                self.incidents.record_action(
+                    self._need_client(), a.project, a.incident_id, "vigil", f"{a.action} {a.target}", a.status
+                )
+        except Exception:  # the action is recorded either way; the timeline is best effort
+            log.exception("actions: action %s not added to incident %s's timeline", a.id, a.incident_id)
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _need_client(self) -> Client:
+        if self._client is None:
+            raise ActionError("the action queue is not open")
+        return self._client
+
+    def _save(self, record: ActionRecord) -> None:
+        """Stored first, then in memory: what the queue holds is always on disk."""
+        with self._db:
+            ActionStore(self._need_client(), self.system_database).save(record)
+        with self._lock:
+            if record.status in UNFINISHED:
+                self._queue[record.id] = record
+            else:
+                self._queue.pop(record.id, None)
+        self.total.labels(record.action, record.status).inc()

@@ -1,0 +1,411 @@
+"""Actions (issue 35): the durable queue and worker against a fake remediator (a real HTTP
+server on loopback) — retries on 5xx, a 4xx failing at once, pending actions resumed after a
+restart — and auto-remediation from a rule firing on data from the stock metrics SDK."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from alert_support import Gauges
+
+from vigil.alerting.v1 import alerting_pb2 as pb
+from vigil.alerting.v1 import alerting_pb2_grpc
+from vigil_alerting.actions.queue import ActionError, ActionQueue
+from vigil_alerting.actions.store import ActionRecord, ActionStore
+from vigil_alerting.incidents.store import IncidentStore
+from vigil_alerting.rules.load import parse_rule
+from vigil_alerting.state.machine import Transition
+from vigil_storage import connect
+
+from support import RunningApp, make_settings
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@dataclass(frozen=True)
+class Task:
+    path: str
+    key: str
+    body: dict[str, Any]
+
+
+class FakeRemediator:
+    """Records every task; answers from ``script`` (status, body) in order, then 200."""
+
+    def __init__(self) -> None:
+        self.tasks: list[Task] = []
+        self.script: list[tuple[int, str]] = []
+        self.delay_s = 0.0  # a slow remediator: each answer this late
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                with fake._lock:
+                    fake.tasks.append(Task(self.path, self.headers.get("Idempotency-Key", ""), body))
+                    delay = fake.delay_s
+                    status, text = fake.script.pop(0) if fake.script else (200, "done")
+                if delay:
+                    time.sleep(delay)  # the fake's own slowness, not a test's wait
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text.encode())
+                except (BrokenPipeError, ConnectionResetError):  # the sender was killed meanwhile
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def received(self) -> list[Task]:
+        with self._lock:
+            return list(self.tasks)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def remediator() -> Iterator[FakeRemediator]:
+    fake = FakeRemediator()
+    yield fake
+    fake.close()
+
+
+def make_queue(chdb_dir: Path, system_database: str, url: str, **overrides: Any) -> ActionQueue:
+    dsn = make_settings(chdb_dir).dsn
+    values: dict[str, Any] = {"timeout_s": 5.0, "max_attempts": 5, "retry_base_s": 0.05, "poll_s": 0.1}
+    values.update(overrides)
+    return ActionQueue(lambda: connect(dsn), system_database=system_database, remediator_url=url, **values)
+
+
+def finished(queue: ActionQueue, action: ActionRecord) -> Callable[[], ActionRecord | None]:
+    def check() -> ActionRecord | None:
+        found = queue.get(action.project, action.id)
+        return found if found.status in ("completed", "failed", "cancelled") else None
+
+    return check
+
+
+def test_503_twice_then_200_completes_after_three_attempts(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    remediator.script = [(503, "busy"), (503, "busy")]
+    queue = make_queue(chdb_dir, f"vigil_actions_{uuid.uuid4().hex[:8]}", remediator.url)
+    queue.open()
+    queue.start()
+    try:
+        action = queue.enqueue("p", "restart", "checkout", severity="critical", params={"grace_s": 5})
+        done = wait_for(finished(queue, action), 30, "the action to finish")
+        assert (done.status, done.attempts) == ("completed", 3)
+        assert done.answer == "HTTP 200: done"
+        tasks = remediator.received()
+        assert len(tasks) == 3 and {t.key for t in tasks} == {action.id}
+        assert tasks[0].body["action"] == "restart" and tasks[0].body["target"] == "checkout"
+        assert tasks[0].body["params"] == {"grace_s": 5} and tasks[0].body["action_id"] == action.id
+        assert set(tasks[0].body) == {
+            "task_id", "action_id", "action", "target", "severity", "params", "incident", "enqueued_at"
+        }  # fmt: skip
+        history = [(a.status, a.attempts) for a in queue.history("p", action.id)]
+        assert history == [
+            ("pending", 0), ("running", 1), ("pending", 1), ("running", 2), ("pending", 2), ("running", 3),
+            ("completed", 3),
+        ]  # fmt: skip
+        assert queue.total.labels("restart", "completed")._value.get() == 1
+        assert queue.queue_length() == 0
+        assert queue.latency.labels("restart")._sum.get() > 0  # vigil_action_execution_seconds
+    finally:
+        queue.stop()
+
+
+def test_400_fails_at_once_with_the_body(chdb_dir: Path, remediator: FakeRemediator) -> None:
+    remediator.script = [(400, "unknown target checkout")]
+    queue = make_queue(chdb_dir, f"vigil_actions_{uuid.uuid4().hex[:8]}", remediator.url)
+    queue.open()
+    queue.start()
+    try:
+        action = queue.enqueue("p", "restart", "checkout")
+        done = wait_for(finished(queue, action), 30, "the action to finish")
+        assert (done.status, done.attempts) == ("failed", 1)
+        assert "HTTP 400" in done.answer and "unknown target checkout" in done.answer
+        assert len(remediator.received()) == 1
+    finally:
+        queue.stop()
+
+
+def test_retries_stop_at_the_limit_and_a_pending_action_can_be_cancelled(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    remediator.script = [(502, "down")] * 3
+    queue = make_queue(chdb_dir, f"vigil_actions_{uuid.uuid4().hex[:8]}", remediator.url, max_attempts=2)
+    queue.open()
+    try:
+        waiting = queue.enqueue("p", "drain-pod", "pod-1")
+        assert queue.cancel("p", waiting.id, "ann").status == "cancelled"
+        with pytest.raises(ActionError, match="only a pending one"):
+            queue.cancel("p", waiting.id, "ann")
+        with pytest.raises(ActionError, match="non-empty"):
+            queue.enqueue("p", "", "pod-1")
+        queue.start()
+        action = queue.enqueue("p", "restart", "checkout")
+        done = wait_for(finished(queue, action), 30, "the action to finish")
+        assert (done.status, done.attempts) == ("failed", 2)
+        assert "HTTP 502" in done.answer and "gave up after 2 attempts" in done.answer
+        assert all(t.key == action.id for t in remediator.received())
+    finally:
+        queue.stop()
+
+
+def test_pending_and_running_actions_complete_after_a_restart(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    database = f"vigil_actions_{uuid.uuid4().hex[:8]}"
+    before = make_queue(chdb_dir, database, remediator.url)
+    before.open()  # never started: the process "dies" with its queue full
+    queued = [before.enqueue("p", "restart", f"svc-{n}") for n in range(5)]
+    # One was being sent when the process died: stored as running.
+    cut = queued[0].next(time.time_ns(), status="running", attempts=1)
+    with before._db:
+        ActionStore(before._need_client(), database).save(cut)
+    before.stop()
+    assert remediator.received() == []
+
+    after = make_queue(chdb_dir, database, remediator.url)
+    after.open()
+    assert after.queue_length() == 5
+    after.start()
+    try:
+        done = [wait_for(finished(after, a), 30, "a resumed action") for a in queued]
+        assert all(d.status == "completed" for d in done)
+        assert done[0].attempts == 2  # the cut-short try counts
+        keys = [t.key for t in remediator.received()]
+        assert sorted(keys) == sorted(a.id for a in queued)
+    finally:
+        after.stop()
+
+
+def _firing(rule: str, target: str, at_ns: int) -> Transition:
+    labels = {"alertname": rule, "target": target, "severity": "critical"}
+    return Transition(at_ns, rule, f"fp-{target}", labels, "pending", "firing", 95.0, "> 80", "critical")
+
+
+def test_one_action_per_rule_and_target_per_cooldown_also_across_a_restart(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    database = f"vigil_actions_{uuid.uuid4().hex[:8]}"
+    rule = parse_rule(
+        {"name": "cpu", "target": "*", "auto_remediate": True, "action": "restart",
+         "params": {"cooldown_seconds": 3600}, "condition": {"type": "metric_exceeds", "metric": "cpu", "threshold": 80}},
+        source="api",
+    )  # fmt: skip
+    no_action = parse_rule({**rule.policy, "name": "quiet", "auto_remediate": False}, source="api")
+    queue = make_queue(chdb_dir, database, remediator.url)
+    queue.open()
+    now = time.time_ns()
+    queue.observe("p", rule, [_firing("cpu", "a", now), _firing("cpu", "b", now)], lambda fp: "")
+    queue.observe("p", rule, [_firing("cpu", "a", now + 10**9)], lambda fp: "")
+    queue.observe("p", no_action, [_firing("quiet", "a", now)], lambda fp: "")
+    assert sorted(a.target for a in queue.list("p")) == ["a", "b"]
+    queue.stop()
+    again = make_queue(chdb_dir, database, remediator.url)
+    again.open()
+    again.observe("p", rule, [_firing("cpu", "a", now + 2 * 10**9)], lambda fp: "")
+    assert len(again.list("p")) == 2
+    again.stop()
+
+
+@pytest.fixture
+def remediating(chdb_dir: Path, tmp_path: Path, remediator: FakeRemediator) -> Iterator[RunningApp]:
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            {
+                "policies": [
+                    {"name": "cpu-high", "severity": "critical", "target": "*", "interval": "1s", "window": "30s",
+                     "auto_remediate": True, "action": "restart", "params": {"cooldown_seconds": 3600, "grace_s": 1},
+                     "condition": {"type": "metric_exceeds", "metric": "cpu_percent", "threshold": 80}},
+                ]
+            }
+        )
+    )  # fmt: skip
+    app = RunningApp(
+        make_settings(
+            chdb_dir, database="actions_auto", rules_file=rules, remediator_url=f"{remediator.url}/tasks",
+            actions_retry_base_s=0.05, actions_poll_s=0.1, incidents_tick_s=0.25,
+        )
+    )  # fmt: skip
+    yield app
+    app.stop()
+
+
+def test_an_auto_remediate_rule_sends_one_task_per_target_per_cooldown(
+    remediating: RunningApp, remediator: FakeRemediator
+) -> None:
+    app = remediating
+    gauges = Gauges(app, "cpu_percent", {"checkout": 97.0, "payments": 95.0, "search": 10.0}, every_s=0.5)
+    try:
+        tasks = wait_for(lambda: len(remediator.received()) >= 2 and remediator.received(), 60, "two tasks")
+        queue = app.app.alerting.actions
+        assert queue is not None
+
+        def completed() -> list[ActionRecord] | None:
+            found = [a for a in queue.list("actions_auto") if a.status == "completed"]
+            return found if len(found) >= 2 else None
+
+        actions = wait_for(completed, 30, "two completed actions")
+        # Still firing, evaluated again and again: no second task within the cooldown.
+        runner = app.app.alerting.runner("actions_auto")
+        seen = runner.status().evaluations
+        wait_for(lambda: runner.status().evaluations >= seen + 3, 30, "three more evaluations")
+        tasks = remediator.received()
+        assert sorted(t.body["target"] for t in tasks) == ["checkout", "payments"]
+        assert all(t.path == "/tasks" and t.key == t.body["action_id"] for t in tasks)
+        assert {t.body["action"] for t in tasks} == {"restart"}
+        assert all(t.body["params"]["grace_s"] == 1 and t.body["severity"] == "critical" for t in tasks)
+        assert all(a.rule == "cpu-high" and a.incident_id for a in actions)
+        # On the incident's timeline.
+        system = app.settings.system_database
+        client = connect(app.settings.dsn)
+        try:
+            for a in actions:
+                kinds = wait_for(
+                    lambda a=a: [
+                        e
+                        for e in IncidentStore(client, system).timeline("actions_auto", a.incident_id)
+                        if e.kind == "action_run"
+                    ],
+                    30,
+                    "the action on the incident's timeline",
+                )
+                assert kinds[0].message == f"restart {a.target}" and kinds[0].result == "completed"
+        finally:
+            client.close()
+        registry = app.app.metrics.registry
+        assert (
+            registry.get_sample_value("vigil_actions_total", {"action": "restart", "status": "completed"})
+            == 2
+        )
+        assert registry.get_sample_value("vigil_action_queue_length") == 0
+    finally:
+        gauges.close()
+
+
+def test_the_actions_api_over_grpc(remediating: RunningApp, remediator: FakeRemediator) -> None:
+    remediator.script = [(400, "no such pod")]
+    with grpc.insecure_channel(remediating.query_target) as channel:
+        stub = alerting_pb2_grpc.AlertingServiceStub(channel)
+        made = stub.CreateAction(
+            pb.CreateActionRequest(
+                action="drain-pod", target="pod-7", params_json='{"force": true}', details="by hand"
+            )
+        ).action
+        assert made.status == "pending" and made.requested_by == "local"
+
+        def done() -> Any:
+            action = stub.GetAction(pb.GetActionRequest(id=made.id)).action
+            return action if action.status in ("completed", "failed") else None
+
+        failed = wait_for(done, 30, "the action to fail")
+        assert failed.status == "failed" and "no such pod" in failed.answer
+        history = stub.GetAction(pb.GetActionRequest(id=made.id)).history
+        assert [h.status for h in history] == ["pending", "running", "failed"]
+        assert remediator.received()[-1].body["params"] == {"force": True}
+        listed = stub.ListActions(pb.ListActionsRequest(status="failed", target="pod-7"))
+        assert listed.count == 1 and listed.actions[0].id == made.id
+        assert stub.ListActions(pb.ListActionsRequest(target="nobody")).count == 0
+        stats = stub.GetQueueStats(pb.GetQueueStatsRequest())
+        assert stats.enqueued >= 1 and stats.dequeued >= 1 and stats.by_status["failed"] >= 1
+        for call, request, code in [
+            (stub.CancelAction, pb.CancelActionRequest(id=made.id), grpc.StatusCode.FAILED_PRECONDITION),
+            (stub.GetAction, pb.GetActionRequest(id="nope"), grpc.StatusCode.NOT_FOUND),
+            (stub.ListActions, pb.ListActionsRequest(limit=501), grpc.StatusCode.INVALID_ARGUMENT),
+            (stub.ListActions, pb.ListActionsRequest(status="done"), grpc.StatusCode.INVALID_ARGUMENT),
+            (stub.CreateAction, pb.CreateActionRequest(action="", target="x"), grpc.StatusCode.INVALID_ARGUMENT),
+            (stub.CreateAction, pb.CreateActionRequest(action="a", target="x", params_json="[1]"),
+             grpc.StatusCode.INVALID_ARGUMENT),
+        ]:  # fmt: skip
+            with pytest.raises(grpc.RpcError) as err:
+                call(request)
+            assert err.value.code() == code, (request, err.value.details())
+
+
+WORKER = Path(__file__).with_name("actions_crash_worker.py")
+COUNT = 100
+
+
+def _start(data_dir: Path, url: str, count: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), str(data_dir), url, str(count)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        proc.kill()
+        raise AssertionError(f"worker did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+    return proc
+
+
+def test_kill_9_with_100_actions_queued_then_every_action_completes(
+    tmp_path: Path, remediator: FakeRemediator
+) -> None:
+    data_dir = tmp_path / "chdb"
+    remediator.delay_s = 0.1
+    first = _start(data_dir, remediator.url, COUNT)
+    try:
+        wait_for(lambda: len(remediator.received()) >= 10, 60, "10 tasks at the slow remediator")
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    before = len(remediator.received())
+    assert before < COUNT, "everything was sent before the kill: the test proves nothing"
+    remediator.delay_s = 0.0
+    second = _start(data_dir, remediator.url, 0)
+    try:
+        wait_for(lambda: len({t.key for t in remediator.received()}) == COUNT, 120, "all 100 actions")
+        second.send_signal(signal.SIGTERM)
+        out, err = second.communicate(timeout=60)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["statuses"] == {"completed": COUNT}, (summary, err[-2000:])
+    targets_by_key: dict[str, set[str]] = collections.defaultdict(set)
+    for t in remediator.received():
+        targets_by_key[t.key].add(t.body["target"])
+    assert all(len(targets) == 1 for targets in targets_by_key.values())  # a duplicate: the same key
+    duplicates = len(remediator.received()) - COUNT
+    print(f"kill -9: {before} tasks before, {duplicates} duplicates (same key) after the restart")
