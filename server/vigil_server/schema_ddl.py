@@ -8,6 +8,7 @@ a cluster); the system database's come from the modules that own its tables.
 
 from __future__ import annotations
 
+from vigil_alerting.actions import store as action_store
 from vigil_alerting.incidents import store as incident_store
 from vigil_alerting.notify import outbox
 from vigil_alerting.silence import store as silence_store
@@ -33,6 +34,7 @@ def system_creates(system_database: str, notify_retention_s: int = NOTIFY_RETENT
         rules_store._DDL,
         *outbox._DDL,
         *incident_store._DDL,
+        action_store._DDL,
         silence_store._DDL,
         worker_lease.DDL,
     ]

@@ -717,6 +717,28 @@ CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_incident_timeline (
 ) ENGINE = MergeTree
 ORDER BY (Project, IncidentId, Seq);
 
+CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_actions (
+    Project String,
+    Id String,
+    Version UInt64,
+    Action LowCardinality(String),
+    Target String,
+    Severity LowCardinality(String),
+    Params String,
+    Details String,
+    Rule String,
+    Fingerprint String,
+    IncidentId String,
+    RequestedBy String,
+    Status LowCardinality(String),
+    Attempts UInt32,
+    CreatedNs Int64,
+    UpdatedNs Int64,
+    NextAttemptNs Int64,
+    Answer String
+) ENGINE = MergeTree
+ORDER BY (Project, Id, Version);
+
 CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_silences (
     Id String,
     Matchers Array(String),
