@@ -32,17 +32,12 @@ from vigil_alerting.rules.load import parse_rule
 from vigil_alerting.state.machine import Transition
 from vigil_storage import connect
 
+import support
 from support import RunningApp, make_settings
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    return support.wait_for(condition, timeout_s, what, every_s=0.05)
 
 
 @dataclass(frozen=True)

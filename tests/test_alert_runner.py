@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from vigil_alerting.runner import Runner, apply_result
 from vigil_alerting.state.machine import AlertInstance, Observation, new_instance, step
 from vigil_storage import connect
 
-from support import RunningApp, export_otlp, make_request
+from support import RunningApp, export_otlp, make_request, wait_for
 
 SEED_POLICY = {
     "name": "high-cpu-alert",
@@ -37,16 +37,6 @@ SEED_POLICY = {
     "params": {"cooldown_seconds": 300},
 }
 S = 10**9
-
-
-def _wait(condition: Callable[[], object], timeout_s: float, what: str) -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.fixture
@@ -75,12 +65,12 @@ def test_the_seed_policy_fires_for_web_1_and_resolves(
     runner = Runner(client, telemetry_database="otel", system_database=system_db, rules_file=rules_file)
     try:
         runner.open()
-        _wait(lambda: runner.status().rules == 1, 1, "the rule")
+        wait_for(lambda: runner.status().rules == 1, 1, "the rule")
         gauges.export()
         app.flush()
         runner.start()
         started = time.monotonic()
-        _wait(lambda: _states(runner, "high-cpu-alert").get("web-1") == "firing", 10, "web-1 firing")
+        wait_for(lambda: _states(runner, "high-cpu-alert").get("web-1") == "firing", 10, "web-1 firing")
         # Data was there before the first evaluation: firing within 2 intervals of start.
         assert time.monotonic() - started < 2 * 2.0
         states = _states(runner, "high-cpu-alert")
@@ -91,7 +81,7 @@ def test_the_seed_policy_fires_for_web_1_and_resolves(
         }  # fmt: skip
         assert (firing.value, firing.threshold) == (95.0, "above 80")
         gauges.set("web-1", 40.0)
-        _wait(lambda: _states(runner, "high-cpu-alert").get("web-1") == "resolved", 60, "web-1 resolved")
+        wait_for(lambda: _states(runner, "high-cpu-alert").get("web-1") == "resolved", 60, "web-1 resolved")
         history = [
             (t.labels["target"], t.from_state, t.to_state) for t in runner.store.history("high-cpu-alert")
         ]

@@ -29,6 +29,7 @@ from vigil.query_client import QueryError
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 
+import support
 from support import RunningApp, ServerProcess, credentials_changed, http_request, make_settings
 
 INTERVAL_S = 2.0
@@ -49,13 +50,7 @@ MAIN = "alerts_wired"
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    return support.wait_for(condition, timeout_s, what, every_s=0.1)
 
 
 @pytest.fixture(scope="module")

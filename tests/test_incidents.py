@@ -35,6 +35,7 @@ from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_storage import connect
 
+import support
 from support import REPO, RunningApp, credentials_changed, make_settings
 
 INTERVAL = "1s"
@@ -43,13 +44,7 @@ ONCALL_AFTER_S, MANAGER_AFTER_S, DIRECTOR_AFTER_S = 1.0, 2.0, 4.0
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    return support.wait_for(condition, timeout_s, what, every_s=0.05)
 
 
 CPU = {"type": "metric_exceeds", "metric": "cpu_percent", "threshold": 80}

@@ -248,21 +248,43 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
         """Polls until the caller cancels (gRPC and Connect cancel this generator). The caller
         is checked again at every poll (a revoked key ends its tail). A poll refused because
         the service is busy is skipped, not fatal: the next one catches up."""
+        # The first (empty) answer says it is live: what ends from now on is sent.
+        async for found in self._tail(
+            "TailSpans",
+            context,
+            lambda: Tail(request.filter).poll,
+            query_pb2.TailSpansResponse(),
+            lambda f: f.spans or f.skipped,
+        ):
+            yield found
+
+    async def _tail(
+        self,
+        name: str,
+        context: grpc.aio.ServicerContext,
+        start: Callable[[], Callable[[Reader], Resp]],
+        live: Resp,
+        news: Callable[[Resp], object],
+    ) -> AsyncIterator[Resp]:
+        """The live tails' one loop: the caller checked, the tail made from its filter (a bad
+        one refused before anything is sent), ``live`` sent, then every POLL_S what the poll
+        found, if ``news`` says it holds any; the caller is checked again at every poll, and a
+        poll refused because the service is busy is skipped."""
         try:
             await self.reader_for(context, READ)
-            tail = Tail(request.filter)
-            yield query_pb2.TailSpansResponse()  # live: what ends from now on is sent
+            poll = start()
+            yield live
             while True:
                 await asyncio.sleep(POLL_S)
                 reader = await self.reader_for(context, READ)
                 try:
-                    found = await reader.run(tail.poll)
+                    found = await reader.run(poll)
                 except Busy:
                     continue
-                if found.spans or found.skipped:
+                if news(found):
                     yield found
         except Exception as exc:
-            await _abort("TailSpans", exc, context)
+            await _abort(name, exc, context)
 
     async def GetOverview(
         self, request: query_pb2.GetOverviewRequest, context: grpc.aio.ServicerContext
@@ -284,21 +306,15 @@ class QueryService(query_pb2_grpc.QueryServiceServicer):
         self, request: query_pb2.TailLogsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[query_pb2.TailLogsResponse]:
         """As TailSpans, over log records."""
-        try:
-            await self.reader_for(context, READ)
-            tail = LogTail(request.filter)
-            yield query_pb2.TailLogsResponse()  # live: what is stamped from now on is sent
-            while True:
-                await asyncio.sleep(POLL_S)
-                reader = await self.reader_for(context, READ)
-                try:
-                    found = await reader.run(tail.poll)
-                except Busy:
-                    continue
-                if found.logs or found.skipped:
-                    yield found
-        except Exception as exc:
-            await _abort("TailLogs", exc, context)
+        # Live from the first (empty) answer on: what is stamped from now on is sent.
+        async for found in self._tail(
+            "TailLogs",
+            context,
+            lambda: LogTail(request.filter).poll,
+            query_pb2.TailLogsResponse(),
+            lambda f: f.logs or f.skipped,
+        ):
+            yield found
 
     async def StreamMetrics(
         self, request: query_pb2.StreamMetricsRequest, context: grpc.aio.ServicerContext

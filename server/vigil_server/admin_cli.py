@@ -27,7 +27,8 @@ from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_auth import registry
 from vigil_auth.keys import SCOPES
-from vigil_query.prices.book import Price, load_file
+from vigil_query.prices.book import load_file
+from vigil_query.prices_rpc import to_message
 from vigil_query.server import QueryServer
 from vigil_server import local_admin
 from vigil_server.app import ensure_system, make_authenticator, make_query_server
@@ -329,25 +330,12 @@ def _users(args: argparse.Namespace, api: _Api) -> Any:
 
 def _prices(args: argparse.Namespace, api: _Api) -> Any:
     if args.action == "import":
-        prices = [_price_message(p) for p in load_file(args.file)]  # refused here with the file's reason
+        prices = [to_message(p) for p in load_file(args.file)]  # refused here with the file's reason
         request = admin_pb2.SetModelPricesRequest(prices=prices, replace=args.replace)
         written = api.call(api.admin.SetModelPrices, request).written
         listed = api.call(api.query.ListModelPrices, query_pb2.ListModelPricesRequest()).prices
         return {"written": written, "prices": len(listed)}
     return [_price(p) for p in api.call(api.query.ListModelPrices, query_pb2.ListModelPricesRequest()).prices]
-
-
-def _price_message(p: Price) -> query_pb2.ModelPrice:
-    return query_pb2.ModelPrice(
-        provider=p.provider,
-        model_pattern=p.model,
-        input=p.input,
-        output=p.output,
-        cache_read=p.cache_read,
-        cache_creation=p.cache_creation,
-        effective_from_unix_nano=p.effective_from_ns,
-        effective_to_unix_nano=p.effective_to_ns,
-    )
 
 
 def _price(p: query_pb2.ModelPrice) -> dict[str, Any]:
