@@ -18,11 +18,15 @@ page.on("console", (m) => {
   if (m.type() === "error" && /Content Security Policy/i.test(m.text())) errors.push(m.text());
 });
 
-// Polls (a click, then a look) until `found` answers, or fails after the deadline.
-async function until(what, act, found, timeoutMs = 60000) {
+// Polls (an action, then a look once the page has answered it) until `found` answers, or fails
+// after the deadline. `settled` waits for the action's answer: looking before it arrives would see
+// the placeholder, and acting again at once would cancel the answer, so on a slow machine the loop
+// would never see one.
+async function until(what, act, settled, found, timeoutMs = 90000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await act();
+    await settled().catch(() => {});
     const value = await found();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -40,8 +44,9 @@ try {
   await page.click("nav.alert-tabs a[href='/alerts/new']");
   await page.fill("textarea[name=policy]", JSON.stringify(policy, null, 2));
   const breaching = page.locator("table.preview-groups tr.breaching");
-  await until("the preview to show the breaching group",
-    () => page.click("button.preview"), async () => (await breaching.count()) > 0);
+  await until("the preview to show the breaching group", () => page.click("button.preview"),
+    () => page.locator(".rule-preview h2, .rule-preview p.error").first().waitFor({ timeout: 30000 }),
+    async () => (await breaching.count()) > 0);
   const preview = await page.locator(".rule-preview").innerText();
   await page.selectOption("select[name=hours]", "0.25");
   await page.click("button.backtest");
@@ -54,7 +59,9 @@ try {
   // Fires live: the rules list counts it, the instances list shows it with its labels.
   await page.click("nav.alert-tabs a[href='/alerts']");
   const firing = page.locator(`table.alert-instances tr[data-rule="${policy.name}"][data-state=firing]`);
-  await until("the alert to fire", () => page.reload(), async () => (await firing.count()) > 0);
+  await until("the alert to fire", () => page.reload(),
+    () => page.locator("section.instances > *").first().waitFor({ timeout: 30000 }),
+    async () => (await firing.count()) > 0);
   const instance = await firing.first().innerText();
   const counts = await page.locator(`table.rules tr[data-rule="${policy.name}"] td.states`).innerText();
   await page.screenshot({ path: `${shots}/alert-rules.png`, fullPage: true });
