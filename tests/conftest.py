@@ -47,7 +47,7 @@ def app(chdb_dir: Path, fake_llm: FakeLLM) -> Iterator[RunningApp]:
         replay_openai_api_key="test-key",
         replay_anthropic_base_url=fake_llm.base_url,
         replay_anthropic_api_key="test-key",
-        replay_timeout_s=1.0,
+        replay_timeout_s=2.0,  # the fake's `slow` model (3 s) times out; a loaded machine stays under it
         replay_models=["gpt-test", "claude-test", "gpt-ui"],  # the fake's models are in no price book
     )
     running = RunningApp(settings)

@@ -256,8 +256,10 @@ def test_an_unknown_key_is_refused_at_once_and_known_after_the_background_reload
     started = time.monotonic()
     status, _, _ = http_request(f"{secured.http_base}/v1/traces", body, headers)
     took = time.monotonic() - started
-    assert status == 401 and took < 0.5, (status, took)
-    deadline = time.monotonic() + 5
+    # 401 is the point (a reload in the request's path would have found the key and said 200);
+    # the time bound is loose because a loaded CI machine can take a second for any request.
+    assert status == 401 and took < 2.0, (status, took)
+    deadline = time.monotonic() + 30  # the reload runs in the background; a loaded machine is slow
     while http_request(f"{secured.http_base}/v1/traces", body, headers)[0] != 200:
         assert time.monotonic() < deadline, "the key never became known"
         time.sleep(0.05)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import grpc
 from clickhouse_connect.driver.client import Client
 
-from support import Acknowledged, RunningApp, export_load, make_settings
+from support import Acknowledged, RunningApp, export_load, make_settings, wait_for
 
 
 def test_a_killed_decode_worker_is_replaced_and_its_requests_retried(chdb_dir: Path, ch: Client) -> None:
@@ -38,9 +37,16 @@ def test_a_killed_decode_worker_is_replaced_and_its_requests_retried(chdb_dir: P
         ]
         for t in threads:
             t.start()
-        time.sleep(1.0)
+        # Kill a worker while requests are flowing, then keep the load on until the pool has been
+        # replaced and a refusal was seen (conditions, not a fixed time: CI machines are slow).
+        wait_for(lambda: len(acked.ids) >= 1000, 120, "the load to be acknowledged")
         os.kill(victims[0], signal.SIGKILL)
-        time.sleep(3.0)
+        wait_for(
+            lambda: running.app.decoder._pool is not pool and refusals and len(acked.ids) > 2000,
+            120,
+            "the pool to be replaced under load",
+            every_s=0.2,
+        )
         stop.set()
         for t in threads:
             t.join(60)

@@ -210,7 +210,7 @@ def test_execute_anthropic_with_a_mutated_system_prompt(app: RunningApp, agent_t
 def test_provider_errors_and_timeouts_are_reported(
     app: RunningApp, agent_trace: dict[str, str], fake_llm: FakeLLM
 ) -> None:
-    for model, reason in (("fail-500", "HTTP 500"), ("slow", "did not answer within 1 s")):
+    for model, reason in (("fail-500", "HTTP 500"), ("slow", "did not answer within 2 s")):
         request = query_pb2.ReplayRequest(
             trace_id=agent_trace["trace"],
             mutations=[mutation("chat gpt-test", PROMPT_EDIT)],
