@@ -5,6 +5,8 @@ restart — and auto-remediation from a rule firing on data from the stock metri
 from __future__ import annotations
 
 import collections
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -22,10 +24,12 @@ from typing import Any
 import grpc
 import pytest
 from alert_support import Gauges
+from pydantic import SecretStr, ValidationError
 
 from vigil.alerting.v1 import alerting_pb2 as pb
 from vigil.alerting.v1 import alerting_pb2_grpc
 from vigil_alerting.actions.queue import ActionError, ActionQueue
+from vigil_alerting.actions.remediator import Remediator
 from vigil_alerting.actions.store import ActionRecord, ActionStore
 from vigil_alerting.incidents.store import IncidentStore
 from vigil_alerting.rules.load import parse_rule
@@ -45,6 +49,8 @@ class Task:
     path: str
     key: str
     body: dict[str, Any]
+    raw: bytes = b""
+    signature: str = ""
 
 
 class FakeRemediator:
@@ -54,18 +60,30 @@ class FakeRemediator:
         self.tasks: list[Task] = []
         self.script: list[tuple[int, str]] = []
         self.delay_s = 0.0  # a slow remediator: each answer this late
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most tasks it was handling at once
         self._lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                key, signature = (
+                    self.headers.get("Idempotency-Key", ""),
+                    self.headers.get("X-Vigil-Signature", ""),
+                )
                 with fake._lock:
-                    fake.tasks.append(Task(self.path, self.headers.get("Idempotency-Key", ""), body))
+                    fake.tasks.append(Task(self.path, key, json.loads(raw), raw, signature))
                     delay = fake.delay_s
                     status, text = fake.script.pop(0) if fake.script else (200, "done")
-                if delay:
-                    time.sleep(delay)  # the fake's own slowness, not a test's wait
+                    fake.in_flight += 1
+                    fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                try:
+                    if delay:
+                        time.sleep(delay)  # the fake's own slowness, not a test's wait
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", str(len(text)))
@@ -207,6 +225,83 @@ def test_pending_and_running_actions_complete_after_a_restart(
         assert sorted(keys) == sorted(a.id for a in queued)
     finally:
         after.stop()
+
+
+def test_each_remediator_gets_at_most_its_concurrency_limit_of_tasks_at_once(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    other = FakeRemediator()
+    remediator.delay_s = other.delay_s = 0.2
+    endpoints: dict[str, Any] = {
+        "scale-up": Remediator(url=other.url, concurrency=1),
+        "drain-pod": remediator.url,
+    }
+    queue = make_queue(
+        chdb_dir, f"vigil_actions_{uuid.uuid4().hex[:8]}", remediator.url, endpoints=endpoints, concurrency=3
+    )
+    assert queue.limits == {remediator.url: 3, other.url: 1}
+    queue.open()
+    try:
+        made = [queue.enqueue("p", ("restart", "drain-pod")[n % 2], f"svc-{n}") for n in range(12)]
+        made += [queue.enqueue("p", "scale-up", f"svc-{n}") for n in range(4)]
+        queue.start()
+        done = [wait_for(finished(queue, a), 60, "every action") for a in made]
+        assert {d.status for d in done} == {"completed"}
+        # restart and drain-pod share one remediator (one URL), so one limit of 3 between them.
+        assert remediator.most_in_flight == 3, remediator.most_in_flight
+        assert other.most_in_flight == 1
+        assert len(remediator.received()) == 12 and len(other.received()) == 4
+    finally:
+        queue.stop()
+        other.close()
+
+
+def test_tasks_are_signed_with_hmac_sha256_of_the_exact_body(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    other = FakeRemediator()
+    endpoints: dict[str, Any] = {
+        "scale-up": Remediator(url=other.url, secret=SecretStr("other-key")),
+        "drain-pod": other.url,  # a plain URL of another service: never the default's secret
+        "restart": remediator.url,  # the default's URL: its secret
+    }
+    queue = make_queue(
+        chdb_dir,
+        f"vigil_actions_{uuid.uuid4().hex[:8]}",
+        remediator.url,
+        endpoints=endpoints,
+        secret="s3cret",
+    )
+    queue.open()
+    queue.start()
+    try:
+        made = [queue.enqueue("p", a, "checkout", params={"é": "ü"}) for a in ("restart", "cache-flush")]
+        made += [queue.enqueue("p", a, "checkout") for a in ("scale-up", "drain-pod")]
+        for a in made:
+            wait_for(finished(queue, a), 30, "every action")
+        for task in remediator.received():  # what a remediator does to check (docs/actions.md)
+            expected = "sha256=" + hmac.new(b"s3cret", task.raw, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(task.signature, expected), task
+        assert len(remediator.received()) == 2
+        by_action = {t.body["action"]: t for t in other.received()}
+        scaled = by_action["scale-up"]
+        assert scaled.signature == "sha256=" + hmac.new(b"other-key", scaled.raw, hashlib.sha256).hexdigest()
+        assert by_action["drain-pod"].signature == ""
+    finally:
+        queue.stop()
+        other.close()
+
+
+def test_bad_remediator_settings_are_refused_with_the_reason(chdb_dir: Path) -> None:
+    for bad, reason in [
+        ('{"restart": {"url": "http://127.0.0.1:1", "concurrency": 0}}', "concurrency"),
+        ('{"restart": {"url": "http://127.0.0.1:1", "secrett": "x"}}', "secrett"),
+        ('{"restart": {"secret": "x"}}', "url"),
+    ]:
+        with pytest.raises(ValidationError, match=reason):
+            make_settings(chdb_dir, remediator_url="http://127.0.0.1:1", remediator_endpoints=json.loads(bad))
+    with pytest.raises(ValidationError, match="remediator_concurrency"):
+        make_settings(chdb_dir, remediator_url="http://127.0.0.1:1", remediator_concurrency=0)
 
 
 def _firing(rule: str, target: str, at_ns: int) -> Transition:

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigil_alerting.actions.remediator import Remediator
 from vigil_alerting.rules.builtin import SELF_RULE_NAMES
 from vigil_auth.secret import check_length
 from vigil_auth.throttle import AbuseLimits
@@ -328,9 +329,17 @@ class VigilSettings(BaseSettings):
         default="",
         description="Where actions' tasks are POSTed (JSON); empty with no per-action endpoint: no actions.",
     )
-    remediator_endpoints: dict[str, str] = Field(
+    remediator_endpoints: dict[str, str | Remediator] = Field(
         default={},
-        description='Per-action remediator URLs (e.g. {"restart": "http://…"}); others use the default.',
+        description='Per-action remediators: a URL, or {"url", "secret", "concurrency", "timeout_s"} '
+        '(e.g. {"restart": "http://…"}); other actions use the default.',
+    )
+    remediator_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC-SHA256 key: each task's body is signed in X-Vigil-Signature (empty: unsigned).",
+    )
+    remediator_concurrency: int = Field(
+        default=4, ge=1, le=1000, description="Tasks in flight at once per remediator (per URL)."
     )
     actions_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of one task sent to a remediator."
