@@ -26,8 +26,10 @@ import pytest
 from alert_support import Gauges
 from pydantic import SecretStr, ValidationError
 
+from vigil import QueryClient
 from vigil.alerting.v1 import alerting_pb2 as pb
 from vigil.alerting.v1 import alerting_pb2_grpc
+from vigil.query_client import QueryError
 from vigil_alerting.actions.queue import ActionError, ActionQueue
 from vigil_alerting.actions.remediator import Remediator
 from vigil_alerting.actions.store import ActionRecord, ActionStore
@@ -499,3 +501,45 @@ def test_kill_9_with_100_actions_queued_then_every_action_completes(
     assert all(len(targets) == 1 for targets in targets_by_key.values())  # a duplicate: the same key
     duplicates = len(remediator.received()) - COUNT
     print(f"kill -9: {before} tasks before, {duplicates} duplicates (same key) after the restart")
+
+
+def test_the_sdk_query_client_creates_lists_gets_and_cancels_actions(
+    remediating: RunningApp, remediator: FakeRemediator
+) -> None:
+    remediator.script = [(503, "busy")]  # the first try waits, then completes
+    with QueryClient(remediating.query_target) as client:
+        made = client.create_action("restart", "checkout", params={"grace_s": 2}, details="from the SDK")
+        assert made.status == "pending" and json.loads(made.params_json) == {"grace_s": 2}
+
+        def completed() -> Any:
+            found = client.action(made.id)
+            return found if found.action.status == "completed" else None
+
+        done = wait_for(completed, 30, "the action to complete")
+        assert done.action.attempts == 2 and done.action.details == "from the SDK"
+        assert [h.status for h in done.history] == ["pending", "running", "pending", "running", "completed"]
+        assert [a.id for a in client.actions(status="completed", target="checkout")] == [made.id]
+        assert client.actions(target="nobody") == []
+        stats = client.action_queue_stats()
+        assert stats.by_status["completed"] >= 1 and stats.dequeued >= 2
+        # A pending one can be cancelled: the worker is held back by a long retry delay.
+        remediator.script = [(503, "busy")]
+        app_queue = remediating.app.alerting.actions
+        assert app_queue is not None
+        app_queue.retry_base_s = 3600
+        later = client.create_action("drain-pod", "pod-1")
+        wait_for(
+            lambda: (
+                client.action(later.id).action.attempts == 1
+                and client.action(later.id).action.status == "pending"
+            ),
+            30,
+            "a retry to wait",
+        )
+        assert client.cancel_action(later.id).status == "cancelled"
+        with pytest.raises(QueryError) as err:
+            client.cancel_action(made.id)
+        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        with pytest.raises(QueryError) as err:
+            client.create_action("", "x")
+        assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
