@@ -543,3 +543,46 @@ def test_the_sdk_query_client_creates_lists_gets_and_cancels_actions(
         with pytest.raises(QueryError) as err:
             client.create_action("", "x")
         assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_watch_actions_streams_the_unfinished_ones_then_each_new_version(
+    remediating: RunningApp, remediator: FakeRemediator
+) -> None:
+    queue = remediating.app.alerting.actions
+    assert queue is not None
+    queue.retry_base_s = 3600  # a refused try leaves its action pending for the whole test
+    remediator.script = [(503, "busy")]
+    with grpc.insecure_channel(remediating.query_target) as channel:
+        stub = alerting_pb2_grpc.AlertingServiceStub(channel)
+        waiting = stub.CreateAction(pb.CreateActionRequest(action="drain-pod", target="pod-1")).action
+        wait_for(lambda: queue.get("actions_auto", waiting.id).attempts == 1, 30, "the first try refused")
+        seen: list[Any] = []
+        call = stub.WatchActions(pb.WatchActionsRequest())
+
+        def read() -> None:
+            try:
+                for change in call:
+                    seen.append(change.action)
+            except grpc.RpcError:
+                pass  # cancelled at the end
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            first = wait_for(lambda: seen and seen[0], 30, "the snapshot")
+            assert (first.id, first.status, first.attempts) == (waiting.id, "pending", 1)
+            made = stub.CreateAction(pb.CreateActionRequest(action="restart", target="checkout")).action
+            wait_for(
+                lambda: any(a.id == made.id and a.status == "completed" for a in seen),
+                30,
+                "the new one completed",
+            )
+            stub.CancelAction(pb.CancelActionRequest(id=waiting.id))
+            wait_for(
+                lambda: any(a.id == waiting.id and a.status == "cancelled" for a in seen), 30, "the cancel"
+            )
+            versions = [a.version for a in seen if a.id == made.id]
+            assert versions == sorted(versions)  # never an older version after a newer one
+        finally:
+            call.cancel()
+            reader.join(30)

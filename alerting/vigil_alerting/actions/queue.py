@@ -103,6 +103,7 @@ class ActionQueue:
         self._last: dict[tuple[str, str, str], int] = {}  # (project, rule, target) → enqueued at
         self.enqueued = 0  # since this process started (GetQueueStats)
         self.dequeued = 0
+        self._listeners: list[Callable[[ActionRecord], None]] = []  # WatchActions
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -220,6 +221,24 @@ class ActionQueue:
     def history(self, project: str, action_id: str) -> list[ActionRecord]:
         with self._db:
             return ActionStore(self._need_client(), self.system_database).history(project, action_id)
+
+    def unfinished(self, project: str) -> list[ActionRecord]:
+        """The project's pending and running actions, oldest first (no storage read)."""
+        with self._lock:
+            return sorted((a for a in self._queue.values() if a.project == project), key=lambda a: a.created_ns)
+
+    def subscribe(self, listener: Callable[[ActionRecord], None]) -> Callable[[], None]:
+        """``listener(version)`` after every version is stored (on the storing thread: keep it
+        quick). Every version of an action is stored through this queue, so none is missed."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
 
     def queue_length(self) -> int:
         return len(self._queue)
@@ -397,4 +416,10 @@ class ActionQueue:
                 self._queue[record.id] = record
             else:
                 self._queue.pop(record.id, None)
+            listeners = list(self._listeners)
         self.total.labels(record.action, record.status).inc()
+        for listener in listeners:
+            try:
+                listener(record)
+            except Exception:  # a watcher's failure is its own
+                log.exception("actions: a watcher failed")
