@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import hmac
+import io
 import json
 import os
 import signal
@@ -36,6 +37,7 @@ from vigil_alerting.actions.store import ActionRecord, ActionStore
 from vigil_alerting.incidents.store import IncidentStore
 from vigil_alerting.rules.load import parse_rule
 from vigil_alerting.state.machine import Transition
+from vigil_simulator.sink import make_server
 from vigil_storage import connect
 
 import support
@@ -586,3 +588,32 @@ def test_watch_actions_streams_the_unfinished_ones_then_each_new_version(
         finally:
             call.cancel()
             reader.join(30)
+
+
+def test_the_walkthrough_sink_accepts_signed_tasks_and_refuses_others(chdb_dir: Path) -> None:
+    """`vigil sink --secret` checks signatures as docs/actions.md tells a remediator to."""
+    lines = io.StringIO()
+    server = make_server(0, "walkthrough-key", lines)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/remediate"
+    queues = [
+        make_queue(chdb_dir, f"vigil_actions_{uuid.uuid4().hex[:8]}", url, secret=key)
+        for key in ("walkthrough-key", "another-key")
+    ]
+    try:
+        results = []
+        for queue in queues:
+            queue.open()
+            queue.start()
+            action = queue.enqueue("p", "restart", "agent-api")
+            results.append(wait_for(finished(queue, action), 30, "the action to finish"))
+        assert [r.status for r in results] == ["completed", "failed"]
+        assert "HTTP 401" in results[1].answer and results[1].attempts == 1
+        printed = [json.loads(line) for line in lines.getvalue().splitlines()]
+        assert [p["verified"] for p in printed] == [True, False]
+        assert printed[0]["body"]["target"] == "agent-api" and printed[0]["idempotency_key"] == results[0].id
+    finally:
+        for queue in queues:
+            queue.stop()
+        server.shutdown()
+        server.server_close()
