@@ -225,7 +225,9 @@ class ActionQueue:
     def unfinished(self, project: str) -> list[ActionRecord]:
         """The project's pending and running actions, oldest first (no storage read)."""
         with self._lock:
-            return sorted((a for a in self._queue.values() if a.project == project), key=lambda a: a.created_ns)
+            return sorted(
+                (a for a in self._queue.values() if a.project == project), key=lambda a: a.created_ns
+            )
 
     def subscribe(self, listener: Callable[[ActionRecord], None]) -> Callable[[], None]:
         """``listener(version)`` after every version is stored (on the storing thread: keep it
