@@ -354,7 +354,9 @@ def remediating(chdb_dir: Path, tmp_path: Path, remediator: FakeRemediator) -> I
     )  # fmt: skip
     app = RunningApp(
         make_settings(
+            # A system database of its own: no action left by another test is resumed here.
             chdb_dir, database="actions_auto", rules_file=rules, remediator_url=f"{remediator.url}/tasks",
+            system_database=f"vigil_system_{uuid.uuid4().hex[:8]}",
             actions_retry_base_s=0.05, actions_poll_s=0.1, incidents_tick_s=0.25,
         )
     )  # fmt: skip
@@ -557,7 +559,13 @@ def test_watch_actions_streams_the_unfinished_ones_then_each_new_version(
     with grpc.insecure_channel(remediating.query_target) as channel:
         stub = alerting_pb2_grpc.AlertingServiceStub(channel)
         waiting = stub.CreateAction(pb.CreateActionRequest(action="drain-pod", target="pod-1")).action
-        wait_for(lambda: queue.get("actions_auto", waiting.id).attempts == 1, 30, "the first try refused")
+        wait_for(
+            lambda: (lambda a: a.attempts == 1 and a.status == "pending")(
+                queue.get("actions_auto", waiting.id)
+            ),
+            30,
+            "the first try refused",
+        )
         seen: list[Any] = []
         call = stub.WatchActions(pb.WatchActionsRequest())
 
@@ -571,8 +579,8 @@ def test_watch_actions_streams_the_unfinished_ones_then_each_new_version(
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         try:
-            first = wait_for(lambda: seen and seen[0], 30, "the snapshot")
-            assert (first.id, first.status, first.attempts) == (waiting.id, "pending", 1)
+            first = wait_for(lambda: next((a for a in seen if a.id == waiting.id), None), 30, "the snapshot")
+            assert (first.status, first.attempts) == ("pending", 1)
             made = stub.CreateAction(pb.CreateActionRequest(action="restart", target="checkout")).action
             wait_for(
                 lambda: any(a.id == made.id and a.status == "completed" for a in seen),
