@@ -63,6 +63,9 @@ class FakeRemediator:
     def __init__(self) -> None:
         self.tasks: list[Task] = []
         self.script: list[tuple[int, str]] = []
+        # Answers for one target only, before ``script``: immune to other tasks (a rule of the
+        # same app firing on another test's data) taking the scripted answers.
+        self.script_for: dict[str, list[tuple[int, str]]] = {}
         self.delay_s = 0.0  # a slow remediator: each answer this late
         self.in_flight = 0
         self.most_in_flight = 0  # the most tasks it was handling at once
@@ -79,7 +82,8 @@ class FakeRemediator:
                 with fake._lock:
                     fake.tasks.append(Task(self.path, key, json.loads(raw), raw, signature))
                     delay = fake.delay_s
-                    status, text = fake.script.pop(0) if fake.script else (200, "done")
+                    own = fake.script_for.get(json.loads(raw).get("target", ""))
+                    status, text = own.pop(0) if own else fake.script.pop(0) if fake.script else (200, "done")
                     fake.in_flight += 1
                     fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
                 try:
@@ -354,9 +358,7 @@ def remediating(chdb_dir: Path, tmp_path: Path, remediator: FakeRemediator) -> I
     )  # fmt: skip
     app = RunningApp(
         make_settings(
-            # A system database of its own: no action left by another test is resumed here.
             chdb_dir, database="actions_auto", rules_file=rules, remediator_url=f"{remediator.url}/tasks",
-            system_database=f"vigil_system_{uuid.uuid4().hex[:8]}",
             actions_retry_base_s=0.05, actions_poll_s=0.1, incidents_tick_s=0.25,
         )
     )  # fmt: skip
@@ -417,7 +419,7 @@ def test_an_auto_remediate_rule_sends_one_task_per_target_per_cooldown(
 
 
 def test_the_actions_api_over_grpc(remediating: RunningApp, remediator: FakeRemediator) -> None:
-    remediator.script = [(400, "no such pod")]
+    remediator.script_for = {"pod-7": [(400, "no such pod")]}
     with grpc.insecure_channel(remediating.query_target) as channel:
         stub = alerting_pb2_grpc.AlertingServiceStub(channel)
         made = stub.CreateAction(
@@ -435,7 +437,7 @@ def test_the_actions_api_over_grpc(remediating: RunningApp, remediator: FakeReme
         assert failed.status == "failed" and "no such pod" in failed.answer
         history = stub.GetAction(pb.GetActionRequest(id=made.id)).history
         assert [h.status for h in history] == ["pending", "running", "failed"]
-        assert remediator.received()[-1].body["params"] == {"force": True}
+        assert [t.body["params"] for t in remediator.received() if t.key == made.id] == [{"force": True}]
         listed = stub.ListActions(pb.ListActionsRequest(status="failed", target="pod-7"))
         assert listed.count == 1 and listed.actions[0].id == made.id
         assert stub.ListActions(pb.ListActionsRequest(target="nobody")).count == 0
@@ -510,9 +512,11 @@ def test_kill_9_with_100_actions_queued_then_every_action_completes(
 def test_the_sdk_query_client_creates_lists_gets_and_cancels_actions(
     remediating: RunningApp, remediator: FakeRemediator
 ) -> None:
-    remediator.script = [(503, "busy")]  # the first try waits, then completes
+    remediator.script_for = {"sdk-checkout": [(503, "busy")], "sdk-pod-1": [(503, "busy")]}
     with QueryClient(remediating.query_target) as client:
-        made = client.create_action("restart", "checkout", params={"grace_s": 2}, details="from the SDK")
+        app_queue = remediating.app.alerting.actions
+        assert app_queue is not None
+        made = client.create_action("restart", "sdk-checkout", params={"grace_s": 2}, details="from the SDK")
         assert made.status == "pending" and json.loads(made.params_json) == {"grace_s": 2}
 
         def completed() -> Any:
@@ -522,16 +526,13 @@ def test_the_sdk_query_client_creates_lists_gets_and_cancels_actions(
         done = wait_for(completed, 30, "the action to complete")
         assert done.action.attempts == 2 and done.action.details == "from the SDK"
         assert [h.status for h in done.history] == ["pending", "running", "pending", "running", "completed"]
-        assert [a.id for a in client.actions(status="completed", target="checkout")] == [made.id]
+        assert [a.id for a in client.actions(status="completed", target="sdk-checkout")] == [made.id]
         assert client.actions(target="nobody") == []
         stats = client.action_queue_stats()
         assert stats.by_status["completed"] >= 1 and stats.dequeued >= 2
         # A pending one can be cancelled: the worker is held back by a long retry delay.
-        remediator.script = [(503, "busy")]
-        app_queue = remediating.app.alerting.actions
-        assert app_queue is not None
         app_queue.retry_base_s = 3600
-        later = client.create_action("drain-pod", "pod-1")
+        later = client.create_action("drain-pod", "sdk-pod-1")
         wait_for(
             lambda: (
                 client.action(later.id).action.attempts == 1
@@ -555,10 +556,10 @@ def test_watch_actions_streams_the_unfinished_ones_then_each_new_version(
     queue = remediating.app.alerting.actions
     assert queue is not None
     queue.retry_base_s = 3600  # a refused try leaves its action pending for the whole test
-    remediator.script = [(503, "busy")]
+    remediator.script_for = {"watch-pod-1": [(503, "busy")]}
     with grpc.insecure_channel(remediating.query_target) as channel:
         stub = alerting_pb2_grpc.AlertingServiceStub(channel)
-        waiting = stub.CreateAction(pb.CreateActionRequest(action="drain-pod", target="pod-1")).action
+        waiting = stub.CreateAction(pb.CreateActionRequest(action="drain-pod", target="watch-pod-1")).action
         wait_for(
             lambda: (lambda a: a.attempts == 1 and a.status == "pending")(
                 queue.get("actions_auto", waiting.id)
@@ -581,7 +582,7 @@ def test_watch_actions_streams_the_unfinished_ones_then_each_new_version(
         try:
             first = wait_for(lambda: next((a for a in seen if a.id == waiting.id), None), 30, "the snapshot")
             assert (first.status, first.attempts) == ("pending", 1)
-            made = stub.CreateAction(pb.CreateActionRequest(action="restart", target="checkout")).action
+            made = stub.CreateAction(pb.CreateActionRequest(action="restart", target="watch-checkout")).action
             wait_for(
                 lambda: any(a.id == made.id and a.status == "completed" for a in seen),
                 30,
