@@ -308,6 +308,12 @@ def test_bad_remediator_settings_are_refused_with_the_reason(chdb_dir: Path) -> 
     ]:
         with pytest.raises(ValidationError, match=reason):
             make_settings(chdb_dir, remediator_url="http://127.0.0.1:1", remediator_endpoints=json.loads(bad))
+    fine = make_settings(
+        chdb_dir, remediator_url="http://127.0.0.1:1", remediator_secret="default-key",
+        remediator_endpoints={"restart": {"url": "http://127.0.0.1:2", "secret": "restart-key", "concurrency": 2}},
+    )  # fmt: skip
+    assert {"default-key", "restart-key"} <= set(fine.secrets())  # never in a log line
+    assert "restart-key" not in repr(fine.remediator_endpoints)
     with pytest.raises(ValidationError, match="remediator_concurrency"):
         make_settings(chdb_dir, remediator_url="http://127.0.0.1:1", remediator_concurrency=0)
 

@@ -664,7 +664,7 @@ class VigilSettings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line: the storage password (as given and
-        URL-decoded) and the provider API keys."""
+        URL-decoded), the provider API keys and the remediators' HMAC keys."""
         password = urlparse(self.storage_dsn).password or ""
         query_password = urlparse(self.query_dsn).password or ""
         return [
@@ -676,6 +676,12 @@ class VigilSettings(BaseSettings):
             self.replay_anthropic_api_key.get_secret_value(),
             self.auth_secret.get_secret_value(),
             self.session_secret.get_secret_value(),
+            self.remediator_secret.get_secret_value(),
+            *(
+                e.secret.get_secret_value()
+                for e in self.remediator_endpoints.values()
+                if not isinstance(e, str)
+            ),
         ]
 
     @property
