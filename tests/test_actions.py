@@ -632,3 +632,23 @@ def test_the_walkthrough_sink_accepts_signed_tasks_and_refuses_others(chdb_dir: 
             queue.stop()
         server.shutdown()
         server.server_close()
+
+
+def test_an_action_resumed_without_a_remediator_fails_at_once_with_the_reason(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    database = f"vigil_actions_{uuid.uuid4().hex[:8]}"
+    before = make_queue(chdb_dir, database, remediator.url, endpoints={"flush": f"{remediator.url}/flush"})
+    before.open()
+    orphan = before.enqueue("p", "flush", "cache")
+    before.stop()
+    # Restarted with only a per-action endpoint for another action: "flush" has nowhere to go.
+    after = make_queue(chdb_dir, database, "", endpoints={"restart": remediator.url})
+    after.open()
+    after.start()
+    try:
+        done = wait_for(finished(after, orphan), 30, "the orphan to finish")
+        assert (done.status, done.attempts) == ("failed", 1) and "cannot be sent" in done.answer
+        assert remediator.received() == []
+    finally:
+        after.stop()

@@ -49,7 +49,7 @@ class ActionRefused(ActionError):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    status: int  # 0: no HTTP answer (timeout, refused connection)
+    status: int  # 0: no HTTP answer (timeout, refused connection); -1: cannot be sent at all
     body: str
 
     @property
@@ -347,7 +347,7 @@ class ActionQueue:
         answer = self._post(running, remediator)
         self.latency.labels(running.action).observe(time.monotonic() - started)
         now = self.clock_ns()
-        text = f"HTTP {answer.status}: {answer.body}" if answer.status else answer.body
+        text = f"HTTP {answer.status}: {answer.body}" if answer.status > 0 else answer.body
         if 200 <= answer.status < 300:
             after = running.next(now, status="completed", answer=text)
         elif answer.retryable and running.attempts < self.max_attempts:
@@ -383,14 +383,16 @@ class ActionQueue:
         headers = {"Content-Type": "application/json", "Idempotency-Key": a.id}
         if secret := remediator.secret.get_secret_value():
             headers[SIGNATURE_HEADER] = sign(secret, body)
-        request = urllib.request.Request(remediator.url, data=body, headers=headers, method="POST")
         try:
+            request = urllib.request.Request(remediator.url, data=body, headers=headers, method="POST")
             with urllib.request.urlopen(request, timeout=remediator.timeout_s or self.timeout_s) as response:
                 return Answer(response.status, response.read(4000).decode(errors="replace"))
         except urllib.error.HTTPError as err:
             return Answer(err.code, err.read(4000).decode(errors="replace"))
         except (urllib.error.URLError, OSError) as err:  # timeouts and refused connections: retry
             return Answer(0, f"no answer: {getattr(err, 'reason', err)}")
+        except ValueError as err:  # no usable URL (an action whose endpoint was removed): fails at once
+            return Answer(-1, f"cannot be sent to {remediator.url!r}: {err}")
 
     def _on_timeline(self, a: ActionRecord) -> None:
         if self.incidents is None or not a.incident_id:
