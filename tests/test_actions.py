@@ -5,6 +5,9 @@ restart — and auto-remediation from a rule firing on data from the stock metri
 from __future__ import annotations
 
 import collections
+import hashlib
+import hmac
+import io
 import json
 import os
 import signal
@@ -22,14 +25,19 @@ from typing import Any
 import grpc
 import pytest
 from alert_support import Gauges
+from pydantic import SecretStr, ValidationError
 
+from vigil import QueryClient
 from vigil.alerting.v1 import alerting_pb2 as pb
 from vigil.alerting.v1 import alerting_pb2_grpc
+from vigil.query_client import QueryError
 from vigil_alerting.actions.queue import ActionError, ActionQueue
+from vigil_alerting.actions.remediator import Remediator
 from vigil_alerting.actions.store import ActionRecord, ActionStore
 from vigil_alerting.incidents.store import IncidentStore
 from vigil_alerting.rules.load import parse_rule
 from vigil_alerting.state.machine import Transition
+from vigil_simulator.sink import make_server
 from vigil_storage import connect
 
 import support
@@ -45,6 +53,8 @@ class Task:
     path: str
     key: str
     body: dict[str, Any]
+    raw: bytes = b""
+    signature: str = ""
 
 
 class FakeRemediator:
@@ -53,19 +63,35 @@ class FakeRemediator:
     def __init__(self) -> None:
         self.tasks: list[Task] = []
         self.script: list[tuple[int, str]] = []
+        # Answers for one target only, before ``script``: immune to other tasks (a rule of the
+        # same app firing on another test's data) taking the scripted answers.
+        self.script_for: dict[str, list[tuple[int, str]]] = {}
         self.delay_s = 0.0  # a slow remediator: each answer this late
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most tasks it was handling at once
         self._lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                key, signature = (
+                    self.headers.get("Idempotency-Key", ""),
+                    self.headers.get("X-Vigil-Signature", ""),
+                )
                 with fake._lock:
-                    fake.tasks.append(Task(self.path, self.headers.get("Idempotency-Key", ""), body))
+                    fake.tasks.append(Task(self.path, key, json.loads(raw), raw, signature))
                     delay = fake.delay_s
-                    status, text = fake.script.pop(0) if fake.script else (200, "done")
-                if delay:
-                    time.sleep(delay)  # the fake's own slowness, not a test's wait
+                    own = fake.script_for.get(json.loads(raw).get("target", ""))
+                    status, text = own.pop(0) if own else fake.script.pop(0) if fake.script else (200, "done")
+                    fake.in_flight += 1
+                    fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                try:
+                    if delay:
+                        time.sleep(delay)  # the fake's own slowness, not a test's wait
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", str(len(text)))
@@ -209,6 +235,89 @@ def test_pending_and_running_actions_complete_after_a_restart(
         after.stop()
 
 
+def test_each_remediator_gets_at_most_its_concurrency_limit_of_tasks_at_once(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    other = FakeRemediator()
+    remediator.delay_s = other.delay_s = 0.2
+    endpoints: dict[str, Any] = {
+        "scale-up": Remediator(url=other.url, concurrency=1),
+        "drain-pod": remediator.url,
+    }
+    queue = make_queue(
+        chdb_dir, f"vigil_actions_{uuid.uuid4().hex[:8]}", remediator.url, endpoints=endpoints, concurrency=3
+    )
+    assert queue.limits == {remediator.url: 3, other.url: 1}
+    queue.open()
+    try:
+        made = [queue.enqueue("p", ("restart", "drain-pod")[n % 2], f"svc-{n}") for n in range(12)]
+        made += [queue.enqueue("p", "scale-up", f"svc-{n}") for n in range(4)]
+        queue.start()
+        done = [wait_for(finished(queue, a), 60, "every action") for a in made]
+        assert {d.status for d in done} == {"completed"}
+        # restart and drain-pod share one remediator (one URL), so one limit of 3 between them.
+        assert remediator.most_in_flight == 3, remediator.most_in_flight
+        assert other.most_in_flight == 1
+        assert len(remediator.received()) == 12 and len(other.received()) == 4
+    finally:
+        queue.stop()
+        other.close()
+
+
+def test_tasks_are_signed_with_hmac_sha256_of_the_exact_body(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    other = FakeRemediator()
+    endpoints: dict[str, Any] = {
+        "scale-up": Remediator(url=other.url, secret=SecretStr("other-key")),
+        "drain-pod": other.url,  # a plain URL of another service: never the default's secret
+        "restart": remediator.url,  # the default's URL: its secret
+    }
+    queue = make_queue(
+        chdb_dir,
+        f"vigil_actions_{uuid.uuid4().hex[:8]}",
+        remediator.url,
+        endpoints=endpoints,
+        secret="s3cret",
+    )
+    queue.open()
+    queue.start()
+    try:
+        made = [queue.enqueue("p", a, "checkout", params={"é": "ü"}) for a in ("restart", "cache-flush")]
+        made += [queue.enqueue("p", a, "checkout") for a in ("scale-up", "drain-pod")]
+        for a in made:
+            wait_for(finished(queue, a), 30, "every action")
+        for task in remediator.received():  # what a remediator does to check (docs/actions.md)
+            expected = "sha256=" + hmac.new(b"s3cret", task.raw, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(task.signature, expected), task
+        assert len(remediator.received()) == 2
+        by_action = {t.body["action"]: t for t in other.received()}
+        scaled = by_action["scale-up"]
+        assert scaled.signature == "sha256=" + hmac.new(b"other-key", scaled.raw, hashlib.sha256).hexdigest()
+        assert by_action["drain-pod"].signature == ""
+    finally:
+        queue.stop()
+        other.close()
+
+
+def test_bad_remediator_settings_are_refused_with_the_reason(chdb_dir: Path) -> None:
+    for bad, reason in [
+        ('{"restart": {"url": "http://127.0.0.1:1", "concurrency": 0}}', "concurrency"),
+        ('{"restart": {"url": "http://127.0.0.1:1", "secrett": "x"}}', "secrett"),
+        ('{"restart": {"secret": "x"}}', "url"),
+    ]:
+        with pytest.raises(ValidationError, match=reason):
+            make_settings(chdb_dir, remediator_url="http://127.0.0.1:1", remediator_endpoints=json.loads(bad))
+    fine = make_settings(
+        chdb_dir, remediator_url="http://127.0.0.1:1", remediator_secret="default-key",
+        remediator_endpoints={"restart": {"url": "http://127.0.0.1:2", "secret": "restart-key", "concurrency": 2}},
+    )  # fmt: skip
+    assert {"default-key", "restart-key"} <= set(fine.secrets())  # never in a log line
+    assert "restart-key" not in repr(fine.remediator_endpoints)
+    with pytest.raises(ValidationError, match="remediator_concurrency"):
+        make_settings(chdb_dir, remediator_url="http://127.0.0.1:1", remediator_concurrency=0)
+
+
 def _firing(rule: str, target: str, at_ns: int) -> Transition:
     labels = {"alertname": rule, "target": target, "severity": "critical"}
     return Transition(at_ns, rule, f"fp-{target}", labels, "pending", "firing", 95.0, "> 80", "critical")
@@ -316,7 +425,7 @@ def test_an_auto_remediate_rule_sends_one_task_per_target_per_cooldown(
 
 
 def test_the_actions_api_over_grpc(remediating: RunningApp, remediator: FakeRemediator) -> None:
-    remediator.script = [(400, "no such pod")]
+    remediator.script_for = {"pod-7": [(400, "no such pod")]}
     with grpc.insecure_channel(remediating.query_target) as channel:
         stub = alerting_pb2_grpc.AlertingServiceStub(channel)
         made = stub.CreateAction(
@@ -334,7 +443,7 @@ def test_the_actions_api_over_grpc(remediating: RunningApp, remediator: FakeReme
         assert failed.status == "failed" and "no such pod" in failed.answer
         history = stub.GetAction(pb.GetActionRequest(id=made.id)).history
         assert [h.status for h in history] == ["pending", "running", "failed"]
-        assert remediator.received()[-1].body["params"] == {"force": True}
+        assert [t.body["params"] for t in remediator.received() if t.key == made.id] == [{"force": True}]
         listed = stub.ListActions(pb.ListActionsRequest(status="failed", target="pod-7"))
         assert listed.count == 1 and listed.actions[0].id == made.id
         assert stub.ListActions(pb.ListActionsRequest(target="nobody")).count == 0
@@ -404,3 +513,142 @@ def test_kill_9_with_100_actions_queued_then_every_action_completes(
     assert all(len(targets) == 1 for targets in targets_by_key.values())  # a duplicate: the same key
     duplicates = len(remediator.received()) - COUNT
     print(f"kill -9: {before} tasks before, {duplicates} duplicates (same key) after the restart")
+
+
+def test_the_sdk_query_client_creates_lists_gets_and_cancels_actions(
+    remediating: RunningApp, remediator: FakeRemediator
+) -> None:
+    remediator.script_for = {"sdk-checkout": [(503, "busy")], "sdk-pod-1": [(503, "busy")]}
+    with QueryClient(remediating.query_target) as client:
+        app_queue = remediating.app.alerting.actions
+        assert app_queue is not None
+        made = client.create_action("restart", "sdk-checkout", params={"grace_s": 2}, details="from the SDK")
+        assert made.status == "pending" and json.loads(made.params_json) == {"grace_s": 2}
+
+        def completed() -> Any:
+            found = client.action(made.id)
+            return found if found.action.status == "completed" else None
+
+        done = wait_for(completed, 30, "the action to complete")
+        assert done.action.attempts == 2 and done.action.details == "from the SDK"
+        assert [h.status for h in done.history] == ["pending", "running", "pending", "running", "completed"]
+        assert [a.id for a in client.actions(status="completed", target="sdk-checkout")] == [made.id]
+        assert client.actions(target="nobody") == []
+        stats = client.action_queue_stats()
+        assert stats.by_status["completed"] >= 1 and stats.dequeued >= 2
+        # A pending one can be cancelled: the worker is held back by a long retry delay.
+        app_queue.retry_base_s = 3600
+        later = client.create_action("drain-pod", "sdk-pod-1")
+        wait_for(
+            lambda: (
+                client.action(later.id).action.attempts == 1
+                and client.action(later.id).action.status == "pending"
+            ),
+            30,
+            "a retry to wait",
+        )
+        assert client.cancel_action(later.id).status == "cancelled"
+        with pytest.raises(QueryError) as err:
+            client.cancel_action(made.id)
+        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        with pytest.raises(QueryError) as err:
+            client.create_action("", "x")
+        assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_watch_actions_streams_the_unfinished_ones_then_each_new_version(
+    remediating: RunningApp, remediator: FakeRemediator
+) -> None:
+    queue = remediating.app.alerting.actions
+    assert queue is not None
+    queue.retry_base_s = 3600  # a refused try leaves its action pending for the whole test
+    remediator.script_for = {"watch-pod-1": [(503, "busy")]}
+    with grpc.insecure_channel(remediating.query_target) as channel:
+        stub = alerting_pb2_grpc.AlertingServiceStub(channel)
+        waiting = stub.CreateAction(pb.CreateActionRequest(action="drain-pod", target="watch-pod-1")).action
+        wait_for(
+            lambda: (lambda a: a.attempts == 1 and a.status == "pending")(
+                queue.get("actions_auto", waiting.id)
+            ),
+            30,
+            "the first try refused",
+        )
+        seen: list[Any] = []
+        call = stub.WatchActions(pb.WatchActionsRequest())
+
+        def read() -> None:
+            try:
+                for change in call:
+                    seen.append(change.action)
+            except grpc.RpcError:
+                pass  # cancelled at the end
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            first = wait_for(lambda: next((a for a in seen if a.id == waiting.id), None), 30, "the snapshot")
+            assert (first.status, first.attempts) == ("pending", 1)
+            made = stub.CreateAction(pb.CreateActionRequest(action="restart", target="watch-checkout")).action
+            wait_for(
+                lambda: any(a.id == made.id and a.status == "completed" for a in seen),
+                30,
+                "the new one completed",
+            )
+            stub.CancelAction(pb.CancelActionRequest(id=waiting.id))
+            wait_for(
+                lambda: any(a.id == waiting.id and a.status == "cancelled" for a in seen), 30, "the cancel"
+            )
+            versions = [a.version for a in seen if a.id == made.id]
+            assert versions == sorted(versions)  # never an older version after a newer one
+        finally:
+            call.cancel()
+            reader.join(30)
+
+
+def test_the_walkthrough_sink_accepts_signed_tasks_and_refuses_others(chdb_dir: Path) -> None:
+    """`vigil sink --secret` checks signatures as docs/actions.md tells a remediator to."""
+    lines = io.StringIO()
+    server = make_server(0, "walkthrough-key", lines)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/remediate"
+    queues = [
+        make_queue(chdb_dir, f"vigil_actions_{uuid.uuid4().hex[:8]}", url, secret=key)
+        for key in ("walkthrough-key", "another-key")
+    ]
+    try:
+        results = []
+        for queue in queues:
+            queue.open()
+            queue.start()
+            action = queue.enqueue("p", "restart", "agent-api")
+            results.append(wait_for(finished(queue, action), 30, "the action to finish"))
+        assert [r.status for r in results] == ["completed", "failed"]
+        assert "HTTP 401" in results[1].answer and results[1].attempts == 1
+        printed = [json.loads(line) for line in lines.getvalue().splitlines()]
+        assert [p["verified"] for p in printed] == [True, False]
+        assert printed[0]["body"]["target"] == "agent-api" and printed[0]["idempotency_key"] == results[0].id
+    finally:
+        for queue in queues:
+            queue.stop()
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_action_resumed_without_a_remediator_fails_at_once_with_the_reason(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    database = f"vigil_actions_{uuid.uuid4().hex[:8]}"
+    before = make_queue(chdb_dir, database, remediator.url, endpoints={"flush": f"{remediator.url}/flush"})
+    before.open()
+    orphan = before.enqueue("p", "flush", "cache")
+    before.stop()
+    # Restarted with only a per-action endpoint for another action: "flush" has nowhere to go.
+    after = make_queue(chdb_dir, database, "", endpoints={"restart": remediator.url})
+    after.open()
+    after.start()
+    try:
+        done = wait_for(finished(after, orphan), 30, "the orphan to finish")
+        assert (done.status, done.attempts) == ("failed", 1) and "cannot be sent" in done.answer
+        assert remediator.received() == []
+    finally:
+        after.stop()

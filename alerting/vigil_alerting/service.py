@@ -664,6 +664,52 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
 
         return await self._action_call("GetQueueStats", context, READ, stats)
 
+    async def WatchActions(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """The unfinished actions, then each new version, until the caller cancels."""
+        unsubscribe: Callable[[], None] | None = None
+        try:
+            p = await caller(self._auth, context, READ)
+            queue = self._alerting.actions
+            if queue is None:
+                raise FailedPrecondition("actions are off: set VIGIL_REMEDIATOR_URL")
+            loop = asyncio.get_running_loop()
+            # The latest version of each changed action: a slow watcher holds at most one each.
+            pending: dict[str, ActionRecord] = {}
+            ready = asyncio.Event()
+
+            def put(action: ActionRecord) -> None:
+                if action.id not in pending or pending[action.id].version < action.version:
+                    pending[action.id] = action
+                ready.set()
+
+            def changed(action: ActionRecord) -> None:
+                if action.project == p.database:
+                    loop.call_soon_threadsafe(put, action)
+
+            unsubscribe = queue.subscribe(changed)  # before the snapshot: no change is missed
+            for action in queue.unfinished(p.database):
+                yield pb.WatchActionsResponse(action=_action(action))
+            while True:
+                # The caller is checked again at least every RECHECK_S: a revoked key's watch ends.
+                try:
+                    await asyncio.wait_for(ready.wait(), RECHECK_S)
+                except TimeoutError:
+                    await caller(self._auth, context, READ)
+                    continue
+                await caller(self._auth, context, READ)
+                ready.clear()
+                batch = list(pending.values())
+                pending.clear()
+                for action in batch:
+                    yield pb.WatchActionsResponse(action=_action(action))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await _abort("WatchActions", exc, context)
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+
 
 def _action(a: ActionRecord) -> Any:
     return pb.Action(

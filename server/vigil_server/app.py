@@ -595,6 +595,8 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
             system_database=s.system_database,
             remediator_url=s.remediator_url,
             endpoints=s.remediator_endpoints,
+            secret=s.remediator_secret.get_secret_value(),
+            concurrency=s.remediator_concurrency,
             timeout_s=s.actions_timeout_s,
             max_attempts=s.actions_max_attempts,
             retry_base_s=s.actions_retry_base_s,

@@ -1,4 +1,4 @@
-"""``vigil`` command line: ``serve`` (all-in-one, or ``--role``), ``query``, ``drift-detect``, ``migrate`` and ``simulate``."""
+"""``vigil`` command line: ``serve`` (all-in-one, or ``--role``), ``query``, ``drift-detect``, ``migrate``, ``simulate`` and ``sink``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from vigil_server.logs import configure_logging
 from vigil_server.schema_ddl import print_ddl
 from vigil_server.settings import VigilSettings
 from vigil_simulator.cli import add_simulate_command, run_simulate
+from vigil_simulator.sink import add_sink_command, run_sink
 from vigil_storage import StorageError, connect
 
 log = logging.getLogger("vigil")
@@ -87,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_admin_commands(sub)
     add_simulate_command(sub)
+    add_sink_command(sub)
     args = parser.parse_args(argv)
     if args.command == "simulate":  # a client of any Vigil: the server's settings do not apply
         return run_simulate(args)
+    if args.command == "sink":  # the walk-through's local receiver (docs/walkthrough.md)
+        return run_sink(args)
 
     overrides: dict[str, str] = {}
     if args.command == "serve" and args.role:

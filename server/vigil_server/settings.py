@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vigil_alerting.actions.remediator import Remediator
 from vigil_alerting.rules.builtin import SELF_RULE_NAMES
 from vigil_auth.secret import check_length
 from vigil_auth.throttle import AbuseLimits
@@ -328,9 +329,17 @@ class VigilSettings(BaseSettings):
         default="",
         description="Where actions' tasks are POSTed (JSON); empty with no per-action endpoint: no actions.",
     )
-    remediator_endpoints: dict[str, str] = Field(
+    remediator_endpoints: dict[str, str | Remediator] = Field(
         default={},
-        description='Per-action remediator URLs (e.g. {"restart": "http://…"}); others use the default.',
+        description='Per-action remediators: a URL, or {"url", "secret", "concurrency", "timeout_s"} '
+        '(e.g. {"restart": "http://…"}); other actions use the default.',
+    )
+    remediator_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC-SHA256 key: each task's body is signed in X-Vigil-Signature (empty: unsigned).",
+    )
+    remediator_concurrency: int = Field(
+        default=4, ge=1, le=1000, description="Tasks in flight at once per remediator (per URL)."
     )
     actions_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of one task sent to a remediator."
@@ -655,7 +664,7 @@ class VigilSettings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line: the storage password (as given and
-        URL-decoded) and the provider API keys."""
+        URL-decoded), the provider API keys and the remediators' HMAC keys."""
         password = urlparse(self.storage_dsn).password or ""
         query_password = urlparse(self.query_dsn).password or ""
         return [
@@ -667,6 +676,12 @@ class VigilSettings(BaseSettings):
             self.replay_anthropic_api_key.get_secret_value(),
             self.auth_secret.get_secret_value(),
             self.session_secret.get_secret_value(),
+            self.remediator_secret.get_secret_value(),
+            *(
+                e.secret.get_secret_value()
+                for e in self.remediator_endpoints.values()
+                if not isinstance(e, str)
+            ),
         ]
 
     @property

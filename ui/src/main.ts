@@ -15,6 +15,7 @@ import { driftPage } from "./pages/drift";
 import { alertsPage, rulePage } from "./pages/alerts";
 import { driftAlertsPage } from "./pages/driftalerts";
 import { incidentPage, incidentsPage } from "./pages/incidents";
+import { actionPage, actionsPage } from "./pages/actions";
 import { tailPage } from "./pages/tail";
 import { overviewPage } from "./pages/overview";
 import { logsPage } from "./pages/logs";
@@ -81,7 +82,7 @@ function render(): void {
     h("a", { href: "/", class: "brand", onclick: link("/") }, "Vigil"),
     h("nav", {},
       ...[["/", "Overview"], ["/traces", "Traces"], ["/logs", "Logs"], ["/metrics", "Metrics"], ["/tail", "Live"],
-        ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"], ["/incidents", "Incidents"]].map(([href, label]) =>
+        ["/sessions", "Sessions"], ["/drift", "Drift"], ["/alerts", "Alerts"], ["/incidents", "Incidents"], ["/actions", "Actions"]].map(([href, label]) =>
         h("a", { href, onclick: link(href), class: current(href, path) ? "active" : "" }, label))),
     account(),
     themeToggle(),
@@ -100,6 +101,8 @@ function render(): void {
   else if (path.startsWith("/alerts")) void alertsPage(main);
   else if (path.match(/^\/incidents\/[0-9a-f]+$/)) void incidentPage(main, path.split("/")[2]);
   else if (path.startsWith("/incidents")) void incidentsPage(main);
+  else if (path.match(/^\/actions\/[0-9a-f]+$/)) void actionPage(main, path.split("/")[2]);
+  else if (path.startsWith("/actions")) void actionsPage(main);
   else if (path.startsWith("/traces")) void searchPage(main);
   else if (path.startsWith("/logs")) void logsPage(main);
   else if (path.startsWith("/metrics")) void metricsPage(main);

@@ -3,12 +3,14 @@
 Every step of an action is a new version in ``vigil_actions`` before it happens in memory, so a
 restart (or kill -9) resumes what was pending or running: a running action is tried again, and
 the remediator sees the same ``Idempotency-Key`` (the action id) on every try — at least once
-always, exactly once without a crash. One worker thread sends one task at a time (the
-concurrency limit is one per process); the HTTP call is made outside every lock.
+always, exactly once without a crash. One dispatcher thread claims due actions (in memory, under
+the lock, so none is claimed twice) while its remediator has a free slot, and each claimed task is
+sent on a thread of its own; the HTTP call is made outside every lock.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import threading
@@ -22,7 +24,9 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pydantic import SecretStr
 
+from vigil_alerting.actions.remediator import SIGNATURE_HEADER, Remediator, resolve, sign
 from vigil_alerting.actions.store import UNFINISHED, ActionRecord, ActionStore
 from vigil_alerting.errors import AlertingError
 from vigil_alerting.incidents.manager import IncidentManager
@@ -45,7 +49,7 @@ class ActionRefused(ActionError):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    status: int  # 0: no HTTP answer (timeout, refused connection)
+    status: int  # 0: no HTTP answer (timeout, refused connection); -1: cannot be sent at all
     body: str
 
     @property
@@ -60,7 +64,9 @@ class ActionQueue:
         *,
         system_database: str,
         remediator_url: str,
-        endpoints: dict[str, str] | None = None,
+        endpoints: dict[str, str | Remediator] | None = None,
+        secret: str = "",
+        concurrency: int = 4,
         timeout_s: float = 10.0,
         max_attempts: int = 5,
         retry_base_s: float = 1.0,
@@ -73,7 +79,14 @@ class ActionQueue:
         self._connect = connect
         self.system_database = system_database
         self.remediator_url = remediator_url
-        self.endpoints = dict(endpoints or {})
+        self._default, self._remediators, self.limits = resolve(
+            Remediator.model_construct(
+                url=remediator_url, secret=SecretStr(secret), concurrency=None, timeout_s=None
+            ),
+            endpoints or {},
+            concurrency=concurrency,
+            timeout_s=timeout_s,
+        )
         self.timeout_s = timeout_s
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
@@ -85,9 +98,12 @@ class ActionQueue:
         self._db = threading.Lock()  # the client: one thread at a time
         self._lock = threading.Lock()  # the in-memory queue and cooldowns
         self._queue: dict[str, ActionRecord] = {}  # unfinished actions by id
+        self._sending: dict[str, threading.Thread] = {}  # action id → the thread sending its task
+        self._in_flight: collections.Counter[str] = collections.Counter()  # remediator URL → tasks
         self._last: dict[tuple[str, str, str], int] = {}  # (project, rule, target) → enqueued at
         self.enqueued = 0  # since this process started (GetQueueStats)
         self.dequeued = 0
+        self._listeners: list[Callable[[ActionRecord], None]] = []  # WatchActions
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -130,6 +146,11 @@ class ActionQueue:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            senders = list(self._sending.values())
+        for sender in senders:  # tasks in flight get their answer stored, if it comes in time
+            sender.join(max(0.0, deadline - time.monotonic()))
         with self._db:
             if self._client is not None:
                 self._client.close()
@@ -201,6 +222,26 @@ class ActionQueue:
         with self._db:
             return ActionStore(self._need_client(), self.system_database).history(project, action_id)
 
+    def unfinished(self, project: str) -> list[ActionRecord]:
+        """The project's pending and running actions, oldest first (no storage read)."""
+        with self._lock:
+            return sorted(
+                (a for a in self._queue.values() if a.project == project), key=lambda a: a.created_ns
+            )
+
+    def subscribe(self, listener: Callable[[ActionRecord], None]) -> Callable[[], None]:
+        """``listener(version)`` after every version is stored (on the storing thread: keep it
+        quick). Every version of an action is stored through this queue, so none is missed."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
     def queue_length(self) -> int:
         return len(self._queue)
 
@@ -243,44 +284,70 @@ class ActionQueue:
     # --- the worker ---------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             wait = self.poll_s
             try:
-                due = self._next_due()
-                if due is not None:
-                    self._run(due)
-                    continue
+                for sender in self._claim():
+                    sender.start()
                 wait = self._wait_s()
             except Exception:  # the worker must survive anything (storage down: next poll)
                 log.exception("actions: worker round failed")
             self._wake.wait(wait)
-            self._wake.clear()
 
-    def _next_due(self) -> ActionRecord | None:
+    def _claim(self) -> list[threading.Thread]:
+        """Every due action whose remediator has a free slot, oldest first, marked running in
+        memory: a cancel from now on finds it running, and the next round does not take it."""
         now = self.clock_ns()
+        claimed = []
         with self._lock:
-            due = [a for a in self._queue.values() if a.next_attempt_ns <= now]
-        return min(due, key=lambda a: (a.next_attempt_ns, a.created_ns), default=None)
+            due = [a for a in self._queue.values() if a.id not in self._sending and a.next_attempt_ns <= now]
+            for action in sorted(due, key=lambda a: (a.next_attempt_ns, a.created_ns)):
+                if not self._has_slot(action):
+                    continue
+                remediator = self._remediator(action.action)
+                self._in_flight[remediator.url] += 1
+                running = action.next(now, status="running", attempts=action.attempts + 1)
+                self._queue[action.id] = running
+                sender = threading.Thread(
+                    target=self._send, args=(running, remediator), name="vigil-action", daemon=True
+                )
+                self._sending[action.id] = sender
+                self.dequeued += 1
+                claimed.append(sender)
+        return claimed
+
+    def _has_slot(self, action: ActionRecord) -> bool:
+        url = self._remediator(action.action).url
+        return self._in_flight[url] < self.limits.get(url, 1)
 
     def _wait_s(self) -> float:
+        """Until the soonest action that could be sent: one waiting for a slot is woken by the
+        task that frees it."""
         with self._lock:
-            soonest = min((a.next_attempt_ns for a in self._queue.values()), default=None)
+            waiting = [a for a in self._queue.values() if a.id not in self._sending and self._has_slot(a)]
+            soonest = min((a.next_attempt_ns for a in waiting), default=None)
         if soonest is None:
             return self.poll_s
         return max(0.0, min(self.poll_s, (soonest - self.clock_ns()) / 1e9))
 
-    def _run(self, action: ActionRecord) -> None:
-        running = action.next(self.clock_ns(), status="running", attempts=action.attempts + 1)
-        with self._lock:  # claimed in memory first: a cancel from now on finds it running
-            if self._queue.get(action.id) is not action:
-                return
-            self._queue[action.id] = running
-            self.dequeued += 1
+    def _send(self, running: ActionRecord, remediator: Remediator) -> None:
+        try:
+            self._run(running, remediator)
+        except Exception:  # storage down: the action stays in the queue and is tried again
+            log.exception("actions: action %s could not be run", running.id)
+        finally:
+            with self._lock:
+                self._sending.pop(running.id, None)
+                self._in_flight[remediator.url] -= 1
+            self._wake.set()
+
+    def _run(self, running: ActionRecord, remediator: Remediator) -> None:
         self._save(running)
         started = time.monotonic()
-        answer = self._post(running)
+        answer = self._post(running, remediator)
         self.latency.labels(running.action).observe(time.monotonic() - started)
         now = self.clock_ns()
-        text = f"HTTP {answer.status}: {answer.body}" if answer.status else answer.body
+        text = f"HTTP {answer.status}: {answer.body}" if answer.status > 0 else answer.body
         if 200 <= answer.status < 300:
             after = running.next(now, status="completed", answer=text)
         elif answer.retryable and running.attempts < self.max_attempts:
@@ -293,10 +360,13 @@ class ActionQueue:
         if after.status in ("completed", "failed"):
             self._on_timeline(after)
 
-    def _endpoint(self, action: str) -> str:
-        return self.endpoints.get(action) or self.remediator_url
+    def _remediator(self, action: str) -> Remediator:
+        return self._remediators.get(action) or self._default
 
-    def _post(self, a: ActionRecord) -> Answer:
+    def _endpoint(self, action: str) -> str:
+        return self._remediator(action).url
+
+    def _post(self, a: ActionRecord, remediator: Remediator) -> Answer:
         task = {
             "task_id": f"{a.id}.{a.attempts}",
             "action_id": a.id,
@@ -309,19 +379,20 @@ class ActionQueue:
             else None,
             "enqueued_at": a.created_ns / 1e9,
         }
-        request = urllib.request.Request(
-            self._endpoint(a.action),
-            data=json.dumps(task).encode(),
-            headers={"Content-Type": "application/json", "Idempotency-Key": a.id},
-            method="POST",
-        )
+        body = json.dumps(task).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": a.id}
+        if secret := remediator.secret.get_secret_value():
+            headers[SIGNATURE_HEADER] = sign(secret, body)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            request = urllib.request.Request(remediator.url, data=body, headers=headers, method="POST")
+            with urllib.request.urlopen(request, timeout=remediator.timeout_s or self.timeout_s) as response:
                 return Answer(response.status, response.read(4000).decode(errors="replace"))
         except urllib.error.HTTPError as err:
             return Answer(err.code, err.read(4000).decode(errors="replace"))
         except (urllib.error.URLError, OSError) as err:  # timeouts and refused connections: retry
             return Answer(0, f"no answer: {getattr(err, 'reason', err)}")
+        except ValueError as err:  # no usable URL (an action whose endpoint was removed): fails at once
+            return Answer(-1, f"cannot be sent to {remediator.url!r}: {err}")
 
     def _on_timeline(self, a: ActionRecord) -> None:
         if self.incidents is None or not a.incident_id:
@@ -349,4 +420,10 @@ class ActionQueue:
                 self._queue[record.id] = record
             else:
                 self._queue.pop(record.id, None)
+            listeners = list(self._listeners)
         self.total.labels(record.action, record.status).inc()
+        for listener in listeners:
+            try:
+                listener(record)
+            except Exception:  # a watcher's failure is its own
+                log.exception("actions: a watcher failed")

@@ -610,6 +610,42 @@ class QueryClient:
         ``cancel()`` (from any thread) or the end of a ``with`` block ends it."""
         return SpanTail(self._alerting.WatchIncidents(alerting_pb2.WatchIncidentsRequest()))
 
+    # --- actions (vigil.alerting.v1, docs/actions.md) ------------------------------------------
+    def create_action(
+        self,
+        action: str,
+        target: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        details: str = "",
+        incident_id: str = "",
+        severity: str = "",
+    ) -> alerting_pb2.Action:
+        """A pending action requested by the caller; ``incident_id`` puts its result on that
+        incident's timeline (the "Run" button of an incident does exactly this)."""
+        request = alerting_pb2.CreateActionRequest(
+            action=action, target=target, params_json=json.dumps(dict(params)) if params else "",
+            details=details, incident_id=incident_id, severity=severity,
+        )  # fmt: skip
+        return self._call(self._alerting.CreateAction, request).action
+
+    def actions(self, *, status: str = "", target: str = "", limit: int = 100) -> list[alerting_pb2.Action]:
+        """Actions, most recently created first (status: pending, running, completed, failed,
+        cancelled)."""
+        request = alerting_pb2.ListActionsRequest(status=status, target=target, limit=limit)
+        return list(self._call(self._alerting.ListActions, request).actions)
+
+    def action(self, action_id: str) -> alerting_pb2.GetActionResponse:
+        """One action (``.action``) and every stored version of it (``.history``, oldest first)."""
+        return self._call(self._alerting.GetAction, alerting_pb2.GetActionRequest(id=action_id))
+
+    def cancel_action(self, action_id: str) -> alerting_pb2.Action:
+        """Cancels a pending action; one already sent is ``FAILED_PRECONDITION``."""
+        return self._call(self._alerting.CancelAction, alerting_pb2.CancelActionRequest(id=action_id)).action
+
+    def action_queue_stats(self) -> alerting_pb2.GetQueueStatsResponse:
+        return self._call(self._alerting.GetQueueStats, alerting_pb2.GetQueueStatsRequest())
+
     def _call(self, method, request):
         try:
             return method(request, timeout=self._timeout_s)

@@ -6,6 +6,7 @@ import { h, clear } from "../dom";
 import { alerting, errorText } from "../api";
 import { time } from "../format";
 import { link, onLeave } from "../main";
+import { incidentActions } from "./actions";
 import type { GetIncidentResponse, Incident, IncidentEvent } from "../gen/vigil/alerting/v1/alerting_pb";
 
 function status(incident: Incident): HTMLElement {
@@ -124,6 +125,7 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
         incident.resolvedBy ? ` · resolved by ${incident.resolvedBy}` : "",
         incident.escalationPolicy ? ` · escalation policy ${incident.escalationPolicy}` : ""),
       actions,
+      incidentActions(incident),
       h("h2", {}, "Alerts"),
       h("table", { class: "incident-alerts" },
         h("thead", {}, h("tr", {}, ...["Rule", "Labels", "State", "Severity", "Value", "Threshold"].map((c) => h("th", {}, c)))),

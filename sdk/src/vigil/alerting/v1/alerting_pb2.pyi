@@ -724,3 +724,13 @@ class GetQueueStatsResponse(_message.Message):
     running: int
     by_status: _containers.ScalarMap[str, int]
     def __init__(self, queue_length: _Optional[int] = ..., enqueued: _Optional[int] = ..., dequeued: _Optional[int] = ..., running: _Optional[int] = ..., by_status: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class WatchActionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WatchActionsResponse(_message.Message):
+    __slots__ = ("action",)
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    action: Action
+    def __init__(self, action: _Optional[_Union[Action, _Mapping]] = ...) -> None: ...

@@ -166,6 +166,11 @@ class AlertingServiceStub:
                 request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsRequest.SerializeToString,
                 response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsResponse.FromString,
                 _registered_method=True)
+        self.WatchActions = channel.unary_stream(
+                '/vigil.alerting.v1.AlertingService/WatchActions',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsResponse.FromString,
+                _registered_method=True)
 
 
 class AlertingServiceServicer:
@@ -350,6 +355,14 @@ class AlertingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchActions(self, request, context):
+        """The project's unfinished actions (pending, running), then every new version of any of its
+        actions as it is stored, until the caller cancels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AlertingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -477,6 +490,11 @@ def add_AlertingServiceServicer_to_server(servicer, server):
                     servicer.GetQueueStats,
                     request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsRequest.FromString,
                     response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsResponse.SerializeToString,
+            ),
+            'WatchActions': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchActions,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1161,6 +1179,33 @@ class AlertingService:
             '/vigil.alerting.v1.AlertingService/GetQueueStats',
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsRequest.SerializeToString,
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.GetQueueStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchActions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/WatchActions',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
