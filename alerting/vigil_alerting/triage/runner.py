@@ -146,6 +146,7 @@ class Triage:
         self._unsubscribe: Callable[[], None] | None = None
         # (project, id) → (severity rank, until ns): decided in storage already, no need to ask again
         self._settled: dict[tuple[str, str], tuple[int, int]] = {}
+        self.rounds = 0  # rounds of the loop finished (tests wait on it instead of sleeping)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def open(self) -> None:
@@ -199,6 +200,7 @@ class Triage:
                 log.exception("triage round failed")
                 close_quietly(client)
                 client = None
+            self.rounds += 1
             self._wake.wait(self.config.poll_s)
         close_quietly(client)
 
