@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,44 @@ def test_analyze_incident_on_a_warning_incident_and_a_provider_failure(
         assert "Top error messages: index shard unavailable" in failed.text  # the summary instead
         events = triage_events(client, incident.id)
         assert len(events) == 2 and events[-1].result.startswith("failed: openai answered HTTP 500")
+
+
+@pytest.mark.parametrize(
+    ("caps", "reason"),
+    [
+        ({"max_cost_usd": 1e-9}, "summary: it could cost $"),
+        ({"max_tokens": 1100}, "summary: the context needs "),
+        ({"hourly_tokens": 1100}, "summary: triage used "),
+        ({"hourly_cost_usd": 1e-9}, "summary: triage spent $"),
+        (
+            {"model": "unpriced-model-x"},
+            "summary: model 'unpriced-model-x' (openai) is not in the price book",
+        ),
+    ],
+)
+def test_over_a_cap_the_summary_is_written_with_the_reason_and_nothing_is_sent(
+    online: RunningApp, llm: FakeLLM, caps: dict[str, Any], reason: str
+) -> None:
+    send_error_trace(online, "search", "lookup", "index shard unavailable")
+    with client_of(online) as client:
+        incident = wait_for(lambda: incident_on(client, "search"), "the search incident")
+    live = online.app.alerting.incidents.live_one(online.settings.database, incident.id)
+    assert live is not None
+    config = replace(online.settings.triage_config(), **caps)
+    sent = len(llm.requests)
+    ch = connect(online.settings.dsn)
+    try:
+        outcome = runner_for(online, config, "capped").run(ch, live, "capped", force=True)
+    finally:
+        ch.close()
+    assert outcome.result == "summary" and outcome.detail.startswith(reason), outcome.detail
+    assert (
+        outcome.text.startswith("Not analysed by ")
+        and "Top error messages: index shard unavailable" in outcome.text
+    )
+    assert len(llm.requests) == sent
+    with client_of(online) as client:
+        assert triage_events(client, incident.id)[-1].result == outcome.detail
 
 
 def _row(

@@ -36,7 +36,6 @@ and the lock's reads and writes use the lease's quorum settings.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -190,7 +189,6 @@ class TriageLock:
         interval_s: float,
         *,
         force: bool = False,
-        stop: threading.Event | None = None,
     ) -> tuple[Claim | None, Decision]:
         """Steps 1-3: the claim when this process won it, else None and why not."""
         decision = decide(
@@ -205,7 +203,8 @@ class TriageLock:
             [project, incident_id, claim.token, claim.claim_id, self.holder, "claim", severity, now + self.ttl_ns,
              "", "", 0, 0.0, now],
         )  # fmt: skip
-        (stop or threading.Event()).wait(self.settle_s)
+        # Not cut short at shutdown: a read-back before the settle wait could see a false win.
+        time.sleep(self.settle_s)
         winner = _winner(self.rows(client, project, incident_id), claim.token)
         if winner is None or winner.claim_id != claim.claim_id:
             return None, Decision(False, claim.token, "lost", severity)

@@ -193,9 +193,15 @@ class Triage:
                 for incident in self.manager.live_all():
                     if self._stop.is_set():
                         break
-                    if self._due(incident, self.clock_ns()):
-                        client = client or self._connect()
+                    if not self._due(incident, self.clock_ns()):
+                        continue
+                    client = client or self._connect()
+                    try:
                         self.run(client, incident, AUTO)
+                    except Exception:  # one incident's trouble must not stop the others'
+                        log.exception("triage of incident %s failed; retried next round", incident.id)
+                        close_quietly(client)
+                        client = None
             except Exception:  # storage trouble: the next round tries again on a new client
                 log.exception("triage round failed")
                 close_quietly(client)
@@ -227,9 +233,8 @@ class Triage:
         key = (incident.project, incident.id)
         rank = SEVERITY_RANK.get(incident.severity, 0)
         claim, decision = self.lock.acquire(
-            client, incident.project, incident.id, incident.severity, self.config.interval_s, force=force,
-            stop=self._stop,
-        )  # fmt: skip
+            client, incident.project, incident.id, incident.severity, self.config.interval_s, force=force
+        )
         if claim is None:
             if decision.reason == "recent":
                 until = decision.last_done_ns + int(self.config.interval_s * 1e9)
@@ -237,7 +242,13 @@ class Triage:
             if decision.reason == "lost":
                 self.total.labels(result="lost").inc()
             return Outcome(decision.reason)
-        outcome = self._analyse(client, incident, claim)
+        try:
+            outcome = self._analyse(client, incident, claim)
+        except Exception as exc:  # whatever went wrong goes on the timeline, the claim ends
+            log.exception("triage of incident %s failed", incident.id)
+            outcome = Outcome(
+                "failed", f"Triage failed: {type(exc).__name__}: {exc}", detail=f"failed: {exc}"[:500]
+            )
         if not self.lock.still_holds(client, claim):
             outcome.result = "superseded"
             log.warning(
