@@ -8,6 +8,8 @@ analyses a warning incident on request, and a provider failure is recorded, not 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -255,6 +257,33 @@ def test_analyze_incident_on_a_warning_incident_and_a_provider_failure(
         assert "Top error messages: index shard unavailable" in failed.text  # the summary instead
         events = triage_events(client, incident.id)
         assert len(events) == 2 and events[-1].result.startswith("failed: openai answered HTTP 500")
+
+
+UI = support.REPO / "ui"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.mark.skipif(
+    not (UI / "node_modules").is_dir() or not (UI / "dist" / "index.html").is_file(),
+    reason="the UI is not built (make ui needs Node.js and npm)",
+)
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_the_incident_page_shows_the_analysis_and_analyses_again_on_request(online: RunningApp) -> None:
+    send_error_trace(online, "checkout", "charge", "card gateway timed out after 30s")
+    with client_of(online) as client:
+        incident = wait_for(lambda: incident_on(client, "checkout"), "the checkout incident")
+    shots = support.REPO / ".test-artifacts" / "ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(
+        ["node", str(UI / "tests" / "triage.mjs"), online.web_base, str(shots), incident.id],
+        capture_output=True, text=True, timeout=300, cwd=UI, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )  # fmt: skip
+    assert out.returncode == 0, f"{out.stderr.strip()} (screenshots in {shots})"
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    print("browser:", seen)
+    assert f"model openai/{MODEL}-2026-01-01" in seen["first"] and "echo: Incident context" in seen["first"]
+    assert seen["analyses"] >= 2 and seen["message"] == ""
+    assert any("by local" in entry for entry in seen["all"])
 
 
 @pytest.mark.parametrize(
