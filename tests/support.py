@@ -97,6 +97,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> VigilSettings:
         "drift_interval_s": 0,
         # Likewise self-monitoring (its metrics and rules in the default project): tests turn it on.
         "self_monitor_interval_s": 0,
+        # Likewise triage (a timeline entry on every high incident): its tests turn it on.
+        "triage_enabled": False,
     }
     values.update(overrides)
     # Apps over another main database (other tests' installs in the shared chDB directory)

@@ -32,6 +32,7 @@ from vigil_alerting.rules.model import Rule
 from vigil_alerting.runner import Runner, RunnerStatus
 from vigil_alerting.state import rules_store
 from vigil_alerting.state.store import AlertStore
+from vigil_alerting.triage.runner import Triage
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Alerting:
     ) -> None:
         self.actions = actions  # auto-remediation (docs/actions.md): opened, started, stopped here
         self.incidents = incidents  # fed by every runner; its escalations tick in this loop
+        self.triage: Triage | None = None  # analyses of high/critical incidents (docs/incidents.md)
         # Made at open (it holds a client of its own): the alerts' changes go to it from
         # every runner, and it delivers them on its own thread.
         self._make_notifier = notifier
@@ -95,6 +97,8 @@ class Alerting:
             self.notifier = notifier
         if self.actions is not None:
             self.actions.open()
+        if self.triage is not None:
+            self.triage.open()
         self._sync_projects()
 
     def start(self) -> None:
@@ -102,6 +106,8 @@ class Alerting:
             self.notifier.start()
         if self.actions is not None:
             self.actions.start()
+        if self.triage is not None:
+            self.triage.start()
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="vigil-alerting", daemon=True)
@@ -114,6 +120,8 @@ class Alerting:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        if self.triage is not None:
+            self.triage.stop(timeout_s)
         if self.incidents is not None:
             self.incidents.close(timeout_s)
         if self.notifier is not None:

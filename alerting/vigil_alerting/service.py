@@ -541,6 +541,25 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
 
         return pb.AddIncidentNoteResponse(incident=await self._act("AddIncidentNote", context, act))
 
+    async def AnalyzeIncident(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        """Triage on request (docs/incidents.md, "Triage"): any severity, on the API's thread pool."""
+
+        async def analyze(p: Principal) -> Any:
+            triage = self._alerting.triage
+            if triage is None:
+                raise FailedPrecondition("triage is off on this server (VIGIL_TRIAGE_ENABLED)")
+            if not request.id:
+                raise InvalidQuery("id: the incident to analyse is required")
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                None, triage.analyze, p.database, request.id, _actor(p)
+            )
+            return pb.AnalyzeIncidentResponse(
+                result=outcome.result, model=outcome.model, text=outcome.text, tokens=outcome.tokens,
+                cost_usd=outcome.cost_usd, detail=outcome.detail,
+            )  # fmt: skip
+
+        return await self._incident_call("AnalyzeIncident", context, WRITE, analyze)
+
     async def WatchIncidents(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         """The live incidents, then each change, until the caller cancels."""
         unsubscribe: Callable[[], None] | None = None

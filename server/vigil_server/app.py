@@ -33,6 +33,7 @@ from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.projects import Alerting
 from vigil_alerting.rules.builtin import drift_rules, self_monitoring_rules
 from vigil_alerting.service import AlertingService
+from vigil_alerting.triage.runner import Triage
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.host_guard import HostGuard
@@ -604,6 +605,16 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
             poll_s=s.actions_poll_s,
             incidents=alerting.incidents,
             registry=metrics_registry,
+        )
+    if s.triage_enabled and alerting.incidents is not None:  # triage (docs/incidents.md)
+        alerting.triage = Triage(
+            alerting.incidents,
+            lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+            s.triage_config(),
+            system_database=s.system_database,
+            holder=new_holder(s.collector_id),
+            registry=metrics_registry,
+            cluster=s.cluster() is not None,
         )
     return alerting
 

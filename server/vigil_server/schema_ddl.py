@@ -14,6 +14,7 @@ from vigil_alerting.notify import outbox
 from vigil_alerting.silence import store as silence_store
 from vigil_alerting.state import rules_store
 from vigil_alerting.state import store as alert_store
+from vigil_alerting.triage import lock as triage_lock
 from vigil_auth import registry
 from vigil_query.prices import store as price_book
 from vigil_server import worker_lease
@@ -37,6 +38,7 @@ def system_creates(system_database: str, notify_retention_s: int = NOTIFY_RETENT
         action_store._DDL,
         silence_store._DDL,
         worker_lease.DDL,
+        triage_lock.DDL,
     ]
     return [statement.format(db=db, retention_s=notify_retention_s).strip() for statement in ddl]
 

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import socket
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlparse
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigil_alerting.actions.remediator import Remediator
 from vigil_alerting.rules.builtin import SELF_RULE_NAMES
+from vigil_alerting.triage.runner import TriageConfig
 from vigil_auth.secret import check_length
 from vigil_auth.throttle import AbuseLimits
 from vigil_query.drift_detector import DetectorConfig
@@ -355,6 +357,48 @@ class VigilSettings(BaseSettings):
         default=1.0, gt=0, description="Longest the action worker sleeps before looking at its queue again."
     )
 
+    # --- triage of high and critical incidents (docs/incidents.md, "Triage") -----------------
+    triage_enabled: bool = Field(
+        default=True, description="Analyse every high or critical incident (a summary without a provider)."
+    )
+    triage_provider: Literal["", "openai", "anthropic"] = Field(
+        default="",
+        description="Provider of triage analyses (Replay's base URL and key); empty: a deterministic summary.",
+    )
+    triage_model: str = Field(default="", description="Model of triage analyses (needed with a provider).")
+    triage_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="No new analysis of an incident this soon, unless its severity rises.",
+    )
+    triage_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often triage looks for high and critical incidents not yet analysed.",
+    )
+    triage_timeout_s: float = Field(default=60.0, gt=0, description="Time limit of one triage provider call.")
+    triage_claim_ttl_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A triage claim lapses this long after it was taken (its analyser died).",
+    )
+    triage_claim_settle_s: float = Field(
+        default=1.0, gt=0, description="Wait between writing a triage claim and reading back who won it."
+    )
+    triage_max_tokens: int = Field(
+        default=16000, gt=0, description="Tokens of one analysis (estimated input + max output)."
+    )
+    triage_max_output_tokens: int = Field(default=1024, gt=0, description="max_tokens sent with an analysis.")
+    triage_max_cost_usd: float = Field(
+        default=0.25, gt=0, description="Most one analysis may cost (price book)."
+    )
+    triage_hourly_tokens: int = Field(
+        default=200000, gt=0, description="Tokens all analyses may use per hour."
+    )
+    triage_hourly_cost_usd: float = Field(
+        default=5.0, gt=0, description="USD all analyses may cost per hour."
+    )
+
     # --- replay: where re-executed GenAI calls go --------------------------------------------
     replay_openai_base_url: str = Field(
         default="https://api.openai.com/v1", description="OpenAI-compatible API."
@@ -587,6 +631,24 @@ class VigilSettings(BaseSettings):
     @model_validator(mode="after")
     def _drift_consistent(self) -> VigilSettings:
         self.drift_detector_config()  # raises ValueError with the reason
+        return self
+
+    def triage_config(self) -> TriageConfig:
+        """Raises ValueError with the reason (a provider without a model, a claim TTL too short)."""
+        endpoints = self.replay_providers()
+        return TriageConfig(
+            provider=self.triage_provider, model=self.triage_model,
+            endpoints=ProviderConfig(endpoints.openai, endpoints.anthropic, timeout_s=self.triage_timeout_s),
+            interval_s=self.triage_interval_s, poll_s=self.triage_poll_s, claim_ttl_s=self.triage_claim_ttl_s,
+            claim_settle_s=self.triage_claim_settle_s, max_tokens=self.triage_max_tokens,
+            max_output_tokens=self.triage_max_output_tokens, max_cost_usd=self.triage_max_cost_usd,
+            hourly_tokens=self.triage_hourly_tokens, hourly_cost_usd=self.triage_hourly_cost_usd,
+        )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _triage_consistent(self) -> VigilSettings:
+        if self.triage_enabled:
+            self.triage_config()
         return self
 
     def replay_providers(self) -> ProviderConfig:

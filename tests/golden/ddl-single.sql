@@ -760,4 +760,22 @@ CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_worker_lease (
 ) ENGINE = ReplacingMergeTree(WrittenNs)
 ORDER BY Name;
 
+CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_triage_claims (
+    Project String,
+    IncidentId String,
+    Token UInt64,
+    ClaimId String,
+    Holder String,
+    Kind LowCardinality(String),
+    Severity LowCardinality(String),
+    ExpiresNs Int64,
+    Result LowCardinality(String),
+    Model String,
+    Tokens UInt64,
+    CostUsd Float64,
+    WrittenNs Int64,
+    InsertedAt DateTime64(9) DEFAULT now64(9)
+) ENGINE = MergeTree
+ORDER BY (Project, IncidentId, Token, ClaimId);
+
 

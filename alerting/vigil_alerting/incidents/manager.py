@@ -167,6 +167,11 @@ class IncidentManager:
         with self._lock:
             return [i.snapshot() for (p, _), i in self._incidents.items() if p == project]
 
+    def live_all(self) -> list[Incident]:
+        """Every project's live incidents (triage looks for the high and critical ones)."""
+        with self._lock:
+            return [i.snapshot() for i in self._incidents.values()]
+
     def live_one(self, project: str, incident_id: str) -> Incident | None:
         with self._lock:
             found = self._incidents.get((project, incident_id))
@@ -462,6 +467,37 @@ class IncidentManager:
             incident = self._get_live(store, project, incident_id)
             now = self.clock_ns()
             event = self._event(incident, now, "action_run", actor=by, result=result, message=action)
+            self._save(store, incident, [event], now)
+            return incident.snapshot()
+
+    def record_triage(
+        self,
+        client: Client,
+        project: str,
+        incident_id: str,
+        *,
+        by: str,
+        model: str,
+        result: str,
+        severity: str,
+        text: str,
+    ) -> Incident:
+        """A triage analysis or summary (vigil_alerting.triage), on the timeline: ``receiver`` is
+        the model (or ``summary``), ``result`` its outcome with tokens and cost."""
+        store = IncidentStore(client, self.system_database)
+        with self._lock:
+            incident = self._get_live(store, project, incident_id)
+            now = self.clock_ns()
+            event = self._event(
+                incident,
+                now,
+                "triage",
+                actor=by,
+                receiver=model,
+                result=result,
+                severity=severity,
+                message=text,
+            )
             self._save(store, incident, [event], now)
             return incident.snapshot()
 

@@ -14,7 +14,7 @@ STATUSES: tuple[Status, ...] = ("triggered", "acknowledged", "resolved")
 LADDER = ("info", "warning", "high", "critical")
 EVENT_KINDS = (
     "opened", "reopened", "alert_joined", "alert_resolved", "notified", "escalated", "acknowledged",
-    "note", "action_run", "resolved",
+    "note", "action_run", "resolved", "triage",
 )  # fmt: skip
 
 

@@ -605,6 +605,10 @@ class QueryClient:
         request = alerting_pb2.AddIncidentNoteRequest(id=incident_id, text=text)
         return self._call(self._alerting.AddIncidentNote, request).incident
 
+    def analyze_incident(self, incident_id: str) -> alerting_pb2.AnalyzeIncidentResponse:
+        """AnalyzeIncident: triage now, whatever the severity; the result is also on the timeline."""
+        return self._call(self._alerting.AnalyzeIncident, alerting_pb2.AnalyzeIncidentRequest(id=incident_id))
+
     def watch_incidents(self) -> SpanTail:
         """WatchIncidents: iterate it for the live incidents, then every change as it happens;
         ``cancel()`` (from any thread) or the end of a ``with`` block ends it."""

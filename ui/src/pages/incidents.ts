@@ -99,11 +99,13 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
   }
 
   function event(e: IncidentEvent): HTMLElement {
-    const who = [e.actor && `by ${e.actor}`, e.receiver && `to ${e.receiver}`, e.result, e.rule].filter(Boolean).join(" · ");
+    // A triage entry's receiver is the model that wrote it ("summary": none did).
+    const to = e.kind === "triage" ? e.receiver && `model ${e.receiver}` : e.receiver && `to ${e.receiver}`;
+    const who = [e.actor && `by ${e.actor}`, to, e.result, e.rule].filter(Boolean).join(" · ");
     return h("li", { class: `event ${e.kind}`, "data-kind": e.kind },
       h("span", { class: "muted" }, time(e.timeUnixNano)), " ",
       h("strong", {}, e.kind.replace("_", " ")), who ? ` ${who}` : "",
-      e.message ? h("div", { class: "event-message" }, e.message) : null);
+      e.message ? h("div", { class: e.kind === "triage" ? "event-message analysis" : "event-message" }, e.message) : null);
   }
 
   function render(answer: GetIncidentResponse): void {
@@ -114,7 +116,20 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
         : null,
       incident.status !== "resolved"
         ? h("button", { class: "resolve", onclick: () => void act("Resolve", () => alerting.resolveIncident({ id })) }, "Resolve")
-        : null);
+        : null,
+      // Triage on request, whatever the severity (high and critical ones are analysed by themselves).
+      h("button", {
+        class: "analyze",
+        onclick: (e: Event) => {
+          const button = e.currentTarget as HTMLButtonElement;
+          button.disabled = true;
+          button.textContent = "Analysing…";
+          void act("Analyse", () => alerting.analyzeIncident({ id })).finally(() => {
+            button.disabled = false;
+            button.textContent = "Analyse";
+          });
+        },
+      }, "Analyse"));
     const traces = incident.exampleTraceIds.map((t) =>
       h("li", {}, h("a", { class: "example-trace", href: `/traces/${t}`, onclick: link(`/traces/${t}`) }, t)));
     clear(content,

@@ -734,3 +734,25 @@ class WatchActionsResponse(_message.Message):
     ACTION_FIELD_NUMBER: _ClassVar[int]
     action: Action
     def __init__(self, action: _Optional[_Union[Action, _Mapping]] = ...) -> None: ...
+
+class AnalyzeIncidentRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class AnalyzeIncidentResponse(_message.Message):
+    __slots__ = ("result", "model", "text", "tokens", "cost_usd", "detail")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    model: str
+    text: str
+    tokens: int
+    cost_usd: float
+    detail: str
+    def __init__(self, result: _Optional[str] = ..., model: _Optional[str] = ..., text: _Optional[str] = ..., tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., detail: _Optional[str] = ...) -> None: ...

@@ -171,6 +171,11 @@ class AlertingServiceStub:
                 request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsRequest.SerializeToString,
                 response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsResponse.FromString,
                 _registered_method=True)
+        self.AnalyzeIncident = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/AnalyzeIncident',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AnalyzeIncidentRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AnalyzeIncidentResponse.FromString,
+                _registered_method=True)
 
 
 class AlertingServiceServicer:
@@ -363,6 +368,16 @@ class AlertingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnalyzeIncident(self, request, context):
+        """Triage (docs/incidents.md, "Triage"): a root-cause analysis of the incident now, whatever
+        its severity and however recent the last one; the result goes on its timeline (kind
+        "triage"). Needs `write`. FAILED_PRECONDITION while an analysis of it is running or when
+        triage is off (VIGIL_TRIAGE_ENABLED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AlertingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -495,6 +510,11 @@ def add_AlertingServiceServicer_to_server(servicer, server):
                     servicer.WatchActions,
                     request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsRequest.FromString,
                     response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsResponse.SerializeToString,
+            ),
+            'AnalyzeIncident': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeIncident,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AnalyzeIncidentRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.AnalyzeIncidentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1206,6 +1226,33 @@ class AlertingService:
             '/vigil.alerting.v1.AlertingService/WatchActions',
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsRequest.SerializeToString,
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchActionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeIncident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/AnalyzeIncident',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.AnalyzeIncidentRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.AnalyzeIncidentResponse.FromString,
             options,
             channel_credentials,
             insecure,
