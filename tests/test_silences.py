@@ -7,6 +7,8 @@ the reason; changing silences needs `write`, reading them `read`."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +24,7 @@ from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_storage import connect
 
-from support import RunningApp, credentials_changed, make_settings
+from support import REPO, RunningApp, credentials_changed, make_settings
 
 POLICY = {
     "name": "hot-cpu-silenced",
@@ -186,3 +188,81 @@ def test_changing_silences_needs_write_and_reading_them_read(chdb_dir: Path) -> 
             assert writer.expire_silence(made.id).state == "expired"
     finally:
         app.stop()
+
+
+UI = REPO / "ui"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.mark.skipif(
+    not (UI / "node_modules").is_dir() or not (UI / "dist" / "index.html").is_file(),
+    reason="the UI is not built (make ui needs Node.js and npm)",
+)
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_silencing_from_the_incident_page_stops_the_repeats_until_expired(
+    chdb_dir: Path, tmp_path: Path
+) -> None:
+    metric = f"cpu_page_{uuid.uuid4().hex[:8]}"
+    name = "hot-cpu-paged"
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps([{**POLICY, "name": name, "condition": {**POLICY["condition"], "metric": metric}}])
+    )
+    fake = FakeReceivers()
+    config = _alertmanager_yml(tmp_path / "alertmanager.yml", fake.url)
+    config.write_text(config.read_text().replace("repeat_interval: 1h", "repeat_interval: 2s"))
+    app = RunningApp(
+        make_settings(
+            chdb_dir, database="silencesui", rules_file=rules, rules_interval_s=1, alertmanager_config=config,
+            drift_interval_s=0,
+        )
+    )  # fmt: skip
+    gauges = Gauges(app, metric, {"web-3": 95.0}, every_s=0.5)
+    shots = REPO / ".test-artifacts" / "ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with QueryClient(app.query_target) as client:
+            incident = wait_for(
+                lambda: [i for i in client.incidents() if any(a.rule == name for a in i.alerts)],
+                60,
+                "the incident",
+            )[0]
+            wait_for(lambda: fake.at("/hook"), 30, "the first notification")
+            browser = subprocess.Popen(
+                ["node", str(UI / "tests" / "silences.mjs"), app.web_base, str(shots), incident.id],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=UI,
+                env={**os.environ, "CHROMIUM": CHROMIUM},
+            )  # fmt: skip
+            try:
+                out, err = browser.communicate(timeout=240)
+            finally:
+                if browser.poll() is None:
+                    browser.kill()
+            assert browser.returncode == 0, f"{err.strip()} (screenshots in {shots})"
+            seen = json.loads(out.strip().splitlines()[-1])
+            print("browser:", seen)
+            (made,) = client.silences(include_expired=True)
+            # The matchers are the incident's alert's labels; the silence was expired from the page.
+            assert made.state == "expired" and made.comment == f"Silenced from incident {incident.id}"
+            assert 'alertname="hot-cpu-paged"' in made.matchers and 'service.name="web-3"' in made.matchers
+            assert 'alertname="hot-cpu-paged"' in seen["matchers"] and "Silenced for 1 h" in seen["message"]
+            assert any(f"silenced by {made.id}" in line for line in seen["silencedLog"])
+            # While silenced nothing was sent; the repeats come back once it is expired.
+            during = [
+                r for r in fake.at("/hook")
+                if made.start_time_unix_nano / 1e9 + 2 < _wall(r.at) < made.end_time_unix_nano / 1e9 - 0.5
+            ]  # fmt: skip
+            assert during == [], [_wall(r.at) for r in during]
+            expired_at = made.end_time_unix_nano / 1e9
+            wait_for(
+                lambda: [r for r in fake.at("/hook") if _wall(r.at) > expired_at], 30, "a repeat after expiry"
+            )
+    finally:
+        gauges.close()
+        app.stop()
+        fake.close()
+
+
+def _wall(monotonic_s: float) -> float:
+    """A fake's request time (time.monotonic()) on the wall clock the silences use."""
+    return time.time() - (time.monotonic() - monotonic_s)
