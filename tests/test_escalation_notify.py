@@ -12,10 +12,14 @@ import time
 import uuid
 from pathlib import Path
 
+import yaml
 from alert_support import Gauges
 from notify_fakes import FakeReceivers, wait_for
 
 from vigil import QueryClient
+from vigil_alerting.notify.alert import Alert
+from vigil_alerting.notify.config import parse_config
+from vigil_alerting.notify.dispatch import Dispatcher
 
 from support import RunningApp, make_settings
 
@@ -148,3 +152,37 @@ def test_escalation_goes_through_the_outbox_and_acknowledging_stops_the_repeats(
         gauges.close()
         app.stop()
         fake.close()
+
+
+def test_an_acknowledged_group_is_not_repeated_and_not_looked_at_in_a_busy_loop() -> None:
+    config = parse_config(
+        yaml.safe_load(
+            "route: {receiver: r, group_by: [alertname], group_wait: 0s, group_interval: 1s, repeat_interval: 4s}\n"
+            "receivers: [{name: r, webhook_configs: [{url: 'http://127.0.0.1:9/x', send_resolved: true}]}]\n"
+        )
+    )
+    acked: set[str] = set()
+    d = Dispatcher(config, acknowledged=acked.__contains__)
+    s = 10**9
+    alert = Alert("fp1", {"alertname": "a", "service": "x"}, starts_at_ns=1)
+    d.observe([alert], 0)
+    sent, _ = d.flush_due(0)
+    assert len(sent) == 1
+    acked.add("fp1")
+    sent, notes = d.flush_due(4 * s)  # the repeat is due, but the incident is acknowledged
+    assert sent == [] and [n.reason for n in notes] == ["acknowledged: repeats stopped"]
+    assert d.next_wake_ns() == 5 * s  # looked at again after group_interval, not at once
+    assert d.flush_due(5 * s) == ([], [])
+    # A new alert in the group still goes out (it is not acknowledged), with the old one; the
+    # group is no longer wholly acknowledged, so its repeats resume.
+    d.observe([Alert("fp2", {"alertname": "a", "service": "y"}, starts_at_ns=2)], 5 * s)
+    sent, notes = d.flush_due(6 * s)
+    assert [sorted(a.fingerprint for a in n.alerts) for n in sent] == [["fp1", "fp2"]]
+    assert [(n.fingerprint, n.reason) for n in notes] == [("fp1", "repeats resumed")]
+    sent, _ = d.flush_due(10 * s)
+    assert len(sent) == 1
+    # The resolution of an acknowledged alert is sent.
+    acked.add("fp1")
+    d.observe([Alert("fp1", {"alertname": "a", "service": "x"}, starts_at_ns=1, ends_at_ns=11 * s)], 11 * s)
+    sent, _ = d.flush_due(11 * s)
+    assert [[a.status for a in n.alerts] for n in sent] == [["firing", "resolved"]]
