@@ -229,7 +229,7 @@ def test_silencing_from_the_incident_page_stops_the_repeats_until_expired(
             )[0]
             wait_for(lambda: fake.at("/hook"), 30, "the first notification")
             browser = subprocess.Popen(
-                ["node", str(UI / "tests" / "silences.mjs"), app.web_base, str(shots), incident.id],
+                ["node", str(UI / "tests" / "silences.mjs"), app.web_base, str(shots), incident.id, name],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=UI,
                 env={**os.environ, "CHROMIUM": CHROMIUM},
             )  # fmt: skip
@@ -241,7 +241,14 @@ def test_silencing_from_the_incident_page_stops_the_repeats_until_expired(
             assert browser.returncode == 0, f"{err.strip()} (screenshots in {shots})"
             seen = json.loads(out.strip().splitlines()[-1])
             print("browser:", seen)
-            (made,) = client.silences(include_expired=True)
+            made, from_alerts = sorted(
+                client.silences(include_expired=True), key=lambda s: s.created_time_unix_nano
+            )
+            assert (
+                from_alerts.state == "expired"
+                and from_alerts.comment == f"Silenced from the Alerts page (rule {name})"
+            )
+            assert 'alertname="hot-cpu-paged"' in seen["fromAlerts"]
             # The matchers are the incident's alert's labels; the silence was expired from the page.
             assert made.state == "expired" and made.comment == f"Silenced from incident {incident.id}"
             assert 'alertname="hot-cpu-paged"' in made.matchers and 'service.name="web-3"' in made.matchers
