@@ -10,7 +10,8 @@ user, makes that many alert instances fire in one evaluation. "on" also sets
 VIGIL_ALERTMANAGER_CONFIG (``group_by: [alertname, vigil.user]``, ``group_wait: 0s``,
 ``repeat_interval: --repeat``) with one webhook receiver in its own process, and waits for the
 first burst to be delivered; then, in both, the reference payload is sent (``--clients`` x
-``--inflight``) while the notifier re-sends every group each ``--repeat`` seconds. Prints the
+``--inflight``) while the notifier re-sends every group each ``--repeat`` seconds (or, with
+``--during-burst --repeat 3600``, from the seed on, so that the one burst falls in it). Prints the
 ack rate and the server's CPU µs per span per run, and the medians' ratio on/off.
 """
 
@@ -102,10 +103,12 @@ def run_once(
     try:
         wait_ready(http_port, 240)
         before = count(sink_url)
-        asyncio.run(send_all(grpc_port, [seed_request(args.alerts)], 1, 1))
         asyncio.run(send_all(grpc_port, bodies[:4], 4, 1))
         wait_written(http_port)
-        if on:  # the first burst delivered: the notifier is in its repeat cycle
+        asyncio.run(send_all(grpc_port, [seed_request(args.alerts)], 1, 1))
+        if args.during_burst:
+            pass  # measured from now: the rule's next evaluation fires every user while spans arrive
+        elif on:  # the first burst delivered: the notifier is in its repeat cycle
             deadline = time.time() + 300
             while count(sink_url) < before + args.alerts:
                 if time.time() > deadline:
@@ -136,6 +139,12 @@ def main() -> None:
     parser.add_argument("--inflight", type=int, default=8)
     parser.add_argument("--repeat", type=float, default=2.0, help="repeat_interval, seconds")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--during-burst",
+        action="store_true",
+        help="measure from the seed on (the first burst of --alerts notifications falls in the run; "
+        "use with a long --repeat), instead of from the first burst delivered",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     base = time.time_ns() - 600 * 10**9
