@@ -24,7 +24,8 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.actions.queue import ActionQueue
 from vigil_alerting.errors import RuleError
-from vigil_alerting.incidents.manager import IncidentManager
+from vigil_alerting.incidents.manager import IncidentManager, ReceiverSink
+from vigil_alerting.incidents.model import Incident
 from vigil_alerting.metrics import Snapshot
 from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.rules.load import load_file, parse_rule
@@ -95,6 +96,8 @@ class Alerting:
             notifier = self._make_notifier()
             notifier.open()  # NotifyConfigError: as a bad rules file, the start stops
             self.notifier = notifier
+            if self.incidents is not None:
+                self._incidents_through(notifier, self.incidents)
         if self.actions is not None:
             self.actions.open()
         if self.triage is not None:
@@ -132,6 +135,19 @@ class Alerting:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    @staticmethod
+    def _incidents_through(notifier: Notifier, incidents: IncidentManager) -> None:
+        """Escalation steps naming an alertmanager receiver go through the notifier's outbox;
+        an acknowledged incident stops the repeats of its alerts' groups (docs/incidents.md)."""
+        incidents.sink = ReceiverSink(notifier, incidents.sink, incidents.config.receivers)
+
+        def acknowledged(incident: Incident) -> None:
+            notifier.set_acknowledged(incident.alerts, incident.status == "acknowledged")
+
+        incidents.subscribe(acknowledged)  # before the seeding: no acknowledgement is missed
+        for incident in incidents.live_all():
+            acknowledged(incident)
 
     @property
     def running(self) -> bool:

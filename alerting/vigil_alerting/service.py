@@ -31,9 +31,12 @@ from vigil_alerting.incidents.manager import (
 )
 from vigil_alerting.incidents.model import STATUSES, Incident, TimelineEvent
 from vigil_alerting.incidents.store import IncidentStore
+from vigil_alerting.notify.errors import SilenceError
+from vigil_alerting.notify.outbox import DeliveryLogEntry, Outbox
 from vigil_alerting.projects import Alerting
 from vigil_alerting.rules.load import parse_rule
 from vigil_alerting.rules.model import SEVERITY_RANK, Rule
+from vigil_alerting.silence.store import Silence, SilenceStore
 from vigil_alerting.state import rules_store
 from vigil_alerting.state.machine import STATES, AlertInstance
 from vigil_alerting.state.store import AlertStore
@@ -120,6 +123,7 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
         self._auth = auth
         self._alerting = alerting
         self._max_steps = backtest_max_steps
+        self._silences_table = False
 
     # --- helpers -------------------------------------------------------------------------
     def _rule_message(self, database: str, rule: Rule) -> pb.Rule:
@@ -604,6 +608,128 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
             if unsubscribe is not None:
                 unsubscribe()
 
+    # --- silences and the delivery log (docs/notifications.md) -----------------------------
+    async def _silence_store_ready(self) -> None:
+        """The silences table is the notifier's; a server without one (no alertmanager.yml
+        yet, or the API role) still keeps silences for when it has one."""
+        if not self._silences_table:
+            await self._reader.writer.run(
+                lambda w: SilenceStore(w.client(), w.system_database).ensure_schema()
+            )
+            self._silences_table = True
+
+    def _silences_changed(self) -> None:
+        """The notifier in this process sees the change at once; one in another process
+        (a worker) re-reads silences every VIGIL_NOTIFY_SILENCE_REFRESH_S."""
+        notifier = self._alerting.notifier
+        if notifier is not None:
+            notifier.silences_changed()
+
+    async def CreateSilence(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def create(p: Principal) -> Any:
+            await self._silence_store_ready()
+            if request.end_time_unix_nano and request.duration_seconds:
+                raise InvalidQuery("send either end_time_unix_nano or duration_seconds, not both")
+            if request.duration_seconds < 0:
+                raise InvalidQuery(f"duration_seconds must be positive, got {request.duration_seconds:g}")
+            starts = request.start_time_unix_nano or None
+            ends = request.end_time_unix_nano
+            if request.duration_seconds:
+                ends = (starts or time.time_ns()) + int(request.duration_seconds * 1e9)
+            if not ends:
+                raise InvalidQuery("a silence needs its end: end_time_unix_nano or duration_seconds")
+
+            def write(w: Writer) -> Silence:
+                try:
+                    return SilenceStore(w.client(), w.system_database).create(
+                        list(request.matchers), ends_ns=ends, starts_ns=starts, created_by=_actor(p),
+                        comment=request.comment,
+                    )  # fmt: skip
+                except SilenceError as exc:
+                    raise InvalidQuery(str(exc)) from exc
+
+            silence = await self._reader.writer.run(write)
+            self._silences_changed()
+            return pb.CreateSilenceResponse(silence=_silence(silence, time.time_ns()))
+
+        return await self._call("CreateSilence", context, WRITE, create)
+
+    async def ListSilences(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def list_silences(p: Principal) -> Any:
+            await self._silence_store_ready()
+
+            def read(r: Reader) -> list[Silence]:
+                return SilenceStore(r.client(), r.system_database).list(
+                    include_expired=request.include_expired
+                )
+
+            now = time.time_ns()
+            found = await self._reader.run(read)
+            return pb.ListSilencesResponse(silences=[_silence(s, now) for s in found])
+
+        return await self._call("ListSilences", context, READ, list_silences)
+
+    async def ExpireSilence(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def expire(p: Principal) -> Any:
+            await self._silence_store_ready()
+
+            def write(w: Writer) -> Silence:
+                try:
+                    return SilenceStore(w.client(), w.system_database).expire(request.id)
+                except SilenceError as exc:
+                    raise InvalidQuery(str(exc)) from exc
+
+            silence = await self._reader.writer.run(write)
+            self._silences_changed()
+            return pb.ExpireSilenceResponse(silence=_silence(silence, time.time_ns()))
+
+        return await self._call("ExpireSilence", context, WRITE, expire)
+
+    async def ListDeliveries(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def list_deliveries(p: Principal) -> Any:
+            limit = request.limit or 200
+            if not 1 <= limit <= 5000:
+                raise InvalidQuery(f"limit must be between 1 and 5000, got {request.limit}")
+            chosen = [f for f in ("fingerprint", "incident_id", "rule") if getattr(request, f)]
+            if len(chosen) != 1:
+                raise InvalidQuery("send exactly one of fingerprint, incident_id or rule")
+            # The delivery log is the deployment's: the caller sees the entries of its own
+            # project's alerts only, so the alerts are looked up in the project first.
+            if request.fingerprint:
+                known = {i.fingerprint for i in self._alerting.runner(p.database).alerts()}
+                if request.fingerprint not in known:
+                    raise NotFound(f"no alert with fingerprint {request.fingerprint!r} in this project")
+                fingerprints = [request.fingerprint]
+            elif request.rule:
+                self._find(p.database, request.rule)
+                fingerprints = [
+                    i.fingerprint for i in self._alerting.runner(p.database).alerts(rule=request.rule)
+                ]
+            else:
+                incident = self._incidents().live_one(p.database, request.incident_id)
+                if incident is None:
+                    incident = await self._reader.run(
+                        lambda r: IncidentStore(r.client(), r.system_database).get(
+                            p.database, request.incident_id
+                        )
+                    )
+                if incident is None:
+                    raise NotFound(f"no incident {request.incident_id!r} in this project")
+                fingerprints = list(incident.alerts)
+            if not fingerprints:
+                return pb.ListDeliveriesResponse()
+
+            def read(r: Reader) -> list[DeliveryLogEntry]:
+                outbox = Outbox(r.client(), r.system_database)
+                if not r.client().command(f"EXISTS TABLE {outbox.db}.vigil_notification_log"):
+                    return []  # no notifier has run here yet
+                return outbox.delivery_log(fingerprints=fingerprints, receiver=request.receiver, limit=limit)
+
+            found = await self._reader.run(read)
+            return pb.ListDeliveriesResponse(deliveries=[_delivery(e) for e in found])
+
+        return await self._call("ListDeliveries", context, READ, list_deliveries)
+
     # --- actions (docs/actions.md) ---------------------------------------------------------
     async def _action_call(
         self,
@@ -737,4 +863,20 @@ def _action(a: ActionRecord) -> Any:
         fingerprint=a.fingerprint, incident_id=a.incident_id, requested_by=a.requested_by, status=a.status,
         attempts=a.attempts, created_time_unix_nano=a.created_ns, updated_time_unix_nano=a.updated_ns,
         answer=a.answer, version=a.version,
+    )  # fmt: skip
+
+
+def _silence(s: Silence, now_ns: int) -> Any:
+    return pb.Silence(
+        id=s.id, matchers=[str(m) for m in s.matchers], start_time_unix_nano=s.starts_ns,
+        end_time_unix_nano=s.ends_ns, created_by=s.created_by, comment=s.comment,
+        created_time_unix_nano=s.created_ns, updated_time_unix_nano=s.updated_ns, state=s.state(now_ns),
+    )  # fmt: skip
+
+
+def _delivery(e: DeliveryLogEntry) -> Any:
+    return pb.Delivery(
+        time_unix_nano=e.at_ns, notification_id=e.notification_id, receiver=e.receiver,
+        integration=e.integration, group_key=e.group_key, fingerprints=list(e.fingerprints),
+        attempt=e.attempt, result=e.result, answer=e.answer, seconds=e.seconds,
     )  # fmt: skip

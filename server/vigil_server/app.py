@@ -28,6 +28,7 @@ from vigil_alerting.errors import RuleError
 from vigil_alerting.incidents import config as incident_config
 from vigil_alerting.incidents.manager import IncidentManager, WebhookSink
 from vigil_alerting.metrics import AlertingMetrics
+from vigil_alerting.notify.config import load_config
 from vigil_alerting.notify.errors import NotifyConfigError
 from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.projects import Alerting
@@ -632,11 +633,14 @@ def make_notifier(s: VigilSettings, metrics_registry: Any) -> Callable[[], Notif
 
 def make_incidents(s: VigilSettings) -> IncidentManager:
     """Incidents from the alerts (a bad VIGIL_INCIDENTS_FILE stops the start, as a bad rules file)."""
+    # Steps may name the alertmanager configuration's receivers (sent through its outbox).
+    external = list(load_config(s.alertmanager_config).receivers) if s.alertmanager_config else []
     config = incident_config.load(
         s.incidents_file,
         correlate_by=tuple(s.incidents_correlate_by),
         auto_resolve=s.incidents_auto_resolve,
         reopen_window_s=s.incidents_reopen_window_s,
+        external_receivers=external,
     )
     sink = WebhookSink(config.receivers, s.incidents_notify_timeout_s)
     return IncidentManager(

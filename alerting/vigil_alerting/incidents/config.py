@@ -4,8 +4,9 @@ The correlation and timing knobs are settings (``VIGIL_INCIDENTS_*``); the escal
 and the receivers they notify are a YAML or JSON file (``VIGIL_INCIDENTS_FILE``), checked as a
 whole at start like the rules file::
 
-    receivers:                      # until the notification pipeline's receivers are wired in,
-      oncall: {url: http://...}     # a receiver here is a webhook taking the incident as JSON
+    receivers:                      # optional: a receiver here is a webhook taking the incident
+      oncall: {url: http://...}     # as JSON; a step may instead name a receiver of the
+                                    # alertmanager configuration (through the notifier's outbox)
     escalation:
       - name: default
         match: {severity: critical}  # labels of the incident's first alert; {} = every incident
@@ -22,6 +23,7 @@ incident is not acknowledged; the first policy whose ``match`` fits the incident
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,8 +71,11 @@ class IncidentConfig:
         return next((p for p in self.policies if p.matches(labels)), None)
 
 
-def parse(document: Any) -> tuple[dict[str, str], tuple[EscalationPolicy, ...]]:
-    """The receivers and escalation policies of a document; RuleError names the field."""
+def parse(
+    document: Any, external: Collection[str] = ()
+) -> tuple[dict[str, str], tuple[EscalationPolicy, ...]]:
+    """The receivers and escalation policies of a document; RuleError names the field. A step
+    may also notify one of ``external`` (the alertmanager configuration's receivers)."""
     if document is None:
         document = {}
     top = _Fields(document, "", "")
@@ -107,9 +112,10 @@ def parse(document: Any) -> tuple[dict[str, str], tuple[EscalationPolicy, ...]]:
             if after is None:
                 raise s.fail("after", "is required (a delay such as '5m')")
             notify = s.string("notify", "")
-            if notify and notify not in receivers:
+            if notify and notify not in receivers and notify not in external:
+                known = [*receivers, *(n for n in external if n not in receivers)]
                 raise s.fail(
-                    "notify", f"no receiver named {notify!r} (receivers: {', '.join(receivers) or 'none'})"
+                    "notify", f"no receiver named {notify!r} (receivers: {', '.join(known) or 'none'})"
                 )
             raise_severity = s.boolean("raise_severity", False)
             if not notify and not raise_severity:
@@ -128,7 +134,12 @@ def parse(document: Any) -> tuple[dict[str, str], tuple[EscalationPolicy, ...]]:
 
 
 def load(
-    path: Path | None, *, correlate_by: tuple[str, ...], auto_resolve: bool, reopen_window_s: float
+    path: Path | None,
+    *,
+    correlate_by: tuple[str, ...],
+    auto_resolve: bool,
+    reopen_window_s: float,
+    external_receivers: Collection[str] = (),
 ) -> IncidentConfig:
     """The configuration in force; a bad file raises RuleFileError naming the file and field."""
     receivers: dict[str, str] = {}
@@ -143,7 +154,7 @@ def load(
                 document = json.loads(text)
             except ValueError:
                 document = yaml.safe_load(text)
-            receivers, policies = parse(document)
+            receivers, policies = parse(document, external_receivers)
         except yaml.YAMLError as exc:
             raise RuleFileError(str(path), f"neither JSON nor YAML: {exc}") from None
         except RuleError as exc:

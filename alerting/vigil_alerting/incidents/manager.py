@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +33,8 @@ from vigil_alerting.errors import AlertingError
 from vigil_alerting.incidents.config import IncidentConfig
 from vigil_alerting.incidents.model import Incident, IncidentAlert, TimelineEvent
 from vigil_alerting.incidents.store import IncidentStore
+from vigil_alerting.notify.alert import Alert
+from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.rules.model import Rule
 from vigil_alerting.state.machine import AlertInstance, Transition
 
@@ -55,9 +57,10 @@ class IncidentInputError(IncidentError, ValueError):
 class EscalationSink(Protocol):
     """Where escalation and resolution notifications go. ``step`` is the escalation step's
     index (0-based), or -1 for the resolution notice (``incident.status == "resolved"``).
-    Raise to report a failed delivery; the timeline records the error."""
+    Raise to report a failed delivery; the timeline records the error, or what was returned
+    (else "ok")."""
 
-    def notify(self, receiver: str, incident: Incident, step: int) -> None: ...
+    def notify(self, receiver: str, incident: Incident, step: int) -> str | None: ...
 
 
 def incident_document(incident: Incident) -> dict[str, object]:
@@ -86,7 +89,7 @@ class WebhookSink:
         self.urls = urls
         self.timeout_s = timeout_s
 
-    def notify(self, receiver: str, incident: Incident, step: int) -> None:
+    def notify(self, receiver: str, incident: Incident, step: int) -> str | None:
         url = self.urls.get(receiver)
         if url is None:
             raise IncidentError(f"no receiver named {receiver!r}")
@@ -101,6 +104,63 @@ class WebhookSink:
             raise IncidentError(f"HTTP {exc.code}: {exc.read()[:200].decode(errors='replace')}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise IncidentError(f"not delivered: {exc}") from None
+        return None
+
+
+class ReceiverSink:
+    """Escalation steps naming a receiver of the alertmanager configuration: its integrations
+    (webhook, Slack, Telegram, PagerDuty, email) through the notifier's outbox — durable,
+    retried, in the delivery log — with the incident's alerts, one group per incident
+    (``incident:<id>``: PagerDuty's dedup_key, so the resolution closes what the steps opened).
+    A receiver of VIGIL_INCIDENTS_FILE keeps going to ``own`` (its webhook)."""
+
+    def __init__(self, notifier: Notifier, own: EscalationSink, own_names: Collection[str]) -> None:
+        self.notifier = notifier
+        self.own = own
+        self.own_names = frozenset(own_names)
+
+    def notify(self, receiver: str, incident: Incident, step: int) -> str | None:
+        if receiver in self.own_names:
+            return self.own.notify(receiver, incident, step)
+        try:
+            ids = self.notifier.notify_receiver(
+                receiver,
+                f"incident:{incident.id}",
+                {"incident": incident.id},
+                incident_alerts(incident, step),
+            )
+        except ValueError as exc:
+            raise IncidentError(str(exc)) from None
+        return f"queued for delivery: {', '.join(ids)}"
+
+
+def incident_alerts(incident: Incident, step: int) -> list[Alert]:
+    """The incident's alerts as the notifier's receivers see them: the incident's (raised)
+    severity, its id and title, the escalation step; all resolved for the resolution notice."""
+    out = []
+    for a in incident.alerts.values():
+        labels = {**a.labels, "severity": incident.severity, "incident": incident.id}
+        if "service.name" in labels:
+            labels.setdefault("service", labels["service.name"])
+        ended = a.resolved_ns if a.state == "resolved" else 0
+        if step < 0:
+            ended = ended or incident.resolved_ns or incident.updated_ns
+        notes = {"summary": incident.title, "incident_status": incident.status,
+                 "escalation": f"step {step + 1}" if step >= 0 else "resolved"}  # fmt: skip
+        out.append(
+            Alert(
+                a.fingerprint,
+                dict(sorted(labels.items())),
+                notes,
+                a.joined_ns,
+                ended,
+                value=a.value,
+                threshold=a.threshold,
+                example_trace_ids=a.example_trace_ids,
+            )
+        )
+    out.sort(key=lambda x: (x.resolved, x.starts_at_ns, x.fingerprint))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,8 +389,7 @@ class IncidentManager:
             if item is None:
                 break
             try:
-                self.sink.notify(item.receiver, item.incident, item.step)
-                result = "ok"
+                result = self.sink.notify(item.receiver, item.incident, item.step) or "ok"
             except Exception as exc:  # the timeline says why; escalation goes on
                 result = f"failed: {exc}"
                 log.warning("incident %s: notifying %s failed: %s", item.incident_id, item.receiver, exc)

@@ -9,7 +9,9 @@ on the next group_interval tick, so a 3 s repeat is 3 s). A flush asks each inte
 the route's receiver whether it needs a notification (Alertmanager's DedupStage): a firing alert
 it was not told about, all alerts resolved, a newly resolved alert when it sends resolved,
 or the repeat interval passed. Muted routes (time intervals), silenced and inhibited alerts
-are filtered at flush time. The notification log (what each integration was last told) is
+are filtered at flush time. A group whose firing alerts all belong to acknowledged incidents is
+not re-sent on its repeat interval (someone is on it); a new alert or a resolution still goes
+out. The notification log (what each integration was last told) is
 seeded from the outbox at start, so a restart does not repeat what was already sent.
 """
 
@@ -95,11 +97,14 @@ class Dispatcher:
         config: Config,
         *,
         silenced: Callable[[dict[str, str], int], list[str]] = lambda labels, now: [],
+        acknowledged: Callable[[str], bool] = lambda fingerprint: False,
         external_url: str = "",
         log: dict[tuple[str, str, str, int], LogEntry] | None = None,
     ) -> None:
         self.config = config
         self.silenced = silenced
+        self.acknowledged = acknowledged  # fingerprint → in an acknowledged incident
+        self.quiet: set[str] = set()  # fingerprints whose repeats an acknowledgement stopped (for the log)
         self.external_url = external_url
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, Group] = {}
@@ -211,10 +216,12 @@ class Dispatcher:
         receiver = self.config.receivers[route.receiver]
         out: list[Notification] = []
         repeat_ns = int(route.repeat_interval_s * 1e9)
+        acked = bool(firing) and all(self.acknowledged(fp) for fp in firing)
+        self._note_quiet(group, firing, acked, changes)
         for kind, i, send_resolved in integrations(receiver):
             lkey = (group.key, route.receiver, kind, i)
             entry = self.nflog.get(lkey)
-            if not _needs_update(entry, firing, resolved, send_resolved, repeat_ns, now_ns):
+            if not _needs_update(entry, firing, resolved, send_resolved, repeat_ns, now_ns, acked):
                 continue
             self.nflog[lkey] = LogEntry(firing, resolved, now_ns)
             alerts = tuple(send if send_resolved else [a for a in send if not a.resolved])
@@ -250,6 +257,8 @@ class Dispatcher:
             told = [self.nflog.get((group.key, route.receiver, k, i)) for k, i, _ in integrations(receiver)]
             repeats = [e.at_ns + repeat_ns for e in told if e is not None and e.firing]
             group.next_ns = max(min(repeats, default=now_ns + repeat_ns), now_ns + 1)
+            if acked:  # the repeat stays owed (and unsent) while acknowledged: not a busy loop
+                group.next_ns = max(group.next_ns, now_ns + int(route.group_interval_s * 1e9))
             if any(fp in self.suppressed for fp in group.alerts):
                 # Some alerts are silenced or inhibited: look again every group_interval, as
                 # Alertmanager's ticks do, so they go out soon after that ends.
@@ -259,6 +268,20 @@ class Dispatcher:
             group.next_ns = now_ns + int(route.group_interval_s * 1e9)
         return out
 
+    def _note_quiet(
+        self, group: Group, firing: frozenset[str], acked: bool, changes: list[Suppression]
+    ) -> None:
+        """The delivery log says when an acknowledgement stopped a group's repeats, and when they resumed."""
+        for fp in firing:
+            if acked and fp not in self.quiet:
+                self.quiet.add(fp)
+                changes.append(Suppression(fp, group.alerts[fp].labels, "acknowledged: repeats stopped"))
+            elif not acked and fp in self.quiet:
+                self.quiet.discard(fp)
+                changes.append(Suppression(fp, group.alerts[fp].labels, "repeats resumed"))
+        for fp in [fp for fp in self.quiet if fp not in self.alerts or self.alerts[fp].resolved]:
+            self.quiet.discard(fp)
+
 
 def _needs_update(
     entry: LogEntry | None,
@@ -267,6 +290,7 @@ def _needs_update(
     send_resolved: bool,
     repeat_ns: int,
     now_ns: int,
+    acknowledged: bool = False,
 ) -> bool:
     if entry is None:
         return bool(firing)
@@ -276,4 +300,4 @@ def _needs_update(
         return bool(entry.firing)
     if send_resolved and not resolved <= entry.resolved:
         return True
-    return entry.at_ns + repeat_ns <= now_ns
+    return not acknowledged and entry.at_ns + repeat_ns <= now_ns

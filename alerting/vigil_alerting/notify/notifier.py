@@ -34,6 +34,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,7 +45,7 @@ from prometheus_client import CollectorRegistry
 
 from vigil_alerting.notify.alert import Alert, Notification, from_instance
 from vigil_alerting.notify.config import Config, load_config
-from vigil_alerting.notify.dispatch import Dispatcher, Suppression
+from vigil_alerting.notify.dispatch import Dispatcher, Suppression, integrations
 from vigil_alerting.notify.forward import Forwarder
 from vigil_alerting.notify.metrics import NotifyMetrics
 from vigil_alerting.notify.outbox import DeliveryLogEntry, Outbox, OutboxRow
@@ -103,6 +104,7 @@ class Notifier:
         )
         self.dispatcher: Dispatcher | None = None
         self._silences: list[Silence] = []
+        self._acked: set[str] = set()  # fingerprints of alerts in acknowledged incidents (the loop's)
         self._integrations: dict[tuple[str, str, int], Integration] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -144,6 +146,7 @@ class Notifier:
             self.dispatcher = Dispatcher(
                 self.config,
                 silenced=self._silenced,
+                acknowledged=self._acked.__contains__,
                 external_url=self.external_url,
                 log=self.outbox.notification_log(),
             )
@@ -169,7 +172,12 @@ class Notifier:
         self.config = config
         self._integrations = self._build(config)
         if self.dispatcher is None:
-            self.dispatcher = Dispatcher(config, silenced=self._silenced, external_url=self.external_url)
+            self.dispatcher = Dispatcher(
+                config,
+                silenced=self._silenced,
+                acknowledged=self._acked.__contains__,
+                external_url=self.external_url,
+            )
         else:
             self.dispatcher.set_config(config, self.clock_ns())
 
@@ -201,6 +209,56 @@ class Notifier:
     def observe_alerts(self, alerts: Iterable[Alert]) -> None:
         batch = list(alerts)
         self._call(lambda: self._on_alerts(batch))
+
+    def set_acknowledged(self, fingerprints: Iterable[str], acknowledged: bool) -> None:
+        """An incident was acknowledged (its alerts' groups are not re-sent on their repeat
+        interval) or is no longer (they are again); any thread."""
+        chosen = list(fingerprints)
+
+        def apply() -> None:
+            if acknowledged:
+                self._acked.update(chosen)
+            else:
+                self._acked.difference_update(chosen)
+
+        self._call(apply)
+
+    def notify_receiver(
+        self, receiver: str, group_key: str, group_labels: dict[str, str], alerts: list[Alert]
+    ) -> list[str]:
+        """Notifications to every integration of ``receiver`` (an escalation step's), through
+        the outbox like the routes' own: durable, retried, in the delivery log. Their ids;
+        ValueError if the configuration has no such receiver or there is nothing to say."""
+        config = self.config
+        if config is None or receiver not in config.receivers:
+            raise ValueError(f"no receiver {receiver!r} in the alertmanager configuration")
+        if not alerts:
+            raise ValueError("no alert to notify about")
+        now = self.clock_ns()
+        owed = [
+            Notification(
+                id=uuid.uuid4().hex,
+                created_ns=now,
+                receiver=receiver,
+                integration=kind,
+                index=i,
+                group_key=group_key,
+                group_labels=dict(group_labels),
+                alerts=tuple(alerts),
+                external_url=self.external_url,
+            )
+            for kind, i, _ in integrations(config.receivers[receiver])
+        ]
+        if not owed:
+            raise ValueError(f"receiver {receiver!r} has no integration")
+
+        def queue() -> None:
+            self._unwritten.extend(owed)
+            if self._wake is not None:
+                self._wake.set()
+
+        self._call(queue)
+        return [n.id for n in owed]
 
     def silences_changed(self) -> None:
         if self._loop is None:
@@ -315,10 +373,9 @@ class Notifier:
                     self.forwarder.send(self._session, list(self.forwarder.firing.values()), now, resend=True)
                 )
             )
-        if self.dispatcher is None:
-            return
-        owed, suppressed = self.dispatcher.flush_due(now)
-        owed = self._unwritten + owed
+        owed, suppressed = self.dispatcher.flush_due(now) if self.dispatcher is not None else ([], [])
+        # Taken now: escalations may queue more while the write is awaited.
+        owed, self._unwritten = self._unwritten + owed, []
         self._queue_suppressions(suppressed, now)
         if not owed:
             return
@@ -328,9 +385,8 @@ class Notifier:
             await self._in_db(self.outbox.write, rows)  # durable before anything is sent
         except Exception as exc:
             log.error("notifications could not be written to the outbox (retrying): %s", exc)
-            self._unwritten = owed
+            self._unwritten = owed + self._unwritten
             return
-        self._unwritten = []
         log.debug("%d notifications owed, written in %.3f s", len(rows), time.perf_counter() - started)
         for row in rows:
             self._spawn(row)

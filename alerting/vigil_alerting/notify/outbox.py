@@ -209,22 +209,37 @@ class Outbox:
         }
 
     def delivery_log(
-        self, *, fingerprint: str = "", notification_id: str = "", limit: int = 1000
+        self,
+        *,
+        fingerprint: str = "",
+        notification_id: str = "",
+        fingerprints: Sequence[str] = (),
+        receiver: str = "",
+        limit: int = 1000,
     ) -> list[DeliveryLogEntry]:
-        """Oldest first: of one alert, one notification, or all."""
-        where, params = [], {"limit": limit}
+        """The latest ``limit`` entries, oldest first: of one alert, any of ``fingerprints``,
+        one notification, one receiver, or all."""
+        where: list[str] = []
+        params: dict[str, object] = {"limit": limit}
         if fingerprint:
             where.append("has(Fingerprints, {fp:String})")
             params["fp"] = fingerprint
+        if fingerprints:
+            where.append("hasAny(Fingerprints, {fps:Array(String)})")
+            params["fps"] = list(fingerprints)
         if notification_id:
             where.append("NotificationId = {id:String}")
             params["id"] = notification_id
+        if receiver:
+            where.append("Receiver = {receiver:String}")
+            params["receiver"] = receiver
         sql = (
             f"SELECT {', '.join(_LOG)} FROM {self.db}.vigil_notification_log"
-            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY AtNs LIMIT {{limit:UInt32}}"
+            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY AtNs DESC LIMIT {{limit:UInt32}}"
         )
         with translate_errors("reading the delivery log"):
             rows = self.client.query(sql, parameters=params).result_rows
         return [
-            DeliveryLogEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9]) for r in rows
+            DeliveryLogEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9])
+            for r in reversed(rows)
         ]

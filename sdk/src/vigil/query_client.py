@@ -650,6 +650,49 @@ class QueryClient:
     def action_queue_stats(self) -> alerting_pb2.GetQueueStatsResponse:
         return self._call(self._alerting.GetQueueStats, alerting_pb2.GetQueueStatsRequest())
 
+    # --- silences and the delivery log (vigil.alerting.v1) ----------------------------------
+    def create_silence(
+        self,
+        matchers: Sequence[str],
+        *,
+        comment: str,
+        duration_s: float = 0.0,
+        start: TimeLike = None,
+        end: TimeLike = None,
+    ) -> alerting_pb2.Silence:
+        """A silence of the alerts all ``matchers`` match (``'service="checkout"'``, ``=~``,
+        ``!=``, ``!~``), from ``start`` (now) for ``duration_s`` or until ``end``."""
+        request = alerting_pb2.CreateSilenceRequest(
+            matchers=list(matchers), comment=comment, duration_seconds=duration_s,
+            start_time_unix_nano=_ns(start), end_time_unix_nano=_ns(end),
+        )  # fmt: skip
+        return self._call(self._alerting.CreateSilence, request).silence
+
+    def silences(self, *, include_expired: bool = False) -> list[alerting_pb2.Silence]:
+        """Most recently created first."""
+        request = alerting_pb2.ListSilencesRequest(include_expired=include_expired)
+        return list(self._call(self._alerting.ListSilences, request).silences)
+
+    def expire_silence(self, silence_id: str) -> alerting_pb2.Silence:
+        request = alerting_pb2.ExpireSilenceRequest(id=silence_id)
+        return self._call(self._alerting.ExpireSilence, request).silence
+
+    def deliveries(
+        self,
+        *,
+        fingerprint: str = "",
+        incident_id: str = "",
+        rule: str = "",
+        receiver: str = "",
+        limit: int = 200,
+    ) -> list[alerting_pb2.Delivery]:
+        """The delivery log of one alert, an incident's alerts or a rule's alerts (one of the
+        three), oldest first: each attempt and each suppression."""
+        request = alerting_pb2.ListDeliveriesRequest(
+            fingerprint=fingerprint, incident_id=incident_id, rule=rule, receiver=receiver, limit=limit
+        )
+        return list(self._call(self._alerting.ListDeliveries, request).deliveries)
+
     def _call(self, method, request):
         try:
             return method(request, timeout=self._timeout_s)

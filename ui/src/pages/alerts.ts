@@ -2,13 +2,15 @@
 // Disable; the firing, pending and resolved instances with labels, values and example traces;
 // a rule's page with its history timeline; the rule editor (the policy as JSON) with a preview
 // of the draft against stored data now (EvaluateRules), a backtest over the last hours
-// (BacktestRule) and Create / Update. The drift detector's alerts are the Drift tab.
+// (BacktestRule) and Create / Update; "Silence for 1 h" on an active instance, the silences in
+// force with Expire, and a rule's delivery log. The drift detector's alerts are the Drift tab.
 // Text goes into the DOM as text nodes only.
 
 import { h, clear } from "../dom";
 import { alerting, errorText } from "../api";
 import { time } from "../format";
 import { link, navigate } from "../main";
+import { deliveriesSection, matchersOf, silenceButton, silencesSection } from "./silences";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Alert, AlertInterval, AlertTransition, GroupValue, Rule } from "../gen/vigil/alerting/v1/alerting_pb";
 
@@ -44,11 +46,16 @@ function ruleLink(name: string): HTMLElement {
   return h("a", { href, onclick: link(href) }, name);
 }
 
-function instancesTable(alerts: Alert[]): HTMLElement {
+// `silenced(message)` is told what a "Silence for 1 h" button did.
+function instancesTable(alerts: Alert[], silenced: (message: string, ok: boolean) => void): HTMLElement {
   if (!alerts.length) return h("p", { class: "empty" }, "No alert instances in this state.");
+  const silence = (a: Alert): HTMLElement | null => a.state === "firing" || a.state === "pending"
+    ? silenceButton(() => matchersOf(a.labels), `Silenced from the Alerts page (rule ${a.rule})`, (made, error) =>
+      silenced(made ? `Silenced for 1 h: ${made.matchers.join(", ")}` : `Silence: ${error}`, made !== null))
+    : null;
   return h("table", { class: "alert-instances" },
     h("thead", {}, h("tr", {}, ...["Rule", "Labels", "State", "Severity"].map((c) => h("th", {}, c)),
-      h("th", { class: "num" }, "Value"), ...["Threshold", "Since", "Example traces"].map((c) => h("th", {}, c)))),
+      h("th", { class: "num" }, "Value"), ...["Threshold", "Since", "Example traces", ""].map((c) => h("th", {}, c)))),
     h("tbody", {}, ...alerts.map((a) => h("tr", { "data-rule": a.rule, "data-state": a.state, class: `alert ${a.state}` },
       h("td", {}, ruleLink(a.rule)),
       h("td", { class: "labels" }, labelText(a.labels)),
@@ -57,7 +64,8 @@ function instancesTable(alerts: Alert[]): HTMLElement {
       h("td", { class: "num" }, value(a.value)),
       h("td", {}, a.threshold),
       h("td", {}, time(a.state === "resolved" ? a.resolvedTimeUnixNano : a.activeSinceTimeUnixNano)),
-      h("td", {}, traceLinks(a.exampleTraceIds))))));
+      h("td", {}, traceLinks(a.exampleTraceIds)),
+      h("td", {}, silence(a))))));
 }
 
 export async function alertsPage(main: HTMLElement): Promise<void> {
@@ -67,8 +75,15 @@ export async function alertsPage(main: HTMLElement): Promise<void> {
     h("option", { value: "" }, "Active and resolved"),
     ...STATES.map((s) => h("option", { value: s }, s)));
   const instances = h("section", { class: "instances" });
+  const silences = silencesSection();
   clear(main, alertTabs("/alerts"), h("h1", {}, "Alert rules"), message, rules,
-    h("h2", {}, "Alerts ", which), instances);
+    h("h2", {}, "Alerts ", which), instances, silences.element);
+
+  function silenced(text: string, ok: boolean): void {
+    message.textContent = text;
+    message.className = ok ? "alerts-message silenced" : "alerts-message error";
+    void silences.reload();
+  }
 
   async function act(run: () => Promise<unknown>): Promise<void> {
     message.textContent = "";
@@ -119,13 +134,13 @@ export async function alertsPage(main: HTMLElement): Promise<void> {
   async function loadAlerts(): Promise<void> {
     try {
       const answer = await alerting.listAlerts({ state: which.value, pageSize: 500 });
-      clear(instances, instancesTable(answer.alerts));
+      clear(instances, instancesTable(answer.alerts, silenced));
     } catch (error) {
       clear(instances, h("p", { class: "error" }, errorText(error)));
     }
   }
 
-  await Promise.all([loadRules(), loadAlerts()]);
+  await Promise.all([loadRules(), loadAlerts(), silences.reload()]);
 }
 
 const EXAMPLE = {
@@ -148,6 +163,7 @@ export async function rulePage(main: HTMLElement, name: string): Promise<void> {
   const backtest = h("section", { class: "rule-backtest" });
   const history = h("section", { class: "rule-history" });
   const current = h("section", { class: "rule-instances" });
+  const deliveries = h("section", { class: "rule-deliveries" });
   let rule: Rule | undefined;
   let readOnly = false;
 
@@ -260,7 +276,10 @@ export async function rulePage(main: HTMLElement, name: string): Promise<void> {
         alerting.listAlerts({ rule: name, pageSize: 500 }),
         alerting.getAlertHistory({ rule: name, limit: 500 }),
       ]);
-      clear(current, h("h2", {}, "Instances"), instancesTable(alerts.alerts));
+      clear(current, h("h2", {}, "Instances"), instancesTable(alerts.alerts, (text, ok) => {
+        message.textContent = text;
+        message.className = ok ? "alerts-message silenced" : "alerts-message error";
+      }));
       clear(history, h("h2", {}, "History"), past.transitions.length
         ? h("ol", { class: "timeline rule-timeline" }, ...past.transitions.slice().reverse().map(transition))
         : h("p", { class: "empty" }, "No transitions yet."));
@@ -291,6 +310,6 @@ export async function rulePage(main: HTMLElement, name: string): Promise<void> {
       ` · every ${rule.intervalSeconds} s · ${rule.enabled ? "enabled" : "disabled"}`,
       readOnly ? " · from VIGIL_RULES_FILE (read-only here)" : "") : null,
     rule?.description ? h("p", {}, rule.description) : null,
-    message, editor, preview, backtest, current, history);
-  if (name) await loadHistory();
+    message, editor, preview, backtest, current, history, name ? deliveries : null);
+  if (name) await Promise.all([loadHistory(), deliveriesSection(deliveries, { rule: name })]);
 }

@@ -1,12 +1,14 @@
 // Incidents: the list, live through WatchIncidents; an incident's page with its alerts, example
 // traces (to the waterfall), the logs of those traces, its timeline, and Acknowledge / Resolve /
-// a note. Text goes into the DOM as text nodes only.
+// a note, "Silence for 1 h" (matchers: the labels its alerts share), the silences in force and
+// the delivery log of its alerts. Text goes into the DOM as text nodes only.
 
 import { h, clear } from "../dom";
 import { alerting, errorText } from "../api";
 import { time } from "../format";
 import { link, onLeave } from "../main";
 import { incidentActions } from "./actions";
+import { commonLabels, deliveriesSection, matchersOf, silenceButton, silencesSection } from "./silences";
 import type { GetIncidentResponse, Incident, IncidentEvent } from "../gen/vigil/alerting/v1/alerting_pb";
 
 function status(incident: Incident): HTMLElement {
@@ -82,7 +84,16 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
       });
     },
   }, note, h("button", { type: "submit" }, "Add note"));
-  clear(main, h("p", {}, h("a", { href: "/incidents", onclick: link("/incidents") }, "← Incidents")), message, content, noteForm);
+  const silences = silencesSection();
+  const deliveries = h("section", { class: "incident-deliveries" });
+  let labelSets: Record<string, string>[] = [];
+  const silence = silenceButton(() => matchersOf(commonLabels(labelSets)), `Silenced from incident ${id}`, (made, error) => {
+    message.textContent = made ? `Silenced for 1 h: ${made.matchers.join(", ")}` : `Silence: ${error}`;
+    message.className = made ? "incident-message silenced" : "incident-message error";
+    void silences.reload();
+  });
+  clear(main, h("p", {}, h("a", { href: "/incidents", onclick: link("/incidents") }, "← Incidents")), message, content, noteForm,
+    h("div", { class: "incident-silence" }, silence), silences.element, deliveries);
   const stream = new AbortController();
   onLeave(() => stream.abort());
 
@@ -110,6 +121,7 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
 
   function render(answer: GetIncidentResponse): void {
     const incident = answer.incident!;
+    labelSets = incident.alerts.map((a) => a.labels);
     const actions = h("div", { class: "incident-actions" },
       incident.status === "triggered"
         ? h("button", { class: "acknowledge", onclick: () => void act("Acknowledge", () => alerting.acknowledgeIncident({ id })) }, "Acknowledge")
@@ -166,6 +178,7 @@ export async function incidentPage(main: HTMLElement, id: string): Promise<void>
     } catch (error) {
       clear(content, h("p", { class: "error" }, errorText(error)));
     }
+    await Promise.all([silences.reload(), deliveriesSection(deliveries, { incidentId: id })]);
   }
 
   await load();

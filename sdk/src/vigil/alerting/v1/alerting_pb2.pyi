@@ -598,6 +598,116 @@ class WatchIncidentsResponse(_message.Message):
     incident: Incident
     def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...
 
+class Silence(_message.Message):
+    __slots__ = ("id", "matchers", "start_time_unix_nano", "end_time_unix_nano", "created_by", "comment", "created_time_unix_nano", "updated_time_unix_nano", "state")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MATCHERS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    matchers: _containers.RepeatedScalarFieldContainer[str]
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    created_by: str
+    comment: str
+    created_time_unix_nano: int
+    updated_time_unix_nano: int
+    state: str
+    def __init__(self, id: _Optional[str] = ..., matchers: _Optional[_Iterable[str]] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., created_by: _Optional[str] = ..., comment: _Optional[str] = ..., created_time_unix_nano: _Optional[int] = ..., updated_time_unix_nano: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
+
+class CreateSilenceRequest(_message.Message):
+    __slots__ = ("matchers", "start_time_unix_nano", "end_time_unix_nano", "duration_seconds", "comment")
+    MATCHERS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    matchers: _containers.RepeatedScalarFieldContainer[str]
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    duration_seconds: float
+    comment: str
+    def __init__(self, matchers: _Optional[_Iterable[str]] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class CreateSilenceResponse(_message.Message):
+    __slots__ = ("silence",)
+    SILENCE_FIELD_NUMBER: _ClassVar[int]
+    silence: Silence
+    def __init__(self, silence: _Optional[_Union[Silence, _Mapping]] = ...) -> None: ...
+
+class ListSilencesRequest(_message.Message):
+    __slots__ = ("include_expired",)
+    INCLUDE_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    include_expired: bool
+    def __init__(self, include_expired: _Optional[bool] = ...) -> None: ...
+
+class ListSilencesResponse(_message.Message):
+    __slots__ = ("silences",)
+    SILENCES_FIELD_NUMBER: _ClassVar[int]
+    silences: _containers.RepeatedCompositeFieldContainer[Silence]
+    def __init__(self, silences: _Optional[_Iterable[_Union[Silence, _Mapping]]] = ...) -> None: ...
+
+class ExpireSilenceRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ExpireSilenceResponse(_message.Message):
+    __slots__ = ("silence",)
+    SILENCE_FIELD_NUMBER: _ClassVar[int]
+    silence: Silence
+    def __init__(self, silence: _Optional[_Union[Silence, _Mapping]] = ...) -> None: ...
+
+class Delivery(_message.Message):
+    __slots__ = ("time_unix_nano", "notification_id", "receiver", "integration", "group_key", "fingerprints", "attempt", "result", "answer", "seconds")
+    TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVER_FIELD_NUMBER: _ClassVar[int]
+    INTEGRATION_FIELD_NUMBER: _ClassVar[int]
+    GROUP_KEY_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINTS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    time_unix_nano: int
+    notification_id: str
+    receiver: str
+    integration: str
+    group_key: str
+    fingerprints: _containers.RepeatedScalarFieldContainer[str]
+    attempt: int
+    result: str
+    answer: str
+    seconds: float
+    def __init__(self, time_unix_nano: _Optional[int] = ..., notification_id: _Optional[str] = ..., receiver: _Optional[str] = ..., integration: _Optional[str] = ..., group_key: _Optional[str] = ..., fingerprints: _Optional[_Iterable[str]] = ..., attempt: _Optional[int] = ..., result: _Optional[str] = ..., answer: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class ListDeliveriesRequest(_message.Message):
+    __slots__ = ("fingerprint", "incident_id", "rule", "receiver", "limit")
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    fingerprint: str
+    incident_id: str
+    rule: str
+    receiver: str
+    limit: int
+    def __init__(self, fingerprint: _Optional[str] = ..., incident_id: _Optional[str] = ..., rule: _Optional[str] = ..., receiver: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListDeliveriesResponse(_message.Message):
+    __slots__ = ("deliveries",)
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
+
 class Action(_message.Message):
     __slots__ = ("id", "action", "target", "severity", "params_json", "details", "rule", "fingerprint", "incident_id", "requested_by", "status", "attempts", "created_time_unix_nano", "updated_time_unix_nano", "answer", "version")
     ID_FIELD_NUMBER: _ClassVar[int]

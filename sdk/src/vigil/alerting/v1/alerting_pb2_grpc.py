@@ -141,6 +141,26 @@ class AlertingServiceStub:
                 request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.SerializeToString,
                 response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.FromString,
                 _registered_method=True)
+        self.CreateSilence = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/CreateSilence',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateSilenceRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateSilenceResponse.FromString,
+                _registered_method=True)
+        self.ListSilences = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/ListSilences',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListSilencesRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListSilencesResponse.FromString,
+                _registered_method=True)
+        self.ExpireSilence = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/ExpireSilence',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ExpireSilenceRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ExpireSilenceResponse.FromString,
+                _registered_method=True)
+        self.ListDeliveries = channel.unary_unary(
+                '/vigil.alerting.v1.AlertingService/ListDeliveries',
+                request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListDeliveriesRequest.SerializeToString,
+                response_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListDeliveriesResponse.FromString,
+                _registered_method=True)
         self.CreateAction = channel.unary_unary(
                 '/vigil.alerting.v1.AlertingService/CreateAction',
                 request_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateActionRequest.SerializeToString,
@@ -325,6 +345,36 @@ class AlertingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSilence(self, request, context):
+        """Silences and the delivery log (docs/notifications.md). Silences are the deployment's, as
+        its alertmanager.yml is: they match the labels of every project's alerts. A silenced alert
+        still changes state and is recorded, but is not sent. Creating and expiring need `write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSilences(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExpireSilence(self, request, context):
+        """Ends a silence now; an unknown or already expired one is INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeliveries(self, request, context):
+        """What the notifier did for an alert, an incident's alerts or a rule's alerts: one entry per
+        attempt (sent, retry, failed) and per suppression (silenced by …, inhibited, muted …).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateAction(self, request, context):
         """Actions (docs/actions.md): requests to the remediator, queued durably and sent by a worker.
         FAILED_PRECONDITION when no remediator is configured. Reading needs `read`; creating and
@@ -480,6 +530,26 @@ def add_AlertingServiceServicer_to_server(servicer, server):
                     servicer.WatchIncidents,
                     request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.FromString,
                     response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.SerializeToString,
+            ),
+            'CreateSilence': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSilence,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateSilenceRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateSilenceResponse.SerializeToString,
+            ),
+            'ListSilences': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSilences,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListSilencesRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListSilencesResponse.SerializeToString,
+            ),
+            'ExpireSilence': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpireSilence,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ExpireSilenceRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ExpireSilenceResponse.SerializeToString,
+            ),
+            'ListDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeliveries,
+                    request_deserializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListDeliveriesRequest.FromString,
+                    response_serializer=vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListDeliveriesResponse.SerializeToString,
             ),
             'CreateAction': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateAction,
@@ -1064,6 +1134,114 @@ class AlertingService:
             '/vigil.alerting.v1.AlertingService/WatchIncidents',
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsRequest.SerializeToString,
             vigil_dot_alerting_dot_v1_dot_alerting__pb2.WatchIncidentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSilence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/CreateSilence',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateSilenceRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.CreateSilenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSilences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/ListSilences',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListSilencesRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListSilencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpireSilence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/ExpireSilence',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ExpireSilenceRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ExpireSilenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.alerting.v1.AlertingService/ListDeliveries',
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListDeliveriesRequest.SerializeToString,
+            vigil_dot_alerting_dot_v1_dot_alerting__pb2.ListDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,275 @@
+"""Silences and the delivery log over the API (issue 34), against a real `vigil serve` fed by the
+stock metrics SDK, the webhook receiver a local fake: a silence made through CreateSilence keeps
+its alert from being sent while the alert still fires; the delivery log says so and, once the
+silence is expired through ExpireSilence, records the delivery; bad requests are refused with
+the reason; changing silences needs `write`, reading them `read`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+from alert_support import Gauges
+from notify_fakes import FakeReceivers, wait_for
+
+from vigil import QueryClient
+from vigil.query_client import QueryError
+from vigil_auth import registry
+from vigil_auth.keys import KeyHasher
+from vigil_storage import connect
+
+from support import REPO, RunningApp, credentials_changed, make_settings
+
+POLICY = {
+    "name": "hot-cpu-silenced",
+    "description": "CPU above 80%",
+    "severity": "warning",
+    "target": "web-*",
+    "enabled": True,
+    "condition": {"type": "metric_exceeds", "metric": "", "threshold": 80},
+    "interval": 1,
+}
+SECRET = "silences-scopes-secret-0123456789"
+
+
+def _alertmanager_yml(path: Path, url: str) -> Path:
+    path.write_text(
+        "route:\n"
+        "  receiver: hook\n"
+        "  group_by: [alertname, service]\n"
+        "  group_wait: 0s\n"
+        "  group_interval: 1s\n"
+        "  repeat_interval: 1h\n"
+        "receivers:\n"
+        "  - name: hook\n"
+        f"    webhook_configs: [{{url: '{url}/hook', send_resolved: true}}]\n"
+    )
+    return path
+
+
+def _services(fake: FakeReceivers) -> list[str]:
+    return [a["labels"]["service"] for r in fake.at("/hook") for a in r.json["alerts"]]
+
+
+def test_a_silenced_alert_fires_but_is_not_sent_until_the_silence_is_expired(
+    chdb_dir: Path, tmp_path: Path
+) -> None:
+    metric = f"cpu_silenced_{uuid.uuid4().hex[:8]}"
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{**POLICY, "condition": {**POLICY["condition"], "metric": metric}}]))
+    fake = FakeReceivers()
+    app = RunningApp(
+        make_settings(
+            chdb_dir,
+            database="silencesapi",
+            rules_file=rules,
+            rules_interval_s=1,
+            alertmanager_config=_alertmanager_yml(tmp_path / "alertmanager.yml", fake.url),
+            drift_interval_s=0,
+        )
+    )
+    gauges = None
+    try:
+        with QueryClient(app.query_target) as client:
+            silence = client.create_silence(['service="web-7"'], comment="deploying web-7", duration_s=3600)
+            assert silence.state == "active" and list(silence.matchers) == ['service="web-7"']
+            assert silence.created_by and silence.comment == "deploying web-7"
+            assert 3599e9 <= silence.end_time_unix_nano - silence.start_time_unix_nano <= 3601e9
+            assert [s.id for s in client.silences()] == [silence.id]
+
+            gauges = Gauges(app, metric, {"web-7": 95.0, "web-8": 95.0}, every_s=0.5)
+            # Both fire; only web-8 is sent.
+            firing = wait_for(
+                lambda: len(
+                    alerts := [a for a in client.alerts(rule=POLICY["name"]).alerts if a.state == "firing"]
+                ) == 2 and alerts,
+                60, "both alerts firing",
+            )  # fmt: skip
+            by_service = {a.labels["service.name"]: a.fingerprint for a in firing}
+            wait_for(lambda: "web-8" in _services(fake), 30, "web-8 sent")
+            silenced = wait_for(
+                lambda: [
+                    d for d in client.deliveries(fingerprint=by_service["web-7"])
+                    if d.result == f"silenced by {silence.id}"
+                ],
+                30, "the silence in the delivery log",
+            )  # fmt: skip
+            assert silenced[0].notification_id == ""
+            assert "web-7" not in _services(fake)
+            sent8 = wait_for(
+                lambda: [d for d in client.deliveries(fingerprint=by_service["web-8"]) if d.result == "sent"],
+                30, "web-8's delivery in the log",
+            )  # fmt: skip
+            assert sent8[0].receiver == "hook" and sent8[0].integration == "webhook"
+            assert sent8[0].attempt == 1 and sent8[0].notification_id
+
+            # Expired: web-7 goes out at the next group_interval, and the log records it.
+            expired = client.expire_silence(silence.id)
+            assert expired.state == "expired" and expired.end_time_unix_nano <= time.time_ns()
+            assert client.silences() == []
+            assert [s.id for s in client.silences(include_expired=True)] == [silence.id]
+            wait_for(lambda: "web-7" in _services(fake), 30, "web-7 sent once the silence expired")
+            results = wait_for(
+                lambda: "sent" in (r := [d.result for d in client.deliveries(fingerprint=by_service["web-7"])])
+                and r,
+                30, "web-7's delivery in the log",
+            )  # fmt: skip
+            assert results[0] == f"silenced by {silence.id}" and "unsuppressed" in results
+            by_rule = client.deliveries(rule=POLICY["name"])
+            assert {fp for d in by_rule for fp in d.fingerprints} >= set(by_service.values())
+            assert [d.receiver for d in client.deliveries(rule=POLICY["name"], receiver="nobody")] == []
+            assert _services(fake).count("web-7") == 1 and _services(fake).count("web-8") == 1
+
+            # Refusals, with the reason.
+            refusals = [
+                (lambda: client.create_silence(["service"], comment="x", duration_s=60), "bad matcher"),
+                (lambda: client.create_silence([], comment="x", duration_s=60), "at least one matcher"),
+                (lambda: client.create_silence(['service=~".*"'], comment="x", duration_s=60), "every alert"),
+                (lambda: client.create_silence(['service="a"'], comment="", duration_s=60), "comment"),
+                (lambda: client.create_silence(['service="a"'], comment="x"), "needs its end"),
+                (lambda: client.expire_silence(silence.id), "already expired"),
+                (lambda: client.expire_silence("nope"), "no silence"),
+                (lambda: client.deliveries(), "exactly one"),
+                (lambda: client.deliveries(rule=POLICY["name"], limit=6000), "limit"),
+            ]
+            for call, reason in refusals:
+                with pytest.raises(QueryError) as refused:
+                    call()
+                assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT, reason
+                assert reason in refused.value.message, (reason, refused.value.message)
+            for call in (
+                lambda: client.deliveries(fingerprint="0" * 16),
+                lambda: client.deliveries(incident_id="0" * 32),
+                lambda: client.deliveries(rule="no-such-rule"),
+            ):
+                with pytest.raises(QueryError) as missing:
+                    call()
+                assert missing.value.code == grpc.StatusCode.NOT_FOUND
+    finally:
+        if gauges is not None:
+            gauges.close()
+        app.stop()
+        fake.close()
+
+
+def test_changing_silences_needs_write_and_reading_them_read(chdb_dir: Path) -> None:
+    app = RunningApp(make_settings(chdb_dir, database="silences_scoped", auth="on", auth_secret=SECRET))
+    try:
+        ch = connect(app.settings.dsn)
+        system = app.settings.system_database
+        registry.ensure(ch, system)
+        hasher = KeyHasher(SECRET.encode())
+        _, read_key = registry.create_key(ch, system, hasher, "default", ["read"], name="reader")
+        _, write_key = registry.create_key(ch, system, hasher, "default", ["read", "write"], name="writer")
+        credentials_changed()
+        with QueryClient(app.query_target, api_key=write_key) as writer:
+            made = writer.create_silence(['team="payments"'], comment="maintenance", duration_s=600)
+            assert made.created_by  # the caller, not a name it chose
+        with QueryClient(app.query_target, api_key=read_key) as reader:
+            assert [s.id for s in reader.silences()] == [made.id]
+            for act in (
+                lambda: reader.create_silence(['team="payments"'], comment="x", duration_s=60),
+                lambda: reader.expire_silence(made.id),
+            ):
+                with pytest.raises(QueryError) as refused:
+                    act()
+                assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+        with QueryClient(app.query_target) as anonymous:
+            with pytest.raises(QueryError) as refused:
+                anonymous.silences()
+            assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
+        with QueryClient(app.query_target, api_key=write_key) as writer:
+            assert writer.expire_silence(made.id).state == "expired"
+    finally:
+        app.stop()
+
+
+UI = REPO / "ui"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.mark.skipif(
+    not (UI / "node_modules").is_dir() or not (UI / "dist" / "index.html").is_file(),
+    reason="the UI is not built (make ui needs Node.js and npm)",
+)
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+def test_silencing_from_the_incident_page_stops_the_repeats_until_expired(
+    chdb_dir: Path, tmp_path: Path
+) -> None:
+    metric = f"cpu_page_{uuid.uuid4().hex[:8]}"
+    name = "hot-cpu-paged"
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps([{**POLICY, "name": name, "condition": {**POLICY["condition"], "metric": metric}}])
+    )
+    fake = FakeReceivers()
+    config = _alertmanager_yml(tmp_path / "alertmanager.yml", fake.url)
+    config.write_text(config.read_text().replace("repeat_interval: 1h", "repeat_interval: 2s"))
+    app = RunningApp(
+        make_settings(
+            chdb_dir, database="silencesui", rules_file=rules, rules_interval_s=1, alertmanager_config=config,
+            drift_interval_s=0,
+        )
+    )  # fmt: skip
+    gauges = Gauges(app, metric, {"web-3": 95.0}, every_s=0.5)
+    shots = REPO / ".test-artifacts" / "ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with QueryClient(app.query_target) as client:
+            incident = wait_for(
+                lambda: [i for i in client.incidents() if any(a.rule == name for a in i.alerts)],
+                60,
+                "the incident",
+            )[0]
+            wait_for(lambda: fake.at("/hook"), 30, "the first notification")
+            browser = subprocess.Popen(
+                ["node", str(UI / "tests" / "silences.mjs"), app.web_base, str(shots), incident.id, name],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=UI,
+                env={**os.environ, "CHROMIUM": CHROMIUM},
+            )  # fmt: skip
+            try:
+                out, err = browser.communicate(timeout=240)
+            finally:
+                if browser.poll() is None:
+                    browser.kill()
+            assert browser.returncode == 0, f"{err.strip()} (screenshots in {shots})"
+            seen = json.loads(out.strip().splitlines()[-1])
+            print("browser:", seen)
+            made, from_alerts = sorted(
+                client.silences(include_expired=True), key=lambda s: s.created_time_unix_nano
+            )
+            assert (
+                from_alerts.state == "expired"
+                and from_alerts.comment == f"Silenced from the Alerts page (rule {name})"
+            )
+            assert 'alertname="hot-cpu-paged"' in seen["fromAlerts"]
+            # The matchers are the incident's alert's labels; the silence was expired from the page.
+            assert made.state == "expired" and made.comment == f"Silenced from incident {incident.id}"
+            assert 'alertname="hot-cpu-paged"' in made.matchers and 'service.name="web-3"' in made.matchers
+            assert 'alertname="hot-cpu-paged"' in seen["matchers"] and "Silenced for 1 h" in seen["message"]
+            assert any(f"silenced by {made.id}" in line for line in seen["silencedLog"])
+            # While silenced nothing was sent; the repeats come back once it is expired.
+            during = [
+                r for r in fake.at("/hook")
+                if made.start_time_unix_nano / 1e9 + 2 < _wall(r.at) < made.end_time_unix_nano / 1e9 - 0.5
+            ]  # fmt: skip
+            assert during == [], [_wall(r.at) for r in during]
+            expired_at = made.end_time_unix_nano / 1e9
+            wait_for(
+                lambda: [r for r in fake.at("/hook") if _wall(r.at) > expired_at], 30, "a repeat after expiry"
+            )
+    finally:
+        gauges.close()
+        app.stop()
+        fake.close()
+
+
+def _wall(monotonic_s: float) -> float:
+    """A fake's request time (time.monotonic()) on the wall clock the silences use."""
+    return time.time() - (time.monotonic() - monotonic_s)
