@@ -1,12 +1,14 @@
 """GetOverview: the UI's home page in a few aggregations over rollups.
 
-Requests are root spans, read from ``otel_requests_minutely`` (migration 0011): a row per
-minute, service, operation and user. The LLM calls' tokens, cost, errors and latency are
-GetUsage's answer for the same range, step and grouping (the hourly rollup when the step is
-whole hours, the spans' GenAI columns otherwise: short ranges). The top lists rank sessions,
-users and models by cost and by errors (from the hourly rollups, sessions' from
-``otel_session_usage_hourly``, or the spans for short ranges, as GetUsage), and operations
-(root span names, from the minute rollup) by errors.
+Requests are root spans, read from ``otel_operations_minutely`` (migration 0012): a row per
+minute, service and operation; split by user, from ``otel_requests_hourly`` (0012) when the
+step is whole hours, else ``otel_requests_minutely`` (0011), a row per minute, service,
+operation and user (with many users nearly a row per request). The LLM calls' tokens, cost,
+errors and latency are GetUsage's answer for the same range, step and grouping (the hourly
+rollup when the step is whole hours, the spans' GenAI columns otherwise: short ranges). The
+top lists rank sessions, users and models by cost and by errors (from the hourly rollups,
+sessions' from ``otel_session_usage_hourly``, or the spans for short ranges, as GetUsage), and
+operations (root span names, from the operations' minute rollup) by errors.
 
 The range is widened to whole minutes (whole hours when the step is), so the requests'
 buckets and the usage's start at the same times.
@@ -45,6 +47,7 @@ _REQUEST_KEY = {
     G.OVERVIEW_GROUP_BY_USER: "UserId",
 }
 MINUTE_BETWEEN = "Minute >= toDateTime(intDiv({lo:Int64}, 1000000000)) AND Minute <= toDateTime(intDiv({hi:Int64}, 1000000000))"
+HOUR_BETWEEN = MINUTE_BETWEEN.replace("Minute", "Hour")
 
 
 def overview_step(lo: int, hi: int, step_nano: int) -> int:
@@ -128,9 +131,9 @@ def get_overview(reader: Reader, request: query_pb2.GetOverviewRequest) -> query
     return response
 
 
-def _minute_where(lo: int, hi: int, service: str) -> Where:
+def _minute_where(lo: int, hi: int, service: str, hourly: bool = False) -> Where:
     where = Where()
-    where.add(MINUTE_BETWEEN, lo=lo, hi=hi)
+    where.add(HOUR_BETWEEN if hourly else MINUTE_BETWEEN, lo=lo, hi=hi)
     if service:
         where.add("ServiceName = {service:String}", service=service)
     return where
@@ -144,8 +147,17 @@ def _requests(
     step: int,
     response: query_pb2.GetOverviewResponse,
 ) -> None:
-    where = _minute_where(lo, hi, request.service_name)
-    time_ns = "toInt64(toUnixTimestamp(Minute)) * 1000000000"
+    by_user = request.group_by == G.OVERVIEW_GROUP_BY_USER
+    hourly = by_user and step % HOUR_NS == 0
+    where = _minute_where(lo, hi, request.service_name, hourly)
+    time_ns = f"toInt64(toUnixTimestamp({'Hour' if hourly else 'Minute'})) * 1000000000"
+    table = (
+        "otel_requests_hourly"
+        if hourly
+        else "otel_requests_minutely"
+        if by_user
+        else "otel_operations_minutely"
+    )
     bucket = f"{{origin:Int64}} + intDiv({time_ns} - {{origin:Int64}}, {{step:Int64}}) * {{step:Int64}}"
     rows = reader.rows(
         "SELECT grouping(key, bucket) AS level, key, bucket, sum(part_requests), sum(part_errors),"
@@ -153,7 +165,7 @@ def _requests(
         " SELECT key, bucket, sum(Requests) AS part_requests, sum(Errors) AS part_errors,"
         " quantilesTDigestMergeState(0.5, 0.95, 0.99)(Latency) AS part_latency FROM ("
         f"  SELECT {_REQUEST_KEY[request.group_by]} AS key, {bucket} AS bucket, Requests, Errors, Latency"
-        f"  FROM {reader.db}.otel_requests_minutely WHERE {where.sql})"
+        f"  FROM {reader.db}.{table} WHERE {where.sql})"
         " GROUP BY key, bucket)"
         " GROUP BY GROUPING SETS ((key, bucket), (key), ())",
         {**where.params, "origin": lo, "step": step},
@@ -239,6 +251,6 @@ def _operations(reader: Reader, lo: int, hi: int, service: str, top: int) -> que
     where = _minute_where(lo, hi, service)
     grouped = (
         "SELECT SpanName AS key, toFloat64(0) AS top_cost, toUInt64(0) AS top_unpriced,"
-        f" sum(Errors) AS top_errors, sum(Requests) AS top_count FROM {reader.db}.otel_requests_minutely WHERE {where.sql} GROUP BY key"
+        f" sum(Errors) AS top_errors, sum(Requests) AS top_count FROM {reader.db}.otel_operations_minutely WHERE {where.sql} GROUP BY key"
     )
     return _ranked(reader, "operations", grouped, where.params, top, "ranking operations")
