@@ -292,17 +292,17 @@ def _rates(reader: Reader, query: _Query, per_second: bool = True) -> Sequence[S
         " p.3 - q.3)"
     )
     seconds = query.step / _SECOND_NS if per_second else 1.0
-    groups = "".join(f", any(g{i}) AS g{i}" for i in range(len(query.group_sql)))
+    # A series' attributes are its own (they are in its hash): its groups are computed once.
     return reader.rows(
         f"SELECT bucket, sum(inc) / {seconds!r}{query.group_names()} FROM ("
         "  SELECT arrayJoin(arrayMap((p, q, i) -> (p.2, " + increase + "),"
         "   points, arrayPopBack(arrayPushFront(points, points[1])), arrayEnumerate(points))) AS point,"
-        f"   point.1 AS bucket, point.2 AS inc{query.group_names()} FROM ("
-        "   SELECT arraySort(groupArray((TimeUnix, " + query.bucket_sql + ", Value, StartTimeUnix,"
-        f"    AggregationTemporality))) AS points{groups}"
-        f"   FROM (SELECT *{query.groups()} FROM {reader.db}.otel_metrics_sum"
-        f"    WHERE {query.where.sql} AND {_TIME_BETWEEN})"
-        f"   GROUP BY {_SERIES}))"
+        f"   point.1 AS bucket, point.2 AS inc{query.groups()} FROM ("
+        "   SELECT points, attributes AS Attributes, resource AS ResourceAttributes FROM ("
+        "    SELECT arraySort(groupArray((TimeUnix, " + query.bucket_sql + ", Value, StartTimeUnix,"
+        "     AggregationTemporality))) AS points, any(Attributes) AS attributes, any(ResourceAttributes) AS resource"
+        f"    FROM {reader.db}.otel_metrics_sum WHERE {query.where.sql} AND {_TIME_BETWEEN}"
+        f"    GROUP BY {_SERIES})))"
         f"{query.grouped}",
         query.params(query.read_lo),
         "computing the metric's rate",

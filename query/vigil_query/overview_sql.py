@@ -24,7 +24,7 @@ from vigil_query.cost_sql import LLM_CALL, costing
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, time_range
 from vigil_query.reader import Reader
-from vigil_query.usage_sql import ERROR, HOUR_NS, ROLLUP_BETWEEN, get_usage
+from vigil_query.usage_sql import ERROR, HOUR_NS, ROLLUP_BETWEEN, get_usage, rollup_table
 
 G = query_pb2.OverviewGroupBy
 U = query_pb2.UsageGroupBy
@@ -195,23 +195,20 @@ def _entry(row: Sequence[Any]) -> query_pb2.TopEntry:
 def _ranked(
     reader: Reader, name: str, grouped: str, params: dict[str, Any], top: int, what: str
 ) -> query_pb2.TopList:
-    """Both rankings of ``grouped`` (key, cost, unpriced, errors, count per key) in one pass."""
-    rows = reader.rows(
-        "SELECT key, top_cost, top_unpriced, top_errors, top_count, rank_cost, rank_errors FROM ("
-        " SELECT *, row_number() OVER (ORDER BY top_cost DESC, top_count DESC, key) AS rank_cost,"
-        "  row_number() OVER (ORDER BY top_errors DESC, top_count DESC, key) AS rank_errors"
-        f" FROM ({grouped}))"
-        " WHERE rank_cost <= {top:UInt32} OR (rank_errors <= {top:UInt32} AND top_errors > 0)",
-        {**params, "top": top},
+    """Both rankings of ``grouped`` (key, cost, unpriced, errors, count per key) in one pass:
+    each ranking's first ``top`` kept in a sorted array as the groups stream by (numbering
+    every group twice with row_number() sorted them all: 312k sessions a day in the bench)."""
+    entry = "key, top_cost, top_unpriced, top_errors, top_count"
+    ((by_cost, by_errors),) = reader.rows(
+        f"SELECT groupArraySorted({int(top)})((-top_cost, -toInt64(top_count), {entry})),"
+        f" groupArraySortedIf({int(top)})((-toInt64(top_errors), -toInt64(top_count), {entry}), top_errors > 0)"
+        f" FROM ({grouped})",
+        params,
         what,
     )
     listed = query_pb2.TopList(name=name)
-    for row in sorted(rows, key=lambda r: r[5]):
-        if row[5] <= top and (row[1] > 0 or row[2] > 0):
-            listed.by_cost.append(_entry(row[:5]))
-    for row in sorted(rows, key=lambda r: r[6]):
-        if row[6] <= top and row[3] > 0:
-            listed.by_errors.append(_entry(row[:5]))
+    listed.by_cost.extend(_entry(r[2:]) for r in by_cost if r[3] > 0 or r[4] > 0)
+    listed.by_errors.extend(_entry(r[2:]) for r in by_errors)
     return listed
 
 
@@ -229,13 +226,14 @@ def _tops(reader: Reader, lo: int, hi: int, service: str, rollup: bool, top: int
         calls, errors = "toUInt64(1)", f"toUInt64({ERROR})"
     if service:
         where.add("ServiceName = {service:String}", service=service)
-    prices = costing(reader, where.sql, where.params, rollup=rollup)
+    prices = costing(reader, where.sql, where.params, rollup=rollup, rollup_table=rollup_table(False))
     params = {**where.params, **prices.params}
+    sessions = "otel_session_usage_hourly" if service else "otel_session_model_usage_hourly"
     lists = []
     for name, column, table in (
-        ("sessions", "SessionId", "otel_session_usage_hourly" if rollup else "otel_traces"),
-        ("users", "UserId", "otel_genai_usage_hourly" if rollup else "otel_traces"),
-        ("models", "GenAiModel", "otel_genai_usage_hourly" if rollup else "otel_traces"),
+        ("sessions", "SessionId", sessions if rollup else "otel_traces"),
+        ("users", "UserId", rollup_table(True) if rollup else "otel_traces"),
+        ("models", "GenAiModel", rollup_table(False) if rollup else "otel_traces"),
     ):
         grouped = (
             "SELECT key, ifNull(sum(cost), 0) AS top_cost, sumIf(c, cost IS NULL) AS top_unpriced,"
