@@ -61,3 +61,49 @@ def test_request_buckets_equal_the_root_spans_for_every_split_and_grain(app: Run
                     ("answer", 5, 1),
                     ("plan", 5, 1),
                 ]
+
+
+def test_llm_usage_and_top_lists_agree_whichever_rollup_answers(app: RunningApp, ch: Client) -> None:
+    """By model: 0012's rollup without the user; by user: 0008's; the top sessions without a
+    service filter from 0012's session rollup without the service, with one from 0011's."""
+    service = "ovr-usage"
+    send_turns(app, service)
+    app.flush()
+    now = time.time_ns()
+    start = now - 24 * 3600 * S
+    with QueryClient(app.query_target) as client:
+        by_model = client.overview(service=service, group_by="model", start=start, end=now)
+        by_user = client.overview(service=service, group_by="user", start=start, end=now)
+        usage = client.usage(service=service, group_by="user", start=start, end=now, step_s=3600)
+        unfiltered = client.overview(start=start, end=now, top=100)
+    calls, inputs, outputs, errors = ch.query(
+        f"SELECT count(), sum(GenAiInputTokens), sum(GenAiOutputTokens), countIf({ERROR})"
+        f" FROM {app.settings.database}.otel_traces WHERE ServiceName = {{s:String}} AND GenAiModel != ''",
+        parameters={"s": service},
+    ).result_rows[0]
+    for total in (by_model.usage.total, by_user.usage.total, usage.total):
+        assert (total.calls, total.input_tokens, total.output_tokens, total.errors) == (
+            calls,
+            inputs,
+            outputs,
+            errors,
+        )
+        assert total.cost_usd == pytest.approx(by_user.usage.total.cost_usd)
+    assert [e.key for e in {t.name: t for t in by_model.top}["sessions"].by_cost] == [
+        "s-big",
+        "s-mid",
+        "s-small",
+    ]
+    # Unfiltered: every session's LLM calls and errors over all services, as the spans say.
+    sessions = {t.name: t for t in unfiltered.top}["sessions"]
+    by_hand = dict(
+        ((key, (n, e)) for key, n, e in ch.query(
+            f"SELECT SessionId, count(), countIf({ERROR}) FROM {app.settings.database}.otel_traces"
+            f" WHERE SessionId != '' AND GenAiModel != '' AND Timestamp >= fromUnixTimestamp64Nano({start // 3600 // S * 3600 * S})"
+            " GROUP BY SessionId"
+        ).result_rows)
+    )  # fmt: skip
+    listed = [*sessions.by_cost, *sessions.by_errors]
+    assert {"s-big", "s-mid", "s-small"} <= {e.key for e in listed}
+    for entry in listed:
+        assert (entry.count, entry.errors) == by_hand[entry.key], entry.key
