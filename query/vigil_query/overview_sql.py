@@ -34,6 +34,7 @@ HOURLY_ABOVE_NS = 6 * HOUR_NS
 DEFAULT_BUCKETS = 60
 MAX_REQUEST_GROUPS = 20
 MAX_TOP = 100
+TOP_LISTS = ("sessions", "users", "models")
 _USAGE_GROUP = {
     G.OVERVIEW_GROUP_BY_UNSPECIFIED: U.USAGE_GROUP_BY_UNSPECIFIED,
     G.OVERVIEW_GROUP_BY_MODEL: U.USAGE_GROUP_BY_MODEL,
@@ -77,9 +78,9 @@ def request_stats(row: Sequence[Any]) -> query_pb2.RequestStats:
 def overview_parts(
     request: query_pb2.GetOverviewRequest,
 ) -> tuple[query_pb2.GetOverviewResponse, list[Callable[[Reader], None]]]:
-    """The response with its range and step, and the three independent parts that fill it
-    (requests and operations; the LLM usage; the top lists): the service runs them at once on
-    three query threads."""
+    """The response with its range and step, and the independent parts that fill it (requests
+    and operations; the LLM usage; the top sessions, the costliest; the top users and models),
+    which the service runs at once on its query threads, then the one that assembles them."""
     if request.group_by not in _USAGE_GROUP:
         raise InvalidQuery(f"unknown group_by {request.group_by}")
     top = request.top or 10
@@ -94,7 +95,6 @@ def overview_parts(
     )
     service = request.service_name
     requests = query_pb2.GetOverviewResponse()
-    tops: list[query_pb2.TopList] = []
 
     def count_requests(reader: Reader) -> None:
         _requests(reader, request, lo, hi, step, requests)
@@ -111,16 +111,21 @@ def overview_parts(
         )
         response.usage.CopyFrom(get_usage(reader, usage_request))
 
-    def rank(reader: Reader) -> None:
-        tops.extend(_tops(reader, lo, hi, service, grain == HOUR_NS, top))
+    ranked: dict[str, query_pb2.TopList] = {}
+
+    def rank_sessions(reader: Reader) -> None:
+        ranked.update(_tops(reader, lo, hi, service, grain == HOUR_NS, top, ("sessions",)))
+
+    def rank_users_and_models(reader: Reader) -> None:
+        ranked.update(_tops(reader, lo, hi, service, grain == HOUR_NS, top, ("users", "models")))
 
     def assemble(reader: Reader) -> None:
-        """After the three: the pieces in the response's order."""
+        """After the others: the pieces in the response's order."""
         response.requests.CopyFrom(requests.requests)
         response.request_groups.extend(requests.request_groups)
-        response.top.extend([*tops, *requests.top])
+        response.top.extend([*(ranked[name] for name in TOP_LISTS), *requests.top])
 
-    return response, [count_requests, usage, rank, assemble]
+    return response, [count_requests, usage, rank_sessions, rank_users_and_models, assemble]
 
 
 def get_overview(reader: Reader, request: query_pb2.GetOverviewRequest) -> query_pb2.GetOverviewResponse:
@@ -212,10 +217,13 @@ def _ranked(
     return listed
 
 
-def _tops(reader: Reader, lo: int, hi: int, service: str, rollup: bool, top: int) -> list[query_pb2.TopList]:
-    """Sessions, users and models by cost and by errors: from the hourly rollups (sessions from
-    otel_session_usage_hourly, migration 0011), or from the spans when the range is short. The
-    models are priced once, for the three."""
+def _tops(
+    reader: Reader, lo: int, hi: int, service: str, rollup: bool, top: int, names: Sequence[str]
+) -> dict[str, query_pb2.TopList]:
+    """The ``names`` of sessions, users and models by cost and by errors: from the hourly
+    rollups (sessions from otel_session_model_usage_hourly, or otel_session_usage_hourly
+    filtered by service, migrations 0011-0012), or from the spans when the range is short. The
+    models are priced once for those."""
     where = Where()
     if rollup:
         where.add(ROLLUP_BETWEEN, lo=lo, hi=hi)
@@ -229,19 +237,21 @@ def _tops(reader: Reader, lo: int, hi: int, service: str, rollup: bool, top: int
     prices = costing(reader, where.sql, where.params, rollup=rollup, rollup_table=rollup_table(False))
     params = {**where.params, **prices.params}
     sessions = "otel_session_usage_hourly" if service else "otel_session_model_usage_hourly"
-    lists = []
+    lists = {}
     for name, column, table in (
         ("sessions", "SessionId", sessions if rollup else "otel_traces"),
         ("users", "UserId", rollup_table(True) if rollup else "otel_traces"),
         ("models", "GenAiModel", rollup_table(False) if rollup else "otel_traces"),
     ):
+        if name not in names:
+            continue
         grouped = (
             "SELECT key, ifNull(sum(cost), 0) AS top_cost, sumIf(c, cost IS NULL) AS top_unpriced,"
             " sum(e) AS top_errors, sum(c) AS top_count FROM ("
             f" SELECT {column} AS key, {calls} AS c, {errors} AS e, {prices.columns}"
             f" FROM {reader.db}.{table} WHERE {where.sql} AND {column} != '') GROUP BY key"
         )
-        lists.append(_ranked(reader, name, grouped, params, top, f"ranking {name}"))
+        lists[name] = _ranked(reader, name, grouped, params, top, f"ranking {name}")
     return lists
 
 
