@@ -2,6 +2,13 @@
 
     make bench-explore                                  # 1M spans, 1M log records, 1M metric points
     make bench-explore BENCH_ARGS="--spans 10000000"    # the shape (the fill takes a while)
+    make bench-explore BENCH_ARGS="--spans 10000000 --data-dir /var/tmp/vigil-explore"  # fill once, reuse
+
+With ``--data-dir``, the filled directory is kept and reused by the next run of the same sizes
+(the fill is deterministic: every value is a hash of the row number; the times are relative
+to the fill's "now", saved next to it, so a later run queries the same day). A schema
+migration added since is applied by ``vigil serve`` on start (the migrations fill their new
+rollups from the rows stored).
 
 What it does:
 1. fills a fresh embedded ClickHouse (in a child process: chDB opens one data directory per
@@ -137,8 +144,17 @@ def timed(call: object, n: int) -> list[float]:
     return samples
 
 
+def p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[98]
+
+
 def summary(samples: list[float]) -> str:
-    return f"p50 {statistics.median(samples):.0f} ms, max {max(samples):.0f} ms"
+    return f"p50 {statistics.median(samples):.0f} ms, p99 {p99(samples):.0f} ms, max {max(samples):.0f} ms"
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(statistics.median(samples), 1), "p99_ms": round(p99(samples), 1),
+            "max_ms": round(max(samples), 1), "calls": len(samples)}  # fmt: skip
 
 
 def browse(web_base: str, path: str, charts: int, shots: Path) -> dict:
@@ -146,8 +162,14 @@ def browse(web_base: str, path: str, charts: int, shots: Path) -> dict:
         ["node", str(REPO / "ui" / "tests" / "e2e.mjs"), "bench-page", web_base, str(shots), path, str(charts)],
         capture_output=True, text=True, timeout=300, cwd=REPO / "ui",
     )  # fmt: skip
-    if out.returncode:
-        raise SystemExit(f"browser: {out.stderr.strip()}")
+    if out.returncode:  # kept in the results (a loaded machine can time a query out), not fatal
+        print(f"browser, {path}: {out.stderr.strip()}", file=sys.stderr)
+        return {
+            "error": out.stderr.strip()[:500],
+            "drawn_ms": None,
+            "longest_frame_ms": None,
+            "zoom_ms": None,
+        }
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -158,7 +180,12 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--logs", type=int, default=1_000_000)
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--calls", type=int, default=10, help="timed calls per RPC")
+    parser.add_argument("--calls", type=int, default=20, help="timed calls per RPC")
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep the filled data here; reuse it if it holds this fill"
+    )
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results",
+                        help="where the dated JSON of the run goes")  # fmt: skip
     parser.add_argument("--child-fill", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_fill:
@@ -168,19 +195,33 @@ def main() -> None:
         raise SystemExit("the UI is not built: make ui")
     from vigil import QueryClient
 
-    data_dir = Path(tempfile.mkdtemp(prefix="vigil-explore-bench-"))
+    sizes = {"spans": args.spans, "logs": args.logs, "points": args.points}
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="vigil-explore-bench-"))
+    stamp = data_dir / "bench-fill.json"
+    kept = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    if kept.get("sizes") == sizes:
+        now_ns = kept["now_ns"]
+        print(f"reusing the fill in {data_dir} (of {kept['filled_at']})", flush=True)
+    else:
+        if data_dir.is_dir() and any(data_dir.iterdir()):
+            raise SystemExit(
+                f"{data_dir} holds something other than this fill: give an empty or new directory"
+            )
+        data_dir.mkdir(parents=True, exist_ok=True)
+        now_ns = time.time_ns()
+        print(f"filling {data_dir}: {args.spans:,} spans, {args.logs:,} log records, {args.points:,} metric points over 24 h",
+              flush=True)  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, __file__, "--spans", str(args.spans), "--logs", str(args.logs), "--points", str(args.points),
+             "--child-fill", str(data_dir), str(now_ns)],
+            check=True,
+        )  # fmt: skip
+        print(f"filled in {time.perf_counter() - started:.0f} s")
+        filled_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_ns / 1e9))
+        stamp.write_text(json.dumps({"sizes": sizes, "now_ns": now_ns, "filled_at": filled_at}))
     shots = data_dir / "screenshots"
-    shots.mkdir()
-    now_ns = time.time_ns()
-    print(f"filling {data_dir}: {args.spans:,} spans, {args.logs:,} log records, {args.points:,} metric points over 24 h",
-          flush=True)  # fmt: skip
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, __file__, "--spans", str(args.spans), "--logs", str(args.logs), "--points", str(args.points),
-         "--child-fill", str(data_dir), str(now_ns)],
-        check=True,
-    )  # fmt: skip
-    print(f"filled in {time.perf_counter() - started:.0f} s")
+    shots.mkdir(exist_ok=True)
     ports = {name: free_port() for name in ("GRPC", "HTTP", "QUERY", "WEB")}
     env = dict(
         os.environ,
@@ -196,6 +237,7 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
     try:
         wait_ready(ports["HTTP"], timeout_s=300)
+        load_before = list(os.getloadavg())
         day = (now_ns - DAY_NS, now_ns + 60 * 10**9)
         with QueryClient(f"127.0.0.1:{ports['QUERY']}") as client:
             overview = timed(lambda: client.overview(group_by="model", start=day[0], end=day[1]), args.calls)
@@ -227,8 +269,9 @@ def main() -> None:
             f"QueryMetrics avg by model of a gauge of 10 series x 1,440 points, 24 h at 1 min: {summary(gauge)}"
         )
         web = f"http://127.0.0.1:{ports['WEB']}"
-        page = browse(web, "/?group=model", 6, shots)
+        # The fill's day as an absolute range: a reused fill's "now" is in the past.
         window = {"from": (now_ns - DAY_NS) // 10**6, "to": now_ns // 10**6}
+        page = browse(web, "/?" + urlencode({"group": "model", **window}), 6, shots)
         chart = browse(
             web,
             "/metrics?"
@@ -243,10 +286,28 @@ def main() -> None:
           f" {page['longest_frame_ms']} ms; a zoom redrawn in {page['zoom_ms']} ms);"
           f" metric chart drawn in {chart['drawn_ms']} ms (longest frame {chart['longest_frame_ms']} ms,"
           f" zoom {chart['zoom_ms']} ms); screenshots in {shots}")  # fmt: skip
+    result = {
+        "bench": "explore",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sizes": sizes,
+        "metric_points": sum(points),
+        "load_average_before_after": [load_before, list(os.getloadavg())],
+        "cpus": os.cpu_count(),
+        "get_overview_24h_by_model": stats(overview),
+        "search_logs_first_page": stats(logs),
+        "query_metrics_increase_by_model": stats(metric),
+        "query_metrics_gauge_avg_10x1440": stats(gauge),
+        "overview_page": page,
+        "metric_chart_page": chart,
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"explore-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"results in {out}")
     print(
         f"RESULT overview_p50_ms={statistics.median(overview):.0f} logs_p50_ms={statistics.median(logs):.0f}"
         f" metric_p50_ms={statistics.median(metric):.0f} gauge_p50_ms={statistics.median(gauge):.0f} overview_drawn_ms={page['drawn_ms']}"
-        f" metric_drawn_ms={chart['drawn_ms']} longest_frame_ms={max(page['longest_frame_ms'], chart['longest_frame_ms'])}"
+        f" metric_drawn_ms={chart['drawn_ms']} longest_frame_ms={page['longest_frame_ms']},{chart['longest_frame_ms']}"
     )
 
 

@@ -35,11 +35,12 @@ def costing(
     *,
     rollup: bool = False,
     databases: list[str] | None = None,
+    rollup_table: str = "otel_genai_usage_hourly",
 ) -> Costing:
     """Prices for the models of the spans ``where_sql`` selects (on reader's query thread),
-    or of the rows of otel_genai_usage_hourly with ``rollup``; in reader's database, or in
-    each of ``databases`` (quoted identifiers)."""
-    table = "otel_genai_usage_hourly" if rollup else "otel_traces"
+    or of the rows of ``rollup_table`` (an hourly LLM rollup) with ``rollup``; in reader's
+    database, or in each of ``databases`` (quoted identifiers)."""
+    table = rollup_table if rollup else "otel_traces"
     each = " UNION DISTINCT ".join(
         f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {db}.{table} WHERE ({where_sql}) AND GenAiModel != ''"
         for db in databases or [reader.db]

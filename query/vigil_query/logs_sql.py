@@ -69,23 +69,44 @@ def log_where(f: query_pb2.LogFilter) -> Where:
 
 
 def search_logs(reader: Reader, request: query_pb2.SearchLogsRequest) -> query_pb2.SearchLogsResponse:
+    """Newest first, in two reads: the (size+1)-th newest matching record's time from the
+    filter's columns and Timestamp only, then the page's whole records from that time on.
+    Ordering every match by (time, row hash) in one read would hash the body and attributes of
+    every record in the range (a day of them: 0.6 s at 1M records), for the 101 it returns."""
     size = page_token.page_size(request.page_size, default=100)
     where = log_where(request.filter)
     fp = page_token.fingerprint(request.filter)
     if request.page_token:
         ts, row_hash = page_token.decode_parts(request.page_token, fp, int, int)
         where.add("(ts, h) < ({c_ts:Int64}, {c_h:UInt64})", c_ts=ts, c_h=row_hash)
-    rows = reader.rows(
-        f"SELECT {LOG_COLUMNS}, {ROW_HASH} AS h FROM {reader.db}.otel_logs WHERE {where.sql}"
-        f" ORDER BY ts DESC, h DESC LIMIT {size + 1}",
+    # The cursor's time alone (ts <= c_ts) in the first read: the hash is not read there.
+    light = where.sql.replace("(ts, h) < ({c_ts:Int64}, {c_h:UInt64})", "ts <= {c_ts:Int64}")
+    newest = reader.rows(
+        f"SELECT toUnixTimestamp64Nano(Timestamp) AS ts FROM {reader.db}.otel_logs WHERE {light}"
+        f" ORDER BY Timestamp DESC LIMIT 1 OFFSET {size}",
         where.params,
         "searching logs",
     )
+    rows = _log_page(reader, where, size, newest[0][0] if newest else None)
+    if newest and len(rows) <= size:
+        # Records at the cursor's own time already returned filled the first read's count:
+        # fewer than a page from that time on, so read on without the bound.
+        rows = _log_page(reader, where, size, None)
     response = query_pb2.SearchLogsResponse(logs=[to_log(r) for r in rows[:size]])
     if len(rows) > size:
         last = rows[size - 1]
         response.next_page_token = page_token.encode_parts([last[0], last[13]], fp)
     return response
+
+
+def _log_page(reader: Reader, where: Where, size: int, since_ns: int | None) -> Sequence[Sequence[Any]]:
+    bound = "" if since_ns is None else " AND Timestamp >= fromUnixTimestamp64Nano({since:Int64})"
+    return reader.rows(
+        f"SELECT {LOG_COLUMNS}, {ROW_HASH} AS h FROM {reader.db}.otel_logs WHERE {where.sql}{bound}"
+        f" ORDER BY ts DESC, h DESC LIMIT {size + 1}",
+        {**where.params, "since": since_ns},
+        "searching logs",
+    )
 
 
 def logs_of_trace(reader: Reader, trace_id: str, start_ns: int, end_ns: int) -> list[query_pb2.LogRecord]:

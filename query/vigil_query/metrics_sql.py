@@ -282,20 +282,27 @@ def _rates(reader: Reader, query: _Query, per_second: bool = True) -> Sequence[S
     # A delta point is its own increase. A cumulative one is the rise since the series' point
     # before it; after a reset, or as the first point of a series that started in the read
     # range, its whole value; as the first point of an older series, unknown (0).
+    # Each series' points are gathered into one array sorted by time and differenced there:
+    # a window over the series (PARTITION BY series ORDER BY TimeUnix) sorted every point of
+    # the range in one stream, 2.5 s for a day of a counter in 690 series (bench/explore.py).
     increase = (
-        "multiIf(AggregationTemporality = 1, Value,"
-        " n = 1, if(StartTimeUnix >= fromUnixTimestamp64Nano({lo:Int64}), Value, 0),"
-        " StartTimeUnix != prev_start OR Value < prev_value, Value,"
-        " Value - prev_value)"
+        "multiIf(p.5 = 1, p.3,"
+        " i = 1, if(p.4 >= fromUnixTimestamp64Nano({lo:Int64}), p.3, 0),"
+        " p.4 != q.4 OR p.3 < q.3, p.3,"
+        " p.3 - q.3)"
     )
     seconds = query.step / _SECOND_NS if per_second else 1.0
+    # A series' attributes are its own (they are in its hash): its groups are computed once.
     return reader.rows(
-        f"SELECT bucket, sum({increase}) / {seconds!r}{query.group_names()} FROM ("
-        f" SELECT {query.bucket_sql} AS bucket, Value, StartTimeUnix, AggregationTemporality{query.groups()},"
-        "  lagInFrame(Value) OVER series AS prev_value, lagInFrame(StartTimeUnix) OVER series AS prev_start,"
-        "  row_number() OVER series AS n"
-        f" FROM {reader.db}.otel_metrics_sum WHERE {query.where.sql} AND {_TIME_BETWEEN}"
-        f" WINDOW series AS (PARTITION BY {_SERIES} ORDER BY TimeUnix ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))"
+        f"SELECT bucket, sum(inc) / {seconds!r}{query.group_names()} FROM ("
+        "  SELECT arrayJoin(arrayMap((p, q, i) -> (p.2, " + increase + "),"
+        "   points, arrayPopBack(arrayPushFront(points, points[1])), arrayEnumerate(points))) AS point,"
+        f"   point.1 AS bucket, point.2 AS inc{query.groups()} FROM ("
+        "   SELECT points, attributes AS Attributes, resource AS ResourceAttributes FROM ("
+        "    SELECT arraySort(groupArray((TimeUnix, " + query.bucket_sql + ", Value, StartTimeUnix,"
+        "     AggregationTemporality))) AS points, any(Attributes) AS attributes, any(ResourceAttributes) AS resource"
+        f"    FROM {reader.db}.otel_metrics_sum WHERE {query.where.sql} AND {_TIME_BETWEEN}"
+        f"    GROUP BY {_SERIES})))"
         f"{query.grouped}",
         query.params(query.read_lo),
         "computing the metric's rate",

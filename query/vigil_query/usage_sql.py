@@ -2,8 +2,10 @@
 ClickHouse query (GROUPING SETS give the buckets, each group's total and the overall total
 at once).
 
-Buckets of whole hours read the hourly rollup ``otel_genai_usage_hourly`` (migration 0008),
-a row per hour, service, provider, model and user, with the range widened to whole hours;
+Buckets of whole hours read an hourly rollup, with the range widened to whole hours:
+``otel_genai_model_usage_hourly`` (migration 0012), a row per hour, service, provider and
+model, unless grouped or filtered by user: then ``otel_genai_usage_hourly`` (migration 0008),
+a row per hour, service, provider, model and user;
 anything finer, and grouping or filtering by session, reads the spans' GenAI columns.
 """
 
@@ -74,6 +76,11 @@ def stats(row: Sequence[Any]) -> query_pb2.UsageStats:
     )
 
 
+def rollup_table(by_user: bool) -> str:
+    """The hourly LLM rollup to read: the one with the user only when the user matters."""
+    return "otel_genai_usage_hourly" if by_user else "otel_genai_model_usage_hourly"
+
+
 def _exact(where: Where, filters: dict[str, str]) -> None:
     for i, (column, value) in enumerate(sorted(filters.items())):
         if value:
@@ -109,7 +116,7 @@ def get_usage(
             _ROLLUP_INPUTS,
             ROLLUP_PARTIALS,
             "quantilesTDigestMerge",
-            "otel_genai_usage_hourly",
+            rollup_table(request.group_by == G.USAGE_GROUP_BY_USER or bool(request.user_id)),
         )
     else:
         where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
@@ -126,7 +133,14 @@ def get_usage(
         if by_project
         else [(GROUP_COLUMNS[request.group_by], reader.db)]
     )
-    prices = costing(reader, where.sql, where.params, rollup=rollup, databases=[db for _, db in sources])
+    prices = costing(
+        reader,
+        where.sql,
+        where.params,
+        rollup=rollup,
+        databases=[db for _, db in sources],
+        rollup_table=table,
+    )
     params = {**where.params, **prices.params, "step": step, "origin": lo}
     params.update({f"project{i}": slug for i, (slug, _) in enumerate(projects)} if by_project else {})
     bucket = f"{{origin:Int64}} + intDiv({time_ns} - {{origin:Int64}}, {{step:Int64}}) * {{step:Int64}}"

@@ -545,6 +545,152 @@ FROM `otel`.otel_traces
 WHERE SessionId != '' AND (GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL)
 GROUP BY Hour, SessionId, ServiceName, GenAiProvider, GenAiModel;
 
+CREATE TABLE IF NOT EXISTS `otel`.otel_operations_minutely (
+    Minute DateTime CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    Requests SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    Latency AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Minute)
+ORDER BY (Minute, ServiceName, SpanName)
+
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.otel_operations_minutely_mv TO `otel`.otel_operations_minutely AS
+SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, SpanName,
+    count() AS Requests,
+    countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors,
+    quantilesTDigestState(0.5, 0.95, 0.99)(Duration) AS Latency
+FROM `otel`.otel_traces
+WHERE ParentSpanId = ''
+GROUP BY Minute, ServiceName, SpanName;
+
+INSERT INTO `otel`.otel_operations_minutely
+SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, SpanName,
+    count(), countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')),
+    quantilesTDigestState(0.5, 0.95, 0.99)(Duration)
+FROM `otel`.otel_traces
+WHERE ParentSpanId = ''
+GROUP BY Minute, ServiceName, SpanName;
+
+CREATE TABLE IF NOT EXISTS `otel`.otel_requests_hourly (
+    Hour DateTime CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    UserId String CODEC(ZSTD(1)),
+    Requests SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    Latency AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Hour)
+ORDER BY (Hour, ServiceName, SpanName, UserId)
+
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.otel_requests_hourly_mv TO `otel`.otel_requests_hourly AS
+SELECT toStartOfHour(Timestamp) AS Hour, ServiceName, SpanName, UserId,
+    count() AS Requests,
+    countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors,
+    quantilesTDigestState(0.5, 0.95, 0.99)(Duration) AS Latency
+FROM `otel`.otel_traces
+WHERE ParentSpanId = ''
+GROUP BY Hour, ServiceName, SpanName, UserId;
+
+INSERT INTO `otel`.otel_requests_hourly
+SELECT toStartOfHour(Timestamp) AS Hour, ServiceName, SpanName, UserId,
+    count(), countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')),
+    quantilesTDigestState(0.5, 0.95, 0.99)(Duration)
+FROM `otel`.otel_traces
+WHERE ParentSpanId = ''
+GROUP BY Hour, ServiceName, SpanName, UserId;
+
+CREATE TABLE IF NOT EXISTS `otel`.otel_genai_model_usage_hourly (
+    Hour DateTime CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    GenAiProvider LowCardinality(String) CODEC(ZSTD(1)),
+    GenAiModel LowCardinality(String) CODEC(ZSTD(1)),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    InputTokens SimpleAggregateFunction(sum, UInt64),
+    UncachedInputTokens SimpleAggregateFunction(sum, UInt64),
+    OutputTokens SimpleAggregateFunction(sum, UInt64),
+    CacheReadTokens SimpleAggregateFunction(sum, UInt64),
+    CacheCreationTokens SimpleAggregateFunction(sum, UInt64),
+    Latency AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Hour)
+ORDER BY (Hour, ServiceName, GenAiProvider, GenAiModel)
+
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.otel_genai_model_usage_hourly_mv TO `otel`.otel_genai_model_usage_hourly AS
+SELECT toStartOfHour(Timestamp) AS Hour, ServiceName, GenAiProvider, GenAiModel,
+    count() AS Calls,
+    countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors,
+    sum(ifNull(GenAiInputTokens, 0)) AS InputTokens,
+    sum(toUInt64(greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens)
+        - toInt64(GenAiCacheCreationTokens), 0))) AS UncachedInputTokens,
+    sum(ifNull(GenAiOutputTokens, 0)) AS OutputTokens,
+    sum(GenAiCacheReadTokens) AS CacheReadTokens,
+    sum(GenAiCacheCreationTokens) AS CacheCreationTokens,
+    quantilesTDigestState(0.5, 0.95, 0.99)(Duration) AS Latency
+FROM `otel`.otel_traces
+WHERE GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL
+GROUP BY Hour, ServiceName, GenAiProvider, GenAiModel;
+
+INSERT INTO `otel`.otel_genai_model_usage_hourly
+SELECT toStartOfHour(Timestamp) AS Hour, ServiceName, GenAiProvider, GenAiModel,
+    count(), countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')), sum(ifNull(GenAiInputTokens, 0)),
+    sum(toUInt64(greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens)
+        - toInt64(GenAiCacheCreationTokens), 0))),
+    sum(ifNull(GenAiOutputTokens, 0)), sum(GenAiCacheReadTokens), sum(GenAiCacheCreationTokens),
+    quantilesTDigestState(0.5, 0.95, 0.99)(Duration)
+FROM `otel`.otel_traces
+WHERE GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL
+GROUP BY Hour, ServiceName, GenAiProvider, GenAiModel;
+
+CREATE TABLE IF NOT EXISTS `otel`.otel_session_model_usage_hourly (
+    Hour DateTime CODEC(Delta, ZSTD(1)),
+    SessionId String CODEC(ZSTD(1)),
+    GenAiProvider LowCardinality(String) CODEC(ZSTD(1)),
+    GenAiModel LowCardinality(String) CODEC(ZSTD(1)),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    UncachedInputTokens SimpleAggregateFunction(sum, UInt64),
+    OutputTokens SimpleAggregateFunction(sum, UInt64),
+    CacheReadTokens SimpleAggregateFunction(sum, UInt64),
+    CacheCreationTokens SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Hour)
+ORDER BY (Hour, SessionId, GenAiProvider, GenAiModel)
+
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.otel_session_model_usage_hourly_mv TO `otel`.otel_session_model_usage_hourly AS
+SELECT toStartOfHour(Timestamp) AS Hour, SessionId, GenAiProvider, GenAiModel,
+    count() AS Calls,
+    countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors,
+    sum(toUInt64(greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens)
+        - toInt64(GenAiCacheCreationTokens), 0))) AS UncachedInputTokens,
+    sum(ifNull(GenAiOutputTokens, 0)) AS OutputTokens,
+    sum(GenAiCacheReadTokens) AS CacheReadTokens,
+    sum(GenAiCacheCreationTokens) AS CacheCreationTokens
+FROM `otel`.otel_traces
+WHERE SessionId != '' AND (GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL)
+GROUP BY Hour, SessionId, GenAiProvider, GenAiModel;
+
+INSERT INTO `otel`.otel_session_model_usage_hourly
+SELECT toStartOfHour(Timestamp) AS Hour, SessionId, GenAiProvider, GenAiModel,
+    count(), countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')),
+    sum(toUInt64(greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens)
+        - toInt64(GenAiCacheCreationTokens), 0))),
+    sum(ifNull(GenAiOutputTokens, 0)), sum(GenAiCacheReadTokens), sum(GenAiCacheCreationTokens)
+FROM `otel`.otel_traces
+WHERE SessionId != '' AND (GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL)
+GROUP BY Hour, SessionId, GenAiProvider, GenAiModel;
+
 CREATE DATABASE IF NOT EXISTS `vigil_system`;
 
 CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_projects (
