@@ -52,11 +52,11 @@ from vigil_collector.wal.records import RecordKind
 from vigil_collector.wal.state import private_dir
 from vigil_collector.write import ArrowWriter, TraceWriter
 from vigil_collector.write.metrics_writer import MetricsWriter
-from vigil_query.drift_detector import run_detector
-from vigil_query.prices import store as price_book
+from vigil_query.analytics.prices import store as price_book
+from vigil_query.api.server import QueryServer, Servicer
+from vigil_query.api.service import QueryService
+from vigil_query.drift.detector import run_detector
 from vigil_query.reader import Reader, Writer
-from vigil_query.server import QueryServer, Servicer
-from vigil_query.service import QueryService
 from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes, host_middleware
 from vigil_server.schema_ddl import system_statements

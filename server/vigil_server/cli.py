@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from vigil_alerting.errors import AlertingError
 from vigil_auth.secret import SecretError
 from vigil_collector.wal.log import LogLocked
-from vigil_query.drift_detector import evaluate_once
+from vigil_query.drift.detector import evaluate_once
 from vigil_server.admin_cli import add_admin_commands, run_admin_command
 from vigil_server.app import detect_drift, make_reader, migrate_all, serve, serve_query
 from vigil_server.logs import configure_logging

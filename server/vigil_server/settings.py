@@ -18,12 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from vigil_alerting.rules.builtin import SELF_RULE_NAMES
 from vigil_auth.secret import check_length
 from vigil_auth.throttle import AbuseLimits
-from vigil_query.drift_detector import DetectorConfig
-from vigil_query.psi import Thresholds
+from vigil_query.api.web_app import default_ui_dir
+from vigil_query.drift.detector import DetectorConfig
+from vigil_query.drift.psi import Thresholds
 from vigil_query.replay.caps import Caps
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits
-from vigil_query.web_app import default_ui_dir
 from vigil_server.tls import Tls
 from vigil_storage.cluster import Cluster
 from vigil_storage.migrate import quote_identifier

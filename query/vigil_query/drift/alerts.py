@@ -14,8 +14,8 @@ from typing import Any
 
 from vigil.query.v1 import query_pb2
 from vigil_query import page_token
-from vigil_query import psi as psi_math
-from vigil_query.drift_sql import DriftQuery, DriftResult, Window
+from vigil_query.drift import psi as psi_math
+from vigil_query.drift.query import DriftQuery, DriftResult, Window
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.reader import Reader, Writer, datetime_of_ns
 

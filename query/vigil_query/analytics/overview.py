@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from vigil.query.v1 import query_pb2
-from vigil_query.cost_sql import LLM_CALL, costing
+from vigil_query.analytics.cost import LLM_CALL, costing
+from vigil_query.analytics.usage import ERROR, HOUR_NS, ROLLUP_BETWEEN, get_usage
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, time_range
 from vigil_query.reader import Reader
-from vigil_query.usage_sql import ERROR, HOUR_NS, ROLLUP_BETWEEN, get_usage
 
 G = query_pb2.OverviewGroupBy
 U = query_pb2.UsageGroupBy

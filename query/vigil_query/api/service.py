@@ -20,25 +20,25 @@ from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthBusy, CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.grpc_calls import caller
 from vigil_auth.keys import ANY, READ, REPLAY, WRITE
-from vigil_query.alerts_sql import list_alerts, resolve_alert
-from vigil_query.catalog_sql import get_operations, get_services
-from vigil_query.drift_sql import get_drift
+from vigil_query.analytics.overview import overview_parts
+from vigil_query.analytics.prices.rpc import list_model_prices
+from vigil_query.analytics.sessions import get_session, search_sessions
+from vigil_query.analytics.usage import get_usage
+from vigil_query.drift.alerts import list_alerts, resolve_alert
+from vigil_query.drift.psi import Thresholds
+from vigil_query.drift.query import get_drift
 from vigil_query.errors import Busy, FailedPrecondition, InvalidQuery, NotFound, TimedOut
-from vigil_query.logs_sql import log_volume, search_logs
-from vigil_query.metrics_sql import HOUR_NS, list_metrics, query_metrics
-from vigil_query.overview_sql import overview_parts
-from vigil_query.prices_rpc import list_model_prices
-from vigil_query.psi import Thresholds
+from vigil_query.logs.search import log_volume, search_logs
+from vigil_query.metrics.query import HOUR_NS, list_metrics, query_metrics
 from vigil_query.reader import Reader
 from vigil_query.replay.caps import AUTH_OFF
-from vigil_query.replay.history_sql import get_replay, list_replays
+from vigil_query.replay.history import get_replay, list_replays
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits, Replays
-from vigil_query.sessions_sql import get_session, search_sessions
-from vigil_query.spans_sql import search_spans, search_traces
-from vigil_query.tail_sql import POLL_S, LogTail, Tail
-from vigil_query.trace_sql import get_trace, outline, page, page_size
-from vigil_query.usage_sql import get_usage
+from vigil_query.traces.catalog import get_operations, get_services
+from vigil_query.traces.search import search_spans, search_traces
+from vigil_query.traces.tail import POLL_S, LogTail, Tail
+from vigil_query.traces.trace import get_trace, outline, page, page_size
 from vigil_storage import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vigil.query.v1 import query_pb2
-from vigil_query.cost_sql import LLM_CALL, costing
+from vigil_query.analytics.cost import LLM_CALL, costing
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, time_range
 from vigil_query.reader import Reader

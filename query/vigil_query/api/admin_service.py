@@ -20,11 +20,11 @@ from vigil_auth.authenticator import Authenticator, Principal
 from vigil_auth.errors import PermissionDenied, Unauthenticated
 from vigil_auth.keys import ADMIN, ANY
 from vigil_auth.passwords import hash_password
+from vigil_query.analytics.prices import store as price_book
+from vigil_query.analytics.prices.rpc import from_messages
+from vigil_query.api.service import respond
 from vigil_query.errors import InvalidQuery
-from vigil_query.prices import store as price_book
-from vigil_query.prices_rpc import from_messages
 from vigil_query.reader import Reader, Writer
-from vigil_query.service import respond
 
 DEFAULT_GRACE_S = 24 * 3600
 # Who may call an RPC.

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vigil.query.v1 import query_pb2
-from vigil_query import alerts_sql
-from vigil_query import psi as psi_math
-from vigil_query.drift_sql import METRICS, drift_query, evaluate
+from vigil_query.drift import alerts as alerts_sql
+from vigil_query.drift import psi as psi_math
+from vigil_query.drift.query import METRICS, drift_query, evaluate
 from vigil_query.reader import Reader
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ NOT_BUILT = b"""<!doctype html><meta charset="utf-8"><title>Vigil</title>
 
 def default_ui_dir() -> Path:
     """``ui/dist`` of the checkout this package runs from."""
-    return Path(__file__).resolve().parents[2] / "ui" / "dist"
+    return Path(__file__).resolve().parents[3] / "ui" / "dist"
 
 
 # The built UI (vite) is one module script and one stylesheet from /assets, talks to the API

@@ -7,7 +7,7 @@ from vigil_query import page_token
 from vigil_query.filters import span_where
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
-from vigil_query.trace_summary import trace_summaries
+from vigil_query.traces.summary import trace_summaries
 
 
 def search_spans(reader: Reader, request: query_pb2.SearchSpansRequest) -> query_pb2.SearchSpansResponse:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from vigil.query.v1 import query_pb2
 from vigil_query.filters import span_where
-from vigil_query.logs_sql import LOG_COLUMNS, ROW_HASH, log_where, to_log
+from vigil_query.logs.search import LOG_COLUMNS, ROW_HASH, log_where, to_log
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
 

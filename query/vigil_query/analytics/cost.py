@@ -6,8 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vigil_query.prices.book import LLM_CALL, MODEL_KEY, ROLLUP_TOKENS, SPAN_TOKENS, cost_sql, resolve
-from vigil_query.prices.store import list_prices
+from vigil_query.analytics.prices.book import (
+    LLM_CALL,
+    MODEL_KEY,
+    ROLLUP_TOKENS,
+    SPAN_TOKENS,
+    cost_sql,
+    resolve,
+)
+from vigil_query.analytics.prices.store import list_prices
 from vigil_query.reader import Reader
 
 MAX_MODELS = 10_000

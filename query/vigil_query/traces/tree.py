@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from vigil.query.v1 import query_pb2
-from vigil_query.trace_graph import SpanLike, TraceGraph
+from vigil_query.traces.graph import SpanLike, TraceGraph
 
 
 def span_nodes(

@@ -8,12 +8,12 @@ from typing import Any
 
 from vigil.query.v1 import query_pb2
 from vigil_query import page_token
-from vigil_query.cost_sql import LLM_CALL, Costing, costing
+from vigil_query.analytics.cost import LLM_CALL, Costing, costing
+from vigil_query.analytics.usage import HOUR_NS, ROLLUP_BETWEEN
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, time_range
 from vigil_query.reader import Reader
-from vigil_query.trace_summary import trace_summaries, traces_where
-from vigil_query.usage_sql import HOUR_NS, ROLLUP_BETWEEN
+from vigil_query.traces.summary import trace_summaries, traces_where
 
 MAX_SESSION_TRACES = 1000
 _MAX_USERS = 10

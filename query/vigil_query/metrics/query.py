@@ -18,7 +18,7 @@ from typing import Any
 from vigil.query.v1 import query_pb2
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import Where, bucket_step, time_range
-from vigil_query.histograms import Explicit, Exponential, Range, quantile
+from vigil_query.metrics.histograms import Explicit, Exponential, Range, quantile
 from vigil_query.reader import Reader
 
 T = query_pb2.MetricType

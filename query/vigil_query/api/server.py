@@ -24,11 +24,11 @@ from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil.query_client import MAX_MESSAGE_BYTES
 from vigil_auth.host_guard import HostGuard
-from vigil_query.admin_service import AdminService
-from vigil_query.connect_app import connect_app
-from vigil_query.service import QueryService
-from vigil_query.web_app import web_app
-from vigil_query.web_server import WebServer
+from vigil_query.api.admin_service import AdminService
+from vigil_query.api.connect_app import connect_app
+from vigil_query.api.service import QueryService
+from vigil_query.api.web_app import web_app
+from vigil_query.api.web_server import WebServer
 
 
 class TlsConfig(Protocol):

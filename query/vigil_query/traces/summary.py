@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from vigil.query.v1 import query_pb2
-from vigil_query.cost_sql import LLM_CALL, Costing, costing
+from vigil_query.analytics.cost import LLM_CALL, Costing, costing
 from vigil_query.reader import Reader
 
 # Spans of a trace may lie outside the window it was found in: look this much around it.

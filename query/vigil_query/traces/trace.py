@@ -23,11 +23,11 @@ from vigil.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import TIMESTAMP_BETWEEN, check_trace_id, time_range
-from vigil_query.logs_sql import logs_of_trace
+from vigil_query.logs.search import logs_of_trace
 from vigil_query.reader import Reader
 from vigil_query.rows import SPAN_COLUMNS, to_span
-from vigil_query.trace_graph import TraceGraph
-from vigil_query.tree import span_nodes
+from vigil_query.traces.graph import TraceGraph
+from vigil_query.traces.tree import span_nodes
 
 DEFAULT_PAGE_SPANS = 10_000
 MAX_PAGE_SPANS = 20_000

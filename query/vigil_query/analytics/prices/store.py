@@ -15,7 +15,7 @@ import time
 
 from clickhouse_connect.driver.client import Client
 
-from vigil_query.prices.book import DEFAULT, Price, default_prices
+from vigil_query.analytics.prices.book import DEFAULT, Price, default_prices
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from vigil_auth.host_guard import HostGuard
-from vigil_query.web_app import security_headers
+from vigil_query.api.web_app import security_headers
 
 log = logging.getLogger(__name__)
 
