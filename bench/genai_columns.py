@@ -68,7 +68,7 @@ def main() -> None:
     requests = [build_request(rng) for _ in range(args.requests)]
     arrow = pa.concat_tables([decode_spans(r, DecodeLimits()).table for r in requests])
     bodies = [r.SerializeToString() for r in requests]
-    batch = VigilSettings().batch_max_spans
+    batch = VigilSettings().batch_max_cost
     per_batch = max(1, batch // 512)
     dsn = f"chdb://{tempfile.mkdtemp(prefix='vigil-genai-bench-')}/clickhouse"
     client = connect(dsn)

@@ -271,7 +271,7 @@ class VigilApp:
         self.batcher = Batcher(
             self.wal,
             [list(lane) for lane in zip(self.writers, self.log_writers, self.metrics_writers, strict=True)],
-            max_items=s.batch_max_spans,
+            max_items=s.batch_max_cost,
             max_bytes=s.batch_max_bytes,
             max_wait_s=s.batch_max_wait_s,
             metrics=self.metrics,
@@ -288,7 +288,7 @@ class VigilApp:
             self.decoder,
             self.metrics,
             max_pending_bytes=s.queue_max_bytes,
-            max_pending_items=s.queue_max_spans,
+            max_pending_items=s.queue_max_cost,
             pace=self.batcher.admitted,
             recent=RecentRequests(s.ingest_dedup_window_s, self.wal.recent)
             if s.ingest_dedup_window_s
