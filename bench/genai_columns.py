@@ -59,7 +59,8 @@ def main() -> None:
 
     import pyarrow as pa
 
-    from vigil_collector.decode.spans import DecodeLimits, decode_spans
+    from vigil_collector.decode.limits import DecodeLimits
+    from vigil_collector.decode.spans import decode_spans
     from vigil_collector.write.trace_writer import TraceWriter
     from vigil_server.settings import VigilSettings
     from vigil_storage import apply_migrations, connect

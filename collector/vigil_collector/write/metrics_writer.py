@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from vigil_collector.decode.limits import DecodeLimits
 from vigil_collector.decode.metrics import TABLES, decode_metrics, unpack
 from vigil_collector.decode.metrics_parse import parse_proto_metrics
 from vigil_collector.decode.native import METRICS_MESSAGE, Decoder, tables_in
-from vigil_collector.decode.spans import DecodeLimits
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.native_insert import NativeWriter, Statement
 from vigil_collector.write.native_metrics import insert_select, structure
@@ -73,7 +73,7 @@ class MetricsWriter(NativeWriter):
 
     def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
         """Insert the points of these payloads that ``database`` lacks (a batch written again
-        after a crash, see batcher.RecoveringWriter), table by table: a point is its series
+        after a crash, see batch/failures.RecoveringWriter), table by table: a point is its series
         (service, metric, attributes) and its times."""
         parts = self._split(kind, payloads)
         return sum(

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from vigil_collector.decode.limits import DecodeLimits
 from vigil_collector.decode.native import SCHEMA_MESSAGE, Decoder, schema_path, schema_text
-from vigil_collector.decode.spans import SPAN_KINDS, SPAN_SCHEMA, STATUS_CODES, DecodeLimits
+from vigil_collector.decode.spans import SPAN_KINDS, SPAN_SCHEMA, STATUS_CODES
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.arrow_writer import ArrowWriter, with_token
 from vigil_storage import StorageUnavailable

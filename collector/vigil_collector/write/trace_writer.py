@@ -7,9 +7,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.ipc
 
+from vigil_collector.decode.limits import DecodeLimits
 from vigil_collector.decode.native import SCHEMA_MESSAGE, Decoder
 from vigil_collector.decode.otlp_proto import parse_proto_traces
-from vigil_collector.decode.spans import DecodeLimits, decode_spans
+from vigil_collector.decode.spans import decode_spans
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write.native_insert import STRUCTURE, NativeWriter, Statement, insert_select
 
@@ -56,7 +57,7 @@ class TraceWriter(NativeWriter):
         )
 
     def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
-        """Insert the spans of these payloads that ``database`` lacks (see batcher's
+        """Insert the spans of these payloads that ``database`` lacks (see batch/failures.py's
         RecoveringWriter: a batch written again after a crash may have been dropped as a
         duplicate of an INSERT that never committed), by their ids."""
         if kind == RecordKind.TRACES_OTLP:
