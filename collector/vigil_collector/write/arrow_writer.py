@@ -73,7 +73,7 @@ class ArrowWriter:
 
     def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
         """Insert the rows of these payloads that ``database`` lacks (a batch written again
-        after a crash: see batcher.RecoveringWriter), when the writer has a recovery key."""
+        after a crash: see batch/failures.RecoveringWriter), when the writer has a recovery key."""
         if not self._recovery_key:
             return 0
         tables = [pa.ipc.open_stream(p).read_all() for p in payloads]
