@@ -61,7 +61,7 @@ def main() -> None:
 
     from vigil_collector.decode.limits import DecodeLimits
     from vigil_collector.decode.spans import decode_spans
-    from vigil_collector.write.trace_writer import TraceWriter
+    from vigil_collector.write.traces import TracesWriter
     from vigil_server.settings import VigilSettings
     from vigil_storage import apply_migrations, connect
 
@@ -83,7 +83,7 @@ def main() -> None:
     client.command(
         "ALTER TABLE without_columns.otel_traces " + ", ".join(f"DROP COLUMN {c}" for c in COLUMNS)
     )
-    writer = TraceWriter(dsn, connect_timeout_s=10, insert_timeout_s=300)
+    writer = TracesWriter(dsn, connect_timeout_s=10, insert_timeout_s=300)
 
     def arrow_insert(db: str) -> float:
         started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Inserts metric records into the five ``otel_metrics_*`` tables. A record holds either a
+"""The writer of metric data points into the five ``otel_metrics_*`` tables (gauge, sum,
+histogram, exponential_histogram, summary). A record holds either a
 request's points split by type (decoded in Python, decode/metrics.py) or the request's
 protobuf bytes, which ClickHouse decodes itself (write/native_metrics.py). A batch becomes
 one INSERT per table that has points in it, each with the batch's token and the table's
@@ -13,12 +14,19 @@ from vigil_collector.decode.metrics import TABLES, decode_metrics, unpack
 from vigil_collector.decode.metrics_parse import parse_proto_metrics
 from vigil_collector.decode.native import METRICS_MESSAGE, Decoder, tables_in
 from vigil_collector.wal.records import RecordKind
-from vigil_collector.write.native_insert import NativeWriter, Statement
+from vigil_collector.write import recovery
+from vigil_collector.write.connection import Connection, insert_arrow, qualified
+from vigil_collector.write.native_insert import NativeInsert, Statement
 from vigil_collector.write.native_metrics import insert_select, structure
-from vigil_storage.migrate import quote_identifier
 
 
-class MetricsWriter(NativeWriter):
+class MetricsWriter:
+    """A connection, the native insert (Arrow as its fallback), the points' recovery key:
+    one INSERT per point table of a batch."""
+
+    kinds = frozenset({RecordKind.METRICS_ARROW, RecordKind.METRICS_OTLP})
+    items = "data points"
+
     def __init__(
         self,
         dsn: str,
@@ -28,17 +36,11 @@ class MetricsWriter(NativeWriter):
         limits: DecodeLimits | None = None,
         native_min_points: int = 0,
     ) -> None:
-        super().__init__(
-            dsn,
-            "otel_metrics_gauge",
-            frozenset({RecordKind.METRICS_ARROW, RecordKind.METRICS_OTLP}),
-            message=METRICS_MESSAGE,
-            items="data points",
-            connect_timeout_s=connect_timeout_s,
-            insert_timeout_s=insert_timeout_s,
-            limits=limits,
-            native_min_items=native_min_points,
+        self.connection = Connection(
+            dsn, connect_timeout_s=connect_timeout_s, insert_timeout_s=insert_timeout_s
         )
+        self.native = NativeInsert(dsn, METRICS_MESSAGE, native_min_points)
+        self._limits = limits or DecodeLimits()
 
     def write(
         self, kind: RecordKind, payloads: list[bytes], items: int, token: str, database: str
@@ -50,13 +52,14 @@ class MetricsWriter(NativeWriter):
 
     def _write_native(self, payloads: list[bytes], points: int, database: str, token: str) -> Decoder:
         """One INSERT per point type in the batch, ClickHouse decoding the bodies (or in
-        Python: see NativeWriter)."""
+        Python: see NativeInsert)."""
         mask = 0
         bodies = []
         for payload in payloads:
             mask |= payload[0]
             bodies.append(payload[1:])
-        return self.insert_native(
+        return self.native.insert(
+            self.connection,
             bodies,
             points,
             lambda: [
@@ -73,19 +76,23 @@ class MetricsWriter(NativeWriter):
 
     def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
         """Insert the points of these payloads that ``database`` lacks (a batch written again
-        after a crash, see batch/failures.RecoveringWriter), table by table: a point is its series
-        (service, metric, attributes) and its times."""
+        after a crash, see batch/failures.RecoveringWriter), table by table."""
         parts = self._split(kind, payloads)
         return sum(
-            self.recover_rows(
+            recovery.recover_rows(
+                self.connection,
                 pa.concat_tables(tables),
                 database,
                 f"{token}:{name}" if token else "",
                 f"otel_metrics_{name}",
-                ("TimeUnix", "ServiceName", "MetricName", "Attributes", "StartTimeUnix"),
+                recovery.METRICS,
+                self.items,
             )
             for name, tables in parts.items()
         )
+
+    def close(self) -> None:
+        self.connection.close()
 
     def _split(self, kind: RecordKind, payloads: list[bytes]) -> dict[str, list[pa.Table]]:
         """The payloads' rows by point type, decoded in Python whatever their kind."""
@@ -104,7 +111,8 @@ class MetricsWriter(NativeWriter):
             if name in parts:
                 tables = parts[name]
                 table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-                self.write_arrow(table, database, f"{token}:{name}" if token else "", f"otel_metrics_{name}")
+                target = qualified(database, f"otel_metrics_{name}")
+                insert_arrow(self.connection, table, target, f"{token}:{name}" if token else "", self.items)
 
     def _target(self, database: str, name: str) -> str:
-        return f"{quote_identifier(database)}.otel_metrics_{name}"
+        return qualified(database, f"otel_metrics_{name}")
