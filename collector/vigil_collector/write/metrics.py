@@ -1,7 +1,7 @@
 """The writer of metric data points into the five ``otel_metrics_*`` tables (gauge, sum,
-histogram, exponential_histogram, summary). A record holds either a
-request's points split by type (decoded in Python, decode/metrics.py) or the request's
-protobuf bytes, which ClickHouse decodes itself (write/native_metrics.py). A batch becomes
+histogram, exponential_histogram, summary). A WAL record holds either a request's points
+split by type (decoded in Python, decode/metrics.py) or the request's protobuf bytes, which
+ClickHouse decodes itself (write/native_metrics.py). A batch becomes
 one INSERT per table that has points in it, each with the batch's token and the table's
 name, so a repeat after a crash is dropped table by table."""
 
