@@ -59,8 +59,9 @@ def main() -> None:
 
     import pyarrow as pa
 
-    from vigil_collector.decode.spans import DecodeLimits, decode_spans
-    from vigil_collector.write.trace_writer import TraceWriter
+    from vigil_collector.decode.limits import DecodeLimits
+    from vigil_collector.decode.spans import decode_spans
+    from vigil_collector.write.traces import TracesWriter
     from vigil_server.settings import VigilSettings
     from vigil_storage import apply_migrations, connect
 
@@ -68,7 +69,7 @@ def main() -> None:
     requests = [build_request(rng) for _ in range(args.requests)]
     arrow = pa.concat_tables([decode_spans(r, DecodeLimits()).table for r in requests])
     bodies = [r.SerializeToString() for r in requests]
-    batch = VigilSettings().batch_max_spans
+    batch = VigilSettings().batch_max_cost
     per_batch = max(1, batch // 512)
     dsn = f"chdb://{tempfile.mkdtemp(prefix='vigil-genai-bench-')}/clickhouse"
     client = connect(dsn)
@@ -82,7 +83,7 @@ def main() -> None:
     client.command(
         "ALTER TABLE without_columns.otel_traces " + ", ".join(f"DROP COLUMN {c}" for c in COLUMNS)
     )
-    writer = TraceWriter(dsn, connect_timeout_s=10, insert_timeout_s=300)
+    writer = TracesWriter(dsn, connect_timeout_s=10, insert_timeout_s=300)
 
     def arrow_insert(db: str) -> float:
         started = time.perf_counter()

@@ -499,7 +499,7 @@ def main() -> None:
         client.command("CREATE TABLE otel.bench_direct AS otel.otel_traces")
         client.command("ALTER TABLE otel.bench_direct MODIFY SETTING non_replicated_deduplication_window = 0")
         started = time.perf_counter()
-        batch = VigilSettings().batch_max_spans  # the same batch size as the server's
+        batch = VigilSettings().batch_max_cost  # the same batch size as the server's
         for offset in range(0, everything.num_rows, batch):
             client.insert_arrow(
                 "otel.bench_direct", everything.slice(offset, batch), settings={"async_insert": 0}

@@ -69,8 +69,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
+    from vigil_collector.decode.limits import DecodeLimits
     from vigil_collector.decode.logs import decode_logs
-    from vigil_collector.decode.spans import DecodeLimits
     from vigil_storage import connect
 
     rng = random.Random(args.seed)

@@ -77,8 +77,8 @@ def main() -> None:
 
     import pyarrow as pa
 
+    from vigil_collector.decode.limits import DecodeLimits
     from vigil_collector.decode.metrics import decode_metrics
-    from vigil_collector.decode.spans import DecodeLimits
     from vigil_storage import connect
 
     rng = random.Random(args.seed)

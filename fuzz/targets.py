@@ -26,10 +26,10 @@ from typing import Any
 
 import pyarrow.ipc
 
+from vigil_collector.decode.limits import DecodeLimits
 from vigil_collector.decode.metrics import unpack
 from vigil_collector.decode.native import check_native
 from vigil_collector.decode.pool import ArrowRecords, decode_request
-from vigil_collector.decode.spans import DecodeLimits
 from vigil_collector.errors import BodyTooLarge, MalformedRequest, UnsupportedMedia
 from vigil_collector.receive.body import decode_body
 

@@ -208,7 +208,7 @@ def test_after_a_crash_the_same_batches_are_written_again_with_the_same_tokens(t
         generation = wal.generation
         assert tokens[0] == f"{generation}:0-3:1:0"
         # Only the batch written again is checked (its INSERT may have been dropped as a
-        # duplicate of one that never committed: batcher.RecoveringWriter).
+        # duplicate of one that never committed: batch/failures.RecoveringWriter).
         assert writer.recovered == [tokens[0]]
         assert await stop(wal, batcher)
 

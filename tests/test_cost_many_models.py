@@ -15,8 +15,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from vigil import QueryClient
-from vigil_query.prices import store as price_book
-from vigil_query.prices.book import Period, Price, cost_sql
+from vigil_query.analytics.prices import store as price_book
+from vigil_query.analytics.prices.book import Period, Price, cost_sql
 
 from reference_payload import kv
 from support import RunningApp, export_otlp

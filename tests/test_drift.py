@@ -20,8 +20,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from test_query_grpcurl import grpcurl
 
 from vigil import QueryClient, QueryError
-from vigil_query import psi as psi_math
-from vigil_query.drift_sql import MANTISSA_BITS
+from vigil_query.drift import psi as psi_math
+from vigil_query.drift.query import MANTISSA_BITS
 
 from reference_payload import kv
 from support import RunningApp, ServerProcess, export_otlp

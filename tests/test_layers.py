@@ -39,7 +39,7 @@ EXCEPTIONS = {
     # The replayed trace is written as OTLP rows with the collector's own decoder.
     ("query/vigil_query/replay/record.py", "vigil_collector.decode"),
     # The query server's message size limit is the SDK client's.
-    ("query/vigil_query/server.py", "vigil.query_client"),
+    ("query/vigil_query/api/server.py", "vigil.query_client"),
 }
 
 

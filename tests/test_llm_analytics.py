@@ -20,8 +20,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 import vigil
 from vigil import QueryClient
 from vigil.query.v1 import query_pb2
-from vigil_query.prices import store as price_book
-from vigil_query.prices.book import Price, default_prices, resolve
+from vigil_query.analytics.prices import store as price_book
+from vigil_query.analytics.prices.book import Price, default_prices, resolve
 
 from reference_payload import kv
 from support import RunningApp, export_otlp, run_cli

@@ -23,7 +23,7 @@ from opentelemetry.sdk.resources import Resource
 
 from vigil import QueryClient
 from vigil.query_client import QueryError
-from vigil_query.histograms import Explicit, Exponential, quantile
+from vigil_query.metrics.histograms import Explicit, Exponential, quantile
 
 from reference_payload import kv
 from support import RunningApp, http_request

@@ -22,7 +22,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from vigil_collector.decode import DecodeLimits, decode_spans
 from vigil_collector.decode.native import check_native
 from vigil_collector.wal.records import RecordKind
-from vigil_collector.write.trace_writer import TraceWriter
+from vigil_collector.write.traces import TracesWriter
 from vigil_storage.migrate import apply_migrations
 
 from support import RunningApp, export_otlp, make_request, scratch_databases
@@ -132,7 +132,7 @@ def test_clickhouse_stores_what_python_stores(
 
     native_db, python_db = databases
     for database, write in ((native_db, "native"), (python_db, "arrow")):
-        writer = TraceWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60)
+        writer = TracesWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60)
         try:
             if write == "native":
                 assert writer.write_native(bodies, 800, database) == "clickhouse"
@@ -241,7 +241,7 @@ def test_small_batches_are_decoded_in_python(app: RunningApp, ch: Client) -> Non
     ch.command(f"DROP DATABASE IF EXISTS {database}")
     apply_migrations(ch, database)
     bodies = [make_request(50, f"small-{i}").SerializeToString() for i in range(2)]
-    writer = TraceWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60, native_min_spans=101)
+    writer = TracesWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60, native_min_spans=101)
     try:
         assert writer.write_native(bodies, 100, database) == "python"
         assert writer.write_native(bodies, 101, database) == "clickhouse"
@@ -264,7 +264,7 @@ def test_a_batch_dropped_as_a_duplicate_of_an_insert_that_never_committed_is_rec
     database = "recover_missing"
     ch.command(f"DROP DATABASE IF EXISTS {database}")
     apply_migrations(ch, database)
-    writer = TraceWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60)
+    writer = TracesWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60)
     try:
         rng = random.Random(12)
         decoy = make_request(1, "recover-decoy", rng)

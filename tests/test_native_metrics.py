@@ -22,7 +22,7 @@ from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.metrics import TABLES
 from vigil_collector.decode.native import check_native_metrics
 from vigil_collector.wal.records import RecordKind
-from vigil_collector.write.metrics_writer import MetricsWriter
+from vigil_collector.write.metrics import MetricsWriter
 
 from support import RunningApp, scratch_databases
 

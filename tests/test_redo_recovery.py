@@ -20,13 +20,11 @@ from vigil_collector.decode.metrics import TABLES
 from vigil_collector.decode.native import check_native_metrics
 from vigil_collector.decode.pool import ipc_stream
 from vigil_collector.wal.records import RecordKind
-from vigil_collector.write.arrow_writer import ArrowWriter
-from vigil_collector.write.metrics_writer import MetricsWriter
+from vigil_collector.write import LogsWriter, MetricsWriter
 
 from support import RunningApp, scratch_databases
 
 TOKEN = "gen:0-9:5:0"
-LOG_KEY = ("Timestamp", "ServiceName", "TraceId", "SpanId", "SeverityNumber", "Body")
 
 
 def _logs(service: str, n: int, seed: int) -> bytes:
@@ -47,10 +45,7 @@ def _logs(service: str, n: int, seed: int) -> bytes:
 
 def test_log_records_missing_after_a_crash_are_inserted_again(app: RunningApp, ch: Client) -> None:
     with scratch_databases(ch, "recover_logs") as (database,):
-        writer = ArrowWriter(
-            app.settings.dsn, "otel_logs", frozenset({RecordKind.LOGS_ARROW}),
-            connect_timeout_s=5, insert_timeout_s=60, items="log records", recovery_key=LOG_KEY,
-        )  # fmt: skip
+        writer = LogsWriter(app.settings.dsn, connect_timeout_s=5, insert_timeout_s=60)
         try:
             # The decoy has the same shape (two payloads, so two blocks): ClickHouse gives the
             # blocks of an INSERT tokens of their own, by position.

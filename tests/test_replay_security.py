@@ -25,9 +25,9 @@ from vigil import QueryClient, QueryError
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
+from vigil_query.analytics.prices.book import Price
+from vigil_query.analytics.prices.store import set_prices
 from vigil_query.errors import OverCap
-from vigil_query.prices.book import Price
-from vigil_query.prices.store import set_prices
 from vigil_query.replay.caps import Caps, Spend, check_window
 from vigil_query.replay.providers import estimated_input_tokens, request_for
 

@@ -108,18 +108,18 @@ def test_on_a_cluster_the_writers_insert_in_the_foreground_with_deduplicated_vie
 ) -> None:
     clustered = VigilApp(make_settings(tmp_path, clickhouse_cluster="prod"))
     single = VigilApp(make_settings(tmp_path))
-    for writer in (*clustered.writers, *clustered.log_writers, *clustered.metrics_writers):
-        assert writer.session_settings == CLUSTER_INSERT_SETTINGS
-    for writer in (*single.writers, *single.log_writers, *single.metrics_writers):
-        assert writer.session_settings == {}
+    for writer in (*clustered.traces_writers, *clustered.logs_writers, *clustered.metrics_writers):
+        assert writer.connection.session_settings == CLUSTER_INSERT_SETTINGS
+    for writer in (*single.traces_writers, *single.logs_writers, *single.metrics_writers):
+        assert writer.connection.session_settings == {}
     assert CLUSTER_INSERT_SETTINGS == {
         "distributed_foreground_insert": 1,
         "deduplicate_blocks_in_dependent_materialized_views": 1,
     }
     # The connection a writer opens carries them (on chDB, which knows both settings).
-    writer = clustered.writers[0]
-    writer._dsn = app.settings.dsn
-    client = writer._connected()
+    writer = clustered.traces_writers[0]
+    writer.connection.dsn = app.settings.dsn
+    client = writer.connection.client()
     try:
         assert client.get_client_setting("distributed_foreground_insert") == "1"
         assert client.get_client_setting("deduplicate_blocks_in_dependent_materialized_views") == "1"

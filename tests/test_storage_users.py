@@ -27,8 +27,8 @@ from vigil import QueryClient
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
-from vigil_query.prices import store as price_book
-from vigil_query.prices.book import Price
+from vigil_query.analytics.prices import store as price_book
+from vigil_query.analytics.prices.book import Price
 from vigil_server.app import migrate_all
 
 from support import REPO, RunningApp, http_request, make_request, make_settings

@@ -16,9 +16,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from vigil import QueryClient
 from vigil.query.v1 import query_pb2
 from vigil_query.replay.stale import stale_spans
-from vigil_query.trace_graph import TraceGraph
-from vigil_query.trace_sql import outline, page
-from vigil_query.tree import build_trace
+from vigil_query.traces.graph import TraceGraph
+from vigil_query.traces.trace import outline, page
+from vigil_query.traces.tree import build_trace
 
 from reference_payload import kv
 from support import RunningApp, export_otlp, http_request

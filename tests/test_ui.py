@@ -33,8 +33,8 @@ from vigil import QueryClient, QueryError
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
-from vigil_query.drift_detector import DetectorConfig, evaluate_once
-from vigil_query.web_app import web_app
+from vigil_query.api.web_app import web_app
+from vigil_query.drift.detector import DetectorConfig, evaluate_once
 from vigil_storage import connect
 
 from support import REPO, RunningApp, ServerProcess, free_port, make_settings

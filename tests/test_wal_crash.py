@@ -63,7 +63,7 @@ def test_sigkill_at_five_moments_loses_nothing_and_stores_nothing_twice(tmp_path
         return False  # the server is gone: an unacknowledged request may be stored or not
 
     for round_, load_s in enumerate((0.3, 0.9, 1.6, 2.3, 3.1)):
-        server = ServerProcess(data_dir, VIGIL_BATCH_MAX_WAIT_S="0.02", VIGIL_BATCH_MAX_SPANS="3000")
+        server = ServerProcess(data_dir, VIGIL_BATCH_MAX_WAIT_S="0.02", VIGIL_BATCH_MAX_COST="3000")
         server.wait_ready()
         stop = threading.Event()
         threads = [

@@ -39,7 +39,7 @@ from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.dead_letter import DeadLetters
 from vigil_collector.wal.log import WriteAheadLog
 from vigil_collector.wal.segments import segment_path
-from vigil_query.web_server import WebServer
+from vigil_query.api.web_server import WebServer
 from vigil_server.cli import warn_about_exposure
 from vigil_server.settings import VigilSettings
 
@@ -239,7 +239,7 @@ def test_web_answers_carry_the_security_headers(app: RunningApp) -> None:
 def test_built_ui_needs_nothing_the_policy_forbids() -> None:
     """No inline script or style in the built page (the policy has no 'unsafe-inline'), and
     the UI never sets a style attribute (blocked too): only the CSSOM."""
-    from vigil_query.web_app import default_ui_dir
+    from vigil_query.api.web_app import default_ui_dir
 
     index = default_ui_dir() / "index.html"
     if not index.is_file():

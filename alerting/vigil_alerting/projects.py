@@ -23,6 +23,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.actions.queue import ActionQueue
+from vigil_alerting.background import LoopThread
 from vigil_alerting.errors import RuleError
 from vigil_alerting.incidents.manager import IncidentManager, ReceiverSink
 from vigil_alerting.incidents.model import Incident
@@ -73,9 +74,8 @@ class Alerting:
         self._on_evaluation = on_evaluation
         self._client: Client | None = None
         self._lock = threading.RLock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = LoopThread("vigil-alerting", self._loop)
+        self._stop, self._wake = self._worker.stopping, self._worker.wake
         self.runners: dict[str, Runner] = {}  # by project database
         self.slugs: dict[str, str] = {}  # project database → slug
         self.file_rules: list[Rule] = []
@@ -111,18 +111,11 @@ class Alerting:
             self.actions.start()
         if self.triage is not None:
             self.triage.start()
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="vigil-alerting", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the loop (after the evaluation in progress), then close its client."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        self._worker.stop(timeout_s)
         if self.triage is not None:
             self.triage.stop(timeout_s)
         if self.incidents is not None:
@@ -151,7 +144,7 @@ class Alerting:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.running
 
     def _loop(self) -> None:
         while not self._stop.is_set():

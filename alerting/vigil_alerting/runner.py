@@ -41,6 +41,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from vigil_alerting.background import LoopThread
 from vigil_alerting.errors import EvaluationError
 from vigil_alerting.evaluate.evaluator import RuleResult, evaluate_rule
 from vigil_alerting.evaluate.sandbox import SandboxResult, evaluate_sample
@@ -114,10 +115,9 @@ class Runner:
         self.status_of: dict[str, RuleStatus] = {}
         self.instances: dict[tuple[str, str], AlertInstance] = {}
         self._lock = threading.Lock()  # rules and status, read by API threads
-        self._stop = threading.Event()
-        # Set when the rules change; shared with a loop that drives several runners.
-        self._wake = wake or threading.Event()
-        self._thread: threading.Thread | None = None
+        # wake: set when the rules change; shared with a loop that drives several runners.
+        self._worker = LoopThread("vigil-alert-runner", self._loop, wake)
+        self._stop, self._wake = self._worker.stopping, self._worker.wake
 
     # --- rules ------------------------------------------------------------------------------
     def open(self) -> None:
@@ -211,18 +211,10 @@ class Runner:
 
     # --- the loop ----------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="vigil-alert-runner", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        self._worker.stop(timeout_s)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -245,7 +237,7 @@ class Runner:
             }
         return RunnerStatus(
             enabled=True,
-            running=self._thread is not None and self._thread.is_alive(),
+            running=self._worker.running,
             interval_s=self.default_interval_s,
             rules=len(per_rule),
             last_evaluation_ns=max((s.last_evaluation_ns for s in per_rule.values()), default=0),

@@ -43,10 +43,10 @@ from vigil_alerting.state.store import AlertStore
 from vigil_auth.authenticator import Authenticator, Principal
 from vigil_auth.grpc_calls import caller
 from vigil_auth.keys import READ, WRITE
+from vigil_query.api.service import _abort, respond
 from vigil_query.errors import FailedPrecondition, InvalidQuery, NotFound
 from vigil_query.page_token import decode_parts, encode_parts, fingerprint, page_size
 from vigil_query.reader import Reader, Writer
-from vigil_query.service import _abort, respond
 
 pb = alerting_pb2
 DEFAULT_PAGE = 100

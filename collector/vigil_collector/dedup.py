@@ -25,7 +25,7 @@ does not release the claim, as the record will still be written.
 
 Cost on the acknowledgement path: one SHA-256 of the body (~0.8 ms per MB here; run on a
 thread, in parallel with the decode, for bodies over 64 KiB), a dict look-up, and 16 bytes
-more per log record. Memory: about 150 bytes per request of the window.
+more per WAL record. Memory: about 150 bytes per request of the window.
 """
 
 from __future__ import annotations

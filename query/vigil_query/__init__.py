@@ -1,9 +1,16 @@
-"""The query service: gRPC request → validated filter → SQL → ClickHouse → response.
+"""The query service: RPC → validated filter → SQL → ClickHouse → response, by area.
 
-service.py     the RPCs (QueryService), mapping errors to gRPC status codes once
-filters.py     SpanFilter → WHERE clause with bound parameters
+api/           the servicers (QueryService, AdminService), gRPC and Connect servers, web port
+traces/        SearchSpans/SearchTraces, GetTrace, the span tree, services, TailSpans/TailLogs
+logs/          SearchLogs, a trace's logs
+metrics/       ListMetrics/QueryMetrics, histogram quantiles
+analytics/     usage, sessions, cost, overview, the price book (prices/)
+drift/         GetDrift, PSI, the detector and its alerts
+replay/        Replay: mutations → stale spans → provider calls → the recorded trace
+Shared by the areas:
+reader.py, writer.py, pool.py   ClickHouse clients with limits; reading and writing apart
+filters.py     filters → WHERE clause with bound parameters; time ranges
 page_token.py  opaque, stable cursors for newest-first paging
-spans_sql.py   SearchSpans / SearchTraces SQL; trace_sql.py GetTrace; catalog_sql.py services
-rows.py        ClickHouse rows → protobuf messages; tree.py the parent/child tree
-server.py      the gRPC server (reflection, health) and its lifecycle
+rows.py        ClickHouse span rows → protobuf messages
+errors.py      the typed errors every area raises (mapped to status codes in api/service.py)
 """

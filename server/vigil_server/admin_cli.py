@@ -27,9 +27,9 @@ from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_auth import registry
 from vigil_auth.keys import SCOPES
-from vigil_query.prices.book import load_file
-from vigil_query.prices_rpc import to_message
-from vigil_query.server import QueryServer
+from vigil_query.analytics.prices.book import load_file
+from vigil_query.analytics.prices.rpc import to_message
+from vigil_query.api.server import QueryServer
 from vigil_server import local_admin
 from vigil_server.app import ensure_system, make_authenticator, make_query_server
 from vigil_server.settings import VigilSettings

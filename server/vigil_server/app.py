@@ -50,15 +50,13 @@ from vigil_collector.pipeline import METRICS, Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
 from vigil_collector.wal.log import Backlog, WriteAheadLog
-from vigil_collector.wal.records import RecordKind
 from vigil_collector.wal.state import private_dir
-from vigil_collector.write import ArrowWriter, TraceWriter
-from vigil_collector.write.metrics_writer import MetricsWriter
-from vigil_query.drift_detector import run_detector
-from vigil_query.prices import store as price_book
+from vigil_collector.write import LogsWriter, MetricsWriter, TracesWriter
+from vigil_query.analytics.prices import store as price_book
+from vigil_query.api.server import QueryServer, Servicer
+from vigil_query.api.service import QueryService
+from vigil_query.drift.detector import run_detector
 from vigil_query.reader import Reader, Writer
-from vigil_query.server import QueryServer, Servicer
-from vigil_query.service import QueryService
 from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes, host_middleware
 from vigil_server.schema_ddl import system_statements
@@ -96,8 +94,9 @@ class VigilApp:
             cluster=settings.cluster(),
         )
         self.limits = DecodeLimits(settings.max_attributes_per_span, settings.max_attribute_value_length)
-        self.writers = [
-            TraceWriter(
+        # One writer of each signal per lane: a lane writes whatever kinds its batch holds.
+        self.traces_writers = [
+            TracesWriter(
                 settings.dsn,
                 connect_timeout_s=settings.storage_connect_timeout_s,
                 insert_timeout_s=settings.insert_timeout_s,
@@ -106,17 +105,11 @@ class VigilApp:
             )
             for _ in range(settings.insert_concurrency)
         ]
-        # One log writer per lane too: a lane writes whatever kinds its batch holds.
-        self.log_writers = [
-            ArrowWriter(
+        self.logs_writers = [
+            LogsWriter(
                 settings.dsn,
-                "otel_logs",
-                frozenset({RecordKind.LOGS_ARROW}),
                 connect_timeout_s=settings.storage_connect_timeout_s,
                 insert_timeout_s=settings.insert_timeout_s,
-                items="log records",
-                # A batch written again after a crash is checked by these (see batcher).
-                recovery_key=("Timestamp", "ServiceName", "TraceId", "SpanId", "SeverityNumber", "Body"),
             )
             for _ in range(settings.insert_concurrency)
         ]
@@ -131,8 +124,8 @@ class VigilApp:
             for _ in range(settings.insert_concurrency)
         ]
         if settings.cluster() is not None:
-            for writer in (*self.writers, *self.log_writers, *self.metrics_writers):
-                writer.session_settings = CLUSTER_INSERT_SETTINGS
+            for writer in (*self.traces_writers, *self.logs_writers, *self.metrics_writers):
+                writer.connection.session_settings = CLUSTER_INSERT_SETTINGS
         # The admin commands' way in while this process holds the data directory (local_admin.py).
         self._admin_token = local_admin.new_token()
         self.auth = make_authenticator(settings, self.metrics.auth_failures.labels, self._admin_token)
@@ -272,8 +265,11 @@ class VigilApp:
         self.wal.start()
         self.batcher = Batcher(
             self.wal,
-            [list(lane) for lane in zip(self.writers, self.log_writers, self.metrics_writers, strict=True)],
-            max_items=s.batch_max_spans,
+            [
+                list(lane)
+                for lane in zip(self.traces_writers, self.logs_writers, self.metrics_writers, strict=True)
+            ],
+            max_items=s.batch_max_cost,
             max_bytes=s.batch_max_bytes,
             max_wait_s=s.batch_max_wait_s,
             metrics=self.metrics,
@@ -290,7 +286,7 @@ class VigilApp:
             self.decoder,
             self.metrics,
             max_pending_bytes=s.queue_max_bytes,
-            max_pending_items=s.queue_max_spans,
+            max_pending_items=s.queue_max_cost,
             pace=self.batcher.admitted,
             recent=RecentRequests(s.ingest_dedup_window_s, self.wal.recent)
             if s.ingest_dedup_window_s

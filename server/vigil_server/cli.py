@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from vigil_alerting.errors import AlertingError
 from vigil_auth.secret import SecretError
 from vigil_collector.wal.log import LogLocked
-from vigil_query.drift_detector import evaluate_once
+from vigil_query.drift.detector import evaluate_once
 from vigil_server.admin_cli import add_admin_commands, run_admin_command
 from vigil_server.app import detect_drift, make_reader, migrate_all, serve, serve_query
 from vigil_server.logs import configure_logging
 from vigil_server.schema_ddl import print_ddl
-from vigil_server.settings import VigilSettings
+from vigil_server.settings import VigilSettings, deprecated_names
 from vigil_simulator.cli import add_simulate_command, run_simulate
 from vigil_simulator.sink import add_sink_command, run_sink
 from vigil_storage import StorageError, connect
@@ -35,7 +35,9 @@ def settings_errors(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         name = ".".join(str(part) for part in error["loc"]) or "settings"
-        lines.append(f"  VIGIL_{name.upper()}: {error['msg']}")
+        # A setting with an alias (a deprecated name) is reported under its full new name.
+        env = name.upper() if name.upper().startswith("VIGIL_") else f"VIGIL_{name.upper()}"
+        lines.append(f"  {env}: {error['msg']}")
     return "\n".join(lines)
 
 
@@ -115,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"vigil: cannot start: {problem}", file=sys.stderr)
             return 2
         warn_about_exposure(settings)
+        for message in deprecated_names():
+            log.warning("%s (read under the old name for this release)", message)
 
     if args.command == "serve":
         try:

@@ -16,7 +16,7 @@ from vigil_alerting.state import rules_store
 from vigil_alerting.state import store as alert_store
 from vigil_alerting.triage import lock as triage_lock
 from vigil_auth import registry
-from vigil_query.prices import store as price_book
+from vigil_query.analytics.prices import store as price_book
 from vigil_server import worker_lease
 from vigil_storage.cluster import Cluster, create_database, render_replicated
 from vigil_storage.migrate import all_statements, quote_identifier

@@ -9,11 +9,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vigil_alerting.actions.remediator import Remediator
@@ -21,12 +23,12 @@ from vigil_alerting.rules.builtin import SELF_RULE_NAMES
 from vigil_alerting.triage.runner import TriageConfig
 from vigil_auth.secret import check_length
 from vigil_auth.throttle import AbuseLimits
-from vigil_query.drift_detector import DetectorConfig
-from vigil_query.psi import Thresholds
+from vigil_query.api.web_app import default_ui_dir
+from vigil_query.drift.detector import DetectorConfig
+from vigil_query.drift.psi import Thresholds
 from vigil_query.replay.caps import Caps
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits
-from vigil_query.web_app import default_ui_dir
 from vigil_server.tls import Tls
 from vigil_storage.cluster import Cluster
 from vigil_storage.migrate import quote_identifier
@@ -34,8 +36,31 @@ from vigil_storage.migrate import quote_identifier
 MIB = 1024 * 1024
 
 
+# Old environment names still read, for one release, and their new names (see deprecated_names).
+DEPRECATED_NAMES = {
+    "VIGIL_BATCH_MAX_SPANS": "VIGIL_BATCH_MAX_COST",
+    "VIGIL_QUEUE_MAX_SPANS": "VIGIL_QUEUE_MAX_COST",
+}
+
+
+def deprecated_names(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> list[str]:
+    """The deprecated names set in ``environ`` (default: the process's environment) or in
+    ``env_file``, each as a sentence saying its new name, to warn about at start (the values
+    are read under the old names all the same)."""
+    names = {name.upper() for name in (os.environ if environ is None else environ)}
+    if env_file is not None and env_file.is_file():
+        names |= {name.upper() for name in dotenv_values(env_file)}
+    return [f"{old} is deprecated: use {new}" for old, new in DEPRECATED_NAMES.items() if old in names]
+
+
 class VigilSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VIGIL_", env_file=".env", extra="ignore")
+    # populate_by_name: a setting with an alias (the deprecated names) is still given by its
+    # field name in code and tests.
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(
@@ -504,7 +529,14 @@ class VigilSettings(BaseSettings):
         "long (collector/vigil_collector/batch/pacing.py); smaller keeps acknowledged spans fresher "
         "under such load, larger gives more throughput; 0 = never wait.",
     )
-    batch_max_spans: int = Field(default=50_000, gt=0, description="An INSERT is sent at this many spans...")
+    batch_max_cost: int = Field(
+        default=50_000,
+        gt=0,
+        validation_alias=AliasChoices("VIGIL_BATCH_MAX_COST", "VIGIL_BATCH_MAX_SPANS"),
+        description="An INSERT is sent at this cost, in units of one span (a log record costs one, "
+        "eight metric data points one)... (VIGIL_BATCH_MAX_SPANS, its old name, is deprecated: still "
+        "read for one release, with a warning at start.)",
+    )
     batch_max_bytes: int = Field(
         default=64 * MIB,
         gt=0,
@@ -518,10 +550,13 @@ class VigilSettings(BaseSettings):
         ge=1,
         description="INSERTs that may run at once: while one is written, the next batch goes in.",
     )
-    queue_max_spans: int = Field(
+    queue_max_cost: int = Field(
         default=400_000,
         gt=0,
-        description="Spans of requests decoded but not yet fsynced in the log; beyond it ingest answers 'retry'.",
+        validation_alias=AliasChoices("VIGIL_QUEUE_MAX_COST", "VIGIL_QUEUE_MAX_SPANS"),
+        description="Cost (in units of one span, as VIGIL_BATCH_MAX_COST) of requests decoded but not yet "
+        "fsynced in the log; beyond it ingest answers 'retry'. (VIGIL_QUEUE_MAX_SPANS, its old name, is "
+        "deprecated: still read for one release, with a warning at start.)",
     )
     queue_max_bytes: int = Field(
         default=256 * MIB,

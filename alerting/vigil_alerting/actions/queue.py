@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from vigil_alerting.actions.remediator import SIGNATURE_HEADER, Remediator, resolve, sign
 from vigil_alerting.actions.store import UNFINISHED, ActionRecord, ActionStore
+from vigil_alerting.background import LoopThread
 from vigil_alerting.errors import AlertingError
 from vigil_alerting.incidents.manager import IncidentManager
 from vigil_alerting.rules.model import Rule
@@ -104,9 +105,8 @@ class ActionQueue:
         self.enqueued = 0  # since this process started (GetQueueStats)
         self.dequeued = 0
         self._listeners: list[Callable[[ActionRecord], None]] = []  # WatchActions
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = LoopThread("vigil-actions", self._loop)
+        self._stop, self._wake = self._worker.stopping, self._worker.wake
         registry = registry if registry is not None else CollectorRegistry()
         self.total = Counter(
             "vigil_actions", "Actions entering each status.", ["action", "status"], registry=registry
@@ -135,18 +135,11 @@ class ActionQueue:
             log.info("actions: %d unfinished actions resumed", len(self._queue))
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="vigil-actions", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
         deadline = time.monotonic() + timeout_s
+        self._worker.stop(timeout_s)
         with self._lock:
             senders = list(self._sending.values())
         for sender in senders:  # tasks in flight get their answer stored, if it comes in time

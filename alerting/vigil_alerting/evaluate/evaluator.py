@@ -26,8 +26,8 @@ from vigil_alerting.rules.model import (
     glob_matches,
     leaves,
 )
-from vigil_query import drift_sql
-from vigil_query import psi as psi_math
+from vigil_query.drift import psi as psi_math
+from vigil_query.drift import query as drift_sql
 from vigil_storage.migrate import quote_identifier
 
 

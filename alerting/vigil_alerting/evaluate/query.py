@@ -8,7 +8,7 @@ which the tables' partitions (by day) and primary keys prune with. User values (
 filters, globs) reach ClickHouse only as bound parameters; identifiers only through
 ``quote_identifier``.
 
-Drift is the exception that proves the rule: its query is GetDrift's (``vigil_query.drift_sql``),
+Drift is the exception that proves the rule: its query is GetDrift's (``vigil_query.drift.query``),
 which already returns every group's histograms in one query, and PSI is computed in Python.
 """
 

@@ -33,8 +33,8 @@ from vigil_alerting.incidents.store import IncidentStore
 from vigil_alerting.rules.model import SEVERITY_RANK
 from vigil_alerting.triage import context as ctx
 from vigil_alerting.triage.lock import Claim, TriageLock
-from vigil_query.prices.book import Price
-from vigil_query.prices.store import list_prices
+from vigil_query.analytics.prices.book import Price
+from vigil_query.analytics.prices.store import list_prices
 from vigil_query.replay import providers
 from vigil_storage.client import close_quietly
 

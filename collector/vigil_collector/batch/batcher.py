@@ -13,15 +13,10 @@ crash the recorded batches are written again with the same boundaries, and Click
 what it already has. The checkpoint moves once an INSERT commits, and committed segments
 are deleted.
 
-Failures, and why none can block the log for good:
-- ClickHouse unreachable, timing out, or failing for a reason of its own (a table detached,
-  too many parts, memory): the batch is retried with backoff (up to ``retry_max_s``), for as
-  long as it takes; meanwhile ingest keeps acknowledging until the log is full.
-- ClickHouse refuses the data itself (a parse or type error), or the payload cannot be
-  decoded: the batch is written again one record at a time, and a record refused on its own
-  goes to the dead-letter directory with the reason. An unexpected exception (a bug) is
-  retried three times, then treated the same way.
-- The cutting loop is supervised: if it crashes, the traceback is logged and it restarts.
+Failures, and why none can block the log for good: retries with backoff, refused batches
+split down to the record, dead letters and the check of batches written again after a restart
+are the failure policy (failures.py). The cutting loop is supervised: if it crashes, the
+traceback is logged and it restarts.
 
 A batch holds records of several kinds (wal/records.py): each kind goes into its own INSERT,
 through the writer registered for it, so logs and metrics get writers of their own and share
@@ -40,19 +35,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import pyarrow as pa
-from google.protobuf.message import DecodeError
-
+from vigil_collector.batch import failures
 from vigil_collector.batch.pacing import Pacer
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.log import Damaged, WriteAheadLog
 from vigil_collector.wal.records import Record, RecordKind
 from vigil_storage import StorageError
-from vigil_storage.errors import StorageDataError
 
 log = logging.getLogger(__name__)
-
-_BUG_ATTEMPTS = 3  # an unexpected exception is retried this often before the batch is split
 
 
 class RecordWriter(Protocol):
@@ -67,20 +57,6 @@ class RecordWriter(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class RecoveringWriter(RecordWriter, Protocol):
-    """A writer that can tell which of a batch's items ClickHouse holds, and insert the rest.
-
-    Why: ClickHouse (non-replicated MergeTree) records an INSERT's deduplication token just
-    before it commits the part. A crash between the two (with the embedded engine, a crash of
-    Vigil) leaves the token without the rows, and the batch written again after the restart
-    is dropped as a duplicate. So batches written again at start are checked (spans by their
-    ids, other rows by a key); the missing items are inserted with a token of their own."""
-
-    def recover(self, kind: RecordKind, payloads: list[bytes], token: str, database: str) -> int:
-        """Insert the items of these payloads that ``database`` lacks; returns how many."""
-        ...
 
 
 @dataclass
@@ -398,8 +374,7 @@ class Batcher:
         """Write one batch until it commits (or the collector stops); always frees the lane."""
         assert self._free is not None
         loop = asyncio.get_running_loop()
-        attempt = 0
-        delay = 0.1
+        backoff = failures.Backoff(self._retry_max_s)
         try:
             while True:
                 started = time.perf_counter()
@@ -409,7 +384,7 @@ class Batcher:
                 else:
                     try:
                         checkpoint = await loop.run_in_executor(
-                            lane.thread, self._write_sync, lane, batch, attempt
+                            lane.thread, self._write_sync, lane, batch, backoff.attempt
                         )
                         break
                     except StorageError as exc:
@@ -417,24 +392,23 @@ class Batcher:
                     except Exception as exc:
                         log.exception("writing records %d-%d failed unexpectedly", batch.start, batch.end)
                         reason = f"internal error {type(exc).__name__}: {exc}"
-                attempt += 1
+                delay = backoff.failed()
                 self.last_error = reason
                 self.pacer.wake()  # an outage is not paced: let the waiting requests in
                 self._metrics.insert_failures.inc()
-                if attempt == 1 or attempt % 20 == 0:
+                if backoff.worth_logging:
                     log.warning(
                         "records %d-%d (%d items) not written, retrying (attempt %d): %s",
                         batch.start,
                         batch.end,
                         batch.items,
-                        attempt,
+                        backoff.attempt,
                         reason,
                     )
                 if self._stop.is_set():
                     return  # recorded in the state: written at the next start
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, self._retry_max_s)
             self._metrics.insert_seconds.observe(time.perf_counter() - started)
             if batch.oldest_ns:
                 self._metrics.commit_lag.observe(max(0.0, (time.time_ns() - batch.oldest_ns) / 1e9))
@@ -473,31 +447,17 @@ class Batcher:
                     else f"project {project} no longer exists"
                 )
                 for r in records:
-                    self._dead_letter(r, reason)
+                    failures.dead_letter(self._wal.dead_letters, r, reason)
                 continue
             target = _Target(writer, kind, project, database)
-            try:
-                self._insert(batch, target, records, batch.start, batch.end)
-                continue
-            except Exception as exc:
-                if not _refused(exc, attempt):
-                    raise
-                if len(records) == 1:
-                    self._dead_letter(records[0], _reason(exc))
-                    continue
-                log.warning(
-                    "ClickHouse refused records %d-%d (%s); writing them one at a time",
-                    batch.start,
-                    batch.end,
-                    _reason(exc),
-                )
-            for r in records:  # deterministic: the same split, the same tokens after a crash
-                try:
-                    self._insert(batch, target, [r], r.seq, r.seq + 1)
-                except Exception as exc:
-                    if not _refused(exc, attempt):
-                        raise
-                    self._dead_letter(r, _reason(exc))
+            failures.split_refused(
+                lambda rs, first, end, target=target: self._insert(batch, target, rs, first, end),
+                records,
+                batch.start,
+                batch.end,
+                attempt,
+                self._wal.dead_letters,
+            )
         for e in batch.entries:
             if isinstance(e, Damaged):
                 self._wal.dead_letters.add_bytes(e.seq, 0, 0, e.raw, e.reason)
@@ -516,48 +476,11 @@ class Batcher:
         payloads = [r.payload for r in records]
         label = target.writer.write(target.kind, payloads, items, token, target.database)
         batch.written[label] += items
-        recover = getattr(target.writer, "recover", None)
-        if batch.redo and recover is not None:
-            missing = recover(target.kind, payloads, token, target.database)
-            if missing:
-                log.warning(
-                    "records %d-%d: %d items written before the restart were not in ClickHouse "
-                    "(its deduplication log outlived their part); inserted them again",
-                    first,
-                    end,
-                    missing,
-                )
-
-    def _dead_letter(self, record: Record, reason: str) -> None:
-        path = self._wal.dead_letters.add(record, reason)
-        log.error(
-            "record %d (%s, %d items) refused by ClickHouse, moved to %s: %s",
-            record.seq,
-            record.kind.name,
-            record.items,
-            path,
-            reason,
-        )
+        if batch.redo:
+            failures.recover_redo(target.writer, target.kind, payloads, token, target.database, first, end)
 
 
 def _close_all(writers: list[RecordWriter]) -> None:
     for writer in writers:
         with contextlib.suppress(Exception):
             writer.close()
-
-
-def _refused(exc: Exception, attempt: int) -> bool:
-    """Is ``exc`` about the data itself, so that retrying the same batch cannot help?"""
-    if isinstance(exc, StorageDataError):
-        return True
-    if isinstance(exc, StorageError):
-        return False  # an outage or a server-side condition: retry
-    if isinstance(exc, DecodeError | pa.ArrowInvalid | ValueError):
-        return True  # the payload cannot be decoded
-    return attempt >= _BUG_ATTEMPTS
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, StorageError):
-        return exc.reason
-    return f"{type(exc).__name__}: {exc}"

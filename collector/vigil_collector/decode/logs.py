@@ -16,10 +16,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from vigil_collector.decode.anyvalue import to_str
-from vigil_collector.decode.otlp_json import hex_ids, json_list, parse_otlp_json
+from vigil_collector.decode.limits import DecodeLimits
+from vigil_collector.decode.otlp_json import LOG_IDS, parse_otlp_json
 from vigil_collector.decode.otlp_proto import parse_proto
 from vigil_collector.decode.report import PartialSuccess
-from vigil_collector.decode.spans import DecodeLimits, MapColumn, add_attributes, as_timestamps
+from vigil_collector.decode.spans import MapColumn, add_attributes, as_timestamps
 from vigil_collector.decode.validate import LATEST_TIME_NS
 
 _ATTR_MAP = pa.map_(pa.string(), pa.string())
@@ -62,15 +63,7 @@ def parse_proto_logs(body: bytes) -> ExportLogsServiceRequest:
 
 def parse_json_logs(body: bytes) -> ExportLogsServiceRequest:
     """OTLP/JSON logs: the protobuf JSON mapping, with trace and span ids in hex."""
-    return parse_otlp_json(body, ExportLogsServiceRequest(), _hex_ids)
-
-
-def _hex_ids(document: dict) -> None:
-    for ri, rl in enumerate(json_list(document, "resourceLogs", "resource_logs")):
-        for si, sl in enumerate(json_list(rl, "scopeLogs", "scope_logs")):
-            for li, record in enumerate(json_list(sl, "logRecords", "log_records")):
-                where = f"resourceLogs[{ri}].scopeLogs[{si}].logRecords[{li}]"
-                hex_ids(record, ("traceId", "spanId", "trace_id", "span_id"), where)
+    return parse_otlp_json(body, ExportLogsServiceRequest(), LOG_IDS)
 
 
 def decode_logs(request: ExportLogsServiceRequest, limits: DecodeLimits) -> DecodedLogs:

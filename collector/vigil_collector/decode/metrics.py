@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.ipc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from vigil_collector.decode.limits import DecodeLimits
 from vigil_collector.decode.report import PartialSuccess
-from vigil_collector.decode.spans import DecodeLimits, MapColumn, add_attributes, as_timestamps
+from vigil_collector.decode.spans import MapColumn, add_attributes, as_timestamps
 from vigil_collector.decode.validate import LATEST_TIME_NS
 
 _MAP = pa.map_(pa.string(), pa.string())

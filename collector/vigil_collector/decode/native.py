@@ -68,7 +68,7 @@ def schema_text() -> str:
 @dataclass(frozen=True)
 class NativeCheck:
     """A body ClickHouse may decode, as a decode worker reports it: how many items it holds,
-    and the bytes its log record starts with before the body (metrics: which point types)."""
+    and the bytes its WAL record starts with before the body (metrics: which point types)."""
 
     items: int
     header: bytes = b""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
@@ -19,21 +19,61 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from vigil_collector.errors import MalformedRequest
 
-_SPAN_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
-_LINK_ID_FIELDS = ("traceId", "spanId", "trace_id", "span_id")
 _TOO_DEEP = "malformed OTLP JSON: values are nested too deeply"
 
 
+@dataclass(frozen=True)
+class HexIds:
+    """Where a signal keeps its hex ids in an OTLP/JSON document: ``path`` descends lists (each
+    step its lowerCamelCase and original field names; an object step, ``Member``, visits every
+    name present without indexing), ``fields`` are the ids of the items reached, and ``then``
+    goes on from those items to nested ones (a span's links)."""
+
+    path: tuple[tuple[str, ...] | Member, ...]
+    fields: tuple[str, ...]
+    then: tuple[HexIds, ...] = ()
+
+
+@dataclass(frozen=True)
+class Member:
+    """An object-valued step: each of ``names`` the node has (a metric's one point type)."""
+
+    names: tuple[str, ...]
+
+
+_IDS = ("traceId", "spanId", "trace_id", "span_id")
+# The ids of each signal, in one table; rewrite_hex_ids walks them all the same way.
+TRACE_IDS = HexIds(
+    (("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans"), ("spans",)),
+    ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"),
+    then=(HexIds((("links",),), _IDS),),
+)
+LOG_IDS = HexIds(
+    (("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs"), ("logRecords", "log_records")), _IDS
+)
+METRIC_IDS = HexIds(
+    (
+        ("resourceMetrics", "resource_metrics"),
+        ("scopeMetrics", "scope_metrics"),
+        ("metrics",),
+        Member(("gauge", "sum", "histogram", "exponentialHistogram", "exponential_histogram")),
+        ("dataPoints", "data_points"),
+        ("exemplars",),
+    ),
+    _IDS,
+)
+
+
 def parse_json_traces(body: bytes) -> ExportTraceServiceRequest:
-    return parse_otlp_json(body, ExportTraceServiceRequest(), _hex_ids_to_base64)
+    return parse_otlp_json(body, ExportTraceServiceRequest(), TRACE_IDS)
 
 
 M = TypeVar("M", bound=Message)
 
 
-def parse_otlp_json(body: bytes, request: M, hex_ids_to_base64: Callable[[dict[str, Any]], None]) -> M:
+def parse_otlp_json(body: bytes, request: M, ids: HexIds) -> M:
     """An OTLP/JSON body into ``request`` (of any signal): the document is parsed, its hex ids
-    rewritten by ``hex_ids_to_base64``, and the rest left to protobuf's ``json_format``."""
+    (where ``ids`` says) rewritten as base64, and the rest left to protobuf's ``json_format``."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -42,7 +82,7 @@ def parse_otlp_json(body: bytes, request: M, hex_ids_to_base64: Callable[[dict[s
         raise MalformedRequest(_TOO_DEEP) from None
     if not isinstance(document, dict):
         raise MalformedRequest("malformed OTLP JSON: the body must be a JSON object")
-    hex_ids_to_base64(document)
+    rewrite_hex_ids(document, ids)
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
@@ -60,14 +100,23 @@ def shortened(reason: str, limit: int = 300) -> str:
     return reason if len(reason) <= limit else "…" + reason[-limit:]
 
 
-def _hex_ids_to_base64(document: dict[str, Any]) -> None:
-    for ri, resource_spans in enumerate(json_list(document, "resourceSpans", "resource_spans")):
-        for si, scope_spans in enumerate(json_list(resource_spans, "scopeSpans", "scope_spans")):
-            for pi, span in enumerate(json_list(scope_spans, "spans")):
-                where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                hex_ids(span, _SPAN_ID_FIELDS, where)
-                for li, link in enumerate(json_list(span, "links")):
-                    hex_ids(link, _LINK_ID_FIELDS, f"{where}.links[{li}]")
+def rewrite_hex_ids(node: Any, ids: HexIds, where: str = "", depth: int = 0) -> None:
+    """Rewrite, in place, the hex ids ``ids`` locates under ``node`` (reached by the first
+    ``depth`` steps of its path) as base64, protobuf's JSON mapping; ``where`` names ``node``
+    in error messages."""
+    if depth == len(ids.path):
+        hex_ids(node, ids.fields, where)
+        for nested in ids.then:
+            rewrite_hex_ids(node, nested, where)
+        return
+    step = ids.path[depth]
+    if isinstance(step, Member):
+        for name in step.names:
+            value = node.get(name) if isinstance(node, dict) else None
+            rewrite_hex_ids(value, ids, where, depth + 1)  # not named in messages: one type per metric
+        return
+    for i, item in enumerate(json_list(node, *step)):
+        rewrite_hex_ids(item, ids, f"{where}.{step[0]}[{i}]" if where else f"{step[0]}[{i}]", depth + 1)
 
 
 def json_list(node: Any, *names: str) -> list[Any]:
@@ -99,4 +148,16 @@ def hex_ids(node: Any, fields: tuple[str, ...], where: str) -> None:
         node[name] = base64.b64encode(raw).decode("ascii")
 
 
-__all__ = ["hex_ids", "json_list", "parse_json_traces", "parse_otlp_json", "shortened"]
+__all__ = [
+    "LOG_IDS",
+    "METRIC_IDS",
+    "TRACE_IDS",
+    "HexIds",
+    "Member",
+    "hex_ids",
+    "json_list",
+    "parse_json_traces",
+    "parse_otlp_json",
+    "rewrite_hex_ids",
+    "shortened",
+]

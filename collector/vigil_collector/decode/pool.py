@@ -24,13 +24,14 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.ipc
 
+from vigil_collector.decode.limits import DecodeLimits
 from vigil_collector.decode.logs import decode_logs, parse_json_logs, parse_proto_logs
 from vigil_collector.decode.metrics import decode_metrics, pack
 from vigil_collector.decode.metrics_parse import parse_json_metrics, parse_proto_metrics
 from vigil_collector.decode.native import NativeCheck, NativeRequest, check_native, check_native_metrics
 from vigil_collector.decode.otlp_json import parse_json_traces
 from vigil_collector.decode.otlp_proto import parse_proto_traces
-from vigil_collector.decode.spans import DecodeLimits, decode_spans
+from vigil_collector.decode.spans import decode_spans
 from vigil_collector.errors import DecoderFailed
 
 log = logging.getLogger(__name__)

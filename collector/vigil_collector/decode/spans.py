@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from vigil_collector.decode.anyvalue import format_double, to_str
+from vigil_collector.decode.limits import DecodeLimits
 from vigil_collector.decode.report import PartialSuccess
 from vigil_collector.decode.validate import span_problem
 
@@ -54,12 +55,6 @@ SPAN_SCHEMA = pa.schema(
         ("Links.Attributes", pa.list_(_ATTR_MAP)),
     ]
 )
-
-
-@dataclass(frozen=True)
-class DecodeLimits:
-    max_attributes_per_span: int = 1024
-    max_attribute_value_length: int = 1024 * 1024
 
 
 @dataclass

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from vigil_collector.decode.native import SCHEMA_MESSAGE, Decoder, schema_path, schema_text
-from vigil_collector.decode.spans import SPAN_KINDS, SPAN_SCHEMA, STATUS_CODES, DecodeLimits
-from vigil_collector.wal.records import RecordKind
-from vigil_collector.write.arrow_writer import ArrowWriter, with_token
+from vigil_collector.decode.spans import SPAN_KINDS, SPAN_SCHEMA, STATUS_CODES
+from vigil_collector.write.connection import Connection, with_token
 from vigil_storage import StorageUnavailable
 from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
@@ -312,39 +311,20 @@ class NativeInserter:
             os.unlink(f.name)
 
 
-class NativeWriter(ArrowWriter):
-    """An ArrowWriter that also writes OTLP/protobuf bodies which ClickHouse decodes itself
-    (spans, metric points). Below ``native_min_items`` items, or on a ClickHouse server too
-    old to decode them, the writer decodes them in Python instead: each native INSERT costs
-    ~0.1 s to plan whatever its size, and Python takes ~15 µs a span."""
+class NativeInsert:
+    """The insert strategy of OTLP/protobuf bodies which ClickHouse decodes itself (spans,
+    metric points). Below ``native_min_items`` items, or on a ClickHouse server too old to
+    decode them, the writer's ``in_python`` fallback decodes them instead: each native INSERT
+    costs ~0.1 s to plan whatever its size, and Python takes ~15 µs a span."""
 
-    def __init__(
-        self,
-        dsn: str,
-        table: str,
-        kinds: frozenset[RecordKind],
-        *,
-        message: str,
-        items: str,
-        connect_timeout_s: float,
-        insert_timeout_s: float,
-        limits: DecodeLimits | None,
-        native_min_items: int,
-    ) -> None:
-        super().__init__(
-            dsn,
-            table,
-            kinds,
-            connect_timeout_s=connect_timeout_s,
-            insert_timeout_s=insert_timeout_s,
-            items=items,
-        )
-        self._limits = limits or DecodeLimits()
+    def __init__(self, dsn: str, message: str, native_min_items: int) -> None:
         self._native_min_items = native_min_items
-        self._native = NativeInserter(dsn, message)
+        self._inserter = NativeInserter(dsn, message)
+        self._checked: Client | None = None  # the client whose server _inserter checked
 
-    def insert_native(
+    def insert(
         self,
+        connection: Connection,
         bodies: list[bytes],
         items: int,
         statements: Callable[[], list[Statement]],
@@ -354,18 +334,17 @@ class NativeWriter(ArrowWriter):
         """Insert ``bodies`` (``items`` items) with ``statements()``, ClickHouse decoding them,
         or with ``in_python()`` where that is cheaper or the only way; say who decoded them.
         ``what`` names the INSERT in errors."""
-        client = self._connected()
+        client = connection.client()
+        if client is not self._checked:  # a new connection: the server may be another one
+            self._inserter.forget_server()
+            self._checked = client
         try:
-            if items < self._native_min_items or not self._native.supported(client):
+            if items < self._native_min_items or not self._inserter.supported(client):
                 in_python()
                 return "python"
             with translate_errors(what):
-                self._native.insert(client, bodies, statements())
+                self._inserter.insert(client, bodies, statements())
         except StorageUnavailable as exc:
-            self._drop_if_unreachable(exc)
+            connection.failed(exc)
             raise
         return "clickhouse"
-
-    def close(self) -> None:
-        super().close()
-        self._native.forget_server()  # after a reconnect the server may be another one

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vigil_auth.errors import PermissionDenied
+from vigil_query.analytics.prices.book import Price
 from vigil_query.errors import OverCap
-from vigil_query.prices.book import Price
 from vigil_query.reader import Reader
 from vigil_storage.migrate import quote_identifier
 

@@ -15,11 +15,11 @@ from typing import Any
 import aiohttp
 
 from vigil.query.v1 import query_pb2
+from vigil_query.analytics.prices.store import list_prices
 from vigil_query.errors import Busy, TimedOut
 from vigil_query.filters import check_trace_id
-from vigil_query.prices.store import list_prices
 from vigil_query.reader import Reader
-from vigil_query.replay import caps, history_sql, record
+from vigil_query.replay import caps, history, record
 from vigil_query.replay.caps import Caps, Spend
 from vigil_query.replay.mutations import (
     INPUT_MESSAGES,
@@ -38,7 +38,7 @@ from vigil_query.replay.providers import (
     send,
 )
 from vigil_query.replay.stale import stale_spans
-from vigil_query.trace_sql import whole_trace
+from vigil_query.traces.trace import whole_trace
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class Replays:
         if not summary.provider_calls:  # the calls had not all come back
             summary.provider_calls, summary.tokens = run.admitted.calls, run.admitted.tokens
         try:
-            await reader.writer.run(lambda w: history_sql.save(w, summary, response))
+            await reader.writer.run(lambda w: history.save(w, summary, response))
         except Exception as exc:
             log.error(
                 "replay %s of %s sent provider calls but could not be written to the history: %s",
@@ -347,6 +347,6 @@ async def replay(
     if request.execute:
         summary.status = await _execute(reader, providers, limits, run, admit, trace_id, result)
         summary.new_trace_id = response.new_trace_id
-    await reader.writer.run(lambda w: history_sql.save(w, summary, response))
+    await reader.writer.run(lambda w: history.save(w, summary, response))
     run.saved = True
     return response

@@ -1,0 +1,1 @@
+"""Reading otel_logs: search.py (SearchLogs, log volume, a trace's log records)."""

@@ -1,1 +1,0 @@
-"""The price book (book.py: prices, which one holds, the cost SQL) and its table (store.py)."""
