@@ -53,6 +53,7 @@ SHARDING_KEYS: dict[str, str] = {
     "otel_sessions_hourly": "cityHash64(SessionId)",
     "otel_requests_minutely": "cityHash64(ServiceName, SpanName)",
     "otel_session_usage_hourly": "cityHash64(SessionId)",
+    "otel_span_values_hourly": "cityHash64(ServiceName, SpanName)",
     # Versioned rows read with FINAL: all versions of a row on one shard.
     "vigil_drift_alerts": "cityHash64(AlertId)",
     "vigil_replays": "cityHash64(ReplayId)",
