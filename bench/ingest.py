@@ -403,7 +403,7 @@ def e2e_rate_once(
     """End-to-end spans/s (acked and stored) of a fresh ``vigil serve``, with the alert rules of
     ``rules_file`` evaluating meanwhile or none; the server's CPU µs per span; and how many rule
     evaluations ran during the measured sending."""
-    work = Path(tempfile.mkdtemp(prefix="vigil-bench-rules-"))
+    work = Path(tempfile.mkdtemp(prefix="vigil-bench-rules-ingest-"))
     grpc_port, http_port, query_port = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
