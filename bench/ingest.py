@@ -7,6 +7,7 @@ insert of the same spans into the same ClickHouse, measured in the same run.
     make bench BENCH_ARGS="--rate 10000 --requests 200 --clients 1 --inflight 1"   # steady load
     make bench BENCH_ARGS="--dedup-window 0"            # idempotent ingest off (default: on, 600 s)
     make bench BENCH_ARGS="--dedup-compare 5"           # ack throughput, dedup off vs on, alternating
+    make bench BENCH_ARGS="--rules-compare 3"           # end to end, 200 alert rules off vs on, alternating
 
 What it does:
 1. builds the reference payload (bench/reference_payload.py): N requests of 512 spans,
@@ -52,6 +53,7 @@ from reference_payload import SPANS_PER_REQUEST, build_request, kv
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 POLL_S = 0.1  # the freshness probe's polling interval (its resolution)
+READY_S = 300  # --rules-compare starts a server per round: a loaded machine may take minutes
 HERE = Path(__file__).resolve().parent
 
 
@@ -382,6 +384,103 @@ def dedup_compare(args: argparse.Namespace) -> None:
     )
 
 
+def rule_evaluations(http_port: int) -> int:
+    """vigil_rule_evaluations_total, all results, from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("vigil_rule_evaluations_total")
+        )
+    )
+
+
+def e2e_rate_once(
+    bodies: list[bytes], args: argparse.Namespace, rules_file: Path | None
+) -> tuple[float, float, int]:
+    """End-to-end spans/s (acked and stored) of a fresh ``vigil serve``, with the alert rules of
+    ``rules_file`` evaluating meanwhile or none; the server's CPU µs per span; and how many rule
+    evaluations ran during the measured sending."""
+    work = Path(tempfile.mkdtemp(prefix="vigil-bench-rules-ingest-"))
+    grpc_port, http_port, query_port = free_port(), free_port(), free_port()
+    env = dict(
+        os.environ,
+        VIGIL_DATA_DIR=str(work),
+        VIGIL_OTLP_GRPC_PORT=str(grpc_port),
+        VIGIL_OTLP_HTTP_PORT=str(http_port),
+        VIGIL_QUERY_PORT=str(query_port),
+        VIGIL_WEB_PORT="0",
+        VIGIL_LOG_LEVEL="WARNING",
+        VIGIL_INGEST_DEDUP_WINDOW_S=args.dedup_window,
+        VIGIL_RULES_INTERVAL_S=str(args.rules_interval),
+    )
+    if rules_file:
+        env["VIGIL_RULES_FILE"] = str(rules_file)
+    else:
+        # "Off" is no rule at all: not the built-in drift and self-monitoring ones either.
+        env["VIGIL_DRIFT_INTERVAL_S"] = "0"
+        env["VIGIL_SELF_MONITOR_RULES_DISABLED"] = '["*"]'
+    server = subprocess.Popen([sys.executable, "-m", "vigil_server.cli", "serve"], env=env)
+    try:
+        wait_ready(http_port, READY_S)
+        asyncio.run(send_all(grpc_port, bodies[:4], 4, 1))
+        wait_written(http_port)
+        cpu, evaluations = tree_cpu_s(server.pid), rule_evaluations(http_port)
+        started = time.perf_counter()
+        _, acked, _ = asyncio.run(send_all(grpc_port, bodies[4:], args.clients, args.inflight, args.rate))
+        wait_written(http_port)
+        e2e_s = time.perf_counter() - started
+        cpu, evaluations = tree_cpu_s(server.pid) - cpu, rule_evaluations(http_port) - evaluations
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+    return acked / e2e_s, cpu / acked * 1e6, evaluations
+
+
+def rules_compare(args: argparse.Namespace) -> None:
+    """End-to-end ingest with no rules and with bench/rules.py's 200 rules of mixed kinds
+    evaluating at ``--rules-interval`` against the same server, alternating (off, on, on, off,
+    ...) so that drift in the machine's load falls on both alike."""
+    from rules import policies
+
+    rng = random.Random(args.seed)
+    # Spans of the last minutes, so that the rules' windows hold them.
+    base = time.time_ns() - 10 * 60 * 10**9
+    bodies = [
+        build_request(rng, base + i * 100_000_000).SerializeToString() for i in range(args.requests + 4)
+    ]
+    rules_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-rules-file-"))
+    rules_file = rules_dir / "rules.json"
+    rules_file.write_text(json.dumps({"policies": [p for _, p in policies(args.rules)]}))
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    cpus: dict[str, list[float]] = {"off": [], "on": []}
+    evaluated = 0
+    try:
+        for i in range(args.rules_compare):
+            for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+                rate, cpu, evaluations = e2e_rate_once(bodies, args, rules_file if mode == "on" else None)
+                rates[mode].append(rate)
+                cpus[mode].append(cpu)
+                evaluated += evaluations if mode == "on" else 0
+                print(
+                    f"round {i + 1}: rules {mode}: end to end {rate:,.0f} spans/s, server {cpu:.1f} us/span, "
+                    f"{evaluations} rule evaluations while sending",
+                    flush=True,
+                )
+    finally:
+        subprocess.run(["rm", "-rf", str(rules_dir)], check=False)
+    off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+    print(
+        f"RESULT rules: end to end median off={off:,.0f} on={on:,.0f} spans/s, on/off={on / off:.3f} "
+        f"(target >= 0.9; {args.rules_compare} rounds each, {args.rules} rules at {args.rules_interval:g} s, "
+        f"{evaluated} evaluations while sending in all; {args.clients} clients x {args.inflight} in flight); "
+        f"server cpu median off={statistics.median(cpus['off']):.1f} on={statistics.median(cpus['on']):.1f} us/span"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -407,7 +506,25 @@ def main() -> None:
         metavar="ROUNDS",
         help="only measure ack throughput with idempotent ingest off and on, alternating, ROUNDS times each",
     )
+    parser.add_argument(
+        "--rules-compare",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only measure end-to-end ingest with no alert rules and with --rules rules evaluating, "
+        "alternating, ROUNDS times each",
+    )
+    parser.add_argument("--rules", type=int, default=200, help="rules for --rules-compare (default 200)")
+    parser.add_argument(
+        "--rules-interval",
+        type=float,
+        default=30.0,
+        help="VIGIL_RULES_INTERVAL_S for --rules-compare (default 30)",
+    )
     args = parser.parse_args()
+    if args.rules_compare:
+        rules_compare(args)
+        return
     if args.dedup_compare:
         dedup_compare(args)
         return

@@ -18,8 +18,10 @@ What it does:
    process, so its threads are counted) divided by the interval (``--interval``, 30 s): the
    cores it takes on average when every rule is evaluated once per interval (target < 0.2).
 
-Not measured here: `make bench` ingest with the evaluator running vs not (the issue's third
-number); see docs/alerting.md.
+Drift rules read the hourly histograms of migration 0013 for their windows' whole hours (the
+fill's INSERTs feed its materialized view as ingest does). Ingest with these rules evaluating vs
+none, alternating in one run (the issue's third number): ``make bench BENCH_ARGS="--rules-compare 3"``
+(bench/ingest.py).
 """
 
 from __future__ import annotations
@@ -123,6 +125,34 @@ def ms(samples: list[float], q: int) -> float:
     )
 
 
+def drift_rollup_vs_raw(client: object, rounds: int) -> None:
+    """The built-in drift rules' query (duration by service and span name, the last hour against
+    the 24 h before) from the hourly histograms and from raw spans alone, alternating: the ratio
+    in one run, as the machine's load falls on both alike."""
+    from vigil_query import drift_sql
+
+    now = time.time_ns()
+    hour = 3600 * 10**9
+    q = drift_sql.DriftQuery(
+        metric=drift_sql.METRICS["duration"],
+        group_by=("service.name", "span.name"),
+        current=drift_sql.Window(now - hour, now),
+        baseline=drift_sql.Window(now - 25 * hour, now - hour),
+        bins=10,
+        min_samples=100,
+    )
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(max(rounds, 2) * 2):
+        for rollup in (True, False) if i % 2 == 0 else (False, True):
+            sql, params = drift_sql.drift_sql(q, "`otel`", rollup=rollup)
+            started = time.perf_counter()
+            rows = client.query(sql, parameters=params).result_rows  # type: ignore[attr-defined]
+            times[rollup].append(time.perf_counter() - started)
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    print(f"drift query ({len(rows)} groups): hourly histograms {on * 1000:.0f} ms, raw spans {off * 1000:.0f} ms"
+          f" (median of {len(times[True])}; {off / on:.1f}x)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -178,6 +208,7 @@ def main() -> None:
         cpu = statistics.median(cpu_rounds)
         print(f"one round: {cpu:.2f} CPU-seconds → {cpu / args.interval:.3f} cores on average at a"
               f" {args.interval:g} s interval (target < 0.2)")  # fmt: skip
+        drift_rollup_vs_raw(client, args.rounds)
         client.close()
 
 

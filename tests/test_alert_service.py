@@ -109,8 +109,14 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
 
         # `for`: pending first, then firing once it held 3 s.
         wait_for(lambda: states(client, "high-cpu-held").get("web-1") == "firing", 30, "held rule firing")
-        held = [t.to_state for t in client.alert_history(rule="high-cpu-held")]
-        assert held[:2] == ["pending", "firing"]
+        # The history is read from ClickHouse, which may answer after the state does.
+        wait_for(
+            lambda: (
+                [t.to_state for t in client.alert_history(rule="high-cpu-held")][:2] == ["pending", "firing"]
+            ),
+            30,
+            "the held rule's history: pending, then firing",
+        )
 
         # The status the design's runner reports.
         status = client.runner_status()
@@ -155,12 +161,27 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
     # The backtest over the same period produces the live history's alert, within one
     # interval at each edge.
     live = {t.to_state: t.time_unix_nano for t in client.alert_history(rule="high-cpu-alert")}
-    (would_be,) = client.backtest_rule(name="high-cpu-alert", start=started_ns).intervals
+    replay = client.backtest_rule(name="high-cpu-alert", start=started_ns)
+    (would_be,) = replay.intervals
     assert would_be.labels["target"] == "web-1"
     step_ns = INTERVAL_S * 1e9
     assert abs(would_be.firing_time_unix_nano - live["firing"]) <= step_ns
     assert abs(would_be.resolved_time_unix_nano - live["resolved"]) <= step_ns
     assert would_be.peak_value == 95.0
+    # The series the editor's chart draws: each group's value at each step, and the threshold.
+    assert replay.threshold == "above 80" and list(replay.threshold_values) == [80.0]
+    lines = {tuple(g.labels.values()): g for g in replay.series}
+    assert set(lines) == {("web-1",), ("web-2",)}  # db-1 is not web-*
+    for line in lines.values():
+        times = list(line.times_unix_nano)
+        assert len(times) == len(line.values) > 0 and times == sorted(times)
+        assert started_ns < times[0] and times[-1] <= time.time_ns()
+    assert set(lines[("web-1",)].values) == {95.0, 40.0} and set(lines[("web-2",)].values) == {40.0}
+    # The steps where web-1 was 95 are those the would-be alert fired in.
+    high = [
+        t for t, v in zip(lines[("web-1",)].times_unix_nano, lines[("web-1",)].values, strict=True) if v == 95
+    ]
+    assert would_be.firing_time_unix_nano in high or would_be.pending_time_unix_nano in high
 
 
 def test_the_sandbox_answers_the_design_request_over_connect(wired: RunningApp) -> None:

@@ -1,6 +1,7 @@
 """The Alerts area in a real browser (issue 33's UI): a rule written in the editor, its preview
-and backtest, then created; it fires on spans the stock SDK sends meanwhile; the instance, the
-history and the example trace; Enable/Disable; a file rule shown read-only."""
+and backtest (a chart of its value with the threshold line and the would-be alerts), then
+created; it fires on spans the stock SDK sends meanwhile; the instance, the history and the
+example trace; Enable/Disable; a file rule shown read-only."""
 
 from __future__ import annotations
 
@@ -61,6 +62,12 @@ def test_a_rule_from_the_editor_previews_backtests_fires_and_links_its_trace(
     assert "file-cpu" in seen["fileRule"] and "from file" in seen["fileRule"]
     assert "ui-search" in seen["preview"] and "yes" in seen["preview"]
     assert "alert intervals" in seen["backtest"]
+    # The backtest's chart: the draft's value per group, the threshold line drawn, the would-be
+    # alert shaded.
+    chart = seen["chart"]
+    assert chart["thresholds"] == "0.5" and "above 0.5" in chart["caption"]
+    assert chart["series"] == 1 and chart["points"] > 0 and chart["marked"] >= 1
+    assert chart["thresholdPixels"] > chart["width"] / 4  # a dashed line across the plot
     assert "ui-search" in seen["instance"] and "firing" in seen["instance"]
     assert "1 firing" in seen["counts"]
     assert "Disable" in seen["enabled"]

@@ -429,6 +429,12 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
                     )
                     for i in found.intervals
                 ],
+                series=[
+                    pb.GroupSeries(labels=g.labels, times_unix_nano=g.times_ns, values=g.values)
+                    for g in found.series
+                ],
+                threshold=found.threshold,
+                threshold_values=list(found.threshold_values),
             )
 
         return await self._call("BacktestRule", context, READ, run)

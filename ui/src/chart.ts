@@ -25,6 +25,11 @@ export interface ChartOptions {
   // Bars stacked (the first series on top): the log volume by severity.
   stacked?: boolean;
   height?: number;
+  // Horizontal lines at these values (an alert rule's threshold, or a band's low and high);
+  // the y axis always shows them.
+  thresholds?: number[];
+  // Time ranges in ms shaded behind the lines (a backtest's would-be alerts).
+  marked?: [number, number][];
 }
 
 export interface Chart {
@@ -102,6 +107,16 @@ function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 }
 
+// The y range over the data and the threshold lines, with a margin, so that a line far from
+// the data is still drawn.
+function yRange(min: number | null, max: number | null, lines: number[]): uPlot.Range.MinMax {
+  const values = [...lines, ...[min, max].filter((v): v is number => v !== null && Number.isFinite(v))];
+  const low = Math.min(...values, 0);
+  const high = Math.max(...values);
+  const pad = (high - low) * 0.1 || Math.abs(high) * 0.1 || 1;
+  return [low < 0 ? low - pad : low, high + pad];
+}
+
 export function chart(options: ChartOptions): Chart {
   let series = options.series;
   const plotArea = h("div", { class: "plot" });
@@ -112,6 +127,36 @@ export function chart(options: ChartOptions): Chart {
   function mark(): void {
     element.dataset.series = String(series.length);
     element.dataset.points = String(series.reduce((n, s) => n + s.points.length, 0));
+    if (options.thresholds) element.dataset.thresholds = options.thresholds.join(",");
+    if (options.marked) element.dataset.marked = String(options.marked.length);
+  }
+
+  // The threshold lines and the marked ranges, drawn on the plot's canvas over the series
+  // (the ranges translucent).
+  function overlay(u: uPlot): void {
+    const ctx = u.ctx;
+    const { left, top, width, height } = u.bbox;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    ctx.fillStyle = "rgba(200, 50, 43, 0.12)";
+    for (const [from, to] of options.marked ?? []) {
+      const x0 = Math.max(left, u.valToPos(from / 1000, "x", true));
+      const x1 = Math.min(left + width, u.valToPos(to / 1000, "x", true));
+      if (x1 > x0) ctx.fillRect(x0, top, Math.max(x1 - x0, 2), height);
+    }
+    ctx.strokeStyle = "#c8322b";
+    ctx.lineWidth = 1.5 * devicePixelRatio;
+    ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+    for (const t of options.thresholds ?? []) {
+      const y = u.valToPos(t, "y", true);
+      ctx.beginPath();
+      ctx.moveTo(left, y);
+      ctx.lineTo(left + width, y);
+      ctx.stroke();
+    }
+    ctx.restore();
   }
 
   function table(): void {
@@ -138,7 +183,10 @@ export function chart(options: ChartOptions): Chart {
       height: options.height ?? 200,
       cursor: { drag: { x: true, y: false, setScale: false } },
       select: { show: true, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: options.range ? { time: true, range: [options.range[0] / 1000, options.range[1] / 1000] } : { time: true } },
+      scales: {
+        x: options.range ? { time: true, range: [options.range[0] / 1000, options.range[1] / 1000] } : { time: true },
+        ...(options.thresholds?.length ? { y: { range: (_u: uPlot, min: number, max: number) => yRange(min, max, options.thresholds!) } } : {}),
+      },
       axes: [
         axis,
         // As wide as its longest label.
@@ -160,6 +208,7 @@ export function chart(options: ChartOptions): Chart {
         })),
       ],
       hooks: {
+        draw: [overlay],
         setSelect: [
           (u) => {
             if (u.select.width < 3 || !options.onZoom) return;

@@ -52,6 +52,22 @@ try {
   await page.click("button.backtest");
   await page.locator(".backtest-summary").waitFor({ timeout: 60000 });
   const backtest = await page.locator(".rule-backtest").innerText();
+  // The chart of the rule's value: uPlot draws once the figure is laid out; the threshold line
+  // is drawn in its own color (#c8322b, which the one series here does not use).
+  const figure = page.locator(".rule-backtest figure.rule-chart");
+  await figure.locator("canvas").first().waitFor({ timeout: 30000 });
+  const chartSeen = await figure.evaluate((f) => {
+    const canvas = f.querySelector("canvas");
+    const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let thresholdPixels = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+      if (Math.abs(pixels[i] - 200) < 12 && Math.abs(pixels[i + 1] - 50) < 12 && Math.abs(pixels[i + 2] - 43) < 12) thresholdPixels++;
+    }
+    return {
+      thresholds: f.dataset.thresholds, series: Number(f.dataset.series), points: Number(f.dataset.points),
+      marked: Number(f.dataset.marked ?? 0), width: canvas.width, thresholdPixels, caption: f.querySelector("figcaption").textContent,
+    };
+  });
   await page.screenshot({ path: `${shots}/alert-rule-editor.png`, fullPage: true });
   await page.click("button.save");
   await page.locator("h1", { hasText: `Rule ${policy.name}` }).waitFor({ timeout: 20000 });
@@ -85,7 +101,7 @@ try {
   await page.goto(base + "/alerts/drift");
   await page.locator("h1", { hasText: "Drift alerts" }).waitFor({ timeout: 20000 });
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-  console.log(JSON.stringify({ fileRule, preview, backtest, instance, counts, enabled, timeline, url: page.url() }));
+  console.log(JSON.stringify({ fileRule, preview, backtest, chart: chartSeen, instance, counts, enabled, timeline, url: page.url() }));
 } catch (error) {
   await page.screenshot({ path: `${shots}/failure-alerts.png`, fullPage: true }).catch(() => {});
   console.error(String(error));

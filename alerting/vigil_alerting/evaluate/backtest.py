@@ -8,17 +8,19 @@ elsewhere within each interval, so the two agree within one interval at each edg
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.errors import RuleError
 from vigil_alerting.evaluate.evaluator import evaluate_rule
-from vigil_alerting.rules.model import Rule
+from vigil_alerting.rules.model import Rule, leaves
 from vigil_alerting.runner import apply_result
 from vigil_alerting.state.machine import AlertInstance
 
 MAX_PERIOD_S = 7 * 86400.0
+MAX_SERIES = 50  # groups whose values a backtest returns (the chart's lines), first seen first
 
 
 @dataclass(slots=True)
@@ -34,10 +36,22 @@ class AlertInterval:
 
 
 @dataclass(slots=True)
+class GroupSeries:
+    """One group's value at each step where it had one (what the editor's chart draws)."""
+
+    labels: dict[str, str]
+    times_ns: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Backtest:
     intervals: list[AlertInterval]
     evaluations: int
     interval_s: float
+    series: list[GroupSeries] = field(default_factory=list)
+    threshold: str = ""
+    threshold_values: tuple[float, ...] = ()
 
 
 def backtest(
@@ -68,11 +82,24 @@ def backtest(
     instances: dict[tuple[str, str], AlertInstance] = {}
     open_: dict[str, AlertInterval] = {}
     done: list[AlertInterval] = []
+    series: dict[tuple[tuple[str, str], ...], GroupSeries] = {}
     t = start_ns + step_ns
     evaluations = 0
+    threshold = ""
     while t <= end_ns:
         result = evaluate_rule(client, database, rule, t, deadline_s=deadline_s)
         evaluations += 1
+        threshold = result.threshold
+        for g in result.groups:
+            if g.value is None or math.isnan(g.value):
+                continue
+            key = tuple(g.labels.items())
+            line = series.get(key)
+            if line is None and len(series) < MAX_SERIES:
+                line = series[key] = GroupSeries(dict(g.labels))
+            if line is not None:
+                line.times_ns.append(t)
+                line.values.append(g.value)
         _changed, transitions = apply_result(rule, result, instances, t)
         for tr in transitions:
             current = open_.get(tr.fingerprint)
@@ -96,4 +123,12 @@ def backtest(
         t += step_ns
     done.extend(open_.values())
     done.sort(key=lambda i: (i.pending_ns or i.firing_ns, i.fingerprint))
-    return Backtest(done, evaluations, interval_s)
+    first = leaves(rule.condition)[0].threshold
+    return Backtest(
+        done,
+        evaluations,
+        interval_s,
+        series=list(series.values()),
+        threshold=threshold or first.describe(),
+        threshold_values=(first.low, first.high) if first.operator == "outside" else (first.value,),
+    )

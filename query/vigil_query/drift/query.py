@@ -151,8 +151,67 @@ MANTISSA_BITS = 6
 _LOW_BITS = (1 << (52 - MANTISSA_BITS)) - 1
 
 
-def _source(q: DriftQuery, db: str, params: dict[str, Any]) -> str:
-    """The spans of both windows: group columns g0.., the metric v, and the window flag cur."""
+# The hourly histograms of migration 0013 (otel_span_values_hourly): the measures it holds, and
+# the keys it can group and filter by.
+ROLLUP_TABLE = "otel_span_values_hourly"
+ROLLUP_METRICS = frozenset({"duration", "input_tokens", "output_tokens"})
+
+
+def _whole_hours(w: Window) -> tuple[int, int] | None:
+    """The epoch-aligned hours entirely inside the window, as [first, end) in ns, if any."""
+    first = -(-w.start_ns // HOUR_NS) * HOUR_NS
+    end = w.end_ns // HOUR_NS * HOUR_NS
+    return (first, end) if end > first else None
+
+
+def uses_rollup(q: DriftQuery) -> bool:
+    """Whether the query can read the hourly histograms: its keys and filters are their columns,
+    and a window holds at least one whole hour."""
+    return (
+        q.metric.name in ROLLUP_METRICS
+        and all(k in _COLUMN_KEYS for k in q.group_by)
+        and any(_whole_hours(w) for w in (q.baseline, q.current))
+    )
+
+
+def _rollup_counts(q: DriftQuery, db: str, params: dict[str, Any]) -> tuple[str, list[str]]:
+    """(the rollup's (groups, cur, r, n) rows for the windows' whole hours, the raw time ranges
+    left: the windows' partial hours, as Timestamp conditions)."""
+    params["metric"] = q.metric.name
+    hours, raw = [], []
+    for i, w in enumerate((q.baseline, q.current)):
+        whole = _whole_hours(w)
+        pieces = [(w.start_ns, w.end_ns)]
+        if whole:
+            params[f"h{i}s"], params[f"h{i}e"] = whole[0] // 10**9, whole[1] // 10**9
+            hours.append(f"(Hour >= toDateTime({{h{i}s:Int64}}) AND Hour < toDateTime({{h{i}e:Int64}}))")
+            pieces = [(w.start_ns, whole[0]), (whole[1], w.end_ns)]
+        for j, (start, end) in enumerate(pieces):
+            if end > start:
+                params[f"r{i}{j}s"], params[f"r{i}{j}e"] = start, end
+                raw.append(
+                    f"(Timestamp >= fromUnixTimestamp64Nano({{r{i}{j}s:Int64}}) "
+                    f"AND Timestamp < fromUnixTimestamp64Nano({{r{i}{j}e:Int64}}))"
+                )
+    groups = ", ".join(f"{_COLUMN_KEYS[k]} AS g{i}" for i, k in enumerate(q.group_by))
+    filters = "".join(
+        f" AND {column} = {{{name}:String}}"
+        for column, name, value in (
+            ("ServiceName", "service", q.service_name),
+            ("SpanName", "span_name", q.span_name),
+        )
+        if value
+    )
+    sql = (
+        f"SELECT {groups}, toUnixTimestamp(Hour) * 1000000000 >= {{cs:Int64}} AS cur, Value AS r, Spans AS n "
+        f"FROM {db}.{ROLLUP_TABLE} WHERE Metric = {{metric:String}} AND ({' OR '.join(hours)}){filters}"
+    )
+    return sql, raw
+
+
+def _source(q: DriftQuery, db: str, params: dict[str, Any], ranges: list[str] | None = None) -> str:
+    """The spans of both windows (or of ``ranges`` of them): group columns g0.., the metric v,
+    and the window flag cur."""
     params.update(bs=q.baseline.start_ns, be=q.baseline.end_ns, cs=q.current.start_ns, ce=q.current.end_ns)
     groups, present = [], []
     for i, key in enumerate(q.group_by):
@@ -181,6 +240,8 @@ def _source(q: DriftQuery, db: str, params: dict[str, Any]) -> str:
     windows = f"Timestamp >= {ts % 'bs'} AND Timestamp < {ts % 'ce'}"
     if q.baseline.end_ns < q.current.start_ns:
         windows += " AND (tns < {be:Int64} OR tns >= {cs:Int64})"
+    if ranges is not None:
+        windows = f"({' OR '.join(ranges) or '0'})"
     return (
         f"SELECT {', '.join(groups)}, {q.metric.value_sql} AS v, toUnixTimestamp64Nano(Timestamp) AS tns, "
         f"tns >= {{cs:Int64}} AS cur "
@@ -203,7 +264,7 @@ def _rounded_up(v: str) -> str:
     )
 
 
-def drift_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
+def drift_sql(q: DriftQuery, db: str, *, rollup: bool = True) -> tuple[str, dict[str, Any]]:
     """One query: per group, the bin edges and both windows' cumulative counts at each edge.
 
     Each span's value is rounded up to MANTISSA_BITS significant bits (r). ClickHouse counts
@@ -216,9 +277,18 @@ def drift_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
     numbers. p50/p95 are read from the same histograms (1.6% resolution).
     Measured on 10M spans: 0.7 s, against 0.9 s for computing edges first
     (``quantilesBFloat16``) and binning in a second pass, and 3.3 s with a per-row join.
+    When ``uses_rollup`` (and ``rollup``), the counts of the windows' whole hours come from the
+    hourly histograms (migration 0013), which hold the same (group, r) counts, and only the
+    partial hours at the windows' edges are read from the spans.
     """
     params: dict[str, Any] = {}
     names = ", ".join(f"g{i}" for i in range(len(q.group_by)))
+    if rollup and uses_rollup(q):
+        from_rollup, ranges = _rollup_counts(q, db, params)
+        raw = f"SELECT {names}, cur, {_rounded_up('v')} AS r, count() AS n FROM ({_source(q, db, params, ranges)}) GROUP BY {names}, cur, r"
+        counts = f"SELECT {names}, cur, r, sum(n) AS n FROM ({raw} UNION ALL {from_rollup}) GROUP BY {names}, cur, r"
+    else:
+        counts = f"SELECT {names}, cur, {_rounded_up('v')} AS r, count() AS n FROM ({_source(q, db, params)}) GROUP BY {names}, cur, r"
     levels = "[" + ", ".join(repr(i / q.bins) for i in range(1, q.bins)) + "]"
 
     def at(keys: str, cumulative: str, total: str, level: str) -> str:
@@ -237,11 +307,7 @@ def drift_sql(q: DriftQuery, db: str) -> tuple[str, dict[str, Any]]:
                    arrayMap(x -> x.1, hb) AS kb, arrayCumSum(arrayMap(x -> x.2, hb)) AS cb, arraySum(arrayMap(x -> x.2, hb)) AS nb,
                    arrayMap(x -> x.1, hc) AS kc, arrayCumSum(arrayMap(x -> x.2, hc)) AS cc, arraySum(arrayMap(x -> x.2, hc)) AS nc,
                    arrayDistinct(arrayMap(l -> {at("kb", "cb", "nb", "l")}, {levels})) AS edges
-            FROM (
-                SELECT {names}, cur, {_rounded_up("v")} AS r, count() AS n
-                FROM ({_source(q, db, params)})
-                GROUP BY {names}, cur, r
-            )
+            FROM ({counts})
             GROUP BY {names}
         )
         LIMIT {MAX_GROUPS + 1}

@@ -2,17 +2,20 @@
 // Disable; the firing, pending and resolved instances with labels, values and example traces;
 // a rule's page with its history timeline; the rule editor (the policy as JSON) with a preview
 // of the draft against stored data now (EvaluateRules), a backtest over the last hours
-// (BacktestRule) and Create / Update; "Silence for 1 h" on an active instance, the silences in
-// force with Expire, and a rule's delivery log. The drift detector's alerts are the Drift tab.
+// (BacktestRule: a chart of the rule's value with the threshold line and the would-be alerts
+// shaded, and their list) and Create / Update; "Silence for 1 h" on an active instance, the
+// silences in force with Expire, and a rule's delivery log. The drift detector's alerts are the
+// Drift tab.
 // Text goes into the DOM as text nodes only.
 
 import { h, clear } from "../dom";
+import { chart } from "../chart";
 import { alerting, errorText } from "../api";
 import { time } from "../format";
 import { link, navigate } from "../main";
 import { deliveriesSection, matchersOf, silenceButton, silencesSection } from "./silences";
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Alert, AlertInterval, AlertTransition, GroupValue, Rule } from "../gen/vigil/alerting/v1/alerting_pb";
+import type { Alert, AlertInterval, AlertTransition, BacktestRuleResponse, GroupValue, Rule } from "../gen/vigil/alerting/v1/alerting_pb";
 
 const STATES = ["firing", "pending", "nodata", "resolved"];
 
@@ -220,6 +223,28 @@ export async function rulePage(main: HTMLElement, name: string): Promise<void> {
       h("td", { class: "num" }, value(i.peakValue)));
   }
 
+  // The rule's value per group at each backtest step, the threshold as a line, and the would-be
+  // alerts (pending or firing until resolved, or the period's end) shaded.
+  function valueChart(answer: BacktestRuleResponse, startNs: bigint, endNs: bigint): HTMLElement {
+    const ms = (ns: bigint) => Number(ns / 1_000_000n);
+    const plot = chart({
+      title: `The rule's value at each evaluation (threshold ${answer.threshold})`,
+      unit: "",
+      range: [ms(startNs), ms(endNs)],
+      height: 220,
+      series: answer.series.map((g) => ({
+        label: labelText(g.labels) || "all",
+        points: g.timesUnixNano.map((t, i) => [ms(t), g.values[i]] as [number, number]),
+      })),
+      thresholds: answer.thresholdValues,
+      marked: answer.intervals
+        .filter((i) => i.firingTimeUnixNano || i.pendingTimeUnixNano)
+        .map((i) => [ms(i.pendingTimeUnixNano || i.firingTimeUnixNano), ms(i.resolvedTimeUnixNano || endNs)] as [number, number]),
+    });
+    plot.element.classList.add("rule-chart");
+    return plot.element;
+  }
+
   async function runBacktest(): Promise<void> {
     const rule = draft();
     if (!rule) return;
@@ -231,6 +256,9 @@ export async function rulePage(main: HTMLElement, name: string): Promise<void> {
       clear(backtest, h("h2", {}, "Backtest: the alerts it would have raised"),
         h("p", { class: "muted backtest-summary" },
           `${answer.evaluations} evaluations every ${answer.intervalSeconds} s: ${answer.intervals.length} alert intervals`),
+        answer.series.length
+          ? valueChart(answer, start, nowNs)
+          : h("p", { class: "empty" }, "No group had a value in the period."),
         answer.intervals.length
           ? h("table", { class: "backtest-intervals" },
               h("thead", {}, h("tr", {}, ...["Group", "Pending", "Firing", "Resolved"].map((c) => h("th", {}, c)), h("th", { class: "num" }, "Peak"))),

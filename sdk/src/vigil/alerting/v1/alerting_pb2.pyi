@@ -399,15 +399,38 @@ class AlertInterval(_message.Message):
     peak_value: float
     def __init__(self, labels: _Optional[_Mapping[str, str]] = ..., fingerprint: _Optional[str] = ..., pending_time_unix_nano: _Optional[int] = ..., firing_time_unix_nano: _Optional[int] = ..., resolved_time_unix_nano: _Optional[int] = ..., peak_value: _Optional[float] = ...) -> None: ...
 
+class GroupSeries(_message.Message):
+    __slots__ = ("labels", "times_unix_nano", "values")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    TIMES_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.ScalarMap[str, str]
+    times_unix_nano: _containers.RepeatedScalarFieldContainer[int]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, labels: _Optional[_Mapping[str, str]] = ..., times_unix_nano: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
 class BacktestRuleResponse(_message.Message):
-    __slots__ = ("intervals", "evaluations", "interval_seconds")
+    __slots__ = ("intervals", "evaluations", "interval_seconds", "series", "threshold", "threshold_values")
     INTERVALS_FIELD_NUMBER: _ClassVar[int]
     EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_VALUES_FIELD_NUMBER: _ClassVar[int]
     intervals: _containers.RepeatedCompositeFieldContainer[AlertInterval]
     evaluations: int
     interval_seconds: float
-    def __init__(self, intervals: _Optional[_Iterable[_Union[AlertInterval, _Mapping]]] = ..., evaluations: _Optional[int] = ..., interval_seconds: _Optional[float] = ...) -> None: ...
+    series: _containers.RepeatedCompositeFieldContainer[GroupSeries]
+    threshold: str
+    threshold_values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, intervals: _Optional[_Iterable[_Union[AlertInterval, _Mapping]]] = ..., evaluations: _Optional[int] = ..., interval_seconds: _Optional[float] = ..., series: _Optional[_Iterable[_Union[GroupSeries, _Mapping]]] = ..., threshold: _Optional[str] = ..., threshold_values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class IncidentAlert(_message.Message):
     __slots__ = ("rule", "fingerprint", "labels", "severity", "state", "value", "threshold", "joined_time_unix_nano", "resolved_time_unix_nano", "example_trace_ids")
