@@ -129,7 +129,7 @@ def drift_rollup_vs_raw(client: object, rounds: int) -> None:
     """The built-in drift rules' query (duration by service and span name, the last hour against
     the 24 h before) from the hourly histograms and from raw spans alone, alternating: the ratio
     in one run, as the machine's load falls on both alike."""
-    from vigil_query import drift_sql
+    from vigil_query.drift import query as drift_sql
 
     now = time.time_ns()
     hour = 3600 * 10**9

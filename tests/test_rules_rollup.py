@@ -12,8 +12,8 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.evaluate.evaluator import evaluate_rule
 from vigil_alerting.rules import parse_rule
-from vigil_query import drift_sql
-from vigil_query import psi as psi_math
+from vigil_query.drift import psi as psi_math
+from vigil_query.drift import query as drift_sql
 
 from support import RunningApp
 
