@@ -33,6 +33,8 @@ import support
 from support import RunningApp, ServerProcess, credentials_changed, http_request, make_settings
 
 INTERVAL_S = 2.0
+# What a loaded machine may add between an export and the evaluator seeing it stored.
+WRITE_LAG_S = 8.0
 SEED_POLICY = {
     "name": "high-cpu-alert",
     "description": "Alert when CPU exceeds 80%",
@@ -100,8 +102,9 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
         wait_for(lambda: states(client, "high-cpu-alert").get("web-1") == "firing", 30, "web-1 firing")
         fired_after_s = time.monotonic() - sent
         print(f"seed policy: firing {fired_after_s:.2f} s after the first export (interval {INTERVAL_S} s)")
-        # Within two intervals of the data (plus the write path's own flush).
-        assert fired_after_s <= 2 * INTERVAL_S + 1.5
+        # Within two intervals of the data being stored: the write path's flush comes on top, and
+        # on a loaded CI machine it can take seconds (the figure is printed; bench/ measures it).
+        assert fired_after_s <= 2 * INTERVAL_S + WRITE_LAG_S
         seen = states(client, "high-cpu-alert")
         assert "web-2" not in seen or seen["web-2"] == "inactive"
         assert "db-1" not in seen  # not matched by web-*
@@ -159,14 +162,19 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
         gauges.close()
 
     # The backtest over the same period produces the live history's alert, within one
-    # interval at each edge.
+    # interval at each edge. The live runner sees a point only once it is stored, the backtest
+    # at its timestamp: so the live edge may also trail by the write path's delay, never lead.
     live = {t.to_state: t.time_unix_nano for t in client.alert_history(rule="high-cpu-alert")}
     replay = client.backtest_rule(name="high-cpu-alert", start=started_ns)
     (would_be,) = replay.intervals
     assert would_be.labels["target"] == "web-1"
-    step_ns = INTERVAL_S * 1e9
-    assert abs(would_be.firing_time_unix_nano - live["firing"]) <= step_ns
-    assert abs(would_be.resolved_time_unix_nano - live["resolved"]) <= step_ns
+    step_ns, lag_ns = INTERVAL_S * 1e9, WRITE_LAG_S * 1e9
+    for edge, backtest_ns in (
+        ("firing", would_be.firing_time_unix_nano),
+        ("resolved", would_be.resolved_time_unix_nano),
+    ):
+        trail_ns = live[edge] - backtest_ns
+        assert -step_ns <= trail_ns <= step_ns + lag_ns, (edge, trail_ns / 1e9)
     assert would_be.peak_value == 95.0
     # The series the editor's chart draws: each group's value at each step, and the threshold.
     assert replay.threshold == "above 80" and list(replay.threshold_values) == [80.0]
