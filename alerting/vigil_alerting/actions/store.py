@@ -8,11 +8,8 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
-from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
-from vigil_storage.migrate import quote_identifier
+from vigil_storage.system_store import SystemStore
 
 ACTIONS = "vigil_actions"
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
@@ -79,18 +76,11 @@ def _record(r: tuple) -> ActionRecord:
     )  # fmt: skip
 
 
-class ActionStore:
+class ActionStore(SystemStore):
     """Reads and appends action versions; the caller owns ``client`` (one thread at a time)."""
 
-    def __init__(self, client: Client, system_database: str) -> None:
-        self.client = client
-        self.database = system_database
-        self.db = quote_identifier(system_database)
-
     def ensure_schema(self) -> None:
-        with translate_errors("creating the actions table"):
-            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-            self.client.command(_DDL.format(db=self.db))
+        self._create("creating the actions table", [_DDL])
 
     def save(self, a: ActionRecord) -> None:
         row = [
@@ -99,16 +89,10 @@ class ActionStore:
             a.incident_id, a.requested_by, a.status, a.attempts, a.created_ns, a.updated_ns,
             a.next_attempt_ns, a.answer[:4000],
         ]  # fmt: skip
-        with translate_errors("writing an action"):
-            self.client.insert(
-                ACTIONS, [row], column_names=_COLUMNS, database=self.database, settings=INSERT_SETTINGS
-            )
+        self._append("writing an action", ACTIONS, [row], _COLUMNS)
 
     def _latest(self, where: str) -> str:
-        return (
-            f"SELECT {', '.join(_COLUMNS)} FROM {self.db}.{ACTIONS} WHERE {where}"
-            " ORDER BY Version DESC LIMIT 1 BY Project, Id"
-        )
+        return self._latest_sql(ACTIONS, _COLUMNS, where)
 
     def unfinished(self) -> list[ActionRecord]:
         """Every project's pending and running actions (a restart resumes them)."""

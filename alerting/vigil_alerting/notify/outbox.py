@@ -22,9 +22,8 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.notify.alert import Alert, Notification
 from vigil_alerting.notify.dispatch import LogEntry
-from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
-from vigil_storage.migrate import quote_identifier
+from vigil_storage.system_store import SystemStore
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_notification_outbox (
@@ -121,16 +120,14 @@ def _notification(r: Sequence[object]) -> Notification:
     )  # fmt: skip
 
 
-class Outbox:
+class Outbox(SystemStore):
     """The caller owns ``client`` (one thread at a time)."""
 
     def __init__(self, client: Client, system_database: str, *, retention_s: float = 30 * 86400.0) -> None:
         if retention_s <= 0:
             raise ValueError(f"retention_s must be positive, got {retention_s}")
-        self.client = client
+        super().__init__(client, system_database)
         self.retention_s = int(retention_s)
-        self.database = system_database
-        self.db = quote_identifier(system_database)
         self._bodies: dict[str, str] = {}  # of pending notifications: encoded once, not per version
 
     def _body(self, r: OutboxRow) -> str:
@@ -143,10 +140,7 @@ class Outbox:
         return body
 
     def ensure_schema(self) -> None:
-        with translate_errors("creating the notification tables"):
-            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-            for ddl in _DDL:
-                self.client.command(ddl.format(db=self.db, retention_s=self.retention_s))
+        self._create("creating the notification tables", _DDL, retention_s=self.retention_s)
         # clickhouse-connect imports pandas on a process's first INSERT (2-3 s here): paid at
         # start, not by the first notification owed.
         _ = options.pd
@@ -160,20 +154,8 @@ class Outbox:
              e.result, e.answer[:4000], e.seconds]
             for e in log
         ]  # fmt: skip
-        with translate_errors("writing the notification outbox"):
-            if o_rows:
-                self.client.insert(
-                    "vigil_notification_outbox", o_rows, column_names=_OUTBOX, database=self.database,
-                    settings=INSERT_SETTINGS,
-                )  # fmt: skip
-            if l_rows:
-                self.client.insert(
-                    "vigil_notification_log",
-                    l_rows,
-                    column_names=_LOG,
-                    database=self.database,
-                    settings=INSERT_SETTINGS,
-                )
+        self._append("writing the notification outbox", "vigil_notification_outbox", o_rows, _OUTBOX)
+        self._append("writing the notification outbox", "vigil_notification_log", l_rows, _LOG)
 
     def _select(self, where: str, params: dict[str, object]) -> list[OutboxRow]:
         sql = f"SELECT {', '.join(_OUTBOX)} FROM {self.db}.vigil_notification_outbox FINAL {where} ORDER BY CreatedNs, Id"

@@ -22,9 +22,8 @@ from collections.abc import Iterable
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.state.machine import AlertInstance, State, Transition
-from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
-from vigil_storage.migrate import quote_identifier
+from vigil_storage.system_store import SystemStore
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_alert_instances (
@@ -81,20 +80,15 @@ def _float(v: float | None) -> float | None:
     return None if v is None or math.isnan(v) else v
 
 
-class AlertStore:
+class AlertStore(SystemStore):
     """Reads and appends alert state; the caller owns ``client`` (one thread at a time)."""
 
     def __init__(self, client: Client, system_database: str, project: str = "") -> None:
-        self.client = client
+        super().__init__(client, system_database)
         self.project = project
-        self.db = quote_identifier(system_database)
-        self.database = system_database
 
     def ensure_schema(self) -> None:
-        with translate_errors("creating the alert tables"):
-            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-            for ddl in _DDL:
-                self.client.command(ddl.format(db=self.db))
+        self._create("creating the alert tables", _DDL)
 
     def load_instances(self) -> dict[tuple[str, str], AlertInstance]:
         """Every instance's latest version, keyed by (rule, fingerprint)."""
@@ -166,25 +160,16 @@ class AlertStore:
              i.last_breach_ns, i.fired_at_ns, i.resolved_at_ns, i.updated_ns, list(i.example_trace_ids)]
             for i in instances
         ]  # fmt: skip
-        with translate_errors("writing alert state"):
-            if t_rows:
-                self.client.insert(
-                    "vigil_alert_transitions", t_rows, column_names=["Project", *_TRANSITION_COLUMNS],
-                    database=self.database, settings=INSERT_SETTINGS,
-                )  # fmt: skip
-            if i_rows:
-                self.client.insert(
-                    "vigil_alert_instances", i_rows, column_names=["Project", *_INSTANCE_COLUMNS],
-                    database=self.database, settings=INSERT_SETTINGS,
-                )  # fmt: skip
+        self._append(
+            "writing alert state", "vigil_alert_transitions", t_rows, ["Project", *_TRANSITION_COLUMNS]
+        )
+        self._append("writing alert state", "vigil_alert_instances", i_rows, ["Project", *_INSTANCE_COLUMNS])
 
     def record_error(self, rule: str, at_ns: int, error: str) -> None:
-        with translate_errors("recording an evaluation error"):
-            self.client.insert(
-                "vigil_rule_evaluation_errors", [[self.project, at_ns, rule, error[:2000]]],
-                column_names=["Project", "AtNs", "Rule", "Error"],
-                database=self.database, settings=INSERT_SETTINGS,
-            )  # fmt: skip
+        self._append(
+            "recording an evaluation error", "vigil_rule_evaluation_errors",
+            [[self.project, at_ns, rule, error[:2000]]], ["Project", "AtNs", "Rule", "Error"],
+        )  # fmt: skip
 
     def history(
         self, rule: str = "", to_state: State | None = None, limit: int = 1000, fingerprint: str = ""
