@@ -1,6 +1,6 @@
 """The insert-only stores of the system database (alert state, silences, the outbox, incidents,
 actions) share one helper, vigil_storage/system_store.py, instead of each repeating how a table
-is created, how rows are appended and how the latest version is read."""
+is created, how rows are appended and read, and how the latest version is selected."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Things(SystemStore):
 
     def latest(self) -> list[tuple]:
         sql = self._latest_sql("things", ["Project", "Id", "Version", "Note"], "Project = 'p'")
-        return sorted(self.client.query(sql).result_rows)
+        return sorted(self._rows("reading things", sql))
 
 
 def test_each_store_uses_the_shared_helper_and_inserts_through_it() -> None:
@@ -50,11 +50,11 @@ def test_each_store_uses_the_shared_helper_and_inserts_through_it() -> None:
         direct = [
             n.lineno
             for n in ast.walk(tree)
-            if isinstance(n, ast.Attribute) and n.attr in ("insert", "INSERT_SETTINGS")
+            if isinstance(n, ast.Attribute) and n.attr in ("insert", "command")
             if isinstance(n.value, ast.Attribute) and n.value.attr == "client"
         ]
         imports = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        assert direct == [] and "vigil_storage.client" not in imports, f"{path} inserts by itself: {direct}"
+        assert direct == [] and "vigil_storage.client" not in imports, f"{path} writes by itself: {direct}"
 
 
 def test_create_append_and_latest_on_a_real_clickhouse(ch: Client) -> None:

@@ -7,6 +7,7 @@ one server and on a cluster."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
@@ -42,6 +43,11 @@ class SystemStore:
             self.client.insert(
                 table, rows, column_names=list(columns), database=self.database, settings=INSERT_SETTINGS
             )
+
+    def _rows(self, what: str, sql: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
+        """The rows ``sql`` reads; ``what`` names the read in errors."""
+        with translate_errors(what):
+            return self.client.query(sql, parameters=parameters).result_rows
 
     def _latest_sql(self, table: str, columns: Sequence[str], where: str) -> str:
         """The latest ``Version`` of each (Project, Id) of ``table`` matching ``where`` (on the

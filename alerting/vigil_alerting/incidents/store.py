@@ -130,17 +130,18 @@ class IncidentStore(SystemStore):
     def load_live(self, since_resolved_ns: int) -> list[Incident]:
         """Every project's incidents not resolved, or resolved since ``since_resolved_ns`` (they
         can still reopen), with their timeline's last Seq."""
-        with translate_errors("reading incidents"):
-            rows = self.client.query(
-                f"SELECT * FROM ({self._latest('1')})"
-                " WHERE Status != 'resolved' OR ResolvedNs >= {since:Int64}",
-                parameters={"since": since_resolved_ns},
-            ).result_rows
-            seqs = dict(
-                self.client.query(
-                    f"SELECT IncidentId, max(Seq) FROM {self.db}.{TIMELINE} GROUP BY IncidentId"
-                ).result_rows
+        rows = self._rows(
+            "reading incidents",
+            f"SELECT * FROM ({self._latest('1')})"
+            " WHERE Status != 'resolved' OR ResolvedNs >= {since:Int64}",
+            parameters={"since": since_resolved_ns},
+        )
+        seqs = dict(
+            self._rows(
+                "reading incidents",
+                f"SELECT IncidentId, max(Seq) FROM {self.db}.{TIMELINE} GROUP BY IncidentId",
             )
+        )
         found = [_incident(r) for r in rows]
         for incident in found:
             incident.seq = max(incident.seq, int(seqs.get(incident.id, 0)))
@@ -159,29 +160,29 @@ class IncidentStore(SystemStore):
         if until_ns:
             where.append("OpenedNs < {until:Int64}")
             params["until"] = until_ns
-        with translate_errors("reading incidents"):
-            rows = self.client.query(
-                f"SELECT * FROM ({self._latest('Project = {p:String}')})"
-                f" WHERE {' AND '.join(where)} ORDER BY OpenedNs DESC, Id LIMIT {{limit:UInt32}}",
-                parameters=params,
-            ).result_rows
+        rows = self._rows(
+            "reading incidents",
+            f"SELECT * FROM ({self._latest('Project = {p:String}')})"
+            f" WHERE {' AND '.join(where)} ORDER BY OpenedNs DESC, Id LIMIT {{limit:UInt32}}",
+            parameters=params,
+        )
         return [_incident(r) for r in rows]
 
     def get(self, project: str, incident_id: str) -> Incident | None:
-        with translate_errors("reading an incident"):
-            rows = self.client.query(
-                self._latest("Project = {p:String} AND Id = {id:String}"),
-                parameters={"p": project, "id": incident_id},
-            ).result_rows
+        rows = self._rows(
+            "reading an incident",
+            self._latest("Project = {p:String} AND Id = {id:String}"),
+            parameters={"p": project, "id": incident_id},
+        )
         return _incident(rows[0]) if rows else None
 
     def timeline(self, project: str, incident_id: str) -> list[TimelineEvent]:
-        with translate_errors("reading an incident's timeline"):
-            rows = self.client.query(
-                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {self.db}.{TIMELINE}"
-                " WHERE Project = {p:String} AND IncidentId = {id:String} ORDER BY Seq",
-                parameters={"p": project, "id": incident_id},
-            ).result_rows
+        rows = self._rows(
+            "reading an incident's timeline",
+            f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {self.db}.{TIMELINE}"
+            " WHERE Project = {p:String} AND IncidentId = {id:String} ORDER BY Seq",
+            parameters={"p": project, "id": incident_id},
+        )
         return [TimelineEvent(*r) for r in rows]
 
     def trace_logs(self, telemetry_database: str, trace_ids: list[str], limit: int = 50) -> list[tuple]:

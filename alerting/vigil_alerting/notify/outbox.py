@@ -22,7 +22,6 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.notify.alert import Alert, Notification
 from vigil_alerting.notify.dispatch import LogEntry
-from vigil_storage.errors import translate_errors
 from vigil_storage.system_store import SystemStore
 
 _DDL = (
@@ -159,8 +158,7 @@ class Outbox(SystemStore):
 
     def _select(self, where: str, params: dict[str, object]) -> list[OutboxRow]:
         sql = f"SELECT {', '.join(_OUTBOX)} FROM {self.db}.vigil_notification_outbox FINAL {where} ORDER BY CreatedNs, Id"
-        with translate_errors("reading the notification outbox"):
-            rows = self.client.query(sql, parameters=params).result_rows
+        rows = self._rows("reading the notification outbox", sql, parameters=params)
         return [OutboxRow(_notification(r), r[10], r[11], r[12], r[13]) for r in rows]
 
     def pending(self) -> list[OutboxRow]:
@@ -170,12 +168,12 @@ class Outbox(SystemStore):
         return self._select("WHERE Receiver = {r:String}" if receiver else "", {"r": receiver})
 
     def backlog(self) -> int:
-        with translate_errors("counting the notification outbox"):
-            return int(
-                self.client.query(
-                    f"SELECT count() FROM {self.db}.vigil_notification_outbox FINAL WHERE State = 'pending'"
-                ).result_rows[0][0]
-            )
+        return int(
+            self._rows(
+                "counting the notification outbox",
+                f"SELECT count() FROM {self.db}.vigil_notification_outbox FINAL WHERE State = 'pending'",
+            )[0][0]
+        )
 
     def notification_log(self) -> dict[tuple[str, str, str, int], LogEntry]:
         """What each integration was last told about each group (seeds the dispatcher)."""
@@ -184,8 +182,7 @@ class Outbox(SystemStore):
             f"argMax(Resolved, CreatedNs), max(CreatedNs) FROM {self.db}.vigil_notification_outbox FINAL "
             f"GROUP BY GroupKey, Receiver, Integration, IntegrationIndex"
         )
-        with translate_errors("reading the notification log"):
-            rows = self.client.query(sql).result_rows
+        rows = self._rows("reading the notification log", sql)
         return {
             (r[0], r[1], r[2], int(r[3])): LogEntry(frozenset(r[4]), frozenset(r[5]), int(r[6])) for r in rows
         }
@@ -219,8 +216,7 @@ class Outbox(SystemStore):
             f"SELECT {', '.join(_LOG)} FROM {self.db}.vigil_notification_log"
             f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY AtNs DESC LIMIT {{limit:UInt32}}"
         )
-        with translate_errors("reading the delivery log"):
-            rows = self.client.query(sql, parameters=params).result_rows
+        rows = self._rows("reading the delivery log", sql, parameters=params)
         return [
             DeliveryLogEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9])
             for r in reversed(rows)

@@ -18,7 +18,6 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.notify.errors import SilenceError
 from vigil_alerting.notify.matchers import Matcher, MatcherError, matches_all, parse_matchers
-from vigil_storage.errors import translate_errors
 from vigil_storage.system_store import SystemStore
 
 _DDL = """CREATE TABLE IF NOT EXISTS {db}.vigil_silences (
@@ -144,6 +143,5 @@ class SilenceStore(SystemStore):
 
     def _read(self, where: str, params: dict[str, object]) -> list[Silence]:
         sql = f"SELECT {', '.join(_COLUMNS)} FROM {self.db}.vigil_silences FINAL {where} ORDER BY CreatedNs DESC"
-        with translate_errors("reading silences"):
-            rows = self.client.query(sql, parameters=params).result_rows
+        rows = self._rows("reading silences", sql, parameters=params)
         return [Silence(r[0], parse_matchers(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]

@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.state.machine import AlertInstance, State, Transition
-from vigil_storage.errors import translate_errors
 from vigil_storage.system_store import SystemStore
 
 _DDL = (
@@ -92,12 +91,12 @@ class AlertStore(SystemStore):
 
     def load_instances(self) -> dict[tuple[str, str], AlertInstance]:
         """Every instance's latest version, keyed by (rule, fingerprint)."""
-        with translate_errors("reading alert instances"):
-            rows = self.client.query(
-                f"SELECT {', '.join(_INSTANCE_COLUMNS)} FROM {self.db}.vigil_alert_instances FINAL"
-                " WHERE Project = {p:String}",
-                parameters={"p": self.project},
-            ).result_rows
+        rows = self._rows(
+            "reading alert instances",
+            f"SELECT {', '.join(_INSTANCE_COLUMNS)} FROM {self.db}.vigil_alert_instances FINAL"
+            " WHERE Project = {p:String}",
+            parameters={"p": self.project},
+        )
         out = {}
         for r in rows:
             instance = AlertInstance(
@@ -122,12 +121,12 @@ class AlertStore(SystemStore):
         """A process killed between ``save``'s two INSERTs left a transition whose instance row
         still shows the state before it: the history is the truth, so the instance takes the
         transition's state (and is not sent through it a second time by the next evaluation)."""
-        with translate_errors("reading alert transitions"):
-            rows = self.client.query(
-                "SELECT Rule, Fingerprint, argMax((AtNs, Labels, ToState, Value, Threshold, ExampleTraceIds), AtNs)"
-                f" FROM {self.db}.vigil_alert_transitions WHERE Project = {{p:String}} GROUP BY Rule, Fingerprint",
-                parameters={"p": self.project},
-            ).result_rows
+        rows = self._rows(
+            "reading alert transitions",
+            "SELECT Rule, Fingerprint, argMax((AtNs, Labels, ToState, Value, Threshold, ExampleTraceIds), AtNs)"
+            f" FROM {self.db}.vigil_alert_transitions WHERE Project = {{p:String}} GROUP BY Rule, Fingerprint",
+            parameters={"p": self.project},
+        )
         for rule, fingerprint, (at_ns, labels, to_state, value, threshold, examples) in rows:
             known = instances.get((rule, fingerprint))
             if known is not None and known.updated_ns >= at_ns:
@@ -189,18 +188,17 @@ class AlertStore(SystemStore):
             f"SELECT {', '.join(_TRANSITION_COLUMNS)} FROM {self.db}.vigil_alert_transitions"
             f" WHERE {' AND '.join(where)} ORDER BY AtNs, Fingerprint LIMIT {{limit:UInt32}}"
         )
-        with translate_errors("reading alert history"):
-            rows = self.client.query(sql, parameters=params).result_rows
+        rows = self._rows("reading alert history", sql, parameters=params)
         return [
             Transition(r[0], r[1], r[2], dict(r[3]), r[4], r[5], r[6], r[7], r[8], tuple(r[9])) for r in rows
         ]
 
     def error_count(self, rule: str) -> int:
-        with translate_errors("reading evaluation errors"):
-            return int(
-                self.client.query(
-                    f"SELECT count() FROM {self.db}.vigil_rule_evaluation_errors"
-                    " WHERE Project = {p:String} AND Rule = {r:String}",
-                    parameters={"r": rule, "p": self.project},
-                ).result_rows[0][0]
-            )
+        return int(
+            self._rows(
+                "reading evaluation errors",
+                f"SELECT count() FROM {self.db}.vigil_rule_evaluation_errors"
+                " WHERE Project = {p:String} AND Rule = {r:String}",
+                parameters={"r": rule, "p": self.project},
+            )[0][0]
+        )
