@@ -29,7 +29,8 @@ from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
 from vigil_auth.secret import SecretError, server_secret, session_secret
 from vigil_query.api.server import QueryServer
-from vigil_server.app import make_authenticator, make_query_service
+from vigil_server.wiring.auth import make_authenticator
+from vigil_server.wiring.query import make_query_service
 
 from support import RunningApp, credentials_changed, make_settings, run_cli
 

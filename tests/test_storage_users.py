@@ -29,7 +29,7 @@ from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
 from vigil_query.analytics.prices import store as price_book
 from vigil_query.analytics.prices.book import Price
-from vigil_server.app import migrate_all
+from vigil_server.wiring.schema import migrate_all
 
 from support import REPO, RunningApp, http_request, make_request, make_settings
 
@@ -133,7 +133,7 @@ import sys, time
 from pathlib import Path
 from vigil_auth import registry
 from vigil_auth.passwords import hash_password
-from vigil_server.app import migrate_all
+from vigil_server.wiring.schema import migrate_all
 from vigil_server.settings import VigilSettings
 from vigil_storage import connect
 

@@ -40,3 +40,24 @@ def test_the_recovery_keys_are_defined_once() -> None:
                 if constants and tuple(e.value for e in node.elts) in keys:  # type: ignore[attr-defined]
                     found.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert found == []
+
+
+def test_the_native_insert_mechanism_knows_no_signal() -> None:
+    """write/native_insert.py runs statements; the SQL of a signal lives in native_traces.py or
+    native_metrics.py, and the AnyValue → string SQL both share in native_values.py (the three
+    were one module)."""
+    path = REPO / "collector/vigil_collector/write/native_insert.py"
+    tree = ast.parse(path.read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    signals = {
+        "vigil_collector.decode.spans",
+        "vigil_collector.decode.metrics",
+        "vigil_collector.decode.logs",
+    }
+    assert not imported & signals, f"native_insert.py imports a signal's decoder: {imported & signals}"
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    defined |= {
+        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+    }
+    signal_sql = {"insert_select", "STRUCTURE", "ATTRIBUTES", "attribute_map", "hex_id", "nanos"}
+    assert not defined & signal_sql, f"native_insert.py defines a signal's SQL: {defined & signal_sql}"

@@ -31,8 +31,10 @@ from vigil_query.analytics.prices.book import load_file
 from vigil_query.analytics.prices.rpc import to_message
 from vigil_query.api.server import QueryServer
 from vigil_server import local_admin
-from vigil_server.app import ensure_system, make_authenticator, make_query_server
 from vigil_server.settings import VigilSettings
+from vigil_server.wiring.auth import make_authenticator
+from vigil_server.wiring.query import make_query_server
+from vigil_server.wiring.schema import ensure_system
 from vigil_storage import StorageError, connect
 
 # How long a published endpoint may take to answer before it is taken for a stale file (a

@@ -1,5 +1,7 @@
 """The all-in-one Vigil process: OTLP receivers → pipeline → write-ahead log (ack) →
-batcher → writers, plus the storage gate (migrations, readiness) and the ops endpoints.
+batcher → writers, plus the storage gate (migrations, readiness) and the ops endpoints. The parts are built in wiring/ (by role and job); this module
+starts and stops them in order, and holds the entry points of ``vigil serve``, ``vigil query``
+and ``vigil drift-detect``.
 
 Lifecycle: ``start`` opens the log (recovering what a previous run left), binds everything
 and applies migrations (retrying in the background if ClickHouse is not there yet); ``stop``
@@ -15,58 +17,33 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
-from clickhouse_connect.driver.client import Client
 
-from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
-from vigil_alerting.actions.queue import ActionQueue
-from vigil_alerting.errors import RuleError
-from vigil_alerting.incidents import config as incident_config
-from vigil_alerting.incidents.manager import IncidentManager, WebhookSink
-from vigil_alerting.metrics import AlertingMetrics
-from vigil_alerting.notify.config import load_config
-from vigil_alerting.notify.errors import NotifyConfigError
-from vigil_alerting.notify.notifier import Notifier
-from vigil_alerting.projects import Alerting
-from vigil_alerting.rules.builtin import drift_rules, self_monitoring_rules
-from vigil_alerting.service import AlertingService
-from vigil_alerting.triage.runner import Triage
-from vigil_auth import registry
-from vigil_auth.authenticator import Authenticator
-from vigil_auth.host_guard import HostGuard
-from vigil_auth.keys import KeyHasher
-from vigil_auth.secret import server_secret, session_secret
-from vigil_auth.tokens import TokenSigner
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.pool import DecodePool
-from vigil_collector.dedup import RecentRequests
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.pipeline import METRICS, Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
-from vigil_collector.wal.log import Backlog, WriteAheadLog
-from vigil_collector.wal.state import private_dir
-from vigil_collector.write import LogsWriter, MetricsWriter, TracesWriter
-from vigil_query.analytics.prices import store as price_book
-from vigil_query.api.server import QueryServer, Servicer
-from vigil_query.api.service import QueryService
+from vigil_collector.wal.log import WriteAheadLog
+from vigil_query.api.server import QueryServer
 from vigil_query.drift.detector import run_detector
-from vigil_query.reader import Reader, Writer
+from vigil_query.reader import Reader
 from vigil_server import local_admin
 from vigil_server.ops_routes import add_ops_routes, host_middleware
-from vigil_server.schema_ddl import system_statements
 from vigil_server.self_monitor import SelfMonitor
 from vigil_server.settings import VigilSettings
-from vigil_server.worker import Worker, WorkerJob
-from vigil_server.worker_lease import WorkerLease, new_holder
-from vigil_storage import StorageError, apply_migrations, connect
-from vigil_storage.client import CLUSTER_INSERT_SETTINGS
-from vigil_storage.migrate import move_tables
+from vigil_server.wiring.alerting import make_alerting, start_alerting
+from vigil_server.wiring.auth import make_authenticator
+from vigil_server.wiring.ingest import Ingest
+from vigil_server.wiring.jobs import make_worker, worker_jobs
+from vigil_server.wiring.query import host_guard, make_query_server, make_reader
+from vigil_server.wiring.schema import migrate_all
+from vigil_server.worker import Worker
+from vigil_storage import StorageError, connect
 from vigil_storage.readiness import StorageGate
 
 log = logging.getLogger(__name__)
@@ -94,38 +71,10 @@ class VigilApp:
             cluster=settings.cluster(),
         )
         self.limits = DecodeLimits(settings.max_attributes_per_span, settings.max_attribute_value_length)
-        # One writer of each signal per lane: a lane writes whatever kinds its batch holds.
-        self.traces_writers = [
-            TracesWriter(
-                settings.dsn,
-                connect_timeout_s=settings.storage_connect_timeout_s,
-                insert_timeout_s=settings.insert_timeout_s,
-                limits=self.limits,
-                native_min_spans=settings.native_decode_min_spans,
-            )
-            for _ in range(settings.insert_concurrency)
-        ]
-        self.logs_writers = [
-            LogsWriter(
-                settings.dsn,
-                connect_timeout_s=settings.storage_connect_timeout_s,
-                insert_timeout_s=settings.insert_timeout_s,
-            )
-            for _ in range(settings.insert_concurrency)
-        ]
-        self.metrics_writers = [
-            MetricsWriter(
-                settings.dsn,
-                connect_timeout_s=settings.storage_connect_timeout_s,
-                insert_timeout_s=settings.insert_timeout_s,
-                limits=self.limits,
-                native_min_points=settings.native_decode_min_points,
-            )
-            for _ in range(settings.insert_concurrency)
-        ]
-        if settings.cluster() is not None:
-            for writer in (*self.traces_writers, *self.logs_writers, *self.metrics_writers):
-                writer.connection.session_settings = CLUSTER_INSERT_SETTINGS
+        self._ingest = Ingest(settings, self.limits, self.metrics)
+        ingest = self._ingest  # its writers, one of each signal per lane
+        self.traces_writers, self.logs_writers = ingest.traces_writers, ingest.logs_writers
+        self.metrics_writers = ingest.metrics_writers
         # The admin commands' way in while this process holds the data directory (local_admin.py).
         self._admin_token = local_admin.new_token()
         self.auth = make_authenticator(settings, self.metrics.auth_failures.labels, self._admin_token)
@@ -138,9 +87,6 @@ class VigilApp:
         )
         self._schema_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
-        self.batcher: Batcher | None = None
-        self.decoder: DecodePool | None = None
-        self.grpc: OtlpGrpcReceiver | None = None
         self.query: QueryServer | None = None
         self.ports: BoundPorts | None = None
         self._detector_stop = asyncio.Event()
@@ -148,7 +94,6 @@ class VigilApp:
         self._jobs: list[asyncio.Task[None]] = []
         self._worker: Worker | None = None
         self._own_reader: Reader | None = None
-        self.pipeline: Pipeline | None = None
         self._self_monitor_task: asyncio.Task[None] | None = None
         self.alerting = make_alerting(settings, self.metrics.registry)
 
@@ -168,7 +113,11 @@ class VigilApp:
         await self.auth.start()  # before the writers: they look up the projects' databases
         if s.role == "all" and self.gate.schema_ready:  # else once it is (_retry_schema); before /ready
             await loop.run_in_executor(None, self._start_alerting)
-        grpc_port = await self._start_ingest(recovered) if recovered is not None else 0
+        grpc_port = (
+            await self._ingest.start(self.wal, recovered, self.auth, self.gate)
+            if recovered is not None
+            else 0
+        )
         guard = host_guard(s)
         tls = s.tls()
         credentials = tls.grpc_credentials() if tls else None
@@ -253,54 +202,22 @@ class VigilApp:
         )
         return self.ports
 
-    async def _start_ingest(self, recovered: Backlog) -> int:
-        """The collector's part: the log's writers, the decoders, the OTLP gRPC receiver
-        (the HTTP one joins the ops port); returns the gRPC port."""
-        s = self.settings
-        if recovered.records:
-            log.info(
-                "write-ahead log recovered: writing what the last run left",
-                extra={"records": recovered.records, "items": recovered.items, "bytes": recovered.bytes},
-            )
-        self.wal.start()
-        self.batcher = Batcher(
-            self.wal,
-            [
-                list(lane)
-                for lane in zip(self.traces_writers, self.logs_writers, self.metrics_writers, strict=True)
-            ],
-            max_items=s.batch_max_cost,
-            max_bytes=s.batch_max_bytes,
-            max_wait_s=s.batch_max_wait_s,
-            metrics=self.metrics,
-            databases=self.auth.database_of,
-            storage_ready=lambda: self.gate.schema_ready,
-            pace_s=s.wal_pace_s,
-            identity=s.collector_id,
-        )
-        self.batcher.start()
-        self.decoder = DecodePool(s.resolved_decode_workers, self.limits, native=s.native_decode)
-        await self.decoder.start()
-        self.pipeline = Pipeline(
-            self.wal,
-            self.decoder,
-            self.metrics,
-            max_pending_bytes=s.queue_max_bytes,
-            max_pending_items=s.queue_max_cost,
-            pace=self.batcher.admitted,
-            recent=RecentRequests(s.ingest_dedup_window_s, self.wal.recent)
-            if s.ingest_dedup_window_s
-            else None,
-        )
-        self.wal.recent = []  # held by the pipeline's index from now on
-        self.grpc = OtlpGrpcReceiver(
-            self.pipeline,
-            self.auth,
-            max_message_bytes=s.max_body_bytes,
-            max_concurrent_rpcs=s.otlp_grpc_max_concurrent_rpcs,
-        )
-        tls = s.tls()
-        return await self.grpc.start(s.listen_host, s.otlp_grpc_port, tls.grpc_credentials() if tls else None)
+    # The collector's parts, once started (roles all and collector).
+    @property
+    def batcher(self) -> Batcher | None:
+        return self._ingest.batcher
+
+    @property
+    def decoder(self) -> DecodePool | None:
+        return self._ingest.decoder
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        return self._ingest.pipeline
+
+    @property
+    def grpc(self) -> OtlpGrpcReceiver | None:
+        return self._ingest.grpc
 
     def _worker_reader(self) -> Reader:
         self._own_reader = make_reader(self.settings)
@@ -429,273 +346,6 @@ class VigilApp:
             log.warning(
                 "could not migrate the projects' databases (retried at the next start): %s", exc.reason
             )
-
-
-def migrate_all(client: Client, s: VigilSettings) -> list[int]:
-    """Every schema Vigil keeps, up to date: the main database's migrations (their versions
-    applied now are returned), the system database's tables, each project's."""
-    cluster = s.cluster()
-    applied = apply_migrations(client, s.database, s.traces_ttl_days, cluster=cluster)
-    if cluster is not None:  # replicated on every host first; the owners' CREATEs then find them
-        for statement in system_statements(s.system_database, cluster, int(s.notify_retention_days * 86400)):
-            client.command(statement)
-    ensure_system(client, s)
-    for project in registry.list_projects(client, s.system_database, main=s.database)[1:]:
-        apply_migrations(client, project.database, s.traces_ttl_days, cluster=cluster)
-    return applied
-
-
-def ensure_system(client: Client, s: VigilSettings) -> None:
-    """The system database: the registry's tables and the price book (with its defaults).
-    An install made by an earlier version kept them in the main telemetry database: their
-    rows are moved here and the old tables dropped (crash-safe and idempotent, see
-    ``move_tables``), so that no credential stays where Grafana and ETL jobs read."""
-    registry.ensure(client, s.system_database)
-    price_book.ensure(client, s.system_database)
-    if move_tables(client, s.database, s.system_database, (*registry.TABLES, price_book.TABLE)):
-        price_book.ensure(client, s.system_database)  # the moved defaults, brought up to date
-
-
-def start_alerting(alerting: Alerting) -> None:
-    """The alert rules' tables, rules and instances, then their loop. A bad rules file
-    stops the start (RuleError): a server should not run without the rules it was given."""
-    try:
-        alerting.open()
-    except (RuleError, NotifyConfigError):
-        raise
-    except Exception as exc:  # storage trouble: the server runs, its rules do not
-        log.error("alert rules not started (retried at the next start): %s", exc)
-        return
-    alerting.start()
-
-
-def alerting_job(alerting: Alerting) -> WorkerJob:
-    """The rules' loop as a worker job: it runs while this worker holds the lease."""
-
-    async def run(stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, start_alerting, alerting)
-        try:
-            await stop.wait()
-        finally:
-            await loop.run_in_executor(None, alerting.stop)
-
-    return WorkerJob("rules", run)
-
-
-def worker_jobs(
-    s: VigilSettings, reader: Reader, auth: Authenticator, alerting: Alerting | None = None
-) -> list[WorkerJob]:
-    """The jobs of which one copy runs per deployment: in role all, in this process; in role
-    worker, while it holds the worker lease (worker.py). Notifications, actions and triage
-    join here as they are built. (In role all the rules start with the query service instead,
-    since the alerting API it serves reads their loop: ``alerting`` is then not given.)"""
-    jobs = [alerting_job(alerting)] if alerting is not None else []
-    if s.drift_interval_s > 0:
-        config = s.drift_detector_config()
-        jobs.append(WorkerJob("drift", lambda stop: run_detector(reader, config, stop, auth.databases)))
-    return jobs
-
-
-def make_worker(
-    s: VigilSettings, reader: Reader, auth: Authenticator, alerting: Alerting | None = None
-) -> Worker:
-    lease = WorkerLease(
-        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
-        s.system_database,
-        new_holder(s.collector_id),
-        ttl_s=s.worker_lease_ttl_s,
-        renew_s=s.worker_lease_renew_s,
-        cluster=s.cluster() is not None,
-    )
-    return Worker(lease, worker_jobs(s, reader, auth, alerting), renew_s=s.worker_lease_renew_s)
-
-
-def host_guard(s: VigilSettings) -> HostGuard | None:
-    """The HTTP ports' Host check, only while auth is off: with auth on, credentials protect
-    the ports and the server may be reached by any name."""
-    return None if s.auth_enabled else HostGuard(s.allowed_hosts)
-
-
-def make_reader(s: VigilSettings) -> Reader:
-    """The query service's reads on VIGIL_QUERY_DSN (a read-only user's, where one is set),
-    its writes on the storage DSN, each with its own threads and clients."""
-    writer = Writer(
-        s.dsn,
-        s.database,
-        system_database=s.system_database,
-        timeout_s=s.query_timeout_s,
-        threads=max(1, s.query_threads // 2),
-        connect_timeout_s=s.storage_connect_timeout_s,
-        max_inflight=s.query_max_inflight,
-    )
-    return Reader(
-        s.reader_dsn,
-        s.database,
-        writer=writer,
-        system_database=s.system_database,
-        timeout_s=s.query_timeout_s,
-        max_rows=s.query_max_rows,
-        threads=s.query_threads,
-        connect_timeout_s=s.storage_connect_timeout_s,
-        max_inflight=s.query_max_inflight,
-        max_memory_bytes=s.query_max_memory_bytes,
-    )
-
-
-def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
-    """Every project's alert rules, evaluated by one loop (started by ``VigilApp``)."""
-
-    def projects(client: Client) -> list[tuple[str, str]]:
-        return [
-            (p.slug, p.database) for p in registry.list_projects(client, s.system_database, main=s.database)
-        ]
-
-    alerting: Alerting
-    metrics = AlertingMetrics(metrics_registry, lambda: alerting.snapshot())
-    alerting = Alerting(
-        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
-        projects,
-        system_database=s.system_database,
-        rules_file=s.rules_file,
-        default_interval_s=s.rules_interval_s,
-        on_evaluation=metrics.observe,
-        builtin_rules=(
-            self_monitoring_rules(
-                disabled=frozenset(s.self_monitor_rules_disabled),
-                auth_failures=s.self_monitor_auth_failures,
-                slow_query_s=s.self_monitor_slow_query_s,
-            )
-            if s.self_monitor_interval_s > 0
-            else []
-        )
-        + (
-            drift_rules(
-                measures=tuple(s.drift_metrics),
-                group_by=tuple(s.drift_group_by),
-                current_s=s.drift_current_s,
-                baseline_s=s.drift_baseline_s,
-                bins=s.drift_bins,
-                min_samples=s.drift_min_samples,
-                medium=s.drift_medium,
-                high=s.drift_high,
-                interval_s=s.drift_interval_s,
-            )
-            if s.drift_interval_s > 0
-            else []
-        ),
-        incidents=make_incidents(s),
-        notifier=make_notifier(s, metrics_registry) if s.alertmanager_config or s.alertmanager_url else None,
-    )
-    if s.remediator_url or s.remediator_endpoints:  # actions (docs/actions.md)
-        alerting.actions = ActionQueue(
-            lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
-            system_database=s.system_database,
-            remediator_url=s.remediator_url,
-            endpoints=s.remediator_endpoints,
-            secret=s.remediator_secret.get_secret_value(),
-            concurrency=s.remediator_concurrency,
-            timeout_s=s.actions_timeout_s,
-            max_attempts=s.actions_max_attempts,
-            retry_base_s=s.actions_retry_base_s,
-            retry_max_s=s.actions_retry_max_s,
-            poll_s=s.actions_poll_s,
-            incidents=alerting.incidents,
-            registry=metrics_registry,
-        )
-    if s.triage_enabled and alerting.incidents is not None:  # triage (docs/incidents.md)
-        alerting.triage = Triage(
-            alerting.incidents,
-            lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
-            s.triage_config(),
-            system_database=s.system_database,
-            holder=new_holder(s.collector_id),
-            registry=metrics_registry,
-            cluster=s.cluster() is not None,
-        )
-    return alerting
-
-
-def make_notifier(s: VigilSettings, metrics_registry: Any) -> Callable[[], Notifier]:
-    """The notifier of the alerts, made where the rules run (one process sends: the one that
-    evaluates, see docs/notifications.md), over a ClickHouse client of its own."""
-
-    def make() -> Notifier:
-        client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
-        return Notifier.from_settings(client, s, registry=metrics_registry)
-
-    return make
-
-
-def make_incidents(s: VigilSettings) -> IncidentManager:
-    """Incidents from the alerts (a bad VIGIL_INCIDENTS_FILE stops the start, as a bad rules file)."""
-    # Steps may name the alertmanager configuration's receivers (sent through its outbox).
-    external = list(load_config(s.alertmanager_config).receivers) if s.alertmanager_config else []
-    config = incident_config.load(
-        s.incidents_file,
-        correlate_by=tuple(s.incidents_correlate_by),
-        auto_resolve=s.incidents_auto_resolve,
-        reopen_window_s=s.incidents_reopen_window_s,
-        external_receivers=external,
-    )
-    sink = WebhookSink(config.receivers, s.incidents_notify_timeout_s)
-    return IncidentManager(
-        config,
-        sink,
-        system_database=s.system_database,
-        connect=lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
-        tick_s=s.incidents_tick_s,
-    )
-
-
-def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
-    return QueryService(make_reader(s), auth, s.drift_thresholds(), s.replay_providers(), s.replay_limits())
-
-
-def make_query_server(s: VigilSettings, auth: Authenticator, alerting: Alerting | None = None) -> QueryServer:
-    """The query and admin APIs, and the alerting API where the rules are evaluated."""
-    service = make_query_service(s, auth)
-    servicers = []
-    if alerting is not None:
-        alerts = AlertingService(service.reader, auth, alerting, s.rules_backtest_max_steps)
-        descriptor = alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"]
-        servicers.append(
-            Servicer(descriptor, alerts, alerting_pb2_grpc.add_AlertingServiceServicer_to_server)
-        )
-    return QueryServer(
-        service,
-        s.traces_ttl_days,
-        s.ui_dir,
-        max_concurrent_rpcs=s.query_max_concurrent_rpcs,
-        web_max_concurrent=s.web_max_concurrent,
-        servicers=servicers,
-    )
-
-
-def make_authenticator(
-    s: VigilSettings, failure_counter: Callable[[str], Any] | None = None, local_admin_token: str = ""
-) -> Authenticator:
-    def connect_registry() -> Client:
-        return connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
-
-    private_dir(s.data_dir)  # the secrets, the log and the embedded ClickHouse live there
-    # Two secrets: ending every session (a new session secret) voids no API key.
-    return Authenticator(
-        enabled=s.auth_enabled,
-        hasher=KeyHasher(server_secret(s.auth_secret.get_secret_value(), s.data_dir)),
-        signer=TokenSigner(
-            session_secret(s.session_secret.get_secret_value(), s.data_dir), access_ttl_s=s.auth_token_ttl_s
-        ),
-        link=registry.Link(
-            connect_registry, s.system_database, main=s.database, ended_window_s=s.auth_token_ttl_s + 60
-        ),
-        local_admin_token=local_admin_token,
-        default_database=s.database,
-        limits=s.abuse_limits(),
-        on_failure=(lambda reason: failure_counter(reason).inc())
-        if failure_counter
-        else (lambda reason: None),
-    )
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -17,10 +17,12 @@ from vigil_auth.secret import SecretError
 from vigil_collector.wal.log import LogLocked
 from vigil_query.drift.detector import evaluate_once
 from vigil_server.admin_cli import add_admin_commands, run_admin_command
-from vigil_server.app import detect_drift, make_reader, migrate_all, serve, serve_query
+from vigil_server.app import detect_drift, serve, serve_query
 from vigil_server.logs import configure_logging
 from vigil_server.schema_ddl import print_ddl
 from vigil_server.settings import VigilSettings, deprecated_names
+from vigil_server.wiring.query import make_reader
+from vigil_server.wiring.schema import migrate_all
 from vigil_simulator.cli import add_simulate_command, run_simulate
 from vigil_simulator.sink import add_sink_command, run_sink
 from vigil_storage import StorageError, connect

@@ -4,7 +4,7 @@ the worker lease (worker_lease.py) and stopped when it loses it.
 
 A job plugs in as a ``WorkerJob``: a name and an async function that runs until the event
 it is given is set. ``vigil serve --role worker`` (and ``all``) runs the jobs registered in
-app.py; a second worker started against the same ClickHouse waits as a standby and takes
+wiring/jobs.py; a second worker started against the same ClickHouse waits as a standby and takes
 over within the lease's TTL after the first stops or loses ClickHouse.
 """
 

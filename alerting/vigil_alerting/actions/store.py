@@ -8,11 +8,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
-from vigil_storage.client import INSERT_SETTINGS
-from vigil_storage.errors import translate_errors
-from vigil_storage.migrate import quote_identifier
+from vigil_storage.system_store import SystemStore
 
 ACTIONS = "vigil_actions"
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
@@ -79,18 +75,11 @@ def _record(r: tuple) -> ActionRecord:
     )  # fmt: skip
 
 
-class ActionStore:
+class ActionStore(SystemStore):
     """Reads and appends action versions; the caller owns ``client`` (one thread at a time)."""
 
-    def __init__(self, client: Client, system_database: str) -> None:
-        self.client = client
-        self.database = system_database
-        self.db = quote_identifier(system_database)
-
     def ensure_schema(self) -> None:
-        with translate_errors("creating the actions table"):
-            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-            self.client.command(_DDL.format(db=self.db))
+        self._create("creating the actions table", [_DDL])
 
     def save(self, a: ActionRecord) -> None:
         row = [
@@ -99,33 +88,27 @@ class ActionStore:
             a.incident_id, a.requested_by, a.status, a.attempts, a.created_ns, a.updated_ns,
             a.next_attempt_ns, a.answer[:4000],
         ]  # fmt: skip
-        with translate_errors("writing an action"):
-            self.client.insert(
-                ACTIONS, [row], column_names=_COLUMNS, database=self.database, settings=INSERT_SETTINGS
-            )
+        self._append("writing an action", ACTIONS, [row], _COLUMNS)
 
     def _latest(self, where: str) -> str:
-        return (
-            f"SELECT {', '.join(_COLUMNS)} FROM {self.db}.{ACTIONS} WHERE {where}"
-            " ORDER BY Version DESC LIMIT 1 BY Project, Id"
-        )
+        return self._latest_sql(ACTIONS, _COLUMNS, where)
 
     def unfinished(self) -> list[ActionRecord]:
         """Every project's pending and running actions (a restart resumes them)."""
-        with translate_errors("reading actions"):
-            rows = self.client.query(
-                f"SELECT * FROM ({self._latest('1')}) WHERE Status IN ('pending', 'running') ORDER BY CreatedNs"
-            ).result_rows
+        rows = self._rows(
+            "reading actions",
+            f"SELECT * FROM ({self._latest('1')}) WHERE Status IN ('pending', 'running') ORDER BY CreatedNs",
+        )
         return [_record(r) for r in rows]
 
     def last_triggered(self, since_ns: int) -> dict[tuple[str, str, str], int]:
         """(project, rule, target) → when a rule last enqueued an action there (for cooldowns)."""
-        with translate_errors("reading actions"):
-            rows = self.client.query(
-                f"SELECT Project, Rule, Target, max(CreatedNs) FROM {self.db}.{ACTIONS}"
-                " WHERE Rule != '' AND CreatedNs >= {since:Int64} GROUP BY Project, Rule, Target",
-                parameters={"since": since_ns},
-            ).result_rows
+        rows = self._rows(
+            "reading actions",
+            f"SELECT Project, Rule, Target, max(CreatedNs) FROM {self.db}.{ACTIONS}"
+            " WHERE Rule != '' AND CreatedNs >= {since:Int64} GROUP BY Project, Rule, Target",
+            parameters={"since": since_ns},
+        )
         return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
 
     def list(
@@ -138,36 +121,36 @@ class ActionStore:
         if target:
             where.append("Target = {t:String}")
             params["t"] = target
-        with translate_errors("reading actions"):
-            rows = self.client.query(
-                f"SELECT * FROM ({self._latest('Project = {p:String}')})"
-                f" WHERE {' AND '.join(where)} ORDER BY CreatedNs DESC, Id LIMIT {{limit:UInt32}}",
-                parameters=params,
-            ).result_rows
+        rows = self._rows(
+            "reading actions",
+            f"SELECT * FROM ({self._latest('Project = {p:String}')})"
+            f" WHERE {' AND '.join(where)} ORDER BY CreatedNs DESC, Id LIMIT {{limit:UInt32}}",
+            parameters=params,
+        )
         return [_record(r) for r in rows]
 
     def count_by_status(self, project: str) -> dict[str, int]:
-        with translate_errors("reading actions"):
-            rows = self.client.query(
-                f"SELECT Status, count() FROM ({self._latest('Project = {p:String}')}) GROUP BY Status",
-                parameters={"p": project},
-            ).result_rows
+        rows = self._rows(
+            "reading actions",
+            f"SELECT Status, count() FROM ({self._latest('Project = {p:String}')}) GROUP BY Status",
+            parameters={"p": project},
+        )
         return {r[0]: int(r[1]) for r in rows}
 
     def get(self, project: str, action_id: str) -> ActionRecord | None:
-        with translate_errors("reading an action"):
-            rows = self.client.query(
-                self._latest("Project = {p:String} AND Id = {id:String}"),
-                parameters={"p": project, "id": action_id},
-            ).result_rows
+        rows = self._rows(
+            "reading an action",
+            self._latest("Project = {p:String} AND Id = {id:String}"),
+            parameters={"p": project, "id": action_id},
+        )
         return _record(rows[0]) if rows else None
 
     def history(self, project: str, action_id: str) -> list[ActionRecord]:
         """Every version of an action, oldest first: its audit trail."""
-        with translate_errors("reading an action"):
-            rows = self.client.query(
-                f"SELECT {', '.join(_COLUMNS)} FROM {self.db}.{ACTIONS}"
-                " WHERE Project = {p:String} AND Id = {id:String} ORDER BY Version",
-                parameters={"p": project, "id": action_id},
-            ).result_rows
+        rows = self._rows(
+            "reading an action",
+            f"SELECT {', '.join(_COLUMNS)} FROM {self.db}.{ACTIONS}"
+            " WHERE Project = {p:String} AND Id = {id:String} ORDER BY Version",
+            parameters={"p": project, "id": action_id},
+        )
         return [_record(r) for r in rows]

@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from clickhouse_connect.driver.client import Client
-
 from vigil_alerting.incidents.model import Incident, IncidentAlert, TimelineEvent
-from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
+from vigil_storage.system_store import SystemStore
 
 INCIDENTS = "vigil_incidents"
 TIMELINE = "vigil_incident_timeline"
@@ -102,19 +100,11 @@ def _incident(r: tuple) -> Incident:
     )  # fmt: skip
 
 
-class IncidentStore:
+class IncidentStore(SystemStore):
     """Reads and appends incidents; the caller owns ``client`` (one thread at a time)."""
 
-    def __init__(self, client: Client, system_database: str) -> None:
-        self.client = client
-        self.database = system_database
-        self.db = quote_identifier(system_database)
-
     def ensure_schema(self) -> None:
-        with translate_errors("creating the incident tables"):
-            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-            for ddl in _DDL:
-                self.client.command(ddl.format(db=self.db))
+        self._create("creating the incident tables", _DDL)
 
     def save(self, incident: Incident, events: Iterable[TimelineEvent]) -> None:
         """The events first, then the incident's new version: a crash in between leaves the
@@ -130,38 +120,28 @@ class IncidentStore:
             i.updated_ns, i.acknowledged_ns, i.acknowledged_by, i.resolved_ns, i.resolved_by, i.policy, i.step,
             i.round, i.next_escalation_ns, list(i.notified), i.seq, _alerts_json(i),
         ]  # fmt: skip
-        with translate_errors("writing an incident"):
-            if rows:
-                self.client.insert(
-                    TIMELINE, rows, column_names=["Project", *_EVENT_COLUMNS], database=self.database,
-                    settings=INSERT_SETTINGS,
-                )  # fmt: skip
-            self.client.insert(
-                INCIDENTS, [version], column_names=_INCIDENT_COLUMNS, database=self.database,
-                settings=INSERT_SETTINGS,
-            )  # fmt: skip
+        self._append("writing an incident", TIMELINE, rows, ["Project", *_EVENT_COLUMNS])
+        self._append("writing an incident", INCIDENTS, [version], _INCIDENT_COLUMNS)
 
     def _latest(self, where: str) -> str:
         """The latest version of each incident matching ``where`` (on the stored columns)."""
-        return (
-            f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM {self.db}.{INCIDENTS} WHERE {where}"
-            " ORDER BY Version DESC LIMIT 1 BY Project, Id"
-        )
+        return self._latest_sql(INCIDENTS, _INCIDENT_COLUMNS, where)
 
     def load_live(self, since_resolved_ns: int) -> list[Incident]:
         """Every project's incidents not resolved, or resolved since ``since_resolved_ns`` (they
         can still reopen), with their timeline's last Seq."""
-        with translate_errors("reading incidents"):
-            rows = self.client.query(
-                f"SELECT * FROM ({self._latest('1')})"
-                " WHERE Status != 'resolved' OR ResolvedNs >= {since:Int64}",
-                parameters={"since": since_resolved_ns},
-            ).result_rows
-            seqs = dict(
-                self.client.query(
-                    f"SELECT IncidentId, max(Seq) FROM {self.db}.{TIMELINE} GROUP BY IncidentId"
-                ).result_rows
+        rows = self._rows(
+            "reading incidents",
+            f"SELECT * FROM ({self._latest('1')})"
+            " WHERE Status != 'resolved' OR ResolvedNs >= {since:Int64}",
+            parameters={"since": since_resolved_ns},
+        )
+        seqs = dict(
+            self._rows(
+                "reading incidents",
+                f"SELECT IncidentId, max(Seq) FROM {self.db}.{TIMELINE} GROUP BY IncidentId",
             )
+        )
         found = [_incident(r) for r in rows]
         for incident in found:
             incident.seq = max(incident.seq, int(seqs.get(incident.id, 0)))
@@ -180,29 +160,29 @@ class IncidentStore:
         if until_ns:
             where.append("OpenedNs < {until:Int64}")
             params["until"] = until_ns
-        with translate_errors("reading incidents"):
-            rows = self.client.query(
-                f"SELECT * FROM ({self._latest('Project = {p:String}')})"
-                f" WHERE {' AND '.join(where)} ORDER BY OpenedNs DESC, Id LIMIT {{limit:UInt32}}",
-                parameters=params,
-            ).result_rows
+        rows = self._rows(
+            "reading incidents",
+            f"SELECT * FROM ({self._latest('Project = {p:String}')})"
+            f" WHERE {' AND '.join(where)} ORDER BY OpenedNs DESC, Id LIMIT {{limit:UInt32}}",
+            parameters=params,
+        )
         return [_incident(r) for r in rows]
 
     def get(self, project: str, incident_id: str) -> Incident | None:
-        with translate_errors("reading an incident"):
-            rows = self.client.query(
-                self._latest("Project = {p:String} AND Id = {id:String}"),
-                parameters={"p": project, "id": incident_id},
-            ).result_rows
+        rows = self._rows(
+            "reading an incident",
+            self._latest("Project = {p:String} AND Id = {id:String}"),
+            parameters={"p": project, "id": incident_id},
+        )
         return _incident(rows[0]) if rows else None
 
     def timeline(self, project: str, incident_id: str) -> list[TimelineEvent]:
-        with translate_errors("reading an incident's timeline"):
-            rows = self.client.query(
-                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {self.db}.{TIMELINE}"
-                " WHERE Project = {p:String} AND IncidentId = {id:String} ORDER BY Seq",
-                parameters={"p": project, "id": incident_id},
-            ).result_rows
+        rows = self._rows(
+            "reading an incident's timeline",
+            f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {self.db}.{TIMELINE}"
+            " WHERE Project = {p:String} AND IncidentId = {id:String} ORDER BY Seq",
+            parameters={"p": project, "id": incident_id},
+        )
         return [TimelineEvent(*r) for r in rows]
 
     def trace_logs(self, telemetry_database: str, trace_ids: list[str], limit: int = 50) -> list[tuple]:

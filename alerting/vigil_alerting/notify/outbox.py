@@ -22,9 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.notify.alert import Alert, Notification
 from vigil_alerting.notify.dispatch import LogEntry
-from vigil_storage.client import INSERT_SETTINGS
-from vigil_storage.errors import translate_errors
-from vigil_storage.migrate import quote_identifier
+from vigil_storage.system_store import SystemStore
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_notification_outbox (
@@ -121,16 +119,14 @@ def _notification(r: Sequence[object]) -> Notification:
     )  # fmt: skip
 
 
-class Outbox:
+class Outbox(SystemStore):
     """The caller owns ``client`` (one thread at a time)."""
 
     def __init__(self, client: Client, system_database: str, *, retention_s: float = 30 * 86400.0) -> None:
         if retention_s <= 0:
             raise ValueError(f"retention_s must be positive, got {retention_s}")
-        self.client = client
+        super().__init__(client, system_database)
         self.retention_s = int(retention_s)
-        self.database = system_database
-        self.db = quote_identifier(system_database)
         self._bodies: dict[str, str] = {}  # of pending notifications: encoded once, not per version
 
     def _body(self, r: OutboxRow) -> str:
@@ -143,10 +139,7 @@ class Outbox:
         return body
 
     def ensure_schema(self) -> None:
-        with translate_errors("creating the notification tables"):
-            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-            for ddl in _DDL:
-                self.client.command(ddl.format(db=self.db, retention_s=self.retention_s))
+        self._create("creating the notification tables", _DDL, retention_s=self.retention_s)
         # clickhouse-connect imports pandas on a process's first INSERT (2-3 s here): paid at
         # start, not by the first notification owed.
         _ = options.pd
@@ -160,25 +153,12 @@ class Outbox:
              e.result, e.answer[:4000], e.seconds]
             for e in log
         ]  # fmt: skip
-        with translate_errors("writing the notification outbox"):
-            if o_rows:
-                self.client.insert(
-                    "vigil_notification_outbox", o_rows, column_names=_OUTBOX, database=self.database,
-                    settings=INSERT_SETTINGS,
-                )  # fmt: skip
-            if l_rows:
-                self.client.insert(
-                    "vigil_notification_log",
-                    l_rows,
-                    column_names=_LOG,
-                    database=self.database,
-                    settings=INSERT_SETTINGS,
-                )
+        self._append("writing the notification outbox", "vigil_notification_outbox", o_rows, _OUTBOX)
+        self._append("writing the notification outbox", "vigil_notification_log", l_rows, _LOG)
 
     def _select(self, where: str, params: dict[str, object]) -> list[OutboxRow]:
         sql = f"SELECT {', '.join(_OUTBOX)} FROM {self.db}.vigil_notification_outbox FINAL {where} ORDER BY CreatedNs, Id"
-        with translate_errors("reading the notification outbox"):
-            rows = self.client.query(sql, parameters=params).result_rows
+        rows = self._rows("reading the notification outbox", sql, parameters=params)
         return [OutboxRow(_notification(r), r[10], r[11], r[12], r[13]) for r in rows]
 
     def pending(self) -> list[OutboxRow]:
@@ -188,12 +168,12 @@ class Outbox:
         return self._select("WHERE Receiver = {r:String}" if receiver else "", {"r": receiver})
 
     def backlog(self) -> int:
-        with translate_errors("counting the notification outbox"):
-            return int(
-                self.client.query(
-                    f"SELECT count() FROM {self.db}.vigil_notification_outbox FINAL WHERE State = 'pending'"
-                ).result_rows[0][0]
-            )
+        return int(
+            self._rows(
+                "counting the notification outbox",
+                f"SELECT count() FROM {self.db}.vigil_notification_outbox FINAL WHERE State = 'pending'",
+            )[0][0]
+        )
 
     def notification_log(self) -> dict[tuple[str, str, str, int], LogEntry]:
         """What each integration was last told about each group (seeds the dispatcher)."""
@@ -202,8 +182,7 @@ class Outbox:
             f"argMax(Resolved, CreatedNs), max(CreatedNs) FROM {self.db}.vigil_notification_outbox FINAL "
             f"GROUP BY GroupKey, Receiver, Integration, IntegrationIndex"
         )
-        with translate_errors("reading the notification log"):
-            rows = self.client.query(sql).result_rows
+        rows = self._rows("reading the notification log", sql)
         return {
             (r[0], r[1], r[2], int(r[3])): LogEntry(frozenset(r[4]), frozenset(r[5]), int(r[6])) for r in rows
         }
@@ -237,8 +216,7 @@ class Outbox:
             f"SELECT {', '.join(_LOG)} FROM {self.db}.vigil_notification_log"
             f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY AtNs DESC LIMIT {{limit:UInt32}}"
         )
-        with translate_errors("reading the delivery log"):
-            rows = self.client.query(sql, parameters=params).result_rows
+        rows = self._rows("reading the delivery log", sql, parameters=params)
         return [
             DeliveryLogEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9])
             for r in reversed(rows)

@@ -18,9 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.notify.errors import SilenceError
 from vigil_alerting.notify.matchers import Matcher, MatcherError, matches_all, parse_matchers
-from vigil_storage.client import INSERT_SETTINGS
-from vigil_storage.errors import translate_errors
-from vigil_storage.migrate import quote_identifier
+from vigil_storage.system_store import SystemStore
 
 _DDL = """CREATE TABLE IF NOT EXISTS {db}.vigil_silences (
     Id String,
@@ -57,22 +55,18 @@ class Silence:
         return matches_all(self.matchers, labels)
 
 
-class SilenceStore:
+class SilenceStore(SystemStore):
     """The caller owns ``client`` (one thread at a time); every method reads or writes
     ClickHouse, so several processes (the API, the notifier) see the same silences."""
 
     def __init__(
         self, client: Client, system_database: str, *, clock_ns: Callable[[], int] = time.time_ns
     ) -> None:
-        self.client = client
-        self.database = system_database
-        self.db = quote_identifier(system_database)
+        super().__init__(client, system_database)
         self.clock_ns = clock_ns
 
     def ensure_schema(self) -> None:
-        with translate_errors("creating the silences table"):
-            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-            self.client.command(_DDL.format(db=self.db))
+        self._create("creating the silences table", [_DDL])
 
     def create(
         self,
@@ -145,17 +139,9 @@ class SilenceStore:
             s.created_ns,
             s.updated_ns,
         ]
-        with translate_errors("writing a silence"):
-            self.client.insert(
-                "vigil_silences",
-                [row],
-                column_names=_COLUMNS,
-                database=self.database,
-                settings=INSERT_SETTINGS,
-            )
+        self._append("writing a silence", "vigil_silences", [row], _COLUMNS)
 
     def _read(self, where: str, params: dict[str, object]) -> list[Silence]:
         sql = f"SELECT {', '.join(_COLUMNS)} FROM {self.db}.vigil_silences FINAL {where} ORDER BY CreatedNs DESC"
-        with translate_errors("reading silences"):
-            rows = self.client.query(sql, parameters=params).result_rows
+        rows = self._rows("reading silences", sql, parameters=params)
         return [Silence(r[0], parse_matchers(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]

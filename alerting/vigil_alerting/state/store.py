@@ -22,9 +22,7 @@ from collections.abc import Iterable
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.state.machine import AlertInstance, State, Transition
-from vigil_storage.client import INSERT_SETTINGS
-from vigil_storage.errors import translate_errors
-from vigil_storage.migrate import quote_identifier
+from vigil_storage.system_store import SystemStore
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_alert_instances (
@@ -81,29 +79,24 @@ def _float(v: float | None) -> float | None:
     return None if v is None or math.isnan(v) else v
 
 
-class AlertStore:
+class AlertStore(SystemStore):
     """Reads and appends alert state; the caller owns ``client`` (one thread at a time)."""
 
     def __init__(self, client: Client, system_database: str, project: str = "") -> None:
-        self.client = client
+        super().__init__(client, system_database)
         self.project = project
-        self.db = quote_identifier(system_database)
-        self.database = system_database
 
     def ensure_schema(self) -> None:
-        with translate_errors("creating the alert tables"):
-            self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.db}")
-            for ddl in _DDL:
-                self.client.command(ddl.format(db=self.db))
+        self._create("creating the alert tables", _DDL)
 
     def load_instances(self) -> dict[tuple[str, str], AlertInstance]:
         """Every instance's latest version, keyed by (rule, fingerprint)."""
-        with translate_errors("reading alert instances"):
-            rows = self.client.query(
-                f"SELECT {', '.join(_INSTANCE_COLUMNS)} FROM {self.db}.vigil_alert_instances FINAL"
-                " WHERE Project = {p:String}",
-                parameters={"p": self.project},
-            ).result_rows
+        rows = self._rows(
+            "reading alert instances",
+            f"SELECT {', '.join(_INSTANCE_COLUMNS)} FROM {self.db}.vigil_alert_instances FINAL"
+            " WHERE Project = {p:String}",
+            parameters={"p": self.project},
+        )
         out = {}
         for r in rows:
             instance = AlertInstance(
@@ -128,12 +121,12 @@ class AlertStore:
         """A process killed between ``save``'s two INSERTs left a transition whose instance row
         still shows the state before it: the history is the truth, so the instance takes the
         transition's state (and is not sent through it a second time by the next evaluation)."""
-        with translate_errors("reading alert transitions"):
-            rows = self.client.query(
-                "SELECT Rule, Fingerprint, argMax((AtNs, Labels, ToState, Value, Threshold, ExampleTraceIds), AtNs)"
-                f" FROM {self.db}.vigil_alert_transitions WHERE Project = {{p:String}} GROUP BY Rule, Fingerprint",
-                parameters={"p": self.project},
-            ).result_rows
+        rows = self._rows(
+            "reading alert transitions",
+            "SELECT Rule, Fingerprint, argMax((AtNs, Labels, ToState, Value, Threshold, ExampleTraceIds), AtNs)"
+            f" FROM {self.db}.vigil_alert_transitions WHERE Project = {{p:String}} GROUP BY Rule, Fingerprint",
+            parameters={"p": self.project},
+        )
         for rule, fingerprint, (at_ns, labels, to_state, value, threshold, examples) in rows:
             known = instances.get((rule, fingerprint))
             if known is not None and known.updated_ns >= at_ns:
@@ -166,25 +159,16 @@ class AlertStore:
              i.last_breach_ns, i.fired_at_ns, i.resolved_at_ns, i.updated_ns, list(i.example_trace_ids)]
             for i in instances
         ]  # fmt: skip
-        with translate_errors("writing alert state"):
-            if t_rows:
-                self.client.insert(
-                    "vigil_alert_transitions", t_rows, column_names=["Project", *_TRANSITION_COLUMNS],
-                    database=self.database, settings=INSERT_SETTINGS,
-                )  # fmt: skip
-            if i_rows:
-                self.client.insert(
-                    "vigil_alert_instances", i_rows, column_names=["Project", *_INSTANCE_COLUMNS],
-                    database=self.database, settings=INSERT_SETTINGS,
-                )  # fmt: skip
+        self._append(
+            "writing alert state", "vigil_alert_transitions", t_rows, ["Project", *_TRANSITION_COLUMNS]
+        )
+        self._append("writing alert state", "vigil_alert_instances", i_rows, ["Project", *_INSTANCE_COLUMNS])
 
     def record_error(self, rule: str, at_ns: int, error: str) -> None:
-        with translate_errors("recording an evaluation error"):
-            self.client.insert(
-                "vigil_rule_evaluation_errors", [[self.project, at_ns, rule, error[:2000]]],
-                column_names=["Project", "AtNs", "Rule", "Error"],
-                database=self.database, settings=INSERT_SETTINGS,
-            )  # fmt: skip
+        self._append(
+            "recording an evaluation error", "vigil_rule_evaluation_errors",
+            [[self.project, at_ns, rule, error[:2000]]], ["Project", "AtNs", "Rule", "Error"],
+        )  # fmt: skip
 
     def history(
         self, rule: str = "", to_state: State | None = None, limit: int = 1000, fingerprint: str = ""
@@ -204,18 +188,17 @@ class AlertStore:
             f"SELECT {', '.join(_TRANSITION_COLUMNS)} FROM {self.db}.vigil_alert_transitions"
             f" WHERE {' AND '.join(where)} ORDER BY AtNs, Fingerprint LIMIT {{limit:UInt32}}"
         )
-        with translate_errors("reading alert history"):
-            rows = self.client.query(sql, parameters=params).result_rows
+        rows = self._rows("reading alert history", sql, parameters=params)
         return [
             Transition(r[0], r[1], r[2], dict(r[3]), r[4], r[5], r[6], r[7], r[8], tuple(r[9])) for r in rows
         ]
 
     def error_count(self, rule: str) -> int:
-        with translate_errors("reading evaluation errors"):
-            return int(
-                self.client.query(
-                    f"SELECT count() FROM {self.db}.vigil_rule_evaluation_errors"
-                    " WHERE Project = {p:String} AND Rule = {r:String}",
-                    parameters={"r": rule, "p": self.project},
-                ).result_rows[0][0]
-            )
+        return int(
+            self._rows(
+                "reading evaluation errors",
+                f"SELECT count() FROM {self.db}.vigil_rule_evaluation_errors"
+                " WHERE Project = {p:String} AND Rule = {r:String}",
+                parameters={"r": rule, "p": self.project},
+            )[0][0]
+        )

@@ -6,7 +6,7 @@ like JSON numbers (ES6 ``Number.toString`` with Go's ``e+``), bytes as base64, a
 as compact JSON.
 
 ClickHouse produces the same strings when it decodes a request itself
-(write/native_insert.py), and the two must agree byte for byte: where JSON leaves a choice
+(write/native_values.py), and the two must agree byte for byte: where JSON leaves a choice
 (how to escape a character), this module writes what ClickHouse's toJSONString writes.
 """
 

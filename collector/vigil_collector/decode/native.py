@@ -2,7 +2,7 @@
 
 Flattening spans in Python costs ~15 µs a span, then ClickHouse parses the Arrow table it
 was given. ClickHouse can instead read the request bytes directly (Protobuf format with
-``native_schema.proto``) and flatten them in the INSERT (write/native_insert.py): the whole
+``native_schema.proto``) and flatten them in the INSERT (write/native_traces.py): the whole
 ingest then costs a fifth to a third less CPU per span (bench/ingest.py). What ClickHouse
 cannot do is answer per request: say which spans were invalid and why, or tell apart data it
 cannot represent. So every protobuf request is first parsed here with the same schema (upb;

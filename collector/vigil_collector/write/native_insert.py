@@ -1,19 +1,11 @@
-"""The INSERT in which ClickHouse decodes OTLP/protobuf requests itself (native decode).
+"""The native INSERT mechanism: OTLP/protobuf request bodies that ClickHouse decodes itself.
 
-ClickHouse reads the request bodies (length-delimited, one row per request) with
-``native_schema.proto`` as the Protobuf format schema, into one nested column, and the
-SELECT flattens resource → scope → span with ARRAY JOIN and builds every ``otel_traces``
-column. It must store exactly what the Python decoder (decode/spans.py) stores for the same
-spans; tests/test_native_decode.py compares the two on every kind of value:
-
-- ids as lowercase hex; kind and status code as the exporter's names;
-- attribute values as ``pcommon.Value.AsString`` does (decode/anyvalue.py): strings as they
-  are, integers in decimal, doubles in the shortest round-trip form with an exponent below
-  1e-6 and from 1e21 on (ClickHouse's toString, plus the "+" Go writes), bytes as base64,
-  arrays and key-value lists as compact JSON.
-
-Which member of a oneof was set is read from the presence column ClickHouse fills for it
-(``input_format_protobuf_oneof_presence``): an empty string and an absent value differ.
+ClickHouse reads the bodies (length-delimited, one row per request) with
+``native_schema.proto`` as the Protobuf format schema; each signal's statements
+(native_traces.py, native_metrics.py) flatten them into its tables' columns, with the value
+SQL of native_values.py. Here: the bodies' framing, the format settings, running the
+statements on the embedded engine or a server, and the strategy that falls back to the
+Python decoders where native decode costs more or the server cannot do it.
 """
 
 from __future__ import annotations
@@ -27,42 +19,12 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from vigil_collector.decode.native import SCHEMA_MESSAGE, Decoder, schema_path, schema_text
-from vigil_collector.decode.spans import SPAN_KINDS, SPAN_SCHEMA, STATUS_CODES
 from vigil_collector.write.connection import Connection, with_token
 from vigil_storage import StorageUnavailable
 from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
 
 log = logging.getLogger(__name__)
-
-# Field numbers of AnyValue's oneof members: the values of its presence column.
-_STRING, _BOOL, _INT, _DOUBLE, _ARRAY, _KVLIST, _BYTES = range(1, 8)
-
-_ELEMENT = (
-    "Tuple(value UInt8, string_value String, bool_value Bool, int_value Int64,"
-    " double_value Float64, bytes_value String)"
-)
-_VALUE = (
-    "Tuple(value UInt8, string_value String, bool_value Bool, int_value Int64, double_value Float64,"
-    f" array_value Tuple(values Array({_ELEMENT})),"
-    f" kvlist_value Tuple(values Array(Tuple(key String, value {_ELEMENT}))), bytes_value String)"
-)
-ATTRIBUTES = f"Array(Tuple(key String, value {_VALUE}))"
-
-# The columns ClickHouse fills from each request: the schema's fields that Vigil stores.
-STRUCTURE = (
-    "resource_spans Array(Tuple("
-    f"resource Tuple(attributes {ATTRIBUTES}),"
-    " scope_spans Array(Tuple("
-    "scope Tuple(name String, version String),"
-    " spans Array(Tuple("
-    "trace_id String, span_id String, trace_state String, parent_span_id String, name String,"
-    " kind Int32, start_time_unix_nano UInt64, end_time_unix_nano UInt64,"
-    f" attributes {ATTRIBUTES},"
-    f" events Array(Tuple(time_unix_nano UInt64, name String, attributes {ATTRIBUTES})),"
-    f" links Array(Tuple(trace_id String, span_id String, trace_state String, attributes {ATTRIBUTES})),"
-    " status Tuple(message String, code Int32)))))))"
-)
 
 
 def _varint(n: int) -> bytes:
@@ -86,128 +48,6 @@ def length_delimited(bodies: list[bytes]) -> bytes:
 def sql_string(text: str) -> str:
     """``text`` as a ClickHouse string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _double(x: str, quote_non_finite: bool = False) -> str:
-    """A Float64 as AsString writes it (see the module doc); NaN and infinities spelled out,
-    in double quotes inside JSON (which has no such numbers)."""
-    q = '"' if quote_non_finite else ""
-    return (
-        f"multiIf(isNaN({x}), '{q}NaN{q}', isInfinite({x}), if({x} > 0, '{q}Infinity{q}', '{q}-Infinity{q}'),"
-        f" abs({x}) >= 1e21, replaceOne(toString({x}), 'e', 'e+'), toString({x}))"
-    )
-
-
-def _element_json(e: str) -> str:
-    """An array or key-value-list element as JSON (what decode/anyvalue.py's to_json writes)."""
-    return (
-        f"multiIf({e}.value = {_STRING}, toJSONString({e}.string_value),"
-        f" {e}.value = {_INT}, toString({e}.int_value),"
-        f" {e}.value = {_BOOL}, if({e}.bool_value, 'true', 'false'),"
-        f" {e}.value = {_DOUBLE}, {_double(f'{e}.double_value', quote_non_finite=True)},"
-        f" {e}.value = {_BYTES}, concat('\"', base64Encode({e}.bytes_value), '\"'),"
-        " 'null')"
-    )
-
-
-def _value_string(v: str) -> str:
-    """An attribute value as the string stored in a Map(String, String) column (never longer
-    than the length limit: requests that might need truncating are decoded in Python, see
-    decode/native.py)."""
-    array = f"arrayMap(el -> {_element_json('el')}, {v}.array_value.values)"
-    kvlist = f"arrayMap(ekv -> concat(toJSONString(ekv.key), ':', {_element_json('ekv.value')}), {v}.kvlist_value.values)"
-    # One element expression serves arrays and lists: the analysis of this SQL costs tens of
-    # ms per INSERT, in proportion to its size.
-    composite = (
-        f"if({v}.value = {_ARRAY}, concat('[', arrayStringConcat({array}, ','), ']'),"
-        f" concat('{{', arrayStringConcat({kvlist}, ','), '}}'))"
-    )
-    return (
-        f"multiIf({v}.value = {_STRING}, {v}.string_value,"
-        f" {v}.value = {_INT}, toString({v}.int_value),"
-        f" {v}.value = {_BOOL}, if({v}.bool_value, 'true', 'false'),"
-        f" {v}.value = {_DOUBLE}, {_double(f'{v}.double_value')},"
-        f" {v}.value = {_BYTES}, base64Encode({v}.bytes_value),"
-        f" {v}.value IN ({_ARRAY}, {_KVLIST}), {composite},"
-        " '')"
-    )
-
-
-def attribute_map(attributes: str) -> str:
-    return (
-        f"mapFromArrays(arrayMap(kv -> kv.key, {attributes}),"
-        f" arrayMap(kv -> {_value_string('kv.value')}, {attributes}))"
-    )
-
-
-def _names(names: tuple[str, ...], code: str) -> str:
-    array = "[" + ", ".join(f"'{n}'" for n in names) + "]"
-    return f"if({code} >= 0 AND {code} < {len(names)}, {array}[{code} + 1], '{names[0]}')"
-
-
-def hex_id(x: str) -> str:
-    return f"lower(hex({x}))"
-
-
-def nanos(x: str) -> str:
-    return f"fromUnixTimestamp64Nano(toInt64({x}))"
-
-
-def insert_select(table: str, source: str) -> str:
-    """``INSERT INTO table … SELECT … FROM source`` where ``source`` yields STRUCTURE rows:
-    ``file(path, 'Protobuf', STRUCTURE)`` (embedded engine) or ``input(STRUCTURE)`` (server)."""
-    columns = ", ".join(f"`{name}`" for name in SPAN_SCHEMA.names)
-    # Resource and scope columns are computed once per resource / scope, before the next ARRAY
-    # JOIN repeats them for each of its spans. A span's own, its events' and its links'
-    # attributes go through one map expression (a list of lists, then sliced apart): the
-    # analysis of this statement costs tens of ms per INSERT, in proportion to its size.
-    expressions = [
-        nanos("s.start_time_unix_nano"),
-        hex_id("s.trace_id"),
-        hex_id("s.span_id"),
-        hex_id("s.parent_span_id"),
-        "s.trace_state",
-        "s.name",
-        _names(SPAN_KINDS, "s.kind"),
-        "service",
-        "resource_attributes",
-        "scope_name",
-        "scope_version",
-        "maps[1]",
-        "s.end_time_unix_nano - s.start_time_unix_nano",
-        _names(STATUS_CODES, "s.status.code"),
-        "s.status.message",
-        f"arrayMap(ev -> {nanos('ev.time_unix_nano')}, s.events)",
-        "arrayMap(ev -> ev.name, s.events)",
-        "arraySlice(maps, 2, length(s.events))",
-        f"arrayMap(ln -> {hex_id('ln.trace_id')}, s.links)",
-        f"arrayMap(ln -> {hex_id('ln.span_id')}, s.links)",
-        "arrayMap(ln -> ln.trace_state, s.links)",
-        "arraySlice(maps, 2 + length(s.events), length(s.links))",
-    ]
-    select = ",\n    ".join(
-        f"{e} AS `{name}`" for e, name in zip(expressions, SPAN_SCHEMA.names, strict=True)
-    )
-    return f"""INSERT INTO {table} ({columns})
-SELECT
-    {select}
-FROM (
-    SELECT resource_attributes, service, scope_name, scope_version, s,
-        arrayMap(attributes -> {attribute_map("attributes")}, arrayConcat([s.attributes],
-            arrayMap(ev -> ev.attributes, s.events), arrayMap(ln -> ln.attributes, s.links))) AS maps
-    FROM (
-        SELECT resource_attributes, service, ss.scope.name AS scope_name,
-            ss.scope.version AS scope_version, ss.spans AS spans
-        FROM (
-            SELECT {attribute_map("rs.resource.attributes")} AS resource_attributes,
-                resource_attributes['service.name'] AS service, rs.scope_spans AS scopes
-            FROM {source}
-            ARRAY JOIN resource_spans AS rs
-        )
-        ARRAY JOIN scopes AS ss
-    )
-    ARRAY JOIN spans AS s
-)"""
 
 
 def format_settings(schema: str, *, inline: bool, message: str = SCHEMA_MESSAGE) -> dict[str, str | int]:

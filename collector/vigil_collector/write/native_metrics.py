@@ -6,14 +6,14 @@ Each reads the requests with ``native_schema.proto``'s ExportMetricsServiceReque
 structure holding only what its table needs (the other point types are skipped while
 parsing), flattens resource → scope → metric → point with ARRAY JOIN, and builds the
 table's columns exactly as the Python decoder does (decode/metrics.py; attribute values as
-in native_insert.py): int values as Float64, exemplar ids as hex or '', an unset sum, min or
+in native_values.py): int values as Float64, exemplar ids as hex or '', an unset sum, min or
 max as 0, temporality as its enum number. tests/test_native_metrics.py compares the two.
 """
 
 from __future__ import annotations
 
 from vigil_collector.decode.metrics import SCHEMAS
-from vigil_collector.write.native_insert import ATTRIBUTES, attribute_map, hex_id, nanos
+from vigil_collector.write.native_values import ATTRIBUTES, attribute_map, hex_id, nanos
 
 # Field numbers of the value oneofs (NumberDataPoint and Exemplar): as_int.
 _POINT_AS_INT, _EXEMPLAR_AS_INT = 6, 6

@@ -1,5 +1,5 @@
 """The writer of spans into ``otel_traces``: Arrow tables decoded in Python, or protobuf
-bodies that ClickHouse decodes itself (native_insert.py), Python taking over where that is
+bodies that ClickHouse decodes itself (native_traces.py, run by native_insert.py), Python taking over where that is
 cheaper or the server cannot."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from vigil_collector.decode.spans import decode_spans
 from vigil_collector.wal.records import RecordKind
 from vigil_collector.write import recovery
 from vigil_collector.write.connection import Connection, insert_arrow, qualified, read_ipc
-from vigil_collector.write.native_insert import STRUCTURE, NativeInsert, Statement, insert_select
+from vigil_collector.write.native_insert import NativeInsert, Statement
+from vigil_collector.write.native_traces import STRUCTURE, insert_select
 
 TABLE = "otel_traces"
 

@@ -1,0 +1,42 @@
+"""The jobs of which one copy runs per deployment (rules, drift detection; notifications,
+actions and triage run inside the rules' loop), and the worker that runs them under the lease."""
+
+from __future__ import annotations
+
+from vigil_alerting.projects import Alerting
+from vigil_auth.authenticator import Authenticator
+from vigil_query.drift.detector import run_detector
+from vigil_query.reader import Reader
+from vigil_server.settings import VigilSettings
+from vigil_server.wiring.alerting import alerting_job
+from vigil_server.worker import Worker, WorkerJob
+from vigil_server.worker_lease import WorkerLease, new_holder
+from vigil_storage import connect
+
+
+def worker_jobs(
+    s: VigilSettings, reader: Reader, auth: Authenticator, alerting: Alerting | None = None
+) -> list[WorkerJob]:
+    """The jobs of which one copy runs per deployment: in role all, in this process; in role
+    worker, while it holds the worker lease (worker.py). Notifications, actions and triage
+    join here as they are built. (In role all the rules start with the query service instead,
+    since the alerting API it serves reads their loop: ``alerting`` is then not given.)"""
+    jobs = [alerting_job(alerting)] if alerting is not None else []
+    if s.drift_interval_s > 0:
+        config = s.drift_detector_config()
+        jobs.append(WorkerJob("drift", lambda stop: run_detector(reader, config, stop, auth.databases)))
+    return jobs
+
+
+def make_worker(
+    s: VigilSettings, reader: Reader, auth: Authenticator, alerting: Alerting | None = None
+) -> Worker:
+    lease = WorkerLease(
+        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        s.system_database,
+        new_holder(s.collector_id),
+        ttl_s=s.worker_lease_ttl_s,
+        renew_s=s.worker_lease_renew_s,
+        cluster=s.cluster() is not None,
+    )
+    return Worker(lease, worker_jobs(s, reader, auth, alerting), renew_s=s.worker_lease_renew_s)
