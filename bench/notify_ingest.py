@@ -1,18 +1,23 @@
-"""Ingest with the notifier busy vs without it, alternating (off, on, on, off, ...), so that drift
-in the machine's load falls on both alike.
+"""Issue 34's benchmark on the whole server path, and ingest with the notifier busy vs without
+it, alternating (off, on, on, off, ...), so that drift in the machine's load falls on both alike.
 
-    .venv/bin/python bench/notify_ingest.py                    # 3 rounds each, 300 requests of 512 spans
-    .venv/bin/python bench/notify_ingest.py --rounds 5 --requests 600
+    .venv/bin/python bench/notify_ingest.py --latency          # 3 bursts of 1000, no ingest
+    .venv/bin/python bench/notify_ingest.py --during-burst --repeat 3600   # that burst in ingest
+    .venv/bin/python bench/notify_ingest.py                    # every group re-sent every 2 s
 
 Each run is a fresh ``vigil serve`` (embedded chDB) with the same rules file: one span-count
-rule grouped by ``vigil.user`` (interval 5 s). A seed request of ``--alerts`` spans, one per
-user, makes that many alert instances fire in one evaluation. "on" also sets
+rule grouped by ``vigil.user`` (``--interval``, 5 s). A seed request of ``--alerts`` spans, one
+per user, makes that many alert instances fire in one evaluation. "on" also sets
 VIGIL_ALERTMANAGER_CONFIG (``group_by: [alertname, vigil.user]``, ``group_wait: 0s``,
-``repeat_interval: --repeat``) with one webhook receiver in its own process, and waits for the
-first burst to be delivered; then, in both, the reference payload is sent (``--clients`` x
-``--inflight``) while the notifier re-sends every group each ``--repeat`` seconds (or, with
-``--during-burst --repeat 3600``, from the seed on, so that the one burst falls in it). Prints the
-ack rate and the server's CPU µs per span per run, and the medians' ratio on/off.
+``repeat_interval: --repeat``) with one webhook receiver in its own process.
+
+``--latency``: only the burst, in a fresh server per round: notifications and groups, first
+delivery p50/p99 from the evaluation (the alerts' ``startsAt``), the CPU of the notifier's threads
+and of the server. Otherwise the reference payload is sent (``--clients`` x ``--inflight``) and the
+ack rate and the server's CPU µs per span per run are printed, with the medians' ratio on/off:
+by default after the first burst was delivered, while the notifier re-sends every group each
+``--repeat`` seconds; with ``--during-burst`` the seed is sent just before (on runs only, unless
+``--off-seeds``), so the one burst falls in the measured ingest.
 """
 
 from __future__ import annotations
@@ -181,7 +186,7 @@ def run_once(
         asyncio.run(send_all(grpc_port, bodies[:4], 4, 1))
         wait_written(http_port)
         if args.during_burst:
-            if on:  # "off" has no burst at all: no seed, no alerts, nothing sent
+            if on or args.off_seeds:  # else "off" has no burst at all: no seed, no alerts, nothing sent
                 asyncio.run(send_all(grpc_port, [seed_request(args.alerts)], 1, 1))
                 wait_written(http_port)  # the next evaluation (within --interval) fires every user
         else:
@@ -228,6 +233,12 @@ def main() -> None:
         action="store_true",
         help="only the server path without ingest: --rounds bursts, each in a fresh server; first "
         "delivery p50/p99 from the evaluation, groups notified, the notifier threads' CPU",
+    )
+    parser.add_argument(
+        "--off-seeds",
+        action="store_true",
+        help="with --during-burst: the off runs get the seed too (the 1,000 alerts and incidents, "
+        "no notifier), so the ratio is the notifier's share alone",
     )
     args = parser.parse_args()
     if args.latency:
