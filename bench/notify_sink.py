@@ -1,5 +1,5 @@
 """A webhook receiver in its own process (so the benchmark measures the notifier, not a fake
-sharing its interpreter): records when each POST arrived and its group labels; ``GET /stats``
+sharing its interpreter): records when each POST arrived, its group labels and its first alert's ``startsAt``; ``GET /stats``
 answers them (``?since=N``: from the N-th), ``GET /count`` how many. Prints its port, then serves until killed."""
 
 from __future__ import annotations
@@ -9,12 +9,16 @@ import time
 
 from aiohttp import web
 
-arrivals: list[tuple[float, dict[str, str], str]] = []
+# (arrived at, group labels, delivery id, the first alert's startsAt: its evaluation's time)
+arrivals: list[tuple[float, dict[str, str], str, str]] = []
 
 
 async def hook(request: web.Request) -> web.Response:
     body = await request.json()
-    arrivals.append((time.time(), body["groupLabels"], request.headers.get("X-Vigil-Delivery-Id", "")))
+    starts = body["alerts"][0]["startsAt"] if body.get("alerts") else ""
+    arrivals.append(
+        (time.time(), body["groupLabels"], request.headers.get("X-Vigil-Delivery-Id", ""), starts)
+    )
     return web.Response(text="")
 
 

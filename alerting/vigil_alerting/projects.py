@@ -217,18 +217,19 @@ class Alerting:
             log.info("alerting: project %s, %d rules", slug, len(runner.rules))
 
     def _on_change_of(self, database: str) -> Callable[..., None] | None:
-        """What a runner calls with the instances an evaluation changed: incidents, then the
-        notifier (an instance keeps firing in the notifier until it is seen resolved, so the
-        changes are all it needs)."""
+        """What a runner calls with the instances an evaluation changed: the notifier first (an
+        instance keeps firing in the notifier until it is seen resolved, so the changes are all
+        it needs; it only queues them for its own thread, so the first delivery never waits for
+        the incidents' writes), then incidents, then actions (which name the incident)."""
         if self.incidents is None and self.notifier is None and self.actions is None:
             return None
 
         def observe(rule: Rule, changed: list[Any], transitions: list[Any], now_ns: int) -> None:
+            if self.notifier is not None:
+                self.notifier.observe(changed, annotations={rule.name: _annotations(rule)})
             if self.incidents is not None:
                 assert self._client is not None
                 self.incidents.observe(self._client, database, rule, changed, transitions, now_ns)
-            if self.notifier is not None:
-                self.notifier.observe(changed, annotations={rule.name: _annotations(rule)})
             # --- actions (docs/actions.md): auto_remediate rules enqueue their action ---
             if self.actions is not None:
                 self.actions.observe(database, rule, transitions, lambda fp: self._incident_of(database, fp))

@@ -31,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ctypes
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -55,6 +57,15 @@ from vigil_alerting.state.machine import AlertInstance
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def os_thread_name(name: str) -> None:
+    """Name the calling thread for the OS too (``top -H``, ``/proc/<pid>/task/*/comm``; at most
+    15 bytes), so the notifier's CPU can be told from the rest of the server's."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(Exception):  # a name is a convenience, never a reason to fail
+        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
 
 
 class Notifier:
@@ -305,6 +316,7 @@ class Notifier:
             self._wake.set()
 
     def _run(self) -> None:
+        os_thread_name("vigil-notifier")
         loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self._main(loop))
@@ -318,7 +330,12 @@ class Notifier:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
     async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vigil-notifier-db")
+        self._db = concurrent.futures.ThreadPoolExecutor(
+            1,
+            thread_name_prefix="vigil-notifier-db",
+            initializer=os_thread_name,
+            initargs=("vigil-notify-db",),
+        )
         self._wake = asyncio.Event()
         self._in_flight = asyncio.Semaphore(self.max_in_flight)
         self._backlog = 0  # counted again from the outbox: a stop leaves cancelled deliveries pending
