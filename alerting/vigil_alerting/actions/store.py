@@ -93,15 +93,22 @@ class ActionStore:
             self.client.command(_DDL.format(db=self.db))
 
     def save(self, a: ActionRecord) -> None:
-        row = [
-            a.project, a.id, a.version, a.action, a.target, a.severity,
-            json.dumps(a.params, separators=(",", ":"), sort_keys=True), a.details, a.rule, a.fingerprint,
-            a.incident_id, a.requested_by, a.status, a.attempts, a.created_ns, a.updated_ns,
-            a.next_attempt_ns, a.answer[:4000],
+        self.save_many([a])
+
+    def save_many(self, actions: list[ActionRecord]) -> None:
+        """Versions of several actions in one INSERT: all are stored, or none (one block)."""
+        rows = [
+            [
+                a.project, a.id, a.version, a.action, a.target, a.severity,
+                json.dumps(a.params, separators=(",", ":"), sort_keys=True), a.details, a.rule, a.fingerprint,
+                a.incident_id, a.requested_by, a.status, a.attempts, a.created_ns, a.updated_ns,
+                a.next_attempt_ns, a.answer[:4000],
+            ]
+            for a in actions
         ]  # fmt: skip
         with translate_errors("writing an action"):
             self.client.insert(
-                ACTIONS, [row], column_names=_COLUMNS, database=self.database, settings=INSERT_SETTINGS
+                ACTIONS, rows, column_names=_COLUMNS, database=self.database, settings=INSERT_SETTINGS
             )
 
     def _latest(self, where: str) -> str:
