@@ -4,7 +4,8 @@ answers 200 after a fixed delay. Per concurrency (1 and VIGIL_REMEDIATOR_CONCURR
 
 - throughput: actions/s from the first enqueue to the last ``completed`` stored;
 - queue-to-start latency p50/p99: the task's ``enqueued_at`` → the remediator receiving it
-  (all N are enqueued in one burst, so this includes the wait behind the backlog);
+  (all N are enqueued in one burst from one thread, so this includes the wait behind the
+  backlog; ``--rate`` enqueues them at a steady rate instead, for the latency without one);
 - the floor: the same N POSTs sent directly, with the worker's HTTP client (urllib) from as many
   threads as the concurrency, no queue and no storage, in the same run; and the ratio.
 
@@ -12,6 +13,7 @@ The load average is printed next to each figure: the reference machine is shared
 
     .venv/bin/python bench/actions.py                          # 1000 actions, 20 ms remediator
     .venv/bin/python bench/actions.py --actions 200 --delay-ms 50 --concurrency 1 8
+    .venv/bin/python bench/actions.py --actions 300 --rate 10    # steady 10 actions/s
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ def make_queue(s: VigilSettings, system_database: str, concurrency: int) -> Acti
     )
 
 
-def through_worker(s: VigilSettings, url: str, n: int, concurrency: int, rnd: int) -> dict[str, float]:
+def through_worker(
+    s: VigilSettings, url: str, n: int, concurrency: int, rnd: int, rate: float
+) -> dict[str, float]:
     queue = make_queue(s, f"bench_actions_{rnd}", concurrency)
     queue.open()
     done = threading.Event()
@@ -92,6 +96,8 @@ def through_worker(s: VigilSettings, url: str, n: int, concurrency: int, rnd: in
     try:
         t0 = time.time()
         for i in range(n):
+            if rate > 0 and (ahead := t0 + i / rate - time.time()) > 0:
+                time.sleep(ahead)  # a steady arrival rate, not a burst
             queue.enqueue("bench", "restart", f"pod-{i:05d}", severity="high", params={"grace_s": 0})
         enqueued_s = time.time() - t0
         if not done.wait(timeout=max(600.0, n * 1.0)):
@@ -156,6 +162,9 @@ def main() -> None:
         "--concurrency", type=int, nargs="+", default=None,
         help="tasks in flight per remediator (default: 1 and VIGIL_REMEDIATOR_CONCURRENCY)",
     )  # fmt: skip
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="actions enqueued per second (0: all at once)"
+    )
     args = parser.parse_args()
     sink = subprocess.Popen(
         [
@@ -172,16 +181,27 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-actions-"))
     s = VigilSettings(data_dir=work, remediator_url=f"{url}/task")
     levels = args.concurrency or sorted({1, s.remediator_concurrency})
-    print(f"{args.actions} actions, remediator answers after {args.delay_ms:g} ms; load average {load()}")
+    arrival = f"at {args.rate:g}/s" if args.rate > 0 else "in one burst"
+    print(
+        f"{args.actions} actions enqueued {arrival}, remediator answers after {args.delay_ms:g} ms; "
+        f"load average {load()}"
+    )
     try:
         for rnd, concurrency in enumerate(levels):
-            w = through_worker(s, url, args.actions, concurrency, rnd)
+            w = through_worker(s, url, args.actions, concurrency, rnd, args.rate)
             print(
                 f"concurrency {concurrency}: worker {w['rate']:.1f} actions/s ({w['elapsed']:.1f} s, "
                 f"enqueueing took {w['enqueue_s']:.1f} s), queue-to-start p50 {w['p50']:.0f} ms, "
                 f"p99 {w['p99']:.0f} ms; {w['tasks']} tasks for {w['distinct']} actions; load average {load()}",
                 flush=True,
             )
+            if args.rate > 0:  # the throughput is the arrival rate: no floor to compare with
+                print(
+                    f"RESULT actions concurrency {concurrency} at {args.rate:g}/s: queue-to-start "
+                    f"p50 {w['p50']:.0f} ms p99 {w['p99']:.0f} ms; load average {load()}",
+                    flush=True,
+                )
+                continue
             f = direct(url, args.actions, concurrency)
             print(
                 f"concurrency {concurrency}: floor (direct POSTs) {f['rate']:.1f} actions/s ({f['elapsed']:.1f} s), "
