@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-explore bench-stock-sdk bench-outage bench-query bench-rules bench-sdk migrate clean
+.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-explore bench-stock-sdk bench-outage bench-query bench-rules bench-sdk bench-actions migrate clean
 
 run: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync vigil serve
@@ -88,6 +88,9 @@ bench-rules: $(VENV_STAMP)
 
 bench-sdk: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/sdk_overhead.py $(BENCH_ARGS)
+
+bench-actions: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python bench/actions.py $(BENCH_ARGS)
 
 migrate: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync vigil migrate

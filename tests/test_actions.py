@@ -652,3 +652,42 @@ def test_an_action_resumed_without_a_remediator_fails_at_once_with_the_reason(
         assert remediator.received() == []
     finally:
         after.stop()
+
+
+def test_versions_saved_at_once_share_an_insert_and_each_is_stored_before_its_save_returns(
+    chdb_dir: Path, remediator: FakeRemediator
+) -> None:
+    """Group commit (ActionQueue._store): enqueues and the worker's status changes made while an
+    INSERT is under way wait for it and go together in the next one, so a burst is not capped at
+    one action version per INSERT. Merges are stopped, so each INSERT stays one part to count."""
+    database = f"vigil_actions_{uuid.uuid4().hex[:8]}"
+    queue = make_queue(chdb_dir, database, remediator.url, concurrency=8)
+    queue.open()
+    try:
+        client = connect(make_settings(chdb_dir).dsn)
+        client.command(f"SYSTEM STOP MERGES {database}.vigil_actions")
+        stored_on_return: list[bool] = []
+
+        def enqueue_some(thread: int) -> None:
+            for n in range(20):
+                made = queue.enqueue("p", "restart", f"svc-{thread}-{n}")
+                stored_on_return.append(queue.get("p", made.id).status in ("pending", "running", "completed"))
+
+        threads = [threading.Thread(target=enqueue_some, args=(t,)) for t in range(8)]
+        queue.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert len(stored_on_return) == 160 and all(stored_on_return)
+        wait_for(lambda: queue.by_status("p").get("completed") == 160, 120, "every action completed")
+        rows, parts = client.query(
+            f"SELECT count(), uniqExact(_part) FROM {database}.vigil_actions"
+        ).result_rows[0]
+        client.close()
+        assert rows == 3 * 160  # pending, running, completed: every version of every action
+        assert parts < rows * 0.8, f"{rows} versions in {parts} INSERTs: not grouped"
+        print(f"group commit: {rows} versions in {parts} INSERTs")
+        assert len({t.key for t in remediator.received()}) == 160
+    finally:
+        queue.stop()

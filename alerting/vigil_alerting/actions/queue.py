@@ -58,6 +58,13 @@ class Answer:
         return self.status == 0 or self.status >= 500
 
 
+@dataclass(slots=True)
+class _Unwritten:
+    record: ActionRecord
+    done: bool = False  # set under ``_db`` by the thread that wrote it (or failed to)
+    error: BaseException | None = None
+
+
 class ActionQueue:
     def __init__(
         self,
@@ -102,6 +109,7 @@ class ActionQueue:
         self._sending: dict[str, threading.Thread] = {}  # action id → the thread sending its task
         self._in_flight: collections.Counter[str] = collections.Counter()  # remediator URL → tasks
         self._last: dict[tuple[str, str, str], int] = {}  # (project, rule, target) → enqueued at
+        self._unwritten: list[_Unwritten] = []  # versions waiting for the next INSERT (_store)
         self.enqueued = 0  # since this process started (GetQueueStats)
         self.dequeued = 0
         self._listeners: list[Callable[[ActionRecord], None]] = []  # WatchActions
@@ -399,6 +407,31 @@ class ActionQueue:
             log.exception("actions: action %s not added to incident %s's timeline", a.id, a.incident_id)
 
     # --- helpers ------------------------------------------------------------------------------
+    def _store(self, record: ActionRecord) -> None:
+        """Returns once ``record`` is stored (or raises why it is not). Group commit: versions
+        saved while another INSERT holds the client wait in ``_unwritten``, and the next thread
+        to get the client writes all of them in one INSERT — one write per round of the worker
+        instead of one per version (each INSERT costs the same ~10+ ms whatever its size), and
+        still nobody goes on before its own version is on disk."""
+        mine = _Unwritten(record)
+        with self._lock:
+            self._unwritten.append(mine)
+        with self._db:
+            if not mine.done:  # nobody took it along: this thread writes what is waiting
+                with self._lock:
+                    batch, self._unwritten = self._unwritten, []
+                error: BaseException | None = None
+                try:
+                    ActionStore(self._need_client(), self.system_database).save_many(
+                        [u.record for u in batch]
+                    )
+                except BaseException as err:  # every version of the failed INSERT gets its error
+                    error = err
+                for u in batch:
+                    u.error, u.done = error, True
+        if mine.error is not None:
+            raise mine.error
+
     def _need_client(self) -> Client:
         if self._client is None:
             raise ActionError("the action queue is not open")
@@ -406,8 +439,7 @@ class ActionQueue:
 
     def _save(self, record: ActionRecord) -> None:
         """Stored first, then in memory: what the queue holds is always on disk."""
-        with self._db:
-            ActionStore(self._need_client(), self.system_database).save(record)
+        self._store(record)
         with self._lock:
             if record.status in UNFINISHED:
                 self._queue[record.id] = record

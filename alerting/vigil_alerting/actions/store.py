@@ -82,13 +82,20 @@ class ActionStore(SystemStore):
         self._create("creating the actions table", [_DDL])
 
     def save(self, a: ActionRecord) -> None:
-        row = [
-            a.project, a.id, a.version, a.action, a.target, a.severity,
-            json.dumps(a.params, separators=(",", ":"), sort_keys=True), a.details, a.rule, a.fingerprint,
-            a.incident_id, a.requested_by, a.status, a.attempts, a.created_ns, a.updated_ns,
-            a.next_attempt_ns, a.answer[:4000],
+        self.save_many([a])
+
+    def save_many(self, actions: list[ActionRecord]) -> None:
+        """Versions of several actions in one INSERT: all are stored, or none (one block)."""
+        rows = [
+            [
+                a.project, a.id, a.version, a.action, a.target, a.severity,
+                json.dumps(a.params, separators=(",", ":"), sort_keys=True), a.details, a.rule, a.fingerprint,
+                a.incident_id, a.requested_by, a.status, a.attempts, a.created_ns, a.updated_ns,
+                a.next_attempt_ns, a.answer[:4000],
+            ]
+            for a in actions
         ]  # fmt: skip
-        self._append("writing an action", ACTIONS, [row], _COLUMNS)
+        self._append("writing an action", ACTIONS, rows, _COLUMNS)
 
     def _latest(self, where: str) -> str:
         return self._latest_sql(ACTIONS, _COLUMNS, where)
