@@ -3,7 +3,7 @@ book (prices/book.py) into SQL that each RPC selects beside its other columns.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vigil_query.analytics.prices.book import (
@@ -11,7 +11,9 @@ from vigil_query.analytics.prices.book import (
     MODEL_KEY,
     ROLLUP_TOKENS,
     SPAN_TOKENS,
+    Period,
     cost_sql,
+    range_cost_sql,
     resolve,
 )
 from vigil_query.analytics.prices.store import list_prices
@@ -28,11 +30,24 @@ class Costing:
     cost_sql: str  # its cost in USD, NULL when unpriced (refers to _price)
     params: dict[str, Any]
     unpriced_models: tuple[str, ...] = ()  # seen, with no price at any time
+    # What the SQL was made of, for ``within``.
+    periods: tuple[Period, ...] = ()
+    keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    time: str = "Timestamp"
+    tokens: tuple[str, str, str, str] = SPAN_TOKENS
 
     @property
     def columns(self) -> str:
         """Two columns for a SELECT over otel_traces: ``_price`` and ``cost``."""
         return f"{self.index_sql} AS _price, {self.cost_sql} AS cost"
+
+    def within(self, lo: int, hi: int) -> Costing:
+        """The same prices for rows whose time lies in [lo, hi] only, cheaper per row
+        (``range_cost_sql``): for queries that price many rows of one range."""
+        if not self.periods:
+            return self
+        sql = range_cost_sql(list(self.periods), self.keys, lo, hi, self.time, self.tokens)
+        return Costing(*sql, self.unpriced_models, self.periods, self.keys, self.time, self.tokens)
 
 
 def costing(
@@ -65,4 +80,6 @@ def costing(
     periods = resolve(list_prices(reader.client(), reader.system_database), pairs)
     priced = {(p.provider, p.model) for p in periods}
     unpriced = sorted({model for provider, model in pairs if (provider, model) not in priced})
-    return Costing(*cost_sql(periods, keys, time, tokens), tuple(unpriced))
+    return Costing(
+        *cost_sql(periods, keys, time, tokens), tuple(unpriced), tuple(periods), keys, time, tokens
+    )

@@ -234,7 +234,10 @@ def _tops(
         calls, errors = "toUInt64(1)", f"toUInt64({ERROR})"
     if service:
         where.add("ServiceName = {service:String}", service=service)
-    prices = costing(reader, where.sql, where.params, rollup=rollup, rollup_table=rollup_table(False))
+    # Priced for the range (up to 1.25M session-hour rows a day at 10M spans).
+    prices = costing(reader, where.sql, where.params, rollup=rollup, rollup_table=rollup_table(False)).within(
+        lo, hi
+    )
     params = {**where.params, **prices.params}
     sessions = "otel_session_usage_hourly" if service else "otel_session_model_usage_hourly"
     lists = {}
