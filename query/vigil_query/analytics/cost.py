@@ -41,13 +41,17 @@ class Costing:
         """Two columns for a SELECT over otel_traces: ``_price`` and ``cost``."""
         return f"{self.index_sql} AS _price, {self.cost_sql} AS cost"
 
-    def within(self, lo: int, hi: int) -> Costing:
+    def within(
+        self, lo: int, hi: int, time: str | None = None, tokens: tuple[str, str, str, str] | None = None
+    ) -> Costing:
         """The same prices for rows whose time lies in [lo, hi] only, cheaper per row
-        (``range_cost_sql``): for queries that price many rows of one range."""
+        (``range_cost_sql``): for queries that price many rows of one range; of rows with
+        another time column and token columns when given."""
+        time, tokens = time or self.time, tokens or self.tokens
         if not self.periods:
-            return self
-        sql = range_cost_sql(list(self.periods), self.keys, lo, hi, self.time, self.tokens)
-        return Costing(*sql, self.unpriced_models, self.periods, self.keys, self.time, self.tokens)
+            return Costing(*cost_sql([], {}, time, tokens), self.unpriced_models)
+        sql = range_cost_sql(list(self.periods), self.keys, lo, hi, time, tokens)
+        return Costing(*sql, self.unpriced_models, self.periods, self.keys, time, tokens)
 
 
 def costing(
@@ -58,10 +62,13 @@ def costing(
     rollup: bool = False,
     databases: list[str] | None = None,
     rollup_table: str = "otel_genai_usage_hourly",
+    priced: tuple[str, tuple[str, str, str, str]] | None = None,
 ) -> Costing:
     """Prices for the models of the spans ``where_sql`` selects (on reader's query thread),
-    or of the rows of ``rollup_table`` (an hourly LLM rollup) with ``rollup``; in reader's
-    database, or in each of ``databases`` (quoted identifiers)."""
+    or of the rows of ``rollup_table`` (an LLM rollup) with ``rollup``; in reader's database,
+    or in each of ``databases`` (quoted identifiers). ``priced``: the time column and the
+    token columns of the rows the SQL prices, when not the spans' (or with ``rollup``, not an
+    hourly rollup's)."""
     table = rollup_table if rollup else "otel_traces"
     each = " UNION DISTINCT ".join(
         f"SELECT DISTINCT GenAiProvider, GenAiModel FROM {db}.{table} WHERE ({where_sql}) AND GenAiModel != ''"
@@ -72,7 +79,7 @@ def costing(
         params,
         "finding the models to price",
     )
-    time, tokens = ("Hour", ROLLUP_TOKENS) if rollup else ("Timestamp", SPAN_TOKENS)
+    time, tokens = priced or (("Hour", ROLLUP_TOKENS) if rollup else ("Timestamp", SPAN_TOKENS))
     if not models:
         return Costing(*cost_sql([], {}, time, tokens))
     keys = {(provider, model): key for provider, model, key in models}

@@ -5,9 +5,10 @@ minute, service and operation; split by user, from ``otel_requests_hourly`` (001
 step is whole hours, else ``otel_requests_minutely`` (0011), a row per minute, service,
 operation and user (with many users nearly a row per request). The LLM calls' tokens, cost,
 errors and latency are GetUsage's answer for the same range, step and grouping (the hourly
-rollup when the step is whole hours, the spans' GenAI columns otherwise: short ranges). The
-top lists rank sessions, users and models by cost and by errors (from the hourly rollups,
-sessions' from ``otel_session_usage_hourly``, or the spans for short ranges, as GetUsage), and
+rollups when the step is whole hours, else the minute LLM rollup of migration 0014; by user
+over short ranges, the spans' GenAI columns). The top lists rank sessions, users and models by
+cost and by errors (from the hourly rollups, sessions' from ``otel_session_usage_hourly``;
+for short ranges models from the minute rollup, sessions and users from the spans), and
 operations (root span names, from the operations' minute rollup) by errors.
 
 The range is widened to whole minutes (whole hours when the step is), so the requests'
@@ -21,14 +22,22 @@ from typing import Any
 
 from vigil.query.v1 import query_pb2
 from vigil_query.analytics.cost import LLM_CALL, costing
-from vigil_query.analytics.usage import ERROR, HOUR_NS, ROLLUP_BETWEEN, get_usage, rollup_table
+from vigil_query.analytics.prices.book import ROLLUP_TOKENS, SPAN_TOKENS
+from vigil_query.analytics.usage import (
+    ERROR,
+    HOUR_NS,
+    MINUTE_NS,
+    MINUTE_TABLE,
+    ROLLUP_BETWEEN,
+    get_usage,
+    rollup_table,
+)
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, time_range
 from vigil_query.reader import Reader
 
 G = query_pb2.OverviewGroupBy
 U = query_pb2.UsageGroupBy
-MINUTE_NS = 60 * 10**9
 # Above this range the default step is whole hours (the hourly LLM rollup is read).
 HOURLY_ABOVE_NS = 6 * HOUR_NS
 DEFAULT_BUCKETS = 60
@@ -220,40 +229,55 @@ def _ranked(
 def _tops(
     reader: Reader, lo: int, hi: int, service: str, rollup: bool, top: int, names: Sequence[str]
 ) -> dict[str, query_pb2.TopList]:
-    """The ``names`` of sessions, users and models by cost and by errors: from the hourly
-    rollups (sessions from otel_session_model_usage_hourly, or otel_session_usage_hourly
-    filtered by service, migrations 0011-0012), or from the spans when the range is short. The
-    models are priced once for those."""
-    where = Where()
-    if rollup:
-        where.add(ROLLUP_BETWEEN, lo=lo, hi=hi)
-        calls, errors = "Calls", "Errors"
-    else:
-        where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
-        where.add(LLM_CALL)
-        calls, errors = "toUInt64(1)", f"toUInt64({ERROR})"
-    if service:
-        where.add("ServiceName = {service:String}", service=service)
-    # Priced for the range (up to 1.25M session-hour rows a day at 10M spans).
-    prices = costing(reader, where.sql, where.params, rollup=rollup, rollup_table=rollup_table(False)).within(
-        lo, hi
+    """The ``names`` of sessions, users and models by cost and by errors. Over whole hours
+    (``rollup``) from the hourly rollups: sessions from otel_session_model_usage_hourly, or
+    otel_session_usage_hourly filtered by service (migrations 0011-0012). Over whole minutes,
+    the models from the minute LLM rollup (migration 0014), the sessions and users from the
+    spans up to the end of ``hi``'s minute. The models are found and priced once, in the LLM
+    rollup, for the range: each row's price is two array lookups (``Costing.within``)."""
+    rolled = Where()
+    rolled.add(ROLLUP_BETWEEN if rollup else MINUTE_BETWEEN, lo=lo, hi=hi)
+    spans_hi = hi // MINUTE_NS * MINUTE_NS + MINUTE_NS - 1
+    spans = Where()
+    spans.add(TIMESTAMP_BETWEEN, lo=lo, hi=spans_hi)
+    spans.add(LLM_CALL)
+    for where in (rolled, spans):
+        if service:
+            where.add("ServiceName = {service:String}", service=service)
+    time = "Hour" if rollup else "Minute"
+    models_table = rollup_table(False) if rollup else MINUTE_TABLE
+    prices = costing(
+        reader,
+        rolled.sql,
+        rolled.params,
+        rollup=True,
+        rollup_table=models_table,
+        priced=(time, ROLLUP_TOKENS),
     )
-    params = {**where.params, **prices.params}
+    from_rollup = (rolled, "Calls", "Errors", prices.within(lo, hi))
+    from_spans = (
+        spans,
+        "toUInt64(1)",
+        f"toUInt64({ERROR})",
+        prices.within(lo, spans_hi, "Timestamp", SPAN_TOKENS),
+    )
     sessions = "otel_session_usage_hourly" if service else "otel_session_model_usage_hourly"
     lists = {}
     for name, column, table in (
         ("sessions", "SessionId", sessions if rollup else "otel_traces"),
         ("users", "UserId", rollup_table(True) if rollup else "otel_traces"),
-        ("models", "GenAiModel", rollup_table(False) if rollup else "otel_traces"),
+        ("models", "GenAiModel", models_table),
     ):
         if name not in names:
             continue
+        where, calls, errors, priced = from_spans if table == "otel_traces" else from_rollup
         grouped = (
             "SELECT key, ifNull(sum(cost), 0) AS top_cost, sumIf(c, cost IS NULL) AS top_unpriced,"
             " sum(e) AS top_errors, sum(c) AS top_count FROM ("
-            f" SELECT {column} AS key, {calls} AS c, {errors} AS e, {prices.columns}"
+            f" SELECT {column} AS key, {calls} AS c, {errors} AS e, {priced.columns}"
             f" FROM {reader.db}.{table} WHERE {where.sql} AND {column} != '') GROUP BY key"
         )
+        params = {**where.params, **priced.params}
         lists[name] = _ranked(reader, name, grouped, params, top, f"ranking {name}")
     return lists
 

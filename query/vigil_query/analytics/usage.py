@@ -5,8 +5,10 @@ at once).
 Buckets of whole hours read an hourly rollup, with the range widened to whole hours:
 ``otel_genai_model_usage_hourly`` (migration 0012), a row per hour, service, provider and
 model, unless grouped or filtered by user: then ``otel_genai_usage_hourly`` (migration 0008),
-a row per hour, service, provider, model and user;
-anything finer, and grouping or filtering by session, reads the spans' GenAI columns.
+a row per hour, service, provider, model and user. Buckets of whole minutes, neither grouped
+nor filtered by user, read ``otel_genai_model_usage_minutely`` (migration 0014), with the range
+widened to whole minutes. Anything else, and grouping or filtering by session, reads the
+spans' GenAI columns.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from vigil.query.v1 import query_pb2
 from vigil_query.analytics.cost import LLM_CALL, costing
+from vigil_query.analytics.prices.book import ROLLUP_TOKENS
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, time_range
 from vigil_query.reader import Reader
@@ -31,6 +34,9 @@ GROUP_COLUMNS = {
     G.USAGE_GROUP_BY_SESSION: "SessionId",
 }
 HOUR_NS = 3600 * 10**9
+MINUTE_NS = 60 * 10**9
+# LLM calls per minute, service, provider and model (migration 0014).
+MINUTE_TABLE = "otel_genai_model_usage_minutely"
 ERROR = "StatusCode IN ('Error', 'STATUS_CODE_ERROR')"
 # UsageStats in two steps: per (group, bucket) from spans or rollup rows (latency as a
 # quantiles state), then GROUPING SETS over those few rows for the groups' and the overall
@@ -106,17 +112,21 @@ def get_usage(
         "GenAiProvider": request.provider,
         "UserId": request.user_id,
     }
-    rollup = step % HOUR_NS == 0 and request.group_by != G.USAGE_GROUP_BY_SESSION and not request.session_id
+    by_session = request.group_by == G.USAGE_GROUP_BY_SESSION or bool(request.session_id)
+    by_user = request.group_by == G.USAGE_GROUP_BY_USER or bool(request.user_id)
+    rollup = step % HOUR_NS == 0 and not by_session
+    minutely = not rollup and step % MINUTE_NS == 0 and not by_session and not by_user
     where = Where()
-    if rollup:
-        lo = lo // HOUR_NS * HOUR_NS
-        where.add(ROLLUP_BETWEEN, lo=lo, hi=hi)
-        time_ns = "toInt64(toUnixTimestamp(Hour)) * 1000000000"
+    if rollup or minutely:
+        grain, time = (HOUR_NS, "Hour") if rollup else (MINUTE_NS, "Minute")
+        lo = lo // grain * grain
+        where.add(ROLLUP_BETWEEN.replace("Hour", time), lo=lo, hi=hi)
+        time_ns = f"toInt64(toUnixTimestamp({time})) * 1000000000"
         inputs, partials, merge, table = (
             _ROLLUP_INPUTS,
             ROLLUP_PARTIALS,
             "quantilesTDigestMerge",
-            rollup_table(request.group_by == G.USAGE_GROUP_BY_USER or bool(request.user_id)),
+            rollup_table(by_user) if rollup else MINUTE_TABLE,
         )
     else:
         where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
@@ -137,9 +147,10 @@ def get_usage(
         reader,
         where.sql,
         where.params,
-        rollup=rollup,
+        rollup=rollup or minutely,
         databases=[db for _, db in sources],
         rollup_table=table,
+        priced=("Minute", ROLLUP_TOKENS) if minutely else None,
     )
     params = {**where.params, **prices.params, "step": step, "origin": lo}
     params.update({f"project{i}": slug for i, (slug, _) in enumerate(projects)} if by_project else {})
