@@ -42,15 +42,20 @@ class Costing:
         return f"{self.index_sql} AS _price, {self.cost_sql} AS cost"
 
     def within(
-        self, lo: int, hi: int, time: str | None = None, tokens: tuple[str, str, str, str] | None = None
+        self,
+        lo: int,
+        hi: int,
+        time: str | None = None,
+        tokens: tuple[str, str, str, str] | None = None,
+        tag: str = "",
     ) -> Costing:
         """The same prices for rows whose time lies in [lo, hi] only, cheaper per row
         (``range_cost_sql``): for queries that price many rows of one range; of rows with
-        another time column and token columns when given."""
+        another time column and token columns when given; ``tag`` ends its parameters' names."""
         time, tokens = time or self.time, tokens or self.tokens
         if not self.periods:
             return Costing(*cost_sql([], {}, time, tokens), self.unpriced_models)
-        sql = range_cost_sql(list(self.periods), self.keys, lo, hi, time, tokens)
+        sql = range_cost_sql(list(self.periods), self.keys, lo, hi, time, tokens, tag)
         return Costing(*sql, self.unpriced_models, self.periods, self.keys, time, tokens)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from vigil.query.v1 import query_pb2
-from vigil_query.analytics.cost import LLM_CALL, costing
+from vigil_query.analytics.cost import LLM_CALL, Costing, costing
 from vigil_query.analytics.prices.book import ROLLUP_TOKENS, SPAN_TOKENS
 from vigil_query.analytics.usage import (
     ERROR,
@@ -232,16 +232,28 @@ def _tops(
     """The ``names`` of sessions, users and models by cost and by errors. Over whole hours
     (``rollup``) from the hourly rollups: sessions from otel_session_model_usage_hourly, or
     otel_session_usage_hourly filtered by service (migrations 0011-0012). Over whole minutes,
-    the models from the minute LLM rollup (migration 0014), the sessions and users from the
-    spans up to the end of ``hi``'s minute. The models are found and priced once, in the LLM
-    rollup, for the range: each row's price is two array lookups (``Costing.within``)."""
+    the models from the minute LLM rollup (migration 0014); the sessions and users from the
+    same hourly rollups for the whole hours inside the range and from the spans for the
+    partial hours at its ends (up to the end of ``hi``'s minute). The models are found and
+    priced once, in the LLM rollup, for the range: each row's price is two array lookups
+    (``Costing.within``)."""
     rolled = Where()
     rolled.add(ROLLUP_BETWEEN if rollup else MINUTE_BETWEEN, lo=lo, hi=hi)
     spans_hi = hi // MINUTE_NS * MINUTE_NS + MINUTE_NS - 1
-    spans = Where()
+    # The whole hours of a short range: [first, last).
+    first, last = -(-lo // HOUR_NS) * HOUR_NS, (spans_hi + 1) // HOUR_NS * HOUR_NS
+    hours, spans = Where(), Where()
+    hours.add("Hour >= toDateTime(intDiv({first:Int64}, 1000000000)) AND Hour < toDateTime(intDiv({last:Int64}, 1000000000))",
+              first=first, last=last)  # fmt: skip
     spans.add(TIMESTAMP_BETWEEN, lo=lo, hi=spans_hi)
+    if first < last:
+        spans.add(
+            "(Timestamp < fromUnixTimestamp64Nano({first:Int64}) OR Timestamp >= fromUnixTimestamp64Nano({last:Int64}))",
+            first=first,
+            last=last,
+        )
     spans.add(LLM_CALL)
-    for where in (rolled, spans):
+    for where in (rolled, hours, spans):
         if service:
             where.add("ServiceName = {service:String}", service=service)
     time = "Hour" if rollup else "Minute"
@@ -254,30 +266,36 @@ def _tops(
         rollup_table=models_table,
         priced=(time, ROLLUP_TOKENS),
     )
-    from_rollup = (rolled, "Calls", "Errors", prices.within(lo, hi))
-    from_spans = (
-        spans,
-        "toUInt64(1)",
-        f"toUInt64({ERROR})",
-        prices.within(lo, spans_hi, "Timestamp", SPAN_TOKENS),
-    )
+    Source = tuple[str, Where, str, str, Costing]
+    from_spans: Source = ("otel_traces", spans, "toUInt64(1)", f"toUInt64({ERROR})",
+                          prices.within(lo, spans_hi, "Timestamp", SPAN_TOKENS, "_spans"))  # fmt: skip
     sessions = "otel_session_usage_hourly" if service else "otel_session_model_usage_hourly"
+    hourly = prices.within(first, last, "Hour", ROLLUP_TOKENS)
     lists = {}
     for name, column, table in (
-        ("sessions", "SessionId", sessions if rollup else "otel_traces"),
-        ("users", "UserId", rollup_table(True) if rollup else "otel_traces"),
+        ("sessions", "SessionId", sessions),
+        ("users", "UserId", rollup_table(True)),
         ("models", "GenAiModel", models_table),
     ):
         if name not in names:
             continue
-        where, calls, errors, priced = from_spans if table == "otel_traces" else from_rollup
+        if rollup or name == "models":
+            sources: list[Source] = [(table, rolled, "Calls", "Errors", prices.within(lo, hi))]
+        else:
+            whole = [(table, hours, "Calls", "Errors", hourly)] if first < last else []
+            sources = [*whole, from_spans]
+        union = " UNION ALL ".join(
+            f"SELECT {column} AS key, {calls} AS c, {errors} AS e, {priced.columns}"
+            f" FROM {reader.db}.{source} WHERE {where.sql} AND {column} != ''"
+            for source, where, calls, errors, priced in sources
+        )
+        params = {}
+        for _, where, _, _, priced in sources:
+            params.update({**where.params, **priced.params})
         grouped = (
             "SELECT key, ifNull(sum(cost), 0) AS top_cost, sumIf(c, cost IS NULL) AS top_unpriced,"
-            " sum(e) AS top_errors, sum(c) AS top_count FROM ("
-            f" SELECT {column} AS key, {calls} AS c, {errors} AS e, {priced.columns}"
-            f" FROM {reader.db}.{table} WHERE {where.sql} AND {column} != '') GROUP BY key"
+            f" sum(e) AS top_errors, sum(c) AS top_count FROM ({union}) GROUP BY key"
         )
-        params = {**where.params, **priced.params}
         lists[name] = _ranked(reader, name, grouped, params, top, f"ranking {name}")
     return lists
 
