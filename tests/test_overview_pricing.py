@@ -138,7 +138,9 @@ def test_top_lists_and_usage_follow_a_price_change_inside_the_range(
             assert usage.cost_usd == pytest.approx(total[2], rel=1e-9), (lo, hi)
 
 
-def test_minute_steps_read_the_minute_llm_rollup_with_the_spans_values(app: RunningApp, ch: Client) -> None:
+def test_minute_steps_read_the_minute_llm_rollup_and_hourly_users_the_costliest_first(
+    app: RunningApp, ch: Client
+) -> None:
     service = "ovp-minutes"
     start = time.time_ns() // MINUTE * MINUTE - 50 * MINUTE
     _send(
@@ -148,7 +150,7 @@ def test_minute_steps_read_the_minute_llm_rollup_with_the_spans_values(app: Runn
             (
                 start + i * 7 * MINUTE + i * S,
                 f"s-{i % 3}",
-                f"u-{i % 2}",
+                f"u-{i % 3}",
                 100 * (i + 1),
                 10 * (i + 1),
                 i % 4 == 0,
@@ -181,3 +183,29 @@ def test_minute_steps_read_the_minute_llm_rollup_with_the_spans_values(app: Runn
         for b in group.buckets
     }
     assert got == {bucket: tuple(values) for bucket, *values in by_hand}
+
+    # By user over whole hours: the leaders found first from the sums (unpriced model: by
+    # calls, then name), only theirs merged; the total from the rollup without the user.
+    with QueryClient(app.query_target) as client:
+        by_user = client.usage(
+            service=service, group_by="user", start=start - HOUR, step_s=3600, max_groups=2
+        )
+    users = {
+        user: tuple(values)
+        for user, *values in ch.query(
+            f"SELECT UserId, count(), sum(GenAiInputTokens), sum(GenAiOutputTokens), countIf({ERROR})"
+            f" FROM {db}.otel_traces WHERE ServiceName = {{s:String}} AND GenAiModel != '' GROUP BY UserId",
+            parameters={"s": service},
+        ).result_rows
+    }
+    assert [g.key for g in by_user.groups] == ["u-0", "u-1"] and by_user.truncated
+    for group in by_user.groups:
+        stats = group.total
+        assert (stats.calls, stats.input_tokens, stats.output_tokens, stats.errors) == users[group.key]
+        assert sum(b.stats.calls for b in group.buckets) == stats.calls
+    total = by_user.total
+    assert (total.calls, total.input_tokens, total.output_tokens, total.errors, total.unpriced_calls) == (
+        *(sum(v[i] for v in users.values()) for i in range(4)),
+        7,
+    )
+    assert total.latency_p50_nano > 0
