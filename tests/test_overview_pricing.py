@@ -209,3 +209,36 @@ def test_minute_steps_read_the_minute_llm_rollup_and_hourly_users_the_costliest_
         7,
     )
     assert total.latency_p50_nano > 0
+
+
+def test_requests_by_user_keep_the_busiest_users_and_the_total_of_everyone(
+    app: RunningApp, ch: Client
+) -> None:
+    """More users than the overview shows (20): the busiest first, each with its own counts,
+    and the total over every user (read from the rollup without the user)."""
+    service = "ovp-users"
+    start = time.time_ns() // MINUTE * MINUTE - 40 * MINUTE
+    calls = [(start + i * S, f"s-{i}", f"u-{i:02d}", 10, 1, i % 5 == 0) for i in range(24)]
+    calls += [(start + MINUTE + i * S, "s-0", "u-23", 10, 1, False) for i in range(3)]
+    _send(app, service, calls)
+    app.flush()
+    db = app.settings.database
+    by_hand = dict(
+        ch.query(
+            f"SELECT UserId, count() FROM {db}.otel_traces WHERE ServiceName = {{s:String}} AND ParentSpanId = ''"
+            " GROUP BY UserId",
+            parameters={"s": service},
+        ).result_rows
+    )
+    assert sum(by_hand.values()) == 27
+    with QueryClient(app.query_target) as client:
+        for lo in (time.time_ns() - 24 * HOUR, start - 10 * MINUTE):  # whole hours, minutes
+            overview = client.overview(service=service, group_by="user", start=lo)
+            groups = overview.request_groups
+            assert len(groups) == 20
+            assert [g.key for g in groups[:2]] == ["u-23", "u-00"]
+            assert {g.key: g.total.requests for g in groups} == {g.key: by_hand[g.key] for g in groups}
+            assert all(sum(b.stats.requests for b in g.buckets) == g.total.requests for g in groups)
+            total = overview.requests
+            assert (total.requests, total.errors) == (27, 5)
+            assert total.latency_p50_nano > 0

@@ -173,16 +173,39 @@ def _requests(
         else "otel_operations_minutely"
     )
     bucket = f"{{origin:Int64}} + intDiv({time_ns} - {{origin:Int64}}, {{step:Int64}}) * {{step:Int64}}"
+    params = {**where.params, "origin": lo, "step": step}
+    levels, kept = "(key, bucket), (key), ()", ""
+    if by_user:
+        # Users are many (a row per request and minute with 500 users): the busiest found
+        # first from the sums, only their t-digests read and merged; the overall total from
+        # the operations' rollup (no user) over the same whole minutes or hours.
+        leaders = reader.rows(
+            f"SELECT UserId AS key, sum(Requests) AS n FROM {reader.db}.{table} WHERE {where.sql}"
+            f" GROUP BY key ORDER BY n DESC, key LIMIT {MAX_REQUEST_GROUPS}",
+            where.params,
+            "ranking users' requests",
+        )
+        params["kept"] = [key for key, _ in leaders]
+        levels, kept = "(key, bucket), (key)", " AND UserId IN {kept:Array(String)}"
+        end = hi // HOUR_NS * HOUR_NS + HOUR_NS - 1 if hourly else hi
+        everyone = _minute_where(lo, end, request.service_name)
+        ((requests, errors, latency),) = reader.rows(
+            "SELECT sum(Requests), sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(Latency)"
+            f" FROM {reader.db}.otel_operations_minutely WHERE {everyone.sql}",
+            everyone.params,
+            "counting requests",
+        )
+        response.requests.CopyFrom(request_stats((requests, errors, latency)))
     rows = reader.rows(
         "SELECT grouping(key, bucket) AS level, key, bucket, sum(part_requests), sum(part_errors),"
         " quantilesTDigestMerge(0.5, 0.95, 0.99)(part_latency) FROM ("
         " SELECT key, bucket, sum(Requests) AS part_requests, sum(Errors) AS part_errors,"
         " quantilesTDigestMergeState(0.5, 0.95, 0.99)(Latency) AS part_latency FROM ("
         f"  SELECT {_REQUEST_KEY[request.group_by]} AS key, {bucket} AS bucket, Requests, Errors, Latency"
-        f"  FROM {reader.db}.{table} WHERE {where.sql})"
+        f"  FROM {reader.db}.{table} WHERE {where.sql}{kept})"
         " GROUP BY key, bucket)"
-        " GROUP BY GROUPING SETS ((key, bucket), (key), ())",
-        {**where.params, "origin": lo, "step": step},
+        f" GROUP BY GROUPING SETS ({levels})",
+        params,
         "counting requests",
     )
     groups: dict[str, query_pb2.RequestGroup] = {}
