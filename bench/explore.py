@@ -18,7 +18,8 @@ What it does:
    cumulative counter, ``bench.tokens``, in 10 models x N instances, a point a minute each,
    and a gauge, ``bench.queue``, of 10 series (1,440 points each);
 2. starts ``vigil serve`` with the built UI on that directory;
-3. times over gRPC (QueryClient), one call at a time: GetOverview for 24 hours (by model),
+3. times over gRPC (QueryClient), one call at a time: GetOverview for 24 hours (by model and
+   by user) and for 3 hours (a zoom: minute steps),
    a first SearchLogs page (24 hours, WARN and above) and QueryMetrics of the counter's
    increase by model over 24 hours at a minute (10 series of 1,440 points, from all the
    counter's points), and the gauge's average by model (10 series of 1,440 points);
@@ -242,6 +243,10 @@ def main() -> None:
         with QueryClient(f"127.0.0.1:{ports['QUERY']}") as client:
             overview = timed(lambda: client.overview(group_by="model", start=day[0], end=day[1]), args.calls)
             answer = client.overview(group_by="model", start=day[0], end=day[1])
+            by_user = timed(lambda: client.overview(group_by="user", start=day[0], end=day[1]), args.calls)
+            # A zoom: three hours in the middle of the day, minute steps.
+            zoom = (now_ns - 13 * 3600 * 10**9 + 7 * 60 * 10**9, now_ns - 10 * 3600 * 10**9)
+            zoomed = timed(lambda: client.overview(group_by="model", start=zoom[0], end=zoom[1]), args.calls)
             assert answer.requests.requests == args.spans // 8, answer.requests
             logs = timed(
                 lambda: client.search_logs(min_severity=13, start=day[0], end=day[1], page_size=100),
@@ -262,6 +267,8 @@ def main() -> None:
         points = [len(s.points) for s in series]
         print(f"GetOverview, 24 h by model ({answer.requests.requests:,} requests, {answer.usage.total.calls:,} LLM calls):"
               f" {summary(overview)}")  # fmt: skip
+        print(f"GetOverview, 24 h by user: {summary(by_user)}")
+        print(f"GetOverview, 3 h by model (minute steps): {summary(zoomed)}")
         print(f"SearchLogs first page (24 h, WARN+): {summary(logs)}")
         print(f"QueryMetrics increase by model, 24 h at 1 min ({len(series)} series, {min(points)}-{max(points)} points):"
               f" {summary(metric)}")  # fmt: skip
@@ -294,6 +301,8 @@ def main() -> None:
         "load_average_before_after": [load_before, list(os.getloadavg())],
         "cpus": os.cpu_count(),
         "get_overview_24h_by_model": stats(overview),
+        "get_overview_24h_by_user": stats(by_user),
+        "get_overview_3h_by_model": stats(zoomed),
         "search_logs_first_page": stats(logs),
         "query_metrics_increase_by_model": stats(metric),
         "query_metrics_gauge_avg_10x1440": stats(gauge),
@@ -305,7 +314,8 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"results in {out}")
     print(
-        f"RESULT overview_p50_ms={statistics.median(overview):.0f} logs_p50_ms={statistics.median(logs):.0f}"
+        f"RESULT overview_p50_ms={statistics.median(overview):.0f} overview_user_p50_ms={statistics.median(by_user):.0f}"
+        f" overview_3h_p50_ms={statistics.median(zoomed):.0f} logs_p50_ms={statistics.median(logs):.0f}"
         f" metric_p50_ms={statistics.median(metric):.0f} gauge_p50_ms={statistics.median(gauge):.0f} overview_drawn_ms={page['drawn_ms']}"
         f" metric_drawn_ms={chart['drawn_ms']} longest_frame_ms={page['longest_frame_ms']},{chart['longest_frame_ms']}"
     )

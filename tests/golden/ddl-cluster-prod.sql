@@ -855,6 +855,57 @@ ARRAY JOIN [tuple('duration', toNullable(Duration / 1e6)),
 WHERE m.2 IS NOT NULL AND NOT isNaN(m.2)
 GROUP BY Hour, Metric, ServiceName, SpanName, Value;
 
+CREATE TABLE IF NOT EXISTS `otel`.otel_genai_model_usage_minutely_local ON CLUSTER `prod`
+(
+    Minute DateTime CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    GenAiProvider LowCardinality(String) CODEC(ZSTD(1)),
+    GenAiModel LowCardinality(String) CODEC(ZSTD(1)),
+    Calls SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    InputTokens SimpleAggregateFunction(sum, UInt64),
+    UncachedInputTokens SimpleAggregateFunction(sum, UInt64),
+    OutputTokens SimpleAggregateFunction(sum, UInt64),
+    CacheReadTokens SimpleAggregateFunction(sum, UInt64),
+    CacheCreationTokens SimpleAggregateFunction(sum, UInt64),
+    Latency AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt64)
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(Minute)
+ORDER BY (Minute, ServiceName, GenAiProvider, GenAiModel)
+
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE TABLE IF NOT EXISTS `otel`.otel_genai_model_usage_minutely ON CLUSTER `prod` AS `otel`.otel_genai_model_usage_minutely_local
+ENGINE = Distributed(`prod`, `otel`, otel_genai_model_usage_minutely_local, cityHash64(ServiceName, GenAiModel));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.otel_genai_model_usage_minutely_mv ON CLUSTER `prod`
+TO `otel`.otel_genai_model_usage_minutely_local
+AS
+SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, GenAiProvider, GenAiModel,
+    count() AS Calls,
+    countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS Errors,
+    sum(ifNull(GenAiInputTokens, 0)) AS InputTokens,
+    sum(toUInt64(greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens)
+        - toInt64(GenAiCacheCreationTokens), 0))) AS UncachedInputTokens,
+    sum(ifNull(GenAiOutputTokens, 0)) AS OutputTokens,
+    sum(GenAiCacheReadTokens) AS CacheReadTokens,
+    sum(GenAiCacheCreationTokens) AS CacheCreationTokens,
+    quantilesTDigestState(0.5, 0.95, 0.99)(Duration) AS Latency
+FROM `otel`.otel_traces_local
+WHERE GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL
+GROUP BY Minute, ServiceName, GenAiProvider, GenAiModel;
+
+INSERT INTO `otel`.otel_genai_model_usage_minutely
+SELECT toStartOfMinute(Timestamp) AS Minute, ServiceName, GenAiProvider, GenAiModel,
+    count(), countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')), sum(ifNull(GenAiInputTokens, 0)),
+    sum(toUInt64(greatest(toInt64(ifNull(GenAiInputTokens, 0)) - toInt64(GenAiCacheReadTokens)
+        - toInt64(GenAiCacheCreationTokens), 0))),
+    sum(ifNull(GenAiOutputTokens, 0)), sum(GenAiCacheReadTokens), sum(GenAiCacheCreationTokens),
+    quantilesTDigestState(0.5, 0.95, 0.99)(Duration)
+FROM `otel`.otel_traces
+WHERE GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL
+GROUP BY Minute, ServiceName, GenAiProvider, GenAiModel;
+
 CREATE DATABASE IF NOT EXISTS `vigil_system` ON CLUSTER `prod`;
 
 CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_projects ON CLUSTER `prod`

@@ -5,9 +5,10 @@ minute, service and operation; split by user, from ``otel_requests_hourly`` (001
 step is whole hours, else ``otel_requests_minutely`` (0011), a row per minute, service,
 operation and user (with many users nearly a row per request). The LLM calls' tokens, cost,
 errors and latency are GetUsage's answer for the same range, step and grouping (the hourly
-rollup when the step is whole hours, the spans' GenAI columns otherwise: short ranges). The
-top lists rank sessions, users and models by cost and by errors (from the hourly rollups,
-sessions' from ``otel_session_usage_hourly``, or the spans for short ranges, as GetUsage), and
+rollups when the step is whole hours, else the minute LLM rollup of migration 0014; by user
+over short ranges, the spans' GenAI columns). The top lists rank sessions, users and models by
+cost and by errors (from the hourly rollups, sessions' from ``otel_session_usage_hourly``;
+for short ranges models from the minute rollup, sessions and users from the spans), and
 operations (root span names, from the operations' minute rollup) by errors.
 
 The range is widened to whole minutes (whole hours when the step is), so the requests'
@@ -20,15 +21,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from vigil.query.v1 import query_pb2
-from vigil_query.analytics.cost import LLM_CALL, costing
-from vigil_query.analytics.usage import ERROR, HOUR_NS, ROLLUP_BETWEEN, get_usage, rollup_table
+from vigil_query.analytics.cost import LLM_CALL, Costing, costing
+from vigil_query.analytics.prices.book import ROLLUP_TOKENS, SPAN_TOKENS
+from vigil_query.analytics.usage import (
+    ERROR,
+    HOUR_NS,
+    MINUTE_NS,
+    MINUTE_TABLE,
+    ROLLUP_BETWEEN,
+    get_usage,
+    rollup_table,
+)
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, time_range
 from vigil_query.reader import Reader
 
 G = query_pb2.OverviewGroupBy
 U = query_pb2.UsageGroupBy
-MINUTE_NS = 60 * 10**9
 # Above this range the default step is whole hours (the hourly LLM rollup is read).
 HOURLY_ABOVE_NS = 6 * HOUR_NS
 DEFAULT_BUCKETS = 60
@@ -164,16 +173,39 @@ def _requests(
         else "otel_operations_minutely"
     )
     bucket = f"{{origin:Int64}} + intDiv({time_ns} - {{origin:Int64}}, {{step:Int64}}) * {{step:Int64}}"
+    params = {**where.params, "origin": lo, "step": step}
+    levels, kept = "(key, bucket), (key), ()", ""
+    if by_user:
+        # Users are many (a row per request and minute with 500 users): the busiest found
+        # first from the sums, only their t-digests read and merged; the overall total from
+        # the operations' rollup (no user) over the same whole minutes or hours.
+        leaders = reader.rows(
+            f"SELECT UserId AS key, sum(Requests) AS n FROM {reader.db}.{table} WHERE {where.sql}"
+            f" GROUP BY key ORDER BY n DESC, key LIMIT {MAX_REQUEST_GROUPS}",
+            where.params,
+            "ranking users' requests",
+        )
+        params["kept"] = [key for key, _ in leaders]
+        levels, kept = "(key, bucket), (key)", " AND UserId IN {kept:Array(String)}"
+        end = hi // HOUR_NS * HOUR_NS + HOUR_NS - 1 if hourly else hi
+        everyone = _minute_where(lo, end, request.service_name)
+        ((requests, errors, latency),) = reader.rows(
+            "SELECT sum(Requests), sum(Errors), quantilesTDigestMerge(0.5, 0.95, 0.99)(Latency)"
+            f" FROM {reader.db}.otel_operations_minutely WHERE {everyone.sql}",
+            everyone.params,
+            "counting requests",
+        )
+        response.requests.CopyFrom(request_stats((requests, errors, latency)))
     rows = reader.rows(
         "SELECT grouping(key, bucket) AS level, key, bucket, sum(part_requests), sum(part_errors),"
         " quantilesTDigestMerge(0.5, 0.95, 0.99)(part_latency) FROM ("
         " SELECT key, bucket, sum(Requests) AS part_requests, sum(Errors) AS part_errors,"
         " quantilesTDigestMergeState(0.5, 0.95, 0.99)(Latency) AS part_latency FROM ("
         f"  SELECT {_REQUEST_KEY[request.group_by]} AS key, {bucket} AS bucket, Requests, Errors, Latency"
-        f"  FROM {reader.db}.{table} WHERE {where.sql})"
+        f"  FROM {reader.db}.{table} WHERE {where.sql}{kept})"
         " GROUP BY key, bucket)"
-        " GROUP BY GROUPING SETS ((key, bucket), (key), ())",
-        {**where.params, "origin": lo, "step": step},
+        f" GROUP BY GROUPING SETS ({levels})",
+        params,
         "counting requests",
     )
     groups: dict[str, query_pb2.RequestGroup] = {}
@@ -220,36 +252,72 @@ def _ranked(
 def _tops(
     reader: Reader, lo: int, hi: int, service: str, rollup: bool, top: int, names: Sequence[str]
 ) -> dict[str, query_pb2.TopList]:
-    """The ``names`` of sessions, users and models by cost and by errors: from the hourly
-    rollups (sessions from otel_session_model_usage_hourly, or otel_session_usage_hourly
-    filtered by service, migrations 0011-0012), or from the spans when the range is short. The
-    models are priced once for those."""
-    where = Where()
-    if rollup:
-        where.add(ROLLUP_BETWEEN, lo=lo, hi=hi)
-        calls, errors = "Calls", "Errors"
-    else:
-        where.add(TIMESTAMP_BETWEEN, lo=lo, hi=hi)
-        where.add(LLM_CALL)
-        calls, errors = "toUInt64(1)", f"toUInt64({ERROR})"
-    if service:
-        where.add("ServiceName = {service:String}", service=service)
-    prices = costing(reader, where.sql, where.params, rollup=rollup, rollup_table=rollup_table(False))
-    params = {**where.params, **prices.params}
+    """The ``names`` of sessions, users and models by cost and by errors. Over whole hours
+    (``rollup``) from the hourly rollups: sessions from otel_session_model_usage_hourly, or
+    otel_session_usage_hourly filtered by service (migrations 0011-0012). Over whole minutes,
+    the models from the minute LLM rollup (migration 0014); the sessions and users from the
+    same hourly rollups for the whole hours inside the range and from the spans for the
+    partial hours at its ends (up to the end of ``hi``'s minute). The models are found and
+    priced once, in the LLM rollup, for the range: each row's price is two array lookups
+    (``Costing.within``)."""
+    rolled = Where()
+    rolled.add(ROLLUP_BETWEEN if rollup else MINUTE_BETWEEN, lo=lo, hi=hi)
+    spans_hi = hi // MINUTE_NS * MINUTE_NS + MINUTE_NS - 1
+    # The whole hours of a short range: [first, last).
+    first, last = -(-lo // HOUR_NS) * HOUR_NS, (spans_hi + 1) // HOUR_NS * HOUR_NS
+    hours, spans = Where(), Where()
+    hours.add("Hour >= toDateTime(intDiv({first:Int64}, 1000000000)) AND Hour < toDateTime(intDiv({last:Int64}, 1000000000))",
+              first=first, last=last)  # fmt: skip
+    spans.add(TIMESTAMP_BETWEEN, lo=lo, hi=spans_hi)
+    if first < last:
+        spans.add(
+            "(Timestamp < fromUnixTimestamp64Nano({first:Int64}) OR Timestamp >= fromUnixTimestamp64Nano({last:Int64}))",
+            first=first,
+            last=last,
+        )
+    spans.add(LLM_CALL)
+    for where in (rolled, hours, spans):
+        if service:
+            where.add("ServiceName = {service:String}", service=service)
+    time = "Hour" if rollup else "Minute"
+    models_table = rollup_table(False) if rollup else MINUTE_TABLE
+    prices = costing(
+        reader,
+        rolled.sql,
+        rolled.params,
+        rollup=True,
+        rollup_table=models_table,
+        priced=(time, ROLLUP_TOKENS),
+    )
+    Source = tuple[str, Where, str, str, Costing]
+    from_spans: Source = ("otel_traces", spans, "toUInt64(1)", f"toUInt64({ERROR})",
+                          prices.within(lo, spans_hi, "Timestamp", SPAN_TOKENS, "_spans"))  # fmt: skip
     sessions = "otel_session_usage_hourly" if service else "otel_session_model_usage_hourly"
+    hourly = prices.within(first, last, "Hour", ROLLUP_TOKENS)
     lists = {}
     for name, column, table in (
-        ("sessions", "SessionId", sessions if rollup else "otel_traces"),
-        ("users", "UserId", rollup_table(True) if rollup else "otel_traces"),
-        ("models", "GenAiModel", rollup_table(False) if rollup else "otel_traces"),
+        ("sessions", "SessionId", sessions),
+        ("users", "UserId", rollup_table(True)),
+        ("models", "GenAiModel", models_table),
     ):
         if name not in names:
             continue
+        if rollup or name == "models":
+            sources: list[Source] = [(table, rolled, "Calls", "Errors", prices.within(lo, hi))]
+        else:
+            whole = [(table, hours, "Calls", "Errors", hourly)] if first < last else []
+            sources = [*whole, from_spans]
+        union = " UNION ALL ".join(
+            f"SELECT {column} AS key, {calls} AS c, {errors} AS e, {priced.columns}"
+            f" FROM {reader.db}.{source} WHERE {where.sql} AND {column} != ''"
+            for source, where, calls, errors, priced in sources
+        )
+        params = {}
+        for _, where, _, _, priced in sources:
+            params.update({**where.params, **priced.params})
         grouped = (
             "SELECT key, ifNull(sum(cost), 0) AS top_cost, sumIf(c, cost IS NULL) AS top_unpriced,"
-            " sum(e) AS top_errors, sum(c) AS top_count FROM ("
-            f" SELECT {column} AS key, {calls} AS c, {errors} AS e, {prices.columns}"
-            f" FROM {reader.db}.{table} WHERE {where.sql} AND {column} != '') GROUP BY key"
+            f" sum(e) AS top_errors, sum(c) AS top_count FROM ({union}) GROUP BY key"
         )
         lists[name] = _ranked(reader, name, grouped, params, top, f"ranking {name}")
     return lists
