@@ -28,14 +28,19 @@ class Gauges:
     have), its value settable; exported every ``every_s`` or on ``export()``."""
 
     def __init__(
-        self, app: RunningApp, metric: str, values: dict[str, float], every_s: float = 3600.0
+        self,
+        app: RunningApp,
+        metric: str,
+        values: dict[str, float],
+        every_s: float = 3600.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.values = dict(values)
         self._lock = threading.Lock()
         self.providers: list[MeterProvider] = []
         for service in values:
             reader = PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=app.grpc_target, insecure=True),
+                OTLPMetricExporter(endpoint=app.grpc_target, insecure=True, headers=headers),
                 export_interval_millis=every_s * 1000,
             )
             provider = MeterProvider(

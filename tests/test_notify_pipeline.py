@@ -577,3 +577,36 @@ def test_the_notifier_from_settings(app: RunningApp, reader: Client, system_db: 
     assert notifier.forwarder is not None and notifier.forwarder.url == "http://127.0.0.1:9/api/v2/alerts"
     ddl = reader.query(f"SHOW CREATE TABLE {system_db}.vigil_notification_outbox").result_rows[0][0]
     assert "toIntervalSecond(604800)" in ddl and "State != 'pending'" in ddl
+
+
+def test_silences_are_per_project_and_a_table_from_before_projects_keeps_its_rows(
+    reader: Client, system_db: str
+) -> None:
+    # The table as it was before silences had a project, with a silence in it.
+    reader.command(f"CREATE DATABASE IF NOT EXISTS {system_db}")
+    reader.command(
+        f"CREATE TABLE {system_db}.vigil_silences (Id String, Matchers Array(String), StartsNs Int64,"
+        " EndsNs Int64, CreatedBy String, Comment String, CreatedNs Int64, UpdatedNs Int64)"
+        " ENGINE = ReplacingMergeTree(UpdatedNs) ORDER BY Id"
+    )
+    now = time.time_ns()
+    reader.command(
+        f"INSERT INTO {system_db}.vigil_silences VALUES"
+        f" ('old', ['alertname=\"cpu\"'], {now}, {now + 3600 * S}, 'ann', 'before', {now}, {now})"
+    )
+    store = SilenceStore(reader, system_db)
+    store.ensure_schema()
+    store.ensure_schema()  # again: nothing to add
+    (old,) = store.list()  # readable, with no project: it mutes no project's alerts
+    assert (old.id, old.project, old.comment) == ("old", "", "before")
+    assert not old.matches({"alertname": "cpu"}, "vigil_a")
+    a = store.create(
+        ['alertname="cpu"'], ends_ns=now + 3600 * S, created_by="ann", comment="a", project="vigil_a"
+    )
+    assert a.matches({"alertname": "cpu"}, "vigil_a") and not a.matches({"alertname": "cpu"}, "vigil_b")
+    assert [s.id for s in store.list(project="vigil_a")] == [a.id] and store.list(project="vigil_b") == []
+    assert {s.id for s in store.active()} == {"old", a.id}  # the notifier's: every project's
+    with pytest.raises(SilenceError, match="no silence"):
+        store.expire(a.id, project="vigil_b")
+    assert store.expire(a.id, project="vigil_a").project == "vigil_a"
+    assert store.list(project="vigil_a", include_expired=False) == []

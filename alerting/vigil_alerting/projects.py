@@ -226,7 +226,7 @@ class Alerting:
 
         def observe(rule: Rule, changed: list[Any], transitions: list[Any], now_ns: int) -> None:
             if self.notifier is not None:
-                self.notifier.observe(changed, annotations={rule.name: _annotations(rule)})
+                self.notifier.observe(changed, annotations={rule.name: _annotations(rule)}, project=database)
             if self.incidents is not None:
                 assert self._client is not None
                 self.incidents.observe(self._client, database, rule, changed, transitions, now_ns)

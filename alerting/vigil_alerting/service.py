@@ -649,7 +649,7 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
                 try:
                     return SilenceStore(w.client(), w.system_database).create(
                         list(request.matchers), ends_ns=ends, starts_ns=starts, created_by=_actor(p),
-                        comment=request.comment,
+                        comment=request.comment, project=p.database,
                     )  # fmt: skip
                 except SilenceError as exc:
                     raise InvalidQuery(str(exc)) from exc
@@ -666,7 +666,7 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
 
             def read(r: Reader) -> list[Silence]:
                 return SilenceStore(r.client(), r.system_database).list(
-                    include_expired=request.include_expired
+                    include_expired=request.include_expired, project=p.database
                 )
 
             now = time.time_ns()
@@ -681,7 +681,10 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
 
             def write(w: Writer) -> Silence:
                 try:
-                    return SilenceStore(w.client(), w.system_database).expire(request.id)
+                    store = SilenceStore(w.client(), w.system_database)
+                    if store.get(request.id, project=p.database) is None:
+                        raise NotFound(f"no silence {request.id!r} in this project")
+                    return store.expire(request.id, project=p.database)
                 except SilenceError as exc:
                     raise InvalidQuery(str(exc)) from exc
 

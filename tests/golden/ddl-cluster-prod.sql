@@ -1125,7 +1125,8 @@ CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_silences ON CLUSTER `prod`
     CreatedBy String,
     Comment String,
     CreatedNs Int64,
-    UpdatedNs Int64
+    UpdatedNs Int64,
+    Project String DEFAULT ''
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}', UpdatedNs)
 ORDER BY Id;
 

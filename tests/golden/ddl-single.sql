@@ -979,7 +979,8 @@ CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_silences (
     CreatedBy String,
     Comment String,
     CreatedNs Int64,
-    UpdatedNs Int64
+    UpdatedNs Int64,
+    Project String DEFAULT ''
 ) ENGINE = ReplacingMergeTree(UpdatedNs)
 ORDER BY Id;
 

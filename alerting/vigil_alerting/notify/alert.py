@@ -35,6 +35,9 @@ class Alert:
     value: float | None = None
     threshold: str = ""
     example_trace_ids: tuple[str, ...] = ()
+    # Whose alert it is (the project's telemetry database; "" without projects): what a
+    # silence is matched on besides the labels. Never sent: receivers' label sets stay as they are.
+    project: str = ""
 
     @property
     def resolved(self) -> bool:
@@ -69,6 +72,7 @@ def from_instance(
     annotations: dict[str, str] | None = None,
     external_url: str = "",
     now_ns: int = 0,
+    project: str = "",
 ) -> Alert | None:
     """The Alert for an instance: firing, resolved, or None for states that notify nobody
     (inactive, pending, nodata)."""
@@ -98,6 +102,7 @@ def from_instance(
         value=instance.value,
         threshold=instance.threshold,
         example_trace_ids=instance.example_trace_ids,
+        project=project,
     )
 
 

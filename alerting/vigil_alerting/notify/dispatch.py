@@ -96,7 +96,7 @@ class Dispatcher:
         self,
         config: Config,
         *,
-        silenced: Callable[[dict[str, str], int], list[str]] = lambda labels, now: [],
+        silenced: Callable[[Alert, int], list[str]] = lambda alert, now: [],
         acknowledged: Callable[[str], bool] = lambda fingerprint: False,
         external_url: str = "",
         log: dict[tuple[str, str, str, int], LogEntry] | None = None,
@@ -198,7 +198,7 @@ class Dispatcher:
         for alert in group.alerts.values():
             reason = muted
             if not reason and not alert.resolved:
-                ids = self.silenced(alert.labels, now_ns)
+                ids = self.silenced(alert, now_ns)
                 reason = f"silenced by {', '.join(ids)}" if ids else ""
                 if not reason and self.inhibitor.inhibited(alert, index):
                     reason = "inhibited"

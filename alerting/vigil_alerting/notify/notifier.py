@@ -194,10 +194,14 @@ class Notifier:
 
     # --- the API -----------------------------------------------------------------------------
     def observe(
-        self, instances: Iterable[AlertInstance], annotations: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        instances: Iterable[AlertInstance],
+        annotations: Mapping[str, Mapping[str, str]] | None = None,
+        project: str = "",
     ) -> None:
         """The alert instances after an evaluation (any thread). ``annotations`` by rule name
-        (e.g. ``{"description": rule.description}``)."""
+        (e.g. ``{"description": rule.description}``); ``project`` is theirs (only its silences
+        apply to them)."""
         now = self.clock_ns()
         alerts = []
         for i in instances:
@@ -206,6 +210,7 @@ class Notifier:
                 annotations=dict((annotations or {}).get(i.rule, {})),
                 external_url=self.external_url,
                 now_ns=now,
+                project=project,
             )
             if a is not None:
                 alerts.append(a)
@@ -214,7 +219,11 @@ class Notifier:
                 labels = dict(i.labels)
                 if "service.name" in labels:
                     labels.setdefault("service", labels["service.name"])
-                alerts.append(Alert(i.fingerprint, dict(sorted(labels.items())), {}, i.fired_at_ns, now))
+                alerts.append(
+                    Alert(
+                        i.fingerprint, dict(sorted(labels.items())), {}, i.fired_at_ns, now, project=project
+                    )
+                )
         self.observe_alerts(alerts)
 
     def observe_alerts(self, alerts: Iterable[Alert]) -> None:
@@ -534,5 +543,5 @@ class Notifier:
         if self._wake is not None:
             self._wake.set()
 
-    def _silenced(self, labels: dict[str, str], now_ns: int) -> list[str]:
-        return [s.id for s in self._silences if s.active(now_ns) and s.matches(labels)]
+    def _silenced(self, alert: Alert, now_ns: int) -> list[str]:
+        return [s.id for s in self._silences if s.active(now_ns) and s.matches(alert.labels, alert.project)]
