@@ -82,10 +82,15 @@ def test_the_seed_policy_fires_for_web_1_and_resolves(
         assert (firing.value, firing.threshold) == (95.0, "above 80")
         gauges.set("web-1", 40.0)
         wait_for(lambda: _states(runner, "high-cpu-alert").get("web-1") == "resolved", 60, "web-1 resolved")
-        history = [
-            (t.labels["target"], t.from_state, t.to_state) for t in runner.store.history("high-cpu-alert")
-        ]
-        assert history == [("web-1", "inactive", "firing"), ("web-1", "firing", "resolved")]
+
+        # The state changes in memory first; its history row is written just after: poll for it.
+        def transitions() -> list[tuple[str, str, str]]:
+            return [
+                (t.labels["target"], t.from_state, t.to_state) for t in runner.store.history("high-cpu-alert")
+            ]
+
+        wait_for(lambda: len(transitions()) >= 2, 30, "the resolved transition in the history")
+        assert transitions() == [("web-1", "inactive", "firing"), ("web-1", "firing", "resolved")]
         status = runner.status()
         assert (
             status.running and status.interval_s == 30 and status.per_rule["high-cpu-alert"].interval_s == 2
