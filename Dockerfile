@@ -21,8 +21,10 @@ WORKDIR /src
 # Dependencies first (a layer that changes only with the lock), then Vigil itself.
 COPY pyproject.toml uv.lock README.md ./
 COPY sdk/pyproject.toml sdk/
+COPY proto/pyproject.toml proto/
 RUN uv sync --frozen --no-dev --no-install-project --no-install-workspace
 COPY sdk/ sdk/
+COPY proto/ proto/
 COPY alerting/ alerting/
 COPY auth/ auth/
 COPY collector/ collector/

@@ -99,7 +99,7 @@ migrate: $(VENV_STAMP)
 	$(PYTHON) -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV_STAMP): uv.lock pyproject.toml sdk/pyproject.toml | $(UV)
+$(VENV_STAMP): uv.lock pyproject.toml sdk/pyproject.toml proto/pyproject.toml | $(UV)
 	$(UV) sync --frozen --all-packages
 	touch $@
 

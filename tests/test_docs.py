@@ -14,9 +14,20 @@ from support import REPO
 DOCS = REPO / "docs"
 ARCHITECTURE = DOCS / "architecture.md"
 # Where the Python packages live; a root that does not exist (yet) is skipped.
-PACKAGE_ROOTS = ("auth", "collector", "query", "server", "storage", "sdk/src", "alerting", "simulator")
-# Generated protobuf stubs (sdk/src/vigil/<api>/v1) are named through their parent package.
-GENERATED = re.compile(r"^sdk/src/vigil/[^/]+/v1(/|$)")
+PACKAGE_ROOTS = (
+    "auth",
+    "collector",
+    "query",
+    "server",
+    "storage",
+    "sdk/src",
+    "alerting",
+    "simulator",
+    "proto",
+)
+# Generated protobuf stubs (proto/vigil_proto/<api>/v1) and the SDK's re-exports of them
+# (sdk/src/vigil/<api>/v1) are named through their parent package.
+GENERATED = re.compile(r"^(sdk/src/vigil|proto/vigil_proto)/[^/]+/v1(/|$)")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 README_MAX_LINES = 300
 MAX_LINE = 120
@@ -66,6 +77,7 @@ def test_the_package_check_sees_new_packages_and_skips_generated_ones(tmp_path: 
         "query/vigil_query",
         "query/vigil_query/new_area",
         "sdk/src/vigil/query/v1",
+        "proto/vigil_proto/query/v1",
         "alerting/x",
     ):
         (tmp_path / package).mkdir(parents=True)

@@ -5,11 +5,14 @@ few known exceptions are listed by file, so that a new one fails here instead of
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from support import REPO
 
 ROOTS = {
+    "vigil_proto": "proto/vigil_proto",
     "vigil": "sdk/src/vigil",
     "vigil_storage": "storage/vigil_storage",
     "vigil_auth": "auth/vigil_auth",
@@ -22,25 +25,33 @@ ROOTS = {
 # What each package may import (besides itself). The SDK and the simulator are clients:
 # they import nothing of the server's.
 MAY_IMPORT = {
-    "vigil": set(),
+    "vigil_proto": set(),
+    "vigil": {"vigil_proto"},
     "vigil_storage": set(),
     "vigil_auth": {"vigil_storage"},
     "vigil_collector": {"vigil_storage", "vigil_auth"},
     "vigil_query": {"vigil_storage", "vigil_auth"},
     "vigil_alerting": {"vigil_storage", "vigil_auth", "vigil_query"},
     "vigil_simulator": set(),
-    "vigil_server": set(ROOTS) - {"vigil_server"},
+    # Everything but the client SDK: the stubs and wire constants come from vigil_proto.
+    "vigil_server": set(ROOTS) - {"vigil_server", "vigil"},
 }
-# Imports of generated API stubs (vigil.<api>.v1) are allowed everywhere: they are the
-# contract both sides share, and live in the SDK's package for now.
-STUBS = ("vigil.query.v1", "vigil.admin.v1", "vigil.alerting.v1")
+# The API contract (generated stubs, wire constants) is shared by both sides: anyone may import it.
+for allowed in MAY_IMPORT.values():
+    allowed.add("vigil_proto")
+MAY_IMPORT["vigil_proto"] = set()
 # Known exceptions, to be removed: (file, imported module).
 EXCEPTIONS = {
     # The replayed trace is written as OTLP rows with the collector's own decoder.
     ("query/vigil_query/replay/record.py", "vigil_collector.decode"),
-    # The query server's message size limit is the SDK client's.
-    ("query/vigil_query/api/server.py", "vigil.query_client"),
 }
+# The server's entry points, imported in a fresh interpreter to see what they pull in.
+SERVER_MODULES = (
+    "vigil_server.cli",
+    "vigil_server.app",
+    "vigil_server.admin_cli",
+    "vigil_server.wiring.query",
+)
 
 
 def imports_of(path: Path) -> list[str]:
@@ -64,7 +75,7 @@ def crossings() -> list[str]:
                 top = module.split(".")[0]
                 if top not in ROOTS or top == package or top in MAY_IMPORT[package]:
                     continue
-                if module.startswith(STUBS) or (name, module) in EXCEPTIONS:
+                if (name, module) in EXCEPTIONS:
                     continue
                 wrong.append(f"{name} imports {module} ({package} may import {sorted(MAY_IMPORT[package])})")
     return wrong
@@ -85,3 +96,26 @@ def test_the_architecture_page_states_the_same_layers() -> None:
     page = (REPO / "docs" / "architecture.md").read_text()
     for package in ROOTS:
         assert f"`{package}`" in page, f"docs/architecture.md's Dependencies section does not name {package}"
+
+
+def test_the_server_runs_without_the_client_sdk() -> None:
+    """Not one import of the SDK (`vigil`), direct or through another module: the server takes its
+    stubs and wire constants from vigil_proto, so it needs no client installed beside it."""
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {SERVER_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m == 'vigil' or m.startswith('vigil.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"the server imports the client SDK: {out.stdout}"
+
+
+def test_a_server_import_of_the_sdk_stubs_is_a_crossing(tmp_path: Path) -> None:
+    """The check itself: `vigil.query.v1` in the query service is what it must refuse."""
+    source = tmp_path / "service.py"
+    source.write_text("from vigil.query.v1 import query_pb2\nfrom vigil_proto.query.v1 import query_pb2\n")
+    modules = imports_of(source)
+    allowed = MAY_IMPORT["vigil_query"]
+    assert [m for m in modules if m.split(".")[0] not in allowed] == ["vigil.query.v1"]

@@ -16,7 +16,6 @@ import grpc
 import yaml
 from google.protobuf import json_format, struct_pb2
 
-from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_alerting.actions.queue import ActionNotFound, ActionQueue, ActionRefused
 from vigil_alerting.actions.store import STATUSES as ACTION_STATUSES
 from vigil_alerting.actions.store import ActionRecord
@@ -43,6 +42,7 @@ from vigil_alerting.state.store import AlertStore
 from vigil_auth.authenticator import Authenticator, Principal
 from vigil_auth.grpc_calls import caller
 from vigil_auth.keys import READ, WRITE
+from vigil_proto.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_query.api.service import _abort, respond
 from vigil_query.errors import FailedPrecondition, InvalidQuery, NotFound
 from vigil_query.page_token import decode_parts, encode_parts, fingerprint, page_size

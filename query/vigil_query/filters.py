@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.errors import InvalidQuery
 
 KINDS = {k.lower(): k for k in ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")}

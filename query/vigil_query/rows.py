@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.filters import LEGACY_KIND, LEGACY_STATUS
 
 # Select list shared by every RPC that returns whole spans; to_span reads it by position.

@@ -23,10 +23,10 @@ from typing import Any
 
 import grpc
 
-from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
-from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_auth import registry
 from vigil_auth.keys import SCOPES
+from vigil_proto.admin.v1 import admin_pb2, admin_pb2_grpc
+from vigil_proto.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.analytics.prices.book import load_file
 from vigil_query.analytics.prices.rpc import to_message
 from vigil_query.api.server import QueryServer

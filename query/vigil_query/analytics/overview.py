@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.analytics.cost import LLM_CALL, Costing, costing
 from vigil_query.analytics.prices.book import ROLLUP_TOKENS, SPAN_TOKENS
 from vigil_query.analytics.usage import (

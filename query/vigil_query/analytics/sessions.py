@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.analytics.cost import LLM_CALL, Costing, costing
 from vigil_query.analytics.usage import HOUR_NS, ROLLUP_BETWEEN

@@ -14,12 +14,12 @@ from typing import Any
 
 import grpc
 
-from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil_auth import grpc_calls, registry
 from vigil_auth.authenticator import Authenticator, Principal
 from vigil_auth.errors import PermissionDenied, Unauthenticated
 from vigil_auth.keys import ADMIN, ANY
 from vigil_auth.passwords import hash_password
+from vigil_proto.admin.v1 import admin_pb2, admin_pb2_grpc
 from vigil_query.analytics.prices import store as price_book
 from vigil_query.analytics.prices.rpc import from_messages
 from vigil_query.api.service import respond

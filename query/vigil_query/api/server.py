@@ -20,10 +20,10 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from vigil.admin.v1 import admin_pb2, admin_pb2_grpc
-from vigil.query.v1 import query_pb2, query_pb2_grpc
-from vigil.query_client import MAX_MESSAGE_BYTES
 from vigil_auth.host_guard import HostGuard
+from vigil_proto import MAX_MESSAGE_BYTES
+from vigil_proto.admin.v1 import admin_pb2, admin_pb2_grpc
+from vigil_proto.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.api.admin_service import AdminService
 from vigil_query.api.connect_app import connect_app
 from vigil_query.api.service import QueryService

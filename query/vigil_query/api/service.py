@@ -14,12 +14,12 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from vigil.query.v1 import query_pb2, query_pb2_grpc
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.errors import AuthBusy, CredentialsUnavailable, PermissionDenied, Unauthenticated
 from vigil_auth.grpc_calls import caller
 from vigil_auth.keys import ANY, READ, REPLAY, WRITE
+from vigil_proto.query.v1 import query_pb2, query_pb2_grpc
 from vigil_query.analytics.overview import overview_parts
 from vigil_query.analytics.prices.rpc import list_model_prices
 from vigil_query.analytics.sessions import get_session, search_sessions

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.drift import psi as psi_math
 from vigil_query.drift.query import DriftQuery, DriftResult, Window

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.drift import alerts as alerts_sql
 from vigil_query.drift import psi as psi_math
 from vigil_query.drift.query import METRICS, drift_query, evaluate

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.drift import psi as psi_math
 from vigil_query.errors import InvalidQuery
 from vigil_query.reader import Reader

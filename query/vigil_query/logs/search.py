@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import TIMESTAMP_BETWEEN, Where, bucket_step, check_trace_id, time_range

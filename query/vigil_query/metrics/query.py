@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import Where, bucket_step, time_range
 from vigil_query.metrics.histograms import Explicit, Exponential, Range, quantile

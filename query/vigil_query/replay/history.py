@@ -8,7 +8,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import check_trace_id

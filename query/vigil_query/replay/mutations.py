@@ -17,7 +17,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.errors import InvalidQuery
 
 INPUT_VALUE = "input.value"

@@ -17,8 +17,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationSc
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from vigil.query.v1 import query_pb2
 from vigil_collector.decode import DecodeLimits, decode_spans
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.replay.providers import CallResult
 from vigil_query.writer import Writer
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.analytics.prices.store import list_prices
 from vigil_query.errors import Busy, TimedOut
 from vigil_query.filters import check_trace_id

@@ -9,7 +9,7 @@ hang the server nor mark a span twice.
 
 from __future__ import annotations
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.traces.graph import TraceGraph
 
 DESCENDANT = "descendant"

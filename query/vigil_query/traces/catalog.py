@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.errors import InvalidQuery
 from vigil_query.filters import LEGACY_KIND, TIMESTAMP_BETWEEN, time_range
 from vigil_query.reader import Reader

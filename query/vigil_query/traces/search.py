@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.filters import span_where
 from vigil_query.reader import Reader

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.analytics.cost import LLM_CALL, Costing, costing
 from vigil_query.reader import Reader
 

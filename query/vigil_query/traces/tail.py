@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.filters import span_where
 from vigil_query.logs.search import LOG_COLUMNS, ROW_HASH, log_where, to_log
 from vigil_query.reader import Reader

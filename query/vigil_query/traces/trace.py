@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query import page_token
 from vigil_query.errors import InvalidQuery, NotFound
 from vigil_query.filters import TIMESTAMP_BETWEEN, check_trace_id, time_range

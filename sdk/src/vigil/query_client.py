@@ -25,15 +25,9 @@ from google.protobuf import struct_pb2
 
 from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil.query.v1 import query_pb2, query_pb2_grpc
+from vigil_proto import MAX_MESSAGE_BYTES  # the server's limit too: vigil_proto/__init__.py
 
 TimeLike = int | datetime | None
-
-
-# The largest response the query API sends and this client accepts (the server uses the same
-# constant): a trace of ~10,000 LLM spans is ~8 MB, over gRPC's default of 4 MiB. Set alike on
-# both sides so that a large answer arrives instead of failing with "larger than max".
-# grpcurl needs the same: -max-msg-sz 268435456.
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
 class QueryError(Exception):

@@ -3,11 +3,11 @@ where the rules run), the gRPC and web ports' Host check."""
 
 from __future__ import annotations
 
-from vigil.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_alerting.projects import Alerting
 from vigil_alerting.service import AlertingService
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.host_guard import HostGuard
+from vigil_proto.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_query.api.server import QueryServer, Servicer
 from vigil_query.api.service import QueryService
 from vigil_query.reader import Reader, Writer

@@ -3,7 +3,7 @@ SetModelPrices (AdminService) takes."""
 
 from __future__ import annotations
 
-from vigil.query.v1 import query_pb2
+from vigil_proto.query.v1 import query_pb2
 from vigil_query.analytics.prices.book import Price, PriceFileError, parse_prices
 from vigil_query.analytics.prices.store import list_prices
 from vigil_query.errors import InvalidQuery

@@ -1,4 +1,4 @@
-from vigil.query.v1 import query_pb2 as _query_pb2
+from vigil_proto.query.v1 import query_pb2 as _query_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
