@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -32,7 +33,7 @@ from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
 from vigil_auth.throttle import FailureThrottle
 from vigil_auth.tokens import TokenSigner
-from vigil_storage import StorageUnavailable, connect
+from vigil_storage import StorageUnavailable, apply_migrations, connect
 
 from support import RunningApp, http_request, make_request, make_settings, run_cli
 from test_otlp_roundtrip import record_spans
@@ -57,7 +58,7 @@ def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     )
     registry.ensure(ch, SYS)
     for slug in ("alpha", "beta"):
-        registry.create_project(ch, SYS, slug, main=MAIN)
+        registry.create_project(ch, SYS, slug, main=MAIN, create_tables=partial(apply_migrations, ch))
     _SERVING.append(app)
     yield app
     _SERVING.remove(app)
@@ -360,6 +361,8 @@ def test_the_admin_api(secured: RunningApp, ch: Client) -> None:
             root = client.login("root", "root password 1").access_token
         made = call("CreateProject", admin_pb2.CreateProjectRequest(project="gamma", name="Gamma"), root)
         assert made.project.database == f"{MAIN}_gamma"
+        # The admin service had storage make its telemetry tables (the registry only records it).
+        assert ch.command(f"EXISTS TABLE {MAIN}_gamma.otel_traces") == 1
         assert "gamma" in [
             p.project for p in call("ListProjects", admin_pb2.ListProjectsRequest(), root).projects
         ]
@@ -449,13 +452,46 @@ def test_records_of_other_projects_wait_while_the_projects_cannot_be_loaded() ->
     asyncio.run(scenario())
 
 
+def test_a_project_is_registered_only_after_the_caller_made_its_tables(secured: RunningApp) -> None:
+    """The registry does not know the telemetry schema: it calls the caller's ``create_tables``
+    before writing the project's row, so a failure there leaves no project behind."""
+    seen: list[tuple[str, list[str]]] = []
+
+    class NoSpace(Exception):
+        pass
+
+    with connect(secured.settings.dsn) as client:
+
+        def listed() -> list[str]:
+            return [p.slug for p in registry.list_projects(client, SYS, main=MAIN)]
+
+        def refuse(database: str) -> None:
+            seen.append((database, listed()))
+            raise NoSpace("disk full")
+
+        with pytest.raises(NoSpace):
+            registry.create_project(client, SYS, "epsilon", main=MAIN, create_tables=refuse)
+        assert [database for database, _ in seen] == [f"{MAIN}_epsilon"] and "epsilon" not in seen[0][1]
+        assert "epsilon" not in listed()
+
+        def make(database: str) -> None:
+            assert "epsilon" not in listed()  # its tables first, then its row
+            apply_migrations(client, database)
+
+        made = registry.create_project(client, SYS, "epsilon", main=MAIN, create_tables=make)
+        assert made.database == f"{MAIN}_epsilon" and "epsilon" in listed()
+        assert client.command(f"EXISTS TABLE {MAIN}_epsilon.otel_logs") == 1
+
+
 def test_projects_created_at_once_get_distinct_numbers(secured: RunningApp) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     def create(i: int) -> int:
         client = connect(secured.settings.dsn)
         try:
-            return registry.create_project(client, SYS, f"burst_{i}", main=MAIN).number
+            return registry.create_project(
+                client, SYS, f"burst_{i}", main=MAIN, create_tables=partial(apply_migrations, client)
+            ).number
         finally:
             client.close()
 

@@ -45,6 +45,18 @@ EXCEPTIONS = {
     # The replayed trace is written as OTLP rows with the collector's own decoder.
     ("query/vigil_query/replay/record.py", "vigil_collector.decode"),
 }
+# Names a package may not use although it may import their package: the registry (auth) is the
+# control plane; making a project's telemetry tables is storage's job, done by the registry's
+# caller (create_project takes it as a callable).
+FORBIDDEN = {
+    "vigil_auth": (
+        "vigil_storage.apply_migrations",
+        "vigil_storage.migrate.apply_migrations",
+        "vigil_storage.migrations",
+        "vigil_storage.migrate.MIGRATIONS",
+        "vigil_storage.MIGRATIONS",
+    ),
+}
 # The server's entry points, imported in a fresh interpreter to see what they pull in.
 SERVER_MODULES = (
     "vigil_server.cli",
@@ -62,6 +74,36 @@ def imports_of(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append(node.module)
     return found
+
+
+def names_used(path: Path) -> set[str]:
+    """Every dotted name a module imports or reaches: `from a.b import c` gives a.b and a.b.c,
+    `import a.b` gives a.b, and an attribute chain `a.b.c(...)` in the code gives a.b.c."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Attribute):
+            parts, value = [node.attr], node.value
+            while isinstance(value, ast.Attribute):
+                parts.append(value.attr)
+                value = value.value
+            if isinstance(value, ast.Name):
+                found.add(".".join([value.id, *reversed(parts)]))
+    return found
+
+
+def forbidden_uses(roots: dict[str, str] = ROOTS, repo: Path = REPO) -> list[str]:
+    wrong = []
+    for package, names in FORBIDDEN.items():
+        for path in sorted((repo / roots[package]).rglob("*.py")):
+            used = names_used(path)
+            wrong += [f"{path.relative_to(repo)} uses {n}" for n in names if n in used or any(
+                u.startswith(n + ".") for u in used
+            )]  # fmt: skip
+    return wrong
 
 
 def crossings() -> list[str]:
@@ -84,6 +126,25 @@ def crossings() -> list[str]:
 def test_no_package_imports_across_the_layers() -> None:
     wrong = crossings()
     assert not wrong, "imports across the layers of docs/architecture.md:\n" + "\n".join(wrong)
+
+
+def test_auth_does_not_make_telemetry_tables() -> None:
+    wrong = forbidden_uses()
+    assert not wrong, "the registry's caller makes a project's tables, not auth:\n" + "\n".join(wrong)
+
+
+def test_the_forbidden_names_are_seen_however_imported(tmp_path: Path) -> None:
+    for number, source in enumerate(
+        (
+            "from vigil_storage import apply_migrations\n",
+            "from vigil_storage.migrate import apply_migrations as make\n",
+            "import vigil_storage\nvigil_storage.apply_migrations(c, 'otel_x')\n",
+        )
+    ):
+        (tmp_path / "auth" / f"case{number}").mkdir(parents=True)
+        (tmp_path / "auth" / f"case{number}" / "registry.py").write_text(source)
+        found = forbidden_uses({"vigil_auth": f"auth/case{number}"}, tmp_path)
+        assert len(found) == 1 and "apply_migrations" in found[0], (source, found)
 
 
 def test_the_known_exceptions_still_exist() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from vigil_query.analytics.prices.store import set_prices
 from vigil_query.errors import OverCap
 from vigil_query.replay.caps import Caps, Spend, check_window
 from vigil_query.replay.providers import estimated_input_tokens, request_for
+from vigil_storage import apply_migrations
 
 from support import RunningApp, credentials_changed, make_settings
 
@@ -67,7 +69,7 @@ def capped_app(chdb_dir: Path, fake_llm: FakeLLM, **overrides: Any) -> RunningAp
 def capped(chdb_dir: Path, ch: Client, fake_llm: FakeLLM) -> Iterator[RunningApp]:
     app = capped_app(chdb_dir, fake_llm)
     registry.ensure(ch, SYS)
-    registry.create_project(ch, SYS, "alpha", main=MAIN)
+    registry.create_project(ch, SYS, "alpha", main=MAIN, create_tables=partial(apply_migrations, ch))
     credentials_changed()
     # gpt-test is priced (so allowed), claude-test and gpt-unpriced are not.
     set_prices(ch, SYS, [Price("openai", "gpt-test", 1.0, 2.0, 1.0, 1.0)])

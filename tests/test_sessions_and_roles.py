@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from vigil_auth.secret import SecretError, server_secret, session_secret
 from vigil_query.api.server import QueryServer
 from vigil_server.wiring.auth import make_authenticator
 from vigil_server.wiring.query import make_query_service
+from vigil_storage import apply_migrations
 
 from support import RunningApp, credentials_changed, make_settings, run_cli
 
@@ -47,7 +49,7 @@ DENIED = grpc.StatusCode.PERMISSION_DENIED
 def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     registry.ensure(ch, SYS)
     for slug in ("alpha", "beta"):
-        registry.create_project(ch, SYS, slug, main=MAIN)
+        registry.create_project(ch, SYS, slug, main=MAIN, create_tables=partial(apply_migrations, ch))
         credentials_changed()
     registry.create_user(ch, SYS, "root", hash_password("root password"), is_admin=True)
     credentials_changed()

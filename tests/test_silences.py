@@ -11,6 +11,7 @@ import os
 import subprocess
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -22,7 +23,7 @@ from vigil import QueryClient
 from vigil.query_client import QueryError
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
-from vigil_storage import connect
+from vigil_storage import apply_migrations, connect
 
 from support import REPO, RunningApp, credentials_changed, make_settings
 
@@ -304,7 +305,9 @@ def test_a_silence_mutes_its_own_projects_alerts_only(chdb_dir: Path, tmp_path: 
         ch = connect(app.settings.dsn)
         system = app.settings.system_database
         registry.ensure(ch, system)
-        registry.create_project(ch, system, "beta", main=app.settings.database)
+        registry.create_project(
+            ch, system, "beta", main=app.settings.database, create_tables=partial(apply_migrations, ch)
+        )
         hasher = KeyHasher(SECRET.encode())
         scopes = ["read", "write", "ingest"]
         _, a_key = registry.create_key(ch, system, hasher, "default", scopes, name="a")

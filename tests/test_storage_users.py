@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from vigil_auth.passwords import hash_password
 from vigil_query.analytics.prices import store as price_book
 from vigil_query.analytics.prices.book import Price
 from vigil_server.wiring.schema import migrate_all
+from vigil_storage import apply_migrations
 
 from support import REPO, RunningApp, http_request, make_request, make_settings
 
@@ -60,7 +62,7 @@ def test_an_old_install_is_upgraded_and_no_credential_table_stays_in_a_telemetry
     # telemetry database (the same DDL, pointed at it), with a project, a key, a user, a price.
     registry.ensure(ch, main)
     price_book.ensure(ch, main)
-    registry.create_project(ch, main, "shop", main=main)
+    registry.create_project(ch, main, "shop", main=main, create_tables=partial(apply_migrations, ch))
     _, key = registry.create_key(ch, main, KeyHasher(SECRET.encode()), "shop", ["ingest", "read"])
     registry.create_user(ch, main, "olga", hash_password("olga's password"), is_admin=False)
     registry.grant(ch, main, "olga", "shop", "viewer")
@@ -135,12 +137,14 @@ from vigil_auth import registry
 from vigil_auth.passwords import hash_password
 from vigil_server.wiring.schema import migrate_all
 from vigil_server.settings import VigilSettings
-from vigil_storage import connect
+from vigil_storage import apply_migrations, connect
 
 s = VigilSettings(_env_file=None, data_dir=Path(sys.argv[1]))
 ch = connect(s.dsn)
 migrate_all(ch, s)
-registry.create_project(ch, s.system_database, "checkout", main=s.database)
+registry.create_project(
+    ch, s.system_database, "checkout", main=s.database, create_tables=lambda d: apply_migrations(ch, d)
+)
 migrate_all(ch, s)
 registry.create_user(ch, s.system_database, "root", hash_password("root password"), is_admin=True)
 now = time.time_ns()
@@ -277,7 +281,13 @@ def test_clickhouse_server_users_as_documented(tmp_path: Path) -> None:
         admin = clickhouse_connect.get_client(dsn=dsn)
         settings = make_settings(tmp_path, storage_dsn=dsn)
         migrate_all(admin, settings)
-        registry.create_project(admin, settings.system_database, "checkout", main=settings.database)
+        registry.create_project(
+            admin,
+            settings.system_database,
+            "checkout",
+            main=settings.database,
+            create_tables=partial(apply_migrations, admin),
+        )
         migrate_all(admin, settings)
         registry.create_user(admin, settings.system_database, "root", hash_password("pw root"), is_admin=True)
         for user in ("grafana", "vigil_query"):

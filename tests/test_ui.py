@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -35,7 +36,7 @@ from vigil_auth.keys import KeyHasher
 from vigil_auth.passwords import hash_password
 from vigil_query.api.web_app import web_app
 from vigil_query.drift.detector import DetectorConfig, evaluate_once
-from vigil_storage import connect
+from vigil_storage import apply_migrations, connect
 
 from support import REPO, RunningApp, ServerProcess, free_port, make_settings
 
@@ -267,7 +268,9 @@ def test_sign_in_and_switch_projects(chdb_dir: Path) -> None:
             registry.ensure(ch, AUTH_SYS)
             hasher = KeyHasher(AUTH_SECRET.encode())
             for slug in ("red", "blue"):
-                registry.create_project(ch, AUTH_SYS, slug, main=AUTH_DB)
+                registry.create_project(
+                    ch, AUTH_SYS, slug, main=AUTH_DB, create_tables=partial(apply_migrations, ch)
+                )
                 _, key = registry.create_key(ch, AUTH_SYS, hasher, slug, ["ingest"], name="ui")
                 secured.run(secured.app.auth.reload())  # made directly: known now, not at the refresh
                 provider = TracerProvider(resource=Resource.create({"service.name": f"{slug}-svc"}))

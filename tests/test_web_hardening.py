@@ -24,6 +24,7 @@ import stat
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,7 @@ from vigil_collector.wal.segments import segment_path
 from vigil_query.api.web_server import WebServer
 from vigil_server.cli import warn_about_exposure
 from vigil_server.settings import VigilSettings
+from vigil_storage import apply_migrations
 
 from support import RunningApp, ServerProcess, credentials_changed, http_request, make_request, make_settings
 
@@ -61,7 +63,7 @@ def secured(chdb_dir: Path, ch: Client) -> Iterator[RunningApp]:
     app = RunningApp(make_settings(chdb_dir, database=DATABASE, auth="on", auth_secret=SECRET))
     registry.ensure(ch, SYS)
     if all(p.slug != "alpha" for p in registry.list_projects(ch, SYS, main=DATABASE)):
-        registry.create_project(ch, SYS, "alpha", main=DATABASE)
+        registry.create_project(ch, SYS, "alpha", main=DATABASE, create_tables=partial(apply_migrations, ch))
         credentials_changed()
     yield app
     app.stop()

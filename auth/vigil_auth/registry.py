@@ -31,7 +31,6 @@ from typing import TypeVar
 from clickhouse_connect.driver.client import Client
 
 from vigil_auth.keys import KeyHasher, check_scopes, new_key, visible_prefix
-from vigil_storage import apply_migrations
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
 
@@ -181,8 +180,15 @@ def _project_number(client: Client, db: str, slug: str) -> int:
 
 
 def create_project(
-    client: Client, db: str, slug: str, name: str = "", ttl_days: int = 0, *, main: str
+    client: Client, db: str, slug: str, name: str = "", *, main: str, create_tables: Callable[[str], None]
 ) -> Project:
+    """Register project ``slug``; ``create_tables(database)`` makes its telemetry tables first.
+
+    The registry is the control plane and does not know the telemetry schema: the caller says
+    how a project's tables are made (storage's migrations, with its TTL). They are made before
+    the project's row is written, so that no key of it can exist, and nobody send to it, while
+    its tables do not.
+    """
     if not _SLUG.fullmatch(slug) or slug == DEFAULT_PROJECT:
         raise RegistryError(
             f"a project id is 1-40 lower-case letters, digits or _, starting with a letter, not {DEFAULT_PROJECT!r}; got {slug!r}"
@@ -190,7 +196,7 @@ def create_project(
     if slug in project_numbers(client, db):
         raise RegistryError(f"project {slug!r} exists already")
     database = database_of(main, slug)
-    apply_migrations(client, database, ttl_days)  # its tables before anyone can send to it
+    create_tables(database)  # its tables before anyone can send to it
     q = quote_identifier(db)
     # The number is a hash of the slug (probing on to the next free one), so that two projects
     # created at the same moment by two processes — storage has no transactions — almost never

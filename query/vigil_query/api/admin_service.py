@@ -25,6 +25,7 @@ from vigil_query.analytics.prices.rpc import from_messages
 from vigil_query.api.service import respond
 from vigil_query.errors import InvalidQuery
 from vigil_query.reader import Reader, Writer
+from vigil_storage import apply_migrations
 
 DEFAULT_GRACE_S = 24 * 3600
 # Who may call an RPC.
@@ -49,8 +50,14 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
 
     async def CreateProject(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         def create(c: Any, db: str, _: Principal) -> Any:
+            # Storage makes the project's telemetry tables; the registry only records it.
             made = registry.create_project(
-                c, db, request.project, request.name, self._ttl_days, main=self._main
+                c,
+                db,
+                request.project,
+                request.name,
+                main=self._main,
+                create_tables=lambda database: apply_migrations(c, database, self._ttl_days),
             )
             return admin_pb2.CreateProjectResponse(project=_project(made))
 
