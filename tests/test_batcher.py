@@ -13,7 +13,7 @@ import pytest
 
 from vigil_collector.batch import Batcher
 from vigil_collector.metrics import CollectorMetrics
-from vigil_collector.wal.log import WriteAheadLog
+from vigil_collector.wal.journal import WriteAheadLog
 from vigil_collector.wal.records import RecordKind
 from vigil_storage import StorageUnavailable
 from vigil_storage.errors import StorageDataError
@@ -217,7 +217,7 @@ def test_after_a_crash_the_same_batches_are_written_again_with_the_same_tokens(t
     assert not list(tmp_path.glob("*.wal"))[1:]  # committed segments are deleted
 
 
-def test_an_unexpected_writer_exception_never_blocks_the_log(tmp_path: Path) -> None:
+def test_an_unexpected_writer_exception_never_blocks_the_wal(tmp_path: Path) -> None:
     async def scenario() -> None:
         wal = open_log(tmp_path)
         writer = RecordingWriter()

@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 from vigil_collector.dedup import RecentRequests, request_digest
 from vigil_collector.metrics import CollectorMetrics
-from vigil_collector.wal.log import WriteAheadLog
+from vigil_collector.wal.journal import WriteAheadLog
 from vigil_collector.wal.records import RecordKind
 
 from reference_payload import kv

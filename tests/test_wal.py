@@ -13,7 +13,7 @@ import pytest
 
 from vigil_collector.errors import Overloaded, RecordTooLarge, ShuttingDown
 from vigil_collector.metrics import CollectorMetrics
-from vigil_collector.wal.log import Damaged, WriteAheadLog
+from vigil_collector.wal.journal import Damaged, WriteAheadLog
 from vigil_collector.wal.records import RECORD_HEADER, Record, RecordKind
 from vigil_collector.wal.segments import list_segments
 

@@ -38,7 +38,7 @@ from vigil_auth.host_guard import HostGuard
 from vigil_auth.keys import KeyHasher
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.dead_letter import DeadLetters
-from vigil_collector.wal.log import WriteAheadLog
+from vigil_collector.wal.journal import WriteAheadLog
 from vigil_collector.wal.segments import segment_path
 from vigil_query.api.web_server import WebServer
 from vigil_server.cli import warn_about_exposure

@@ -8,7 +8,7 @@ answered as the first was (the body is decoded again, so the answer, partial suc
 included, is the same) and not appended.
 
 Durability: the digest travels in the first copy's write-ahead log record (records.py), so
-it is on disk exactly when the record is; after a restart the log's scan and its
+it is on disk exactly when the record is; after a restart the WAL's scan and its
 recent-request index (wal/recent.py, for segments already deleted) give back every digest
 of the window. The index here is in memory: a dict from digest to the acknowledgement time,
 plus the in-flight appends.
@@ -16,10 +16,10 @@ plus the in-flight appends.
 Concurrent identical requests (the second arrives while the first is being fsynced): all of
 this runs on the event loop, and between looking a digest up and claiming it there is no
 ``await``, so exactly one copy claims it and appends; the others wait on the claim, which is
-resolved from the log's own completion (a callback on the append's future, run on the loop
+resolved from the WAL's own completion (a callback on the append's future, run on the loop
 before the appending request itself resumes). A waiting copy is acknowledged only if the
-claim's record was fsynced; if it was refused (log full, disk error, shutting down), the
-waiting copy claims the digest itself and tries its own append. The claim follows the log's
+claim's record was fsynced; if it was refused (WAL full, disk error, shutting down), the
+waiting copy claims the digest itself and tries its own append. The claim follows the WAL's
 future, not the claiming request: a client that disconnects after its record was queued
 does not release the claim, as the record will still be written.
 
@@ -81,7 +81,7 @@ class RecentRequests:
 
     async def claim(self, digest: bytes) -> bool:
         """True if ``digest``'s request is already durable (a duplicate: do not append). False
-        if the caller now holds the claim: it must append and call ``follow`` with the log's
+        if the caller now holds the claim: it must append and call ``follow`` with the WAL's
         future, or ``abandon`` if it never queued the record."""
         while True:
             claim = self._claims.get(digest)
@@ -97,7 +97,7 @@ class RecentRequests:
             return False
 
     def follow(self, digest: bytes, appended: asyncio.Future[int]) -> None:
-        """The claim on ``digest`` resolves with the log's append of its record."""
+        """The claim on ``digest`` resolves with the WAL's append of its record."""
         appended.add_done_callback(
             lambda f: self._settle(digest, not f.cancelled() and f.exception() is None)
         )

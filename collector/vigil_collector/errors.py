@@ -9,7 +9,7 @@ IngestError
 └── RetryableError        the request is fine, try again later         → UNAVAILABLE / 503
     ├── Overloaded        requests in memory over their bound, or the write-ahead log full
     ├── StorageDown       ClickHouse unreachable, failed or not migrated yet
-    ├── LogUnavailable    the write-ahead log cannot write (disk full, I/O error)
+    ├── WalUnavailable    the write-ahead log cannot write (disk full, I/O error)
     ├── DecoderFailed     a decode worker died on this request (the pool is replaced)
     └── ShuttingDown      the collector is draining
 """
@@ -59,7 +59,7 @@ class ShuttingDown(RetryableError):
     pass
 
 
-class LogUnavailable(RetryableError):
+class WalUnavailable(RetryableError):
     pass
 
 

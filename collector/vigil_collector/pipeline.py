@@ -1,12 +1,12 @@
 """The pipeline every signal and both receivers share: decode → validate → write-ahead log (ack).
 
-A request is acknowledged once its validated spans are a record fsynced in the log
-(wal/log.py): its protobuf bytes as they came, when ClickHouse may decode them (NativeRequest,
+A request is acknowledged once its validated spans are a record fsynced in the write-ahead log
+(wal/journal.py): its protobuf bytes as they came, when ClickHouse may decode them (NativeRequest,
 see decode/native.py), or else the spans decoded in Python as Arrow. The batcher writes the
-log to ClickHouse behind the acknowledgements (batch/batcher.py).
+WAL to ClickHouse behind the acknowledgements (batch/batcher.py).
 
 When ClickHouse is healthy but slower than the clients, requests wait before their append
-(``pace``, Batcher.admitted; batch/pacing.py) so that the log stays short and spans stay
+(``pace``, Batcher.admitted; batch/pacing.py) so that the WAL stays short and spans stay
 fresh.
 
 What a request holds in memory between arriving and being fsynced is bounded, in bytes and
@@ -32,7 +32,7 @@ from vigil_collector.decode.pool import DecodePool
 from vigil_collector.dedup import RecentRequests, digest_of
 from vigil_collector.errors import DecoderFailed, IngestError, Overloaded, RetryableError
 from vigil_collector.metrics import CollectorMetrics
-from vigil_collector.wal.log import WriteAheadLog
+from vigil_collector.wal.journal import WriteAheadLog
 from vigil_collector.wal.records import RecordKind, cost
 
 
@@ -45,7 +45,7 @@ class ExportResult:
 
 @dataclass(frozen=True)
 class Signal:
-    """What differs between the signals on their way to the log: the decoder the workers run,
+    """What differs between the signals on their way to the WAL: the decoder the workers run,
     the record kind of what they decode, the metrics' unit."""
 
     name: str  # the decoder's signal (decode/pool.py) and the requests metric's label

@@ -3,11 +3,11 @@ batcher → writers, plus the storage gate (migrations, readiness) and the ops e
 starts and stops them in order, and holds the entry points of ``vigil serve``, ``vigil query``
 and ``vigil drift-detect``.
 
-Lifecycle: ``start`` opens the log (recovering what a previous run left), binds everything
+Lifecycle: ``start`` opens the WAL (recovering what a previous run left), binds everything
 and applies migrations (retrying in the background if ClickHouse is not there yet); ``stop``
 shuts down in order within a deadline: health NOT_SERVING, stop accepting, let in-flight
-requests get their fsync, write the log to ClickHouse for what is left of the deadline
-(the rest stays in the log for the next start), close the clients.
+requests get their fsync, write the WAL to ClickHouse for what is left of the deadline
+(the rest stays in the WAL for the next start), close the clients.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.pipeline import METRICS, Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
 from vigil_collector.receive.http_receiver import OtlpHttpReceiver
-from vigil_collector.wal.log import WriteAheadLog
+from vigil_collector.wal.journal import WriteAheadLog
 from vigil_query.api.server import QueryServer
 from vigil_query.drift.detector import run_detector
 from vigil_query.reader import Reader
@@ -100,7 +100,7 @@ class VigilApp:
     async def start(self) -> BoundPorts:
         s = self.settings
         loop = asyncio.get_running_loop()
-        # The log first (roles that ingest): its lock keeps a second process off this data
+        # The WAL first (roles that ingest): its lock keeps a second process off this data
         # (and its embedded ClickHouse) before anything is opened.
         ingest = s.role in ("all", "collector")
         recovered = await loop.run_in_executor(None, self.wal.open) if ingest else None
@@ -236,7 +236,7 @@ class VigilApp:
         await self.batcher.flushed()
 
     def ingest_status(self) -> tuple[bool, dict[str, object]]:
-        """(accepting, details) for /ready: the log's room and what waits for ClickHouse."""
+        """(accepting, details) for /ready: the WAL's room and what waits for ClickHouse."""
         wal, batcher = self.wal, self.batcher
         if self.settings.role not in ("all", "collector"):
             worker = self._worker

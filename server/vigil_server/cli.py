@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from vigil_alerting.errors import AlertingError
 from vigil_auth.secret import SecretError
-from vigil_collector.wal.log import LogLocked
+from vigil_collector.wal.journal import WalLocked
 from vigil_query.drift.detector import evaluate_once
 from vigil_server.admin_cli import add_admin_commands, run_admin_command
 from vigil_server.app import detect_drift, serve, serve_query
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             asyncio.run(serve(settings))
         # The log's directory taken, a port in use, a bad secret, rules or alertmanager.yml.
-        except (LogLocked, OSError, SecretError, AlertingError) as exc:
+        except (WalLocked, OSError, SecretError, AlertingError) as exc:
             print(f"vigil: cannot start: {exc}", file=sys.stderr)
             return 1
         return 0

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil_collector.wal.log import LOCK_FILE
+from vigil_collector.wal.journal import LOCK_FILE
 
 FILE_NAME = "local-admin.json"
 TOKEN_PREFIX = "vgla_"  # neither an API key (vgl_) nor a JWT: the authenticator tells it apart

@@ -1,7 +1,7 @@
-"""Log → ClickHouse: cuts the write-ahead log into large batches and writes them in order.
+"""WAL → ClickHouse: cuts the write-ahead log (WAL) into large batches and writes them in order.
 
-Requests are acknowledged by the log (wal/log.py) once fsynced; this is what happens after.
-A batch is the records ``[start, end)`` of the log, cut when a writer is free and either
+Requests are acknowledged by the WAL (wal/journal.py) once fsynced; this is what happens after.
+A batch is the records ``[start, end)`` of the WAL, cut when a writer is free and either
 ``max_items`` are waiting or the oldest waiting record is ``max_wait_s`` old (and never over
 ``max_bytes``). Items are counted by their cost in spans' worth (wal/records.cost: eight
 metric data points count as one span), here and in the pace. Each writer ("lane") runs its
@@ -13,14 +13,14 @@ crash the recorded batches are written again with the same boundaries, and Click
 what it already has. The checkpoint moves once an INSERT commits, and committed segments
 are deleted.
 
-Failures, and why none can block the log for good: retries with backoff, refused batches
+Failures, and why none can block the WAL for good: retries with backoff, refused batches
 split down to the record, dead letters and the check of batches written again after a restart
 are the failure policy (failures.py). The cutting loop is supervised: if it crashes, the
 traceback is logged and it restarts.
 
 A batch holds records of several kinds (wal/records.py): each kind goes into its own INSERT,
 through the writer registered for it, so logs and metrics get writers of their own and share
-the log, the batches and the retries.
+the WAL, the batches and the retries.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Protocol
 from vigil_collector.batch import failures
 from vigil_collector.batch.pacing import Pacer
 from vigil_collector.metrics import CollectorMetrics
-from vigil_collector.wal.log import Damaged, WriteAheadLog
+from vigil_collector.wal.journal import Damaged, WriteAheadLog
 from vigil_collector.wal.records import Record, RecordKind
 from vigil_storage import StorageError
 
@@ -115,7 +115,7 @@ class Batcher:
         self._wal = wal
         # The collector's stable name (VIGIL_COLLECTOR_ID), first in every token: collectors
         # writing to one cluster never share a token, and a restarted one (same name, same
-        # log) writes its unfinished batches again under the same tokens.
+        # WAL) writes its unfinished batches again under the same tokens.
         self._token_prefix = f"{identity}:" if identity else ""
         self._lanes = []
         for i, writers in enumerate(lanes):
@@ -166,7 +166,7 @@ class Batcher:
     def start(self) -> None:
         """Start writing: first the batches a previous run cut but did not commit (same
         boundaries, same tokens), then new ones."""
-        assert self._wal.state is not None, "open the log first"
+        assert self._wal.state is not None, "open the WAL first"
         state = self._wal.state.state
         self._redo = sorted(state.pending)
         self._next_cut = state.next_cut
@@ -216,7 +216,7 @@ class Batcher:
         return self.pacer.admitted(cost)
 
     async def drain(self, timeout_s: float) -> bool:
-        """Write everything in the log within ``timeout_s``; what is left stays in the log for
+        """Write everything in the WAL within ``timeout_s``; what is left stays in the WAL for
         the next start. True if all was written."""
         self._draining = True
         self.pacer.stop()
@@ -344,7 +344,7 @@ class Batcher:
                 return
 
     def _read(self, start: int, limit: int, cut_items: int | None) -> Batch:
-        """Read a batch from the log (cutter thread): a new one of at most ``cut_items`` is
+        """Read a batch from the WAL (cutter thread): a new one of at most ``cut_items`` is
         recorded before it is written; a recorded one (``None``) is read with its recorded
         boundaries."""
         if cut_items is not None:

@@ -4,7 +4,7 @@ apart from the scheduling (cutting, lanes, pacing) in batcher.py.
 - ClickHouse unreachable, timing out, or failing for a reason of its own (a table detached,
   too many parts, memory): the batch is retried with backoff (``Backoff``, up to
   ``retry_max_s``), for as long as it takes; meanwhile ingest keeps acknowledging until the
-  log is full.
+  WAL is full.
 - ClickHouse refuses the data itself (a parse or type error), or the payload cannot be
   decoded (``refused``): the batch is written again one record at a time, and a record
   refused on its own goes to the dead-letter directory with the reason (``split_refused``).
@@ -63,7 +63,7 @@ class Backoff:
 
     @property
     def worth_logging(self) -> bool:
-        """The first failure and every twentieth: a long outage does not flood the log."""
+        """The first failure and every twentieth: a long outage does not flood the logging output."""
         return self.attempt == 1 or self.attempt % 20 == 0
 
 

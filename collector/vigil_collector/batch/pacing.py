@@ -1,7 +1,7 @@
 """Acknowledgements paced to what ClickHouse takes, so that acknowledged spans stay fresh.
 
 An acknowledgement only needs the write-ahead log; ClickHouse comes after. Clients that
-send faster than ClickHouse stores would grow the log without bound, and a span acked at
+send faster than ClickHouse stores would grow the WAL without bound, and a span acked at
 the back of it would become visible ever later. So, while ClickHouse is healthy, a request
 waits before its append (it is not refused) while more than a bound waits for the writers.
 
@@ -20,13 +20,13 @@ stays within [floor, ceiling].
 
 Waiting requests are let in first come, first served, each reserving its cost until its
 append is durable: many requests released by one commit cannot all pass on the same room
-(they did when each only re-checked the backlog; the log then overshot by every request in
+(they did when each only re-checked the backlog; the WAL then overshot by every request in
 flight). A request always gets in when nothing waits for the writers, however large it is,
 and never waits longer than ``max_wait_s``: a client gets its answer even if the writers
 are stuck.
 
 Not paced (``Pacer.paced`` false), so nothing waits: during an outage (the last INSERT
-failed; the log fills and refuses only once full) and while a backlog of more than four
+failed; the WAL fills and refuses only once full) and while a backlog of more than four
 times the bound drains after one or after a restart, since holding clients for minutes
 would only time them out.
 """
@@ -43,7 +43,7 @@ _DRAIN_FACTOR = 4  # a backlog this many times the bound drains unpaced (see the
 
 
 class Pacer:
-    """Admission in front of the log (``admitted``), fed by the batcher (``committed``,
+    """Admission in front of the WAL (``admitted``), fed by the batcher (``committed``,
     ``wake``); read by the batcher's cut (``paced``, ``bound``, ``holding``, ``appending``)."""
 
     def __init__(
@@ -57,7 +57,7 @@ class Pacer:
         reserved_ended: Callable[[], None] = lambda: None,
         max_wait_s: float = 5.0,
     ) -> None:
-        """``unwritten()``: cost durable in the log but not committed; ``healthy()``: did the
+        """``unwritten()``: cost durable in the WAL but not committed; ``healthy()``: did the
         last INSERT commit; ``reserved_ended()`` is called when an admitted request's append
         is over. The bound stays within [floor, ceiling]; ``target_s = 0`` turns pacing off."""
         self._target_s = target_s
@@ -69,7 +69,7 @@ class Pacer:
         self._max_wait_s = max_wait_s
         self._bound = float(max(floor, ceiling // 2))
         self._held = False  # has a request waited since the last commit?
-        self._reserved = 0  # cost admitted, not yet durable in the log
+        self._reserved = 0  # cost admitted, not yet durable in the WAL
         self._released = 0  # the part of it that had to wait first
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._stopped = False
@@ -124,7 +124,7 @@ class Pacer:
     @contextlib.asynccontextmanager
     async def admitted(self, cost: int) -> AsyncIterator[None]:
         """Hold a request of ``cost`` until there is room, then reserve it while its body
-        is appended (the block); the reservation ends with the block, when the log counts it."""
+        is appended (the block); the reservation ends with the block, when the WAL counts it."""
         waited = False
         if not self._waiting and self._fits(cost):
             self._reserved += cost

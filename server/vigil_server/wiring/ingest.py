@@ -14,7 +14,7 @@ from vigil_collector.dedup import RecentRequests
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.pipeline import Pipeline
 from vigil_collector.receive.grpc_receiver import OtlpGrpcReceiver
-from vigil_collector.wal.log import Backlog, WriteAheadLog
+from vigil_collector.wal.journal import Backlog, WriteAheadLog
 from vigil_collector.write import LogsWriter, MetricsWriter, TracesWriter
 from vigil_server.settings import VigilSettings
 from vigil_storage.client import CLUSTER_INSERT_SETTINGS
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class Ingest:
-    """Built with the process (the writers connect lazily), started once the log is open."""
+    """Built with the process (the writers connect lazily), started once the WAL is open."""
 
     def __init__(self, settings: VigilSettings, limits: DecodeLimits, metrics: CollectorMetrics) -> None:
         self.settings = settings
@@ -70,7 +70,7 @@ class Ingest:
     async def start(
         self, wal: WriteAheadLog, recovered: Backlog, auth: Authenticator, gate: StorageGate
     ) -> int:
-        """The log's writers, the decoders, the OTLP gRPC receiver; returns the gRPC port."""
+        """The WAL's writers, the decoders, the OTLP gRPC receiver; returns the gRPC port."""
         s = self.settings
         if recovered.records:
             log.info(

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil_collector.errors import LogUnavailable, Overloaded, RecordTooLarge, ShuttingDown
+from vigil_collector.errors import Overloaded, RecordTooLarge, ShuttingDown, WalUnavailable
 from vigil_collector.metrics import CollectorMetrics
 from vigil_collector.wal.dead_letter import DEFAULT_MAX_BYTES as DEFAULT_DEAD_LETTER_BYTES
 from vigil_collector.wal.dead_letter import DeadLetters
@@ -70,8 +70,8 @@ DEAD_LETTER_DIR = "dead-letter"
 MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 
 
-class LogLocked(RuntimeError):
-    """Another process holds the log's directory."""
+class WalLocked(RuntimeError):
+    """Another process holds the WAL's directory (its lock file)."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class WriteAheadLog:
         except BlockingIOError:
             os.close(self._lock_fd)
             self._lock_fd = None
-            raise LogLocked(
+            raise WalLocked(
                 f"another Vigil process is using the write-ahead log in {self.directory}; "
                 "give each collector its own VIGIL_WAL_DIR"
             ) from None
@@ -345,7 +345,7 @@ class WriteAheadLog:
         self, kind: RecordKind, items: int, payload: bytes, project: int = 0, digest: bytes = b""
     ) -> int:
         """Append one record of ``project``; returns its sequence number once it is fsynced. Raises
-        Overloaded when the log is full, ShuttingDown once closing, LogUnavailable when the
+        Overloaded when the log is full, ShuttingDown once closing, WalUnavailable when the
         disk failed."""
         return await asyncio.shield(self.enqueue(kind, items, payload, project, digest))
 
@@ -358,7 +358,7 @@ class WriteAheadLog:
         if not self._accepting:
             raise ShuttingDown("collector is shutting down; retry against another instance or later")
         if self._failed:
-            raise LogUnavailable(f"write-ahead log unusable: {self._failed}")
+            raise WalUnavailable(f"write-ahead log unusable: {self._failed}")
         size = RECORD_HEADER.size + len(digest) + len(payload)
         if size + SEGMENT_HEADER.size > self.max_bytes:
             raise RecordTooLarge(
@@ -418,18 +418,18 @@ class WriteAheadLog:
                 self._append_group(group)
             except Exception as exc:
                 log.exception("write-ahead log appender failed on a group of %d records", len(group))
-                self._finish(group, LogUnavailable(f"write-ahead log internal error: {exc}"), 0.0)
+                self._finish(group, WalUnavailable(f"write-ahead log internal error: {exc}"), 0.0)
 
     def _append_group(self, group: list[_Append]) -> None:
         if self._failed:
-            self._finish(group, LogUnavailable(f"write-ahead log unusable: {self._failed}"), 0.0)
+            self._finish(group, WalUnavailable(f"write-ahead log unusable: {self._failed}"), 0.0)
             return
         mark = self._mark()
         try:
             fsync_s = self._write_group(group)
         except Exception as exc:  # OSError (disk full, I/O error), or a bug: answer all the same
             self._undo(mark, exc)
-            self._finish(group, LogUnavailable(f"write-ahead log write failed: {exc}"), 0.0)
+            self._finish(group, WalUnavailable(f"write-ahead log write failed: {exc}"), 0.0)
             return
         self._finish(group, None, fsync_s)
 
