@@ -176,10 +176,13 @@ def uses_rollup(q: DriftQuery) -> bool:
     )
 
 
-def _pieces(w: Window) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]:
+def _pieces(
+    w: Window, minutes: bool = True
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]:
     """The window cut into (whole hours, whole minutes outside them, the partial minutes left),
-    each a list of [start, end) ranges in ns; together they cover the window exactly once."""
-    hours, minutes, raw = [], [], []
+    each a list of [start, end) ranges in ns; together they cover the window exactly once.
+    Without ``minutes``, the partial hours are left whole (the benchmark's comparison)."""
+    hours, whole_minutes, raw = [], [], []
     outside = [(w.start_ns, w.end_ns)]
     if whole := _whole(w.start_ns, w.end_ns, HOUR_NS):
         hours.append(whole)
@@ -187,23 +190,23 @@ def _pieces(w: Window) -> tuple[list[tuple[int, int]], list[tuple[int, int]], li
     for start, end in outside:
         if end <= start:
             continue
-        if whole := _whole(start, end, MINUTE_NS):
-            minutes.append(whole)
+        if minutes and (whole := _whole(start, end, MINUTE_NS)):
+            whole_minutes.append(whole)
             raw += [(start, whole[0]), (whole[1], end)]
         else:
             raw.append((start, end))
-    return hours, minutes, [(s, e) for s, e in raw if e > s]
+    return hours, whole_minutes, [(s, e) for s, e in raw if e > s]
 
 
-def _rollup_counts(q: DriftQuery, db: str, params: dict[str, Any]) -> tuple[str, list[str]]:
+def _rollup_counts(q: DriftQuery, db: str, params: dict[str, Any], minutes: bool) -> tuple[str, list[str]]:
     """(the histograms' (groups, cur, r, n) rows for the windows' whole hours and whole minutes,
     the raw time ranges left: the windows' partial minutes, as Timestamp conditions)."""
     params["metric"] = q.metric.name
     ranges: dict[str, list[str]] = {"Hour": [], "Minute": []}
     raw = []
     for i, w in enumerate((q.baseline, q.current)):
-        hours, minutes, partial = _pieces(w)
-        for column, pieces in (("Hour", hours), ("Minute", minutes)):
+        hours, whole_minutes, partial = _pieces(w, minutes)
+        for column, pieces in (("Hour", hours), ("Minute", whole_minutes)):
             for j, (start, end) in enumerate(pieces):
                 s, e = f"{column[0].lower()}{i}{j}s", f"{column[0].lower()}{i}{j}e"
                 params[s], params[e] = start // 10**9, end // 10**9
@@ -289,7 +292,9 @@ def _rounded_up(v: str) -> str:
     )
 
 
-def drift_sql(q: DriftQuery, db: str, *, rollup: bool = True) -> tuple[str, dict[str, Any]]:
+def drift_sql(
+    q: DriftQuery, db: str, *, rollup: bool = True, minutes: bool = True
+) -> tuple[str, dict[str, Any]]:
     """One query: per group, the bin edges and both windows' cumulative counts at each edge.
 
     Each span's value is rounded up to MANTISSA_BITS significant bits (r). ClickHouse counts
@@ -305,12 +310,13 @@ def drift_sql(q: DriftQuery, db: str, *, rollup: bool = True) -> tuple[str, dict
     When ``uses_rollup`` (and ``rollup``), the counts of the windows' whole hours come from the
     hourly histograms (migration 0013) and those of the whole minutes of the partial hours at
     the windows' edges from the minute histograms (0015), which hold the same (group, r)
-    counts; only the partial minutes at the edges are read from the spans.
+    counts; only the partial minutes at the edges are read from the spans (without
+    ``minutes``: the partial hours, as before 0015; the benchmark compares the two).
     """
     params: dict[str, Any] = {}
     names = ", ".join(f"g{i}" for i in range(len(q.group_by)))
-    if rollup and uses_rollup(q):
-        from_rollup, ranges = _rollup_counts(q, db, params)
+    from_rollup, ranges = _rollup_counts(q, db, params, minutes) if rollup and uses_rollup(q) else ("", [])
+    if from_rollup:
         raw = f"SELECT {names}, cur, {_rounded_up('v')} AS r, count() AS n FROM ({_source(q, db, params, ranges)}) GROUP BY {names}, cur, r"
         counts = f"SELECT {names}, cur, r, sum(n) AS n FROM ({raw} UNION ALL {from_rollup}) GROUP BY {names}, cur, r"
     else:
