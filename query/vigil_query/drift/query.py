@@ -198,27 +198,39 @@ def _pieces(
     return hours, whole_minutes, [(s, e) for s, e in raw if e > s]
 
 
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The [start, end) ranges, sorted, with those that meet joined."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
 def _rollup_counts(q: DriftQuery, db: str, params: dict[str, Any], minutes: bool) -> tuple[str, list[str]]:
     """(the histograms' (groups, cur, r, n) rows for the windows' whole hours and whole minutes,
     the raw time ranges left: the windows' partial minutes, as Timestamp conditions)."""
     params["metric"] = q.metric.name
+    cut = [_pieces(w, minutes) for w in (q.baseline, q.current)]
+    # Each row's window follows from its time (cur), so ranges that meet across the windows'
+    # boundary are read as one (fewer granules of the spans at that edge).
+    hours, whole_minutes, partial = (_merged([r for c in cut for r in c[k]]) for k in range(3))
     ranges: dict[str, list[str]] = {"Hour": [], "Minute": []}
-    raw = []
-    for i, w in enumerate((q.baseline, q.current)):
-        hours, whole_minutes, partial = _pieces(w, minutes)
-        for column, pieces in (("Hour", hours), ("Minute", whole_minutes)):
-            for j, (start, end) in enumerate(pieces):
-                s, e = f"{column[0].lower()}{i}{j}s", f"{column[0].lower()}{i}{j}e"
-                params[s], params[e] = start // 10**9, end // 10**9
-                ranges[column].append(
-                    f"({column} >= toDateTime({{{s}:Int64}}) AND {column} < toDateTime({{{e}:Int64}}))"
-                )
-        for j, (start, end) in enumerate(partial):
-            params[f"r{i}{j}s"], params[f"r{i}{j}e"] = start, end
-            raw.append(
-                f"(Timestamp >= fromUnixTimestamp64Nano({{r{i}{j}s:Int64}}) "
-                f"AND Timestamp < fromUnixTimestamp64Nano({{r{i}{j}e:Int64}}))"
+    for column, pieces in (("Hour", hours), ("Minute", whole_minutes)):
+        for j, (start, end) in enumerate(pieces):
+            s, e = f"{column[0].lower()}{j}s", f"{column[0].lower()}{j}e"
+            params[s], params[e] = start // 10**9, end // 10**9
+            ranges[column].append(
+                f"({column} >= toDateTime({{{s}:Int64}}) AND {column} < toDateTime({{{e}:Int64}}))"
             )
+    raw = []
+    for j, (start, end) in enumerate(partial):
+        params[f"r{j}s"], params[f"r{j}e"] = start, end
+        raw.append(
+            f"(Timestamp >= fromUnixTimestamp64Nano({{r{j}s:Int64}}) AND Timestamp < fromUnixTimestamp64Nano({{r{j}e:Int64}}))"
+        )
     groups = ", ".join(f"{_COLUMN_KEYS[k]} AS g{i}" for i, k in enumerate(q.group_by))
     filters = "".join(
         f" AND {column} = {{{name}:String}}"
