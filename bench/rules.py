@@ -11,9 +11,10 @@ What it does:
 2. makes ``--rules`` rules in rotation over the kinds: span error rate, p95 latency by model,
    token sums, span count with an attribute filter, log count of ERROR records, a gauge above a
    threshold, a compound of a gauge and a span leaf, absence, and drift (every 20th);
-3. evaluates every rule once untimed (``--warmup``), then ``--rounds`` times, as the runner does (its query, then the state
-   machine and the history in the system database), timing each evaluation; prints p50 / p99
-   per rule (target p99 < 250 ms) and per kind;
+3. evaluates every rule once untimed (``--warmup``), then ``--rounds`` times, as the runner
+   does (its query, then the state machine and the history in the system database), timing
+   each evaluation; prints p50 / p99 per rule (target p99 < 250 ms), and per kind with the
+   CPU each kind takes a round;
 4. the evaluator's CPU: the process CPU time of one round of all rules (ClickHouse runs in this
    process, so its threads are counted) divided by the interval (``--interval``, 30 s): the
    cores it takes on average when every rule is evaluated once per interval (target < 0.2).
