@@ -204,6 +204,10 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     marker = data_dir / "bench-rules-fill.json"
+    if (data_dir / "clickhouse").exists() and not marker.exists():
+        sys.exit(
+            f"{data_dir} holds an unfinished or foreign fill (no {marker.name}): remove it or pick another"
+        )
     client = connect(f"chdb://{data_dir / 'clickhouse'}")
     apply_migrations(client, "otel")  # a reused fill gets the migrations added since
     if marker.exists():
@@ -272,6 +276,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     print(f"one round: {cpu:.2f} CPU-seconds → {cpu / args.interval:.3f} cores on average at a"
           f" {args.interval:g} s interval (target < 0.2)")  # fmt: skip
     drift_rollup_vs_raw(client, args.rounds, clock)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process (chDB included): {peak_mb:,.0f} MB")
     client.close()
 
 
