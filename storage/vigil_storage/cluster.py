@@ -59,6 +59,7 @@ SHARDING_KEYS: dict[str, str] = {
     "otel_session_model_usage_hourly": "cityHash64(SessionId)",
     "otel_span_values_hourly": "cityHash64(ServiceName, SpanName)",
     "otel_genai_model_usage_minutely": "cityHash64(ServiceName, GenAiModel)",
+    "otel_span_values_minutely": "cityHash64(ServiceName, SpanName)",
     # Versioned rows read with FINAL: all versions of a row on one shard.
     "vigil_drift_alerts": "cityHash64(AlertId)",
     "vigil_replays": "cityHash64(ReplayId)",

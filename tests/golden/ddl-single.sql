@@ -777,6 +777,47 @@ FROM `otel`.otel_traces
 WHERE GenAiModel != '' OR GenAiInputTokens IS NOT NULL OR GenAiOutputTokens IS NOT NULL
 GROUP BY Minute, ServiceName, GenAiProvider, GenAiModel;
 
+CREATE TABLE IF NOT EXISTS `otel`.otel_span_values_minutely (
+    Minute DateTime CODEC(Delta, ZSTD(1)),
+    Metric LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    Value Float64 CODEC(ZSTD(1)),
+    Spans SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Minute)
+ORDER BY (Metric, Minute, ServiceName, SpanName, Value)
+
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.otel_span_values_minutely_mv TO `otel`.otel_span_values_minutely AS
+SELECT toDateTime(intDiv(toUnixTimestamp64Nano(Timestamp), 60000000000) * 60) AS Minute,
+    m.1 AS Metric, ServiceName, SpanName,
+    if(assumeNotNull(m.2) >= 0, reinterpretAsFloat64(bitAnd(reinterpretAsUInt64(assumeNotNull(m.2)) + 70368744177663,
+        bitNot(toUInt64(70368744177663)))),
+        -reinterpretAsFloat64(bitAnd(reinterpretAsUInt64(-assumeNotNull(m.2)), bitNot(toUInt64(70368744177663))))) AS Value,
+    count() AS Spans
+FROM `otel`.otel_traces
+ARRAY JOIN [tuple('duration', toNullable(Duration / 1e6)),
+    tuple('input_tokens', toFloat64(GenAiInputTokens)),
+    tuple('output_tokens', toFloat64(GenAiOutputTokens))] AS m
+WHERE m.2 IS NOT NULL AND NOT isNaN(m.2)
+GROUP BY Minute, Metric, ServiceName, SpanName, Value;
+
+INSERT INTO `otel`.otel_span_values_minutely
+SELECT toDateTime(intDiv(toUnixTimestamp64Nano(Timestamp), 60000000000) * 60) AS Minute,
+    m.1 AS Metric, ServiceName, SpanName,
+    if(assumeNotNull(m.2) >= 0, reinterpretAsFloat64(bitAnd(reinterpretAsUInt64(assumeNotNull(m.2)) + 70368744177663,
+        bitNot(toUInt64(70368744177663)))),
+        -reinterpretAsFloat64(bitAnd(reinterpretAsUInt64(-assumeNotNull(m.2)), bitNot(toUInt64(70368744177663))))) AS Value,
+    count() AS Spans
+FROM `otel`.otel_traces
+ARRAY JOIN [tuple('duration', toNullable(Duration / 1e6)),
+    tuple('input_tokens', toFloat64(GenAiInputTokens)),
+    tuple('output_tokens', toFloat64(GenAiOutputTokens))] AS m
+WHERE m.2 IS NOT NULL AND NOT isNaN(m.2)
+GROUP BY Minute, Metric, ServiceName, SpanName, Value;
+
 CREATE DATABASE IF NOT EXISTS `vigil_system`;
 
 CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_projects (
