@@ -12,9 +12,12 @@ from collections.abc import Iterator
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from vigil_alerting.triage.lock import TriageLock
 from vigil_server.worker import Worker, WorkerJob
 from vigil_server.worker_lease import WorkerLease, new_holder
 from vigil_storage import connect
+
+from support import REPO
 
 DB = "lease_test_sys"
 TTL_NS = 30 * 10**9
@@ -146,3 +149,19 @@ def test_two_workers_one_runs_the_jobs_the_other_waits_then_takes_over(app, syst
         await second.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_lease_and_the_triage_lock_share_their_cluster_settings() -> None:
+    """One definition of compare-after-write's cluster settings (vigil_storage/claims.py): the
+    lease and the triage lock both take theirs from it, and say why the rest is not shared."""
+    users = ["server/vigil_server/worker_lease.py", "alerting/vigil_alerting/triage/lock.py"]
+    for path in users:
+        text = (REPO / path).read_text()
+        assert 'insert_quorum"' not in text and "vigil_storage.claims import" in text, path
+        assert "vigil_storage/claims.py" in text, f"{path} does not point to the shared part"
+    lease = WorkerLease(lambda: None, DB, "h", ttl_s=3, renew_s=1, cluster=True)  # type: ignore[arg-type,return-value]
+    lock = TriageLock(DB, "h", ttl_s=3, settle_s=1, cluster=True)
+    assert lease._write_settings["insert_quorum"] == "auto" and lock.write_settings["insert_quorum"] == "auto"
+    assert lease._read_settings == lock.read_settings == {"select_sequential_consistency": 1}
+    single = TriageLock(DB, "h", ttl_s=3, settle_s=1)
+    assert "insert_quorum" not in single.write_settings and single.read_settings == {}
