@@ -691,3 +691,23 @@ def test_versions_saved_at_once_share_an_insert_and_each_is_stored_before_its_sa
         assert len({t.key for t in remediator.received()}) == 160
     finally:
         queue.stop()
+
+
+def test_the_action_benchmark_builds_its_queue_with_the_servers_wiring(chdb_dir: Path) -> None:
+    """bench/actions.py measures the queue the server runs: it calls the wiring's
+    ``make_actions`` instead of copying ``ActionQueue``'s arguments."""
+    import importlib.util
+
+    path = support.REPO / "bench" / "actions.py"
+    assert "ActionQueue(" not in path.read_text(), "the benchmark builds its queue by itself"
+    spec = importlib.util.spec_from_file_location("bench_actions", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    s = make_settings(chdb_dir, remediator_url="http://127.0.0.1:9/task", actions_max_attempts=7)
+    queue = bench.make_queue(s, "bench_actions_x", 3)
+    assert (queue.system_database, queue.remediator_url, queue.max_attempts) == (
+        "bench_actions_x", "http://127.0.0.1:9/task", 7,
+    )  # fmt: skip
+    assert queue.limits == {"http://127.0.0.1:9/task": 3}
+    assert s.system_database != "bench_actions_x", "the server's settings are left as they were"
