@@ -711,3 +711,25 @@ def test_the_action_benchmark_builds_its_queue_with_the_servers_wiring(chdb_dir:
     )  # fmt: skip
     assert queue.limits == {"http://127.0.0.1:9/task": 3}
     assert s.system_database != "bench_actions_x", "the server's settings are left as they were"
+
+
+def test_the_watch_streams_share_one_loop() -> None:
+    """WatchIncidents and WatchActions are served by one loop (``AlertingService._watch``), as
+    TailSpans and TailLogs are by ``QueryService._tail``: no copy of it to drift apart."""
+    import ast
+
+    tree = ast.parse((support.REPO / "alerting/vigil_alerting/service.py").read_text())
+    methods = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef | ast.FunctionDef)}
+    loops = [
+        name
+        for name, node in methods.items()
+        if any(isinstance(n, ast.Name) and n.id == "RECHECK_S" for n in ast.walk(node))
+    ]
+    assert loops == ["_watch"], f"the watch loop is written in {loops}"
+    for stream in ("WatchIncidents", "WatchActions"):
+        calls = [
+            n.func.attr
+            for n in ast.walk(methods[stream])
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+        ]
+        assert "_watch" in calls, f"{stream} does not use the shared loop"
