@@ -23,9 +23,10 @@ def filters(*always: str, **optional: tuple[str, object]) -> tuple[str, dict[str
     """A WHERE clause's conditions and their parameters, the one way the stores build their
     optional filters: each ``always`` condition, then each ``name=(condition, value)`` whose
     value is set (truthy: not empty, zero or None), its value bound to ``{name:Type}`` in
-    ``condition``.
-    ``"1"`` when nothing applies. The caller adds the ``always`` conditions' parameters."""
-    conditions, parameters = list(always), {}
+    ``condition``; ``"1"`` when nothing applies. The caller adds the ``always`` conditions'
+    parameters."""
+    conditions = list(always)
+    parameters: dict[str, object] = {}
     for name, (condition, value) in optional.items():
         if _PLACEHOLDER.findall(condition) != [name]:
             raise ValueError(
