@@ -35,7 +35,7 @@ from pathlib import Path
 from vigil_alerting.actions.queue import ActionQueue
 from vigil_alerting.actions.store import ActionRecord
 from vigil_server.settings import VigilSettings
-from vigil_storage import connect
+from vigil_server.wiring.alerting import make_actions
 
 
 def load() -> str:
@@ -57,19 +57,10 @@ def count(url: str) -> int:
 
 
 def make_queue(s: VigilSettings, system_database: str, concurrency: int) -> ActionQueue:
-    """The queue as server/vigil_server/app.py builds it (no incidents: the tasks name none)."""
-    return ActionQueue(
-        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
-        system_database=system_database,
-        remediator_url=s.remediator_url,
-        endpoints=s.remediator_endpoints,
-        secret=s.remediator_secret.get_secret_value(),
-        concurrency=concurrency,
-        timeout_s=s.actions_timeout_s,
-        max_attempts=s.actions_max_attempts,
-        retry_base_s=s.actions_retry_base_s,
-        retry_max_s=s.actions_retry_max_s,
-        poll_s=s.actions_poll_s,
+    """The queue as the server builds it (its wiring's ``make_actions``), in a database and at
+    a concurrency of this run's (no incidents: the tasks name none)."""
+    return make_actions(
+        s.model_copy(update={"system_database": system_database, "remediator_concurrency": concurrency})
     )
 
 

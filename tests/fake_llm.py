@@ -71,7 +71,7 @@ class FakeLLM:
                 fake.requests.append((self.path, body))
                 model = fake.force_model or body.get("model", "")
                 if model == "slow":
-                    time.sleep(fake.slow_s)
+                    time.sleep(fake.slow_s)  # the fake provider's own slowness, not a test's wait
                 if model == "redirect" and not self.path.startswith("/redirected"):
                     self.send_response(307)
                     self.send_header("Location", f"/redirected{self.path}")

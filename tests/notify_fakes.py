@@ -67,7 +67,7 @@ class FakeReceivers:
                     answer = script.pop(0) if script else fake.default(self.path)
                     delay = fake.delays.get(self.path, 0.0)
                 if delay:
-                    time.sleep(delay)
+                    time.sleep(delay)  # a slow receiver played by the fake, not a test's wait
                 status, text, headers = answer
                 data = text.encode()
                 self.send_response(status)

@@ -691,3 +691,45 @@ def test_versions_saved_at_once_share_an_insert_and_each_is_stored_before_its_sa
         assert len({t.key for t in remediator.received()}) == 160
     finally:
         queue.stop()
+
+
+def test_the_action_benchmark_builds_its_queue_with_the_servers_wiring(chdb_dir: Path) -> None:
+    """bench/actions.py measures the queue the server runs: it calls the wiring's
+    ``make_actions`` instead of copying ``ActionQueue``'s arguments."""
+    import importlib.util
+
+    path = support.REPO / "bench" / "actions.py"
+    assert "ActionQueue(" not in path.read_text(), "the benchmark builds its queue by itself"
+    spec = importlib.util.spec_from_file_location("bench_actions", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    s = make_settings(chdb_dir, remediator_url="http://127.0.0.1:9/task", actions_max_attempts=7)
+    queue = bench.make_queue(s, "bench_actions_x", 3)
+    assert (queue.system_database, queue.remediator_url, queue.max_attempts) == (
+        "bench_actions_x", "http://127.0.0.1:9/task", 7,
+    )  # fmt: skip
+    assert queue.limits == {"http://127.0.0.1:9/task": 3}
+    assert s.system_database != "bench_actions_x", "the server's settings are left as they were"
+
+
+def test_the_watch_streams_share_one_loop() -> None:
+    """WatchIncidents and WatchActions are served by one loop (``AlertingService._watch``), as
+    TailSpans and TailLogs are by ``QueryService._tail``: no copy of it to drift apart."""
+    import ast
+
+    tree = ast.parse((support.REPO / "alerting/vigil_alerting/service.py").read_text())
+    methods = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef | ast.FunctionDef)}
+    loops = [
+        name
+        for name, node in methods.items()
+        if any(isinstance(n, ast.Name) and n.id == "RECHECK_S" for n in ast.walk(node))
+    ]
+    assert loops == ["_watch"], f"the watch loop is written in {loops}"
+    for stream in ("WatchIncidents", "WatchActions"):
+        calls = [
+            n.func.attr
+            for n in ast.walk(methods[stream])
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+        ]
+        assert "_watch" in calls, f"{stream} does not use the shared loop"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,14 @@ async def stop(wal: WriteAheadLog, batcher: Batcher, timeout_s: float = 5) -> bo
     return drained
 
 
+async def until(condition: Callable[[], object], what: str, timeout_s: float = 30) -> None:
+    """Polls ``condition`` on the loop (the batcher runs on it) until true; fails after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
 def test_waiting_records_share_one_insert(tmp_path: Path) -> None:
     async def scenario() -> None:
         wal = open_log(tmp_path)
@@ -137,8 +147,8 @@ def test_acks_do_not_wait_for_clickhouse_and_failures_are_retried(tmp_path: Path
         batcher = make_batcher(wal, writer)
         # Acknowledged (fsynced) while every INSERT fails.
         await asyncio.wait_for(asyncio.gather(*(wal.append(KIND, 5, b"r%d" % i) for i in range(30))), 5)
-        await asyncio.sleep(0.5)
-        assert writer.attempts >= 2 and not writer.inserts
+        await until(lambda: writer.attempts >= 2, "a retry of the failed INSERT")
+        assert not writer.inserts
         assert batcher.backlog_records == 30
         writer.fail_with = None  # ClickHouse is back: the backlog drains by itself, oldest first
         await asyncio.wait_for(batcher.flushed(), 10)
@@ -188,8 +198,7 @@ def test_after_a_crash_the_same_batches_are_written_again_with_the_same_tokens(t
         writer.release.clear()  # the INSERT hangs: the process "dies" during it
         batcher = make_batcher(wal, writer, max_items=30)
         await asyncio.gather(*(wal.append(KIND, 10, b"r%d" % i) for i in range(5)))
-        while writer.attempts == 0:
-            await asyncio.sleep(0.01)
+        await until(lambda: writer.attempts, "the INSERT to start")
         assert wal.state is not None and wal.state.state.pending == [(0, 3)]
         assert not await stop(wal, batcher, timeout_s=0.3)
         # The "dead" process's INSERT must never finish: released to a failure, so that its
@@ -244,7 +253,8 @@ def test_free_writers_share_the_backlog(tmp_path: Path, lanes: int) -> None:
             w.release.clear()
         batcher = make_batcher(wal, *writers, max_items=100)
         await asyncio.gather(*(wal.append(KIND, 50, b"r%d" % i) for i in range(8)))
-        await asyncio.sleep(0.3)
+        # Every lane takes a batch while all are held: none waits for another's INSERT.
+        await until(lambda: all(w.attempts for w in writers), "every writer lane holding a batch")
         for w in writers:
             w.release.set()
         await asyncio.wait_for(batcher.flushed(), 5)
@@ -305,8 +315,7 @@ def test_tokens_carry_the_collector_identity_and_a_restart_keeps_them(tmp_path: 
         batcher = make_batcher(wal, writer, max_items=30, identity=who)  # type: ignore[arg-type]
         if crash:
             await asyncio.gather(*(wal.append(KIND, 10, b"r%d" % i) for i in range(3)))
-            while writer.attempts == 0:
-                await asyncio.sleep(0.01)
+            await until(lambda: writer.attempts, "the INSERT to start")
             assert not await stop(wal, batcher, timeout_s=0.3)
             writer.fail_with = RuntimeError("the process died during this INSERT")
             writer.release.set()

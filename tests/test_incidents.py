@@ -155,7 +155,18 @@ def test_escalation_acknowledgement_reopening_and_an_append_only_timeline(
             director_due = manager.at + DIRECTOR_AFTER_S + 2 * TICK_S + 1.0
             while time.monotonic() < director_due:
                 assert not hook.to(f"{base}/director"), "escalation went on after the acknowledgement"
-                time.sleep(0.1)
+                time.sleep(0.1)  # the poll's pace: a page here fails at once
+            # A slow machine's alert loop may not have ticked past the step yet: wait for two
+            # more rounds of the rule (the loop ticks the escalations after each round's
+            # evaluations), so a page owed by the step is queued; the resolution below goes out
+            # through the same sender, after it, where the director is checked again.
+            runner = correlated.app.alerting.runner("incidents_corr")
+            rounds = runner.status().per_rule["payments-cpu"].evaluations
+            wait_for(
+                lambda: runner.status().per_rule["payments-cpu"].evaluations >= rounds + 2,
+                30,
+                "two alert rounds after the director's step was due",
+            )
 
             # The alert resolves: the incident resolves by itself, the notified receivers hear.
             gauges.set("payments", 10.0)
@@ -168,6 +179,7 @@ def test_escalation_acknowledgement_reopening_and_an_append_only_timeline(
             assert resolved.resolved_by == "auto"
             wait_for(lambda: len(hook.to(f"{base}/oncall")) == 2, 10, "resolution sent to oncall")
             assert hook.to(f"{base}/oncall")[1].body["incident"]["status"] == "resolved"
+            assert not hook.to(f"{base}/director"), "escalation went on after the acknowledgement"
             assert wait_for(lambda: len(hook.to(f"{base}/manager")) == 2, 10, "resolution sent to manager")
 
             ch = connect(correlated.settings.dsn)

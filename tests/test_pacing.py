@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
-from test_batcher import RecordingWriter, make_batcher, open_log, stop
+from test_batcher import RecordingWriter, make_batcher, open_log, stop, until
 
 from vigil_collector.batch.pacing import Pacer
 from vigil_collector.wal.records import RecordKind
@@ -51,12 +51,12 @@ def test_a_burst_is_let_in_up_to_the_bound_then_in_order() -> None:
         order: list[int] = []
         release = asyncio.Event()
         tasks = [asyncio.create_task(_hold(pacer, 200 + i, order, release, backlog)) for i in range(6)]
-        await asyncio.sleep(0.05)
+        await until(lambda: len(order) + pacer.waiting == 6, "every request let in or waiting")
         assert order == [200, 201]  # 401 reserved; a third would pass 500
         assert pacer.holding is False and not pacer.appending  # let in at once, being appended
         release.set()
-        await asyncio.sleep(0.05)
-        assert backlog.unwritten == 401 and order == [200, 201]  # the log holds them now
+        await until(lambda: backlog.unwritten == 401, "the two let in appended")
+        assert order == [200, 201] and pacer.waiting == 4  # the log holds them now
         assert pacer.holding
         async with asyncio.timeout(2):  # well within the 5 s a request may wait
             while not all(t.done() for t in tasks):
@@ -98,7 +98,7 @@ def test_nothing_waits_longer_than_the_maximum_or_during_an_outage() -> None:
         release = asyncio.Event()
         release.set()
         held = asyncio.create_task(_hold(pacer, 10, order, release, backlog))
-        await asyncio.sleep(0.05)
+        await until(lambda: order or pacer.waiting, "the request let in or waiting")
         assert order == []
         backlog.healthy = False  # an INSERT failed: not paced, the waiting are let in
         pacer.wake()
@@ -118,9 +118,11 @@ def test_a_cancelled_request_gives_its_place_back() -> None:
         release.set()
         first = asyncio.create_task(_hold(pacer, 100, order, release, backlog))
         second = asyncio.create_task(_hold(pacer, 20, order, release, backlog))
-        await asyncio.sleep(0.05)
+        await until(lambda: order or pacer.waiting == 2, "both requests waiting")
+        assert order == []
         first.cancel()
-        await asyncio.sleep(0)
+        await until(lambda: first.done(), "the cancelled request gone")
+        assert pacer.waiting == 1
         backlog.unwritten = 0
         pacer.wake()
         await asyncio.wait_for(second, 1)
@@ -141,7 +143,7 @@ def test_the_bound_follows_how_long_batches_take_while_requests_wait() -> None:
         backlog.unwritten = 300
         release = asyncio.Event()
         waiter = asyncio.create_task(_hold(pacer, 5000, [], release, backlog))  # never fits
-        await asyncio.sleep(0.01)
+        await until(lambda: pacer.waiting, "the request waiting")
         bounds = []
         for _ in range(20):  # slower than the target: smaller, by at most a fifth each
             pacer.committed(4.0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import vigil
 from vigil import QueryClient, QueryError
 from vigil.query.v1 import query_pb2
 
-from support import RunningApp, make_settings
+from support import RunningApp, make_settings, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -275,8 +274,11 @@ def test_executed_replays_are_capped_and_time_limited(
     fake_llm.force_model = "slow"  # 3 s, beyond the 1.5 s limit
     try:
         with QueryClient(limited.query_target) as client:
+            sent = len(fake_llm.requests)
             first = client._stub.Replay.future(request, timeout=30)
-            time.sleep(0.5)
+            # The first holds the one executing place from before its model call until its
+            # total timeout: once the model has its request, a second replay must be refused.
+            wait_for(lambda: len(fake_llm.requests) > sent, 20, "the first replay calling the model")
             with pytest.raises(QueryError) as busy:
                 client._call(client._stub.Replay, request)
             assert busy.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED

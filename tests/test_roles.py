@@ -91,7 +91,18 @@ def test_two_worker_processes_one_active_the_other_takes_over(
             assert [job.name for job in w.app._worker.jobs] == ["rules", "drift"]  # type: ignore[union-attr]
         wait_for(lambda: first.app._worker.active or second.app._worker.active)  # type: ignore[union-attr]
         one, other = (first, second) if first.app._worker.active else (second, first)  # type: ignore[union-attr]
-        time.sleep(0.6)  # several renewal rounds: the other stays a standby
+        # Three renewals of the active one's lease, however slow the machine (both renew at
+        # the same pace): the other stays a standby all along.
+        lease = one.app._worker.lease  # type: ignore[union-attr]
+        seen = [lease._valid_until_ns]
+
+        def renewed_thrice() -> bool:
+            assert not other.app._worker.active  # type: ignore[union-attr]
+            if lease._valid_until_ns != seen[-1]:
+                seen.append(lease._valid_until_ns)
+            return len(seen) > 3
+
+        wait_for(renewed_thrice)
         assert not other.app._worker.active  # type: ignore[union-attr]
         one.stop()
         wait_for(lambda: other.app._worker.active)  # type: ignore[union-attr]

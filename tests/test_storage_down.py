@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 from pathlib import Path
 
 import grpc
@@ -17,7 +16,7 @@ from clickhouse_connect.driver.client import Client
 from vigil import QueryClient, QueryError
 from vigil_collector.wal.records import RecordKind
 
-from support import RunningApp, export_otlp, free_port, http_request, make_request, make_settings
+from support import RunningApp, export_otlp, free_port, http_request, make_request, make_settings, wait_for
 
 
 @pytest.fixture
@@ -101,10 +100,15 @@ def test_an_outage_is_absorbed_and_drains_by_itself(chdb_dir: Path, ch: Client) 
         try:
             for _ in range(10):  # all acknowledged during the outage
                 export_otlp(other.grpc_target, make_request(5, "recovery", rng).SerializeToString())
-            time.sleep(0.5)
-            status, _, answer = http_request(f"{other.http_base}/ready")
-            assert status == 200 and "storage behind" in json.loads(answer)["reason"]
-            assert other.app.metrics.insert_failures._value.get() >= 1
+
+            # Until an INSERT has failed and /ready says so; it stays ready (200) all along.
+            def behind() -> bool:
+                status, _, answer = http_request(f"{other.http_base}/ready")
+                assert status == 200, answer
+                failed = other.app.metrics.insert_failures._value.get() >= 1
+                return failed and "storage behind" in json.loads(answer)["reason"]
+
+            wait_for(behind, 30, "an insert failure reported by /ready")
         finally:
             ch.command(f"ATTACH TABLE {db}.otel_traces")
         other.flush()  # no restart: the writers retry until the table is back

@@ -76,7 +76,7 @@ def test_sigkill_at_five_moments_loses_nothing_and_stores_nothing_twice(tmp_path
         ]
         for t in threads:
             t.start()
-        time.sleep(load_s)
+        time.sleep(load_s)  # the load's length before the crash (its shape, not a wait for a condition)
         kill_hard(server)
         stop.set()
         for t in threads:
@@ -150,7 +150,7 @@ def test_a_stock_sdk_app_at_3000_spans_per_second_loses_nothing(tmp_path: Path) 
                 span.set_attribute("step", step)
         delay = started + (step + 1) * tick - time.monotonic()
         if delay > 0:
-            time.sleep(delay)
+            time.sleep(delay)  # paces the load at `rate` spans/s (its shape)
     provider.shutdown()  # exports what is queued
     wait_written(server)
     server.terminate()

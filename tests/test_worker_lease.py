@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from vigil_alerting.triage.lock import TriageLock
 from vigil_server.worker import Worker, WorkerJob
 from vigil_server.worker_lease import WorkerLease, new_holder
 from vigil_storage import connect
+
+from support import REPO
 
 DB = "lease_test_sys"
 TTL_NS = 30 * 10**9
@@ -126,9 +129,26 @@ def test_two_workers_one_runs_the_jobs_the_other_waits_then_takes_over(app, syst
             assert time.monotonic() < deadline, "timed out"
             await asyncio.sleep(0.02)
 
+    # Each lease's clock is read once a round (at the top of its tick): its rounds, counted.
+    rounds: dict[str, int] = {"a": 0, "b": 0}
+
+    def clock(who: str) -> Callable[[], int]:
+        def now() -> int:
+            rounds[who] += 1
+            return time.time_ns()
+
+        return now
+
     async def scenario() -> None:
         def make(who: str) -> Worker:
-            held = WorkerLease(lambda: connect(app.settings.dsn), DB, new_holder(who), ttl_s=1.0, renew_s=0.2)
+            held = WorkerLease(
+                lambda: connect(app.settings.dsn),
+                DB,
+                new_holder(who),
+                ttl_s=1.0,
+                renew_s=0.2,
+                clock=clock(who),
+            )
             return Worker(held, [job(who)], renew_s=0.2)
 
         a, b = make("a"), make("b")
@@ -137,8 +157,9 @@ def test_two_workers_one_runs_the_jobs_the_other_waits_then_takes_over(app, syst
         await wait_for(lambda: a.active or b.active)
         first, second = (a, b) if a.active else (b, a)
         name_second = "b" if first is a else "a"
-        before = ran[name_second]
-        await asyncio.sleep(0.6)  # several renewal rounds: the standby stays idle
+        before, looked = ran[name_second], rounds[name_second]
+        # Three rounds of the standby's own, however slow the machine: it stays idle.
+        await wait_for(lambda: rounds[name_second] >= looked + 3)
         assert not second.active and ran[name_second] == before
         await first.stop()  # releases: the standby takes over within a couple of rounds
         await wait_for(lambda: second.active)
@@ -146,3 +167,19 @@ def test_two_workers_one_runs_the_jobs_the_other_waits_then_takes_over(app, syst
         await second.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_lease_and_the_triage_lock_share_their_cluster_settings() -> None:
+    """One definition of compare-after-write's cluster settings (vigil_storage/claims.py): the
+    lease and the triage lock both take theirs from it, and say why the rest is not shared."""
+    users = ["server/vigil_server/worker_lease.py", "alerting/vigil_alerting/triage/lock.py"]
+    for path in users:
+        text = (REPO / path).read_text()
+        assert 'insert_quorum"' not in text and "vigil_storage.claims import" in text, path
+        assert "vigil_storage/claims.py" in text, f"{path} does not point to the shared part"
+    lease = WorkerLease(lambda: None, DB, "h", ttl_s=3, renew_s=1, cluster=True)  # type: ignore[arg-type,return-value]
+    lock = TriageLock(DB, "h", ttl_s=3, settle_s=1, cluster=True)
+    assert lease._write_settings["insert_quorum"] == "auto" and lock.write_settings["insert_quorum"] == "auto"
+    assert lease._read_settings == lock.read_settings == {"select_sequential_consistency": 1}
+    single = TriageLock(DB, "h", ttl_s=3, settle_s=1)
+    assert "insert_quorum" not in single.write_settings and single.read_settings == {}

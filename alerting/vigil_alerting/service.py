@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 import grpc
 import yaml
@@ -50,7 +50,22 @@ from vigil_query.reader import Reader, Writer
 
 pb = alerting_pb2
 DEFAULT_PAGE = 100
-RECHECK_S = 5.0  # WatchIncidents re-checks its caller this often while nothing changes
+RECHECK_S = 5.0  # a watch stream re-checks its caller this often while nothing changes
+
+
+class _Versioned(Protocol):
+    """What a watch stream sends: an item of a project, a new version at each change."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def project(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+Subscribe = Callable[[Callable[[V], None]], Callable[[], None]]
 
 
 def _policy(message: struct_pb2.Struct) -> dict[str, Any]:
@@ -570,31 +585,41 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
 
         return await self._incident_call("AnalyzeIncident", context, WRITE, analyze)
 
-    async def WatchIncidents(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        """The live incidents, then each change, until the caller cancels."""
+    async def _watch(
+        self,
+        name: str,
+        context: grpc.aio.ServicerContext,
+        source: Callable[[Principal], tuple[Subscribe[V], Callable[[], Iterable[V]]]],
+        message: Callable[[V], Any],
+    ) -> AsyncIterator[Any]:
+        """The watch streams' one loop: the caller checked, ``source`` gives the way to
+        subscribe to changes and the snapshot; the snapshot is sent, then each change in the
+        caller's project, until the caller cancels. The caller is checked again before each
+        batch and at least every RECHECK_S, so a revoked key's watch ends."""
         unsubscribe: Callable[[], None] | None = None
         try:
             p = await caller(self._auth, context, READ)
-            manager = self._incidents()
+            subscribe, snapshot = source(p)
             loop = asyncio.get_running_loop()
-            # The latest version of each changed incident, not every version: a slow watcher
-            # holds at most one per incident.
-            pending: dict[str, Incident] = {}
+            # The latest version of each changed item, not every version: a slow watcher holds
+            # at most one per item.
+            pending: dict[str, V] = {}
             ready = asyncio.Event()
 
-            def put(incident: Incident) -> None:
-                pending[incident.id] = incident
+            def put(item: V) -> None:
+                held = pending.get(item.id)
+                if held is None or held.version < item.version:
+                    pending[item.id] = item
                 ready.set()
 
-            def changed(incident: Incident) -> None:
-                if incident.project == p.database:
-                    loop.call_soon_threadsafe(put, incident)
+            def changed(item: V) -> None:
+                if item.project == p.database:
+                    loop.call_soon_threadsafe(put, item)
 
-            unsubscribe = manager.subscribe(changed)  # before the snapshot: no change is missed
-            for incident in sorted(manager.live(p.database), key=lambda i: i.opened_ns):
-                yield pb.WatchIncidentsResponse(incident=_incident(incident))
+            unsubscribe = subscribe(changed)  # before the snapshot: no change is missed
+            for item in snapshot():
+                yield message(item)
             while True:
-                # The caller is checked again at least every RECHECK_S: a revoked key's watch ends.
                 try:
                     await asyncio.wait_for(ready.wait(), RECHECK_S)
                 except TimeoutError:
@@ -604,15 +629,27 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
                 ready.clear()
                 batch = list(pending.values())
                 pending.clear()
-                for incident in batch:
-                    yield pb.WatchIncidentsResponse(incident=_incident(incident))
+                for item in batch:
+                    yield message(item)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await _abort("WatchIncidents", exc, context)
+            await _abort(name, exc, context)
         finally:
             if unsubscribe is not None:
                 unsubscribe()
+
+    async def WatchIncidents(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """The live incidents, then each change, until the caller cancels."""
+
+        def source(p: Principal) -> tuple[Subscribe[Incident], Callable[[], Iterable[Incident]]]:
+            manager = self._incidents()
+            return manager.subscribe, lambda: sorted(manager.live(p.database), key=lambda i: i.opened_ns)
+
+        async for message in self._watch(
+            "WatchIncidents", context, source, lambda i: pb.WatchIncidentsResponse(incident=_incident(i))
+        ):
+            yield message
 
     # --- silences and the delivery log (docs/notifications.md) -----------------------------
     async def _silence_store_ready(self) -> None:
@@ -820,49 +857,17 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
 
     async def WatchActions(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         """The unfinished actions, then each new version, until the caller cancels."""
-        unsubscribe: Callable[[], None] | None = None
-        try:
-            p = await caller(self._auth, context, READ)
+
+        def source(p: Principal) -> tuple[Subscribe[ActionRecord], Callable[[], Iterable[ActionRecord]]]:
             queue = self._alerting.actions
             if queue is None:
                 raise FailedPrecondition("actions are off: set VIGIL_REMEDIATOR_URL")
-            loop = asyncio.get_running_loop()
-            # The latest version of each changed action: a slow watcher holds at most one each.
-            pending: dict[str, ActionRecord] = {}
-            ready = asyncio.Event()
+            return queue.subscribe, lambda: queue.unfinished(p.database)
 
-            def put(action: ActionRecord) -> None:
-                if action.id not in pending or pending[action.id].version < action.version:
-                    pending[action.id] = action
-                ready.set()
-
-            def changed(action: ActionRecord) -> None:
-                if action.project == p.database:
-                    loop.call_soon_threadsafe(put, action)
-
-            unsubscribe = queue.subscribe(changed)  # before the snapshot: no change is missed
-            for action in queue.unfinished(p.database):
-                yield pb.WatchActionsResponse(action=_action(action))
-            while True:
-                # The caller is checked again at least every RECHECK_S: a revoked key's watch ends.
-                try:
-                    await asyncio.wait_for(ready.wait(), RECHECK_S)
-                except TimeoutError:
-                    await caller(self._auth, context, READ)
-                    continue
-                await caller(self._auth, context, READ)
-                ready.clear()
-                batch = list(pending.values())
-                pending.clear()
-                for action in batch:
-                    yield pb.WatchActionsResponse(action=_action(action))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await _abort("WatchActions", exc, context)
-        finally:
-            if unsubscribe is not None:
-                unsubscribe()
+        async for message in self._watch(
+            "WatchActions", context, source, lambda a: pb.WatchActionsResponse(action=_action(a))
+        ):
+            yield message
 
 
 def _action(a: ActionRecord) -> Any:

@@ -20,6 +20,10 @@ On a cluster the table is replicated on every host (schema_ddl.py), and lease wr
 reads use ``insert_quorum`` and ``select_sequential_consistency`` so that a read on any
 replica sees every acknowledged claim. Hosts' clocks must agree to well within the TTL (NTP).
 
+The cluster settings are shared with the triage lock (vigil_storage/claims.py, which also says
+why the rest of the two protocols is not: one replaced row where the latest write stands,
+confirmed a tick later, against kept rows where the earliest claim stands, after a blocking wait).
+
 The fencing token lets what the worker does be checked: ``still_holds`` reads the lease
 again, and a side effect that must not happen twice (a notification) can be skipped by a
 worker whose token is no longer the lease's.
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 
+from vigil_storage.claims import claim_settings
 from vigil_storage.client import close_quietly
 from vigil_storage.errors import StorageUnavailable, translate_errors
 from vigil_storage.migrate import quote_identifier
@@ -50,9 +55,6 @@ DDL = """CREATE TABLE IF NOT EXISTS {db}.vigil_worker_lease (
     WrittenNs Int64
 ) ENGINE = ReplacingMergeTree(WrittenNs)
 ORDER BY Name"""
-# On a cluster: a claim acknowledged by a majority of replicas, reads that see every one.
-CLUSTER_WRITE_SETTINGS = {"insert_quorum": "auto"}
-CLUSTER_READ_SETTINGS = {"select_sequential_consistency": 1}
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,7 @@ class WorkerLease:
         self.name = name
         self._ttl_ns = int(ttl_s * 1e9)
         self._renew_ns = int(renew_s * 1e9)
-        self._write_settings = CLUSTER_WRITE_SETTINGS if cluster else {}
-        self._read_settings = CLUSTER_READ_SETTINGS if cluster else {}
+        self._write_settings, self._read_settings = claim_settings(cluster)
         self._clock = clock
         self.token = 0  # the fencing token while active (or claimed), else 0
         self._claimed_ns = 0  # when our pending claim was written; 0: none pending

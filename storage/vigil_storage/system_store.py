@@ -6,6 +6,7 @@ one server and on a cluster."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,6 +15,27 @@ from clickhouse_connect.driver.client import Client
 from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
+
+_PLACEHOLDER = re.compile(r"\{(\w+):")
+
+
+def filters(*always: str, **optional: tuple[str, object]) -> tuple[str, dict[str, object]]:
+    """A WHERE clause's conditions and their parameters, the one way the stores build their
+    optional filters: each ``always`` condition, then each ``name=(condition, value)`` whose
+    value is set (truthy: not empty, zero or None), its value bound to ``{name:Type}`` in
+    ``condition``; ``"1"`` when nothing applies. The caller adds the ``always`` conditions'
+    parameters."""
+    conditions = list(always)
+    parameters: dict[str, object] = {}
+    for name, (condition, value) in optional.items():
+        if _PLACEHOLDER.findall(condition) != [name]:
+            raise ValueError(
+                f"filter {name!r}: its condition must use {{{name}:Type}} once, got {condition!r}"
+            )
+        if value:
+            conditions.append(condition)
+            parameters[name] = value
+    return " AND ".join(conditions) or "1", parameters
 
 
 class SystemStore:

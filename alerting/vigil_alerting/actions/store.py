@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vigil_storage.system_store import SystemStore
+from vigil_storage.system_store import SystemStore, filters
 
 ACTIONS = "vigil_actions"
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
@@ -121,18 +121,12 @@ class ActionStore(SystemStore):
     def list(
         self, project: str, *, status: str = "", target: str = "", limit: int = 100
     ) -> list[ActionRecord]:
-        where, params = ["1"], {"p": project, "limit": limit}
-        if status:
-            where.append("Status = {s:String}")
-            params["s"] = status
-        if target:
-            where.append("Target = {t:String}")
-            params["t"] = target
+        clause, params = filters(s=("Status = {s:String}", status), t=("Target = {t:String}", target))
         rows = self._rows(
             "reading actions",
             f"SELECT * FROM ({self._latest('Project = {p:String}')})"
-            f" WHERE {' AND '.join(where)} ORDER BY CreatedNs DESC, Id LIMIT {{limit:UInt32}}",
-            parameters=params,
+            f" WHERE {clause} ORDER BY CreatedNs DESC, Id LIMIT {{limit:UInt32}}",
+            parameters={**params, "p": project, "limit": limit},
         )
         return [_record(r) for r in rows]
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from vigil_alerting.incidents.model import Incident, IncidentAlert, TimelineEvent
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
-from vigil_storage.system_store import SystemStore
+from vigil_storage.system_store import SystemStore, filters
 
 INCIDENTS = "vigil_incidents"
 TIMELINE = "vigil_incident_timeline"
@@ -158,21 +158,17 @@ class IncidentStore(SystemStore):
     def list(
         self, project: str, *, status: str = "", limit: int = 100, since_ns: int = 0, until_ns: int = 0
     ) -> list[Incident]:
-        where, params = ["Project = {p:String}"], {"p": project, "limit": limit}
-        if status:
-            where.append("Status = {s:String}")
-            params["s"] = status
-        if since_ns:
-            where.append("UpdatedNs >= {since:Int64}")
-            params["since"] = since_ns
-        if until_ns:
-            where.append("OpenedNs < {until:Int64}")
-            params["until"] = until_ns
+        clause, params = filters(
+            "Project = {p:String}",
+            s=("Status = {s:String}", status),
+            since=("UpdatedNs >= {since:Int64}", since_ns),
+            until=("OpenedNs < {until:Int64}", until_ns),
+        )
         rows = self._rows(
             "reading incidents",
             f"SELECT * FROM ({self._latest('Project = {p:String}')})"
-            f" WHERE {' AND '.join(where)} ORDER BY OpenedNs DESC, Id LIMIT {{limit:UInt32}}",
-            parameters=params,
+            f" WHERE {clause} ORDER BY OpenedNs DESC, Id LIMIT {{limit:UInt32}}",
+            parameters={**params, "p": project, "limit": limit},
         )
         return [_incident(r) for r in rows]
 

@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.notify.alert import Alert, Notification
 from vigil_alerting.notify.dispatch import LogEntry
-from vigil_storage.system_store import SystemStore
+from vigil_storage.system_store import SystemStore, filters
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_notification_outbox (
@@ -156,16 +156,19 @@ class Outbox(SystemStore):
         self._append("writing the notification outbox", "vigil_notification_outbox", o_rows, _OUTBOX)
         self._append("writing the notification outbox", "vigil_notification_log", l_rows, _LOG)
 
-    def _select(self, where: str, params: dict[str, object]) -> list[OutboxRow]:
-        sql = f"SELECT {', '.join(_OUTBOX)} FROM {self.db}.vigil_notification_outbox FINAL {where} ORDER BY CreatedNs, Id"
+    def _select(self, clause: str, params: dict[str, object]) -> list[OutboxRow]:
+        sql = (
+            f"SELECT {', '.join(_OUTBOX)} FROM {self.db}.vigil_notification_outbox FINAL"
+            f" WHERE {clause} ORDER BY CreatedNs, Id"
+        )
         rows = self._rows("reading the notification outbox", sql, parameters=params)
         return [OutboxRow(_notification(r), r[10], r[11], r[12], r[13]) for r in rows]
 
     def pending(self) -> list[OutboxRow]:
-        return self._select("WHERE State = 'pending'", {})
+        return self._select("State = 'pending'", {})
 
     def rows(self, receiver: str = "") -> list[OutboxRow]:
-        return self._select("WHERE Receiver = {r:String}" if receiver else "", {"r": receiver})
+        return self._select(*filters(r=("Receiver = {r:String}", receiver)))
 
     def backlog(self) -> int:
         return int(
@@ -198,25 +201,17 @@ class Outbox(SystemStore):
     ) -> list[DeliveryLogEntry]:
         """The latest ``limit`` entries, oldest first: of one alert, any of ``fingerprints``,
         one notification, one receiver, or all."""
-        where: list[str] = []
-        params: dict[str, object] = {"limit": limit}
-        if fingerprint:
-            where.append("has(Fingerprints, {fp:String})")
-            params["fp"] = fingerprint
-        if fingerprints:
-            where.append("hasAny(Fingerprints, {fps:Array(String)})")
-            params["fps"] = list(fingerprints)
-        if notification_id:
-            where.append("NotificationId = {id:String}")
-            params["id"] = notification_id
-        if receiver:
-            where.append("Receiver = {receiver:String}")
-            params["receiver"] = receiver
+        clause, params = filters(
+            fp=("has(Fingerprints, {fp:String})", fingerprint),
+            fps=("hasAny(Fingerprints, {fps:Array(String)})", list(fingerprints)),
+            id=("NotificationId = {id:String}", notification_id),
+            receiver=("Receiver = {receiver:String}", receiver),
+        )
         sql = (
             f"SELECT {', '.join(_LOG)} FROM {self.db}.vigil_notification_log"
-            f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY AtNs DESC LIMIT {{limit:UInt32}}"
+            f" WHERE {clause} ORDER BY AtNs DESC LIMIT {{limit:UInt32}}"
         )
-        rows = self._rows("reading the delivery log", sql, parameters=params)
+        rows = self._rows("reading the delivery log", sql, parameters={**params, "limit": limit})
         return [
             DeliveryLogEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9])
             for r in reversed(rows)

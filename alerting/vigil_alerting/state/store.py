@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.state.machine import AlertInstance, State, Transition
-from vigil_storage.system_store import SystemStore
+from vigil_storage.system_store import SystemStore, filters
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS {db}.vigil_alert_instances (
@@ -174,21 +174,19 @@ class AlertStore(SystemStore):
         self, rule: str = "", to_state: State | None = None, limit: int = 1000, fingerprint: str = ""
     ) -> list[Transition]:
         """Transitions, oldest first, of one rule (or all), optionally into one state."""
-        where, params = ["Project = {p:String}"], {"limit": limit, "p": self.project}
-        if fingerprint:
-            where.append("Fingerprint = {fp:String}")
-            params["fp"] = fingerprint
-        if rule:
-            where.append("Rule = {rule:String}")
-            params["rule"] = rule
-        if to_state:
-            where.append("ToState = {to:String}")
-            params["to"] = to_state
+        clause, params = filters(
+            "Project = {p:String}",
+            fp=("Fingerprint = {fp:String}", fingerprint),
+            rule=("Rule = {rule:String}", rule),
+            to=("ToState = {to:String}", to_state),
+        )
         sql = (
             f"SELECT {', '.join(_TRANSITION_COLUMNS)} FROM {self.db}.vigil_alert_transitions"
-            f" WHERE {' AND '.join(where)} ORDER BY AtNs, Fingerprint LIMIT {{limit:UInt32}}"
+            f" WHERE {clause} ORDER BY AtNs, Fingerprint LIMIT {{limit:UInt32}}"
         )
-        rows = self._rows("reading alert history", sql, parameters=params)
+        rows = self._rows(
+            "reading alert history", sql, parameters={**params, "limit": limit, "p": self.project}
+        )
         return [
             Transition(r[0], r[1], r[2], dict(r[3]), r[4], r[5], r[6], r[7], r[8], tuple(r[9])) for r in rows
         ]

@@ -32,6 +32,11 @@ Residual risk, written down: an INSERT stamped but committed more than the settl
 (a stalled ClickHouse) can let two claimers of one generation both go on; the cost is one
 extra analysis on the timeline, never a lost incident. On a cluster the table is replicated
 and the lock's reads and writes use the lease's quorum settings.
+
+What it shares with the lease is in vigil_storage/claims.py (the cluster settings), with why
+the rest is not shared: the lease's one replaced row lets the latest write stand and confirms
+a claim a tick later without blocking; here every row is kept (the done rows are the interval
+and the caps' history) and the earliest claim of a generation stands after a blocking wait.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.rules.model import SEVERITY_RANK
+from vigil_storage.claims import claim_settings
 from vigil_storage.client import INSERT_SETTINGS
 from vigil_storage.errors import translate_errors
 from vigil_storage.migrate import quote_identifier
@@ -70,8 +76,6 @@ _COLUMNS = [
     "Project", "IncidentId", "Token", "ClaimId", "Holder", "Kind", "Severity", "ExpiresNs", "Result",
     "Model", "Tokens", "CostUsd", "WrittenNs",
 ]  # fmt: skip
-CLUSTER_WRITE_SETTINGS = {"insert_quorum": "auto"}
-CLUSTER_READ_SETTINGS = {"select_sequential_consistency": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +158,8 @@ class TriageLock:
         self.holder = holder
         self.ttl_ns = int(ttl_s * 1e9)
         self.settle_s = settle_s
-        self.write_settings = {**INSERT_SETTINGS, **(CLUSTER_WRITE_SETTINGS if cluster else {})}
-        self.read_settings = CLUSTER_READ_SETTINGS if cluster else {}
+        write, self.read_settings = claim_settings(cluster)
+        self.write_settings = {**INSERT_SETTINGS, **write}
         self.clock_ns = clock_ns
 
     def ensure_table(self, client: Client) -> None:

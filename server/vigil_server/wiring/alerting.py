@@ -102,21 +102,7 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
         notifier=make_notifier(s, metrics_registry) if s.alertmanager_config or s.alertmanager_url else None,
     )
     if s.remediator_url or s.remediator_endpoints:  # actions (docs/actions.md)
-        alerting.actions = ActionQueue(
-            lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
-            system_database=s.system_database,
-            remediator_url=s.remediator_url,
-            endpoints=s.remediator_endpoints,
-            secret=s.remediator_secret.get_secret_value(),
-            concurrency=s.remediator_concurrency,
-            timeout_s=s.actions_timeout_s,
-            max_attempts=s.actions_max_attempts,
-            retry_base_s=s.actions_retry_base_s,
-            retry_max_s=s.actions_retry_max_s,
-            poll_s=s.actions_poll_s,
-            incidents=alerting.incidents,
-            registry=metrics_registry,
-        )
+        alerting.actions = make_actions(s, incidents=alerting.incidents, metrics_registry=metrics_registry)
     if s.triage_enabled and alerting.incidents is not None:  # triage (docs/incidents.md)
         alerting.triage = Triage(
             alerting.incidents,
@@ -128,6 +114,28 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
             cluster=s.cluster() is not None,
         )
     return alerting
+
+
+def make_actions(
+    s: VigilSettings, *, incidents: IncidentManager | None = None, metrics_registry: Any = None
+) -> ActionQueue:
+    """The action queue and its worker (docs/actions.md), from the settings (bench/actions.py
+    builds it here too, so it measures the queue the server runs)."""
+    return ActionQueue(
+        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        system_database=s.system_database,
+        remediator_url=s.remediator_url,
+        endpoints=s.remediator_endpoints,
+        secret=s.remediator_secret.get_secret_value(),
+        concurrency=s.remediator_concurrency,
+        timeout_s=s.actions_timeout_s,
+        max_attempts=s.actions_max_attempts,
+        retry_base_s=s.actions_retry_base_s,
+        retry_max_s=s.actions_retry_max_s,
+        poll_s=s.actions_poll_s,
+        incidents=incidents,
+        registry=metrics_registry,
+    )
 
 
 def make_notifier(s: VigilSettings, metrics_registry: Any) -> Callable[[], Notifier]:
