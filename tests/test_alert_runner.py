@@ -288,7 +288,9 @@ def test_an_unchanged_firing_instance_is_not_saved_or_reported_again() -> None:
     users = [f"u{i:04d}" for i in range(1000)]
 
     def result(values: dict[str, float], traces: tuple[str, ...] = ()) -> RuleResult:
-        groups = [GroupResult({"vigil.user": u}, v, v > 80, example_trace_ids=traces) for u, v in values.items()]
+        groups = [
+            GroupResult({"vigil.user": u}, v, v > 80, example_trace_ids=traces) for u, v in values.items()
+        ]
         return RuleResult("per-user", 0, groups, "above 80")
 
     instances: dict[tuple[str, str], AlertInstance] = {}
