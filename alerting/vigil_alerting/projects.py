@@ -136,7 +136,7 @@ class Alerting:
         incidents.sink = ReceiverSink(notifier, incidents.sink, incidents.config.receivers)
 
         def acknowledged(incident: Incident) -> None:
-            notifier.set_acknowledged(incident.alerts, incident.status == "acknowledged")
+            notifier.set_acknowledged(incident.alerts, incident.status == "acknowledged", incident.project)
 
         incidents.subscribe(acknowledged)  # before the seeding: no acknowledgement is missed
         for incident in incidents.live_all():
