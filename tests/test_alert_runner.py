@@ -277,3 +277,41 @@ def test_the_sandbox_answers_the_seed_designs_violations(client: Client, system_
         "actions_triggered": [{"action": "scale-up", "target": "web-server-01", "status": "pending", "params": {}}],
     }  # fmt: skip
     assert runner.sandbox({"cpu_percent": 50}, "web-server-01").violations == []
+
+
+def test_an_unchanged_firing_instance_is_not_saved_or_reported_again() -> None:
+    """Issue 34's burst: 1,000 firing instances were saved and re-reported every evaluation.
+    Only a state change, or a value, threshold or example trace a reader shows, is reported."""
+    from vigil_alerting.evaluate.evaluator import GroupResult, RuleResult
+
+    rule = _rule(name="per-user", target="*")
+    users = [f"u{i:04d}" for i in range(1000)]
+
+    def result(values: dict[str, float], traces: tuple[str, ...] = ()) -> RuleResult:
+        groups = [
+            GroupResult({"vigil.user": u}, v, v > 80, example_trace_ids=traces) for u, v in values.items()
+        ]
+        return RuleResult("per-user", 0, groups, "above 80")
+
+    instances: dict[tuple[str, str], AlertInstance] = {}
+    changed, transitions = apply_result(rule, result(dict.fromkeys(users, 95.0)), instances, 1000 * S)
+    assert len(changed) == len(transitions) == 1000
+    changed, transitions = apply_result(rule, result(dict.fromkeys(users, 95.0)), instances, 1030 * S)
+    assert (changed, transitions) == ([], [])
+    # The in-memory instance (ListAlerts) still has this evaluation's time.
+    assert {i.updated_ns for i in instances.values()} == {1030 * S}
+    moved = {**dict.fromkeys(users, 95.0), "u0007": 97.0}
+    changed, transitions = apply_result(rule, result(moved), instances, 1060 * S)
+    assert [(i.labels["vigil.user"], i.value) for i in changed] == [("u0007", 97.0)] and transitions == []
+    changed, _ = apply_result(rule, result(moved, ("ab" * 16,)), instances, 1090 * S)
+    assert len(changed) == 1000  # new example traces: incidents and notifications link them
+    moved["u0003"] = 10.0
+    changed, transitions = apply_result(rule, result(moved, ("ab" * 16,)), instances, 1120 * S)
+    assert [(i.labels["vigil.user"], i.state) for i in changed] == [("u0003", "resolved")]
+    assert [(t.from_state, t.to_state) for t in transitions] == [("firing", "resolved")]
+    # keep_firing_for counts from the last breach: with it, each breach is saved (for a restart).
+    held = _rule(name="held", target="*", keep_firing_for="5m")
+    mine: dict[tuple[str, str], AlertInstance] = {}
+    apply_result(held, result({"u1": 95.0}), mine, 1000 * S)
+    changed, _ = apply_result(held, result({"u1": 95.0}), mine, 1030 * S)
+    assert [i.last_breach_ns for i in changed] == [1030 * S]

@@ -249,3 +249,48 @@ def test_an_alert_inhibited_beside_a_sent_one_goes_out_at_the_next_group_interva
         [("w1", "firing"), ("w2", "firing")],
     ]
     assert [(c.fingerprint, c.reason) for c in changes] == [("w1", "")]
+
+
+def test_two_projects_alerts_with_identical_labels_are_grouped_silenced_inhibited_and_acknowledged_apart() -> (
+    None
+):
+    """The same labels (so the same instance fingerprint) in two projects are two alerts to the
+    notifier: two groups with their own key (PagerDuty's dedup_key apart), one project's silence,
+    inhibiting alert or acknowledgement leaves the other's alone. The home project's group key
+    is the one Alertmanager would make (unchanged by projects)."""
+    cfg = parse_config(
+        {"route": {"receiver": "r", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "5s",
+                   "repeat_interval": "10s"},
+         "receivers": [{"name": "r", "pagerduty_configs": [{"routing_key": "k", "url": "http://x"}]}],
+         "inhibit_rules": [{"source_matchers": ["severity=critical"], "target_matchers": ["severity=warning"],
+                            "equal": ["service"]}]}
+    )  # fmt: skip
+    s = 10**9
+    acked: set[str] = set()
+    d = Dispatcher(
+        cfg,
+        silenced=lambda a, now: ["s1"] if a.project == "silenced_db" else [],
+        acknowledged=acked.__contains__,
+        home_project="home_db",
+    )
+    labels = {"alertname": "slow", "severity": "warning", "service": "api"}
+    d.observe(
+        [Alert("fp", labels, starts_at_ns=1, project=p) for p in ("home_db", "beta_db", "silenced_db")], 0
+    )
+    sent, changes = d.flush_due(0)
+    assert sorted(n.group_key for n in sent) == ["/{}:{alertname='slow'}", "/{}:{alertname='slow'}@beta_db"]
+    assert len({n.dedup_key for n in sent}) == 2
+    assert [(c.fingerprint, c.reason) for c in changes] == [("fp", "silenced by s1")]
+    # A critical alert in beta inhibits beta's warning only.
+    crit = {"alertname": "down", "severity": "critical", "service": "api"}
+    d.observe([Alert("crit", crit, starts_at_ns=2, project="beta_db")], 1 * s)
+    sent, changes = d.flush_due(10 * s)  # the repeats are due
+    assert sorted((n.group_key, [a.fingerprint for a in n.alerts]) for n in sent) == [
+        ("/{}:{alertname='down'}@beta_db", ["crit"]),
+        ("/{}:{alertname='slow'}", ["fp"]),
+    ]
+    assert [c.reason for c in changes] == ["inhibited"]
+    # Beta's incident is acknowledged: the home project's group still repeats.
+    acked.add("beta_db/crit")
+    sent, _ = d.flush_due(20 * s)
+    assert [n.group_key for n in sent] == ["/{}:{alertname='slow'}"]

@@ -174,3 +174,44 @@ def test_time_intervals_mute_and_activate_a_route() -> None:
         "a": "muted by time interval always",
         "b": "outside the route's active time intervals",
     }
+
+
+def test_a_tls_receiver_keeps_its_connection_alive(tls: tuple[ssl.SSLContext, Path]) -> None:
+    """A receiver with tls_config is posted to over one kept-alive connection (its TLS context
+    made once, not per request: a new context per request was a new connection each time)."""
+    from aiohttp import web
+
+    from vigil_alerting.notify.config import HTTPConfig, TLSConfig
+    from vigil_alerting.notify.receivers.base import post
+
+    server_ctx, cert = tls
+    peers: list[int] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername")[1])  # type: ignore[union-attr]
+        return web.Response(text="ok")
+
+    async def run() -> list[str]:
+        app = web.Application()
+        app.add_routes([web.post("/hook", hook)])
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        config = HTTPConfig(tls_config=TLSConfig(ca_file=str(cert)))
+        try:
+            async with aiohttp.ClientSession() as session:
+                return [
+                    (
+                        await post(
+                            session, f"https://127.0.0.1:{port}/hook", json_body={}, http_config=config
+                        )
+                    ).outcome
+                    for _ in range(3)
+                ]
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(run()) == ["sent"] * 3
+    assert len(peers) == 3 and len(set(peers)) == 1, peers

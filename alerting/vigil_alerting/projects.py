@@ -134,9 +134,18 @@ class Alerting:
         """Escalation steps naming an alertmanager receiver go through the notifier's outbox;
         an acknowledged incident stops the repeats of its alerts' groups (docs/incidents.md)."""
         incidents.sink = ReceiverSink(notifier, incidents.sink, incidents.config.receivers)
+        told: dict[tuple[str, str], frozenset[str]] = {}  # acknowledged incidents → their alerts, as told
 
         def acknowledged(incident: Incident) -> None:
-            notifier.set_acknowledged(incident.alerts, incident.status == "acknowledged")
+            # Only changes are handed over: 1,000 incidents opened at once are not 1,000 calls.
+            key, alerts = (incident.project, incident.id), frozenset(incident.alerts)
+            if incident.status == "acknowledged":
+                if told.get(key) != alerts:
+                    told[key] = alerts
+                    notifier.set_acknowledged(alerts, True, incident.project)
+            elif key in told:
+                del told[key]
+                notifier.set_acknowledged(alerts, False, incident.project)
 
         incidents.subscribe(acknowledged)  # before the seeding: no acknowledgement is missed
         for incident in incidents.live_all():

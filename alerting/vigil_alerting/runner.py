@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -272,7 +273,7 @@ def apply_result(
     the instances to save and the transitions. The live runner and the backtest share it, so a
     backtest moves states exactly as the live evaluator does."""
     changed, transitions = [], []
-    seen = set()
+    seen: set[tuple[str, str]] = set()
     for group in result.groups:
         fresh = new_instance(rule, group.labels)
         key = (rule.name, fresh.fingerprint)
@@ -284,7 +285,7 @@ def apply_result(
             continue  # groups that never breached have no instance
         after, transition = step(rule, instance, obs, result.threshold, now_ns)
         instances[key] = after
-        if transition or after.state in ("pending", "firing"):
+        if transition or _news(rule, instance, after):
             changed.append(after)
         if transition:
             transitions.append(transition)
@@ -294,7 +295,33 @@ def apply_result(
             continue
         after, transition = step(rule, instance, Observation("nodata"), result.threshold, now_ns)
         instances[key] = after
-        changed.append(after)
+        if transition or _news(rule, instance, after):
+            changed.append(after)
         if transition:
             transitions.append(transition)
     return changed, transitions
+
+
+def _news(rule: Rule, before: AlertInstance, after: AlertInstance) -> bool:
+    """Whether an instance whose state did not change is still worth saving and reporting.
+
+    Only what a reader of the saved row or of the report would otherwise miss: the value, the
+    threshold and the example trace ids (shown by incidents and notifications), and the last
+    breach when the rule has ``keep_firing_for`` (a restarted runner counts from it). An
+    unchanged firing instance is not re-reported each evaluation (1,000 firing alerts were
+    1,000 rows saved and 1,000 alerts re-observed every interval): the notifier keeps an alert
+    firing until it sees it resolved and schedules its own repeats, the forwarder re-sends its
+    firing alerts on its own timer, and ``ListAlerts`` reads the in-memory instance, which
+    always has this evaluation's ``updated_ns``."""
+    if after.state not in ("pending", "firing"):
+        return False
+    return (
+        not _same_value(before.value, after.value)
+        or before.threshold != after.threshold
+        or before.example_trace_ids != after.example_trace_ids
+        or (rule.keep_firing_for_s > 0 and before.last_breach_ns != after.last_breach_ns)
+    )
+
+
+def _same_value(a: float | None, b: float | None) -> bool:
+    return a == b or (a is not None and b is not None and math.isnan(a) and math.isnan(b))

@@ -40,6 +40,13 @@ class Alert:
     project: str = ""
 
     @property
+    def key(self) -> str:
+        """What the notifier knows the alert by: its fingerprint within its project (two projects'
+        alerts with the same labels are two alerts: grouped, silenced, inhibited and acknowledged
+        apart). The fingerprint itself is the stored instance's, unchanged."""
+        return alert_key(self.project, self.fingerprint)
+
+    @property
     def resolved(self) -> bool:
         return self.ends_at_ns > 0
 
@@ -64,6 +71,10 @@ class Alert:
             d["fingerprint"], dict(d["labels"]), dict(d["annotations"]), d["startsAtNs"], d["endsAtNs"],
             d["generatorURL"], d["value"], d["threshold"], tuple(d["exampleTraceIds"]),
         )  # fmt: skip
+
+
+def alert_key(project: str, fingerprint: str) -> str:
+    return f"{project}/{fingerprint}" if project else fingerprint
 
 
 def from_instance(

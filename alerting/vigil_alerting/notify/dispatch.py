@@ -84,9 +84,13 @@ def group_labels(route: Route, labels: dict[str, str]) -> dict[str, str]:
     return {k: labels[k] for k in sorted(route.group_by) if k in labels}
 
 
-def group_key(route: Route, glabels: dict[str, str]) -> str:
+def group_key(route: Route, glabels: dict[str, str], project: str = "") -> str:
+    """Alertmanager's key, and the project when it is not the home one: two projects' alerts
+    with the same labels are two groups (notified, and PagerDuty-deduplicated, apart). The
+    home project's keys stay as they were before projects, so an upgraded server neither
+    re-sends its firing groups nor orphans their PagerDuty incidents."""
     inner = ",".join(f"{k}={v!r}" for k, v in glabels.items())
-    return f"{route.key}:{{{inner}}}"
+    return f"{route.key}:{{{inner}}}" + (f"@{project}" if project else "")
 
 
 class Dispatcher:
@@ -100,18 +104,22 @@ class Dispatcher:
         acknowledged: Callable[[str], bool] = lambda fingerprint: False,
         external_url: str = "",
         log: dict[tuple[str, str, str, int], LogEntry] | None = None,
+        home_project: str = "",
     ) -> None:
+        # Alerts are known by Alert.key (project and fingerprint) in the maps below; a group's
+        # alerts, all of one project, by their fingerprints (as the notification log has them).
         self.config = config
         self.silenced = silenced
-        self.acknowledged = acknowledged  # fingerprint → in an acknowledged incident
-        self.quiet: set[str] = set()  # fingerprints whose repeats an acknowledgement stopped (for the log)
+        self.acknowledged = acknowledged  # alert key → in an acknowledged incident
+        self.quiet: set[str] = set()  # keys of alerts whose repeats an acknowledgement stopped (for the log)
         self.external_url = external_url
+        self.home_project = home_project  # its group keys name no project (see group_key)
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, Group] = {}
-        self.placed: dict[str, set[str]] = {}  # fingerprint → the keys of the groups holding it
+        self.placed: dict[str, set[str]] = {}  # alert key → the keys of the groups holding it
         self.nflog: dict[tuple[str, str, str, int], LogEntry] = dict(log or {})
         self.inhibitor = Inhibitor(config.inhibit_rules)
-        self.suppressed: dict[str, str] = {}  # fingerprint → reason, for the delivery log
+        self.suppressed: dict[str, str] = {}  # alert key → reason, for the delivery log
 
     def set_config(self, config: Config, now_ns: int) -> None:
         """A reloaded configuration: regroup the alerts in force; groups that still exist keep
@@ -134,27 +142,27 @@ class Dispatcher:
     def observe(self, alerts: Iterable[Alert], now_ns: int) -> None:
         """Alerts as they are now (firing or resolved); others are left as they were."""
         for alert in alerts:
-            prev = self.alerts.get(alert.fingerprint)
+            prev = self.alerts.get(alert.key)
             if prev is None and alert.resolved:
                 continue  # resolved before anyone was told it fired
             if prev is not None and prev.resolved == alert.resolved and prev.labels == alert.labels:
-                self.alerts[alert.fingerprint] = alert  # value, traces: carried, no reschedule
-                for key in self.placed.get(alert.fingerprint, ()):
+                self.alerts[alert.key] = alert  # value, traces: carried, no reschedule
+                for key in self.placed.get(alert.key, ()):
                     self.groups[key].alerts[alert.fingerprint] = alert
                 continue
-            self.alerts[alert.fingerprint] = alert
+            self.alerts[alert.key] = alert
             self._place(alert, now_ns)
 
     def _place(self, alert: Alert, now_ns: int, *, reschedule: bool = True) -> None:
         for route in route_alert(self.config.route, alert.labels):
             glabels = group_labels(route, alert.labels)
-            key = group_key(route, glabels)
+            key = group_key(route, glabels, "" if alert.project == self.home_project else alert.project)
             group = self.groups.get(key)
             if group is None:
                 group = self.groups[key] = Group(route, key, glabels, created_ns=now_ns)
                 group.next_ns = now_ns + int(route.group_wait_s * 1e9)
             group.alerts[alert.fingerprint] = alert
-            self.placed.setdefault(alert.fingerprint, set()).add(key)
+            self.placed.setdefault(alert.key, set()).add(key)
             if reschedule and group.flushed_ns is not None:
                 # A changed group waits for group_interval after its last flush.
                 due = max(now_ns, group.flushed_ns + int(route.group_interval_s * 1e9))
@@ -202,12 +210,12 @@ class Dispatcher:
                 reason = f"silenced by {', '.join(ids)}" if ids else ""
                 if not reason and self.inhibitor.inhibited(alert, index):
                     reason = "inhibited"
-            if reason != self.suppressed.get(alert.fingerprint, ""):
+            if reason != self.suppressed.get(alert.key, ""):
                 changes.append(Suppression(alert.fingerprint, alert.labels, reason))
                 if reason:
-                    self.suppressed[alert.fingerprint] = reason
+                    self.suppressed[alert.key] = reason
                 else:
-                    self.suppressed.pop(alert.fingerprint, None)
+                    self.suppressed.pop(alert.key, None)
             if not reason:
                 send.append(alert)
         send.sort(key=lambda a: (a.resolved, a.starts_at_ns, a.fingerprint))
@@ -216,7 +224,7 @@ class Dispatcher:
         receiver = self.config.receivers[route.receiver]
         out: list[Notification] = []
         repeat_ns = int(route.repeat_interval_s * 1e9)
-        acked = bool(firing) and all(self.acknowledged(fp) for fp in firing)
+        acked = bool(firing) and all(self.acknowledged(group.alerts[fp].key) for fp in firing)
         self._note_quiet(group, firing, acked, changes)
         for kind, i, send_resolved in integrations(receiver):
             lkey = (group.key, route.receiver, kind, i)
@@ -244,12 +252,12 @@ class Dispatcher:
         # Resolved alerts leave the group once flushed; an empty group is gone.
         for a in [a for a in group.alerts.values() if a.resolved]:
             del group.alerts[a.fingerprint]
-            holders = self.placed.get(a.fingerprint, set())
+            holders = self.placed.get(a.key, set())
             holders.discard(group.key)
             if not holders:
-                self.placed.pop(a.fingerprint, None)
-                self.alerts.pop(a.fingerprint, None)
-                self.suppressed.pop(a.fingerprint, None)
+                self.placed.pop(a.key, None)
+                self.alerts.pop(a.key, None)
+                self.suppressed.pop(a.key, None)
         if not group.alerts:
             del self.groups[group.key]
             return out
@@ -259,7 +267,7 @@ class Dispatcher:
             group.next_ns = max(min(repeats, default=now_ns + repeat_ns), now_ns + 1)
             if acked:  # the repeat stays owed (and unsent) while acknowledged: not a busy loop
                 group.next_ns = max(group.next_ns, now_ns + int(route.group_interval_s * 1e9))
-            if any(fp in self.suppressed for fp in group.alerts):
+            if any(a.key in self.suppressed for a in group.alerts.values()):
                 # Some alerts are silenced or inhibited: look again every group_interval, as
                 # Alertmanager's ticks do, so they go out soon after that ends.
                 group.next_ns = min(group.next_ns, now_ns + int(route.group_interval_s * 1e9))
@@ -273,14 +281,15 @@ class Dispatcher:
     ) -> None:
         """The delivery log says when an acknowledgement stopped a group's repeats, and when they resumed."""
         for fp in firing:
-            if acked and fp not in self.quiet:
-                self.quiet.add(fp)
+            key = group.alerts[fp].key
+            if acked and key not in self.quiet:
+                self.quiet.add(key)
                 changes.append(Suppression(fp, group.alerts[fp].labels, "acknowledged: repeats stopped"))
-            elif not acked and fp in self.quiet:
-                self.quiet.discard(fp)
+            elif not acked and key in self.quiet:
+                self.quiet.discard(key)
                 changes.append(Suppression(fp, group.alerts[fp].labels, "repeats resumed"))
-        for fp in [fp for fp in self.quiet if fp not in self.alerts or self.alerts[fp].resolved]:
-            self.quiet.discard(fp)
+        for key in [k for k in self.quiet if k not in self.alerts or self.alerts[k].resolved]:
+            self.quiet.discard(key)
 
 
 def _needs_update(

@@ -40,13 +40,13 @@ class Forwarder:
         """Record alerts; those that changed state (to send now)."""
         out = []
         for a in alerts:
-            known = a.fingerprint in self.firing
+            known = a.key in self.firing
             if a.resolved:
                 if known:
-                    del self.firing[a.fingerprint]
+                    del self.firing[a.key]
                     out.append(a)
             else:
-                self.firing[a.fingerprint] = a
+                self.firing[a.key] = a
                 if not known:
                     out.append(a)
         return out
@@ -58,7 +58,7 @@ class Forwarder:
         self, session: aiohttp.ClientSession, alerts: list[Alert], now_ns: int, *, resend: bool = False
     ) -> Coroutine[Any, Any, None]:
         """The POST to run; the resend clock is set now, not when the POST runs."""
-        if resend or set(self.firing) <= {a.fingerprint for a in alerts}:
+        if resend or set(self.firing) <= {a.key for a in alerts}:
             self.last_sent_ns = now_ns  # every firing alert is in this POST: the next resend counts from it
         return self._post(session, alerts, now_ns)
 

@@ -16,14 +16,15 @@ class Inhibitor:
         self.rules = tuple(rules)
 
     def index(self, alerts: Iterable[Alert]) -> list[dict[tuple[str, ...], set[str]]]:
-        """Per rule: the equal-label values of firing source alerts → their fingerprints."""
+        """Per rule: the project and equal-label values of firing source alerts → their keys
+        (an alert inhibits only alerts of its own project)."""
         out: list[dict[tuple[str, ...], set[str]]] = []
         firing = [a for a in alerts if not a.resolved]
         for rule in self.rules:
             by: dict[tuple[str, ...], set[str]] = {}
             for a in firing:
                 if matches_all(rule.source, a.labels):
-                    by.setdefault(tuple(a.labels.get(k, "") for k in rule.equal), set()).add(a.fingerprint)
+                    by.setdefault(_equal(a, rule.equal), set()).add(a.key)
             out.append(by)
         return out
 
@@ -31,7 +32,11 @@ class Inhibitor:
         for rule, by in zip(self.rules, index, strict=True):
             if not by or not matches_all(rule.target, alert.labels):
                 continue
-            sources = by.get(tuple(alert.labels.get(k, "") for k in rule.equal), set())
-            if sources - {alert.fingerprint}:
+            sources = by.get(_equal(alert, rule.equal), set())
+            if sources - {alert.key}:
                 return True
         return False
+
+
+def _equal(alert: Alert, equal: Iterable[str]) -> tuple[str, ...]:
+    return (alert.project, *(alert.labels.get(k, "") for k in equal))

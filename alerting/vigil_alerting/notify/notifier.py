@@ -45,7 +45,7 @@ import aiohttp
 from clickhouse_connect.driver.client import Client
 from prometheus_client import CollectorRegistry
 
-from vigil_alerting.notify.alert import Alert, Notification, from_instance
+from vigil_alerting.notify.alert import Alert, Notification, alert_key, from_instance
 from vigil_alerting.notify.config import Config, load_config
 from vigil_alerting.notify.dispatch import Dispatcher, Suppression, integrations
 from vigil_alerting.notify.forward import Forwarder
@@ -89,6 +89,7 @@ class Notifier:
         max_in_flight: int = 64,
         retention_s: float = 30 * 86400.0,
         clock_ns: Callable[[], int] = time.time_ns,
+        home_project: str = "",
     ) -> None:
         for name, value in (("retry_base_s", retry_base_s), ("retry_max_s", retry_max_s), ("timeout_s", timeout_s),
                             ("write_interval_s", write_interval_s), ("silence_refresh_s", silence_refresh_s),
@@ -107,6 +108,8 @@ class Notifier:
         self.silence_refresh_s = silence_refresh_s
         self.max_in_flight = max_in_flight
         self.clock_ns = clock_ns
+        # The default project's database: its group keys name no project (dispatch.group_key).
+        self.home_project = home_project
         self.outbox = Outbox(client, system_database, retention_s=retention_s)
         self.silence_store = SilenceStore(client, system_database, clock_ns=clock_ns)
         self.metrics = NotifyMetrics(registry)
@@ -115,7 +118,7 @@ class Notifier:
         )
         self.dispatcher: Dispatcher | None = None
         self._silences: list[Silence] = []
-        self._acked: set[str] = set()  # fingerprints of alerts in acknowledged incidents (the loop's)
+        self._acked: set[str] = set()  # keys (Alert.key) of alerts in acknowledged incidents (the loop's)
         self._integrations: dict[tuple[str, str, int], Integration] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -144,6 +147,7 @@ class Notifier:
             retry_max_s=settings.notify_retry_max_s, max_attempts=settings.notify_max_attempts,
             timeout_s=settings.notify_timeout_s, silence_refresh_s=settings.notify_silence_refresh_s,
             max_in_flight=settings.notify_max_in_flight, retention_s=settings.notify_retention_days * 86400,
+            home_project=settings.database,
         )  # fmt: skip
 
     # --- set-up ------------------------------------------------------------------------------
@@ -158,6 +162,7 @@ class Notifier:
                 self.config,
                 silenced=self._silenced,
                 acknowledged=self._acked.__contains__,
+                home_project=self.home_project,
                 external_url=self.external_url,
                 log=self.outbox.notification_log(),
             )
@@ -187,6 +192,7 @@ class Notifier:
                 config,
                 silenced=self._silenced,
                 acknowledged=self._acked.__contains__,
+                home_project=self.home_project,
                 external_url=self.external_url,
             )
         else:
@@ -230,10 +236,10 @@ class Notifier:
         batch = list(alerts)
         self._call(lambda: self._on_alerts(batch))
 
-    def set_acknowledged(self, fingerprints: Iterable[str], acknowledged: bool) -> None:
-        """An incident was acknowledged (its alerts' groups are not re-sent on their repeat
-        interval) or is no longer (they are again); any thread."""
-        chosen = list(fingerprints)
+    def set_acknowledged(self, fingerprints: Iterable[str], acknowledged: bool, project: str = "") -> None:
+        """An incident (of ``project``) was acknowledged (its alerts' groups are not re-sent on
+        their repeat interval) or is no longer (they are again); any thread."""
+        chosen = [alert_key(project, fp) for fp in fingerprints]
 
         def apply() -> None:
             if acknowledged:

@@ -66,13 +66,25 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
+# One context per tls_config object (a reloaded configuration has new ones, so a replaced CA
+# file is read again): made per request, it cost a CA load each time and, being a new object,
+# kept aiohttp from reusing the receiver's kept-alive connection (its pool key has the context).
+_contexts: dict[int, tuple[TLSConfig, ssl.SSLContext]] = {}
+
+
 def ssl_context(tls: TLSConfig | None) -> ssl.SSLContext | bool:
     if tls is None:
         return True
+    known = _contexts.get(id(tls))
+    if known is not None and known[0] is tls:
+        return known[1]
     ctx = ssl.create_default_context(cafile=tls.ca_file)
     if tls.insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if len(_contexts) >= 256:  # configurations reloaded many times: start over
+        _contexts.clear()
+    _contexts[id(tls)] = (tls, ctx)
     return ctx
 
 
