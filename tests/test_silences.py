@@ -379,7 +379,9 @@ def test_two_projects_firing_identical_labels_are_notified_and_silenced_apart(
         ch = connect(app.settings.dsn)
         system = app.settings.system_database
         registry.ensure(ch, system)
-        registry.create_project(ch, system, "beta", main=app.settings.database)
+        registry.create_project(
+            ch, system, "beta", main=app.settings.database, create_tables=partial(apply_migrations, ch)
+        )
         hasher = KeyHasher(SECRET.encode())
         scopes = ["read", "write", "ingest"]
         _, a_key = registry.create_key(ch, system, hasher, "default", scopes, name="a")
