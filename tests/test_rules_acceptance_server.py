@@ -4,12 +4,15 @@ and severity; GetRunnerStatus reports the last evaluation and a failing rule's f
 ListAlerts filters by severity; a log rule's alert carries the trace id of the ERROR record's
 span and GetTrace opens it; a read key is refused every changing alerting RPC and allowed the
 reading ones; the built-in drift rules have the detector's defaults; grpcurl lists every rule
-and alert RPC."""
+and alert RPC; a bad rules file on SIGHUP leaves the old rules in force."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,7 +41,7 @@ from vigil_proto.alerting.v1 import alerting_pb2_grpc
 from vigil_server.settings import VigilSettings
 
 import support
-from support import RunningApp, credentials_changed, http_request, make_request, make_settings
+from support import RunningApp, ServerProcess, credentials_changed, http_request, make_request, make_settings
 
 INTERVAL_S = 1.0
 SECRET = "rules-acceptance-secret-0123456789"
@@ -327,3 +330,45 @@ def test_grpcurl_lists_every_rule_and_alert_rpc(server: tuple[RunningApp, Keys])
     assert out.returncode == 0, out.stderr
     listed = set(out.stdout.split())
     assert {f"vigil.alerting.v1.AlertingService.{rpc}" for rpc in ISSUE_RPCS} <= listed
+
+
+SEED_POLICY = {
+    "name": "high-cpu-alert",
+    "severity": "warning",
+    "target": "web-*",
+    "condition": {"type": "metric_exceeds", "metric": "cpu_percent", "threshold": 80},
+}
+
+
+def test_a_bad_rules_file_on_sighup_leaves_the_old_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([SEED_POLICY]))
+    server = ServerProcess(tmp_path / "data", VIGIL_RULES_FILE=str(rules), VIGIL_RULES_INTERVAL_S="1")
+    try:
+        server.wait_ready()
+        with QueryClient(f"127.0.0.1:{server.query_port}") as c:
+
+            def evaluations() -> int:
+                return next(r.evaluations for r in c.runner_status().per_rule if r.name == "high-cpu-alert")
+
+            wait_for(lambda: evaluations() >= 1, 60, "the first evaluation")
+            rules.write_text(json.dumps([SEED_POLICY, {**SEED_POLICY, "name": "two", "target": "web-[1"}]))
+            os.kill(server.proc.pid, signal.SIGHUP)
+            wait_for(lambda: "rules file not reloaded" in server.log(), 60, "the refusal in the log")
+            refusal = next(line for line in server.log().splitlines() if "rules file not reloaded" in line)
+            assert str(rules) in refusal and "policy 'two'" in refusal and "field target" in refusal
+            assert server.proc.poll() is None  # still serving
+            assert {r.name for r in c.rules() if r.source == "file"} == {"high-cpu-alert"}
+            before = evaluations()
+            wait_for(lambda: evaluations() >= before + 2, 60, "the old rule still evaluated")
+            # A good file afterwards is taken: the signal was handled, not lost.
+            rules.write_text(json.dumps([SEED_POLICY, {**SEED_POLICY, "name": "two"}]))
+            os.kill(server.proc.pid, signal.SIGHUP)
+            wait_for(
+                lambda: {r.name for r in c.rules() if r.source == "file"} == {"high-cpu-alert", "two"},
+                60,
+                "reload",
+            )
+    finally:
+        server.terminate()
+        assert server.wait() == 0
