@@ -7,17 +7,24 @@ notifier's metrics on the server's /metrics."""
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import os
 import signal
+import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import yaml
-from alert_support import send_spans
+from alert_support import Gauges, send_spans
 from notify_fakes import FakeReceivers, wait_for
+
+from vigil import QueryClient
+from vigil.query_client import QueryError
 
 from support import ServerProcess, query_stopped_storage
 
@@ -129,6 +136,157 @@ def test_kill_9_of_the_server_resumes_the_owed_notifications_with_their_outbox_i
     duplicates = len(fake.at("/slow")) - USERS
     print(f"kill -9 of vigil serve: {before} arrived before, {len(pending)} pending in the outbox, "
           f"{duplicates} duplicates (same id) after the restart")  # fmt: skip
+
+
+PER_USER_RULE = {
+    "name": "per-user", "severity": "warning", "target": SERVICE, "group_by": ["vigil.user"],
+    "window": "1h", "interval": 1, "condition": {"type": "spans", "measure": "count", "threshold": 0},
+}  # fmt: skip
+
+
+def _one_receiver(path: Path, fake: FakeReceivers, name: str) -> Path:
+    return _config(
+        path,
+        {"receiver": name, "group_by": ["alertname", "vigil.user"], "group_wait": "0s",
+         "group_interval": "1s", "repeat_interval": "1h"},
+        [{"name": name, "webhook_configs": [{"url": f"{fake.url}/{name}"}]}],
+    )  # fmt: skip
+
+
+def _users_at(fake: FakeReceivers, path: str) -> set[str]:
+    return {r.json["groupLabels"]["vigil.user"] for r in fake.at(path) if r.json["status"] == "firing"}
+
+
+def _fire_and_see(server: ServerProcess, fake: FakeReceivers, user: str, receiver: str) -> None:
+    """A span of ``user`` makes the per-user rule fire for them; its notification reaches
+    ``receiver`` (and no other receiver has it)."""
+    send_spans(server, SERVICE, [("call", 5.0, False, {"user.id": user})])  # type: ignore[arg-type]
+    wait_for(lambda: user in _users_at(fake, f"/{receiver}"), 90, f"{user}'s notification at {receiver}")
+    elsewhere = {r.path for r in fake.requests if r.json["groupLabels"].get("vigil.user") == user}
+    assert elsewhere == {f"/{receiver}"}, elsewhere
+
+
+def test_reload_rules_and_sighup_reload_the_alertmanager_configuration_and_a_bad_one_is_refused(
+    tmp_path: Path, fake: FakeReceivers
+) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([PER_USER_RULE]))
+    config = _one_receiver(tmp_path / "alertmanager.yml", fake, "old")
+    server = ServerProcess(
+        tmp_path / "data",
+        VIGIL_RULES_FILE=str(rules),
+        VIGIL_RULES_INTERVAL_S="1",
+        VIGIL_ALERTMANAGER_CONFIG=str(config),
+        VIGIL_DRIFT_INTERVAL_S="0",
+    )
+    try:
+        server.wait_ready()
+        _fire_and_see(server, fake, "u-a", "old")
+        with QueryClient(f"127.0.0.1:{server.query_port}") as c:
+            # ReloadRules re-reads the Alertmanager configuration too: the next one goes to "new".
+            _one_receiver(config, fake, "new")
+            done = c.reload_rules()
+            assert (done.file, done.rules, done.alertmanager_config) == (str(rules), 1, str(config))
+            _fire_and_see(server, fake, "u-b", "new")
+
+            # A bad file is refused whole, with the file and the key's path; "new" stays.
+            config.write_text(config.read_text().replace("receiver: new", "receiver: nowhere", 1))
+            with pytest.raises(QueryError) as refused:
+                c.reload_rules()
+            assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+            assert str(config) in str(refused.value) and "nowhere" in str(refused.value), refused.value
+            _fire_and_see(server, fake, "u-c", "new")
+
+        # SIGHUP: the same.
+        log_lines = server.log().count("alertmanager configuration reloaded")
+        _one_receiver(config, fake, "third")
+        os.kill(server.proc.pid, signal.SIGHUP)
+        wait_for(
+            lambda: server.log().count("alertmanager configuration reloaded") > log_lines,
+            60,
+            "the SIGHUP reload",
+        )
+        _fire_and_see(server, fake, "u-d", "third")
+        config.write_text("route: {receiver: third}\nreceivers: [{name: third, bogus_configs: []}]\n")
+        os.kill(server.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "not reloaded" in server.log(), 60, "the refused SIGHUP reload")
+        assert str(config) in server.log().split("not reloaded", 1)[1].splitlines()[0]
+        _fire_and_see(server, fake, "u-e", "third")
+
+        # The notifier's metrics on the server's /metrics.
+        text = _metrics(server)
+        for receiver in ("old", "new", "third"):
+            sent = _sample(
+                text, "vigil_notifications_total", receiver=receiver, integration="webhook", result="sent"
+            )
+            assert sent is not None and sent >= 1, (receiver, sent)
+        assert (_sample(text, "vigil_notification_delivery_seconds_count", receiver="third") or 0) >= 2
+        assert _sample(text, "vigil_notification_outbox_backlog") is not None
+    finally:
+        _stop(server)
+
+
+def test_a_3_s_repeat_interval_resends_every_3_s_and_not_more_then_one_resolved(
+    tmp_path: Path, fake: FakeReceivers
+) -> None:
+    """Over a fixed window of 10.5 s from the first send: exactly 4 firing requests, 3 s (±1 s)
+    apart; after the data drops, exactly one resolved request and no firing one after it."""
+    metric = f"cpu_repeat_{uuid.uuid4().hex[:8]}"
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            [{"name": "hot-cpu", "severity": "critical", "target": "web-*", "interval": 1,
+              "condition": {"type": "metric_exceeds", "metric": metric, "threshold": 80}}]
+        )
+    )  # fmt: skip
+    config = _config(
+        tmp_path / "alertmanager.yml",
+        {"receiver": "hook", "group_by": ["alertname", "service"], "group_wait": "0s",
+         "group_interval": "1s", "repeat_interval": "3s"},
+        [{"name": "hook", "webhook_configs": [{"url": f"{fake.url}/hook", "send_resolved": True}]}],
+    )  # fmt: skip
+    server = ServerProcess(
+        tmp_path / "data",
+        VIGIL_RULES_FILE=str(rules),
+        VIGIL_RULES_INTERVAL_S="1",
+        VIGIL_ALERTMANAGER_CONFIG=str(config),
+        VIGIL_DRIFT_INTERVAL_S="0",
+    )
+    gauges: Gauges | None = None
+    try:
+        server.wait_ready()
+        gauges = Gauges(server, metric, {"web-7": 95.0}, every_s=0.5)  # type: ignore[arg-type]
+        first = wait_for(lambda: fake.at("/hook"), 90, "the first notification")[0]
+        assert first.json["status"] == "firing"
+        window_end = first.at + 10.5
+        # The window is the observation itself: what arrives in it is counted after it ends.
+        wait_for(lambda: time.monotonic() >= window_end, 30, "the end of the 10.5 s window")
+        in_window = [r for r in fake.at("/hook") if r.at <= window_end]
+        assert [r.json["status"] for r in in_window] == ["firing"] * 4, [
+            (round(r.at - first.at, 2), r.json["status"]) for r in in_window
+        ]
+        offsets = [round(r.at - first.at, 2) for r in in_window]
+        assert all(abs(o - 3 * i) <= 1.0 for i, o in enumerate(offsets)), offsets
+
+        gauges.set("web-7", 40.0)
+        resolved = wait_for(
+            lambda: [r for r in fake.at("/hook") if r.json["status"] == "resolved"], 90, "the resolved one"
+        )[0]
+        # Watch one more repeat interval (and a second of slack) past the resolution.
+        quiet_end = resolved.at + 4.0
+        wait_for(lambda: time.monotonic() >= quiet_end, 30, "4 s after the resolved request")
+        hooks = fake.at("/hook")
+        assert [r.json["status"] for r in hooks].count("resolved") == 1
+        assert all(r.json["status"] == "resolved" for r in hooks if r.at >= resolved.at)
+        # Every firing one, also those between the window and the resolution, kept the 3 s step.
+        firing_at = [r.at for r in hooks if r.json["status"] == "firing"]
+        gaps = [round(b - a, 2) for a, b in itertools.pairwise(firing_at)]
+        assert all(2.0 <= g <= 4.0 for g in gaps), gaps
+        print(f"repeat_interval 3 s: firing offsets {offsets}, all gaps {gaps}")
+    finally:
+        if gauges is not None:
+            gauges.close()
+        _stop(server)
 
 
 def _metrics(server: ServerProcess) -> str:
