@@ -21,12 +21,18 @@ import grpc
 import pytest
 import yaml
 from alert_support import Gauges, send_spans
+from clickhouse_connect.driver.client import Client
 from notify_fakes import FakeReceivers, wait_for
 
 from vigil import QueryClient
 from vigil.query_client import QueryError
+from vigil_alerting.notify import Notifier
+from vigil_alerting.notify.outbox import Outbox
+from vigil_alerting.rules import parse_rule
+from vigil_alerting.state.machine import Observation, new_instance, step
+from vigil_storage import connect
 
-from support import ServerProcess, query_stopped_storage
+from support import RunningApp, ServerProcess, query_stopped_storage
 
 SERVICE = "notify-acceptance"
 USERS = 50
@@ -287,6 +293,168 @@ def test_a_3_s_repeat_interval_resends_every_3_s_and_not_more_then_one_resolved(
         if gauges is not None:
             gauges.close()
         _stop(server)
+
+
+def test_vigil_serve_forwards_to_an_external_alertmanager_and_resends_while_firing(
+    tmp_path: Path, fake: FakeReceivers
+) -> None:
+    """VIGIL_ALERTMANAGER_URL without a configuration: ``POST /api/v2/alerts`` with the firing
+    alert, again every VIGIL_ALERTMANAGER_RESEND_S while it fires, then once with its end."""
+    metric = f"disk_forward_{uuid.uuid4().hex[:8]}"
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            [{"name": "disk-full", "severity": "critical", "target": "db-*", "interval": 1,
+              "condition": {"type": "metric_exceeds", "metric": metric, "threshold": 90}}]
+        )
+    )  # fmt: skip
+    server = ServerProcess(
+        tmp_path / "data",
+        VIGIL_RULES_FILE=str(rules),
+        VIGIL_RULES_INTERVAL_S="1",
+        VIGIL_ALERTMANAGER_URL=f"{fake.url}/am",
+        VIGIL_ALERTMANAGER_RESEND_S="1",
+        VIGIL_DRIFT_INTERVAL_S="0",
+    )
+    path = "/am/api/v2/alerts"
+    gauges: Gauges | None = None
+    try:
+        server.wait_ready()
+        gauges = Gauges(server, metric, {"db-1": 97.0}, every_s=0.5)  # type: ignore[arg-type]
+        posts = wait_for(lambda: len(fake.at(path)) >= 3 and fake.at(path), 90, "three POSTs while firing")
+        for post in posts[:3]:
+            (alert,) = post.json
+            assert alert["labels"]["alertname"] == "disk-full" and "db-1" in alert["labels"].values()
+            assert alert["labels"]["severity"] == "critical"
+            assert alert["endsAt"] > alert["startsAt"]  # ahead: the Alertmanager expires it if Vigil stops
+        gaps = [round(b.at - a.at, 2) for a, b in itertools.pairwise(posts[:3])]
+        assert all(0.5 <= g <= 2.5 for g in gaps), gaps
+        before = len(fake.at(path))
+        gauges.set("db-1", 10.0)
+
+        def ended() -> bool:
+            now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1))
+            return any(p.json and p.json[0]["endsAt"][:19] <= now for p in fake.at(path)[before:])
+
+        wait_for(ended, 90, "the alert sent once more with its end time")
+        text = _metrics(server)
+        assert (_sample(text, "vigil_alertmanager_forwards_total", result="sent") or 0) >= 3
+    finally:
+        if gauges is not None:
+            gauges.close()
+        _stop(server)
+
+
+def test_the_slack_message_names_severity_threshold_and_links_the_example_trace(
+    tmp_path: Path, fake: FakeReceivers
+) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            [{"name": "slow-calls", "severity": "critical", "target": SERVICE, "window": "1h", "interval": 1,
+              "condition": {"type": "spans", "measure": "count", "threshold": 2}}]
+        )
+    )  # fmt: skip
+    config = _config(
+        tmp_path / "alertmanager.yml",
+        {"receiver": "chat", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "1s",
+         "repeat_interval": "1h"},
+        [{"name": "chat", "slack_configs": [{"api_url": f"{fake.url}/slack/T1", "channel": "#ops"}]}],
+    )  # fmt: skip
+    server = ServerProcess(
+        tmp_path / "data",
+        VIGIL_RULES_FILE=str(rules),
+        VIGIL_RULES_INTERVAL_S="1",
+        VIGIL_ALERTMANAGER_CONFIG=str(config),
+        VIGIL_NOTIFY_EXTERNAL_URL="http://vigil.test",
+        VIGIL_DRIFT_INTERVAL_S="0",
+    )
+    try:
+        server.wait_ready()
+        traces = send_spans(server, SERVICE, [("call", 5.0, True, {}) for _ in range(3)])  # type: ignore[arg-type]
+        (message,) = wait_for(lambda: fake.at("/slack/T1"), 90, "the Slack message")
+        body = message.json
+        assert body["channel"] == "#ops" and "slow-calls" in body["text"]
+        blocks = json.dumps(body["blocks"])
+        assert "Severity: `critical`" in blocks, blocks
+        assert (
+            "Value: `3`" in blocks
+            and "(threshold " in blocks
+            and "2" in blocks.split("(threshold ", 1)[1][:8]
+        )
+        links = [f"http://vigil.test/traces/{t}|Example trace" for t in traces]
+        assert any(link in blocks for link in links), blocks
+        assert "<http://vigil.test/" in blocks and "|Alert>" in blocks  # the alert's link too
+    finally:
+        _stop(server)
+
+
+@pytest.fixture
+def client(app: RunningApp) -> Iterator[Client]:
+    c = connect(app.settings.dsn)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def system_db(client: Client) -> Iterator[str]:
+    name = f"vigil_notify_accept_{uuid.uuid4().hex[:8]}"
+    yield name
+    client.command(f"DROP DATABASE IF EXISTS {name}")
+
+
+def test_a_timeout_is_retried_with_growing_gaps_between_the_attempts(
+    app: RunningApp, client: Client, system_db: str, tmp_path: Path, fake: FakeReceivers
+) -> None:
+    """A receiver slower than the timeout: each attempt times out and is retried after
+    ``retry_base_s * 2**(attempt-1)``; when it answers in time the notification is sent, with one
+    delivery id throughout and every timeout in the delivery log."""
+    timeout, base = 0.3, 0.4
+    config = _config(
+        tmp_path / "alertmanager.yml",
+        {"receiver": "slow", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "1s",
+         "repeat_interval": "1h"},
+        [{"name": "slow", "webhook_configs": [{"url": f"{fake.url}/slow"}]}],
+    )  # fmt: skip
+    fake.delays["/slow"] = 2.0
+    notifier = Notifier(
+        client, system_database=system_db, config_path=config, retry_base_s=base, timeout_s=timeout
+    )
+    notifier.open()
+    notifier.start()
+    reader = connect(app.settings.dsn)  # the notifier's thread owns ``client``
+    try:
+        rule = parse_rule(
+            {"name": "timeouts", "condition": {"type": "metric_exceeds", "metric": "cpu", "threshold": 80}}
+        )
+        inst, _ = step(
+            rule,
+            new_instance(rule, {"service.name": "a"}),
+            Observation("breach", 95.0),
+            "> 80",
+            time.time_ns(),
+        )
+        notifier.observe([inst])
+        wait_for(lambda: len(fake.at("/slow")) >= 4, 60, "four attempts")
+        fake.delays["/slow"] = 0.0  # the fifth attempt comes 0.3 + 3.2 s after the fourth
+        outbox = Outbox(reader, system_db)
+        wait_for(lambda: [r.state for r in outbox.rows()] == ["sent"], 60, "sent")
+        attempts = fake.at("/slow")
+        assert len(attempts) == 5 and len({r.headers["X-Vigil-Delivery-Id"] for r in attempts}) == 1
+        gaps = [b.at - a.at for a, b in itertools.pairwise(attempts)]
+        # Each gap is the timeout plus the backoff at least (sleeps never end early); a loaded
+        # machine only adds to them, and 3 s of slack bounds them above.
+        expected = [timeout + base * 2**i for i in range(4)]  # 0.7, 1.1, 1.9, 3.5
+        assert all(e - 0.05 <= g <= e + 3.0 for g, e in zip(gaps, expected, strict=True)), (gaps, expected)
+        assert gaps[3] > gaps[0] + 1.0, gaps  # grows: a fixed delay would keep them equal
+        (row,) = outbox.rows()
+        log = outbox.delivery_log(notification_id=row.notification.id)
+        assert [(e.result, e.answer) for e in log][:4] == [("retry", f"timeout after {timeout:g} s")] * 4
+        assert (log[4].attempt, log[4].result) == (5, "sent")
+        print(f"timeout retries: gaps {[round(g, 2) for g in gaps]} for expected {expected}")
+    finally:
+        notifier.stop()
+        reader.close()
 
 
 def _metrics(server: ServerProcess) -> str:
