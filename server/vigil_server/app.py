@@ -323,7 +323,9 @@ class VigilApp:
         try:
             await loop.run_in_executor(None, self.alerting.reload_files)
         except Exception as exc:
-            log.error("rules file and Alertmanager configuration not reloaded, what is in force stays: %s", exc)
+            log.error(
+                "rules file and Alertmanager configuration not reloaded, what is in force stays: %s", exc
+            )
 
     def _migrate_projects(self) -> None:
         """The registry, the price book and every project's migrations (the main database's
