@@ -448,7 +448,15 @@ def test_a_timeout_is_retried_with_growing_gaps_between_the_attempts(
         assert all(e - 0.05 <= g <= e + 3.0 for g, e in zip(gaps, expected, strict=True)), (gaps, expected)
         assert gaps[3] > gaps[0] + 1.0, gaps  # grows: a fixed delay would keep them equal
         (row,) = outbox.rows()
-        log = outbox.delivery_log(notification_id=row.notification.id)
+        log = wait_for(  # the log's rows are written in batches, after the outbox row may be
+            lambda: (
+                (entries := outbox.delivery_log(notification_id=row.notification.id))
+                and len(entries) >= 5
+                and entries
+            ),
+            30,
+            "five delivery log entries",
+        )
         assert [(e.result, e.answer) for e in log][:4] == [("retry", f"timeout after {timeout:g} s")] * 4
         assert (log[4].attempt, log[4].result) == (5, "sent")
         print(f"timeout retries: gaps {[round(g, 2) for g in gaps]} for expected {expected}")
