@@ -32,7 +32,7 @@ from vigil_alerting.rules import parse_rule
 from vigil_alerting.state.machine import Observation, new_instance, step
 from vigil_storage import connect
 
-from support import RunningApp, ServerProcess, query_stopped_storage
+from support import RunningApp, ServerProcess, make_settings, query_stopped_storage
 
 SERVICE = "notify-acceptance"
 USERS = 50
@@ -293,6 +293,33 @@ def test_a_3_s_repeat_interval_resends_every_3_s_and_not_more_then_one_resolved(
         if gauges is not None:
             gauges.close()
         _stop(server)
+
+
+def test_reload_rules_without_a_rules_file_reloads_the_alertmanager_configuration(
+    chdb_dir: Path, tmp_path: Path, fake: FakeReceivers
+) -> None:
+    config = _one_receiver(tmp_path / "alertmanager.yml", fake, "old")
+    app = RunningApp(make_settings(chdb_dir, database="notify_reload_only", alertmanager_config=config))
+    try:
+        with QueryClient(app.query_target) as c:
+            done = c.reload_rules()
+            assert (done.file, done.rules, done.alertmanager_config) == ("", 0, str(config))
+            config.write_text("route: {receiver: old}\nreceivers: []\n")
+            with pytest.raises(QueryError) as refused:
+                c.reload_rules()
+            assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT and str(config) in str(
+                refused.value
+            )
+    finally:
+        app.stop()
+    bare = RunningApp(make_settings(chdb_dir, database="notify_reload_none"))
+    try:
+        with QueryClient(bare.query_target) as c, pytest.raises(QueryError) as nothing:
+            c.reload_rules()
+        assert nothing.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "VIGIL_RULES_FILE" in str(nothing.value) and "VIGIL_ALERTMANAGER_CONFIG" in str(nothing.value)
+    finally:
+        bare.stop()
 
 
 def test_vigil_serve_forwards_to_an_external_alertmanager_and_resends_while_firing(
