@@ -322,6 +322,39 @@ def test_reload_rules_without_a_rules_file_reloads_the_alertmanager_configuratio
         bare.stop()
 
 
+def test_a_reload_that_drops_a_receiver_an_escalation_step_names_is_refused(
+    chdb_dir: Path, tmp_path: Path, fake: FakeReceivers
+) -> None:
+    """As at the start, where such a file stops the server: the step would fail at its time."""
+    config = _config(
+        tmp_path / "alertmanager.yml",
+        {"receiver": "team", "group_wait": "0s"},
+        [{"name": "team", "webhook_configs": [{"url": f"{fake.url}/team"}]},
+         {"name": "pager", "webhook_configs": [{"url": f"{fake.url}/pager"}]}],
+    )  # fmt: skip
+    incidents = tmp_path / "incidents.json"
+    incidents.write_text(
+        json.dumps({"escalation": [{"name": "page", "steps": [{"after": 60, "notify": "pager"}]}]})
+    )
+    app = RunningApp(
+        make_settings(
+            chdb_dir, database="notify_reload_esc", alertmanager_config=config, incidents_file=incidents
+        )
+    )
+    try:
+        with QueryClient(app.query_target) as c:
+            good = config.read_text()
+            _one_receiver(config, fake, "team")  # "pager" is gone
+            with pytest.raises(QueryError) as refused:
+                c.reload_rules()
+            assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+            assert str(config) in str(refused.value) and "'pager'" in str(refused.value), refused.value
+            config.write_text(good)
+            assert c.reload_rules().alertmanager_config == str(config)
+    finally:
+        app.stop()
+
+
 def test_vigil_serve_forwards_to_an_external_alertmanager_and_resends_while_firing(
     tmp_path: Path, fake: FakeReceivers
 ) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from vigil_alerting.incidents.manager import IncidentManager, ReceiverSink
 from vigil_alerting.incidents.model import Incident
 from vigil_alerting.metrics import Snapshot
 from vigil_alerting.notify.config import load_config
+from vigil_alerting.notify.errors import NotifyConfigError
 from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.rules.load import load_file, parse_rule
 from vigil_alerting.rules.model import Rule
@@ -291,11 +292,26 @@ class Alerting:
         if self.rules_file is not None:
             load_file(self.rules_file)
         if am_config is not None:
-            load_config(am_config)
+            self._check_escalation_receivers(am_config, load_config(am_config).receivers)
         rules = self.reload() if self.rules_file is not None else None
         if notifier is not None and am_config is not None:
             notifier.reload()
         return Reloaded(rules, am_config)
+
+    def _check_escalation_receivers(self, am_config: Path, receivers: Collection[str]) -> None:
+        """As at the start: every Alertmanager receiver an escalation step names must stay."""
+        if self.incidents is None:
+            return
+        config = self.incidents.config
+        named = {s.notify for p in config.policies for s in p.steps if s.notify} - set(config.receivers)
+        missing = sorted(named - set(receivers))
+        if missing:
+            raise NotifyConfigError(
+                f"escalation steps of the incidents file name {', '.join(map(repr, missing))},"
+                " which this configuration no longer has",
+                file=str(am_config),
+                path="receivers",
+            )
 
     def runner(self, database: str) -> Runner:
         with self._lock:
