@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from vigil_alerting.errors import RuleError
 from vigil_alerting.incidents.manager import IncidentManager, ReceiverSink
 from vigil_alerting.incidents.model import Incident
 from vigil_alerting.metrics import Snapshot
+from vigil_alerting.notify.config import load_config
+from vigil_alerting.notify.errors import NotifyConfigError
 from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.rules.load import load_file, parse_rule
 from vigil_alerting.rules.model import Rule
@@ -41,6 +44,14 @@ log = logging.getLogger(__name__)
 DEFAULT_PROJECT = "default"
 # (slug, telemetry database) of every live project, the default one first.
 ProjectList = Callable[[Client], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What ``Alerting.reload_files`` put in force."""
+
+    rules: list[Rule] | None  # the rules file's policies; None without a rules file
+    alertmanager_config: Path | None  # the Alertmanager configuration re-read; None without one
 
 
 class Alerting:
@@ -275,6 +286,41 @@ class Alerting:
                 )
         log.info("rules reloaded from %s: %d policies", self.rules_file, len(rules))
         return rules
+
+    def reload_files(self) -> Reloaded:
+        """SIGHUP and ReloadRules: the rules file and the Alertmanager configuration. Both are
+        parsed before either is applied, so a bad one (RuleFileError, NotifyConfigError: with its
+        file and path) changes neither and everything in force stays."""
+        notifier = self.notifier
+        am_config = notifier.config_path if notifier is not None else None
+        if self.rules_file is None and am_config is None:
+            raise RuleError(
+                "nothing to reload: neither a rules file (VIGIL_RULES_FILE) nor an Alertmanager"
+                " configuration (VIGIL_ALERTMANAGER_CONFIG) is configured"
+            )
+        if self.rules_file is not None:
+            load_file(self.rules_file)
+        if am_config is not None:
+            self._check_escalation_receivers(am_config, load_config(am_config).receivers)
+        rules = self.reload() if self.rules_file is not None else None
+        if notifier is not None and am_config is not None:
+            notifier.reload()
+        return Reloaded(rules, am_config)
+
+    def _check_escalation_receivers(self, am_config: Path, receivers: Collection[str]) -> None:
+        """As at the start: every Alertmanager receiver an escalation step names must stay."""
+        if self.incidents is None:
+            return
+        config = self.incidents.config
+        named = {s.notify for p in config.policies for s in p.steps if s.notify} - set(config.receivers)
+        missing = sorted(named - set(receivers))
+        if missing:
+            raise NotifyConfigError(
+                f"escalation steps of the incidents file name {', '.join(map(repr, missing))},"
+                " which this configuration no longer has",
+                file=str(am_config),
+                path="receivers",
+            )
 
     def runner(self, database: str) -> Runner:
         with self._lock:

@@ -10,7 +10,8 @@ swaps the rules only if it is valid, so a bad file leaves the previous rules in 
 
 One evaluator per project (how a second process is kept from double-evaluating)
 ------------------------------------------------------------------------------
-Proposed for the deploy issue; not implemented here. Two layers:
+Layer 1 and the lease of layer 2 exist (``server/vigil_server/worker_lease.py``, the rules' loop
+as a job of ``--role worker``); the fencing token in the rows below is not implemented. Two layers:
 
 1. Only one process is meant to evaluate: the ``worker`` role (``all`` in the all-in-one
    server, where the single embedded chDB directory already excludes a second process).

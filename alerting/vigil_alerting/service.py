@@ -262,8 +262,12 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
 
     async def ReloadRules(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         async def reload(p: Principal) -> Any:
-            rules = await self._reader.run(lambda _: self._alerting.reload())
-            return pb.ReloadRulesResponse(file=str(self._alerting.rules_file), rules=len(rules))
+            done = await self._reader.run(lambda _: self._alerting.reload_files())
+            return pb.ReloadRulesResponse(
+                file=str(self._alerting.rules_file or ""),
+                rules=len(done.rules or []),
+                alertmanager_config=str(done.alertmanager_config or ""),
+            )
 
         return await self._call("ReloadRules", context, WRITE, reload)
 

@@ -317,20 +317,15 @@ class VigilApp:
         start_alerting(self.alerting)
 
     async def reload_rules(self) -> None:
-        """SIGHUP: re-read the rules file and the Alertmanager configuration; a bad one is
-        logged and what is in force stays."""
+        """SIGHUP, as the ReloadRules RPC: re-read the rules file and the Alertmanager
+        configuration; a bad one is logged and what is in force stays."""
         loop = asyncio.get_running_loop()
-        if self.settings.rules_file is not None:
-            try:
-                await loop.run_in_executor(None, self.alerting.reload)
-            except Exception as exc:
-                log.error("rules file not reloaded, the previous rules stay in force: %s", exc)
-        notifier = self.alerting.notifier
-        if notifier is not None:
-            try:
-                await loop.run_in_executor(None, notifier.reload)
-            except Exception as exc:
-                log.error("Alertmanager configuration not reloaded, the previous one stays in force: %s", exc)
+        try:
+            await loop.run_in_executor(None, self.alerting.reload_files)
+        except Exception as exc:
+            log.error(
+                "rules file and Alertmanager configuration not reloaded, what is in force stays: %s", exc
+            )
 
     def _migrate_projects(self) -> None:
         """The registry, the price book and every project's migrations (the main database's

@@ -18,12 +18,12 @@ One sender (how two processes are kept from double-sending)
 By construction: the notifier runs in the process that runs the alert runner (the ``all``
 server today, the ``worker`` role in a split deployment), which is one process per project —
 with embedded ClickHouse the data directory admits one process. Two notifiers on one
-ClickHouse server would each resume the same ``pending`` outbox rows; the deploy issue adds
-the runner's lease (``vigil_worker_lease`` with a fencing token, see ``runner.py``): a
-notifier starts, and resumes the outbox, only while it holds the lease, and stamps the token
-into the outbox rows it writes; the idempotency key (the outbox row's id, the
-``X-Vigil-Delivery-Id`` header, PagerDuty's ``dedup_key`` per group) makes any copy sent across
-a hand-over recognisable to the receiver.
+ClickHouse server would each resume the same ``pending`` outbox rows; in ``--role worker`` the
+worker lease (``vigil_worker_lease``, server/vigil_server/worker_lease.py) keeps a second one
+off: the notifier runs in the rules' loop, a job started only while the lease is held. Not
+done: stamping the lease's fencing token into the outbox rows it writes. The idempotency key
+(the outbox row's id, the ``X-Vigil-Delivery-Id`` header, PagerDuty's ``dedup_key`` per group)
+makes any copy sent across a hand-over recognisable to the receiver.
 """
 
 from __future__ import annotations

@@ -508,7 +508,8 @@ class QueryClient:
         return self._call(self._alerting.DisableRule, alerting_pb2.DisableRuleRequest(name=name)).rule
 
     def reload_rules(self) -> alerting_pb2.ReloadRulesResponse:
-        """Re-read the server's rules file; a bad file is refused (INVALID_ARGUMENT)."""
+        """Re-read the server's rules file and Alertmanager configuration; a bad file is
+        refused (INVALID_ARGUMENT) and what is in force stays."""
         return self._call(self._alerting.ReloadRules, alerting_pb2.ReloadRulesRequest())
 
     def export_rules(self, format: str = "json") -> str:

@@ -123,12 +123,14 @@ class ReloadRulesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ReloadRulesResponse(_message.Message):
-    __slots__ = ("file", "rules")
+    __slots__ = ("file", "rules", "alertmanager_config")
     FILE_FIELD_NUMBER: _ClassVar[int]
     RULES_FIELD_NUMBER: _ClassVar[int]
+    ALERTMANAGER_CONFIG_FIELD_NUMBER: _ClassVar[int]
     file: str
     rules: int
-    def __init__(self, file: _Optional[str] = ..., rules: _Optional[int] = ...) -> None: ...
+    alertmanager_config: str
+    def __init__(self, file: _Optional[str] = ..., rules: _Optional[int] = ..., alertmanager_config: _Optional[str] = ...) -> None: ...
 
 class ExportRulesRequest(_message.Message):
     __slots__ = ("format",)

@@ -254,8 +254,9 @@ class AlertingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReloadRules(self, request, context):
-        """Re-read VIGIL_RULES_FILE; a file with an error is refused whole (INVALID_ARGUMENT with the
-        file, the policy and the field) and the rules in force stay.
+        """Re-read VIGIL_RULES_FILE and VIGIL_ALERTMANAGER_CONFIG (as SIGHUP does); a file with an
+        error is refused whole (INVALID_ARGUMENT with the file and the policy and field, or the
+        key's path) and neither file's content in force changes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
