@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 from clickhouse_connect.driver.client import Client
 
-from support import Acknowledged, RunningApp, export_load, make_settings, wait_for
+from support import Acknowledged, RunningApp, ServerProcess, export_load, make_settings, wait_for
 
 
 def test_a_killed_decode_worker_is_replaced_and_its_requests_retried(chdb_dir: Path, ch: Client) -> None:
@@ -68,3 +68,43 @@ def test_a_killed_decode_worker_is_replaced_and_its_requests_retried(chdb_dir: P
     finally:
         stop.set()
         running.stop()
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (the decode workers and the resource tracker)."""
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.add(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_decode_workers_leave_with_a_server_killed_by_sigkill(tmp_path: Path) -> None:
+    """kill -9 of `vigil serve` alone (not its process group, as a supervisor or an OOM kill
+    does): its decode workers and their resource tracker exit instead of living on as orphans."""
+    server = ServerProcess(tmp_path / "data", VIGIL_DECODE_WORKERS="2")
+    try:
+        server.wait_ready()
+        children = wait_for(
+            lambda: (c := _children(server.proc.pid)) and len(c) >= 3 and c, 60, "the workers and the tracker"
+        )
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.wait()
+        wait_for(lambda: not any(_alive(p) for p in children), 60, "the workers to leave", every_s=0.2)
+    finally:
+        if server.proc.poll() is None:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.wait()

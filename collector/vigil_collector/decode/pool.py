@@ -17,6 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -84,6 +87,27 @@ def ipc_stream(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _start_worker() -> None:
+    """A worker's initializer: leave with the server, then warm up."""
+    _exit_with_parent()
+    _warm_up()
+
+
+def _exit_with_parent() -> None:
+    """A server killed with SIGKILL cannot stop its pool: without this its workers (and the
+    resource tracker, which waits for them) would live on as orphans, each holding its memory.
+    The parent's sentinel becomes ready when the parent is gone, however it ended."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="vigil-exit-with-parent", daemon=True).start()
+
+
 def _warm_up() -> None:
     """Decode a tiny request once, so that first-call costs (pyarrow initialises lazily, over a
     second of CPU) are paid at start-up rather than by the first client."""
@@ -114,7 +138,7 @@ class DecodePool:
             return
         # spawn, never fork: the parent holds an embedded ClickHouse engine and threads.
         self._pool = ProcessPoolExecutor(
-            self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up
+            self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
         )
         loop = asyncio.get_running_loop()
         await asyncio.gather(*(loop.run_in_executor(self._pool, _noop) for _ in range(self._workers)))
