@@ -288,3 +288,69 @@ def test_a_rule_that_overruns_its_interval_is_stopped_and_recorded(
         assert targets(runner, "good") == {service: "firing"}
     finally:
         client.command(f"DROP DATABASE IF EXISTS {slow_db}")
+
+
+def test_a_restarted_runner_reports_its_resumed_firing_alerts_once(
+    app: RunningApp, client: Client, system_db: str
+) -> None:
+    """A new Runner on the same system database (a restart, a worker handover) hands its resumed
+    firing instance to its listeners (the notifier, incidents) at the rule's first evaluation,
+    without a second firing transition, and not again while nothing changes."""
+    metric = f"cpu_rs_{uuid.uuid4().hex[:8]}"
+    base = base_ns()
+    send_gauge(app, metric, {"web-a": [(base + t * S, 95.0) for t in range(0, 200, 5)]})
+    stored(client, metric, 40)
+    rule = gauge_rule(metric)
+    clock = [base]
+    first = stepper(client, system_db, rule, clock)
+    step_through(first, clock, base, base + 30 * S)
+    assert targets(first, rule.name) == {"web-a": "firing"}
+    reports: list[tuple[list[str], list[str]]] = []
+    second = Runner(
+        connect(app.settings.dsn),
+        telemetry_database="otel",
+        system_database=system_db,
+        clock_ns=lambda: clock[0],
+        on_change=lambda r, changed, transitions, now: reports.append(
+            ([i.state for i in changed], [t.to_state for t in transitions])
+        ),
+    )
+    second.open()
+    second.set_rules([rule])
+    step_through(second, clock, base + 30 * S, base + 60 * S)
+    assert reports == [(["firing"], [])]  # once, as it is; no transition
+    edges = [t.to_state for t in second.store.history(rule.name)]
+    assert edges == ["firing"]
+
+
+def test_a_change_whose_save_failed_is_reported_at_the_next_evaluation(
+    app: RunningApp, client: Client, system_db: str
+) -> None:
+    """Storage refuses the save of the evaluation where an alert starts firing (its table is
+    gone): the evaluation is recorded as failed, and the next one, with storage back, derives
+    the firing transition again and reports it (not: nothing new, so never notified)."""
+    metric = f"cpu_sf_{uuid.uuid4().hex[:8]}"
+    base = base_ns()
+    send_gauge(app, metric, {"web-a": [(base + t * S, 95.0) for t in range(0, 100, 5)]})
+    stored(client, metric, 20)
+    rule = gauge_rule(metric)
+    clock = [base]
+    reports: list[list[str]] = []
+    runner = Runner(
+        client,
+        telemetry_database="otel",
+        system_database=system_db,
+        clock_ns=lambda: clock[0],
+        on_change=lambda r, changed, transitions, now: reports.append([t.to_state for t in transitions]),
+    )
+    runner.open()
+    runner.set_rules([rule])
+    client.command(f"DROP TABLE {system_db}.vigil_alert_transitions")
+    clock[0] = base + 10 * S
+    runner.evaluate_due(clock[0])
+    assert runner.status().failures == 1 and reports == []
+    runner.store.ensure_schema()
+    clock[0] = base + 20 * S
+    runner.evaluate_due(clock[0])
+    assert reports == [["firing"]]
+    assert [t.to_state for t in runner.store.history(rule.name)] == ["firing"]

@@ -116,6 +116,7 @@ class Runner:
         self.rules: dict[str, Rule] = {}
         self.status_of: dict[str, RuleStatus] = {}
         self.instances: dict[tuple[str, str], AlertInstance] = {}
+        self._resumed: set[tuple[str, str]] = set()  # loaded by open(), not yet reported
         self._lock = threading.Lock()  # rules and status, read by API threads
         # wake: set when the rules change; shared with a loop that drives several runners.
         self._worker = LoopThread("vigil-alert-runner", self._loop, wake)
@@ -127,6 +128,11 @@ class Runner:
         if it is bad: a server should not start with rules it cannot read)."""
         self.store.ensure_schema()
         self.instances = self.store.load_instances()
+        # Resumed pending/firing instances are reported once, at their rule's first evaluation:
+        # an unchanged instance is otherwise never reported again, and the notifier, the
+        # forwarder and incidents start empty (repeats, the resolved notification and the
+        # forwarder's re-sends would be lost after a restart or a worker handover).
+        self._resumed = {k for k, i in self.instances.items() if i.state in ("pending", "firing")}
         if self.rules_file is not None:
             self.set_rules(load_file(self.rules_file))
 
@@ -201,9 +207,23 @@ class Runner:
         return result
 
     def _apply(self, rule: Rule, result: RuleResult, now_ns: int) -> list[Transition]:
+        before = {k: i for k, i in self.instances.items() if k[0] == rule.name}
         changed, transitions = apply_result(rule, result, self.instances, now_ns)
+        resumed = [k for k in self._resumed if k[0] == rule.name]
+        if resumed:
+            reported = {(i.rule, i.fingerprint) for i in changed}
+            changed += [self.instances[k] for k in resumed if k not in reported and k in self.instances]
         if changed or transitions:
-            self.store.save(changed, transitions)
+            try:
+                self.store.save(changed, transitions)
+            except Exception:
+                # Unsaved means unreported: put the instances back, so that the next evaluation
+                # derives the same transitions again instead of finding nothing new.
+                for key in [k for k in self.instances if k[0] == rule.name]:
+                    del self.instances[key]
+                self.instances.update(before)
+                raise
+        self._resumed.difference_update(resumed)
         if self.on_change is not None and (changed or transitions):
             try:
                 self.on_change(rule, changed, transitions, now_ns)
