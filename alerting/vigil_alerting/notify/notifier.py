@@ -427,7 +427,7 @@ class Notifier:
         for s in changes:
             self._pending_log.append(
                 DeliveryLogEntry(
-                    now, "", "", "", "", (s.fingerprint,), 0, s.reason or "unsuppressed", "", 0.0
+                    now, "", "", "", "", (s.fingerprint,), 0, s.reason or "unsuppressed", "", 0.0, s.project
                 )
             )
 
@@ -484,7 +484,8 @@ class Notifier:
                         outcome = "failed"
                     self._pending_log.append(
                         DeliveryLogEntry(now, n.id, n.receiver, n.integration, n.group_key,
-                                         tuple(a.fingerprint for a in n.alerts), attempts, outcome, answer.detail, seconds)
+                                         tuple(a.fingerprint for a in n.alerts), attempts, outcome, answer.detail, seconds,
+                                         n.project)
                     )  # fmt: skip
                     if outcome != "retry":
                         self._finish(row, outcome, attempts, answer.detail)
