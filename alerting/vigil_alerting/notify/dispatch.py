@@ -286,7 +286,9 @@ class Dispatcher:
             if acked and key not in self.quiet:
                 self.quiet.add(key)
                 changes.append(
-                    Suppression(fp, group.alerts[fp].labels, "acknowledged: repeats stopped", group.alerts[fp].project)
+                    Suppression(
+                        fp, group.alerts[fp].labels, "acknowledged: repeats stopped", group.alerts[fp].project
+                    )
                 )
             elif not acked and key in self.quiet:
                 self.quiet.discard(key)
