@@ -308,8 +308,9 @@ class Alerting:
             )
         with self._reload_lock:
             rules = load_file(self.rules_file) if self.rules_file is not None else None
-            config = load_config(am_config) if am_config is not None else None
-            if am_config is not None and config is not None:
+            config = None
+            if am_config is not None:
+                config = load_config(am_config)
                 self._check_escalation_receivers(am_config, config.receivers)
             if rules is not None:
                 self._set_file_rules(rules)
