@@ -7,8 +7,8 @@
 
 Wiring: ``n = Notifier(client, system_database=..., config_path=...)``, ``n.open()`` (raises
 NotifyConfigError on a bad file), ``n.start()``; after each evaluation
-``n.observe(runner.alerts())`` from any thread; ``n.reload()`` (or ``n.apply_config(parsed)``) on SIGHUP; ``n.stop()`` at
-shutdown. The notifier's thread (an asyncio loop) is the only user of ``client``; silences and
+``n.observe(runner.alerts())`` from any thread; ``n.reload()`` (or ``n.apply_config(parsed)``)
+on SIGHUP; ``n.stop()`` at shutdown. The notifier's thread (an asyncio loop) is the only user of ``client``; silences and
 the delivery log are read and written by the API through its own ``SilenceStore``/``Outbox``
 on its own client, and ``n.silences_changed()`` makes the notifier see a new silence at once
 (else within ``silence_refresh_s``).
@@ -169,15 +169,16 @@ class Notifier:
         }
 
     def _dispatcher(
-        self, config: Config, log: dict[tuple[str, str, str, int], LogEntry] | None = None
+        self, config: Config, told: dict[tuple[str, str, str, int], LogEntry] | None = None
     ) -> Dispatcher:
+        """``told``: what each integration was last told (the notification log), at open."""
         return Dispatcher(
             config,
             silenced=self._silenced,
             acknowledged=self._acked.__contains__,
             home_project=self.home_project,
             external_url=self.external_url,
-            log=log,
+            log=told,
         )
 
     def reload(self) -> Config | None:
