@@ -8,10 +8,10 @@
 Wiring: ``n = Notifier(client, system_database=..., config_path=...)``, ``n.open()`` (raises
 NotifyConfigError on a bad file), ``n.start()``; after each evaluation
 ``n.observe(runner.alerts())`` from any thread; ``n.reload()`` (or ``n.apply_config(parsed)``)
-on SIGHUP; ``n.stop()`` at shutdown. The notifier's thread (an asyncio loop) is the only user of ``client``; silences and
-the delivery log are read and written by the API through its own ``SilenceStore``/``Outbox``
-on its own client, and ``n.silences_changed()`` makes the notifier see a new silence at once
-(else within ``silence_refresh_s``).
+on SIGHUP; ``n.stop()`` at shutdown. The notifier's thread (an asyncio loop) is the only user
+of ``client``; silences and the delivery log are read and written by the API through its own
+``SilenceStore``/``Outbox`` on its own client, and ``n.silences_changed()`` makes the notifier
+see a new silence at once (else within ``silence_refresh_s``).
 
 One sender (how two processes are kept from double-sending)
 ------------------------------------------------------------
