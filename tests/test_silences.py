@@ -362,8 +362,9 @@ def test_two_projects_firing_identical_labels_are_notified_and_silenced_apart(
     chdb_dir: Path, tmp_path: Path
 ) -> None:
     """The same rule on the same service in two projects: identical labels, so one instance
-    fingerprint. Each project's alert is its own notification (its own group key), and a
-    silence in the default project holds back its alert only."""
+    fingerprint. Each project's alert is its own notification (its own group key), a
+    silence in the default project holds back its alert only, and each project's delivery
+    log shows its own sends and suppressions only."""
     metric = f"cpu_twin_{uuid.uuid4().hex[:8]}"
     name = "hot-cpu-twin"
     policy = {**POLICY, "name": name, "condition": {**POLICY["condition"], "metric": metric}}
@@ -421,6 +422,21 @@ def test_two_projects_firing_identical_labels_are_notified_and_silenced_apart(
             a_group = group_keys()[1]
             assert a_group != b_group and "@" not in a_group  # the default project's key is Alertmanager's
             assert [len(r.json["alerts"]) for r in fake.at("/hook")] == [1, 1]
+
+            # Each project's delivery log has its own sends and suppressions only (one fingerprint).
+            fp = fired["a"][0].fingerprint
+
+            def sent(client: QueryClient) -> set[str]:
+                return {d.group_key for d in client.deliveries(fingerprint=fp) if d.result == "sent"}
+
+            wait_for(lambda: sent(a) == {a_group}, 30, "A's send in A's delivery log")
+            wait_for(lambda: sent(b) == {b_group}, 30, "B's send in B's delivery log")
+            suppressions = {
+                who: [d.result for d in client.deliveries(fingerprint=fp) if not d.notification_id]
+                for who, client in (("a", a), ("b", b))
+            }
+            assert suppressions == {"a": [f"silenced by {silence.id}", "unsuppressed"], "b": []}
+            assert {d.group_key for d in b.deliveries(fingerprint=fp)} == {b_group}
     finally:
         for sender in senders:
             sender.close()

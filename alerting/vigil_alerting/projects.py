@@ -85,6 +85,7 @@ class Alerting:
         self._on_evaluation = on_evaluation
         self._client: Client | None = None
         self._lock = threading.RLock()
+        self._reload_lock = threading.Lock()  # one reload of the files at a time (SIGHUP, RPC)
         self._worker = LoopThread("vigil-alerting", self._loop)
         self._stop, self._wake = self._worker.stopping, self._worker.wake
         self.runners: dict[str, Runner] = {}  # by project database
@@ -273,7 +274,13 @@ class Alerting:
         """Re-read the rules file; RuleFileError leaves every rule in force unchanged."""
         if self.rules_file is None:
             raise RuleError("no rules file is configured (VIGIL_RULES_FILE)")
-        rules = load_file(self.rules_file)  # raises before anything changes
+        with self._reload_lock:
+            rules = load_file(self.rules_file)  # raises before anything changes
+            self._set_file_rules(rules)
+        return rules
+
+    def _set_file_rules(self, rules: list[Rule]) -> None:
+        """Put the rules file's (parsed) policies in force in every project."""
         with self._lock:
             self.file_rules = rules
             for database, runner in self.runners.items():
@@ -285,12 +292,13 @@ class Alerting:
                     [*self._file_rules_of(self.slugs[database]), *(r for r in api if r.name not in taken)]
                 )
         log.info("rules reloaded from %s: %d policies", self.rules_file, len(rules))
-        return rules
 
     def reload_files(self) -> Reloaded:
-        """SIGHUP and ReloadRules: the rules file and the Alertmanager configuration. Both are
-        parsed before either is applied, so a bad one (RuleFileError, NotifyConfigError: with its
-        file and path) changes neither and everything in force stays."""
+        """SIGHUP and ReloadRules: the rules file and the Alertmanager configuration. Each file
+        is read and parsed once, both before either is applied, and what was parsed is what is
+        applied (a file changed meanwhile waits for the next reload), so a bad one
+        (RuleFileError, NotifyConfigError: with its file and path) changes neither and everything
+        in force stays. Reloads run one at a time (a SIGHUP and an RPC at once do not interleave)."""
         notifier = self.notifier
         am_config = notifier.config_path if notifier is not None else None
         if self.rules_file is None and am_config is None:
@@ -298,13 +306,16 @@ class Alerting:
                 "nothing to reload: neither a rules file (VIGIL_RULES_FILE) nor an Alertmanager"
                 " configuration (VIGIL_ALERTMANAGER_CONFIG) is configured"
             )
-        if self.rules_file is not None:
-            load_file(self.rules_file)
-        if am_config is not None:
-            self._check_escalation_receivers(am_config, load_config(am_config).receivers)
-        rules = self.reload() if self.rules_file is not None else None
-        if notifier is not None and am_config is not None:
-            notifier.reload()
+        with self._reload_lock:
+            rules = load_file(self.rules_file) if self.rules_file is not None else None
+            config = None
+            if am_config is not None:
+                config = load_config(am_config)
+                self._check_escalation_receivers(am_config, config.receivers)
+            if rules is not None:
+                self._set_file_rules(rules)
+            if notifier is not None and config is not None:
+                notifier.apply_config(config)
         return Reloaded(rules, am_config)
 
     def _check_escalation_receivers(self, am_config: Path, receivers: Collection[str]) -> None:

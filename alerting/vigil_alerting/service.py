@@ -32,7 +32,7 @@ from vigil_alerting.incidents.model import STATUSES, Incident, TimelineEvent
 from vigil_alerting.incidents.store import IncidentStore
 from vigil_alerting.notify.errors import SilenceError
 from vigil_alerting.notify.outbox import DeliveryLogEntry, Outbox
-from vigil_alerting.projects import Alerting
+from vigil_alerting.projects import DEFAULT_PROJECT, Alerting
 from vigil_alerting.rules.load import parse_rule
 from vigil_alerting.rules.model import SEVERITY_RANK, Rule
 from vigil_alerting.silence.store import Silence, SilenceStore
@@ -743,8 +743,8 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
             chosen = [f for f in ("fingerprint", "incident_id", "rule") if getattr(request, f)]
             if len(chosen) != 1:
                 raise InvalidQuery("send exactly one of fingerprint, incident_id or rule")
-            # The delivery log is the deployment's: the caller sees the entries of its own
-            # project's alerts only, so the alerts are looked up in the project first.
+            # The delivery log is the deployment's: the caller sees its own project's entries
+            # (a fingerprint is only unique within a project), of alerts looked up in it first.
             if request.fingerprint:
                 known = {i.fingerprint for i in self._alerting.runner(p.database).alerts()}
                 if request.fingerprint not in known:
@@ -769,11 +769,17 @@ class AlertingService(alerting_pb2_grpc.AlertingServiceServicer):
             if not fingerprints:
                 return pb.ListDeliveriesResponse()
 
+            # Entries from before the log had projects ('') are the default project's.
+            default = self._alerting.slugs.get(p.database) == DEFAULT_PROJECT
+            projects = [p.database, ""] if default else [p.database]
+
             def read(r: Reader) -> list[DeliveryLogEntry]:
                 outbox = Outbox(r.client(), r.system_database)
                 if not r.client().command(f"EXISTS TABLE {outbox.db}.vigil_notification_log"):
                     return []  # no notifier has run here yet
-                return outbox.delivery_log(fingerprints=fingerprints, receiver=request.receiver, limit=limit)
+                return outbox.delivery_log(
+                    fingerprints=fingerprints, receiver=request.receiver, projects=projects, limit=limit
+                )
 
             found = await self._reader.run(read)
             return pb.ListDeliveriesResponse(deliveries=[_delivery(e) for e in found])

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from vigil_alerting.errors import RuleFileError
+from vigil_alerting.notify.errors import NotifyConfigError
 from vigil_collector.batch import Batcher
 from vigil_collector.decode import DecodeLimits
 from vigil_collector.decode.pool import DecodePool
@@ -318,14 +320,20 @@ class VigilApp:
 
     async def reload_rules(self) -> None:
         """SIGHUP, as the ReloadRules RPC: re-read the rules file and the Alertmanager
-        configuration; a bad one is logged and what is in force stays."""
+        configuration; a bad one is logged, naming it, and what is in force stays (both)."""
+        if self.settings.rules_file is None and self.settings.alertmanager_config is None:
+            log.debug("SIGHUP: neither a rules file nor an Alertmanager configuration to reload")
+            return
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(None, self.alerting.reload_files)
-        except Exception as exc:
-            log.error(
-                "rules file and Alertmanager configuration not reloaded, what is in force stays: %s", exc
-            )
+        except Exception as exc:  # the errors name their file (and the key's path)
+            which = "rules file and Alertmanager configuration"
+            if isinstance(exc, NotifyConfigError):
+                which = "Alertmanager configuration"
+            elif isinstance(exc, RuleFileError):
+                which = "rules file"
+            log.error("%s not reloaded, neither file is applied and what is in force stays: %s", which, exc)
 
     def _migrate_projects(self) -> None:
         """The registry, the price book and every project's migrations (the main database's

@@ -157,6 +157,7 @@ def incident_alerts(incident: Incident, step: int) -> list[Alert]:
                 value=a.value,
                 threshold=a.threshold,
                 example_trace_ids=a.example_trace_ids,
+                project=incident.project,
             )
         )
     out.sort(key=lambda x: (x.resolved, x.starts_at_ns, x.fingerprint))

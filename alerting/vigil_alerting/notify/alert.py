@@ -63,6 +63,7 @@ class Alert:
             "fingerprint": self.fingerprint, "labels": self.labels, "annotations": self.annotations,
             "startsAtNs": self.starts_at_ns, "endsAtNs": self.ends_at_ns, "generatorURL": self.generator_url,
             "value": self.value, "threshold": self.threshold, "exampleTraceIds": list(self.example_trace_ids),
+            "project": self.project,
         }  # fmt: skip
 
     @classmethod
@@ -70,6 +71,7 @@ class Alert:
         return cls(
             d["fingerprint"], dict(d["labels"]), dict(d["annotations"]), d["startsAtNs"], d["endsAtNs"],
             d["generatorURL"], d["value"], d["threshold"], tuple(d["exampleTraceIds"]),
+            d.get("project", ""),  # an outbox row from before projects: ''
         )  # fmt: skip
 
 
@@ -143,6 +145,11 @@ class Notification:
     @property
     def firing(self) -> tuple[Alert, ...]:
         return tuple(a for a in self.alerts if not a.resolved)
+
+    @property
+    def project(self) -> str:
+        """Its alerts' project (a group, and an incident, is of one project)."""
+        return self.alerts[0].project if self.alerts else ""
 
     @property
     def lane(self) -> tuple[str, str, str, int]:

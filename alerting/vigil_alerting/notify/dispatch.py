@@ -55,6 +55,7 @@ class Suppression:
     fingerprint: str
     labels: dict[str, str]
     reason: str  # "silenced by <ids>", "inhibited", "muted by <interval>", "" = no longer
+    project: str = ""  # the alert's (the delivery log is per project)
 
 
 def integrations(receiver: Receiver) -> list[tuple[str, int, bool]]:
@@ -211,7 +212,7 @@ class Dispatcher:
                 if not reason and self.inhibitor.inhibited(alert, index):
                     reason = "inhibited"
             if reason != self.suppressed.get(alert.key, ""):
-                changes.append(Suppression(alert.fingerprint, alert.labels, reason))
+                changes.append(Suppression(alert.fingerprint, alert.labels, reason, alert.project))
                 if reason:
                     self.suppressed[alert.key] = reason
                 else:
@@ -284,10 +285,16 @@ class Dispatcher:
             key = group.alerts[fp].key
             if acked and key not in self.quiet:
                 self.quiet.add(key)
-                changes.append(Suppression(fp, group.alerts[fp].labels, "acknowledged: repeats stopped"))
+                changes.append(
+                    Suppression(
+                        fp, group.alerts[fp].labels, "acknowledged: repeats stopped", group.alerts[fp].project
+                    )
+                )
             elif not acked and key in self.quiet:
                 self.quiet.discard(key)
-                changes.append(Suppression(fp, group.alerts[fp].labels, "repeats resumed"))
+                changes.append(
+                    Suppression(fp, group.alerts[fp].labels, "repeats resumed", group.alerts[fp].project)
+                )
         for key in [k for k in self.quiet if k not in self.alerts or self.alerts[k].resolved]:
             self.quiet.discard(key)
 

@@ -7,11 +7,11 @@
 
 Wiring: ``n = Notifier(client, system_database=..., config_path=...)``, ``n.open()`` (raises
 NotifyConfigError on a bad file), ``n.start()``; after each evaluation
-``n.observe(runner.alerts())`` from any thread; ``n.reload()`` on SIGHUP; ``n.stop()`` at
-shutdown. The notifier's thread (an asyncio loop) is the only user of ``client``; silences and
-the delivery log are read and written by the API through its own ``SilenceStore``/``Outbox``
-on its own client, and ``n.silences_changed()`` makes the notifier see a new silence at once
-(else within ``silence_refresh_s``).
+``n.observe(runner.alerts())`` from any thread; ``n.reload()`` (or ``n.apply_config(parsed)``)
+on SIGHUP; ``n.stop()`` at shutdown. The notifier's thread (an asyncio loop) is the only user
+of ``client``; silences and the delivery log are read and written by the API through its own
+``SilenceStore``/``Outbox`` on its own client, and ``n.silences_changed()`` makes the notifier
+see a new silence at once (else within ``silence_refresh_s``).
 
 One sender (how two processes are kept from double-sending)
 ------------------------------------------------------------
@@ -47,7 +47,7 @@ from prometheus_client import CollectorRegistry
 
 from vigil_alerting.notify.alert import Alert, Notification, alert_key, from_instance
 from vigil_alerting.notify.config import Config, load_config
-from vigil_alerting.notify.dispatch import Dispatcher, Suppression, integrations
+from vigil_alerting.notify.dispatch import Dispatcher, LogEntry, Suppression, integrations
 from vigil_alerting.notify.forward import Forwarder
 from vigil_alerting.notify.metrics import NotifyMetrics
 from vigil_alerting.notify.outbox import DeliveryLogEntry, Outbox, OutboxRow
@@ -158,14 +158,7 @@ class Notifier:
         if self.config_path is not None:
             self.config = load_config(self.config_path)
         if self.config is not None:
-            self.dispatcher = Dispatcher(
-                self.config,
-                silenced=self._silenced,
-                acknowledged=self._acked.__contains__,
-                home_project=self.home_project,
-                external_url=self.external_url,
-                log=self.outbox.notification_log(),
-            )
+            self.dispatcher = self._dispatcher(self.config, self.outbox.notification_log())
             self._integrations = self._build(self.config)
         self._silences = self.silence_store.active()
 
@@ -175,26 +168,37 @@ class Notifier:
             (r.name, i.kind, i.index): i for r in config.receivers.values() for i in build_integrations(r)
         }
 
+    def _dispatcher(
+        self, config: Config, told: dict[tuple[str, str, str, int], LogEntry] | None = None
+    ) -> Dispatcher:
+        """``told``: what each integration was last told (the notification log), at open."""
+        return Dispatcher(
+            config,
+            silenced=self._silenced,
+            acknowledged=self._acked.__contains__,
+            home_project=self.home_project,
+            external_url=self.external_url,
+            log=told,
+        )
+
     def reload(self) -> Config | None:
         """Re-read the file; on NotifyConfigError the configuration in force stays."""
         if self.config_path is None:
             return self.config
         config = load_config(self.config_path)  # raises before anything changes
+        self.apply_config(config)
+        return config
+
+    def apply_config(self, config: Config) -> None:
+        """Put a parsed (checked) configuration in force (any thread; applied on the notifier's)."""
         self._call(lambda: self._apply_config(config))
         log.info("alertmanager configuration reloaded from %s", self.config_path)
-        return config
 
     def _apply_config(self, config: Config) -> None:
         self.config = config
         self._integrations = self._build(config)
         if self.dispatcher is None:
-            self.dispatcher = Dispatcher(
-                config,
-                silenced=self._silenced,
-                acknowledged=self._acked.__contains__,
-                home_project=self.home_project,
-                external_url=self.external_url,
-            )
+            self.dispatcher = self._dispatcher(config)
         else:
             self.dispatcher.set_config(config, self.clock_ns())
 
@@ -427,7 +431,7 @@ class Notifier:
         for s in changes:
             self._pending_log.append(
                 DeliveryLogEntry(
-                    now, "", "", "", "", (s.fingerprint,), 0, s.reason or "unsuppressed", "", 0.0
+                    now, "", "", "", "", (s.fingerprint,), 0, s.reason or "unsuppressed", "", 0.0, s.project
                 )
             )
 
@@ -484,7 +488,8 @@ class Notifier:
                         outcome = "failed"
                     self._pending_log.append(
                         DeliveryLogEntry(now, n.id, n.receiver, n.integration, n.group_key,
-                                         tuple(a.fingerprint for a in n.alerts), attempts, outcome, answer.detail, seconds)
+                                         tuple(a.fingerprint for a in n.alerts), attempts, outcome, answer.detail, seconds,
+                                         n.project)
                     )  # fmt: skip
                     if outcome != "retry":
                         self._finish(row, outcome, attempts, answer.detail)

@@ -6,7 +6,11 @@
   every ``pending`` row; the row's ``Id`` is the idempotency key a receiver sees again if a
   crash came between its send and the ``sent`` version reaching the table.
 - ``vigil_notification_log``: append-only, one row per attempt (and per alert suppressed
-  by a silence, an inhibition or a mute): when, receiver, integration, result, answer.
+  by a silence, an inhibition or a mute): when, receiver, integration, result, answer, and
+  whose it is (``Project``: the alerts' project, their telemetry database; every alert of a
+  notification is of one project). Rows written before the column existed read as ``''``:
+  they are the default project's (as a notifier used without projects writes them), so a
+  server that had one project keeps its log across the upgrade.
 
 Both keep ``retention_s`` (ClickHouse TTL); an outbox row still ``pending`` is never dropped.
 """
@@ -53,11 +57,14 @@ TTL toDateTime(intDiv(UpdatedNs, 1000000000)) + toIntervalSecond({retention_s}) 
     Attempt UInt32,
     Result LowCardinality(String),
     Answer String,
-    Seconds Float64
+    Seconds Float64,
+    Project String DEFAULT ''
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
 ORDER BY AtNs
 TTL toDateTime(intDiv(AtNs, 1000000000)) + toIntervalSecond({retention_s})""",
+    # A log made before it was per project gets the column (its rows read as '').
+    "ALTER TABLE {db}.vigil_notification_log ADD COLUMN IF NOT EXISTS Project String DEFAULT ''",
 )
 _OUTBOX = [
     "Id", "CreatedNs", "Receiver", "Integration", "IntegrationIndex", "GroupKey", "Status", "Firing", "Resolved",
@@ -74,6 +81,7 @@ _LOG = [
     "Result",
     "Answer",
     "Seconds",
+    "Project",
 ]
 
 
@@ -98,6 +106,7 @@ class DeliveryLogEntry:
     result: str  # sent, retry, failed, silenced by …, inhibited, muted …, unsuppressed
     answer: str
     seconds: float
+    project: str = ""  # the alerts' project (their telemetry database)
 
 
 def _row(r: OutboxRow, body: str) -> list[object]:
@@ -150,7 +159,7 @@ class Outbox(SystemStore):
         o_rows = [_row(r, self._body(r)) for r in rows]
         l_rows = [
             [e.at_ns, e.notification_id, e.receiver, e.integration, e.group_key, list(e.fingerprints), e.attempt,
-             e.result, e.answer[:4000], e.seconds]
+             e.result, e.answer[:4000], e.seconds, e.project]
             for e in log
         ]  # fmt: skip
         self._append("writing the notification outbox", "vigil_notification_outbox", o_rows, _OUTBOX)
@@ -197,11 +206,14 @@ class Outbox(SystemStore):
         notification_id: str = "",
         fingerprints: Sequence[str] = (),
         receiver: str = "",
+        projects: Sequence[str] = (),
         limit: int = 1000,
     ) -> list[DeliveryLogEntry]:
         """The latest ``limit`` entries, oldest first: of one alert, any of ``fingerprints``,
-        one notification, one receiver, or all."""
+        one notification, one receiver, or all; of any of ``projects`` when given (a fingerprint
+        is only unique within its project)."""
         clause, params = filters(
+            projects=("Project IN {projects:Array(String)}", list(projects)),
             fp=("has(Fingerprints, {fp:String})", fingerprint),
             fps=("hasAny(Fingerprints, {fps:Array(String)})", list(fingerprints)),
             id=("NotificationId = {id:String}", notification_id),
@@ -213,6 +225,6 @@ class Outbox(SystemStore):
         )
         rows = self._rows("reading the delivery log", sql, parameters={**params, "limit": limit})
         return [
-            DeliveryLogEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9])
+            DeliveryLogEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9], r[10])
             for r in reversed(rows)
         ]
