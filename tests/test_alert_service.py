@@ -99,7 +99,7 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
     try:
         gauges.export()
         sent = time.monotonic()
-        wait_for(lambda: states(client, "high-cpu-alert").get("web-1") == "firing", 30, "web-1 firing")
+        wait_for(lambda: states(client, "high-cpu-alert").get("web-1") == "firing", 60, "web-1 firing")
         fired_after_s = time.monotonic() - sent
         print(f"seed policy: firing {fired_after_s:.2f} s after the first export (interval {INTERVAL_S} s)")
         # Within two intervals of the data being stored: the write path's flush comes on top, and
@@ -108,16 +108,16 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
         seen = states(client, "high-cpu-alert")
         assert "web-2" not in seen or seen["web-2"] == "inactive"
         assert "db-1" not in seen  # not matched by web-*
-        assert wait_for(lambda: alerts_metric(wired).get(("high-cpu-alert", "firing")) == 1.0, 10, "metric")
+        assert wait_for(lambda: alerts_metric(wired).get(("high-cpu-alert", "firing")) == 1.0, 30, "metric")
 
         # `for`: pending first, then firing once it held 3 s.
-        wait_for(lambda: states(client, "high-cpu-held").get("web-1") == "firing", 30, "held rule firing")
+        wait_for(lambda: states(client, "high-cpu-held").get("web-1") == "firing", 60, "held rule firing")
         # The history is read from ClickHouse, which may answer after the state does.
         wait_for(
             lambda: (
                 [t.to_state for t in client.alert_history(rule="high-cpu-held")][:2] == ["pending", "firing"]
             ),
-            30,
+            60,
             "the held rule's history: pending, then firing",
         )
 
@@ -144,7 +144,7 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
             )
         rules_file.write_text(good)
         before = client.runner_status().evaluations
-        wait_for(lambda: client.runner_status().evaluations >= before + 2, 10, "the old rules still running")
+        wait_for(lambda: client.runner_status().evaluations >= before + 2, 60, "the old rules still running")
         assert {r.name for r in client.rules()} == {"high-cpu-alert", "high-cpu-held"}
         assert client.reload_rules().rules == 2
 
@@ -156,7 +156,7 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
 
         gauges.set("web-1", 40.0)
         gauges.export()
-        wait_for(lambda: states(client, "high-cpu-alert").get("web-1") == "resolved", 30, "web-1 resolved")
+        wait_for(lambda: states(client, "high-cpu-alert").get("web-1") == "resolved", 60, "web-1 resolved")
         assert ("high-cpu-alert", "firing") not in alerts_metric(wired)
     finally:
         gauges.close()
@@ -164,8 +164,19 @@ def test_the_seed_policy_from_the_rules_file_fires_resolves_and_backtests(
     # The backtest over the same period produces the live history's alert, within one
     # interval at each edge. The live runner sees a point only once it is stored, the backtest
     # at its timestamp: so the live edge may also trail by the write path's delay, never lead.
-    live = {t.to_state: t.time_unix_nano for t in client.alert_history(rule="high-cpu-alert")}
-    replay = client.backtest_rule(name="high-cpu-alert", start=started_ns)
+    # Both polled: the history row may be written after the state changed, and the backtest's
+    # last step (a whole interval after `start`) may still fall before the 40's timestamp.
+    def live_resolved() -> dict[str, int] | None:
+        history = {t.to_state: t.time_unix_nano for t in client.alert_history(rule="high-cpu-alert")}
+        return history if "resolved" in history else None
+
+    live = wait_for(live_resolved, 60, "the live history's resolved row")
+
+    def backtest_resolved() -> Any:
+        replay = client.backtest_rule(name="high-cpu-alert", start=started_ns)
+        return replay if len(replay.intervals) == 1 and replay.intervals[0].resolved_time_unix_nano else None
+
+    replay = wait_for(backtest_resolved, 60, "the backtest to see web-1 resolve")
     (would_be,) = replay.intervals
     assert would_be.labels["target"] == "web-1"
     step_ns, lag_ns = INTERVAL_S * 1e9, WRITE_LAG_S * 1e9
@@ -369,7 +380,7 @@ def test_a_firing_alert_survives_kill_9_and_sighup_reloads_the_file(tmp_path: Pa
             os.kill(again.proc.pid, signal.SIGHUP)
             wait_for(
                 lambda: {r.name for r in c.rules() if r.source == "file"} == {"high-cpu-alert", "second"},
-                30,
+                60,
                 "reload",
             )
             # The built-in drift rules are there too (the server's default drift settings), read-only.
