@@ -46,6 +46,9 @@ class FakeReceivers:
     # path → answers (status, body, headers) used in order; then the real service's answer
     scripts: dict[str, list[tuple[int, str, dict[str, str]]]] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)
+    # path → how many of its requests the delay holds (the later ones are answered at once), so
+    # a test need not race the receiver to switch it to fast; every request when absent
+    delayed_requests: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -66,6 +69,9 @@ class FakeReceivers:
                     script = fake.scripts.get(self.path)
                     answer = script.pop(0) if script else fake.default(self.path)
                     delay = fake.delays.get(self.path, 0.0)
+                    limit = fake.delayed_requests.get(self.path)
+                    if limit is not None and sum(r.path == self.path for r in fake.requests) > limit:
+                        delay = 0.0
                 if delay:
                     time.sleep(delay)  # a slow receiver played by the fake, not a test's wait
                 status, text, headers = answer

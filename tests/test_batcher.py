@@ -99,7 +99,7 @@ async def stop(wal: WriteAheadLog, batcher: Batcher, timeout_s: float = 5) -> bo
     return drained
 
 
-async def until(condition: Callable[[], object], what: str, timeout_s: float = 30) -> None:
+async def until(condition: Callable[[], object], what: str, timeout_s: float = 60) -> None:
     """Polls ``condition`` on the loop (the batcher runs on it) until true; fails after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while not condition():

@@ -40,7 +40,9 @@ from support import REPO, RunningApp, credentials_changed, make_settings
 
 INTERVAL = "1s"
 TICK_S = 0.25
-ONCALL_AFTER_S, MANAGER_AFTER_S, DIRECTOR_AFTER_S = 1.0, 2.0, 4.0
+# The director's step is far after the manager's: the test acknowledges in between, which a
+# loaded machine may take seconds to do.
+ONCALL_AFTER_S, MANAGER_AFTER_S, DIRECTOR_AFTER_S = 1.0, 2.0, 10.0
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
@@ -136,20 +138,22 @@ def test_escalation_acknowledgement_reopening_and_an_append_only_timeline(
     with QueryClient(correlated.query_target) as client:
         try:
             gauges.export()
-            opened = wait_for(lambda: incident_of(client, "payments"), 30, "an incident for payments")
+            opened = wait_for(lambda: incident_of(client, "payments"), 90, "an incident for payments")
             assert opened.status == "triggered" and opened.severity == "warning"
             assert opened.escalation_policy == "payments-page"
             # Step 1 after 1 s: oncall; step 2 two seconds later: the manager, severity raised.
-            oncall = wait_for(lambda: hook.to(f"{base}/oncall"), 15, "oncall notified")[0]
-            manager = wait_for(lambda: hook.to(f"{base}/manager"), 15, "manager notified")[0]
+            oncall = wait_for(lambda: hook.to(f"{base}/oncall"), 60, "oncall notified")[0]
+            manager = wait_for(lambda: hook.to(f"{base}/manager"), 60, "manager notified")[0]
             gap = manager.at - oncall.at
             print(f"escalation: oncall → manager {gap:.2f} s (step delay {MANAGER_AFTER_S} s)")
-            assert MANAGER_AFTER_S - 0.5 <= gap <= MANAGER_AFTER_S + 1.5
+            # Not at once (the step's delay is kept), and a loaded machine's delays bounded; each
+            # arrival carries its own send's jitter.
+            assert MANAGER_AFTER_S - 1.0 <= gap <= MANAGER_AFTER_S + 6.0, gap
             assert oncall.body["incident"]["severity"] == "warning" and oncall.body["step"] == 0
             assert manager.body["incident"]["severity"] == "high" and manager.body["step"] == 1
             assert client.incident(opened.id).incident.severity == "high"
 
-            # Acknowledging stops the escalation: the director (due 4 s later) never hears.
+            # Acknowledging stops the escalation: the director (due 10 s later) never hears.
             acked = client.acknowledge_incident(opened.id)
             assert acked.status == "acknowledged" and acked.next_escalation_time_unix_nano == 0
             director_due = manager.at + DIRECTOR_AFTER_S + 2 * TICK_S + 1.0
@@ -164,7 +168,7 @@ def test_escalation_acknowledgement_reopening_and_an_append_only_timeline(
             rounds = runner.status().per_rule["payments-cpu"].evaluations
             wait_for(
                 lambda: runner.status().per_rule["payments-cpu"].evaluations >= rounds + 2,
-                30,
+                90,
                 "two alert rounds after the director's step was due",
             )
 
@@ -173,14 +177,14 @@ def test_escalation_acknowledgement_reopening_and_an_append_only_timeline(
             gauges.export()
             resolved = wait_for(
                 lambda: (i := client.incident(opened.id).incident).status == "resolved" and i,
-                30,
+                90,
                 "auto-resolved",
             )
             assert resolved.resolved_by == "auto"
-            wait_for(lambda: len(hook.to(f"{base}/oncall")) == 2, 10, "resolution sent to oncall")
+            wait_for(lambda: len(hook.to(f"{base}/oncall")) == 2, 60, "resolution sent to oncall")
             assert hook.to(f"{base}/oncall")[1].body["incident"]["status"] == "resolved"
             assert not hook.to(f"{base}/director"), "escalation went on after the acknowledgement"
-            assert wait_for(lambda: len(hook.to(f"{base}/manager")) == 2, 10, "resolution sent to manager")
+            assert wait_for(lambda: len(hook.to(f"{base}/manager")) == 2, 60, "resolution sent to manager")
 
             ch = connect(correlated.settings.dsn)
             sys_db = correlated.settings.system_database
@@ -195,12 +199,12 @@ def test_escalation_acknowledgement_reopening_and_an_append_only_timeline(
             gauges.export()
             wait_for(
                 lambda: client.incident(opened.id).incident.status == "triggered",
-                30,
+                90,
                 "the same incident reopened",
             )
             assert [i.id for i in client.incidents(service="payments")] == [opened.id]
             wait_for(
-                lambda: len(hook.to(f"{base}/oncall")) == 3, 15, "escalation restarted after the reopening"
+                lambda: len(hook.to(f"{base}/oncall")) == 3, 60, "escalation restarted after the reopening"
             )
             client.add_incident_note(opened.id, "cache node restarted")
             client.acknowledge_incident(opened.id)
@@ -277,7 +281,7 @@ def test_three_rules_on_one_service_are_one_incident_when_correlated(correlated:
                 found = checkout_incidents(client)
                 return found if found and len(found[0].alerts) == 3 else None
 
-            found = wait_for(all_three, 40, "three alerts in the checkout incident")
+            found = wait_for(all_three, 90, "three alerts in the checkout incident")
             assert len(found) == 1
             incident = found[0]
             assert {a.rule for a in incident.alerts} == {
@@ -406,7 +410,7 @@ def test_watch_incidents_streams_the_live_ones_then_each_change(correlated: Runn
     with QueryClient(correlated.query_target) as client:
         if not client.incidents():  # run alone: make one
             send_error_trace(correlated, "search", "query-index", "index shard unavailable")
-        target = wait_for(lambda: client.incidents(), 30, "an incident")[0]
+        target = wait_for(lambda: client.incidents(), 90, "an incident")[0]
         watch = client.watch_incidents()
         seen: list[Any] = []
         done = threading.Event()
@@ -423,9 +427,9 @@ def test_watch_incidents_streams_the_live_ones_then_each_change(correlated: Runn
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         try:
-            wait_for(lambda: seen, 10, "the live incidents first")
+            wait_for(lambda: seen, 60, "the live incidents first")
             client.add_incident_note(target.id, "watching")
-            assert done.wait(10), "the change was not streamed"
+            assert done.wait(60), "the change was not streamed"
         finally:
             watch.cancel()
             reader.join(10)
@@ -470,7 +474,7 @@ def test_escalation_repeats_its_steps_and_stops_after_n_rounds(
         manager.tick(ch)
         if expect:
             sent.append(expect)
-        wait_for(lambda: got() == sent, 10, f"the notifications due at {at_s} s: {sent}")
+        wait_for(lambda: got() == sent, 60, f"the notifications due at {at_s} s: {sent}")
     assert manager.live_one("p", incident.id).next_escalation_ns == 0
     manager.close()  # the sender has delivered (and recorded) everything queued
     assert got() == sent  # nothing after the last round

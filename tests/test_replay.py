@@ -261,7 +261,8 @@ def test_executed_replays_are_capped_and_time_limited(
             replay_openai_base_url=fake_llm.base_url + "/v1",
             replay_openai_api_key="test-key",
             replay_timeout_s=10.0,
-            replay_total_timeout_s=1.5,
+            # Long enough for a loaded machine to send the second replay while the first runs.
+            replay_total_timeout_s=4.0,
             replay_max_executing=1,
             replay_models=["gpt-test"],
             drift_interval_s=0,
@@ -270,15 +271,15 @@ def test_executed_replays_are_capped_and_time_limited(
     request = query_pb2.ReplayRequest(
         trace_id=agent_trace["trace"], mutations=[mutation("chat gpt-test", PROMPT_EDIT)], execute=True
     )
-    original = fake_llm.force_model
-    fake_llm.force_model = "slow"  # 3 s, beyond the 1.5 s limit
+    original, original_slow_s = fake_llm.force_model, fake_llm.slow_s
+    fake_llm.force_model, fake_llm.slow_s = "slow", 10.0  # well beyond the 4 s limit
     try:
         with QueryClient(limited.query_target) as client:
             sent = len(fake_llm.requests)
             first = client._stub.Replay.future(request, timeout=30)
             # The first holds the one executing place from before its model call until its
             # total timeout: once the model has its request, a second replay must be refused.
-            wait_for(lambda: len(fake_llm.requests) > sent, 20, "the first replay calling the model")
+            wait_for(lambda: len(fake_llm.requests) > sent, 60, "the first replay calling the model")
             with pytest.raises(QueryError) as busy:
                 client._call(client._stub.Replay, request)
             assert busy.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -296,7 +297,7 @@ def test_executed_replays_are_capped_and_time_limited(
             (timed_out,) = [r for r in listed if r.status == "timed_out"]
             assert timed_out.provider_calls == 1 and timed_out.tokens > 4096  # input + max_tokens
     finally:
-        fake_llm.force_model = original
+        fake_llm.force_model, fake_llm.slow_s = original, original_slow_s
         limited.stop()
 
 

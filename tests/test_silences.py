@@ -393,32 +393,32 @@ def test_two_projects_firing_identical_labels_are_notified_and_silenced_apart(
             QueryClient(app.query_target, api_key=b_key) as b,
         ):
             for client in (a, b):
-                wait_for(lambda c=client: _created(c, policy), 60, "the rule created (its runner up)")
+                wait_for(lambda c=client: _created(c, policy), 90, "the rule created (its runner up)")
             silence = a.create_silence([f'alertname="{name}"'], comment="A's maintenance", duration_s=3600)
             for key in (a_key, b_key):
                 headers = {"authorization": f"Bearer {key}"}
                 senders.append(Gauges(app, metric, {"web-twin": 95.0}, every_s=0.5, headers=headers))
             fired = {
-                "a": wait_for(lambda: [x for x in a.alerts(rule=name).alerts if x.state == "firing"], 60, "A firing"),
-                "b": wait_for(lambda: [x for x in b.alerts(rule=name).alerts if x.state == "firing"], 60, "B firing"),
+                "a": wait_for(lambda: [x for x in a.alerts(rule=name).alerts if x.state == "firing"], 90, "A firing"),
+                "b": wait_for(lambda: [x for x in b.alerts(rule=name).alerts if x.state == "firing"], 90, "B firing"),
             }  # fmt: skip
             assert fired["a"][0].fingerprint == fired["b"][0].fingerprint  # the same labels
 
             def group_keys() -> list[str]:
                 return [r.json["groupKey"] for r in fake.at("/hook") if r.json["status"] == "firing"]
 
-            wait_for(lambda: group_keys(), 30, "B's alert sent")
+            wait_for(lambda: group_keys(), 90, "B's alert sent")
             wait_for(
                 lambda: [
                     d for d in a.deliveries(fingerprint=fired["a"][0].fingerprint)
                     if d.result == f"silenced by {silence.id}"
                 ],
-                30, "A's alert silenced in the delivery log",
+                90, "A's alert silenced in the delivery log",
             )  # fmt: skip
             (b_group,) = group_keys()  # A's is held back by its silence
             assert b_group.endswith(f"@{app.settings.database}_beta"), b_group
             assert a.expire_silence(silence.id).state == "expired"
-            wait_for(lambda: len(group_keys()) == 2, 30, "A's alert sent once its silence expired")
+            wait_for(lambda: len(group_keys()) == 2, 90, "A's alert sent once its silence expired")
             a_group = group_keys()[1]
             assert a_group != b_group and "@" not in a_group  # the default project's key is Alertmanager's
             assert [len(r.json["alerts"]) for r in fake.at("/hook")] == [1, 1]

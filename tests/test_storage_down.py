@@ -108,7 +108,7 @@ def test_an_outage_is_absorbed_and_drains_by_itself(chdb_dir: Path, ch: Client) 
                 failed = other.app.metrics.insert_failures._value.get() >= 1
                 return failed and "storage behind" in json.loads(answer)["reason"]
 
-            wait_for(behind, 30, "an insert failure reported by /ready")
+            wait_for(behind, 90, "an insert failure reported by /ready")
         finally:
             ch.command(f"ATTACH TABLE {db}.otel_traces")
         other.flush()  # no restart: the writers retry until the table is back
