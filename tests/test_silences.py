@@ -93,7 +93,7 @@ def test_a_silenced_alert_fires_but_is_not_sent_until_the_silence_is_expired(
                 60, "both alerts firing",
             )  # fmt: skip
             by_service = {a.labels["service.name"]: a.fingerprint for a in firing}
-            wait_for(lambda: "web-8" in _services(fake), 30, "web-8 sent")
+            wait_for(lambda: "web-8" in _services(fake), 90, "web-8 sent")
             silenced = wait_for(
                 lambda: [
                     d for d in client.deliveries(fingerprint=by_service["web-7"])
@@ -115,7 +115,7 @@ def test_a_silenced_alert_fires_but_is_not_sent_until_the_silence_is_expired(
             assert expired.state == "expired" and expired.end_time_unix_nano <= time.time_ns()
             assert client.silences() == []
             assert [s.id for s in client.silences(include_expired=True)] == [silence.id]
-            wait_for(lambda: "web-7" in _services(fake), 30, "web-7 sent once the silence expired")
+            wait_for(lambda: "web-7" in _services(fake), 90, "web-7 sent once the silence expired")
             results = wait_for(
                 lambda: "sent" in (r := [d.result for d in client.deliveries(fingerprint=by_service["web-7"])])
                 and r,
@@ -228,7 +228,7 @@ def test_silencing_from_the_incident_page_stops_the_repeats_until_expired(
                 60,
                 "the incident",
             )[0]
-            wait_for(lambda: fake.at("/hook"), 30, "the first notification")
+            wait_for(lambda: fake.at("/hook"), 90, "the first notification")
             browser = subprocess.Popen(
                 ["node", str(UI / "tests" / "silences.mjs"), app.web_base, str(shots), incident.id, name],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=UI,
@@ -263,7 +263,7 @@ def test_silencing_from_the_incident_page_stops_the_repeats_until_expired(
             assert during == [], [_wall(r.at) for r in during]
             expired_at = made.end_time_unix_nano / 1e9
             wait_for(
-                lambda: [r for r in fake.at("/hook") if _wall(r.at) > expired_at], 30, "a repeat after expiry"
+                lambda: [r for r in fake.at("/hook") if _wall(r.at) > expired_at], 90, "a repeat after expiry"
             )
     finally:
         gauges.close()
@@ -337,7 +337,7 @@ def test_a_silence_mutes_its_own_projects_alerts_only(chdb_dir: Path, tmp_path: 
                 lambda: [x for x in b.alerts(rule=name).alerts if x.state == "firing"], 60, "B's alert firing"
             )
             # B's alert is delivered; A's is recorded as silenced and never sent.
-            wait_for(lambda: "web-b" in _services(fake), 30, "B's alert sent")
+            wait_for(lambda: "web-b" in _services(fake), 90, "B's alert sent")
             wait_for(
                 lambda: [
                     d for d in a.deliveries(fingerprint=fired_a[0].fingerprint)
@@ -349,7 +349,7 @@ def test_a_silence_mutes_its_own_projects_alerts_only(chdb_dir: Path, tmp_path: 
 
             # Only A can end it; then A's alert goes out.
             assert a.expire_silence(silence.id).state == "expired"
-            wait_for(lambda: "web-a" in _services(fake), 30, "A's alert sent once its silence expired")
+            wait_for(lambda: "web-a" in _services(fake), 90, "A's alert sent once its silence expired")
             assert _services(fake).count("web-b") == 1
     finally:
         for sender in senders:
@@ -429,8 +429,8 @@ def test_two_projects_firing_identical_labels_are_notified_and_silenced_apart(
             def sent(client: QueryClient) -> set[str]:
                 return {d.group_key for d in client.deliveries(fingerprint=fp) if d.result == "sent"}
 
-            wait_for(lambda: sent(a) == {a_group}, 30, "A's send in A's delivery log")
-            wait_for(lambda: sent(b) == {b_group}, 30, "B's send in B's delivery log")
+            wait_for(lambda: sent(a) == {a_group}, 90, "A's send in A's delivery log")
+            wait_for(lambda: sent(b) == {b_group}, 90, "B's send in B's delivery log")
             suppressions = {
                 who: [d.result for d in client.deliveries(fingerprint=fp) if not d.notification_id]
                 for who, client in (("a", a), ("b", b))
