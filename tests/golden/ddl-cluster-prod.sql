@@ -1090,7 +1090,8 @@ CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_notification_log ON CLUSTER `pro
     Attempt UInt32,
     Result LowCardinality(String),
     Answer String,
-    Seconds Float64
+    Seconds Float64,
+    Project String DEFAULT ''
 ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
 ORDER BY AtNs

@@ -942,7 +942,8 @@ CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_notification_log (
     Attempt UInt32,
     Result LowCardinality(String),
     Answer String,
-    Seconds Float64
+    Seconds Float64,
+    Project String DEFAULT ''
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
 ORDER BY AtNs

@@ -63,9 +63,10 @@ TTL toDateTime(intDiv(UpdatedNs, 1000000000)) + toIntervalSecond({retention_s}) 
 PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(AtNs))
 ORDER BY AtNs
 TTL toDateTime(intDiv(AtNs, 1000000000)) + toIntervalSecond({retention_s})""",
-    # A log made before it was per project gets the column (its rows read as '').
-    "ALTER TABLE {db}.vigil_notification_log ADD COLUMN IF NOT EXISTS Project String DEFAULT ''",
 )
+# A log made before it was per project gets the column (its rows read as ''). Apart from _DDL,
+# which holds only CREATE TABLEs (the cluster renderer replicates each of them).
+_UPGRADE = "ALTER TABLE {db}.vigil_notification_log ADD COLUMN IF NOT EXISTS Project String DEFAULT ''"
 _OUTBOX = [
     "Id", "CreatedNs", "Receiver", "Integration", "IntegrationIndex", "GroupKey", "Status", "Firing", "Resolved",
     "Body", "State", "Attempts", "LastAnswer", "UpdatedNs",
@@ -148,7 +149,7 @@ class Outbox(SystemStore):
         return body
 
     def ensure_schema(self) -> None:
-        self._create("creating the notification tables", _DDL, retention_s=self.retention_s)
+        self._create("creating the notification tables", [*_DDL, _UPGRADE], retention_s=self.retention_s)
         # clickhouse-connect imports pandas on a process's first INSERT (2-3 s here): paid at
         # start, not by the first notification owed.
         _ = options.pd
