@@ -324,6 +324,12 @@ class Notifier:
         self._stop_grace_s = timeout_s / 2
         loop.call_soon_threadsafe(self._begin_stop)
         thread.join(timeout_s)
+        if thread.is_alive():
+            log.warning(
+                "the notifier did not stop within %g s: delivery states not yet written are re-sent "
+                "(with the same delivery ids) at the next start",
+                timeout_s,
+            )
         self._thread = None
 
     def _begin_stop(self) -> None:
@@ -381,7 +387,14 @@ class Notifier:
             for t in helpers:
                 t.cancel()
             if self._sending:
-                await asyncio.wait(list(self._sending), timeout=self._stop_grace_s)
+                _, unfinished = await asyncio.wait(list(self._sending), timeout=self._stop_grace_s)
+                if unfinished:
+                    log.warning(
+                        "%d notification attempts still on the wire after %g s are cancelled; "
+                        "they are re-sent (with the same delivery ids) at the next start",
+                        len(unfinished),
+                        self._stop_grace_s,
+                    )
             for t in list(self._tasks):
                 t.cancel()
             await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
@@ -534,12 +547,22 @@ class Notifier:
         if not rows and not entries:
             return
         self._pending_rows, self._pending_log = [], []
+        # Shielded: a stop cancels the writer task, and a write queued behind another ClickHouse
+        # call would be dropped with the rows it had taken, so a clean stop would re-send them.
+        write = asyncio.ensure_future(self._in_db(self.outbox.write, rows, entries))
         try:
-            await self._in_db(self.outbox.write, rows, entries)
-        except Exception as exc:  # kept for the next round; a crash meanwhile re-sends with the same key
-            log.error("the delivery state could not be written (retrying): %s", exc)
-            self._pending_rows = rows + self._pending_rows
-            self._pending_log = entries + self._pending_log
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            await asyncio.wait([write])
+            raise
+        except Exception:
+            pass  # looked at below, for both ways out
+        finally:
+            failed = write.exception() if write.done() and not write.cancelled() else None
+            if failed is not None:  # kept for the next round; a crash meanwhile re-sends with the same key
+                log.error("the delivery state could not be written (retrying): %s", failed)
+                self._pending_rows = rows + self._pending_rows
+                self._pending_log = entries + self._pending_log
 
     async def _silence_refresher(self) -> None:
         while True:
