@@ -7,6 +7,7 @@ fresh server run ``vigil serve`` as a subprocess (see ``support.py``).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +77,29 @@ def sdk_memory(app: RunningApp) -> Iterator[InMemorySpanExporter]:
 def spans(sdk_memory: InMemorySpanExporter) -> InMemorySpanExporter:
     sdk_memory.clear()
     return sdk_memory
+
+
+@pytest.fixture
+def client(app: RunningApp) -> Iterator[Client]:
+    """A ClickHouse client of the test's own on the app's storage, to give to a component (a
+    runner's or a notifier's thread is the only user of the client it is given). Modules that
+    talk to the query API define their own ``client`` (a ``QueryClient``)."""
+    c = connect(app.settings.dsn)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def reader(app: RunningApp) -> Iterator[Client]:
+    """A second client, for the test's (or an API's) reads while a component owns ``client``."""
+    c = connect(app.settings.dsn)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def system_db(client: Client) -> Iterator[str]:
+    """A system database of the test's own (alert, outbox and incident tables), dropped after."""
+    name = f"vigil_system_test_{uuid.uuid4().hex[:8]}"
+    yield name
+    client.command(f"DROP DATABASE IF EXISTS {name}")

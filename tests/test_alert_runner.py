@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,19 +36,6 @@ SEED_POLICY = {
     "params": {"cooldown_seconds": 300},
 }
 S = 10**9
-
-
-@pytest.fixture
-def system_db() -> str:
-    return f"vigil_system_test_{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def client(app: RunningApp) -> Iterator[Client]:
-    """The runner's own client on the app's storage (a runner thread owns its client)."""
-    c = connect(app.settings.dsn)
-    yield c
-    c.close()
 
 
 def _states(runner: Runner, rule: str) -> dict[str, str]:

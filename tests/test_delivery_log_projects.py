@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 from clickhouse_connect.driver.client import Client
 from notify_fakes import FakeReceivers, wait_for
@@ -20,31 +18,6 @@ from vigil_alerting.notify.outbox import Outbox, OutboxRow
 from vigil_alerting.rules import parse_rule
 from vigil_alerting.silence import SilenceStore
 from vigil_alerting.state.machine import Observation, new_instance, step
-from vigil_storage import connect
-
-from support import RunningApp
-
-
-@pytest.fixture
-def client(app: RunningApp) -> Iterator[Client]:
-    c = connect(app.settings.dsn)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def reader(app: RunningApp) -> Iterator[Client]:
-    """The test's own client: the notifier's thread owns ``client``."""
-    c = connect(app.settings.dsn)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def system_db(client: Client) -> Iterator[str]:
-    name = f"vigil_log_projects_{uuid.uuid4().hex[:8]}"
-    yield name
-    client.command(f"DROP DATABASE IF EXISTS {name}")
 
 
 def test_a_log_from_before_projects_gets_the_column_and_its_rows_read_as_the_default_projects(

@@ -21,13 +21,28 @@ from test_query_grpcurl import grpcurl
 
 from vigil import QueryClient, QueryError
 from vigil_query.drift import psi as psi_math
-from vigil_query.drift.query import MANTISSA_BITS
+from vigil_query.drift.query import MANTISSA_BITS, _rounded_up
+from vigil_storage import MIGRATIONS
 
 from reference_payload import kv
 from support import RunningApp, ServerProcess, export_otlp
 
 HOUR_NS = 3600 * 10**9
 EPS = 1e-4
+
+
+def test_the_rollup_migrations_round_as_the_drift_query_does() -> None:
+    """0013 and 0015 spell out the query's rounding in SQL (a migration cannot import it): a
+    change of MANTISSA_BITS must come with new rollups, or drift would mix two roundings."""
+
+    def bare(sql: str) -> str:
+        return "".join(sql.split())
+
+    rounding = bare(_rounded_up("assumeNotNull(m.2)"))
+    rollups = [m for m in MIGRATIONS if m.name.startswith(("span_values_hourly", "span_values_minutely"))]
+    assert {m.version for m in rollups} == {13, 15}
+    for m in rollups:
+        assert bare(m.sql).count(rounding) == 2, f"{m.version} {m.name} rounds differently from drift_sql"
 
 
 def numpy_psi(

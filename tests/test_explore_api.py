@@ -22,7 +22,7 @@ from vigil import QueryClient
 from vigil.query.v1 import query_pb2
 from vigil.query_client import QueryError
 
-from support import RunningApp
+from support import RunningApp, wait_for
 
 S = 10**9
 
@@ -31,13 +31,6 @@ S = 10**9
 def client(app: RunningApp) -> Iterator[QueryClient]:
     with QueryClient(app.query_target) as c:
         yield c
-
-
-def _wait(condition: object, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def _merged(responses: list[query_pb2.StreamMetricsResponse]) -> dict[str, float]:
@@ -122,7 +115,7 @@ def test_log_volume_by_severity_and_the_live_log_tail(app: RunningApp, client: Q
         logs = log_provider(app, "logs-api")
         python_logger(logs, "vigil.tests.explore.tail").error("payment service down")
         logs.shutdown()
-        _wait(lambda: received, "the tailed record")
+        wait_for(lambda: received, 60, "the tailed record")
     reader.join(10)
     assert [r.body for r in received] == ["payment service down"]
     assert received[0].severity_text == "ERROR"
@@ -163,10 +156,10 @@ def test_increase_mean_top_series_and_live_metrics(app: RunningApp, client: Quer
 
         thread = threading.Thread(target=read, daemon=True)
         thread.start()
-        _wait(lambda: responses, "the first response")
+        wait_for(lambda: responses, 60, "the first response")
         assert sum(p.value for s in responses[0].metrics.series for p in s.points) == 600
         tokens.add(50, {"model": "gpt-4o"})
         reader.collect()
-        _wait(lambda: _merged(responses).get("gpt-4o") == 350, "the new point")
+        wait_for(lambda: _merged(responses).get("gpt-4o") == 350, 60, "the new point")
     thread.join(10)
     provider.shutdown()

@@ -474,20 +474,6 @@ def test_the_slack_message_names_severity_threshold_and_links_the_example_trace(
         _stop(server)
 
 
-@pytest.fixture
-def client(app: RunningApp) -> Iterator[Client]:
-    c = connect(app.settings.dsn)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def system_db(client: Client) -> Iterator[str]:
-    name = f"vigil_notify_accept_{uuid.uuid4().hex[:8]}"
-    yield name
-    client.command(f"DROP DATABASE IF EXISTS {name}")
-
-
 def test_a_timeout_is_retried_with_growing_gaps_between_the_attempts(
     app: RunningApp, client: Client, system_db: str, tmp_path: Path, fake: FakeReceivers
 ) -> None:

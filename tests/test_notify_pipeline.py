@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,28 +38,6 @@ from support import RunningApp
 
 S = 10**9
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-@pytest.fixture
-def client(app: RunningApp) -> Iterator[Client]:
-    c = connect(app.settings.dsn)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def reader(app: RunningApp) -> Iterator[Client]:
-    """The test's (or the API's) own client: the notifier's thread owns ``client``."""
-    c = connect(app.settings.dsn)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def system_db(client: Client) -> Iterator[str]:
-    name = f"vigil_notify_test_{uuid.uuid4().hex[:8]}"
-    yield name
-    client.command(f"DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.fixture

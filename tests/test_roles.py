@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,14 +19,7 @@ from vigil_server.app import VigilApp
 from vigil_server.cli import main
 from vigil_storage.client import CLUSTER_INSERT_SETTINGS
 
-from support import RunningApp, http_request, make_settings
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from support import RunningApp, http_request, make_settings, wait_for
 
 
 def refuses(port: int) -> bool:
@@ -91,7 +82,7 @@ def test_two_worker_processes_one_active_the_other_takes_over(
             assert not w.ports.otlp_grpc and not w.ports.query
             assert http_request(f"{w.http_base}/ready")[0] == 200
             assert [job.name for job in w.app._worker.jobs] == ["rules", "drift"]  # type: ignore[union-attr]
-        wait_for(lambda: first.app._worker.active or second.app._worker.active)  # type: ignore[union-attr]
+        wait_for(lambda: first.app._worker.active or second.app._worker.active, 60, "an active worker")  # type: ignore[union-attr]
         one, other = (first, second) if first.app._worker.active else (second, first)  # type: ignore[union-attr]
         # Three renewals of the active one's lease, however slow the machine (both renew at
         # the same pace): the other stays a standby all along.
@@ -104,10 +95,10 @@ def test_two_worker_processes_one_active_the_other_takes_over(
                 seen.append(lease._valid_until_ns)
             return len(seen) > 3
 
-        wait_for(renewed_thrice)
+        wait_for(renewed_thrice, 60, "three renewals")
         assert not other.app._worker.active  # type: ignore[union-attr]
         one.stop()
-        wait_for(lambda: other.app._worker.active)  # type: ignore[union-attr]
+        wait_for(lambda: other.app._worker.active, 60, "the standby taking over")  # type: ignore[union-attr]
     finally:
         for w in (first, second):
             if w._thread.is_alive():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -33,18 +32,6 @@ from support import RunningApp, wait_for
 
 S = 10**9
 STEP_S = 10
-
-
-@pytest.fixture
-def system_db() -> str:
-    return f"vigil_system_acc_{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def client(app: RunningApp) -> Iterator[Client]:
-    c = connect(app.settings.dsn)
-    yield c
-    c.close()
 
 
 def send_gauge(app: RunningApp, metric: str, points: dict[str, list[tuple[int, float]]]) -> None:

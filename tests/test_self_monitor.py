@@ -13,19 +13,9 @@ from vigil import QueryClient, QueryError
 from vigil_alerting.rules.builtin import SELF_RULE_NAMES, self_monitoring_rules
 from vigil_server.self_monitor import SelfMonitor
 
-from support import RunningApp, http_request, make_request, make_settings
+from support import RunningApp, http_request, make_request, make_settings, wait_for
 
 SECRET = "self-monitor-test-secret-" + "x" * 24
-
-
-def wait_for(condition, timeout_s: float = 60, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not met within {timeout_s} s")
 
 
 def test_own_metrics_are_queryable_as_service_vigil(chdb_dir: Path) -> None:
@@ -54,7 +44,10 @@ def test_own_metrics_are_queryable_as_service_vigil(chdb_dir: Path) -> None:
                     return 0
                 return sum(p.value for s in response.series for p in s.points)
 
-            assert wait_for(accepted, what="vigil_receiver_accepted_spans_total of service vigil") == 3
+            assert (
+                wait_for(accepted, 60, "vigil_receiver_accepted_spans_total of service vigil", every_s=0.2)
+                == 3
+            )
             backlog = client.query_metrics(
                 "vigil_wal_backlog_bytes",
                 "last",
@@ -99,7 +92,7 @@ def test_auth_failures_spike_fires_the_builtin_rule(chdb_dir: Path) -> None:
                 if i.rule == "vigil-auth-failures-spike" and i.state == "firing"
             ]
 
-        wait_for(firing, timeout_s=90, what="vigil-auth-failures-spike firing")
+        wait_for(firing, 90, "vigil-auth-failures-spike firing", every_s=0.2)
     finally:
         app.stop()
 

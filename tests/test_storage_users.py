@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from functools import partial
 from pathlib import Path
@@ -33,7 +32,7 @@ from vigil_query.analytics.prices.book import Price
 from vigil_server.wiring.schema import migrate_all
 from vigil_storage import apply_migrations
 
-from support import REPO, RunningApp, http_request, make_request, make_settings
+from support import REPO, RunningApp, http_request, make_request, make_settings, wait_for
 
 SECRET = "storage-users-secret-0123456789abcdef"
 CREDENTIAL_TABLES = (*registry.TABLES, price_book.TABLE)
@@ -45,13 +44,6 @@ def _tables(ch: Client, database: str) -> set[str]:
         "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
     ).result_rows
     return {r[0] for r in rows}
-
-
-def _wait_for(condition: object, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_an_old_install_is_upgraded_and_no_credential_table_stays_in_a_telemetry_database(
@@ -85,7 +77,7 @@ def test_an_old_install_is_upgraded_and_no_credential_table_stays_in_a_telemetry
         app.flush()
         with QueryClient(app.query_target, project="shop") as client:
             client.login("olga", "olga's password")
-            _wait_for(lambda: client.services() == ["after-upgrade"])
+            wait_for(lambda: client.services() == ["after-upgrade"], 60, "the upgraded server's services")
         assert [p.model for p in price_book.list_prices(ch, system) if p.origin == "user"] == ["acme-1"]
 
         # A move cut short after its copy (the old table back, with the same rows) is

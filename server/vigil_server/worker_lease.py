@@ -25,8 +25,9 @@ why the rest of the two protocols is not: one replaced row where the latest writ
 confirmed a tick later, against kept rows where the earliest claim stands, after a blocking wait).
 
 The fencing token lets what the worker does be checked: ``still_holds`` reads the lease
-again, and a side effect that must not happen twice (a notification) can be skipped by a
-worker whose token is no longer the lease's.
+again, so a side effect that must not happen twice could be skipped by a worker whose token
+is no longer the lease's. The notifier and the action queue do not check it yet (see
+docs/deploy.md: the expiry order is what keeps them single).
 """
 
 from __future__ import annotations

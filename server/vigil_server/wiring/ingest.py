@@ -31,37 +31,10 @@ class Ingest:
         self.limits = limits
         self.metrics = metrics
         # One writer of each signal per lane: a lane writes whatever kinds its batch holds.
-        self.traces_writers = [
-            TracesWriter(
-                settings.dsn,
-                connect_timeout_s=settings.storage_connect_timeout_s,
-                insert_timeout_s=settings.insert_timeout_s,
-                limits=self.limits,
-                native_min_spans=settings.native_decode_min_spans,
-            )
-            for _ in range(settings.insert_concurrency)
-        ]
-        self.logs_writers = [
-            LogsWriter(
-                settings.dsn,
-                connect_timeout_s=settings.storage_connect_timeout_s,
-                insert_timeout_s=settings.insert_timeout_s,
-            )
-            for _ in range(settings.insert_concurrency)
-        ]
-        self.metrics_writers = [
-            MetricsWriter(
-                settings.dsn,
-                connect_timeout_s=settings.storage_connect_timeout_s,
-                insert_timeout_s=settings.insert_timeout_s,
-                limits=self.limits,
-                native_min_points=settings.native_decode_min_points,
-            )
-            for _ in range(settings.insert_concurrency)
-        ]
-        if settings.cluster() is not None:
-            for writer in (*self.traces_writers, *self.logs_writers, *self.metrics_writers):
-                writer.connection.session_settings = CLUSTER_INSERT_SETTINGS
+        lanes = [_lane(settings, limits) for _ in range(settings.insert_concurrency)]
+        self.traces_writers = [traces for traces, _, _ in lanes]
+        self.logs_writers = [logs for _, logs, _ in lanes]
+        self.metrics_writers = [metrics for _, _, metrics in lanes]
         self.batcher: Batcher | None = None
         self.decoder: DecodePool | None = None
         self.pipeline: Pipeline | None = None
@@ -114,3 +87,18 @@ class Ingest:
         )
         tls = s.tls()
         return await self.grpc.start(s.listen_host, s.otlp_grpc_port, tls.grpc_credentials() if tls else None)
+
+
+def _lane(s: VigilSettings, limits: DecodeLimits) -> tuple[TracesWriter, LogsWriter, MetricsWriter]:
+    """A lane's writers, one per signal, each with a connection of its own (written with the
+    cluster's insert settings when there is one)."""
+    connection = {"connect_timeout_s": s.storage_connect_timeout_s, "insert_timeout_s": s.insert_timeout_s}
+    lane = (
+        TracesWriter(s.dsn, **connection, limits=limits, native_min_spans=s.native_decode_min_spans),
+        LogsWriter(s.dsn, **connection),
+        MetricsWriter(s.dsn, **connection, limits=limits, native_min_points=s.native_decode_min_points),
+    )
+    if s.cluster() is not None:
+        for writer in lane:
+            writer.connection.session_settings = CLUSTER_INSERT_SETTINGS
+    return lane
