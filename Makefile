@@ -15,8 +15,11 @@ VENV_STAMP := .venv/.vigil-synced
 run: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync vigil serve
 
+# Two workers, each taking whole test files (a module's servers and fixtures stay in one
+# process): the suite in about half the time on two cores. PYTEST_WORKERS=0 runs it in-process.
+PYTEST_WORKERS ?= 2
 test: $(VENV_STAMP) ui-if-npm
-	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+	$(UV) run --frozen --no-sync pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The web UI (ui/, TypeScript + Vite) from its lockfile into ui/dist, which `vigil serve`
 # serves on port 4320. Without npm, `make run` serves everything else and the page at :4320
