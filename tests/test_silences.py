@@ -6,11 +6,14 @@ the reason; changing silences needs `write`, reading them `read`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -287,16 +290,27 @@ def _wall(monotonic_s: float) -> float:
     return time.time() - (time.monotonic() - monotonic_s)
 
 
-def test_a_silence_mutes_its_own_projects_alerts_only(chdb_dir: Path, tmp_path: Path) -> None:
-    """Two projects fire a rule of the same name; a silence made with project A's key whose
-    matcher (the rule name) matches both mutes A's alert only, and B neither lists nor expires it."""
-    metric = f"cpu_scoped_{uuid.uuid4().hex[:8]}"
-    name = "hot-cpu-scoped"
-    policy = {**POLICY, "name": name, "condition": {**POLICY["condition"], "metric": metric}}
+@dataclass
+class TwoProjects:
+    """One server with auth on and two projects (the default one, A, and "beta", B), a key with
+    read, write and ingest for each, their query clients, and the fake receiver the server's
+    Alertmanager configuration sends to. ``senders`` are closed at the end."""
+
+    app: RunningApp
+    fake: FakeReceivers
+    a_key: str
+    b_key: str
+    a: QueryClient
+    b: QueryClient
+    senders: list[Gauges]
+
+
+@contextlib.contextmanager
+def two_projects(chdb_dir: Path, tmp_path: Path, database: str) -> Iterator[TwoProjects]:
     fake = FakeReceivers()
     app = RunningApp(
         make_settings(
-            chdb_dir, database="silences_two", auth="on", auth_secret=SECRET, rules_interval_s=1, alertmanager_config=_alertmanager_yml(tmp_path / "alertmanager.yml", fake.url),
+            chdb_dir, database=database, auth="on", auth_secret=SECRET, rules_interval_s=1, alertmanager_config=_alertmanager_yml(tmp_path / "alertmanager.yml", fake.url),
             drift_interval_s=0,
         )
     )  # fmt: skip
@@ -317,45 +331,57 @@ def test_a_silence_mutes_its_own_projects_alerts_only(chdb_dir: Path, tmp_path: 
             QueryClient(app.query_target, api_key=a_key) as a,
             QueryClient(app.query_target, api_key=b_key) as b,
         ):
-            for client in (a, b):  # the same rule name in both projects
-                wait_for(lambda c=client: _created(c, policy), 60, "the rule created (its runner up)")
-            silence = a.create_silence([f'alertname="{name}"'], comment="A's maintenance", duration_s=3600)
-            assert [s.id for s in a.silences()] == [silence.id]
-            assert b.silences() == [] and b.silences(include_expired=True) == []
-            with pytest.raises(QueryError) as missing:
-                b.expire_silence(silence.id)
-            assert missing.value.code == grpc.StatusCode.NOT_FOUND, missing.value.message
-            assert [s.state for s in a.silences()] == ["active"]  # B's attempt changed nothing
-
-            for key, service in ((a_key, "web-a"), (b_key, "web-b")):
-                headers = {"authorization": f"Bearer {key}"}
-                senders.append(Gauges(app, metric, {service: 95.0}, every_s=0.5, headers=headers))
-            fired_a = wait_for(
-                lambda: [x for x in a.alerts(rule=name).alerts if x.state == "firing"], 60, "A's alert firing"
-            )
-            wait_for(
-                lambda: [x for x in b.alerts(rule=name).alerts if x.state == "firing"], 60, "B's alert firing"
-            )
-            # B's alert is delivered; A's is recorded as silenced and never sent.
-            wait_for(lambda: "web-b" in _services(fake), 90, "B's alert sent")
-            wait_for(
-                lambda: [
-                    d for d in a.deliveries(fingerprint=fired_a[0].fingerprint)
-                    if d.result == f"silenced by {silence.id}"
-                ],
-                30, "A's alert silenced in the delivery log",
-            )  # fmt: skip
-            assert "web-a" not in _services(fake)
-
-            # Only A can end it; then A's alert goes out.
-            assert a.expire_silence(silence.id).state == "expired"
-            wait_for(lambda: "web-a" in _services(fake), 90, "A's alert sent once its silence expired")
-            assert _services(fake).count("web-b") == 1
+            yield TwoProjects(app, fake, a_key, b_key, a, b, senders)
     finally:
         for sender in senders:
             sender.close()
         app.stop()
         fake.close()
+
+
+def test_a_silence_mutes_its_own_projects_alerts_only(chdb_dir: Path, tmp_path: Path) -> None:
+    """Two projects fire a rule of the same name; a silence made with project A's key whose
+    matcher (the rule name) matches both mutes A's alert only, and B neither lists nor expires it."""
+    metric = f"cpu_scoped_{uuid.uuid4().hex[:8]}"
+    name = "hot-cpu-scoped"
+    policy = {**POLICY, "name": name, "condition": {**POLICY["condition"], "metric": metric}}
+    with two_projects(chdb_dir, tmp_path, "silences_two") as two:
+        app, fake, a, b, senders = two.app, two.fake, two.a, two.b, two.senders
+        a_key, b_key = two.a_key, two.b_key
+        for client in (a, b):  # the same rule name in both projects
+            wait_for(lambda c=client: _created(c, policy), 60, "the rule created (its runner up)")
+        silence = a.create_silence([f'alertname="{name}"'], comment="A's maintenance", duration_s=3600)
+        assert [s.id for s in a.silences()] == [silence.id]
+        assert b.silences() == [] and b.silences(include_expired=True) == []
+        with pytest.raises(QueryError) as missing:
+            b.expire_silence(silence.id)
+        assert missing.value.code == grpc.StatusCode.NOT_FOUND, missing.value.message
+        assert [s.state for s in a.silences()] == ["active"]  # B's attempt changed nothing
+
+        for key, service in ((a_key, "web-a"), (b_key, "web-b")):
+            headers = {"authorization": f"Bearer {key}"}
+            senders.append(Gauges(app, metric, {service: 95.0}, every_s=0.5, headers=headers))
+        fired_a = wait_for(
+            lambda: [x for x in a.alerts(rule=name).alerts if x.state == "firing"], 60, "A's alert firing"
+        )
+        wait_for(
+            lambda: [x for x in b.alerts(rule=name).alerts if x.state == "firing"], 60, "B's alert firing"
+        )
+        # B's alert is delivered; A's is recorded as silenced and never sent.
+        wait_for(lambda: "web-b" in _services(fake), 90, "B's alert sent")
+        wait_for(
+            lambda: [
+                d for d in a.deliveries(fingerprint=fired_a[0].fingerprint)
+                if d.result == f"silenced by {silence.id}"
+            ],
+            30, "A's alert silenced in the delivery log",
+        )  # fmt: skip
+        assert "web-a" not in _services(fake)
+
+        # Only A can end it; then A's alert goes out.
+        assert a.expire_silence(silence.id).state == "expired"
+        wait_for(lambda: "web-a" in _services(fake), 90, "A's alert sent once its silence expired")
+        assert _services(fake).count("web-b") == 1
 
 
 def test_two_projects_firing_identical_labels_are_notified_and_silenced_apart(
@@ -368,77 +394,51 @@ def test_two_projects_firing_identical_labels_are_notified_and_silenced_apart(
     metric = f"cpu_twin_{uuid.uuid4().hex[:8]}"
     name = "hot-cpu-twin"
     policy = {**POLICY, "name": name, "condition": {**POLICY["condition"], "metric": metric}}
-    fake = FakeReceivers()
-    app = RunningApp(
-        make_settings(
-            chdb_dir, database="silences_twin", auth="on", auth_secret=SECRET, rules_interval_s=1, alertmanager_config=_alertmanager_yml(tmp_path / "alertmanager.yml", fake.url),
-            drift_interval_s=0,
-        )
-    )  # fmt: skip
-    senders: list[Gauges] = []
-    try:
-        ch = connect(app.settings.dsn)
-        system = app.settings.system_database
-        registry.ensure(ch, system)
-        registry.create_project(
-            ch, system, "beta", main=app.settings.database, create_tables=partial(apply_migrations, ch)
-        )
-        hasher = KeyHasher(SECRET.encode())
-        scopes = ["read", "write", "ingest"]
-        _, a_key = registry.create_key(ch, system, hasher, "default", scopes, name="a")
-        _, b_key = registry.create_key(ch, system, hasher, "beta", scopes, name="b")
-        credentials_changed()
-        with (
-            QueryClient(app.query_target, api_key=a_key) as a,
-            QueryClient(app.query_target, api_key=b_key) as b,
-        ):
-            for client in (a, b):
-                wait_for(lambda c=client: _created(c, policy), 90, "the rule created (its runner up)")
-            silence = a.create_silence([f'alertname="{name}"'], comment="A's maintenance", duration_s=3600)
-            for key in (a_key, b_key):
-                headers = {"authorization": f"Bearer {key}"}
-                senders.append(Gauges(app, metric, {"web-twin": 95.0}, every_s=0.5, headers=headers))
-            fired = {
-                "a": wait_for(lambda: [x for x in a.alerts(rule=name).alerts if x.state == "firing"], 90, "A firing"),
-                "b": wait_for(lambda: [x for x in b.alerts(rule=name).alerts if x.state == "firing"], 90, "B firing"),
-            }  # fmt: skip
-            assert fired["a"][0].fingerprint == fired["b"][0].fingerprint  # the same labels
+    with two_projects(chdb_dir, tmp_path, "silences_twin") as two:
+        app, fake, a, b, senders = two.app, two.fake, two.a, two.b, two.senders
+        a_key, b_key = two.a_key, two.b_key
+        for client in (a, b):
+            wait_for(lambda c=client: _created(c, policy), 90, "the rule created (its runner up)")
+        silence = a.create_silence([f'alertname="{name}"'], comment="A's maintenance", duration_s=3600)
+        for key in (a_key, b_key):
+            headers = {"authorization": f"Bearer {key}"}
+            senders.append(Gauges(app, metric, {"web-twin": 95.0}, every_s=0.5, headers=headers))
+        fired = {
+            "a": wait_for(lambda: [x for x in a.alerts(rule=name).alerts if x.state == "firing"], 90, "A firing"),
+            "b": wait_for(lambda: [x for x in b.alerts(rule=name).alerts if x.state == "firing"], 90, "B firing"),
+        }  # fmt: skip
+        assert fired["a"][0].fingerprint == fired["b"][0].fingerprint  # the same labels
 
-            def group_keys() -> list[str]:
-                return [r.json["groupKey"] for r in fake.at("/hook") if r.json["status"] == "firing"]
+        def group_keys() -> list[str]:
+            return [r.json["groupKey"] for r in fake.at("/hook") if r.json["status"] == "firing"]
 
-            wait_for(lambda: group_keys(), 90, "B's alert sent")
-            wait_for(
-                lambda: [
-                    d for d in a.deliveries(fingerprint=fired["a"][0].fingerprint)
-                    if d.result == f"silenced by {silence.id}"
-                ],
-                90, "A's alert silenced in the delivery log",
-            )  # fmt: skip
-            (b_group,) = group_keys()  # A's is held back by its silence
-            assert b_group.endswith(f"@{app.settings.database}_beta"), b_group
-            assert a.expire_silence(silence.id).state == "expired"
-            wait_for(lambda: len(group_keys()) == 2, 90, "A's alert sent once its silence expired")
-            a_group = group_keys()[1]
-            assert a_group != b_group and "@" not in a_group  # the default project's key is Alertmanager's
-            assert [len(r.json["alerts"]) for r in fake.at("/hook")] == [1, 1]
+        wait_for(lambda: group_keys(), 90, "B's alert sent")
+        wait_for(
+            lambda: [
+                d for d in a.deliveries(fingerprint=fired["a"][0].fingerprint)
+                if d.result == f"silenced by {silence.id}"
+            ],
+            90, "A's alert silenced in the delivery log",
+        )  # fmt: skip
+        (b_group,) = group_keys()  # A's is held back by its silence
+        assert b_group.endswith(f"@{app.settings.database}_beta"), b_group
+        assert a.expire_silence(silence.id).state == "expired"
+        wait_for(lambda: len(group_keys()) == 2, 90, "A's alert sent once its silence expired")
+        a_group = group_keys()[1]
+        assert a_group != b_group and "@" not in a_group  # the default project's key is Alertmanager's
+        assert [len(r.json["alerts"]) for r in fake.at("/hook")] == [1, 1]
 
-            # Each project's delivery log has its own sends and suppressions only (one fingerprint).
-            fp = fired["a"][0].fingerprint
+        # Each project's delivery log has its own sends and suppressions only (one fingerprint).
+        fp = fired["a"][0].fingerprint
 
-            def sent(client: QueryClient) -> set[str]:
-                return {d.group_key for d in client.deliveries(fingerprint=fp) if d.result == "sent"}
+        def sent(client: QueryClient) -> set[str]:
+            return {d.group_key for d in client.deliveries(fingerprint=fp) if d.result == "sent"}
 
-            wait_for(lambda: sent(a) == {a_group}, 90, "A's send in A's delivery log")
-            wait_for(lambda: sent(b) == {b_group}, 90, "B's send in B's delivery log")
-            suppressions = {
-                who: [d.result for d in client.deliveries(fingerprint=fp) if not d.notification_id]
-                for who, client in (("a", a), ("b", b))
-            }
-            assert suppressions == {"a": [f"silenced by {silence.id}", "unsuppressed"], "b": []}
-            assert {d.group_key for d in b.deliveries(fingerprint=fp)} == {b_group}
-    finally:
-        for sender in senders:
-            sender.close()
-        app.stop()
-        fake.close()
+        wait_for(lambda: sent(a) == {a_group}, 90, "A's send in A's delivery log")
+        wait_for(lambda: sent(b) == {b_group}, 90, "B's send in B's delivery log")
+        suppressions = {
+            who: [d.result for d in client.deliveries(fingerprint=fp) if not d.notification_id]
+            for who, client in (("a", a), ("b", b))
+        }
+        assert suppressions == {"a": [f"silenced by {silence.id}", "unsuppressed"], "b": []}
+        assert {d.group_key for d in b.deliveries(fingerprint=fp)} == {b_group}
