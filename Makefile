@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 
 VENV_STAMP := .venv/.vigil-synced
 
-.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-ui bench-explore bench-stock-sdk bench-outage bench-query bench-rules bench-sdk bench-actions migrate clean
+.PHONY: run test ui ui-if-npm lint docs fuzz bench bench-metrics bench-logs bench-auth bench-genai-columns bench-views bench-ui bench-explore bench-stock-sdk bench-outage bench-query bench-rules bench-sdk bench-actions migrate clean
 
 run: $(VENV_STAMP) ui-if-npm
 	$(UV) run --frozen --no-sync vigil serve
@@ -70,6 +70,9 @@ bench-metrics: $(VENV_STAMP)
 
 bench-genai-columns: $(VENV_STAMP)
 	$(UV) run --frozen --no-sync python bench/genai_columns.py $(BENCH_ARGS)
+
+bench-views: $(VENV_STAMP)
+	$(UV) run --frozen --no-sync python bench/views.py $(BENCH_ARGS)
 
 bench-ui: $(VENV_STAMP) ui
 	$(UV) run --frozen --no-sync python bench/ui.py $(BENCH_ARGS)
