@@ -5,7 +5,11 @@ Real role apps (collector, query, workers) on loopback over the session's chDB, 
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
+import struct
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -104,6 +108,27 @@ def connect_call(app: RunningApp, method: str, body: dict[str, Any], key: str) -
     return status, json.loads(answer or b"{}")
 
 
+def connect_stream_first(app: RunningApp, method: str, key: str) -> dict[str, Any]:
+    """The first message of a Connect server stream (enveloped JSON, as the UI reads it)."""
+    body = b"{}"
+    conn = http.client.HTTPConnection("127.0.0.1", app.ports.web, timeout=DEADLINE_S)
+    try:
+        conn.request(
+            "POST",
+            f"/vigil.alerting.v1.AlertingService/{method}",
+            struct.pack(">BI", 0, len(body)) + body,
+            {"Content-Type": "application/connect+json", "Authorization": f"Bearer {key}"},
+        )
+        answer = conn.getresponse()
+        assert answer.status == 200, answer.read()
+        flags, size = struct.unpack(">BI", answer.read(5))
+        message = json.loads(answer.read(size))
+        assert flags == 0, message  # 2: the end of the stream (an error) before any message
+        return message  # type: ignore[no-any-return]
+    finally:
+        conn.close()
+
+
 def stop_all(*apps: RunningApp | None) -> None:
     for app in apps:
         if app is not None and app._thread.is_alive():
@@ -163,6 +188,8 @@ def test_the_query_process_forwards_the_alerting_api_to_the_worker(
         assert status == 200 and "split-cpu" in [r["name"] for r in body["rules"]]
         status, body = connect_call(query, "ListIncidents", {}, keys["read"])
         assert status == 200 and body["incidents"]
+        first_change = connect_stream_first(query, "WatchIncidents", keys["read"])
+        assert first_change["incident"]["id"] in [i["id"] for i in body["incidents"]]
         status, body = connect_call(
             query,
             "CreateSilence",
@@ -249,24 +276,63 @@ def test_without_an_active_worker_the_query_process_answers_unavailable(
 
 
 def test_after_the_active_worker_stops_the_query_process_reaches_the_new_one(
-    chdb_dir: Path, ch: Client, keys: dict[str, str]
+    chdb_dir: Path, ch: Client, keys: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    first = second = query = None
+    first = second = query = collector = None
+    gauges: Gauges | None = None
+    caplog.set_level(logging.INFO, logger="vigil_server.alerting_split")
     try:
         first = RunningApp(settings(chdb_dir, "worker"))
         second = RunningApp(settings(chdb_dir, "worker"))
-        query = RunningApp(settings(chdb_dir, "query"))
+        # The query process's lease lookups are cached for its renewal interval: an hour here, so
+        # that only a worker's UNAVAILABLE makes it look again (the path under test).
+        query = RunningApp(
+            settings(chdb_dir, "query", worker_lease_ttl_s=7200.0, worker_lease_renew_s=3600.0)
+        )
+        collector = RunningApp(settings(chdb_dir, "collector"))
         workers = (first, second)
         wait_for(lambda: any(w.app._worker.active for w in workers), "an active worker")  # type: ignore[union-attr]
         one, other = (first, second) if first.app._worker.active else (second, first)  # type: ignore[union-attr]
         client = QueryClient(query.query_target, api_key=keys["read,write"])
         wait_for(answering(client.runner_status), "the forwarded API answering")
-        client.create_rule({**POLICY, "name": "survives-takeover"})
-        # The direct stub shows which worker answered: the active one's own port.
-        assert "survives-takeover" in [r.name for r in client.rules()]
+        client.create_rule({**POLICY, "name": "survives-takeover", "target": "api-*"})
+        gauges = Gauges(
+            collector,
+            "cpu_percent",
+            {"api-1": 99.0},
+            every_s=0.5,
+            headers={"authorization": f"Bearer {keys['ingest']}"},
+        )
+        gauges.export()
+
+        def incident() -> str | None:
+            found = [i.id for i in client.incidents() if "survives-takeover" in {a.rule for a in i.alerts}]
+            return found[0] if found else None
+
+        incident_id = wait_for(incident, "the new rule's incident")
+        # A watch stream through the query process, open on the active worker.
+        watch = client.watch_incidents()
+        messages = iter(watch)
+        assert next(messages).incident.id
+        ended: list[BaseException | None] = []
+
+        def drain() -> None:
+            try:
+                for _ in messages:
+                    pass
+                ended.append(None)
+            except QueryError as exc:
+                ended.append(exc)
+
+        draining = threading.Thread(target=drain, daemon=True)
+        draining.start()
 
         one.stop()
         wait_for(lambda: other.app._worker.active, "the standby taking over")  # type: ignore[union-attr]
+        # The stream on the deposed worker ends with UNAVAILABLE (the caller reconnects) ...
+        wait_for(lambda: ended, "the watch stream on the deposed worker ending")
+        assert isinstance(ended[0], QueryError) and ended[0].code == UNAVAILABLE, ended
+        watch.cancel()
 
         def through_the_new_one() -> bool:
             try:
@@ -275,8 +341,16 @@ def test_after_the_active_worker_stops_the_query_process_reaches_the_new_one(
                 assert exc.code == UNAVAILABLE, exc  # only while the lease changes hands
                 return False
 
+        # ... and the query process reaches the new active worker: calls and a new stream.
         wait_for(through_the_new_one, "the query process reaching the new active worker")
-        with grpc.insecure_channel(other.query_target) as channel:
+        assert "alerting API: the active worker changed" in caplog.text
+        with client.watch_incidents() as again:
+            seen = set()
+            for change in again:
+                seen.add(change.incident.id)
+                if incident_id in seen:
+                    break
+        with grpc.insecure_channel(other.query_target) as channel:  # the new one's own port agrees
             stub = alerting_pb2_grpc.AlertingServiceStub(channel)
             answer = stub.ListRules(
                 alerting_pb2.ListRulesRequest(),
@@ -286,4 +360,6 @@ def test_after_the_active_worker_stops_the_query_process_reaches_the_new_one(
             assert "survives-takeover" in [r.name for r in answer.rules]
         client.close()
     finally:
-        stop_all(query, first, second)
+        if gauges is not None:
+            gauges.close()
+        stop_all(query, collector, first, second)
