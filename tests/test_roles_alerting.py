@@ -23,6 +23,7 @@ from vigil import QueryClient
 from vigil.query_client import QueryError
 from vigil_auth import registry
 from vigil_auth.keys import KeyHasher
+from vigil_auth.passwords import hash_password
 from vigil_proto.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_server.worker_lease import WorkerLease
 from vigil_storage import connect
@@ -69,6 +70,7 @@ def settings(chdb_dir: Path, role: str, **overrides: Any) -> Any:
 def keys(ch: Client) -> Iterator[dict[str, str]]:
     registry.ensure(ch, SYS)
     hasher = KeyHasher(SECRET.encode())
+    registry.create_user(ch, SYS, "ana", hash_password("ana's password 123"), is_admin=True)
     made = {
         scopes: registry.create_key(ch, SYS, hasher, "default", scopes.split(","), name=scopes)[1]
         for scopes in ("read", "read,write", "ingest")
@@ -179,9 +181,16 @@ def test_the_query_process_forwards_the_alerting_api_to_the_worker(
         wait_for(lambda: reader.incidents(), "the alert's incident listed")
 
         # The incident watch stream (server streaming) through the query process.
+        incidents = worker.app.alerting.incidents
+        assert incidents is not None
+        listeners = len(incidents._listeners)
         with reader.watch_incidents() as watch:
             first = next(iter(watch))
             assert first.incident.id in [i.id for i in reader.incidents()]
+            assert len(incidents._listeners) == listeners + 1
+        # Cancelled by its caller, the watch ends on the worker too (it must not go on reading
+        # the context of a call that is gone).
+        wait_for(lambda: len(incidents._listeners) == listeners, "the worker's watch ending with its call")
 
         # The same over Connect on the query process's web port (what the UI calls).
         status, body = connect_call(query, "ListRules", {}, keys["read"])
@@ -206,6 +215,11 @@ def test_the_query_process_forwards_the_alerting_api_to_the_worker(
         assert code_of(lambda: reader.delete_rule("split-cpu"))[0] == grpc.StatusCode.PERMISSION_DENIED
         assert code_of(stranger.rules)[0] == grpc.StatusCode.UNAUTHENTICATED
         assert "refused" not in [r.name for r in writer.rules()]
+        # A user's session (logged in on the query process) is honoured by the worker too.
+        with QueryClient(query.query_target) as ana:
+            ana.login("ana", "ana's password 123")
+            assert "split-cpu" in [r.name for r in ana.rules()]
+            ana.create_rule({**POLICY, "name": "by-ana"})
         # An error of the worker's keeps its code and message end to end.
         code, message = code_of(lambda: writer.rule("no-such-rule"))
         assert code == grpc.StatusCode.NOT_FOUND and "no-such-rule" in message

@@ -13,7 +13,6 @@ and VIGIL_SESSION_SECRET), so the query process grants nothing of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -84,23 +83,29 @@ class StandbyGate:
         async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             await self._admit(context)
             messages = aiter(handler(request, context))
+            following: asyncio.Future[Any] | None = None
             try:
                 while True:
+                    # The servicer's next message in a task of its own, so that the lease can be
+                    # checked while it waits (a watch may wait long for its next change).
                     following = asyncio.ensure_future(anext(messages))
                     while not (await asyncio.wait({following}, timeout=self._recheck_s))[0]:
                         reason = self._refusal()
                         if reason is not None:
-                            following.cancel()
-                            await asyncio.gather(following, return_exceptions=True)
                             await context.abort(UNAVAILABLE, reason)
                     try:
                         message = following.result()
                     except StopAsyncIteration:
                         return
+                    following = None
                     yield message
             finally:
-                with contextlib.suppress(Exception):
-                    await messages.aclose()  # type: ignore[attr-defined]
+                # However the call ends (the caller went away, an abort), the servicer's stream
+                # ends with it: left running, it would read the context of a call that is gone.
+                if following is not None and not following.done():
+                    following.cancel()
+                    await asyncio.gather(following, return_exceptions=True)
+                await messages.aclose()  # type: ignore[attr-defined]
 
         return stream
 
