@@ -113,6 +113,8 @@ def test_compose_cluster_has_the_roles_each_collector_its_own_log() -> None:
     assert sorted(collectors) == ["collector-1", "collector-2"]
     assert [n for n, c in roles.items() if c == ["serve", "--role", "query"]] == ["query"]
     assert [n for n, c in roles.items() if c == ["serve", "--role", "worker"]] == ["worker"]
+    # The query service reaches the worker's alerting API by the compose service's name.
+    assert services["worker"]["environment"]["VIGIL_WORKER_ADVERTISE_ADDRESS"] == "worker:4319"
     wal_volumes = [services[c]["volumes"][0].split(":")[0] for c in collectors]
     assert len(set(wal_volumes)) == 2 and all(v in spec["volumes"] for v in wal_volumes)
     ids = {services[c]["environment"]["VIGIL_COLLECTOR_ID"] for c in collectors}
@@ -284,6 +286,15 @@ def test_kubernetes_roles_images_probes_and_the_wal_claim(overlay: str) -> None:
         "vigil-query": ["serve", "--role", "query"],
         "vigil-worker": ["serve", "--role", "worker"],
     }
+    # The worker advertises its pod IP and the alerting API's port (POD_IP defined before use).
+    (worker,) = containers(by[("Deployment", "vigil-worker")])
+    env = [e["name"] for e in worker["env"]]
+    advertised = {e["name"]: e for e in worker["env"]}["VIGIL_WORKER_ADVERTISE_ADDRESS"]
+    assert advertised["value"] == "$(POD_IP):4319" and env.index("POD_IP") < env.index(advertised["name"])
+    assert {e["name"]: e for e in worker["env"]}["POD_IP"]["valueFrom"]["fieldRef"][
+        "fieldPath"
+    ] == "status.podIP"
+    assert {"name": "alerting", "containerPort": 4319} in worker["ports"]
     pdb = by[("PodDisruptionBudget", "vigil-collector")]["spec"]
     assert pdb["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
     hpa = by[("HorizontalPodAutoscaler", "vigil-query")]["spec"]

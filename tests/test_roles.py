@@ -79,7 +79,7 @@ def test_two_worker_processes_one_active_the_other_takes_over(
     first, second = worker(), worker()
     try:
         for w in (first, second):
-            assert not w.ports.otlp_grpc and not w.ports.query
+            assert not w.ports.otlp_grpc and w.ports.query and not w.ports.web  # the alerting API only
             assert http_request(f"{w.http_base}/ready")[0] == 200
             assert [job.name for job in w.app._worker.jobs] == ["rules", "drift"]  # type: ignore[union-attr]
         wait_for(lambda: first.app._worker.active or second.app._worker.active, 60, "an active worker")  # type: ignore[union-attr]

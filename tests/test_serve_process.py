@@ -130,6 +130,10 @@ def test_migrate_then_query_service_alone(tmp_path: Path) -> None:
         with QueryClient(f"127.0.0.1:{server.query_port}") as client, pytest.raises(QueryError) as err:
             client.get_trace("ab" * 16)
         assert err.value.code == grpc.StatusCode.NOT_FOUND
+        # The alerting API is the worker's: forwarded, and with no worker running, UNAVAILABLE.
+        with QueryClient(f"127.0.0.1:{server.query_port}") as client, pytest.raises(QueryError) as err:
+            client.rules()
+        assert err.value.code == grpc.StatusCode.UNAVAILABLE and "no active worker" in err.value.message
     finally:
         server.terminate()
     assert server.wait() == 0, server.log()

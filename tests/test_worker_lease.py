@@ -14,7 +14,7 @@ from clickhouse_connect.driver.client import Client
 
 from vigil_alerting.triage.lock import TriageLock
 from vigil_server.worker import Worker, WorkerJob
-from vigil_server.worker_lease import WorkerLease, new_holder
+from vigil_server.worker_lease import LeaseRow, WorkerLease, new_holder
 from vigil_storage import connect
 
 from support import REPO
@@ -185,3 +185,29 @@ def test_the_lease_and_the_triage_lock_share_their_cluster_settings() -> None:
     assert lease._read_settings == lock.read_settings == {"select_sequential_consistency": 1}
     single = TriageLock(DB, "h", ttl_s=3, settle_s=1)
     assert "insert_quorum" not in single.write_settings and single.read_settings == {}
+
+
+def test_a_lease_table_made_before_addresses_gets_the_column_and_the_holder_its_address(
+    app, ch: Client, system_db: str
+) -> None:
+    # The table as versions before the split alerting API made it: no Address column.
+    ch.command(
+        f"CREATE TABLE {DB}.vigil_worker_lease (Name String, Holder String, Token UInt64, ExpiresNs Int64, "
+        "WrittenNs Int64) ENGINE = ReplacingMergeTree(WrittenNs) ORDER BY Name"
+    )
+    ch.command(f"INSERT INTO {DB}.vigil_worker_lease VALUES ('worker', 'old/1', 3, 0, 1)")
+    clock = Clock()
+    held = lease(app.settings.dsn, clock, "new")  # ensure_table: the upgrade
+    held.address = "worker-0.example:4319"
+    assert held.read() == LeaseRow("old/1", 3, 0, "")  # an old row reads with no address
+    assert not held.tick()  # the expired lease claimed, with the next token
+    clock.advance(RENEW_NS)
+    assert held.tick()
+    row = held.read()
+    assert row is not None and (row.holder, row.token, row.address) == (
+        held.holder,
+        4,
+        "worker-0.example:4319",
+    )
+    assert held.seen == row
+    held.close()

@@ -35,14 +35,15 @@ from vigil_query.api.server import QueryServer
 from vigil_query.drift.detector import run_detector
 from vigil_query.reader import Reader
 from vigil_server import local_admin
+from vigil_server.alerting_split import ActiveWorker, WorkerApiServer
 from vigil_server.ops_routes import add_ops_routes, host_middleware
 from vigil_server.self_monitor import SelfMonitor
 from vigil_server.settings import VigilSettings
-from vigil_server.wiring.alerting import make_alerting, start_alerting
+from vigil_server.wiring.alerting import make_alerting, make_worker_api, start_alerting
 from vigil_server.wiring.auth import make_authenticator
 from vigil_server.wiring.ingest import Ingest
-from vigil_server.wiring.jobs import make_worker, worker_jobs
-from vigil_server.wiring.query import host_guard, make_query_server, make_reader
+from vigil_server.wiring.jobs import advertised_address, make_worker, worker_jobs
+from vigil_server.wiring.query import host_guard, make_active_worker, make_query_server, make_reader
 from vigil_server.wiring.schema import migrate_all
 from vigil_server.worker import Worker
 from vigil_storage import StorageError, connect
@@ -98,6 +99,9 @@ class VigilApp:
         self._own_reader: Reader | None = None
         self._self_monitor_task: asyncio.Task[None] | None = None
         self.alerting = make_alerting(settings, self.metrics.registry)
+        # The alerting API in a split deployment: the worker serves it, the query role forwards.
+        self._worker_api: WorkerApiServer | None = None
+        self._active_worker: ActiveWorker | None = None
 
     async def start(self) -> BoundPorts:
         s = self.settings
@@ -161,8 +165,12 @@ class VigilApp:
 
         query_port = web_port = 0
         if s.role in ("all", "query"):
-            # The alerting API where the rules are evaluated in this process (role all).
-            self.query = make_query_server(s, self.auth, self.alerting if s.role == "all" else None)
+            # The alerting API where the rules are evaluated in this process (role all), else
+            # forwarded to the active worker (role query).
+            self._active_worker = make_active_worker(s) if s.role == "query" else None
+            self.query = make_query_server(
+                s, self.auth, self.alerting if s.role == "all" else None, self._active_worker
+            )
             query_port = await self.query.start(s.listen_host, s.query_port, credentials)
             web_port = await self.query.start_web(s.listen_host, s.web_port, tls, guard)
             self.query.reader.on_duration = self.metrics.query_seconds.observe
@@ -178,7 +186,11 @@ class VigilApp:
         if s.role == "all":
             self._start_jobs_here(loop)
         elif s.role == "worker":
-            self._worker = make_worker(s, self._worker_reader(), self.auth, self.alerting)
+            reader = self._worker_reader()
+            self._worker_api = make_worker_api(s, reader, self.auth, self.alerting, lambda: self._worker)
+            query_port = await self._worker_api.start(s.listen_host, s.query_port, credentials)
+            address = advertised_address(s, query_port)
+            self._worker = make_worker(s, reader, self.auth, self.alerting, address)
             await self._worker.start()
         if self.query is not None:  # the admin commands go through the query service
             local_admin.publish(
@@ -285,10 +297,14 @@ class VigilApp:
             stops.append(self.grpc.stop(grace_s=deadline))
         if self.query is not None:
             stops.append(self.query.stop(grace_s=deadline))
+        if self._worker_api is not None:
+            stops.append(self._worker_api.stop(grace_s=deadline))
         if self._runner is not None:
             # Waits for running handlers (they wait for their fsync) before returning.
             stops.append(self._runner.cleanup())
         await asyncio.gather(*stops, return_exceptions=True)
+        if self._active_worker is not None:
+            await self._active_worker.close()
         if self.settings.role not in ("all", "collector"):
             self.gate.close()
             await self.auth.stop()
@@ -364,7 +380,8 @@ async def serve_query(settings: VigilSettings) -> None:
     """The query service alone (``vigil query``), against a ClickHouse server's DSN."""
     auth = make_authenticator(settings)
     await auth.start()
-    server = make_query_server(settings, auth)
+    active_worker = make_active_worker(settings)  # the alerting API: forwarded to the active worker
+    server = make_query_server(settings, auth, active_worker=active_worker)
     stop = stop_on_signals()
     tls = settings.tls()
     port = await server.start(
@@ -381,6 +398,7 @@ async def serve_query(settings: VigilSettings) -> None:
     )
     await stop.wait()
     await server.stop(grace_s=settings.shutdown_timeout_s)
+    await active_worker.close()
     await auth.stop()
 
 

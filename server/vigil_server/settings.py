@@ -102,7 +102,10 @@ class VigilSettings(BaseSettings):
         default=4318, ge=0, le=65535, description="OTLP/HTTP port; 0 picks a free port."
     )
     query_port: int = Field(
-        default=4319, ge=0, le=65535, description="Query API (gRPC) port; 0 picks a free port."
+        default=4319,
+        ge=0,
+        le=65535,
+        description="Query API (gRPC) port, a worker's alerting API's too; 0 picks a free port.",
     )
     web_port: int = Field(
         default=4320,
@@ -596,6 +599,12 @@ class VigilSettings(BaseSettings):
         default=10.0,
         gt=0,
         description="How often the active worker renews its lease, and a standby tries to take it.",
+    )
+    worker_advertise_address: str = Field(
+        default="",
+        pattern=r"^([^\s/]+:[0-9]{1,5})?$",
+        description="host:port where the query role reaches this worker's alerting API (its VIGIL_QUERY_PORT), "
+        "kept on the worker lease; empty: VIGIL_LISTEN_HOST (the host name if it binds all addresses) and the port.",
     )
 
     # --- logging -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The worker lease: exactly one active worker per deployment, decided in ClickHouse.
 
-One row per lease name in the system database: who holds it, its fencing token (raised by
-every change of holder), when it expires. ClickHouse has no compare-and-set on a MergeTree,
+One row per lease name in the system database: who holds it and where it serves the alerting
+API (the query role forwards there), its fencing token (raised by every change of holder), when
+it expires. ClickHouse has no compare-and-set on a MergeTree,
 so the lease is a ReplacingMergeTree row read with FINAL, and a write is checked after the
 fact ("compare after write"):
 
@@ -53,9 +54,14 @@ DDL = """CREATE TABLE IF NOT EXISTS {db}.vigil_worker_lease (
     Holder String,
     Token UInt64,
     ExpiresNs Int64,
-    WrittenNs Int64
+    WrittenNs Int64,
+    Address String DEFAULT ''
 ) ENGINE = ReplacingMergeTree(WrittenNs)
 ORDER BY Name"""
+# A lease table made before workers served the alerting API gets the holder's address (its
+# row reads as '' until the holder writes it again). Apart from DDL, which is a CREATE TABLE
+# the cluster renderer replicates.
+UPGRADE = "ALTER TABLE {db}.vigil_worker_lease ADD COLUMN IF NOT EXISTS Address String DEFAULT ''"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class LeaseRow:
     holder: str
     token: int
     expires_ns: int
+    address: str = ""  # where the holder serves the alerting API (host:port)
 
 
 def new_holder(identity: str) -> str:
@@ -85,14 +92,17 @@ class WorkerLease:
         name: str = "worker",
         cluster: bool = False,
         clock: Callable[[], int] = time.time_ns,
+        address: str = "",
     ) -> None:
         if renew_s >= ttl_s:
             raise ValueError("the renewal interval must be shorter than the lease's TTL")
         self._connect = connect
         self._conn: Client | None = None
         self._table = f"{quote_identifier(system_database)}.{TABLE}"
-        self._ddl = DDL.format(db=quote_identifier(system_database))
+        self._ddl = [ddl.format(db=quote_identifier(system_database)) for ddl in (DDL, UPGRADE)]
         self.holder = holder
+        self.address = address  # written with every claim and renewal: the query role forwards there
+        self.seen: LeaseRow | None = None  # the row as last read (for a standby's answer)
         self.name = name
         self._ttl_ns = int(ttl_s * 1e9)
         self._renew_ns = int(renew_s * 1e9)
@@ -113,7 +123,13 @@ class WorkerLease:
 
     def ensure_table(self) -> None:
         with translate_errors("creating the worker lease table"):
-            self._client().command(self._ddl)
+            for ddl in self._ddl:
+                self._client().command(ddl)
+
+    @property
+    def claiming(self) -> bool:
+        """A claim written, not yet confirmed (active an interval later if it stands)."""
+        return self._claimed_ns != 0
 
     @property
     def active(self) -> bool:
@@ -125,20 +141,23 @@ class WorkerLease:
             rows = (
                 self._client()
                 .query(
-                    f"SELECT Holder, Token, ExpiresNs FROM {self._table} FINAL WHERE Name = {{n:String}}",
+                    f"SELECT Holder, Token, ExpiresNs, Address FROM {self._table} FINAL"
+                    " WHERE Name = {n:String}",
                     parameters={"n": self.name},
                     settings=self._read_settings,
                 )
                 .result_rows
             )
-        return LeaseRow(str(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
+        row = LeaseRow(str(rows[0][0]), int(rows[0][1]), int(rows[0][2]), str(rows[0][3])) if rows else None
+        self.seen = row
+        return row
 
     def _write(self, token: int, expires_ns: int) -> None:
         with translate_errors("writing the worker lease"):
             self._client().insert(
                 self._table,
-                [[self.name, self.holder, token, expires_ns, self._clock()]],
-                column_names=["Name", "Holder", "Token", "ExpiresNs", "WrittenNs"],
+                [[self.name, self.holder, token, expires_ns, self._clock(), self.address]],
+                column_names=["Name", "Holder", "Token", "ExpiresNs", "WrittenNs", "Address"],
                 settings=self._write_settings,
             )
 

@@ -1184,7 +1184,8 @@ CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_worker_lease ON CLUSTER `prod`
     Holder String,
     Token UInt64,
     ExpiresNs Int64,
-    WrittenNs Int64
+    WrittenNs Int64,
+    Address String DEFAULT ''
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}', WrittenNs)
 ORDER BY Name;
 

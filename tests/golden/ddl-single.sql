@@ -1031,7 +1031,8 @@ CREATE TABLE IF NOT EXISTS `vigil_system`.vigil_worker_lease (
     Holder String,
     Token UInt64,
     ExpiresNs Int64,
-    WrittenNs Int64
+    WrittenNs Int64,
+    Address String DEFAULT ''
 ) ENGINE = ReplacingMergeTree(WrittenNs)
 ORDER BY Name;
 

@@ -50,6 +50,11 @@ class _Context:
             return ""
         return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
 
+    def time_remaining(self) -> float | None:
+        """Seconds left of the caller's timeout (Connect-Timeout-Ms), None without one."""
+        left_ms = self._ctx.timeout_ms
+        return None if left_ms is None else left_ms / 1000.0
+
     async def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         raise ConnectError(connect_code(code), details)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +21,15 @@ from vigil_alerting.notify.errors import NotifyConfigError
 from vigil_alerting.notify.notifier import Notifier
 from vigil_alerting.projects import Alerting
 from vigil_alerting.rules.builtin import drift_rules, self_monitoring_rules
+from vigil_alerting.service import AlertingService
 from vigil_alerting.triage.runner import Triage
 from vigil_auth import registry
+from vigil_auth.authenticator import Authenticator
+from vigil_proto.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from vigil_query.reader import Reader
+from vigil_server.alerting_split import StandbyGate, WorkerApiServer
 from vigil_server.settings import VigilSettings
-from vigil_server.worker import WorkerJob
+from vigil_server.worker import Worker, WorkerJob
 from vigil_server.worker_lease import new_holder
 from vigil_storage import connect
 
@@ -55,6 +61,47 @@ def alerting_job(alerting: Alerting) -> WorkerJob:
             await loop.run_in_executor(None, alerting.stop)
 
     return WorkerJob("rules", run)
+
+
+def make_worker_api(
+    s: VigilSettings,
+    reader: Reader,
+    auth: Authenticator,
+    alerting: Alerting,
+    worker: Callable[[], Worker | None],
+) -> WorkerApiServer:
+    """The worker role's alerting API (on VIGIL_QUERY_PORT): answered while this worker holds
+    the lease and its rules run, UNAVAILABLE with the reason otherwise (alerting_split.py)."""
+    descriptor = alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"]
+    service = AlertingService(reader, auth, alerting, s.rules_backtest_max_steps)
+    gate = StandbyGate(
+        descriptor, service, lambda: standby_reason(worker(), alerting), recheck_s=s.worker_lease_renew_s
+    )
+    return WorkerApiServer(
+        descriptor,
+        gate,
+        alerting_pb2_grpc.add_AlertingServiceServicer_to_server,
+        max_concurrent_rpcs=s.query_max_concurrent_rpcs,
+    )
+
+
+def standby_reason(worker: Worker | None, alerting: Alerting) -> str | None:
+    """Why this worker may not answer the alerting API now; None while it is the active one
+    and its rules run (the API reads their memory)."""
+    if worker is not None and worker.active and alerting.running:
+        return None
+    if worker is None:
+        return "this worker is starting"
+    lease = worker.lease
+    if lease.claiming:
+        return f"this worker ({lease.holder}) is taking over the worker lease; it answers within a renewal interval"
+    if worker.active:
+        return f"this worker ({lease.holder}) holds the lease but its rules are not running (see its log)"
+    row = lease.seen
+    if row is not None and row.holder != lease.holder and row.expires_ns > time.time_ns():
+        where = f" at {row.address}" if row.address else ""
+        return f"this worker is a standby; the active worker is {row.holder}{where}"
+    return "this worker is a standby; no worker holds the lease now (one takes it within the lease's TTL)"
 
 
 def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:

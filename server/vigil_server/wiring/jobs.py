@@ -3,6 +3,8 @@ actions and triage run inside the rules' loop), and the worker that runs them un
 
 from __future__ import annotations
 
+import socket
+
 from vigil_alerting.projects import Alerting
 from vigil_auth.authenticator import Authenticator
 from vigil_query.drift.detector import run_detector
@@ -28,8 +30,21 @@ def worker_jobs(
     return jobs
 
 
+def advertised_address(s: VigilSettings, port: int) -> str:
+    """Where the query role reaches this worker's alerting API: VIGIL_WORKER_ADVERTISE_ADDRESS,
+    else the address it binds (the host name when it binds every address) and the bound port."""
+    if s.worker_advertise_address:
+        return s.worker_advertise_address
+    host = s.listen_host if s.listen_host not in ("0.0.0.0", "::", "") else socket.gethostname()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def make_worker(
-    s: VigilSettings, reader: Reader, auth: Authenticator, alerting: Alerting | None = None
+    s: VigilSettings,
+    reader: Reader,
+    auth: Authenticator,
+    alerting: Alerting | None = None,
+    address: str = "",
 ) -> Worker:
     lease = WorkerLease(
         lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
@@ -38,5 +53,6 @@ def make_worker(
         ttl_s=s.worker_lease_ttl_s,
         renew_s=s.worker_lease_renew_s,
         cluster=s.cluster() is not None,
+        address=address,
     )
     return Worker(lease, worker_jobs(s, reader, auth, alerting), renew_s=s.worker_lease_renew_s)

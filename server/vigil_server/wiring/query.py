@@ -3,6 +3,8 @@ where the rules run), the gRPC and web ports' Host check."""
 
 from __future__ import annotations
 
+import grpc
+
 from vigil_alerting.projects import Alerting
 from vigil_alerting.service import AlertingService
 from vigil_auth.authenticator import Authenticator
@@ -11,7 +13,10 @@ from vigil_proto.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from vigil_query.api.server import QueryServer, Servicer
 from vigil_query.api.service import QueryService
 from vigil_query.reader import Reader, Writer
+from vigil_server.alerting_split import ActiveWorker, Forwarder
 from vigil_server.settings import VigilSettings
+from vigil_server.worker_lease import WorkerLease
+from vigil_storage import connect
 
 
 def host_guard(s: VigilSettings) -> HostGuard | None:
@@ -50,16 +55,44 @@ def make_query_service(s: VigilSettings, auth: Authenticator) -> QueryService:
     return QueryService(make_reader(s), auth, s.drift_thresholds(), s.replay_providers(), s.replay_limits())
 
 
-def make_query_server(s: VigilSettings, auth: Authenticator, alerting: Alerting | None = None) -> QueryServer:
-    """The query and admin APIs, and the alerting API where the rules are evaluated."""
+ALERTING = alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"]
+
+
+def make_active_worker(s: VigilSettings) -> ActiveWorker:
+    """The query role's view of the worker lease: where the active worker serves the alerting
+    API (read again every lease renewal, or when the worker found there is gone)."""
+    lease = WorkerLease(
+        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        s.system_database,
+        holder="",  # never claims: only reads
+        ttl_s=s.worker_lease_ttl_s,
+        renew_s=s.worker_lease_renew_s,
+        cluster=s.cluster() is not None,
+    )
+    tls = s.tls()
+    # The worker serves with the deployment's certificate: it is trusted as the root (self-signed
+    # or a file that holds its CA), and must name the worker's advertised host.
+    credentials = grpc.ssl_channel_credentials(tls.cert_file.read_bytes()) if tls else None
+    return ActiveWorker(lease, s.worker_lease_renew_s, credentials, close_grace_s=s.shutdown_timeout_s)
+
+
+def make_query_server(
+    s: VigilSettings,
+    auth: Authenticator,
+    alerting: Alerting | None = None,
+    active_worker: ActiveWorker | None = None,
+) -> QueryServer:
+    """The query and admin APIs; the alerting API where the rules are evaluated (``alerting``,
+    role all), or forwarded to the worker that evaluates them (``active_worker``, role query)."""
     service = make_query_service(s, auth)
     servicers = []
+    alerts: object | None = None
     if alerting is not None:
         alerts = AlertingService(service.reader, auth, alerting, s.rules_backtest_max_steps)
-        descriptor = alerting_pb2.DESCRIPTOR.services_by_name["AlertingService"]
-        servicers.append(
-            Servicer(descriptor, alerts, alerting_pb2_grpc.add_AlertingServiceServicer_to_server)
-        )
+    elif active_worker is not None:
+        alerts = Forwarder(ALERTING, active_worker)
+    if alerts is not None:
+        servicers.append(Servicer(ALERTING, alerts, alerting_pb2_grpc.add_AlertingServiceServicer_to_server))
     return QueryServer(
         service,
         s.traces_ttl_days,
