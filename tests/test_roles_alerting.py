@@ -18,6 +18,7 @@ import grpc
 import pytest
 from alert_support import Gauges
 from clickhouse_connect.driver.client import Client
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vigil import QueryClient
 from vigil.query_client import QueryError
@@ -129,6 +130,15 @@ def connect_stream_first(app: RunningApp, method: str, key: str) -> dict[str, An
         return message  # type: ignore[no-any-return]
     finally:
         conn.close()
+
+
+def alerting_health(app: RunningApp) -> str:
+    """The worker's gRPC health of the AlertingService (SERVING only on the active worker)."""
+    with grpc.insecure_channel(app.query_target) as channel:
+        answer = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="vigil.alerting.v1.AlertingService"), timeout=30
+        )
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
 
 
 def stop_all(*apps: RunningApp | None) -> None:
@@ -307,6 +317,8 @@ def test_after_the_active_worker_stops_the_query_process_reaches_the_new_one(
         workers = (first, second)
         wait_for(lambda: any(w.app._worker.active for w in workers), "an active worker")  # type: ignore[union-attr]
         one, other = (first, second) if first.app._worker.active else (second, first)  # type: ignore[union-attr]
+        wait_for(lambda: alerting_health(one) == "SERVING", "the active worker's alerting API healthy")
+        assert alerting_health(other) == "NOT_SERVING"  # a standby's calls answer UNAVAILABLE
         client = QueryClient(query.query_target, api_key=keys["read,write"])
         wait_for(answering(client.runner_status), "the forwarded API answering")
         client.create_rule({**POLICY, "name": "survives-takeover", "target": "api-*"})
@@ -343,6 +355,7 @@ def test_after_the_active_worker_stops_the_query_process_reaches_the_new_one(
 
         one.stop()
         wait_for(lambda: other.app._worker.active, "the standby taking over")  # type: ignore[union-attr]
+        wait_for(lambda: alerting_health(other) == "SERVING", "the new active worker's alerting API healthy")
         # The stream on the deposed worker ends with UNAVAILABLE (the caller reconnects) ...
         wait_for(lambda: ended, "the watch stream on the deposed worker ending")
         assert isinstance(ended[0], QueryError) and ended[0].code == UNAVAILABLE, ended

@@ -151,9 +151,18 @@ class WorkerApiServer:
         if self.port == 0:
             raise OSError(f"could not bind the worker's alerting API on {host}:{port}")
         await self._server.start()
-        for name in self._names:
-            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        # The process serves; the alerting API only once this worker is the active one.
+        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await self.serving(False)
         return self.port
+
+    async def serving(self, active: bool) -> None:
+        """The AlertingService's health: SERVING on the active worker, NOT_SERVING on a standby
+        (whose calls answer UNAVAILABLE with the reason)."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if active else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        await self._health.set(self._names[1], status)
 
     async def stop(self, grace_s: float) -> None:
         for name in self._names:

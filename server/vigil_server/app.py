@@ -191,6 +191,7 @@ class VigilApp:
             query_port = await self._worker_api.start(s.listen_host, s.query_port, credentials)
             address = advertised_address(s, query_port)
             self._worker = make_worker(s, reader, self.auth, self.alerting, address)
+            self._worker.on_active = self._worker_api.serving
             await self._worker.start()
         if self.query is not None:  # the admin commands go through the query service
             local_admin.publish(

@@ -34,6 +34,9 @@ class Worker:
     def __init__(self, lease: WorkerLease, jobs: list[WorkerJob], renew_s: float) -> None:
         self.lease = lease
         self.jobs = list(jobs)
+        # Told True when this worker starts its jobs (it holds the lease), False when it stops
+        # them (the alerting API's health follows it: alerting_split.py).
+        self.on_active: Callable[[bool], Awaitable[None]] | None = None
         self._renew_s = renew_s
         self._stop = asyncio.Event()
         self._jobs_stop = asyncio.Event()
@@ -62,10 +65,19 @@ class Worker:
                 holds = self.lease.active  # until our last confirmed expiry
             if holds and not self._running:
                 self._start_jobs()
+                await self._tell(True)
             elif not holds and self._running:
                 await self._stop_jobs()
+                await self._tell(False)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self._renew_s)
+
+    async def _tell(self, active: bool) -> None:
+        if self.on_active is not None:
+            try:
+                await self.on_active(active)
+            except Exception:  # a listener's failure must not stop the lease loop
+                log.exception("worker: the listener of its active state failed")
 
     def _start_jobs(self) -> None:
         log.info("worker active: starting jobs", extra={"jobs": [j.name for j in self.jobs]})
