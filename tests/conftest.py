@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 from fake_llm import FakeLLM
+from notify_fakes import FakeReceivers
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -103,3 +104,11 @@ def system_db(client: Client) -> Iterator[str]:
     name = f"vigil_system_test_{uuid.uuid4().hex[:8]}"
     yield name
     client.command(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeReceivers]:
+    """The fake receivers (webhook, Slack, Telegram, PagerDuty, Alertmanager) of one test."""
+    f = FakeReceivers()
+    yield f
+    f.close()

@@ -4,7 +4,8 @@
 Telegram Bot API, PagerDuty Events v2 and an external Alertmanager's ``/api/v2/alerts``; it
 records every request and answers as the real service does (Slack ``ok``, Telegram
 ``{"ok": true}``, PagerDuty 202), unless a path was given a script of answers or a delay.
-``FakeSMTP`` is aiosmtpd's real SMTP server.
+``FakeSMTP`` is aiosmtpd's real SMTP server. ``cpu_rule`` and ``firing`` make the alerts
+a notifier is handed, through the real rule parser and state machine.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from vigil_alerting.rules import parse_rule
+from vigil_alerting.rules.model import Rule
+from vigil_alerting.state.machine import AlertInstance, Observation, new_instance, step
 
 import support
 from support import free_port
@@ -171,3 +176,28 @@ class FakeSMTP:
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
     return support.wait_for(condition, timeout_s, what, every_s=0.02)
+
+
+# An example trace id the alerts carry (links in the notifications).
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def cpu_rule(name: str, severity: str = "warning") -> Rule:
+    """A rule on the ``cpu`` metric above 80."""
+    return parse_rule(
+        {
+            "name": name,
+            "severity": severity,
+            "condition": {"type": "metric_exceeds", "metric": "cpu", "threshold": 80},
+        }
+    )
+
+
+def firing(rule: Rule, service: str, now_ns: int | None = None) -> AlertInstance:
+    """An instance of ``rule`` for ``service`` moved to firing by the real state machine."""
+    inst = new_instance(rule, {"service.name": service})
+    inst, transition = step(
+        rule, inst, Observation("breach", 95.0, (TRACE,)), "> 80", now_ns or time.time_ns()
+    )
+    assert transition is not None and inst.state == "firing"
+    return inst

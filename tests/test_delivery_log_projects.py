@@ -10,14 +10,12 @@ from pathlib import Path
 
 import yaml
 from clickhouse_connect.driver.client import Client
-from notify_fakes import FakeReceivers, wait_for
+from notify_fakes import FakeReceivers, cpu_rule, firing, wait_for
 
 from vigil_alerting.notify import Notifier
 from vigil_alerting.notify.alert import Alert, Notification
 from vigil_alerting.notify.outbox import Outbox, OutboxRow
-from vigil_alerting.rules import parse_rule
 from vigil_alerting.silence import SilenceStore
-from vigil_alerting.state.machine import Observation, new_instance, step
 
 
 def test_a_log_from_before_projects_gets_the_column_and_its_rows_read_as_the_default_projects(
@@ -89,18 +87,7 @@ def test_two_projects_alerts_with_identical_labels_are_logged_apart(
     notifier.silences_changed()
     notifier.start()
     try:
-        rule = parse_rule(
-            {"name": "twin", "severity": "warning",
-             "condition": {"type": "metric_exceeds", "metric": "cpu", "threshold": 80}}
-        )  # fmt: skip
-        inst, _ = step(
-            rule,
-            new_instance(rule, {"service.name": "web"}),
-            Observation("breach", 95.0),
-            "> 80",
-            time.time_ns(),
-        )
-        assert inst.state == "firing"
+        inst = firing(cpu_rule("twin"), "web")
         for project in ("main", "main_beta"):  # the same instance (labels, fingerprint) in both
             notifier.observe([inst], project=project)
         log = Outbox(reader, system_db)

@@ -16,7 +16,6 @@ import statistics
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -24,27 +23,17 @@ import pytest
 import yaml
 from alert_support import Gauges, send_spans
 from clickhouse_connect.driver.client import Client
-from notify_fakes import FakeReceivers, wait_for
+from notify_fakes import FakeReceivers, cpu_rule, firing, wait_for
 
 from vigil import QueryClient
 from vigil.query_client import QueryError
 from vigil_alerting.notify import Notifier
 from vigil_alerting.notify.outbox import Outbox
-from vigil_alerting.rules import parse_rule
-from vigil_alerting.state.machine import Observation, new_instance, step
-from vigil_storage import connect
 
 from support import RunningApp, ServerProcess, make_settings, query_stopped_storage
 
 SERVICE = "notify-acceptance"
 USERS = 50
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeReceivers]:
-    f = FakeReceivers()
-    yield f
-    f.close()
 
 
 def _config(path: Path, route: dict[str, object], receivers: list[dict[str, object]]) -> Path:
@@ -475,7 +464,7 @@ def test_the_slack_message_names_severity_threshold_and_links_the_example_trace(
 
 
 def test_a_timeout_is_retried_with_growing_gaps_between_the_attempts(
-    app: RunningApp, client: Client, system_db: str, tmp_path: Path, fake: FakeReceivers
+    app: RunningApp, client: Client, reader: Client, system_db: str, tmp_path: Path, fake: FakeReceivers
 ) -> None:
     """A receiver slower than the timeout: each attempt times out and is retried after
     ``retry_base_s * 2**(attempt-1)``; when it answers in time the notification is sent, with one
@@ -495,18 +484,8 @@ def test_a_timeout_is_retried_with_growing_gaps_between_the_attempts(
     )
     notifier.open()
     notifier.start()
-    reader = connect(app.settings.dsn)  # the notifier's thread owns ``client``
     try:
-        rule = parse_rule(
-            {"name": "timeouts", "condition": {"type": "metric_exceeds", "metric": "cpu", "threshold": 80}}
-        )
-        inst, _ = step(
-            rule,
-            new_instance(rule, {"service.name": "a"}),
-            Observation("breach", 95.0),
-            "> 80",
-            time.time_ns(),
-        )
+        inst = firing(cpu_rule("timeouts"), "a")
         notifier.observe([inst])
         outbox = Outbox(reader, system_db)
         wait_for(lambda: [r.state for r in outbox.rows()] == ["sent"], 120, "sent")
@@ -539,7 +518,6 @@ def test_a_timeout_is_retried_with_growing_gaps_between_the_attempts(
               f"{[round(g, 2) for g in arrived]}) for expected {expected}")  # fmt: skip
     finally:
         notifier.stop()
-        reader.close()
 
 
 def _iso_s(stamp: str) -> float:

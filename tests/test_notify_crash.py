@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,6 @@ from notify_fakes import FakeReceivers, wait_for
 
 WORKER = Path(__file__).with_name("notify_crash_worker.py")
 COUNT = 50
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeReceivers]:
-    f = FakeReceivers()
-    yield f
-    f.close()
 
 
 def _start(data_dir: Path, config: Path) -> subprocess.Popen[str]:

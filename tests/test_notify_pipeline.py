@@ -20,7 +20,7 @@ import pytest
 import yaml
 from alert_support import Gauges
 from clickhouse_connect.driver.client import Client
-from notify_fakes import FakeReceivers, FakeSMTP, wait_for
+from notify_fakes import FakeReceivers, FakeSMTP, cpu_rule, firing, wait_for
 from prometheus_client import CollectorRegistry
 
 from vigil_alerting.notify import Notifier
@@ -37,14 +37,6 @@ from vigil_storage import connect
 from support import RunningApp
 
 S = 10**9
-TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeReceivers]:
-    f = FakeReceivers()
-    yield f
-    f.close()
 
 
 @pytest.fixture
@@ -52,26 +44,6 @@ def smtp() -> Iterator[FakeSMTP]:
     s = FakeSMTP()
     yield s
     s.close()
-
-
-def _rule(name: str, severity: str = "warning") -> Rule:
-    return parse_rule(
-        {
-            "name": name,
-            "severity": severity,
-            "condition": {"type": "metric_exceeds", "metric": "cpu", "threshold": 80},
-        }
-    )
-
-
-def firing(rule: Rule, service: str, now_ns: int | None = None) -> AlertInstance:
-    """An instance of ``rule`` for ``service`` moved to firing by the real state machine."""
-    inst = new_instance(rule, {"service.name": service})
-    inst, transition = step(
-        rule, inst, Observation("breach", 95.0, (TRACE,)), "> 80", now_ns or time.time_ns()
-    )
-    assert transition is not None and inst.state == "firing"
-    return inst
 
 
 def resolved(rule: Rule, inst: AlertInstance) -> AlertInstance:
@@ -221,7 +193,7 @@ def test_a_rule_firing_on_sdk_data_reaches_every_receiver_and_resolves(
 def test_repeat_interval_resends_an_unchanged_group_every_3_s_and_not_more(
     client: Client, system_db: str, tmp_path: Path, fake: FakeReceivers
 ) -> None:
-    rule = _rule("latency-high")
+    rule = cpu_rule("latency-high")
     config = {
         "route": {"receiver": "r", "group_by": ["alertname", "service"], "group_wait": "200ms",
                   "group_interval": "1s", "repeat_interval": "3s"},
@@ -252,7 +224,7 @@ def test_repeat_interval_resends_an_unchanged_group_every_3_s_and_not_more(
 def test_inhibition_and_a_silence_suppress_exactly_what_they_match(
     client: Client, reader: Client, system_db: str, tmp_path: Path, fake: FakeReceivers
 ) -> None:
-    crit, warn = _rule("errors-critical", "critical"), _rule("errors-warning", "warning")
+    crit, warn = cpu_rule("errors-critical", "critical"), cpu_rule("errors-warning", "warning")
     config = {
         "route": {"receiver": "r", "group_by": ["alertname", "service"], "group_wait": "200ms",
                   "group_interval": "500ms", "repeat_interval": "1h"},
@@ -335,7 +307,11 @@ def test_500_three_times_then_200_is_delivered_once_with_4_attempts_logged_and_4
     notifier = _notifier(client, system_db, tmp_path, config, registry=registry)
     try:
         notifier.observe(
-            [firing(_rule("flaky"), "a"), firing(_rule("refused"), "a"), firing(_rule("limited"), "a")]
+            [
+                firing(cpu_rule("flaky"), "a"),
+                firing(cpu_rule("refused"), "a"),
+                firing(cpu_rule("limited"), "a"),
+            ]
         )
         outbox = Outbox(reader, system_db)
 
@@ -394,7 +370,7 @@ def test_forwarding_to_an_external_alertmanager_resends_while_firing(
     notifier.open()
     notifier.start()
     try:
-        rule = _rule("disk-full")
+        rule = cpu_rule("disk-full")
         inst = firing(rule, "db")
         notifier.observe([inst])
         posts = wait_for(
@@ -434,11 +410,11 @@ def test_a_bad_reload_keeps_the_configuration_in_force(
         path.write_text("route: {receiver: nobody}\nreceivers: [{name: r, webhook_configs: [{url: x}]}]\n")
         with pytest.raises(NotifyConfigError, match=r"route\.receiver: unknown receiver 'nobody'"):
             notifier.reload()
-        notifier.observe([firing(_rule("one"), "a")])
+        notifier.observe([firing(cpu_rule("one"), "a")])
         wait_for(lambda: fake.at("/before"), 10, "the old receiver")
         path.write_text(yaml.safe_dump(_one_webhook(fake, "/after")))
         notifier.reload()
-        notifier.observe([firing(_rule("two"), "a")])
+        notifier.observe([firing(cpu_rule("two"), "a")])
         wait_for(lambda: fake.at("/after"), 10, "the new receiver")
         assert len(fake.at("/before")) == 1
     finally:
