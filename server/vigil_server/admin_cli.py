@@ -35,7 +35,7 @@ from vigil_server.settings import VigilSettings
 from vigil_server.wiring.auth import make_authenticator
 from vigil_server.wiring.query import make_query_server
 from vigil_server.wiring.schema import ensure_system
-from vigil_storage import StorageError, connect
+from vigil_storage import StorageError
 
 # How long a published endpoint may take to answer before it is taken for a stale file (a
 # server killed without cleaning up).
@@ -211,7 +211,7 @@ def _open_storage(s: VigilSettings) -> None:
     if s.embedded and local_admin.held(s.resolved_wal_dir):
         raise AdminUnreachable(_held_message(s))
     try:
-        client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
+        client = s.connect_storage()
         try:
             ensure_system(client, s)
         finally:

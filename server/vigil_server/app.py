@@ -46,7 +46,7 @@ from vigil_server.wiring.jobs import advertised_address, make_worker, worker_job
 from vigil_server.wiring.query import host_guard, make_active_worker, make_query_server, make_reader
 from vigil_server.wiring.schema import migrate_all
 from vigil_server.worker import Worker
-from vigil_storage import StorageError, connect
+from vigil_storage import StorageError
 from vigil_storage.readiness import StorageGate
 
 log = logging.getLogger(__name__)
@@ -357,7 +357,7 @@ class VigilApp:
         are the gate's): a project made by an earlier version gets the tables added since."""
         s = self.settings
         try:
-            client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
+            client = s.connect_storage()
             try:
                 migrate_all(client, s)
             finally:

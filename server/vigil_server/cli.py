@@ -25,7 +25,7 @@ from vigil_server.wiring.query import make_reader
 from vigil_server.wiring.schema import migrate_all
 from vigil_simulator.cli import add_simulate_command, run_simulate
 from vigil_simulator.sink import add_sink_command, run_sink
-from vigil_storage import StorageError, connect
+from vigil_storage import StorageError
 
 log = logging.getLogger("vigil")
 PRIVATE_UMASK = 0o077
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         try:
-            client = connect(settings.dsn, connect_timeout_s=settings.storage_connect_timeout_s)
+            client = settings.connect_storage()
             applied = migrate_all(client, settings)
         except StorageError as exc:
             log.error("migration failed: %s", exc.reason)

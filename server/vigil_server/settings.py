@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
+from clickhouse_connect.driver.client import Client
 from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,7 @@ from vigil_query.replay.caps import Caps
 from vigil_query.replay.providers import ProviderConfig, ProviderEndpoint
 from vigil_query.replay.service import ReplayLimits
 from vigil_server.tls import Tls
+from vigil_storage import connect
 from vigil_storage.cluster import Cluster
 from vigil_storage.migrate import quote_identifier
 
@@ -666,6 +668,11 @@ class VigilSettings(BaseSettings):
             if path is not None and not path.is_file():
                 raise ValueError(f"TLS file {path} does not exist")
         return self
+
+    def connect_storage(self) -> Client:
+        """A new ClickHouse client on the storage DSN (each component that runs on a thread of
+        its own gets one: a client is not shared between threads)."""
+        return connect(self.dsn, connect_timeout_s=self.storage_connect_timeout_s)
 
     def tls(self) -> Tls | None:
         if self.tls_cert_file is None or self.tls_key_file is None:

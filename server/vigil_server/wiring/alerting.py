@@ -31,7 +31,6 @@ from vigil_server.alerting_split import StandbyGate, WorkerApiServer
 from vigil_server.settings import VigilSettings
 from vigil_server.worker import Worker, WorkerJob
 from vigil_server.worker_lease import new_holder
-from vigil_storage import connect
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
     alerting: Alerting
     metrics = AlertingMetrics(metrics_registry, lambda: alerting.snapshot())
     alerting = Alerting(
-        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        s.connect_storage,
         projects,
         system_database=s.system_database,
         rules_file=s.rules_file,
@@ -153,7 +152,7 @@ def make_alerting(s: VigilSettings, metrics_registry: Any) -> Alerting:
     if s.triage_enabled and alerting.incidents is not None:  # triage (docs/incidents.md)
         alerting.triage = Triage(
             alerting.incidents,
-            lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+            s.connect_storage,
             s.triage_config(),
             system_database=s.system_database,
             holder=new_holder(s.collector_id),
@@ -169,7 +168,7 @@ def make_actions(
     """The action queue and its worker (docs/actions.md), from the settings (bench/actions.py
     builds it here too, so it measures the queue the server runs)."""
     return ActionQueue(
-        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        s.connect_storage,
         system_database=s.system_database,
         remediator_url=s.remediator_url,
         endpoints=s.remediator_endpoints,
@@ -190,7 +189,7 @@ def make_notifier(s: VigilSettings, metrics_registry: Any) -> Callable[[], Notif
     evaluates, see docs/notifications.md), over a ClickHouse client of its own."""
 
     def make() -> Notifier:
-        client = connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
+        client = s.connect_storage()
         return Notifier.from_settings(client, s, registry=metrics_registry)
 
     return make
@@ -212,6 +211,6 @@ def make_incidents(s: VigilSettings) -> IncidentManager:
         config,
         sink,
         system_database=s.system_database,
-        connect=lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        connect=s.connect_storage,
         tick_s=s.incidents_tick_s,
     )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from vigil_auth import registry
 from vigil_auth.authenticator import Authenticator
 from vigil_auth.keys import KeyHasher
@@ -14,15 +12,11 @@ from vigil_auth.secret import server_secret, session_secret
 from vigil_auth.tokens import TokenSigner
 from vigil_collector.wal.state import private_dir
 from vigil_server.settings import VigilSettings
-from vigil_storage import connect
 
 
 def make_authenticator(
     s: VigilSettings, failure_counter: Callable[[str], Any] | None = None, local_admin_token: str = ""
 ) -> Authenticator:
-    def connect_registry() -> Client:
-        return connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s)
-
     private_dir(s.data_dir)  # the secrets, the log and the embedded ClickHouse live there
     # Two secrets: ending every session (a new session secret) voids no API key.
     return Authenticator(
@@ -32,7 +26,7 @@ def make_authenticator(
             session_secret(s.session_secret.get_secret_value(), s.data_dir), access_ttl_s=s.auth_token_ttl_s
         ),
         link=registry.Link(
-            connect_registry, s.system_database, main=s.database, ended_window_s=s.auth_token_ttl_s + 60
+            s.connect_storage, s.system_database, main=s.database, ended_window_s=s.auth_token_ttl_s + 60
         ),
         local_admin_token=local_admin_token,
         default_database=s.database,

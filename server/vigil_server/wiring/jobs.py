@@ -13,7 +13,6 @@ from vigil_server.settings import VigilSettings
 from vigil_server.wiring.alerting import alerting_job
 from vigil_server.worker import Worker, WorkerJob
 from vigil_server.worker_lease import WorkerLease, new_holder
-from vigil_storage import connect
 
 
 def worker_jobs(
@@ -47,7 +46,7 @@ def make_worker(
     address: str = "",
 ) -> Worker:
     lease = WorkerLease(
-        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        s.connect_storage,
         s.system_database,
         new_holder(s.collector_id),
         ttl_s=s.worker_lease_ttl_s,

@@ -16,7 +16,6 @@ from vigil_query.reader import Reader, Writer
 from vigil_server.alerting_split import ActiveWorker, Forwarder
 from vigil_server.settings import VigilSettings
 from vigil_server.worker_lease import WorkerLease
-from vigil_storage import connect
 
 
 def host_guard(s: VigilSettings) -> HostGuard | None:
@@ -62,7 +61,7 @@ def make_active_worker(s: VigilSettings) -> ActiveWorker:
     """The query role's view of the worker lease: where the active worker serves the alerting
     API (read again every lease renewal, or when the worker found there is gone)."""
     lease = WorkerLease(
-        lambda: connect(s.dsn, connect_timeout_s=s.storage_connect_timeout_s),
+        s.connect_storage,
         s.system_database,
         holder="",  # never claims: only reads
         ttl_s=s.worker_lease_ttl_s,
