@@ -270,15 +270,6 @@ class Alerting:
         return [r for r in self.file_rules if (r.project or DEFAULT_PROJECT) == slug]
 
     # --- rules ---------------------------------------------------------------------------
-    def reload(self) -> list[Rule]:
-        """Re-read the rules file; RuleFileError leaves every rule in force unchanged."""
-        if self.rules_file is None:
-            raise RuleError("no rules file is configured (VIGIL_RULES_FILE)")
-        with self._reload_lock:
-            rules = load_file(self.rules_file)  # raises before anything changes
-            self._set_file_rules(rules)
-        return rules
-
     def _set_file_rules(self, rules: list[Rule]) -> None:
         """Put the rules file's (parsed) policies in force in every project."""
         with self._lock:
